@@ -1,0 +1,42 @@
+"""`pos-sim`: local fakes of the outside services the POS talks to.
+
+Each simulator registers its own subcommand through a small `_add_<name>`
+function so that several engineers can add theirs without touching each
+other's code. A subcommand sets `func` (called with the parsed args, returns
+an exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _add_fbr(subparsers: argparse._SubParsersAction) -> None:
+    # Imported lazily so `pos-sim shopify ...` does not pay for (or break on) FBR code.
+    from simulators.fbr import cli
+
+    parser = subparsers.add_parser(
+        "fbr",
+        help="fake FBR IMS (cloud PostData + local fiscal component)",
+        description=cli.DESCRIPTION,
+    )
+    cli.add_arguments(parser)
+    parser.set_defaults(func=cli.run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pos-sim", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="SIMULATOR")
+    subparsers.required = True
+    _add_fbr(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
