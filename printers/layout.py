@@ -156,7 +156,8 @@ def _items(r: Receipt, width: int) -> list[Op]:
 
     # Number row: <indent><qty> x <price><gap><total>. Prefer 2 spaces of
     # indent and gap; on 58 mm paper with huge amounts squeeze to 0 and 1;
-    # if even that fails, put the total on a line of its own.
+    # if even that fails, put every total on a line of its own (qty and price
+    # still in columns: 2 + 7-digit qty + 3 + 17-char price fits in 32).
     cells = qty_w + 3 + price_w
     one_row = None
     for indent, gap in ((2, 2), (0, 1)):
@@ -178,7 +179,7 @@ def _items(r: Receipt, width: int) -> list[Op]:
             qty_price = f"{line.qty:>{qty_w}} x {prices[i]:>{price_w}}"
             lines.append(qty_price.rjust(width - total_w - one_row[1]) + " " * one_row[1] + totals[i].rjust(total_w))
         else:
-            lines += _wrap(f"{line.qty} x {prices[i]}", width, indent="  ")
+            lines.append(f"  {line.qty:>{qty_w}} x {prices[i]:>{price_w}}")
             lines.append(totals[i].rjust(width))
         if line.discount:
             lines += _left_right("  Discount", _neg(line.discount), width)
@@ -238,7 +239,7 @@ def fbr_block(fbr: FbrBlock, width: int) -> list[Op]:
         return ops
 
     number = fbr.fiscal_number
-    label = "FBR Invoice #:"
+    label = "Test invoice #:" if test else "FBR Invoice #:"
     if len(label) + 1 + len(number) <= width:
         ops.append(Text(f"{label} {number}", align="center", bold=True))
     else:  # 58 mm: the number on its own line so it is never split

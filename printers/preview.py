@@ -16,7 +16,7 @@ def _fit_placeholder(label: str, content: str, width: int) -> str:
     """`[QR: 1234...]`: the content is shortened with '...' to fit one line."""
     line = f"[{label}: {content}]"
     if len(line) > width:
-        room = width - len(label) - 6  # "[", ": ", "...", "]"
+        room = width - len(label) - 7  # "[", ": ", "...]"
         line = f"[{label}: {content[:max(room, 0)]}...]"
     return line.center(width).rstrip()
 
