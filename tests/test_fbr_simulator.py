@@ -274,7 +274,8 @@ def test_gateway_faults(sim, path, authorization, status, code):
     assert response.status_code == status
     fault = response.json()["fault"]
     assert fault["code"] == code and fault["message"] and fault["description"]
-    assert "token" not in response.text.lower().replace("access_token", "")  # never echoed
+    if authorization:
+        assert authorization.split()[-1] not in response.text  # the token is never echoed
     assert httpx.get(sim.url + "/_sim/invoices").json()["count"] == 0
 
 
