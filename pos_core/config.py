@@ -1,0 +1,290 @@
+"""Loading and checking the TOML config.
+
+Found by `--config PATH`, then `$POS_CONFIG`, then DEFAULT_PATH. Every key has a default except
+`[database] url`, so a config holding only that is enough for the admin commands and the demo.
+A mistake is reported as one line naming the file, the key, what was expected and what was
+found; the command-line entry points turn it into exit status 2.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable
+
+DEFAULT_PATH = Path("/etc/pos/pos.toml")
+FBR_MODES = ("off", "sandbox", "production", "local")
+PRINTER_KINDS = ("none", "file", "usb", "serial", "network", "dummy")
+
+
+class ConfigError(Exception):
+    def __init__(self, path: Path | str, key: str, expected: str, found: Any):
+        self.path, self.key, self.expected, self.found = str(path), key, expected, found
+        super().__init__(f"{path}: {key}: expected {expected}, found {found!r}")
+
+
+@dataclass(frozen=True)
+class ShopifyConfig:
+    enabled: bool = False
+    shop: str = ""
+    api_version: str = "2026-10"
+    token: str = field(default="", repr=False)
+    token_file: str = ""
+    endpoint: str = ""  # override for the simulator, e.g. http://127.0.0.1:8701
+    locations: dict[str, str] = field(default_factory=dict)  # branch code -> location gid
+    poll_seconds: int = 20
+    cod_gateways: tuple[str, ...] = ("Cash on Delivery (COD)", "cash_on_delivery", "COD", "manual")
+
+
+@dataclass(frozen=True)
+class FbrConfig:
+    mode: str = "off"
+    endpoint: str = ""
+    posid: str = ""
+    token: str = field(default="", repr=False)
+    token_file: str = ""
+    wait_seconds: Decimal = Decimal("3")
+    service_fee: Decimal = Decimal("1.00")
+    logo_path: str = ""
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    kind: str = "none"
+    path: str = ""
+    host: str = ""
+    port: int = 9100
+    device: str = ""
+    baudrate: int = 9600
+    vendor_id: int = 0
+    product_id: int = 0
+    profile: str = ""
+    width: int = 48
+    timeout_ms: int = 5000
+    header: tuple[str, ...] = ()
+    footer: tuple[str, ...] = ()
+    open_drawer: bool = True
+
+
+@dataclass(frozen=True)
+class ScannerConfig:
+    device: str = ""          # evdev path; empty = keyboard-wedge detection in the till
+    layout: str = "us"
+    max_gap_ms: int = 50      # a human never types 8+ characters this evenly fast
+    min_length: int = 4
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    database_url: str
+    site_name: str = "POS demo site"
+    branch: str = ""
+    counter: str = ""
+    prices_include_tax: bool = True
+    default_tax_rate: Decimal = Decimal("18")
+    printer: PrinterConfig = PrinterConfig()
+    scanner: ScannerConfig = ScannerConfig()
+    shopify: ShopifyConfig = ShopifyConfig()
+    fbr: FbrConfig = FbrConfig()
+    keys: dict[str, str] = field(default_factory=dict)
+    discount_limits: dict[str, Decimal] = field(default_factory=dict)
+
+
+def find_path(cli_path: str | None = None) -> Path:
+    if cli_path:
+        return Path(cli_path)
+    if os.environ.get("POS_CONFIG"):
+        return Path(os.environ["POS_CONFIG"])
+    return DEFAULT_PATH
+
+
+def load(cli_path: str | None = None) -> Config:
+    path = find_path(cli_path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(path, "(file)", "a readable config file", "no such file") from None
+    except OSError as exc:
+        raise ConfigError(path, "(file)", "a readable config file", exc.strerror) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, "(file)", "UTF-8 text", "undecodable bytes") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "(file)", "valid TOML", str(exc)) from None
+    return parse(data, path)
+
+
+def parse(data: dict, path: Path | str) -> Config:
+    r = _Reader(data, Path(path))
+    known = {"database", "site", "counter", "tax", "printer", "scanner", "shopify", "fbr", "keys",
+             "permissions"}
+    for section in data:
+        if section not in known:
+            raise ConfigError(path, section, "one of " + ", ".join(sorted(known)), "unknown section")
+    url = r.get("database.url", str, None)
+    if not url:
+        raise ConfigError(path, "database.url", "a database URL (sqlite:///... or postgresql://...)",
+                          url if url is not None else "nothing")
+    url = _resolve_sqlite_path(url, Path(path))
+    printer = PrinterConfig(
+        kind=r.choice("printer.kind", PRINTER_KINDS, "none"),
+        path=r.get("printer.path", str, ""), host=r.get("printer.host", str, ""),
+        port=r.get("printer.port", int, 9100), device=r.get("printer.device", str, ""),
+        baudrate=r.get("printer.baudrate", int, 9600),
+        vendor_id=r.get("printer.vendor_id", int, 0), product_id=r.get("printer.product_id", int, 0),
+        profile=r.get("printer.profile", str, ""),
+        width=r.check("printer.width", int, 48, lambda v: v in (32, 48), "32 (58 mm) or 48 (80 mm)"),
+        timeout_ms=r.get("printer.timeout_ms", int, 5000),
+        header=tuple(r.strings("printer.header")), footer=tuple(r.strings("printer.footer")),
+        open_drawer=r.get("printer.open_drawer", bool, True),
+    )
+    scanner = ScannerConfig(
+        device=r.get("scanner.device", str, ""),
+        layout=r.choice("scanner.layout", ("us", "uk"), "us"),
+        max_gap_ms=r.check("scanner.max_gap_ms", int, 50, lambda v: 1 <= v <= 1000, "1..1000"),
+        min_length=r.check("scanner.min_length", int, 4, lambda v: 1 <= v <= 64, "1..64"),
+    )
+    shopify = ShopifyConfig(
+        enabled=r.get("shopify.enabled", bool, False),
+        shop=r.get("shopify.shop", str, ""),
+        api_version=r.check("shopify.api_version", str, "2026-10",
+                            lambda v: len(v) == 7 and v[4] == "-", "a version like 2026-10"),
+        token=r.get("shopify.token", str, ""), token_file=r.get("shopify.token_file", str, ""),
+        endpoint=r.get("shopify.endpoint", str, ""),
+        locations=r.table("shopify.locations"),
+        poll_seconds=r.check("shopify.poll_seconds", int, 20, lambda v: 5 <= v <= 3600, "5..3600"),
+        cod_gateways=tuple(r.strings("shopify.cod_gateways")) or ShopifyConfig.cod_gateways,
+    )
+    if shopify.enabled and not shopify.shop:
+        raise ConfigError(path, "shopify.shop", "the shop domain (name.myshopify.com)", "nothing")
+    fbr = FbrConfig(
+        mode=r.choice("fbr.mode", FBR_MODES, "off"),
+        endpoint=r.get("fbr.endpoint", str, ""),
+        posid=r.check("fbr.posid", str, "", lambda v: v == "" or (v.isdigit() and len(v) <= 10),
+                      "the POSID digits FBR issued for this counter"),
+        token=r.get("fbr.token", str, ""), token_file=r.get("fbr.token_file", str, ""),
+        wait_seconds=r.decimal("fbr.wait_seconds", "3", minimum=Decimal(0), maximum=Decimal(30)),
+        service_fee=r.decimal("fbr.service_fee", "1.00", minimum=Decimal(0), maximum=Decimal(100)),
+        logo_path=r.get("fbr.logo_path", str, ""),
+    )
+    limits = {role: r.decimal(f"permissions.{role}_max_discount", None, minimum=Decimal(0),
+                              maximum=Decimal(100))
+              for role in ("cashier", "supervisor", "manager", "admin")}
+    return Config(
+        path=str(path), database_url=url,
+        site_name=r.get("site.name", str, "POS demo site"),
+        branch=r.get("counter.branch", str, ""), counter=r.get("counter.code", str, ""),
+        prices_include_tax=r.get("tax.prices_include_tax", bool, True),
+        default_tax_rate=r.decimal("tax.default_rate", "18", minimum=Decimal(0), maximum=Decimal(100)),
+        printer=printer, scanner=scanner, shopify=shopify, fbr=fbr,
+        keys={k: str(v) for k, v in r.table("keys").items()},
+        discount_limits={k: v for k, v in limits.items() if v is not None},
+    )
+
+
+def read_secret(value: str, file_name: str, cfg_path: str, key: str) -> str:
+    """A token given inline or in a file of its own (which must not be readable by others)."""
+    if value:
+        return value
+    if not file_name:
+        return ""
+    p = Path(file_name)
+    try:
+        mode = p.stat().st_mode
+        secret = p.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(cfg_path, key, "a readable token file", f"{file_name}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO) & ~stat.S_IRGRP:
+        # Group read is allowed (the pos group runs both processes); anything wider is not.
+        raise ConfigError(cfg_path, key, "a token file with mode 0600 or 0640",
+                          f"{file_name} mode {oct(mode & 0o777)}")
+    return secret
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create a file that holds a secret with mode 0600 from the first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def _resolve_sqlite_path(url: str, cfg_path: Path) -> str:
+    # A relative SQLite path is relative to the config file, not to wherever the command ran.
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        rel = url[len(prefix):]
+        return prefix + str((cfg_path.parent / rel).resolve())
+    return url
+
+
+class _Reader:
+    _TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false"}
+
+    def __init__(self, data: dict, path: Path):
+        self.data, self.path = data, path
+
+    def raw(self, key: str) -> Any:
+        node: Any = self.data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def get(self, key: str, typ: type, default: Any) -> Any:
+        value = self.raw(key)
+        if value is None:
+            return default
+        ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
+        if not ok:
+            raise ConfigError(self.path, key, self._TYPE_NAMES.get(typ, typ.__name__), value)
+        return value
+
+    def check(self, key: str, typ: type, default: Any, test: Callable[[Any], bool], expected: str) -> Any:
+        value = self.get(key, typ, default)
+        if not test(value):
+            raise ConfigError(self.path, key, expected, value)
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        return self.check(key, str, default, lambda v: v in choices, "one of " + ", ".join(choices))
+
+    def decimal(self, key: str, default: str | None, minimum: Decimal, maximum: Decimal) -> Decimal | None:
+        value = self.raw(key)
+        if value is None:
+            return None if default is None else Decimal(default)
+        if isinstance(value, (bool, float)) or not isinstance(value, (int, str)):
+            # TOML floats are binary; money and rates must be written as text or whole numbers.
+            raise ConfigError(self.path, key, 'a number written as text, e.g. "18" or "1.00"', value)
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ConfigError(self.path, key, "a number", value) from None
+        if not number.is_finite() or not minimum <= number <= maximum:
+            raise ConfigError(self.path, key, f"a number from {minimum} to {maximum}", value)
+        return number
+
+    def strings(self, key: str) -> list[str]:
+        value = self.raw(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(self.path, key, "a list of text lines", value)
+        return value
+
+    def table(self, key: str) -> dict:
+        value = self.raw(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(self.path, key, "a table of key = value", value)
+        for k, v in value.items():
+            if not isinstance(v, str):
+                raise ConfigError(self.path, f"{key}.{k}", "text", v)
+        return dict(value)

@@ -1,0 +1,301 @@
+"""The records. Money is integer paisa (`*_paisa`), times are UTC, rates are basis points.
+
+Every table here is created by `migrations.py`; a change to a model needs a migration too.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+from peewee import (
+    BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
+    Model, TextField,
+)
+
+from .db import database
+
+
+def utcnow() -> dt.datetime:
+    # Stored naive in UTC: SQLite has no time zones and PostgreSQL `timestamp` is naive too.
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+class JSONField(TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Branch(BaseModel):
+    code = CharField(unique=True, max_length=16)
+    name = CharField()
+    address = TextField(default="")
+    shopify_location_id = CharField(null=True)
+    fbr_online_posid = CharField(null=True)  # POSID used for online orders fulfilled here
+
+
+class Counter(BaseModel):
+    branch = ForeignKeyField(Branch, backref="counters")
+    code = CharField(max_length=16)
+    name = CharField(default="")
+    fbr_posid = CharField(null=True)
+
+    class Meta:
+        indexes = ((("branch", "code"), True),)
+
+    @property
+    def label(self) -> str:
+        return f"{self.branch.code}-{self.code}"
+
+
+ROLES = ("cashier", "supervisor", "manager", "admin")
+
+
+class Staff(BaseModel):
+    code = CharField(unique=True, max_length=32)  # what a person types or has on a badge
+    name = CharField()
+    role = CharField(max_length=16)
+    pin_hash = CharField()
+    branch_codes = CharField(default="")  # comma separated; empty = every branch
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Customer(BaseModel):
+    phone = CharField(unique=True, max_length=16)  # +92XXXXXXXXXX
+    name = CharField(default="")
+    email = CharField(default="")
+    shopify_id = CharField(null=True, index=True)
+    store_credit_paisa = BigIntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class CreditEntry(BaseModel):
+    """Store credit moves like stock: append-only entries, the balance a projection."""
+    customer = ForeignKeyField(Customer, backref="credit_entries")
+    delta_paisa = BigIntegerField()
+    doc_ref = CharField()
+    event_key = CharField(unique=True)
+    staff = ForeignKeyField(Staff, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Product(BaseModel):
+    title = CharField()
+    vendor = CharField(default="")
+    category = CharField(default="", index=True)
+    status = CharField(default="ACTIVE")  # ACTIVE, ARCHIVED, DRAFT, DELETED (never removed locally)
+    shopify_id = CharField(null=True, unique=True)
+    shopify_updated_at = CharField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class Variant(BaseModel):
+    product = ForeignKeyField(Product, backref="variants")
+    sku = CharField(unique=True, max_length=64)
+    name = CharField()            # full name shown and searched: "Lawn 3pc Suit - Red / M"
+    option_text = CharField(default="")  # "Red / M"
+    price_paisa = BigIntegerField()
+    tax_rate_bp = IntegerField(default=1800)  # 1800 = 18%
+    pct_code = CharField(default="", max_length=8)
+    third_schedule = BooleanField(default=False)  # tax on printed retail price (FBR item type 11)
+    tracked = BooleanField(default=True)
+    active = BooleanField(default=True)
+    shopify_id = CharField(null=True, unique=True)
+    shopify_inventory_item_id = CharField(null=True, index=True)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class Barcode(BaseModel):
+    code = CharField(unique=True, max_length=64)
+    variant = ForeignKeyField(Variant, backref="barcodes")
+
+
+class StockMovement(BaseModel):
+    """Append-only. `event_key` names the physical event, so a retried step cannot move twice."""
+    event_key = CharField(unique=True)
+    variant = ForeignKeyField(Variant)
+    branch = ForeignKeyField(Branch)
+    delta = IntegerField()
+    kind = CharField(max_length=24)     # sale, refund, transfer-out, pack, adjustment, opening ...
+    doc_type = CharField(max_length=24)
+    doc_ref = CharField()               # the document's number or uid
+    staff = ForeignKeyField(Staff, null=True)
+    reason = CharField(default="")
+    note = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("variant", "branch", "created_at"), False),)
+
+
+class StockLevel(BaseModel):
+    variant = ForeignKeyField(Variant)
+    branch = ForeignKeyField(Branch)
+    on_hand = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("variant", "branch"), True),)
+
+
+class DocumentSeries(BaseModel):
+    counter = ForeignKeyField(Counter)
+    series = CharField(max_length=8)  # "S" sales, "R" refunds
+    last_value = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("counter", "series"), True),)
+
+
+class Shift(BaseModel):
+    uid = CharField(unique=True, default=new_uid)
+    counter = ForeignKeyField(Counter)
+    staff = ForeignKeyField(Staff)
+    status = CharField(default="OPEN")  # OPEN, CLOSED
+    opened_at = DateTimeField(default=utcnow)
+    opening_float_paisa = BigIntegerField()
+    closed_at = DateTimeField(null=True)
+    closed_by = ForeignKeyField(Staff, null=True)
+    expected_paisa = BigIntegerField(null=True)
+    counted_paisa = BigIntegerField(null=True)
+    counted_detail = JSONField(null=True)  # {"5000": 2, "1000": 3, ..., "coins": 1250}
+
+
+class CashMovement(BaseModel):
+    shift = ForeignKeyField(Shift, backref="cash_movements")
+    kind = CharField(max_length=8)  # in, out
+    amount_paisa = BigIntegerField()
+    reason = CharField()
+    staff = ForeignKeyField(Staff)
+    created_at = DateTimeField(default=utcnow)
+
+
+class PosOrder(BaseModel):
+    uid = CharField(unique=True, default=new_uid)
+    number = CharField(null=True, unique=True)   # drafts have none; gapless per counter and series
+    kind = CharField(max_length=8)               # draft, sale, refund
+    status = CharField(max_length=12)            # DRAFT, COMPLETED
+    counter = ForeignKeyField(Counter)
+    branch = ForeignKeyField(Branch)
+    shift = ForeignKeyField(Shift, null=True)
+    cashier = ForeignKeyField(Staff)
+    customer = ForeignKeyField(Customer, null=True)
+    original = ForeignKeyField("self", null=True, backref="refunds")  # a refund's sale
+    exchange_uid = CharField(null=True, index=True)  # links the two halves of an exchange
+    prices_include_tax = BooleanField(default=True)
+    order_discount = JSONField(null=True)        # {"kind": "percent"|"amount", "value": "10"}
+    subtotal_paisa = BigIntegerField(default=0)  # Σ qty × unit price
+    discount_paisa = BigIntegerField(default=0)  # line + order discounts
+    tax_paisa = BigIntegerField(default=0)
+    total_paisa = BigIntegerField(default=0)     # goods, tax included
+    service_fee_paisa = BigIntegerField(default=0)  # FBR POS fee, not part of the goods
+    paid_paisa = BigIntegerField(default=0)
+    change_paisa = BigIntegerField(default=0)
+    buyer = JSONField(null=True)                 # {"name","cnic","ntn","phone"} for FBR
+    note = TextField(default="")
+    fbr_invoice_number = CharField(null=True)
+    fbr_offline = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    completed_at = DateTimeField(null=True, index=True)
+
+    @property
+    def grand_total_paisa(self) -> int:
+        return self.total_paisa + self.service_fee_paisa
+
+
+class PosOrderLine(BaseModel):
+    order = ForeignKeyField(PosOrder, backref="lines", on_delete="CASCADE")
+    line_no = IntegerField()
+    variant = ForeignKeyField(Variant)
+    sku = CharField()
+    name = CharField()
+    qty = IntegerField()
+    unit_price_paisa = BigIntegerField()
+    price_overridden = BooleanField(default=False)
+    line_discount = JSONField(null=True)          # as entered
+    line_discount_paisa = BigIntegerField(default=0)
+    order_discount_paisa = BigIntegerField(default=0)  # this line's share of the order discount
+    tax_rate_bp = IntegerField()
+    tax_paisa = BigIntegerField(default=0)
+    value_excl_paisa = BigIntegerField(default=0)  # total less tax: FBR's SaleValue
+    total_paisa = BigIntegerField(default=0)
+    pct_code = CharField(default="")
+    third_schedule = BooleanField(default=False)
+    original_line = ForeignKeyField("self", null=True)  # on a refund line: the sold line
+    restock = BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("order", "line_no"), True),)
+
+
+class Payment(BaseModel):
+    order = ForeignKeyField(PosOrder, backref="payments", on_delete="CASCADE")
+    method = CharField(max_length=16)  # cash, card, wallet, bank, store_credit, exchange
+    amount_paisa = BigIntegerField()   # what this tender pays toward the order
+    tendered_paisa = BigIntegerField()  # cash handed over (amount + change)
+    reference = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+
+class OutboxJob(BaseModel):
+    """Work for the agent, written in the same transaction as the document it comes from.
+
+    The payload and idempotency key are fixed when the job is made; a resend of a request that
+    may have reached the other side reuses both.
+    """
+    uid = CharField(unique=True, default=new_uid)
+    channel = CharField(max_length=8)      # shopify, fbr
+    kind = CharField(max_length=32)        # inventory_adjust, invoice, credit_note ...
+    payload = JSONField()
+    idempotency_key = CharField(unique=True, default=new_uid)
+    status = CharField(max_length=24, default="PENDING", index=True)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    last_error = TextField(default="")
+    result = JSONField(null=True)
+    doc_type = CharField(max_length=24)
+    doc_ref = CharField(index=True)        # the source document's uid
+    depends_on = CharField(null=True)      # uid of a job that must be SYNCED first
+    batch_uid = CharField(null=True, index=True)
+    history = JSONField(default=list)      # earlier keys and errors, for people and audits
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class AuditEvent(BaseModel):
+    created_at = DateTimeField(default=utcnow)
+    staff = ForeignKeyField(Staff, null=True)
+    approver = ForeignKeyField(Staff, null=True)
+    action = CharField()
+    doc_ref = CharField(default="")
+    detail = JSONField(null=True)
+
+
+class AgentHeartbeat(BaseModel):
+    """One row per channel, written by the agent, read by the till's status bar."""
+    channel = CharField(primary_key=True, max_length=16)
+    seen_at = DateTimeField(default=utcnow)
+    last_contact_at = DateTimeField(null=True)
+    last_error = TextField(default="")
+    detail = JSONField(null=True)
+
+
+MODELS = [
+    Branch, Counter, Staff, Customer, CreditEntry, Product, Variant, Barcode, StockMovement,
+    StockLevel, DocumentSeries, Shift, CashMovement, PosOrder, PosOrderLine, Payment, OutboxJob,
+    AuditEvent, AgentHeartbeat,
+]

@@ -1,0 +1,25 @@
+"""Document numbers a person sees: per counter, per series, gapless.
+
+The counter's series row is incremented inside the document's own transaction, so a number is
+used if and only if its document commits. On SQLite the IMMEDIATE lock serialises writers; on
+PostgreSQL the UPDATE takes the row lock until commit.
+"""
+from __future__ import annotations
+
+from .models import Counter, DocumentSeries
+
+SALES, REFUNDS = "S", "R"
+_PREFIX = {SALES: "", REFUNDS: "R"}
+
+
+def next_number(counter: Counter, series: str) -> str:
+    """Call inside a write transaction."""
+    updated = (DocumentSeries.update(last_value=DocumentSeries.last_value + 1)
+               .where((DocumentSeries.counter == counter.id) & (DocumentSeries.series == series))
+               .execute())
+    if not updated:
+        DocumentSeries.create(counter=counter.id, series=series, last_value=1)
+    value = (DocumentSeries.select(DocumentSeries.last_value)
+             .where((DocumentSeries.counter == counter.id) & (DocumentSeries.series == series))
+             .scalar())
+    return f"{counter.branch.code}-{counter.code}-{_PREFIX[series]}{value:06d}"

@@ -1,0 +1,251 @@
+"""Refunds and exchanges against a completed sale.
+
+A refund is its own document with its own number from the counter's refund series, linked to the
+sale. Each refunded line takes its share of the sale line's discount, tax and total by the units
+returned, computed cumulatively so that refunding every unit, in any number of steps, gives back
+exactly what was paid for the line: never a paisa more.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from peewee import fn
+
+from . import customers, db, ledger, numbering, outbox, staff as staffmod
+from .errors import InvalidInput, NotFound, PermissionDenied
+from .ledger import Movement
+from .models import Payment, PosOrder, PosOrderLine, new_uid, utcnow
+from .money import MoneyError, prorate, to_paisa
+from .policy import SalePolicy
+from .sales import (Buyer, SaleLine, Tender, _counter, _open_shift, _write_payments, complete_sale,
+                    queue_jobs)
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    original_line_id: int
+    qty: int
+    restock: bool = True
+
+
+def refundable_qty(line: PosOrderLine) -> int:
+    done = (PosOrderLine.select(fn.COALESCE(fn.SUM(PosOrderLine.qty), 0))
+            .join(PosOrder)
+            .where((PosOrderLine.original_line == line.id) & (PosOrder.status == "COMPLETED"))
+            .scalar())
+    return line.qty - int(done or 0)
+
+
+def refunded_by_method(sale: PosOrder) -> dict[str, int]:
+    rows = (Payment.select(Payment.method, fn.SUM(Payment.amount_paisa))
+            .join(PosOrder).where(PosOrder.original == sale.id).group_by(Payment.method).tuples())
+    return {m: int(s) for m, s in rows}
+
+
+def refund(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int, sale_uid: str,
+           lines: list[ReturnLine], tenders: list[Tender] | None = None,
+           approver_id: int | None = None, exchange_uid: str | None = None,
+           _in_exchange: bool = False) -> PosOrder:
+    """Refund chosen lines of a sale. `tenders=None` pays back the way the customer paid."""
+    counter = _counter(counter_id)
+    cashier = staffmod.get(staff_id)
+    _authorise(cashier, approver_id, "exchange" if exchange_uid else "refund")
+    if not lines:
+        raise InvalidInput("choose at least one line to refund")
+    with db.write():
+        shift = _open_shift(shift_id, counter)
+        sale = _lock_sale(sale_uid)
+        sold = {l.id: l for l in sale.lines}
+        wanted: dict[int, int] = defaultdict(int)
+        for r in lines:
+            if r.original_line_id not in sold:
+                raise InvalidInput(f"line {r.original_line_id} is not on sale {sale.number}")
+            if isinstance(r.qty, bool) or not isinstance(r.qty, int) or r.qty <= 0:
+                raise InvalidInput(f"refund quantity must be a whole number above zero, not {r.qty!r}")
+            wanted[r.original_line_id] += r.qty
+        for line_id, qty in wanted.items():
+            left = refundable_qty(sold[line_id])
+            if qty > left:
+                raise InvalidInput(f"{sold[line_id].name}: only {left} of {sold[line_id].qty} can still be "
+                                   f"refunded, not {qty}")
+
+        order = PosOrder(kind="refund", status="COMPLETED", counter=counter, branch=counter.branch_id,
+                         shift=shift, cashier=cashier, customer=sale.customer_id, original=sale,
+                         exchange_uid=exchange_uid, prices_include_tax=sale.prices_include_tax,
+                         buyer=sale.buyer, completed_at=utcnow())
+        order.number = numbering.next_number(counter, numbering.REFUNDS)
+        order.save()
+        rows, placed = [], defaultdict(int)
+        for i, r in enumerate(lines, start=1):
+            line = sold[r.original_line_id]
+            # Units refunded before, plus those placed earlier on this same refund.
+            before = line.qty - refundable_qty(line) + placed[line.id]
+            rows.append(_refund_line(order, i, line, r.qty, r.restock, before))
+            placed[line.id] += r.qty
+        PosOrderLine.bulk_create(rows)
+        order.subtotal_paisa = sum(r.qty * r.unit_price_paisa for r in rows)
+        order.discount_paisa = sum(r.line_discount_paisa + r.order_discount_paisa for r in rows)
+        order.tax_paisa = sum(r.tax_paisa for r in rows)
+        order.total_paisa = sum(r.total_paisa for r in rows)
+
+        if tenders is None:
+            payments = _back_as_paid(sale, order.total_paisa)
+        else:
+            payments = _check_refund_tenders(sale, tenders, order.total_paisa, allow_exchange=_in_exchange)
+        order.paid_paisa = sum(p["amount_paisa"] for p in payments)
+        order.save()
+        _write_payments(order, payments, order.completed_at)
+        credit = sum(p["amount_paisa"] for p in payments if p["method"] == "store_credit")
+        if credit:
+            if not sale.customer_id:
+                raise InvalidInput("store credit needs a customer; attach one to the sale first")
+            customers.add_credit(sale.customer_id, credit, order.number, f"refund:{order.uid}", cashier.id)
+
+        deltas: dict[tuple[int, int], int] = defaultdict(int)
+        for row in rows:
+            if row.restock:
+                ledger.record(Movement(f"refund:{order.uid}:{row.line_no}", row.variant_id,
+                                       counter.branch_id, row.qty, "refund", "pos_order", order.number,
+                                       cashier.id, reason="customer return"))
+                deltas[(row.variant_id, counter.branch_id)] += row.qty
+        fbr_original = next((j.uid for j in outbox.jobs_for(sale.uid, outbox.FBR)), None)
+        queue_jobs(policy, order, rows, [p["method"] for p in payments], deltas, "restock",
+                   ref_usin=sale.number, depends_on=fbr_original)
+    return order
+
+
+def exchange(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int, sale_uid: str,
+             returns: list[ReturnLine], new_lines: list[SaleLine], tenders: list[Tender],
+             approver_id: int | None = None, buyer: Buyer | None = None) -> tuple[PosOrder, PosOrder | None]:
+    """Returned lines and new ones as one operation: a refund and a sale linked by an exchange id.
+
+    The returned value pays for the new goods first ("exchange" tender on both documents). If the
+    new goods cost more, `tenders` collect the difference; if less, `tenders` give the difference
+    back (cash, the original tender, or store credit).
+    """
+    link = new_uid()
+    with db.write():
+        sale = _lock_sale(sale_uid)
+        returned = refund_preview(sale, returns)
+        new_total = _preview_total(policy, new_lines, sale) if new_lines else 0
+        applied = min(returned, new_total)
+        back = returned - applied
+        give = [Tender("exchange", Decimal(applied) / 100)] if applied else []
+        back_tenders = give + (tenders if back else [])
+        credit_note = refund(policy, counter_id=counter_id, shift_id=shift_id, staff_id=staff_id,
+                             sale_uid=sale_uid, lines=returns, tenders=back_tenders,
+                             approver_id=approver_id, exchange_uid=link, _in_exchange=True)
+        new_sale = None
+        if new_lines:
+            sale_tenders = give + (tenders if not back else [])
+            new_sale = complete_sale(policy, counter_id=counter_id, shift_id=shift_id, staff_id=staff_id,
+                                     lines=new_lines, tenders=sale_tenders,
+                                     customer_id=sale.customer_id, buyer=buyer, approver_id=approver_id)
+            new_sale.exchange_uid = link
+            new_sale.save()
+    return credit_note, new_sale
+
+
+def refund_preview(sale: PosOrder, returns: list[ReturnLine]) -> int:
+    """What these returns would give back, in paisa (no writes)."""
+    sold = {l.id: l for l in sale.lines}
+    total, seen = 0, defaultdict(int)
+    for r in returns:
+        line = sold.get(r.original_line_id)
+        if line is None:
+            raise InvalidInput(f"line {r.original_line_id} is not on sale {sale.number}")
+        before = line.qty - refundable_qty(line) + seen[line.id]
+        total += _slice(line.total_paisa, before, r.qty, line.qty)
+        seen[line.id] += r.qty
+    return total
+
+
+def _preview_total(policy, new_lines, sale) -> int:
+    from .sales import _price, _variants
+    variants = _variants(new_lines)
+    _, totals = _price(new_lines, variants, None, policy.prices_include_tax)
+    return totals.total_paisa + policy.service_fee_paisa
+
+
+def _slice(amount: int, before: int, qty: int, whole: int) -> int:
+    return prorate(amount, before + qty, whole) - prorate(amount, before, whole)
+
+
+def _refund_line(order: PosOrder, line_no: int, sold: PosOrderLine, qty: int, restock: bool,
+                 before: int) -> PosOrderLine:
+    cut = lambda amount: _slice(amount, before, qty, sold.qty)  # noqa: E731
+    return PosOrderLine(
+        order=order.id, line_no=line_no, variant=sold.variant_id, sku=sold.sku, name=sold.name, qty=qty,
+        unit_price_paisa=sold.unit_price_paisa, price_overridden=sold.price_overridden,
+        line_discount_paisa=cut(sold.line_discount_paisa), order_discount_paisa=cut(sold.order_discount_paisa),
+        tax_rate_bp=sold.tax_rate_bp, tax_paisa=cut(sold.tax_paisa), value_excl_paisa=cut(sold.value_excl_paisa),
+        total_paisa=cut(sold.total_paisa), pct_code=sold.pct_code, third_schedule=sold.third_schedule,
+        original_line=sold.id, restock=restock)
+
+
+def _lock_sale(uid: str) -> PosOrder:
+    query = PosOrder.select().where((PosOrder.uid == uid) & (PosOrder.kind == "sale")
+                                    & (PosOrder.status == "COMPLETED"))
+    if db.is_postgres():
+        query = query.for_update()  # two refunds of one sale at once must queue, not both pass
+    sale = query.first()
+    if sale is None:
+        raise NotFound(f"no completed sale {uid}")
+    return sale
+
+
+def _authorise(cashier, approver_id, action) -> None:
+    if staffmod.may(cashier, action):
+        return
+    if approver_id is None:
+        raise PermissionDenied(f"{cashier.name} may not {action}; a supervisor or manager must approve")
+    approver = staffmod.get(approver_id)
+    staffmod.require(approver, action)
+
+
+def _back_as_paid(sale: PosOrder, amount: int) -> list[dict]:
+    """Pay back through the tenders the sale used, each up to what it paid less earlier refunds."""
+    done = refunded_by_method(sale)
+    rows, left = [], amount
+    paid = sorted(sale.payments, key=lambda p: p.method == "cash")  # electronic first, cash last
+    for p in paid:
+        room = p.amount_paisa - done.get(p.method, 0)
+        take = min(room, left)
+        if take > 0:
+            rows.append({"method": p.method, "amount_paisa": take, "tendered_paisa": take, "reference": ""})
+            done[p.method] = done.get(p.method, 0) + take
+            left -= take
+    if left:
+        # Rounding can leave a paisa or two; cash is the tender that can always give them.
+        rows.append({"method": "cash", "amount_paisa": left, "tendered_paisa": left, "reference": ""})
+    return rows
+
+
+def _check_refund_tenders(sale: PosOrder, tenders: list[Tender], amount: int, allow_exchange: bool) -> list[dict]:
+    paid: dict[str, int] = defaultdict(int)
+    for p in sale.payments:
+        paid[p.method] += p.amount_paisa
+    done = refunded_by_method(sale)
+    rows = []
+    for t in tenders:
+        try:
+            value = to_paisa(t.amount)
+        except MoneyError as exc:
+            raise InvalidInput(str(exc)) from None
+        if value <= 0:
+            raise InvalidInput("a refund amount must be more than zero")
+        if t.method == "exchange" and not allow_exchange:
+            raise InvalidInput("exchange credit is only for exchanges")
+        if t.method not in ("store_credit", "cash", "exchange"):
+            room = paid.get(t.method, 0) - done.get(t.method, 0)
+            if value > room:
+                raise InvalidInput(f"the sale took Rs {Decimal(max(room, 0)) / 100:,.2f} by {t.method} that can "
+                                   f"still be refunded; refund the rest in cash or store credit")
+        rows.append({"method": t.method, "amount_paisa": value, "tendered_paisa": value, "reference": t.reference})
+    given = sum(r["amount_paisa"] for r in rows)
+    if given != amount:
+        raise InvalidInput(f"refund tenders add up to Rs {Decimal(given) / 100:,.2f} but Rs "
+                           f"{Decimal(amount) / 100:,.2f} is due back")
+    return rows

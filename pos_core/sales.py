@@ -1,0 +1,344 @@
+"""Drafts and sales at the counter.
+
+`complete_sale` is the one place a sale is made: in a single transaction it takes the next
+number, writes the order, its lines and payments, deducts the stock at the branch and queues the
+Shopify and FBR work. Either all of that commits or none of it does.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from . import audit, customers, db, fbr_invoice, ledger, numbering, outbox, staff as staffmod
+from .errors import InvalidInput, NotFound, PermissionDenied, StateError
+from .ledger import Movement
+from .models import Counter, Customer, Payment, PosOrder, PosOrderLine, Shift, Staff, Variant, utcnow
+from .money import MoneyError, to_paisa
+from .policy import SalePolicy
+from .pricing import Discount, PriceInput, PricingError, check_qty, price_lines
+
+TENDERS = ("cash", "card", "wallet", "bank", "store_credit")
+TENDER_LABELS = {"cash": "Cash", "card": "Card", "wallet": "Mobile wallet", "bank": "Bank transfer",
+                 "store_credit": "Store credit", "exchange": "Exchange credit"}
+
+
+@dataclass(frozen=True)
+class SaleLine:
+    variant_id: int
+    qty: int
+    unit_price: Decimal | None = None   # an override of the catalog price
+    discount: Discount | None = None
+
+
+@dataclass(frozen=True)
+class Tender:
+    method: str
+    amount: Decimal
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class Buyer:
+    name: str = ""
+    cnic: str = ""
+    ntn: str = ""
+    phone: str = ""
+
+    def as_json(self) -> dict | None:
+        data = {k: v for k, v in vars(self).items() if v}
+        return data or None
+
+
+FBR_BUYER_REQUIRED_ABOVE_PAISA = 100_000 * 100
+
+
+# --- drafts -------------------------------------------------------------------------------
+
+def save_draft(counter_id: int, staff_id: int, lines: list[SaleLine], *, customer_id: int | None = None,
+               order_discount: Discount | None = None, note: str = "",
+               draft_uid: str | None = None, prices_include_tax: bool = True) -> PosOrder:
+    """Create a draft, or replace the contents of an existing one. Moves no stock, queues nothing."""
+    counter = _counter(counter_id)
+    cashier = staffmod.get(staff_id)
+    variants = _variants(lines)
+    with db.write():
+        if draft_uid:
+            order = _draft(draft_uid)
+            PosOrderLine.delete().where(PosOrderLine.order == order.id).execute()
+        else:
+            order = PosOrder(kind="draft", status="DRAFT", counter=counter, branch=counter.branch_id,
+                             cashier=cashier)
+        order.customer = customer_id
+        order.order_discount = order_discount.as_json() if order_discount else None
+        order.note = note
+        order.prices_include_tax = prices_include_tax
+        priced, totals = _price(lines, variants, order_discount, prices_include_tax) if lines else ([], None)
+        if totals:
+            _set_totals(order, totals)
+        order.save()
+        _write_lines(order, lines, variants, priced)
+    return order
+
+
+def delete_draft(draft_uid: str) -> None:
+    with db.write():
+        order = _draft(draft_uid)
+        order.delete_instance(recursive=True)
+
+
+def list_drafts(counter_id: int) -> list[PosOrder]:
+    return list(PosOrder.select().where((PosOrder.kind == "draft") & (PosOrder.counter == counter_id))
+                .order_by(PosOrder.created_at.desc()))
+
+
+def draft_lines(draft_uid: str) -> tuple[PosOrder, list[SaleLine]]:
+    order = _draft(draft_uid)
+    lines = [SaleLine(l.variant_id, l.qty,
+                      Decimal(l.unit_price_paisa) / 100 if l.price_overridden else None,
+                      Discount.from_json(l.line_discount))
+             for l in order.lines.order_by(PosOrderLine.line_no)]
+    return order, lines
+
+
+# --- completing a sale ----------------------------------------------------------------------
+
+def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int,
+                  lines: list[SaleLine], tenders: list[Tender], order_discount: Discount | None = None,
+                  customer_id: int | None = None, buyer: Buyer | None = None,
+                  approver_id: int | None = None, draft_uid: str | None = None) -> PosOrder:
+    counter = _counter(counter_id)
+    cashier = staffmod.get(staff_id)
+    staffmod.require(cashier, "sell")
+    if not staffmod.works_at(cashier, counter.branch.code):
+        raise PermissionDenied(f"{cashier.name} does not work at branch {counter.branch.code}")
+    if not lines:
+        raise InvalidInput("the cart is empty")
+    variants = _variants(lines)
+    priced, totals = _price(lines, variants, order_discount, policy.prices_include_tax)
+    approver = _check_discretion(policy, cashier, approver_id, lines, variants, priced, order_discount)
+    fee = policy.service_fee_paisa
+    due = totals.total_paisa + fee
+    customer = Customer.get_or_none(Customer.id == customer_id) if customer_id else None
+    if customer_id and customer is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    payments, change = settle(tenders, due, customer)
+    if policy.fbr_enabled and due > FBR_BUYER_REQUIRED_ABOVE_PAISA and not (buyer and (buyer.cnic or buyer.ntn)):
+        raise InvalidInput("FBR requires the buyer's CNIC or NTN on a sale above Rs 100,000")
+    _check_buyer(buyer)
+
+    with db.write():
+        shift = _open_shift(shift_id, counter)
+        now = utcnow()
+        if draft_uid:
+            order = _draft(draft_uid)
+            PosOrderLine.delete().where(PosOrderLine.order == order.id).execute()
+        else:
+            order = PosOrder(counter=counter, branch=counter.branch_id, cashier=cashier)
+        order.kind, order.status = "sale", "COMPLETED"
+        order.number = numbering.next_number(counter, numbering.SALES)
+        order.shift, order.customer = shift, customer
+        order.prices_include_tax = policy.prices_include_tax
+        order.order_discount = order_discount.as_json() if order_discount else None
+        _set_totals(order, totals)
+        order.service_fee_paisa = fee
+        order.paid_paisa = sum(p["amount_paisa"] for p in payments)
+        order.change_paisa = change
+        order.buyer = buyer.as_json() if buyer else None
+        order.completed_at = now
+        order.save()
+        line_rows = _write_lines(order, lines, variants, priced)
+        _write_payments(order, payments, now)
+        _spend_credit(order, payments, cashier)
+
+        deltas: dict[tuple[int, int], int] = defaultdict(int)
+        for row in line_rows:
+            ledger.record(Movement(f"sale:{order.uid}:{row.line_no}", row.variant_id, counter.branch_id,
+                                   -row.qty, "sale", "pos_order", order.number, cashier.id))
+            deltas[(row.variant_id, counter.branch_id)] -= row.qty
+        queue_jobs(policy, order, line_rows, [p["method"] for p in payments], deltas, "correction")
+        if approver:
+            audit.log("sale.discount_approved", cashier.id, order.number, approver.id,
+                      cashier=cashier.name, approver=approver.name)
+    return order
+
+
+def queue_jobs(policy: SalePolicy, order: PosOrder, line_rows: list[PosOrderLine], methods: list[str],
+               deltas: dict[tuple[int, int], int], reason: str, ref_usin: str | None = None,
+               depends_on: str | None = None) -> None:
+    """Shopify stock deltas and the FBR invoice for a completed document (in its transaction)."""
+    doc_kind = "Sale" if order.kind == "sale" else "Return"
+    outbox.enqueue_inventory(deltas, reason, f"gid://pk-pos/{doc_kind}/{order.number}", "pos_order",
+                             order.uid, policy.shopify_enabled)
+    if policy.fbr_enabled:
+        posid = order.counter.fbr_posid or policy.fbr_posid
+        payload = fbr_invoice.build(order, line_rows, methods, posid, ref_usin)
+        outbox.enqueue(outbox.FBR, "credit_note" if order.kind == "refund" else "invoice", payload,
+                       "pos_order", order.uid, depends_on=depends_on)
+
+
+def settle(tenders: list[Tender], due: int, customer: Customer | None) -> tuple[list[dict], int]:
+    """Check the tenders cover `due` and work out change; only cash gives change."""
+    if not tenders and due > 0:
+        raise InvalidInput("no payment was entered")
+    rows, cash_tendered, other = [], 0, 0
+    for t in tenders:
+        if t.method not in TENDERS and t.method != "exchange":
+            raise InvalidInput(f"unknown tender {t.method!r}")
+        try:
+            amount = to_paisa(t.amount)
+        except MoneyError as exc:
+            raise InvalidInput(f"{TENDER_LABELS.get(t.method, t.method)}: {exc}") from None
+        if amount <= 0:
+            raise InvalidInput(f"{TENDER_LABELS[t.method]} amount must be more than zero")
+        if t.method == "cash":
+            cash_tendered += amount
+        else:
+            other += amount
+        rows.append({"method": t.method, "amount_paisa": amount, "tendered_paisa": amount,
+                     "reference": t.reference})
+    if other > due:
+        raise InvalidInput("card, wallet, bank and credit payments cannot be more than the amount due")
+    tendered = cash_tendered + other
+    if tendered < due:
+        raise InvalidInput(f"payment is short by Rs {Decimal(due - tendered) / 100:,.2f}")
+    change = tendered - due
+    cash_left = change
+    for row in rows:  # the change comes out of the cash tendered
+        if row["method"] == "cash" and cash_left:
+            take = min(cash_left, row["amount_paisa"])
+            row["amount_paisa"] -= take
+            cash_left -= take
+    credit = sum(r["amount_paisa"] for r in rows if r["method"] == "store_credit")
+    if credit:
+        if customer is None:
+            raise InvalidInput("store credit needs a customer on the sale")
+        if credit > customer.store_credit_paisa:
+            raise InvalidInput(f"{customer.name or customer.phone} has only Rs "
+                               f"{Decimal(customer.store_credit_paisa) / 100:,.2f} store credit")
+    return rows, change
+
+
+# --- helpers shared with refunds ------------------------------------------------------------
+
+def _counter(counter_id: int) -> Counter:
+    counter = Counter.get_or_none(Counter.id == counter_id)
+    if counter is None:
+        raise NotFound(f"no counter with id {counter_id}")
+    return counter
+
+
+def _draft(uid: str) -> PosOrder:
+    order = PosOrder.get_or_none((PosOrder.uid == uid) & (PosOrder.kind == "draft"))
+    if order is None:
+        raise NotFound(f"no draft {uid}")
+    return order
+
+
+def _open_shift(shift_id: int, counter: Counter) -> Shift:
+    shift = Shift.get_or_none(Shift.id == shift_id)
+    if shift is None or shift.counter_id != counter.id:
+        raise StateError(f"no shift {shift_id} at counter {counter.label}; open a shift first")
+    if shift.status != "OPEN":
+        raise StateError("this shift is closed; open a new shift to sell")
+    return shift
+
+
+def _variants(lines: list[SaleLine]) -> dict[int, Variant]:
+    ids = {l.variant_id for l in lines}
+    found = {v.id: v for v in Variant.select().where(Variant.id.in_(list(ids)))}
+    for l in lines:
+        if l.variant_id not in found:
+            raise NotFound(f"no item with id {l.variant_id}")
+        if not found[l.variant_id].active:
+            raise InvalidInput(f"{found[l.variant_id].name} is no longer sold")
+    return found
+
+
+def _price(lines, variants, order_discount, prices_include_tax):
+    inputs = []
+    for l in lines:
+        try:
+            check_qty(l.qty)
+            v = variants[l.variant_id]
+            price = v.price_paisa if l.unit_price is None else to_paisa(l.unit_price)
+        except (PricingError, MoneyError) as exc:
+            raise InvalidInput(f"{variants[l.variant_id].name}: {exc}") from None
+        if price < 0:
+            raise InvalidInput(f"{v.name}: a price cannot be negative")
+        inputs.append(PriceInput(l.qty, price, v.tax_rate_bp, l.discount,
+                                 True if v.third_schedule else None))
+    try:
+        return price_lines(inputs, order_discount, prices_include_tax)
+    except (PricingError, MoneyError) as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _set_totals(order: PosOrder, totals) -> None:
+    order.subtotal_paisa = totals.subtotal_paisa
+    order.discount_paisa = totals.discount_paisa
+    order.tax_paisa = totals.tax_paisa
+    order.total_paisa = totals.total_paisa
+
+
+def _write_lines(order, lines, variants, priced) -> list[PosOrderLine]:
+    rows = []
+    for i, (l, p) in enumerate(zip(lines, priced), start=1):
+        v = variants[l.variant_id]
+        rows.append(PosOrderLine(
+            order=order.id, line_no=i, variant=v.id, sku=v.sku, name=v.name, qty=p.qty,
+            unit_price_paisa=p.unit_price_paisa, price_overridden=l.unit_price is not None,
+            line_discount=l.discount.as_json() if l.discount else None,
+            line_discount_paisa=p.line_discount_paisa, order_discount_paisa=p.order_discount_paisa,
+            tax_rate_bp=p.tax_rate_bp, tax_paisa=p.tax_paisa, value_excl_paisa=p.value_excl_paisa,
+            total_paisa=p.total_paisa, pct_code=v.pct_code, third_schedule=v.third_schedule))
+    if rows:
+        PosOrderLine.bulk_create(rows)
+    return rows
+
+
+def _write_payments(order: PosOrder, payments: list[dict], now) -> None:
+    if payments:
+        Payment.insert_many([dict(p, order=order.id, created_at=now) for p in payments]).execute()
+
+
+def _spend_credit(order: PosOrder, payments: list[dict], cashier: Staff) -> None:
+    credit = sum(p["amount_paisa"] for p in payments if p["method"] == "store_credit")
+    if credit:
+        customers.add_credit(order.customer_id, -credit, order.number, f"spend:{order.uid}", cashier.id)
+
+
+def _check_buyer(buyer: Buyer | None) -> None:
+    if not buyer:
+        return
+    if buyer.cnic and not (buyer.cnic.isdigit() and len(buyer.cnic) == 13):
+        raise InvalidInput("a CNIC is 13 digits without dashes")
+    if buyer.ntn and not (len(buyer.ntn) <= 9 and buyer.ntn.replace("-", "").isalnum()):
+        raise InvalidInput("an NTN is 7 characters and a check digit, e.g. 1234567-8")
+
+
+def _check_discretion(policy, cashier, approver_id, lines, variants, priced, order_discount):
+    """Discounts and price overrides beyond the cashier's role need someone above to approve."""
+    wanted = Decimal(0)
+    overrides = any(l.unit_price is not None and to_paisa(l.unit_price) != variants[l.variant_id].price_paisa
+                    for l in lines)
+    for p in priced:
+        if p.gross_paisa:
+            wanted = max(wanted, Decimal(p.line_discount_paisa) * 100 / p.gross_paisa)
+    if order_discount:
+        base = sum(p.gross_paisa - p.line_discount_paisa for p in priced)
+        total_order = sum(p.order_discount_paisa for p in priced)
+        if base:
+            wanted = max(wanted, Decimal(total_order) * 100 / base)
+    own_limit = staffmod.discount_limit(cashier, policy.discount_limits)
+    needs_approval = wanted > own_limit or (overrides and not staffmod.may(cashier, "price_override"))
+    if not needs_approval:
+        return None
+    if approver_id is None:
+        what = "price override" if wanted <= own_limit else f"discount of {wanted:.1f}%"
+        raise PermissionDenied(f"a {what} is beyond {cashier.name}'s limit; a supervisor or manager must approve")
+    approver = staffmod.get(approver_id)
+    if wanted > staffmod.discount_limit(approver, policy.discount_limits) or (
+            overrides and not staffmod.may(approver, "price_override")):
+        raise PermissionDenied(f"{approver.name} ({approver.role}) cannot approve this; ask a manager")
+    return approver
