@@ -25,11 +25,25 @@ def _add_fbr(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=cli.run)
 
 
+def _add_shopify(subparsers: argparse._SubParsersAction) -> None:
+    # Lazy import: building the Admin schema is only paid for by `pos-sim shopify`.
+    from simulators.shopify import cli
+
+    parser = subparsers.add_parser(
+        "shopify",
+        help="fake Shopify Admin GraphQL API 2026-10",
+        description=cli.DESCRIPTION,
+    )
+    cli.add_arguments(parser)
+    parser.set_defaults(func=cli.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pos-sim", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", metavar="SIMULATOR")
     subparsers.required = True
     _add_fbr(subparsers)
+    _add_shopify(subparsers)
     return parser
 
 
