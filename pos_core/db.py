@@ -33,7 +33,7 @@ def open_database(url: str):
     if url.startswith("sqlite"):
         db = _connect_url(url, pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_S, lock_type="IMMEDIATE")
     elif url.startswith(("postgres://", "postgresql://")):
-        db = _connect_url(url, autorollback=True)
+        db = _connect_url(url)
     else:
         raise DatabaseUrlError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r} "
                                "(use sqlite:///path or postgresql://...)")

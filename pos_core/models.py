@@ -111,7 +111,7 @@ class Variant(BaseModel):
     option_text = CharField(default="")  # "Red / M"
     price_paisa = BigIntegerField()
     tax_rate_bp = IntegerField(default=1800)  # 1800 = 18%
-    pct_code = CharField(default="", max_length=8)
+    pct_code = CharField(default="", max_length=16)  # as written, e.g. 6206.3000
     third_schedule = BooleanField(default=False)  # tax on printed retail price (FBR item type 11)
     tracked = BooleanField(default=True)
     active = BooleanField(default=True)

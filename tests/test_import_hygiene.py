@@ -1,0 +1,29 @@
+"""The core and the agent stay free of UI code; the core is free of network and printer code."""
+import subprocess
+import sys
+
+import pytest
+
+FORBIDDEN_IN_CORE = ["textual", "rich", "httpx", "escpos", "evdev", "apscheduler", "printers", "pos_tui",
+                     "sync_agent"]
+
+
+def loaded_after(import_line: str) -> set[str]:
+    code = f"import sys; {import_line}; print('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {m.split(".")[0] for m in out.stdout.split()}
+
+
+def test_pos_core_imports_no_ui_network_or_printer_code():
+    mods = ("admin", "catalog", "config", "demo", "ledger", "migrations", "outbox", "refunds", "sales", "shifts")
+    loaded = loaded_after("import pos_core; " + "; ".join(f"import pos_core.{m}" for m in mods))
+    assert "pos_core" in loaded and "peewee" in loaded
+    assert not loaded & set(FORBIDDEN_IN_CORE), loaded & set(FORBIDDEN_IN_CORE)
+
+
+@pytest.mark.parametrize("module, forbidden", [
+    ("printers.layout", {"textual", "httpx", "pos_core", "escpos"}),
+])
+def test_packages_keep_their_import_rules(module, forbidden):
+    loaded = loaded_after(f"import {module}")
+    assert not loaded & forbidden
