@@ -360,12 +360,14 @@ class ShopState:
         with self.lock:
             inventory = []
             for lv in self.data["levels"].values():
-                item = self.data["inventory_items"].get(str(lv["item"]))
-                variant = self.data["variants"].get(str(item["variant_id"])) if item else None
+                item = self.inventory_item(lv["item"])
+                if item is None:  # its product was deleted: gone from Shopify too
+                    continue
+                variant = self.data["variants"][str(item["variant_id"])]
                 inventory.append({
                     "inventoryItemId": gid("InventoryItem", lv["item"]),
                     "locationId": gid("Location", lv["location"]),
-                    "sku": variant["sku"] if variant else None,
+                    "sku": variant["sku"],
                     "levelId": level_gid(lv), "updatedAt": lv["updatedAt"],
                     **{n: self.quantity(lv, n) for n in ALL_NAMES},
                 })
