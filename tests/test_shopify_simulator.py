@@ -437,3 +437,20 @@ def test_cli_subprocess_prints_start_line_and_serves(tmp_path):
         proc.terminate()
         assert proc.wait(timeout=10) == 0
     assert (tmp_path / "state.json").exists()
+
+
+def test_idempotency_key_expires_after_24_hours(tmp_path):
+    own = start(port=0, data_dir=tmp_path, seed_products=2)
+    try:
+        with httpx.Client(headers={"X-Shopify-Access-Token": own.token}) as c:
+            item, loc = some_level(own)
+            before = level(own, item, loc)["available"]
+            gql(c, own, op("InventoryAdjust"), adjust_vars("e-1", item, loc, 1))
+            httpx.post(f"{own.url}/_sim/clock", json={"advance_seconds": 23 * 3600})
+            gql(c, own, op("InventoryAdjust"), adjust_vars("e-1", item, loc, 1))
+            assert level(own, item, loc)["available"] == before + 1   # still remembered at 23 h
+            httpx.post(f"{own.url}/_sim/clock", json={"advance_seconds": 2 * 3600})
+            gql(c, own, op("InventoryAdjust"), adjust_vars("e-1", item, loc, 1))
+            assert level(own, item, loc)["available"] == before + 2   # forgotten after 24 h: applied again
+    finally:
+        own.stop()

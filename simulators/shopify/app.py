@@ -21,7 +21,7 @@ from pathlib import Path
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, execute, parse, validate
 from graphql.execution.values import get_variable_values
 
-from . import API_VERSION, cost, rules
+from . import cost, rules
 from .bulk import BulkManager
 from .faults import Decision, Faults
 from .idempotency import IdempotencyStore
