@@ -71,15 +71,16 @@ class FbrTransport:
 
     def health(self) -> Outcome:
         """Is FBR there and is the token accepted, without creating an invoice: the local
-        component's health check, or a GET on the cloud path, which the gateway authenticates
-        before it refuses the method."""
+        component's health check, or an empty invoice on the cloud path, which the gateway
+        authenticates and IMS then refuses as invalid data."""
         try:
             if self.mode == "local":
                 r = self._client.get(self.url.rsplit("/", 1)[0] + "/Get")
                 if r.status_code == 200 and "Service is responding" in r.text:
                     return Outcome(ACCEPTED, "fiscal component is responding")
                 return Outcome(REJECTED, f"fiscal component answered HTTP {r.status_code}")
-            r = self._client.get(self.url, headers={"Authorization": f"Bearer {self._token}"})
+            r = self._client.post(self.url, content=b"{}", headers={
+                "Authorization": f"Bearer {self._token}", "Content-Type": "application/json"})
         except httpx.TransportError as exc:
             return Outcome(NOT_SENT, f"FBR not reachable: {_describe(exc)}")
         fault = _fault(r.content)
