@@ -1,0 +1,80 @@
+"""The sale being rung up: plain Python, no widgets, priced by pos_core.pricing.
+
+The screen renders a Cart; the sale is completed from `sale_lines()`. Keeping it apart from the
+widgets means a redraw can never lose a line, and parking a draft stores exactly this.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from pos_core.models import Customer, Variant
+from pos_core.pricing import Discount, PriceInput, PricingError, price_lines
+from pos_core.sales import SaleLine
+
+
+@dataclass
+class CartLine:
+    variant_id: int
+    sku: str
+    name: str
+    option: str
+    qty: int
+    catalog_price_paisa: int
+    tax_rate_bp: int
+    third_schedule: bool
+    override_paisa: int | None = None
+    discount: Discount | None = None
+
+    @property
+    def price_paisa(self) -> int:
+        return self.catalog_price_paisa if self.override_paisa is None else self.override_paisa
+
+    @classmethod
+    def of(cls, v: Variant, qty: int = 1) -> "CartLine":
+        return cls(v.id, v.sku, v.name, v.option_text, qty, v.price_paisa, v.tax_rate_bp, v.third_schedule)
+
+
+@dataclass
+class Cart:
+    prices_include_tax: bool = True
+    lines: list[CartLine] = field(default_factory=list)
+    order_discount: Discount | None = None
+    customer: Customer | None = None
+    draft_uid: str | None = None
+    approver_id: int | None = None     # who approved a discount or override beyond the limit
+    approver_name: str = ""
+
+    def add(self, v: Variant, qty: int = 1) -> int:
+        """Add an item, or one more of it if it is already on a plain line; returns the index."""
+        for i, line in enumerate(self.lines):
+            if line.variant_id == v.id and line.override_paisa is None and line.discount is None:
+                line.qty += qty
+                return i
+        self.lines.append(CartLine.of(v, qty))
+        return len(self.lines) - 1
+
+    def clear(self) -> None:
+        self.lines.clear()
+        self.order_discount = self.customer = self.draft_uid = self.approver_id = None
+        self.approver_name = ""
+
+    def sale_lines(self) -> list[SaleLine]:
+        return [SaleLine(l.variant_id, l.qty,
+                         None if l.override_paisa is None else Decimal(l.override_paisa) / 100, l.discount)
+                for l in self.lines]
+
+    def priced(self):
+        """(priced lines, totals) or ([], None) for an empty cart. Raises PricingError."""
+        if not self.lines:
+            return [], None
+        inputs = [PriceInput(l.qty, l.price_paisa, l.tax_rate_bp, l.discount, True if l.third_schedule else None)
+                  for l in self.lines]
+        return price_lines(inputs, self.order_discount, self.prices_include_tax)
+
+    def total_paisa(self, service_fee_paisa: int = 0) -> int:
+        try:
+            _, totals = self.priced()
+        except PricingError:
+            return 0
+        return (totals.total_paisa + service_fee_paisa) if totals else 0

@@ -1,0 +1,125 @@
+"""Stored orders and shifts -> `printers.receipt` data, and the printer settings dict.
+
+Everything a receipt shows is read back from the database, so a reprint is identical to the
+first print (apart from the REPRINT banner) and shows what the books hold, not what the screen
+held.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from pos_core import shifts
+from pos_core.models import Payment, PosOrder, PosOrderLine, Shift
+from pos_core.sales import TENDER_LABELS
+from printers import receipt as r
+
+PK_OFFSET = dt.timedelta(hours=5)  # Pakistan Standard Time, no daylight saving
+
+
+def pk_time(utc: dt.datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+    return (utc + PK_OFFSET).strftime(fmt) if utc else ""
+
+
+def rupees(paisa: int) -> Decimal:
+    return Decimal(paisa) / 100
+
+
+def printer_settings(cfg) -> dict | None:
+    """The dict printers.transport wants, or None when the counter has no printer."""
+    p = cfg.printer
+    if p.kind == "none":
+        return None
+    d = {"kind": p.kind, "paper_mm": 58 if p.width == 32 else 80}
+    if p.profile:
+        d["profile"] = p.profile
+    if p.kind == "file":
+        d["path"] = p.path
+    elif p.kind == "network":
+        d.update(host=p.host, port=p.port, timeout=max(1, p.timeout_ms // 1000))
+    elif p.kind == "serial":
+        d.update(device=p.device, baudrate=p.baudrate)
+    elif p.kind == "usb":
+        d.update(vendor_id=p.vendor_id, product_id=p.product_id, timeout=p.timeout_ms)
+    return d
+
+
+def tender_label(p: Payment) -> str:
+    # For wallets the reference is the wallet's name (JazzCash, Easypaisa): that is what the
+    # customer recognises on the slip.
+    if p.method == "wallet" and p.reference:
+        return p.reference.split()[0]
+    return TENDER_LABELS.get(p.method, p.method)
+
+
+def _short_name(line: PosOrderLine) -> tuple[str, str]:
+    option = line.variant.option_text if line.variant_id else ""
+    if option and line.name.endswith(" - " + option):
+        return line.name[: -len(option) - 3], option
+    return line.name, ""
+
+
+def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
+    lines = list(order.lines.order_by(PosOrderLine.line_no))
+    payments = list(order.payments.order_by(Payment.id))
+    items, taxes = [], defaultdict(int)
+    for line in lines:
+        name, option = _short_name(line)
+        gross = line.qty * line.unit_price_paisa
+        items.append(r.ReceiptLine(name, option, line.qty, rupees(line.unit_price_paisa),
+                                   rupees(line.line_discount_paisa), rupees(gross - line.line_discount_paisa)))
+        taxes[line.tax_rate_bp] += line.tax_paisa
+    incl = " incl." if order.prices_include_tax else ""
+    tax_lines = [r.TaxLine(f"Sales tax {Decimal(bp) / 100:g}%{incl}", rupees(amount))
+                 for bp, amount in sorted(taxes.items()) if amount]
+    order_discount = sum(l.order_discount_paisa for l in lines)
+    totals = r.Totals(
+        subtotal=rupees(sum(l.qty * l.unit_price_paisa - l.line_discount_paisa for l in lines)),
+        discount=rupees(order_discount), taxes=tuple(tax_lines),
+        service_fee=rupees(order.service_fee_paisa) if order.service_fee_paisa > 0 else None,
+        total=rupees(order.total_paisa + order.service_fee_paisa))
+    # Cash shows what was handed over; the change line gives the rest back.
+    tenders = tuple(r.Tender(tender_label(p), rupees(p.tendered_paisa if p.method == "cash" else p.amount_paisa))
+                    for p in payments)
+    tendered_cash = sum(p.tendered_paisa for p in payments if p.method == "cash")
+    cust = None
+    if order.customer_id:
+        c = order.customer
+        buyer = order.buyer or {}
+        cust = r.Customer(c.name or "Customer", c.phone, buyer.get("cnic") or buyer.get("ntn") or None)
+    fbr = None
+    if cfg.fbr.mode != "off":
+        number = order.fbr_invoice_number
+        fbr = r.FbrBlock(fiscal_number=number, offline=not number, test_mode=cfg.fbr.mode == "sandbox",
+                         logo_path=cfg.fbr.logo_path or None)
+    title = r.SALE if order.kind == "sale" else r.REFUND
+    if order.exchange_uid:
+        title = r.EXCHANGE
+    return r.Receipt(
+        title=title, header_lines=tuple(cfg.printer.header) or (cfg.site_name,), number=order.number,
+        when=pk_time(order.completed_at), branch=order.branch.code, counter=order.counter.code,
+        cashier=order.cashier.name, customer=cust, lines=tuple(items), totals=totals, tenders=tenders,
+        change=rupees(order.change_paisa), footer_lines=tuple(cfg.printer.footer),
+        ref_number=order.original.number if order.original_id else None, reprint=reprint, fbr=fbr,
+        open_drawer=bool(cfg.printer.open_drawer and tendered_cash and not reprint))
+
+
+def shift_slip(shift: Shift, cfg, title: str) -> r.Slip:
+    """X report (shift still open) or Z report (closed), as a two-column slip."""
+    s = shifts.summary(shift)
+    m = lambda paisa: r.format_money(rupees(paisa))  # noqa: E731
+    rows = [("Opened", pk_time(shift.opened_at)), ("By", shift.staff.name),
+            ("Opening float", m(s.opening_float)),
+            (f"Sales ({s.sales_count})", m(s.sales_total)), (f"Refunds ({s.refunds_count})", m(s.refunds_total))]
+    for kind, methods in sorted(s.by_method.items()):
+        for method, amount in sorted(methods.items()):
+            rows.append((f"  {kind} {TENDER_LABELS.get(method, method)}", m(amount)))
+    rows += [("Cash sales", m(s.cash_sales)), ("Cash refunds", m(s.cash_refunds)),
+             ("Cash in", m(s.cash_in)), ("Cash out", m(s.cash_out)), ("Expected cash", m(s.expected))]
+    if shift.status == "CLOSED":
+        rows += [("Closed", pk_time(shift.closed_at)), ("Counted cash", m(shift.counted_paisa)),
+                 ("Variance", m(shift.counted_paisa - shift.expected_paisa))]
+    return r.Slip(title=title, number=f"{shift.counter.label} #{shift.id}", lines=tuple(rows),
+                  header_lines=tuple(cfg.printer.header[:1]) or (cfg.site_name,),
+                  when=pk_time(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))

@@ -1,0 +1,34 @@
+"""F1: every key on every screen, as currently mapped (the config's [keys] table applies)."""
+from __future__ import annotations
+
+
+def _screens():
+    from .dialogs import SearchScreen
+    from .orders import OrdersScreen, RefundScreen, ExchangeScreen
+    from .payment import PaymentScreen
+    from .sale import SaleScreen
+    from .shift import CloseShiftScreen, OpenShiftScreen, ShiftScreen
+    from .sync import SyncScreen
+    from ..app import PosApp
+    return [("Everywhere", PosApp), ("Sale", SaleScreen), ("Find item", SearchScreen), ("Payment", PaymentScreen),
+            ("Open shift", OpenShiftScreen), ("Shift", ShiftScreen), ("Close shift", CloseShiftScreen),
+            ("Orders", OrdersScreen), ("Refund", RefundScreen), ("Exchange", ExchangeScreen), ("Sync", SyncScreen)]
+
+
+def key_rows(keymap: dict | None = None):
+    keymap = keymap or {}
+    for title, cls in _screens():
+        for b in cls.BINDINGS:
+            yield title, b.id, keymap.get(b.id, b.key), b.description
+
+
+def key_map_text(app) -> str:
+    lines, last = [], None
+    for title, bid, key, desc in key_rows(getattr(app, "_keymap", None) or {}):
+        if title != last:
+            lines += ["", title]
+            last = title
+        lines.append(f"  {key:<10} {desc:<18} id: {bid}")
+    lines += ["", "Scanner: scan anywhere on the sale screen; the item goes into the cart.",
+              "Barcode field: 3*code adds three. Discounts: 10% or 250 (rupees off)."]
+    return "\n".join(lines).strip()

@@ -1,0 +1,385 @@
+"""Recent orders (with their Shopify and FBR status), reprint, refund and exchange."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from pos_core import catalog, orders, outbox, refunds, staff as staffmod
+from pos_core.errors import PosError
+from pos_core.models import PosOrder, PosOrderLine, Variant
+from pos_core.money import fmt
+from pos_core.pricing import PricingError
+from pos_core.refunds import ReturnLine
+from pos_core.sales import Tender
+
+from ..cart import Cart
+from ..receipts import pk_time
+from ..widgets.status import StatusBar
+from .dialogs import ApprovalScreen, PromptScreen, TextScreen
+
+STATUS_STYLE = {"FAILED": "bold red", "NEEDS_ATTENTION": "bold red", "PENDING": "yellow", "SYNCED": "green"}
+
+
+def styled(status: str) -> str:
+    style = STATUS_STYLE.get(status)
+    short = {"NEEDS_ATTENTION": "ATTENTION", "NOT_REQUIRED": "-"}.get(status, status)
+    return f"[{style}]{short}[/]" if style else short
+
+
+def _msg(screen, text: str, error: bool) -> None:
+    label = screen.query_one("#msg", Label)
+    label.set_class(error, "error")
+    label.update(escape(text))
+    if error:
+        screen.app.bell()
+
+
+class OrdersScreen(Screen):
+    SCANS = None
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="orders.back"),
+        Binding("f2", "preview", "Preview", id="orders.preview", priority=True),
+        Binding("f3", "reprint", "Reprint", id="orders.reprint", priority=True),
+        Binding("f4", "refund", "Refund", id="orders.refund", priority=True),
+        Binding("f5", "exchange", "Exchange", id="orders.exchange", priority=True),
+        Binding("up", "move(-1)", "Up", show=False, id="orders.up"),
+        Binding("down", "move(1)", "Down", show=False, id="orders.down"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="scan-row"):
+            yield Label("Find order >", id="scan-label")
+            yield Input(id="order-search", placeholder="number (000123), phone (0300...) or date (2026-11-23)")
+        yield DataTable(id="orders", cursor_type="row")
+        yield Label("", id="msg")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#orders", DataTable)
+        table.can_focus = False
+        for label, width in (("Number", 16), ("Date (PKT)", 11), ("Kind", 6), ("Customer", 13), ("Total", 10),
+                             ("Shopify", 9), ("FBR", 9)):
+            table.add_column(label, width=width)
+        self.query_one("#order-search", Input).focus()
+        self.reload("")
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        _msg(self, text, error)
+
+    @on(Input.Submitted, "#order-search")
+    def searched(self, event: Input.Submitted) -> None:
+        self.reload(event.value)
+
+    def reload(self, query: str) -> None:
+        table = self.query_one("#orders", DataTable)
+        table.clear()
+        try:
+            found = orders.recent(self.app.counter.id, query)
+        except PosError as exc:
+            self.show_message(str(exc), True)
+            return
+        status = outbox.statuses_for([o.uid for o in found])
+        for o in found:
+            st = status.get(o.uid, {})
+            kind = "exch" if o.exchange_uid else o.kind
+            total = o.total_paisa + o.service_fee_paisa
+            table.add_row(o.number, pk_time(o.completed_at, "%d-%m %H:%M"), kind,
+                          escape(o.customer.phone if o.customer_id else "walk-in"),
+                          fmt(-total if o.kind == "refund" else total),
+                          styled(st.get(outbox.SHOPIFY, "NOT_REQUIRED")), styled(st.get(outbox.FBR, "NOT_REQUIRED")),
+                          key=o.uid)
+        self.show_message(f"{len(found)} orders" + (f" for {query!r}" if query.strip() else " (latest at this counter)"))
+
+    def action_move(self, step: int) -> None:
+        table = self.query_one("#orders", DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+
+    def current(self) -> PosOrder | None:
+        table = self.query_one("#orders", DataTable)
+        if not table.row_count:
+            self.show_message("No order selected", True)
+            return None
+        uid = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return orders.by_uid(uid)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_preview(self) -> None:
+        from .sale import receipt_text
+        o = self.current()
+        if o:
+            self.app.push_screen(TextScreen(f"Receipt {o.number}", receipt_text(self.app, o.uid)))
+
+    def action_reprint(self) -> None:
+        o = self.current()
+        if o:
+            self.app.reprint(o.uid)
+            self.show_message(f"Reprinting {o.number}...")
+
+    def _sale(self) -> PosOrder | None:
+        o = self.current()
+        if o is None:
+            return None
+        if o.kind != "sale":
+            self.show_message("Choose a sale: refunds cannot be refunded", True)
+            return None
+        if self.app.shift is None:
+            self.show_message("Open a shift first", True)
+            return None
+        return o
+
+    def action_refund(self) -> None:
+        o = self._sale()
+        if o:
+            self.app.push_screen(RefundScreen(o))
+
+    def action_exchange(self) -> None:
+        o = self._sale()
+        if o:
+            self.app.push_screen(ExchangeScreen(o))
+
+
+REFUND_TENDERS = (("as paid", None), ("cash", "cash"), ("store credit", "store_credit"))
+
+
+class RefundScreen(Screen):
+    """Choose lines and quantities to take back, restock or not, and how the money goes back."""
+
+    SCANS = None
+    KIND = "refund"
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="refund.back"),
+        Binding("enter", "set_qty", "Qty back", id="refund.qty", priority=True),
+        Binding("f3", "restock", "Restock y/n", id="refund.restock", priority=True),
+        Binding("f4", "tender", "Refund by", id="refund.tender", priority=True),
+        Binding("f10", "confirm", "Do refund", id="refund.confirm", priority=True),
+        Binding("up", "move(-1)", "Up", show=False, id="refund.up"),
+        Binding("down", "move(1)", "Down", show=False, id="refund.down"),
+    ]
+
+    def __init__(self, sale: PosOrder):
+        super().__init__()
+        self.sale = sale
+        self.lines = list(sale.lines.order_by(PosOrderLine.line_no))
+        self.left = {l.id: refunds.refundable_qty(l) for l in self.lines}
+        self.back = {l.id: 0 for l in self.lines}
+        self.restock = {l.id: True for l in self.lines}
+        self.tender = 0
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Label(f"{self.KIND.title()} against {self.sale.number} ({pk_time(self.sale.completed_at)})",
+                    classes="dialog-title")
+        yield DataTable(id="return-lines", cursor_type="row")
+        yield Static(id="return-summary")
+        yield Label("", id="msg")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#return-lines", DataTable)
+        for label, width in (("#", 2), ("Item", 30), ("Sold", 4), ("Left", 4), ("Back", 4), ("Restock", 7),
+                             ("Paid", 10)):
+            table.add_column(label, width=width)
+        table.focus()
+        self.render_lines()
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        _msg(self, text, error)
+
+    def returns(self) -> list[ReturnLine]:
+        return [ReturnLine(l.id, self.back[l.id], self.restock[l.id]) for l in self.lines if self.back[l.id]]
+
+    def render_lines(self) -> None:
+        table = self.query_one("#return-lines", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for l in self.lines:
+            table.add_row(str(l.line_no), escape(l.name[:30]), str(l.qty), str(self.left[l.id]), str(self.back[l.id]),
+                          "yes" if self.restock[l.id] else "NO", fmt(l.total_paisa), key=str(l.id))
+        table.move_cursor(row=row)
+        self.render_summary()
+
+    def returned_paisa(self) -> int:
+        return refunds.refund_preview(self.sale, self.returns()) if self.returns() else 0
+
+    def render_summary(self) -> None:
+        self.query_one("#return-summary", Static).update(
+            f"Back to customer: Rs {fmt(self.returned_paisa())}   refund by: {REFUND_TENDERS[self.tender][0]}")
+
+    def action_move(self, step: int) -> None:
+        table = self.query_one("#return-lines", DataTable)
+        table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+
+    def _line(self) -> PosOrderLine:
+        return self.lines[self.query_one("#return-lines", DataTable).cursor_row]
+
+    def action_set_qty(self) -> None:
+        line = self._line()
+        left = self.left[line.id]
+
+        def check(text: str):
+            t = text.strip() or "0"
+            if not t.isdigit() or int(t) > left:
+                return None, f"enter 0 to {left}"
+            return int(t), None
+
+        def done(qty) -> None:
+            if qty is not None:
+                self.back[line.id] = qty
+                self.render_lines()
+        self.app.push_screen(PromptScreen("Quantity back", f"{escape(line.name)}\nHow many come back (0-{left})?",
+                                          check, str(left)), done)
+
+    def action_restock(self) -> None:
+        line = self._line()
+        self.restock[line.id] = not self.restock[line.id]
+        self.render_lines()
+
+    def action_tender(self) -> None:
+        self.tender = (self.tender + 1) % len(REFUND_TENDERS)
+        self.render_summary()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def authorised(self, then) -> None:
+        """Refunds and exchanges need a supervisor: the cashier's own role, or an approver's PIN."""
+        app = self.app
+        if staffmod.may(app.staff, self.KIND):
+            then(None)
+            return
+        app.push_screen(ApprovalScreen(f"A {self.KIND} needs a supervisor", lambda s: staffmod.may(s, self.KIND)),
+                        lambda who: who and then(who.id))
+
+    def action_confirm(self) -> None:
+        if not self.returns():
+            self.show_message("Set how many come back (Enter on a line)", True)
+            return
+        method = REFUND_TENDERS[self.tender][1]
+        tenders = None if method is None else [Tender(method, Decimal(self.returned_paisa()) / 100)]
+        app = self.app
+
+        def go(approver_id) -> None:
+            self.show_message("Saving the refund...")
+            app.run_return("refund", dict(counter_id=app.counter.id, shift_id=app.shift.id, staff_id=app.staff.id,
+                                          sale_uid=self.sale.uid, lines=self.returns(), tenders=tenders,
+                                          approver_id=approver_id))
+        self.authorised(go)
+
+    def return_completed(self, msg) -> None:
+        self.app.pop_screen()
+
+
+class ExchangeScreen(RefundScreen, inherit_bindings=False):
+    """Return lines (as a refund) and new items (scanned here): the customer pays or gets the net."""
+
+    SCANS = "cart"
+    KIND = "exchange"
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="exchange.back"),
+        Binding("ctrl+n", "set_qty", "Qty back", id="exchange.qty", priority=True),
+        Binding("f3", "restock", "Restock y/n", id="exchange.restock", priority=True),
+        Binding("f4", "tender", "Difference by", id="exchange.tender", priority=True),
+        Binding("f10", "confirm", "Do exchange", id="exchange.confirm", priority=True),
+        Binding("up", "move(-1)", "Up", show=False, id="exchange.up"),
+        Binding("down", "move(1)", "Down", show=False, id="exchange.down"),
+    ]
+
+    def __init__(self, sale: PosOrder):
+        super().__init__(sale)
+        self.new = Cart()
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Label(f"Exchange against {self.sale.number}: Ctrl+N sets qty back on the chosen line",
+                    classes="dialog-title")
+        yield DataTable(id="return-lines", cursor_type="row")
+        with Horizontal(id="scan-row"):
+            yield Label("New item  >", id="scan-label")
+            yield Input(id="new-code", placeholder="scan or type the new item's code")
+        yield Static(id="new-lines")
+        yield Static(id="return-summary")
+        yield Label("", id="msg")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.new.prices_include_tax = self.app.cfg.prices_include_tax
+        super().on_mount()
+        self.query_one("#new-code", Input).focus()
+
+    @on(Input.Submitted, "#new-code")
+    def code_entered(self, event: Input.Submitted) -> None:
+        text = event.value
+        event.input.value = ""
+        if text.strip():
+            self.scanned(text)
+
+    def scanned(self, code: str) -> None:
+        try:
+            found = catalog.lookup(code)
+        except PosError as exc:
+            self.show_message(str(exc), True)
+            return
+        self.new.add(found.variant)
+        self.render_summary()
+
+    def new_total(self) -> int:
+        return self.new.total_paisa(self.app.policy.service_fee_paisa) if self.new.lines else 0
+
+    def render_summary(self) -> None:
+        try:
+            new_lines = self.query_one("#new-lines", Static)
+        except Exception:  # noqa: BLE001 - not composed yet
+            return
+        new_lines.update("\n".join(f"+ {l.qty} x {escape(l.name[:40])}  {fmt(l.price_paisa)}"
+                                   for l in self.new.lines) or "No new items yet")
+        net = self.new_total() - self.returned_paisa()
+        how = "customer pays" if net > 0 else "back to customer" if net < 0 else "even"
+        by = "" if net >= 0 else f" by {REFUND_TENDERS[max(self.tender, 1)][0]}"
+        self.query_one("#return-summary", Static).update(
+            f"Returned Rs {fmt(self.returned_paisa())}  New Rs {fmt(self.new_total())}  "
+            f"[b]Net Rs {fmt(abs(net))} {how}{by}[/]")
+
+    def action_tender(self) -> None:
+        self.tender = 2 if self.tender == 1 else 1
+        self.render_summary()
+
+    def action_confirm(self) -> None:
+        if not self.returns():
+            self.show_message("Set how many come back (Ctrl+N on a line)", True)
+            return
+        try:
+            net = self.new_total() - self.returned_paisa()
+        except PricingError as exc:
+            self.show_message(str(exc), True)
+            return
+        app = self.app
+
+        def run(tenders, approver_id) -> None:
+            self.show_message("Saving the exchange...")
+            app.run_return("exchange", dict(counter_id=app.counter.id, shift_id=app.shift.id, staff_id=app.staff.id,
+                                            sale_uid=self.sale.uid, returns=self.returns(),
+                                            new_lines=self.new.sale_lines(), tenders=tenders,
+                                            approver_id=approver_id))
+
+        def go(approver_id) -> None:
+            if net > 0:
+                from .payment import PaymentScreen
+                app.push_screen(PaymentScreen(net, self.sale.customer if self.sale.customer_id else None),
+                                lambda tenders: tenders and run(tenders, approver_id))
+            elif net < 0:
+                method = REFUND_TENDERS[max(self.tender, 1)][1]
+                run([Tender(method, Decimal(-net) / 100)], approver_id)
+            else:
+                run([], approver_id)
+        self.authorised(go)

@@ -1,0 +1,487 @@
+"""The main till screen: barcode field, cart, totals, customer, status and message lines."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from pos_core import catalog, sales, staff as staffmod
+from pos_core.errors import PosError
+from pos_core.models import PosOrder, Variant
+from pos_core.money import MoneyError, fmt, to_paisa
+from pos_core.pricing import Discount, PricingError
+
+from ..cart import CartLine
+from ..widgets.bigtext import BigText
+from ..widgets.status import StatusBar
+from .dialogs import (ApprovalScreen, ConfirmScreen, CustomerScreen, PickScreen, PromptScreen, SearchScreen,
+                      TextScreen)
+
+
+def parse_discount(text: str):
+    """'10%' is a percentage, '250' is rupees off. Returns (Discount|None for 0, error)."""
+    t = text.strip().replace(" ", "")
+    if not t:
+        return None, "enter 10% for a percentage or 250 for rupees off"
+    try:
+        if t.endswith("%"):
+            d = Discount("percent", Decimal(t[:-1]))
+        else:
+            d = Discount("amount", Decimal(str(to_paisa(t))) / 100)
+    except (InvalidOperation, PricingError, MoneyError) as exc:
+        return None, str(exc) or "not a discount"
+    return (d if d.value else False), None
+
+
+def parse_qty(text: str):
+    t = text.strip()
+    if not t.isdigit() or not 1 <= int(t) <= 9999:
+        return None, "quantity is a whole number from 1 to 9999"
+    return int(t), None
+
+
+class SaleScreen(Screen):
+    SCANS = "cart"
+    BINDINGS = [
+        Binding("f2", "search", "Find", id="sale.search", priority=True),
+        Binding("f3", "customer", "Customer", id="sale.customer", priority=True),
+        Binding("f4", "qty", "Qty", id="sale.qty", priority=True),
+        Binding("f5", "line_discount", "Line disc", id="sale.line_discount", priority=True),
+        Binding("f6", "order_discount", "Bill disc", id="sale.order_discount", priority=True),
+        Binding("f7", "price", "Price", id="sale.price_override", priority=True),
+        Binding("f8", "park", "Park", id="sale.park", priority=True),
+        Binding("f9", "recall", "Recall", id="sale.recall", priority=True),
+        Binding("f10", "pay", "Pay", id="sale.pay", priority=True),
+        Binding("ctrl+d", "remove_line", "Remove line", id="sale.remove_line", priority=True, show=False),
+        Binding("ctrl+x", "void", "Void sale", id="sale.void", priority=True, show=False),
+        Binding("up", "cursor(-1)", "Line up", id="sale.line_up", show=False),
+        Binding("down", "cursor(1)", "Line down", id="sale.line_down", show=False),
+        Binding("ctrl+o", "orders", "Orders", id="sale.orders", priority=True, show=False),
+        Binding("ctrl+t", "shift", "Shift", id="sale.shift", priority=True, show=False),
+        Binding("ctrl+y", "sync", "Sync", id="sale.sync", priority=True, show=False),
+        Binding("ctrl+e", "preview", "Receipt preview", id="sale.preview", priority=True, show=False),
+        Binding("ctrl+r", "reprint", "Reprint", id="sale.reprint", priority=True, show=False),
+        Binding("ctrl+l", "sign_out", "Sign out", id="sale.sign_out", priority=True, show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="scan-row"):
+            yield Label("Barcode/SKU >", id="scan-label")
+            yield Input(id="barcode", placeholder="scan or type a code, Enter (3*code for 3)")
+        yield DataTable(id="cart", cursor_type="row", zebra_stripes=False)
+        with Horizontal(id="bottom"):
+            with Vertical(id="left-panel"):
+                yield Static(id="customer")
+                yield Label("", id="change-label")
+                yield BigText(id="change")
+            yield Static(id="totals")
+        yield Label("", id="message")
+        yield Label("F1 keys ^D del line ^O orders ^T shift ^Y sync ^E receipt ^R reprint ^L sign out",
+                    id="more-keys", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#cart", DataTable)
+        table.can_focus = False
+        for label, width, key in (("#", 2, "n"), ("Item", 20, "item"), ("Size/var", 9, "var"), ("Qty", 4, "qty"),
+                                  ("Price", 9, "price"), ("Disc", 8, "disc"), ("Total", 10, "total")):
+            table.add_column(label, width=width, key=key)
+        self.query_one("#barcode", Input).focus()
+        self.render_cart()
+
+    # --- rendering ----------------------------------------------------------------------------
+    @property
+    def cart(self):
+        return self.app.cart
+
+    def render_cart(self, select: int | None = None) -> None:
+        table = self.query_one("#cart", DataTable)
+        row = table.cursor_row if select is None else select
+        table.clear()
+        try:
+            priced, totals = self.cart.priced()
+        except PricingError as exc:
+            priced, totals = [], None
+            self.show_message(str(exc), True)
+        for i, line in enumerate(self.cart.lines):
+            p = priced[i] if priced else None
+            name = line.name[: -len(line.option) - 3] if line.option and line.name.endswith(" - " + line.option) else line.name
+            price = fmt(line.price_paisa) + ("*" if line.override_paisa is not None else "")
+            disc = fmt(p.line_discount_paisa + p.order_discount_paisa) if p and p.discount_paisa else ""
+            table.add_row(str(i + 1), escape(name[:20]), escape(line.option[:9]), str(line.qty), price, disc,
+                          fmt(p.total_paisa) if p else "", key=str(i))
+        if self.cart.lines:
+            table.move_cursor(row=max(0, min(row, len(self.cart.lines) - 1)))
+        self.render_totals(totals)
+        self.render_customer()
+
+    def render_totals(self, totals) -> None:
+        fee = self.app.policy.service_fee_paisa if self.cart.lines else 0
+        rows = []
+        if totals:
+            rows.append(f"Subtotal   {fmt(totals.subtotal_paisa):>14}")
+            if totals.discount_paisa:
+                rows.append(f"Discount   {'-' + fmt(totals.discount_paisa):>14}")
+            incl = " incl" if self.cart.prices_include_tax else ""
+            rows.append(f"Tax{incl:<8}{fmt(totals.tax_paisa):>14}")
+            if fee:
+                rows.append(f"POS fee    {fmt(fee):>14}")
+            total = totals.total_paisa + fee
+        else:
+            rows.append("Scan an item to start")
+            total = 0
+        n = sum(l.qty for l in self.cart.lines)
+        rows.append(f"[b reverse] TOTAL Rs {fmt(total):>13} [/]")
+        rows.append(f"{len(self.cart.lines)} lines, {n} items")
+        self.query_one("#totals", Static).update("\n".join(rows))
+
+    def render_customer(self) -> None:
+        c = self.cart.customer
+        text = f"Customer: {escape(c.name or '-')} {c.phone}" if c else "Customer: walk-in (F3 to attach)"
+        if c and c.store_credit_paisa:
+            text += f"\nStore credit Rs {fmt(c.store_credit_paisa)}"
+        if self.cart.order_discount:
+            d = self.cart.order_discount
+            text += f"\nBill discount {d.value}{'%' if d.kind == 'percent' else ' Rs'}"
+        if self.cart.draft_uid:
+            text += "\n(recalled draft)"
+        if self.cart.approver_name:
+            text += f"\nApproved by {escape(self.cart.approver_name)}"
+        self.query_one("#customer", Static).update(text)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        label = self.query_one("#message", Label)
+        label.set_class(error, "error")
+        label.update(escape(text))
+
+    def clear_change(self) -> None:
+        self.query_one("#change-label", Label).update("")
+        self.query_one("#change", BigText).update("")
+
+    # --- adding items -------------------------------------------------------------------------
+    @on(Input.Submitted, "#barcode")
+    def barcode_entered(self, event: Input.Submitted) -> None:
+        text = event.value
+        event.input.value = ""
+        if text.strip():
+            self.add_code(text)
+
+    def scanned(self, code: str) -> None:
+        """A keyboard-wedge scan, whatever field had focus (called by the app)."""
+        self.add_code(code)
+
+    def add_code(self, text: str) -> None:
+        qty = 1
+        head, star, tail = text.strip().partition("*")
+        if star and head.isdigit():
+            qty, text = int(head), tail
+            if not 1 <= qty <= 9999:
+                self.show_message("quantity is a whole number from 1 to 9999", True)
+                self.app.bell()
+                return
+        try:
+            found = catalog.lookup(text)
+        except PosError as exc:
+            self.show_message(str(exc), True)
+            self.app.bell()
+            return
+        self.add_variant(found.variant, qty)
+
+    def add_variant(self, v: Variant, qty: int = 1) -> None:
+        if not v.active:
+            self.show_message(f"{v.name} is no longer sold", True)
+            self.app.bell()
+            return
+        self.clear_change()
+        index = self.cart.add(v, qty)
+        self.render_cart(select=index)
+        line = self.cart.lines[index]
+        self.show_message(f"Added {v.name}  x{line.qty}  Rs {fmt(line.price_paisa)}")
+
+    # --- line and order changes ---------------------------------------------------------------
+    def selected(self) -> CartLine | None:
+        table = self.query_one("#cart", DataTable)
+        if not self.cart.lines:
+            self.show_message("The cart is empty", True)
+            self.app.bell()
+            return None
+        return self.cart.lines[min(table.cursor_row, len(self.cart.lines) - 1)]
+
+    def action_cursor(self, step: int) -> None:
+        table = self.query_one("#cart", DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+
+    def action_search(self) -> None:
+        def chosen(variant_id) -> None:
+            if variant_id is not None:
+                self.add_variant(Variant.get_by_id(variant_id))
+        self.app.push_screen(SearchScreen(), chosen)
+
+    def action_customer(self) -> None:
+        def chosen(customer) -> None:
+            if customer is not None:
+                self.cart.customer = customer
+                self.render_customer()
+                self.show_message(f"Customer {customer.name or customer.phone} attached")
+        self.app.push_screen(CustomerScreen(), chosen)
+
+    def action_qty(self) -> None:
+        line = self.selected()
+        if line is None:
+            return
+
+        def done(qty) -> None:
+            if qty is not None:
+                line.qty = qty
+                self.render_cart()
+        self.app.push_screen(PromptScreen("Quantity", f"{escape(line.name)}\nNew quantity:", parse_qty,
+                                          str(line.qty)), done)
+
+    def action_remove_line(self) -> None:
+        line = self.selected()
+        if line is not None:
+            self.cart.lines.remove(line)
+            self.render_cart()
+            self.show_message(f"Removed {line.name}")
+
+    def action_void(self) -> None:
+        if not self.cart.lines:
+            return
+
+        def done(ok) -> None:
+            if ok:
+                self.cart.clear()
+                self.render_cart()
+                self.show_message("Sale voided")
+        self.app.push_screen(ConfirmScreen("Void the whole sale?"), done)
+
+    def _limit(self) -> Decimal:
+        return staffmod.discount_limit(self.app.staff, self.app.cfg.discount_limits)
+
+    def _apply_with_approval(self, wanted_pct: Decimal, apply, undo, what: str, override: bool = False) -> None:
+        """Apply a change; beyond the cashier's limit a supervisor or manager approves it on the spot."""
+        staff, limits = self.app.staff, self.app.cfg.discount_limits
+        needs = wanted_pct > self._limit() or (override and not staffmod.may(staff, "price_override"))
+        if not needs:
+            apply()
+            self.render_cart()
+            return
+
+        def ok(person) -> bool:
+            return (wanted_pct <= staffmod.discount_limit(person, limits)
+                    and (not override or staffmod.may(person, "price_override")))
+
+        def approved(person) -> None:
+            if person is None:
+                self.show_message(f"{what}: not approved, nothing changed", True)
+                return
+            apply()
+            # The core checks the whole sale against this approver and audits both names.
+            self.cart.approver_id, self.cart.approver_name = person.id, person.name
+            self.render_cart()
+            self.show_message(f"{what} approved by {person.name}")
+        self.app.push_screen(ApprovalScreen(f"{what} is beyond {staff.name}'s limit", ok), approved)
+
+    def _percent_of(self, discount: Discount, base_paisa: int) -> Decimal:
+        if not base_paisa:
+            return Decimal(0)
+        return Decimal(discount.paisa_of(base_paisa)) * 100 / base_paisa
+
+    def action_line_discount(self) -> None:
+        line = self.selected()
+        if line is None:
+            return
+
+        def done(d) -> None:
+            if d is None:
+                return
+            d = d or None   # 0 removes the discount
+            gross = line.qty * line.price_paisa
+            try:
+                pct = self._percent_of(d, gross) if d else Decimal(0)
+            except PricingError as exc:
+                self.show_message(str(exc), True)
+                self.app.bell()
+                return
+            self._apply_with_approval(pct, lambda: setattr(line, "discount", d), None,
+                                      f"Discount {pct:.1f}% on {line.name}")
+        self.app.push_screen(PromptScreen("Line discount", f"{escape(line.name)}\n10% or 250 (Rs off), 0 to remove:",
+                                          parse_discount), done)
+
+    def action_order_discount(self) -> None:
+        if not self.cart.lines:
+            self.show_message("The cart is empty", True)
+            return
+
+        def done(d) -> None:
+            if d is None:
+                return
+            d = d or None
+            try:
+                priced, _ = self.cart.priced()
+                base = sum(p.gross_paisa - p.line_discount_paisa for p in priced)
+                pct = self._percent_of(d, base) if d else Decimal(0)
+            except PricingError as exc:
+                self.show_message(str(exc), True)
+                self.app.bell()
+                return
+            self._apply_with_approval(pct, lambda: setattr(self.cart, "order_discount", d), None,
+                                      f"Bill discount {pct:.1f}%")
+        self.app.push_screen(PromptScreen("Bill discount", "10% or 250 (Rs off), 0 to remove:", parse_discount), done)
+
+    def action_price(self) -> None:
+        line = self.selected()
+        if line is None:
+            return
+
+        def check(text):
+            try:
+                paisa = to_paisa(text)
+            except MoneyError as exc:
+                return None, str(exc)
+            return (paisa, None) if paisa >= 0 else (None, "a price cannot be negative")
+
+        def done(paisa) -> None:
+            if paisa is None:
+                return
+            new = None if paisa == line.catalog_price_paisa else paisa
+            cut = line.catalog_price_paisa - paisa
+            pct = Decimal(max(cut, 0)) * 100 / line.catalog_price_paisa if line.catalog_price_paisa else Decimal(0)
+            self._apply_with_approval(Decimal(0) if new is None else Decimal(0), lambda: setattr(line, "override_paisa", new),
+                                      None, f"Price of {line.name} to Rs {fmt(paisa)} ({pct:.0f}% off)",
+                                      override=new is not None)
+        self.app.push_screen(PromptScreen("Price override", f"{escape(line.name)}\nCatalog price Rs "
+                                          f"{fmt(line.catalog_price_paisa)}. New price (Rs):", check,
+                                          str(Decimal(line.price_paisa) / 100)), done)
+
+    # --- drafts -------------------------------------------------------------------------------
+    def action_park(self) -> None:
+        app, cart = self.app, self.cart
+        if not cart.lines:
+            self.show_message("The cart is empty: nothing to park", True)
+            return
+        try:
+            order = sales.save_draft(app.counter.id, app.staff.id, cart.sale_lines(),
+                                     customer_id=cart.customer.id if cart.customer else None,
+                                     order_discount=cart.order_discount, draft_uid=cart.draft_uid,
+                                     prices_include_tax=cart.prices_include_tax)
+        except PosError as exc:
+            self.show_message(str(exc), True)
+            app.bell()
+            return
+        cart.clear()
+        self.render_cart()
+        self.show_message(f"Parked as a draft ({order.uid[:6]}); F9 recalls it")
+
+    def action_recall(self) -> None:
+        app = self.app
+        if self.cart.lines:
+            self.show_message("Park (F8) or finish this sale before recalling a draft", True)
+            app.bell()
+            return
+        drafts = sales.list_drafts(app.counter.id)
+        if not drafts:
+            self.show_message("No parked drafts at this counter", True)
+            return
+        from ..receipts import pk_time
+        rows = [(d.uid, [pk_time(d.created_at, "%d-%m %H:%M"), d.cashier.name[:14],
+                         d.customer.phone if d.customer_id else "walk-in", str(d.lines.count()),
+                         fmt(d.total_paisa)]) for d in drafts]
+        self.app.push_screen(PickScreen("Parked drafts", [("Parked", 12), ("By", 14), ("Customer", 14),
+                                                          ("Lines", 5), ("Total", 12)], rows), self.load_draft)
+
+    def load_draft(self, uid) -> None:
+        if uid is None:
+            return
+        order, lines = sales.draft_lines(uid)
+        cart = self.cart
+        cart.clear()
+        variants = {v.id: v for v in Variant.select().where(Variant.id.in_([l.variant_id for l in lines]))}
+        for l in lines:
+            cl = CartLine.of(variants[l.variant_id], l.qty)
+            cl.discount = l.discount
+            cl.override_paisa = None if l.unit_price is None else to_paisa(l.unit_price)
+            cart.lines.append(cl)
+        cart.customer = order.customer if order.customer_id else None
+        from pos_core.pricing import Discount as D
+        cart.order_discount = D.from_json(order.order_discount)
+        cart.draft_uid = uid
+        self.render_cart(select=0)
+        self.show_message(f"Draft recalled: {len(lines)} lines")
+
+    # --- paying -------------------------------------------------------------------------------
+    def action_pay(self) -> None:
+        app = self.app
+        if not self.cart.lines:
+            self.show_message("The cart is empty", True)
+            app.bell()
+            return
+        if app.shift is None:
+            self.show_message("No open shift: open one before selling", True)
+            return
+        try:
+            self.cart.priced()
+        except PricingError as exc:
+            self.show_message(str(exc), True)
+            return
+        from .payment import PaymentScreen
+        due = self.cart.total_paisa(app.policy.service_fee_paisa)
+
+        def paid(tenders) -> None:
+            if tenders:
+                self.show_message("Saving the sale...")
+                app.pay(tenders)
+        app.push_screen(PaymentScreen(due, self.cart.customer), paid)
+
+    def sale_completed(self, msg) -> None:
+        self.render_cart()
+        self.query_one("#status", StatusBar).refresh_status()
+        if msg.cash and msg.change_paisa:
+            self.query_one("#change-label", Label).update("CHANGE  Rs")
+            self.query_one("#change", BigText).show(fmt(msg.change_paisa))
+        else:
+            self.clear_change()
+        self.show_message(f"Sale {msg.number} saved. Change Rs {fmt(msg.change_paisa)}. Printing...")
+
+    # --- other screens ------------------------------------------------------------------------
+    def action_orders(self) -> None:
+        from .orders import OrdersScreen
+        self.app.push_screen(OrdersScreen())
+
+    def action_shift(self) -> None:
+        from .shift import ShiftScreen
+        self.app.push_screen(ShiftScreen())
+
+    def action_sync(self) -> None:
+        from .sync import SyncScreen
+        self.app.push_screen(SyncScreen())
+
+    def action_preview(self) -> None:
+        uid = self.app.last_uid
+        if uid is None:
+            self.show_message("No receipt yet at this till", True)
+            return
+        self.app.push_screen(TextScreen("Receipt preview", receipt_text(self.app, uid)))
+
+    def action_reprint(self) -> None:
+        self.app.reprint()
+
+    def action_sign_out(self) -> None:
+        self.app.sign_out()
+
+
+def receipt_text(app, uid: str) -> str:
+    from printers.layout import layout
+    from printers.preview import preview
+    from ..receipts import build_receipt
+    order = PosOrder.get(PosOrder.uid == uid)
+    width = 32 if app.cfg.printer.width == 32 else 48
+    return preview(layout(build_receipt(order, app.cfg), width), width)

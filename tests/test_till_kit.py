@@ -1,0 +1,95 @@
+"""Shared set-up for the till tests: a demo database built once and copied per test, a config
+pointing at it, and small pilot helpers. (No tests here; the name keeps it with the till's files.)"""
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pos_core import config as configmod, db as dbmod, demo, migrations, shifts
+from pos_core.models import Barcode, Staff, Variant
+
+_TEMPLATE: dict[str, Path] = {}
+
+
+def demo_db(tmp_path_factory) -> Path:
+    if "path" not in _TEMPLATE:
+        path = tmp_path_factory.mktemp("till-template") / "pos.db"
+        dbmod.open_database(f"sqlite:///{path}")
+        migrations.init()
+        demo.build()
+        dbmod.close()
+        _TEMPLATE["path"] = path
+    return _TEMPLATE["path"]
+
+
+def make_config(tmp_path: Path, db_path: Path, **sections) -> configmod.Config:
+    data = {
+        "database": {"url": f"sqlite:///{db_path}"},
+        "site": {"name": "Gulberg Fashion House"},
+        "counter": {"branch": "LHR1", "code": "C1"},
+        "printer": {"kind": "file", "path": str(tmp_path / "printer.bin"), "width": 48,
+                    "header": ["Gulberg Fashion House", "Main Boulevard, Lahore"], "footer": ["Thank you"]},
+        # Pilot types far faster than a person; a long minimum keeps typed test input from
+        # looking like a scanner burst. The scanner test sets its own values.
+        "scanner": {"min_length": 64, "max_gap_ms": 50},
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return configmod.parse(data, tmp_path / "pos.toml")
+
+
+@pytest.fixture
+def till_db(tmp_path, tmp_path_factory):
+    path = tmp_path / "pos.db"
+    shutil.copy(demo_db(tmp_path_factory), path)
+    dbmod.open_database(f"sqlite:///{path}")
+    yield path
+    dbmod.close()
+
+
+def barcode_of(sku: str) -> str:
+    return Barcode.select().join(Variant).where(Variant.sku == sku).first().code
+
+
+def staff(code: str) -> Staff:
+    return Staff.get(Staff.code == code)
+
+
+def open_shift(cashier: str = "ayesha", float_rs: str = "5000"):
+    from pos_core.branches import find_counter
+    return shifts.open_shift(find_counter("LHR1", "C1").id, staff(cashier).id, float_rs)
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*list(text))
+
+
+async def settle(pilot, app) -> None:
+    """Let workers finish and their messages be handled."""
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def sign_in(pilot, app, pin: str = "1111") -> None:
+    await type_text(pilot, pin)
+    await pilot.press("enter")
+    await settle(pilot, app)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text (from the screenshot's text spans)."""
+    svg = app.export_screenshot()
+    rows: dict[int, list[str]] = {}
+    for x, line, text in re.findall(r'<text [^>]*x="([\d.]+)"[^>]*line-(\d+)\)"[^>]*>([^<]*)</text>', svg):
+        text = html.unescape(text).replace("\xa0", " ").rstrip("\n")
+        row = rows.setdefault(int(line), [])
+        col = round(float(x) / 12.2)
+        if len(row) < col:
+            row.extend(" " * (col - len(row)))
+        row[col:col + len(text)] = list(text)
+    return "\n".join("".join(rows.get(i, [])).rstrip() for i in range(max(rows, default=-1) + 1))
