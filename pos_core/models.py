@@ -294,8 +294,146 @@ class AgentHeartbeat(BaseModel):
     detail = JSONField(null=True)
 
 
+class BranchSeries(BaseModel):
+    """Numbers for branch documents (transfers, purchase orders, receipts, adjustments)."""
+    branch = ForeignKeyField(Branch)
+    series = CharField(max_length=8)  # TR, PO, GRN, ADJ, ST
+    last_value = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("branch", "series"), True),)
+
+
+class Transfer(BaseModel):
+    uid = CharField(unique=True, default=new_uid)
+    number = CharField(unique=True)
+    from_branch = ForeignKeyField(Branch, backref="transfers_out")
+    to_branch = ForeignKeyField(Branch, backref="transfers_in")
+    status = CharField(max_length=16, default="DRAFT")  # DRAFT, DISPATCHED, RECEIVED, DISCREPANCY, CANCELLED
+    created_by = ForeignKeyField(Staff)
+    created_at = DateTimeField(default=utcnow)
+    dispatched_by = ForeignKeyField(Staff, null=True)
+    dispatched_at = DateTimeField(null=True)
+    received_by = ForeignKeyField(Staff, null=True)
+    received_at = DateTimeField(null=True)
+    note = TextField(default="")
+
+
+class TransferLine(BaseModel):
+    transfer = ForeignKeyField(Transfer, backref="lines", on_delete="CASCADE")
+    line_no = IntegerField()
+    variant = ForeignKeyField(Variant)
+    qty_sent = IntegerField()
+    qty_received = IntegerField(null=True)
+    resolution = CharField(null=True)  # how a shortfall or excess was settled
+    resolved_by = ForeignKeyField(Staff, null=True)
+    resolved_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("transfer", "line_no"), True),)
+
+
+class Supplier(BaseModel):
+    name = CharField(unique=True)
+    phone = CharField(default="")
+    ntn = CharField(default="")
+
+
+class PurchaseOrder(BaseModel):
+    uid = CharField(unique=True, default=new_uid)
+    number = CharField(unique=True)
+    branch = ForeignKeyField(Branch)
+    supplier = ForeignKeyField(Supplier)
+    status = CharField(max_length=16, default="OPEN")  # OPEN, PARTIAL, RECEIVED, CLOSED, CANCELLED
+    created_by = ForeignKeyField(Staff)
+    created_at = DateTimeField(default=utcnow)
+    closed_at = DateTimeField(null=True)
+    note = TextField(default="")
+
+
+class PurchaseOrderLine(BaseModel):
+    order = ForeignKeyField(PurchaseOrder, backref="lines", on_delete="CASCADE")
+    variant = ForeignKeyField(Variant)
+    qty_ordered = IntegerField()
+    qty_received = IntegerField(default=0)
+    unit_cost_paisa = BigIntegerField()
+
+
+class GoodsReceipt(BaseModel):
+    uid = CharField(unique=True, default=new_uid)
+    number = CharField(unique=True)
+    order = ForeignKeyField(PurchaseOrder, backref="receipts")
+    received_by = ForeignKeyField(Staff)
+    received_at = DateTimeField(default=utcnow)
+    note = TextField(default="")
+
+
+class GoodsReceiptLine(BaseModel):
+    receipt = ForeignKeyField(GoodsReceipt, backref="lines", on_delete="CASCADE")
+    line_no = IntegerField()
+    order_line = ForeignKeyField(PurchaseOrderLine, null=True)  # None: an item that was not ordered
+    variant = ForeignKeyField(Variant)
+    qty = IntegerField()
+    unit_cost_paisa = BigIntegerField()
+
+
+class Adjustment(BaseModel):
+    uid = CharField(unique=True, default=new_uid)
+    number = CharField(unique=True)
+    branch = ForeignKeyField(Branch)
+    reason = CharField(max_length=16)  # damaged, lost, found, expired, sample, correction, count
+    note = TextField(default="")
+    staff = ForeignKeyField(Staff)
+    approver = ForeignKeyField(Staff, null=True)
+    created_at = DateTimeField(default=utcnow)
+    source_ref = CharField(default="")  # a stock take's uid, for counted adjustments
+
+
+class AdjustmentLine(BaseModel):
+    adjustment = ForeignKeyField(Adjustment, backref="lines", on_delete="CASCADE")
+    line_no = IntegerField()
+    variant = ForeignKeyField(Variant)
+    delta = IntegerField()
+
+
+class StockTake(BaseModel):
+    uid = CharField(unique=True, default=new_uid)
+    number = CharField(unique=True)
+    branch = ForeignKeyField(Branch)
+    category = CharField(default="")  # empty: the whole branch
+    status = CharField(max_length=12, default="COUNTING")  # COUNTING, POSTED, CANCELLED
+    started_by = ForeignKeyField(Staff)
+    started_at = DateTimeField(default=utcnow)
+    snapshot_movement_id = BigIntegerField(default=0)  # the ledger's last id when the snapshot froze
+    posted_at = DateTimeField(null=True)
+    adjustment = ForeignKeyField(Adjustment, null=True)
+
+
+class StockTakeItem(BaseModel):
+    """The frozen level of one item in scope when counting began."""
+    take = ForeignKeyField(StockTake, backref="items", on_delete="CASCADE")
+    variant = ForeignKeyField(Variant)
+    frozen_qty = IntegerField()
+
+    class Meta:
+        indexes = ((("take", "variant"), True),)
+
+
+class StockTakeCount(BaseModel):
+    """One scan or typed count; several people may count different areas at once."""
+    take = ForeignKeyField(StockTake, backref="counts", on_delete="CASCADE")
+    variant = ForeignKeyField(Variant)
+    qty = IntegerField()
+    area = CharField(default="")
+    staff = ForeignKeyField(Staff)
+    last_movement_id = BigIntegerField()  # ledger position when this count was taken
+    created_at = DateTimeField(default=utcnow)
+
+
 MODELS = [
     Branch, Counter, Staff, Customer, CreditEntry, Product, Variant, Barcode, StockMovement,
     StockLevel, DocumentSeries, Shift, CashMovement, PosOrder, PosOrderLine, Payment, OutboxJob,
-    AuditEvent, AgentHeartbeat,
+    AuditEvent, AgentHeartbeat, BranchSeries, Transfer, TransferLine, Supplier, PurchaseOrder,
+    PurchaseOrderLine, GoodsReceipt, GoodsReceiptLine, Adjustment, AdjustmentLine, StockTake,
+    StockTakeItem, StockTakeCount,
 ]

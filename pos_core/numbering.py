@@ -23,3 +23,17 @@ def next_number(counter: Counter, series: str) -> str:
              .where((DocumentSeries.counter == counter.id) & (DocumentSeries.series == series))
              .scalar())
     return f"{counter.branch.code}-{counter.code}-{_PREFIX[series]}{value:06d}"
+
+
+def next_branch_number(branch, series: str) -> str:
+    """Branch documents: TR-LHR1-000001 (transfers), PO-, GRN-, ADJ-, ST-. Inside a write transaction."""
+    from .models import BranchSeries
+    updated = (BranchSeries.update(last_value=BranchSeries.last_value + 1)
+               .where((BranchSeries.branch == branch.id) & (BranchSeries.series == series)).execute())
+    if not updated:
+        BranchSeries.insert(branch=branch.id, series=series, last_value=1).on_conflict(
+            conflict_target=[BranchSeries.branch, BranchSeries.series],
+            update={BranchSeries.last_value: BranchSeries.last_value + 1}).execute()
+    value = (BranchSeries.select(BranchSeries.last_value)
+             .where((BranchSeries.branch == branch.id) & (BranchSeries.series == series)).scalar())
+    return f"{series}-{branch.code}-{value:06d}"
