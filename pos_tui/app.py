@@ -99,8 +99,13 @@ class PosApp(App, inherit_bindings=False):
         # The scanner's characters went into whatever field had focus: put it back as it was.
         if self._snapshot is not None:
             widget, value, cursor = self._snapshot
-            widget.value, widget.cursor_position = value, cursor
             self._snapshot = None
+
+            def restore() -> None:
+                widget.value, widget.cursor_position = value, cursor
+            # The keys were forwarded to the field's own queue and may not be inserted yet;
+            # call_later queues the restore behind them.
+            widget.call_later(restore)
         if getattr(target, "SCANS", None) == "refuse":
             self.say("Finish or leave this screen (Esc) before scanning more items", error=True)
         else:

@@ -64,8 +64,17 @@ def open_shift(cashier: str = "ayesha", float_rs: str = "5000"):
     return shifts.open_shift(find_counter("LHR1", "C1").id, staff(cashier).id, float_rs)
 
 
-async def type_text(pilot, text: str) -> None:
-    await pilot.press(*list(text))
+async def type_text(pilot, text: str, enter: bool = False) -> None:
+    """Type `text` as key events posted in one go (pilot.press waits for idle after every key,
+    which is ~70 ms a key), then let the app handle them."""
+    from textual import events
+    from textual.keys import _character_to_key
+    for ch in text:
+        key = ch if ch.isalnum() else _character_to_key(ch)
+        pilot.app.post_message(events.Key(key, ch))
+    if enter:
+        pilot.app.post_message(events.Key("enter", "\r"))
+    await pilot.pause()
 
 
 async def settle(pilot, app) -> None:
@@ -93,3 +102,27 @@ def screen_text(app) -> str:
             row.extend(" " * (col - len(row)))
         row[col:col + len(text)] = list(text)
     return "\n".join("".join(rows.get(i, [])).rstrip() for i in range(max(rows, default=-1) + 1))
+
+
+async def start_selling(pilot, app, pin: str = "1111") -> None:
+    """Sign in at a counter whose shift is already open (see open_shift) and land on the sale screen."""
+    await sign_in(pilot, app, pin)
+    assert type(app.screen).__name__ == "SaleScreen", type(app.screen).__name__
+
+
+async def scan(pilot, code: str) -> None:
+    await type_text(pilot, code, enter=True)
+
+
+def core_cash_sale(items: list[tuple[str, int]], cashier: str = "ayesha"):
+    """A completed cash sale made straight through pos_core (for the orders/refund tests)."""
+    from decimal import Decimal
+    from pos_core import sales, shifts as shiftmod
+    from pos_core.branches import find_counter
+    from pos_core.policy import SalePolicy
+    counter = find_counter("LHR1", "C1")
+    lines = [sales.SaleLine(Variant.get(Variant.sku == sku).id, q) for sku, q in items]
+    total = sum(Variant.get(Variant.sku == sku).price_paisa * q for sku, q in items)
+    return sales.complete_sale(SalePolicy(), counter_id=counter.id, shift_id=shiftmod.current(counter.id).id,
+                               staff_id=staff(cashier).id, lines=lines,
+                               tenders=[sales.Tender("cash", Decimal(total) / 100)])
