@@ -430,10 +430,97 @@ class StockTakeCount(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class SmartOrder(BaseModel):
+    """The permanent local record of a Shopify order, kept by the agent's polling."""
+    shopify_id = CharField(unique=True)
+    name = CharField(index=True)                  # "#1001"
+    state = CharField(max_length=20, default="NEW", index=True)
+    created_at_shopify = CharField()
+    updated_at_shopify = CharField()
+    customer_name = CharField(default="")
+    phone = CharField(default="", index=True)     # +92 form when it could be read
+    email = CharField(default="")
+    shipping = JSONField(null=True)
+    total_paisa = BigIntegerField(default=0)
+    outstanding_paisa = BigIntegerField(default=0)
+    gateways = JSONField(default=list)
+    is_cod = BooleanField(default=False)
+    financial_status = CharField(default="")
+    fulfillment_status = CharField(default="")
+    tags = JSONField(default=list)
+    pending_tags = JSONField(default=list)        # tags the agent is adding: not news when they come back
+    note = TextField(default="")
+    cancelled_at = CharField(null=True)
+    cancel_reason = CharField(null=True)
+    edited = BooleanField(default=False)
+    exchange = BooleanField(default=False)
+    confirmed_by = ForeignKeyField(Staff, null=True)
+    confirmed_at = DateTimeField(null=True)
+    staff_cancel_reason = CharField(null=True)
+    needs_branch_sync = BooleanField(default=False)
+    shopify_fulfilled = JSONField(default=dict)   # line gid -> units Shopify shows fulfilled
+    first_seen_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
+
+
+class SmartOrderLine(BaseModel):
+    order = ForeignKeyField(SmartOrder, backref="lines", on_delete="CASCADE")
+    shopify_line_id = CharField()
+    sku = CharField(default="")
+    name = CharField()
+    variant = ForeignKeyField(Variant, null=True)
+    quantity = IntegerField()            # as first ordered
+    current_quantity = IntegerField()    # after edits and removals
+    unit_price_paisa = BigIntegerField(default=0)
+    added_by_edit = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("order", "shopify_line_id"), True),)
+
+
+class SmartOrderEvent(BaseModel):
+    """The order's timeline: every change the agent saw and everything staff did."""
+    order = ForeignKeyField(SmartOrder, backref="events", on_delete="CASCADE")
+    at = DateTimeField(default=utcnow)
+    kind = CharField(max_length=32)
+    source = CharField(max_length=8)  # shopify, pos
+    staff = ForeignKeyField(Staff, null=True)
+    detail = JSONField(null=True)
+
+
+class Fulfillment(BaseModel):
+    """One shipment (or a record of goods that left) for an online order."""
+    uid = CharField(unique=True, default=new_uid)
+    order = ForeignKeyField(SmartOrder, backref="fulfillments")
+    mode = CharField(max_length=16)      # smart, manual, branch_sync, repair, exchange_return
+    branch = ForeignKeyField(Branch)
+    status = CharField(max_length=12)    # PENDING, PACKED, DISPATCHED, DELIVERED, RETURNED, UNPACKED, DONE
+    courier = CharField(default="")
+    tracking_number = CharField(default="")
+    tracking_url = CharField(default="")
+    shopify_fulfillment_id = CharField(null=True)
+    reason = TextField(default="")
+    created_by = ForeignKeyField(Staff)
+    created_at = DateTimeField(default=utcnow)
+    history = JSONField(default=list)
+
+
+class FulfillmentLine(BaseModel):
+    fulfillment = ForeignKeyField(Fulfillment, backref="lines", on_delete="CASCADE")
+    line_no = IntegerField()
+    order_line = ForeignKeyField(SmartOrderLine, null=True)
+    variant = ForeignKeyField(Variant)
+    qty = IntegerField()                 # for repairs: the signed change
+
+    class Meta:
+        indexes = ((("fulfillment", "line_no"), True),)
+
+
 MODELS = [
     Branch, Counter, Staff, Customer, CreditEntry, Product, Variant, Barcode, StockMovement,
     StockLevel, DocumentSeries, Shift, CashMovement, PosOrder, PosOrderLine, Payment, OutboxJob,
     AuditEvent, AgentHeartbeat, BranchSeries, Transfer, TransferLine, Supplier, PurchaseOrder,
     PurchaseOrderLine, GoodsReceipt, GoodsReceiptLine, Adjustment, AdjustmentLine, StockTake,
-    StockTakeItem, StockTakeCount,
+    StockTakeItem, StockTakeCount, SmartOrder, SmartOrderLine, SmartOrderEvent, Fulfillment,
+    FulfillmentLine,
 ]

@@ -1,0 +1,302 @@
+"""The three ways an online order leaves a branch, and what each does to branch stock.
+
+- Smart Fulfillment, led from the till: Pending -> Packed (-q at the chosen branch) -> Dispatched
+  (the agent creates the Shopify fulfillment with courier and tracking) -> Delivered (a tag), or
+  Returned (+q at the branch that received the goods, a restock pushed to Shopify). Unpacking a
+  packed shipment before dispatch gives the stock back.
+- Manual Fulfillment: staff record what left the branch (-q); nothing is written to Shopify.
+- Branch Sync: Shopify shows the order fulfilled (an admin did it there); staff say which branch
+  the goods left from (-q there); nothing is pushed, because Shopify already deducted them.
+And Fix Branch Stock, a manager's traceable correction (±q) for an order whose movement was missed
+or booked at the wrong branch. Every movement's event key names the fulfillment and line, so a
+repeated step moves nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import audit, db, ledger, online_orders, outbox, staff as staffmod, stock_moves
+from .errors import InvalidInput, NotFound, StateError
+from .ledger import Movement
+from .models import Branch, Fulfillment, FulfillmentLine, Variant, utcnow
+
+COURIERS = {  # tracking page per courier; {n} is the consignment number. Overridable in config.
+    "TCS": "https://www.tcsexpress.com/track/{n}",
+    "Leopards": "https://www.leopardscourier.com/tracking?cn={n}",
+    "M&P": "https://www.mulphilog.com/tracking/{n}",
+    "PostEx": "https://postex.pk/tracking?cn={n}",
+}
+
+
+@dataclass(frozen=True)
+class BranchOption:
+    branch_code: str
+    branch_id: int
+    stock: dict[int, int]          # order line id -> on hand at this branch
+    short: dict[int, int]          # order line id -> units it cannot cover
+
+    @property
+    def can_cover(self) -> bool:
+        return not self.short
+
+
+def branch_options(order_id: int, lines: dict[int, int] | None = None) -> list[BranchOption]:
+    """For each branch: stock of every line's item and where it falls short of what is wanted."""
+    order = online_orders.get(order_id)
+    wanted = lines if lines is not None else online_orders.remaining_units(order)
+    by_id = {l.id: l for l in order.lines}
+    out = []
+    for b in Branch.select().order_by(Branch.code):
+        stock, short = {}, {}
+        for line_id, qty in wanted.items():
+            line = by_id[line_id]
+            have = ledger.on_hand(line.variant_id, b.id) if line.variant_id else 0
+            stock[line_id] = have
+            if qty > have:
+                short[line_id] = qty - have
+        out.append(BranchOption(b.code, b.id, stock, short))
+    return out
+
+
+def create(order_id: int, branch_id: int, staff_id: int, lines: dict[int, int] | None = None) -> Fulfillment:
+    """A Smart Fulfillment for the whole remaining order or chosen lines and quantities."""
+    return _new(order_id, branch_id, staff_id, "smart", "PENDING", lines)
+
+
+def pack(uid: str, staff_id: int) -> Fulfillment:
+    person = staffmod.get(staff_id)
+    with db.write():
+        f = _get(uid, "smart")
+        if f.status != "PENDING":
+            raise StateError(f"shipment is {f.status}; only a pending one can be packed")
+        if f.order.cancelled_at or f.order.staff_cancel_reason:
+            raise StateError(f"order {f.order.name} is cancelled")
+        _move(f, "pack", -1, person.id, "packed for online order")
+        _set(f, "PACKED", person.id)
+    return f
+
+
+def unpack(uid: str, staff_id: int, reason: str = "unpacked before dispatch") -> Fulfillment:
+    person = staffmod.get(staff_id)
+    with db.write():
+        f = _get(uid, "smart")
+        if f.status != "PACKED":
+            raise StateError(f"shipment is {f.status}; only a packed one can be unpacked")
+        _move(f, "unpack", +1, person.id, reason)
+        _set(f, "UNPACKED", person.id, reason=reason)
+    return f
+
+
+def dispatch(uid: str, staff_id: int, courier: str, tracking_number: str, *, shopify_enabled: bool,
+             url_templates: dict[str, str] | None = None, notify_customer: bool = True) -> Fulfillment:
+    person = staffmod.get(staff_id)
+    courier, tracking_number = courier.strip(), tracking_number.strip()
+    if not courier or not tracking_number:
+        raise InvalidInput("enter the courier and the tracking (consignment) number")
+    templates = {**COURIERS, **(url_templates or {})}
+    url = templates.get(courier, "").format(n=tracking_number)
+    with db.write():
+        f = _get(uid, "smart")
+        if f.status != "PACKED":
+            raise StateError(f"shipment is {f.status}; pack it before dispatch")
+        f.courier, f.tracking_number, f.tracking_url = courier, tracking_number, url
+        _set(f, "DISPATCHED", person.id, courier=courier, tracking=tracking_number)
+        if shopify_enabled:
+            outbox.enqueue(outbox.SHOPIFY, "fulfillment_create", {
+                "orderId": f.order.shopify_id, "locationId": f.branch.shopify_location_id,
+                "lines": [{"lineItemId": l.order_line.shopify_line_id, "quantity": l.qty} for l in f.lines],
+                "tracking": {"company": courier, "number": tracking_number, "url": url},
+                "notifyCustomer": notify_customer, "fulfillmentUid": f.uid,
+                "message": f"Shipped from {f.branch.name}",
+            }, "fulfillment", f.uid)
+    return f
+
+
+def deliver(uid: str, staff_id: int, *, shopify_enabled: bool) -> Fulfillment:
+    person = staffmod.get(staff_id)
+    with db.write():
+        f = _get(uid, "smart")
+        if f.status != "DISPATCHED":
+            raise StateError(f"shipment is {f.status}; only a dispatched one can be delivered")
+        _set(f, "DELIVERED", person.id)
+        online_orders.queue_tags(f.order, ["pos-delivered"], shopify_enabled)
+    return f
+
+
+def mark_returned(uid: str, staff_id: int, receiving_branch_id: int, *, shopify_enabled: bool,
+                  reason: str = "returned / COD refused") -> Fulfillment:
+    """Goods came back (refused at the door, or returned): +q where they physically arrived."""
+    person = staffmod.get(staff_id)
+    branch = Branch.get_or_none(Branch.id == receiving_branch_id)
+    if branch is None:
+        raise NotFound(f"no branch {receiving_branch_id}")
+    with db.write():
+        f = _get(uid, "smart")
+        if f.status not in ("DISPATCHED", "DELIVERED"):
+            raise StateError(f"shipment is {f.status}; only a dispatched or delivered one can come back")
+        moves = [Movement(f"return:{f.uid}:{l.line_no}", l.variant_id, branch.id, l.qty, "online-return",
+                          "fulfillment", f"{f.order.name}/{f.uid[:8]}", person.id, reason=reason) for l in f.lines]
+        stock_moves.apply(moves, shopify_reason="restock", reference_uri=f"gid://pk-pos/OnlineReturn/{f.uid}",
+                          doc_type="fulfillment", doc_ref=f.uid, shopify_enabled=shopify_enabled)
+        _set(f, "RETURNED", person.id, branch=branch.code, reason=reason)
+        online_orders.queue_tags(f.order, ["pos-returned"], shopify_enabled)
+    return f
+
+
+def manual(order_id: int, branch_id: int, staff_id: int, lines: dict[int, int] | None = None,
+           note: str = "") -> Fulfillment:
+    """What left the branch for an order, recorded by staff without Shopify access."""
+    with db.write():
+        f = _new(order_id, branch_id, staff_id, "manual", "DONE", lines, reason=note)
+        _move(f, "manual", -1, staff_id, note or "manual fulfillment")
+    return f
+
+
+def branch_sync(order_id: int, branch_id: int, staff_id: int) -> Fulfillment:
+    """Shopify shows units fulfilled that no local record covers: they left from this branch."""
+    with db.write():
+        order = online_orders.get(order_id)
+        if not order.needs_branch_sync:
+            raise StateError(f"order {order.name} does not need a branch sync")
+        covered = online_orders.coverage(order)
+        by_gid = {l.shopify_line_id: l for l in order.lines}
+        lines = {}
+        for gid, n in (order.shopify_fulfilled or {}).items():
+            line = by_gid.get(gid)
+            if line is not None and n > covered.get(line.id, 0):
+                lines[line.id] = n - covered.get(line.id, 0)
+        f = _new(order_id, branch_id, staff_id, "branch_sync", "DONE", lines, check_remaining=False)
+        _move(f, "branch-sync", -1, staff_id, "fulfilled in Shopify, left this branch")
+        order = online_orders.get(order_id)
+        order.needs_branch_sync = False
+        online_orders.refresh_state(order)
+    return f
+
+
+def fix_branch_stock(order_id: int, branch_id: int, staff_id: int, changes: list[tuple[int, int]],
+                     reason: str) -> Fulfillment:
+    """A manager's correction: (variant id, signed units) at a branch, with the reason."""
+    person = staffmod.get(staff_id)
+    staffmod.require(person, "stock_fix")
+    if not reason.strip():
+        raise InvalidInput("say what went wrong (missed movement, wrong branch, ...)")
+    if not changes or any(isinstance(d, bool) or not isinstance(d, int) or d == 0 or abs(d) > 9999 for _, d in changes):
+        raise InvalidInput("each correction is a whole number of units, not zero")
+    with db.write():
+        order = online_orders.get(order_id)
+        if Branch.get_or_none(Branch.id == branch_id) is None:
+            raise NotFound(f"no branch {branch_id}")
+        f = Fulfillment.create(order=order, mode="repair", branch=branch_id, status="DONE", created_by=person,
+                               reason=reason.strip())
+        for n, (variant_id, delta) in enumerate(changes, start=1):
+            if Variant.get_or_none(Variant.id == variant_id) is None:
+                raise NotFound(f"no item with id {variant_id}")
+            FulfillmentLine.create(fulfillment=f, line_no=n, variant=variant_id, qty=delta)
+            ledger.record(Movement(f"repair:{f.uid}:{n}", variant_id, branch_id, delta, "repair", "fulfillment",
+                                   f"{order.name}/{f.uid[:8]}", person.id, reason=reason.strip()))
+        online_orders.add_event(order, "stock_fixed", person.id, branch=f.branch.code, reason=reason.strip(),
+                                changes=[list(c) for c in changes])
+        audit.log("online.fix_stock", person.id, order.name, reason=reason.strip())
+    return f
+
+
+def after_cancel(uid: str, staff_id: int, back_on_shelf: bool) -> Fulfillment:
+    """The order was cancelled after packing: restore the goods if they are back on the shelf."""
+    person = staffmod.get(staff_id)
+    with db.write():
+        f = _get(uid, "smart")
+        if not (f.order.cancelled_at or f.order.staff_cancel_reason):
+            raise StateError(f"order {f.order.name} is not cancelled")
+        if f.status != "PACKED":
+            raise StateError(f"shipment is {f.status}; only packed goods wait on a cancellation")
+        if back_on_shelf:
+            _move(f, "unpack", +1, person.id, "order cancelled, goods back on the shelf")
+            _set(f, "UNPACKED", person.id, reason="cancelled")
+        else:
+            online_orders.add_event(f.order, "cancelled_goods_not_back", person.id, shipment=f.uid)
+    return f
+
+
+def exchange_return(order_id: int, branch_id: int, staff_id: int, lines: dict[int, int]) -> Fulfillment:
+    """An order edit removed units that were already packed: they go back on the shelf here.
+    Nothing is pushed: Shopify's edit already put the unfulfilled units back in `available`."""
+    with db.write():
+        order = online_orders.get(order_id)
+        covered = online_orders.coverage(order)
+        by_id = {l.id: l for l in order.lines}
+        for line_id, qty in lines.items():
+            line = by_id.get(line_id)
+            if line is None:
+                raise InvalidInput(f"line {line_id} is not on order {order.name}")
+            extra = covered.get(line_id, 0) - line.current_quantity
+            if qty <= 0 or qty > extra:
+                raise InvalidInput(f"{line.name}: {max(extra, 0)} packed unit(s) were removed by the edit, not {qty}")
+        f = _new(order_id, branch_id, staff_id, "exchange_return", "DONE", lines, check_remaining=False)
+        _move(f, "exchange-return", +1, staff_id, "removed by order edit, back on the shelf")
+        online_orders.refresh_state(online_orders.get(order_id))
+    return f
+
+
+def for_order(order_id: int) -> list[Fulfillment]:
+    return list(Fulfillment.select().where(Fulfillment.order == order_id).order_by(Fulfillment.id))
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _new(order_id, branch_id, staff_id, mode, status, lines, reason="", check_remaining=True) -> Fulfillment:
+    person = staffmod.get(staff_id)
+    with db.write():
+        order = online_orders.get(order_id)
+        if Branch.get_or_none(Branch.id == branch_id) is None:
+            raise NotFound(f"no branch {branch_id}")
+        if mode in ("smart", "manual") and (order.cancelled_at or order.staff_cancel_reason):
+            raise StateError(f"order {order.name} is cancelled")
+        remaining = online_orders.remaining_units(order)
+        wanted = {k: v for k, v in (lines if lines is not None else remaining).items() if v}
+        if not wanted:
+            raise InvalidInput(f"nothing left to fulfil on order {order.name}")
+        by_id = {l.id: l for l in order.lines}
+        for line_id, qty in wanted.items():
+            line = by_id.get(line_id)
+            if line is None:
+                raise InvalidInput(f"line {line_id} is not on order {order.name}")
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
+                raise InvalidInput("quantities are whole numbers")
+            if line.variant_id is None:
+                raise InvalidInput(f"{line.name} is not linked to an item in the catalog; import the catalog first")
+            if check_remaining and qty > remaining.get(line_id, 0):
+                raise InvalidInput(f"{line.name}: only {remaining.get(line_id, 0)} left to fulfil, not {qty}")
+        f = Fulfillment.create(order=order, mode=mode, branch=branch_id, status=status, created_by=person,
+                               reason=reason, history=[{"at": utcnow().isoformat(), "status": status,
+                                                        "staff": person.id}])
+        FulfillmentLine.insert_many([{"fulfillment": f.id, "line_no": n, "order_line": lid,
+                                      "variant": by_id[lid].variant_id, "qty": q}
+                                     for n, (lid, q) in enumerate(sorted(wanted.items()), start=1)]).execute()
+        online_orders.add_event(order, f"{mode}_fulfillment", person.id, shipment=f.uid, branch=f.branch.code,
+                                lines={str(k): v for k, v in wanted.items()})
+        online_orders.refresh_state(order)
+    return f
+
+
+def _get(uid: str, mode: str) -> Fulfillment:
+    f = Fulfillment.get_or_none((Fulfillment.uid == uid) & (Fulfillment.mode == mode))
+    if f is None:
+        raise NotFound(f"no {mode} shipment {uid}")
+    return f
+
+
+def _move(f: Fulfillment, key: str, sign: int, staff_id: int, reason: str) -> None:
+    for l in f.lines:
+        ledger.record(Movement(f"{key}:{f.uid}:{l.line_no}", l.variant_id, f.branch_id, sign * l.qty,
+                               key, "fulfillment", f"{f.order.name}/{f.uid[:8]}", staff_id, reason=reason))
+
+
+def _set(f: Fulfillment, status: str, staff_id: int, **detail) -> None:
+    f.status = status
+    f.history = list(f.history or []) + [{"at": utcnow().isoformat(), "status": status, "staff": staff_id, **detail}]
+    f.save()
+    online_orders.add_event(f.order, status.lower(), staff_id, shipment=f.uid, **detail)
+    online_orders.refresh_state(f.order)
+    audit.log(f"fulfillment.{status.lower()}", staff_id, f.order.name, shipment=f.uid)
+
+
