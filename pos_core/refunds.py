@@ -175,13 +175,26 @@ def _slice(amount: int, before: int, qty: int, whole: int) -> int:
 
 def _refund_line(order: PosOrder, line_no: int, sold: PosOrderLine, qty: int, restock: bool,
                  before: int) -> PosOrderLine:
+    """The refunded slice of a sold line. Total and tax are prorated cumulatively; everything
+    else is derived from them, so each refund line adds up by itself (excl + tax = total, and
+    gross - discounts = the net the price was charged on) and the slices add up to the sale line."""
     cut = lambda amount: _slice(amount, before, qty, sold.qty)  # noqa: E731
+    total, tax = cut(sold.total_paisa), cut(sold.tax_paisa)
+    excl = total - tax
+    inclusive = order.prices_include_tax or sold.third_schedule
+    discount = qty * sold.unit_price_paisa - (total if inclusive else excl)
+    if not sold.order_discount_paisa:
+        line_part = discount
+    elif not sold.line_discount_paisa:
+        line_part = 0
+    else:
+        line_part = min(max(cut(sold.line_discount_paisa), 0), discount)
     return PosOrderLine(
         order=order.id, line_no=line_no, variant=sold.variant_id, sku=sold.sku, name=sold.name, qty=qty,
         unit_price_paisa=sold.unit_price_paisa, price_overridden=sold.price_overridden,
-        line_discount_paisa=cut(sold.line_discount_paisa), order_discount_paisa=cut(sold.order_discount_paisa),
-        tax_rate_bp=sold.tax_rate_bp, tax_paisa=cut(sold.tax_paisa), value_excl_paisa=cut(sold.value_excl_paisa),
-        total_paisa=cut(sold.total_paisa), pct_code=sold.pct_code, third_schedule=sold.third_schedule,
+        line_discount_paisa=line_part, order_discount_paisa=discount - line_part,
+        tax_rate_bp=sold.tax_rate_bp, tax_paisa=tax, value_excl_paisa=excl,
+        total_paisa=total, pct_code=sold.pct_code, third_schedule=sold.third_schedule,
         original_line=sold.id, restock=restock)
 
 

@@ -16,7 +16,7 @@ from .ledger import Movement
 from .models import Counter, Customer, Payment, PosOrder, PosOrderLine, Shift, Staff, Variant, utcnow
 from .money import MoneyError, to_paisa
 from .policy import SalePolicy
-from .pricing import Discount, PriceInput, PricingError, check_qty, price_lines
+from .pricing import Discount, PriceInput, PricingError, Totals, check_qty, price_lines
 
 TENDERS = ("cash", "card", "wallet", "bank", "store_credit")
 TENDER_LABELS = {"cash": "Cash", "card": "Card", "wallet": "Mobile wallet", "bank": "Bank transfer",
@@ -74,8 +74,7 @@ def save_draft(counter_id: int, staff_id: int, lines: list[SaleLine], *, custome
         order.note = note
         order.prices_include_tax = prices_include_tax
         priced, totals = _price(lines, variants, order_discount, prices_include_tax) if lines else ([], None)
-        if totals:
-            _set_totals(order, totals)
+        _set_totals(order, totals or Totals(0, 0, 0, 0))
         order.save()
         _write_lines(order, lines, variants, priced)
     return order
@@ -317,19 +316,23 @@ def _check_buyer(buyer: Buyer | None) -> None:
         raise InvalidInput("an NTN is 7 characters and a check digit, e.g. 1234567-8")
 
 
+def _requested_percent(discount: Discount | None, base_paisa: int) -> Decimal:
+    """The discount as the person asked for it: a percentage as typed, an amount over its base.
+    (Comparing the rounded paisa would refuse a cashier's 10% on Rs 99.99 as 10.001%.)"""
+    if discount is None or not base_paisa:
+        return Decimal(0)
+    if discount.kind == "percent":
+        return Decimal(discount.value)
+    return Decimal(to_paisa(discount.value)) * 100 / base_paisa
+
+
 def _check_discretion(policy, cashier, approver_id, lines, variants, priced, order_discount):
     """Discounts and price overrides beyond the cashier's role need someone above to approve."""
-    wanted = Decimal(0)
     overrides = any(l.unit_price is not None and to_paisa(l.unit_price) != variants[l.variant_id].price_paisa
                     for l in lines)
-    for p in priced:
-        if p.gross_paisa:
-            wanted = max(wanted, Decimal(p.line_discount_paisa) * 100 / p.gross_paisa)
-    if order_discount:
-        base = sum(p.gross_paisa - p.line_discount_paisa for p in priced)
-        total_order = sum(p.order_discount_paisa for p in priced)
-        if base:
-            wanted = max(wanted, Decimal(total_order) * 100 / base)
+    wanted = max([_requested_percent(l.discount, p.gross_paisa) for l, p in zip(lines, priced)], default=Decimal(0))
+    base = sum(p.gross_paisa - p.line_discount_paisa for p in priced)
+    wanted = max(wanted, _requested_percent(order_discount, base))
     own_limit = staffmod.discount_limit(cashier, policy.discount_limits)
     needs_approval = wanted > own_limit or (overrides and not staffmod.may(cashier, "price_override"))
     if not needs_approval:

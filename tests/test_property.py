@@ -6,9 +6,8 @@ model of what must be true: stock per variant and branch, what each sold line ha
 how many documents each counter has numbered, how many drafts exist. After every step the
 database is compared with the model and with the arithmetic every document must obey.
 
-Inputs that hit the pos_core bugs pinned by the xfail tests at the bottom are avoided in the
-generator (each place says which); when a bug is fixed its xfail turns into an XPASS failure,
-and the guard here can go.
+The examples at the bottom pin four bugs the property test found (refund lines a paisa out,
+a cashier refused exactly 10%, an emptied draft keeping its totals); they are fixed.
 """
 from __future__ import annotations
 
@@ -100,8 +99,7 @@ def cart(draw, site, discounts=True):
         if discounts and draw(st.booleans()):
             gross = qty * v.price_paisa
             if draw(st.booleans()):
-                # Below 10%: exactly 10% can round up past the limit (see the xfail test below).
-                disc = Discount("percent", Decimal(draw(st.integers(1, 999))) / 100)
+                disc = Discount("percent", Decimal(draw(st.integers(1, 1000))) / 100)  # up to the 10% limit
             else:
                 disc = Discount("amount", rupees(draw(st.integers(1, gross // 10))))
         lines.append(SaleLine(v.id, qty, discount=disc))
@@ -180,18 +178,13 @@ def check_invariants(site, model: Model, policy: SalePolicy) -> None:
         # Third Schedule goods are always priced tax-inclusive, whatever the shop's setting.
         tax_added = sum(l.tax_paisa for l in ls if not (o.prices_include_tax or l.third_schedule))
         off = o.subtotal_paisa - o.discount_paisa + tax_added - o.total_paisa
-        if o.kind == "refund":
-            # Each refund line prorates its discounts, tax and total separately, so each line
-            # can be a paisa out (test_partial_refund_line_adds_up, xfail); never more than that.
-            assert abs(off) <= len(ls), o.number
-        else:
-            assert off == 0, o.number
+        assert off == 0, o.number
         for l in ls:
-            if o.kind != "refund":  # refund lines: see test_partial_refund_line_adds_up (xfail)
-                assert l.value_excl_paisa + l.tax_paisa == l.total_paisa
-                inclusive = o.prices_include_tax or l.third_schedule
-                assert (l.qty * l.unit_price_paisa - l.line_discount_paisa - l.order_discount_paisa
-                        + (0 if inclusive else l.tax_paisa)) == l.total_paisa
+            assert l.value_excl_paisa + l.tax_paisa == l.total_paisa
+            assert l.line_discount_paisa >= 0 and l.order_discount_paisa >= 0
+            inclusive = o.prices_include_tax or l.third_schedule
+            assert (l.qty * l.unit_price_paisa - l.line_discount_paisa - l.order_discount_paisa
+                    + (0 if inclusive else l.tax_paisa)) == l.total_paisa
         pays = pays_of[o.id]
         if o.kind == "draft":
             assert o.number is None and not pays
@@ -222,8 +215,7 @@ def check_invariants(site, model: Model, policy: SalePolicy) -> None:
 def op_draft(data, site, model, policy):
     counter, _ = data.draw(st.sampled_from(site.tills))
     replace = data.draw(st.sampled_from(list(model.drafts))) if model.drafts and data.draw(st.booleans()) else None
-    # Replacing a draft with an empty cart leaves its old totals (see the xfail test below).
-    lines = data.draw(cart(site)) if replace or data.draw(st.integers(0, 4)) else []
+    lines = data.draw(cart(site)) if data.draw(st.integers(0, 4)) else []
     moves, jobs = StockMovement.select().count(), OutboxJob.select().count()
     d = sales.save_draft(counter.id, site.cashier.id, lines, draft_uid=replace,
                          prices_include_tax=policy.prices_include_tax)
@@ -419,12 +411,7 @@ def _sell(shop, lines, policy=SalePolicy(), tenders=None, order_discount=None):
                                order_discount=order_discount)
 
 
-REFUND_ROUNDING = ("pos_core/refunds.py _refund_line (l.176-185) prorates line_discount, order_discount, tax, "
-                   "value_excl and total of a partial refund line each on its own, so the refund line (and "
-                   "document) can be a paisa out: value_excl + tax != total, subtotal - discount != total")
 
-
-@pytest.mark.xfail(strict=True, reason=REFUND_ROUNDING)
 def test_partial_refund_line_adds_up(shop):
     sale = _sell(shop, [SaleLine(shop.kurta.id, 2, discount=Discount("percent", Decimal("3")))])
     (line,) = sale.lines
@@ -437,7 +424,6 @@ def test_partial_refund_line_adds_up(shop):
                                                                      rl.total_paisa)
 
 
-@pytest.mark.xfail(strict=True, reason=REFUND_ROUNDING)
 def test_partial_refund_document_adds_up(shop):
     sale = _sell(shop, [SaleLine(shop.local_only.id, 4, discount=Discount("percent", Decimal("1")))],
                  order_discount=Discount("amount", Decimal("0.02")))
@@ -449,17 +435,11 @@ def test_partial_refund_document_adds_up(shop):
     assert r.subtotal_paisa - r.discount_paisa == r.total_paisa, (r.subtotal_paisa, r.discount_paisa, r.total_paisa)
 
 
-@pytest.mark.xfail(strict=True, raises=PermissionDenied,
-                   reason="pos_core/sales.py _check_discretion (l.320-344) compares the rounded paisa "
-                   "discount with the limit: 10% of Rs 99.99 is 1000 paisa = 10.001%, so a cashier "
-                   "(limit 10%) is refused a 10% discount")
 def test_cashier_may_give_exactly_ten_percent(shop):
     order = _sell(shop, [SaleLine(shop.kurta.id, 1, discount=Discount("percent", Decimal("10")))])
     assert order.discount_paisa == 1000
 
 
-@pytest.mark.xfail(strict=True, reason="pos_core/sales.py save_draft (l.76-78): replacing a draft's lines "
-                   "with an empty cart deletes the lines but keeps the old subtotal/total")
 def test_emptied_draft_has_zero_totals(shop):
     draft = sales.save_draft(shop.counter.id, shop.cashier.id, [SaleLine(shop.kurta.id, 2)])
     assert draft.total_paisa == 2 * 99_99
