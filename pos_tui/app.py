@@ -294,7 +294,7 @@ class PosApp(App, inherit_bindings=False):
         else:
             if msg.uid:
                 self.unprinted = msg.uid
-            self.say(f"{msg.what} did NOT print: {msg.error}. The sale is saved; Ctrl+R reprints.", error=True)
+            self.say(f"{msg.what} did NOT print (sale is saved; Ctrl+R reprints): {msg.error}", error=True)
 
     def reprint(self, uid: str | None = None) -> None:
         uid = uid or self.unprinted or self.last_uid

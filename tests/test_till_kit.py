@@ -126,3 +126,8 @@ def core_cash_sale(items: list[tuple[str, int]], cashier: str = "ayesha"):
     return sales.complete_sale(SalePolicy(), counter_id=counter.id, shift_id=shiftmod.current(counter.id).id,
                                staff_id=staff(cashier).id, lines=lines,
                                tenders=[sales.Tender("cash", Decimal(total) / 100)])
+
+
+def flat(app) -> str:
+    """The screen's words with line breaks and runs of spaces folded: for wrapped messages."""
+    return " ".join(screen_text(app).split())

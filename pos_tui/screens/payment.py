@@ -46,7 +46,8 @@ class PaymentScreen(ModalScreen):
                 yield Input(id="amount")
             with Horizontal(classes="field"):
                 yield Label("Reference ", classes="field-label")
-                yield Input(id="reference", placeholder="card slip no. / wallet or bank transaction id")
+                yield Input(id="reference", placeholder="card slip no. / wallet or bank transaction id",
+                            select_on_focus=False)
             yield Label("", id="pay-error", classes="error")
             yield Label("F2 cash F3 card F4 wallet F5 bank F6 credit  Enter: add  Ctrl+D: remove  Esc: back",
                         classes="hint")
@@ -86,6 +87,7 @@ class PaymentScreen(ModalScreen):
         self.method = method
         ref = self.query_one("#reference", Input)
         ref.value = WALLETS[self.wallet] + " " if method == "wallet" else ""
+        ref.cursor_position = len(ref.value)
         amount = self.query_one("#amount", Input)
         # Empty means "the remaining amount": Enter alone pays it exactly; typing gives the cash handed over.
         amount.value = ""

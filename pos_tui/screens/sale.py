@@ -83,7 +83,7 @@ class SaleScreen(Screen):
                 yield BigText(id="change")
             yield Static(id="totals")
         yield Label("", id="message")
-        yield Label("F1 keys ^D del line ^O orders ^T shift ^Y sync ^E receipt ^R reprint ^L sign out",
+        yield Label("F1 keys ^D del ^O orders ^T shift ^Y sync ^E receipt ^R reprint ^L sign out",
                     id="more-keys", classes="hint")
         yield Footer()
 
