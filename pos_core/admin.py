@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import cli, demo, ledger, migrations, outbox
+from . import admin_stock, cli, demo, ledger, migrations, outbox
 from .models import OutboxJob
 
 
@@ -21,12 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("job", help="the job's uid (see `pos-admin jobs`)")
     j = sub.add_parser("jobs", help="list sync jobs that are not yet synced")
     j.add_argument("--all", action="store_true", help="include synced jobs")
+    admin_stock.add_commands(sub)
     args = parser.parse_args(argv)
     return cli.run(lambda: _dispatch(args))
 
 
 def _dispatch(args) -> int:
-    cli.load_and_open(args.config)
+    cfg = cli.load_and_open(args.config)
+    if args.command in admin_stock.COMMANDS:
+        migrations.check_current()
+        return admin_stock.run(args, cfg)
     if args.command == "init":
         migrations.init()
         print(f"database initialised at schema {migrations.LATEST}")

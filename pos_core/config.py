@@ -92,6 +92,8 @@ class Config:
     fbr: FbrConfig = FbrConfig()
     keys: dict[str, str] = field(default_factory=dict)
     discount_limits: dict[str, Decimal] = field(default_factory=dict)
+    adjustment_approval_above: Decimal = Decimal("5000")
+    courier_urls: dict[str, str] = field(default_factory=dict)
 
 
 def find_path(cli_path: str | None = None) -> Path:
@@ -122,7 +124,7 @@ def load(cli_path: str | None = None) -> Config:
 def parse(data: dict, path: Path | str) -> Config:
     r = _Reader(data, Path(path))
     known = {"database", "site", "counter", "tax", "printer", "scanner", "shopify", "fbr", "keys",
-             "permissions"}
+             "permissions", "stock", "couriers"}
     for section in data:
         if section not in known:
             raise ConfigError(path, section, "one of " + ", ".join(sorted(known)), "unknown section")
@@ -184,7 +186,18 @@ def parse(data: dict, path: Path | str) -> Config:
         printer=printer, scanner=scanner, shopify=shopify, fbr=fbr,
         keys={k: str(v) for k, v in r.table("keys").items()},
         discount_limits={k: v for k, v in limits.items() if v is not None},
+        adjustment_approval_above=r.decimal("stock.approval_above", "5000", minimum=Decimal(0),
+                                            maximum=Decimal(10_000_000)),
+        courier_urls=_courier_urls(r),
     )
+
+
+def _courier_urls(r: "_Reader") -> dict[str, str]:
+    urls = r.table("couriers")
+    for name, url in urls.items():
+        if "{n}" not in url or not url.startswith("https://"):
+            raise ConfigError(r.path, f"couriers.{name}", "an https:// tracking URL with {n} for the number", url)
+    return urls
 
 
 def read_secret(value: str, file_name: str, cfg_path: str, key: str) -> str:
