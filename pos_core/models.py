@@ -516,11 +516,22 @@ class FulfillmentLine(BaseModel):
         indexes = ((("fulfillment", "line_no"), True),)
 
 
+class ReconciliationRun(BaseModel):
+    """One comparison of Shopify's quantities at a location with what the ledger says."""
+    uid = CharField(unique=True, default=new_uid)
+    location_id = CharField(index=True)
+    started_at = DateTimeField(default=utcnow)
+    items_compared = IntegerField(default=0)
+    differences = JSONField(default=list)   # one row per item that differs, with its likely cause
+    cost_used = IntegerField(default=0)     # Shopify query cost points spent reading
+    note = TextField(default="")
+
+
 MODELS = [
     Branch, Counter, Staff, Customer, CreditEntry, Product, Variant, Barcode, StockMovement,
     StockLevel, DocumentSeries, Shift, CashMovement, PosOrder, PosOrderLine, Payment, OutboxJob,
     AuditEvent, AgentHeartbeat, BranchSeries, Transfer, TransferLine, Supplier, PurchaseOrder,
     PurchaseOrderLine, GoodsReceipt, GoodsReceiptLine, Adjustment, AdjustmentLine, StockTake,
     StockTakeItem, StockTakeCount, SmartOrder, SmartOrderLine, SmartOrderEvent, Fulfillment,
-    FulfillmentLine,
+    FulfillmentLine, ReconciliationRun,
 ]
