@@ -109,11 +109,16 @@ class OutboxWorker:
     def claim(self) -> Batch | None:
         with db.write():
             now = self.now()
-            due = (OutboxJob.select()
-                   .where((OutboxJob.channel == SHOPIFY) & (OutboxJob.kind == KIND)
-                          & (OutboxJob.status == PENDING) & (OutboxJob.next_attempt_at <= now))
-                   .order_by(OutboxJob.id).limit(SCAN_LIMIT))
-            due = list(due)
+            pending = list(OutboxJob.select()
+                           .where((OutboxJob.channel == SHOPIFY) & (OutboxJob.kind == KIND)
+                                  & (OutboxJob.status == PENDING))
+                           .order_by(OutboxJob.id).limit(SCAN_LIMIT))
+            # Order per location: while a stored batch waits for its retry, later changes at
+            # that location wait behind it instead of overtaking it in new batches.
+            blocked = {j.payload.get("locationId") for j in pending
+                       if j.batch_uid and j.next_attempt_at > now and isinstance(j.payload, dict)}
+            due = [j for j in pending if j.next_attempt_at <= now
+                   and (j.batch_uid or not isinstance(j.payload, dict) or j.payload.get("locationId") not in blocked)]
             if not due:
                 return None
             waiting = {j.depends_on for j in due if j.depends_on}

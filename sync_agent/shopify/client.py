@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -20,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable, Iterator
 
 import httpx
 
@@ -300,10 +301,15 @@ class ShopifyClient:
                 self.sleep(delay)
         raise AssertionError("unreachable")
 
-    def get(self, url: str) -> httpx.Response:
-        """Stream a download (bulk results) through the same client; the caller closes it.
+    @contextlib.contextmanager
+    def download(self, url: str) -> Iterator[httpx.Response]:
+        """Stream a download (bulk results) through the same client.
 
-        The access token is not sent to other hosts: bulk result URLs are pre-signed."""
+        The access token is not sent with it: bulk result URLs are pre-signed."""
         req = self._http.build_request("GET", url)
-        req.headers.pop("X-Shopify-Access-Token", None)
-        return self._http.send(req, stream=True)
+        del req.headers["X-Shopify-Access-Token"]
+        resp = self._http.send(req, stream=True)
+        try:
+            yield resp
+        finally:
+            resp.close()

@@ -1,0 +1,85 @@
+"""`pos-agent`: the sync agent's command line.
+
+    pos-agent [--config PATH] run              the daemon (systemd: Type=notify)
+    pos-agent [--config PATH] once             every job a single time, then exit
+    pos-agent [--config PATH] status           queue depths, last contact and last error per channel
+    pos-agent [--config PATH] import-catalog [--bulk|--paged]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from pos_core import cli, config as configmod, heartbeat, migrations, outbox
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pos-agent", description="Point of sale sync agent (Shopify, FBR)")
+    parser.add_argument("--config", help="config file (default: $POS_CONFIG or /etc/pos/pos.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the agent until SIGTERM")
+    sub.add_parser("once", help="run every job once and exit")
+    sub.add_parser("status", help="queue depths and the agent's last contact and error per channel")
+    imp = sub.add_parser("import-catalog", help="import shop, locations, products, variants and customers")
+    how = imp.add_mutually_exclusive_group()
+    how.add_argument("--bulk", action="store_true", help="a full import through a bulk operation (default the first time)")
+    how.add_argument("--paged", action="store_true", help="a full import page by page")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("POS_AGENT_LOG", "INFO").upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return cli.run(lambda: _dispatch(args))
+
+
+def _dispatch(args) -> int:
+    cfg = cli.load_and_open(args.config)
+    if args.command == "status":
+        migrations.check_current()
+        return print_status()
+    from .daemon import Agent  # httpx and apscheduler only for the commands that need them
+    if args.command == "import-catalog":
+        if not cfg.shopify.enabled:
+            raise configmod.ConfigError(cfg.path, "shopify.enabled", "true to import the catalog", False)
+        from . import catalog
+        agent = Agent(cfg)
+        migrations.check_current()
+        mode = "bulk" if args.bulk else "paged" if args.paged else "auto"
+        stats = catalog.import_catalog(agent.client, cfg.shopify.locations, mode=mode,
+                                       progress=catalog.TextProgress(),
+                                       default_tax_bp=int(cfg.default_tax_rate * 100))
+        agent.client.close()
+        print(f"imported: {stats.variants_created} variants new, {stats.variants_updated} changed, "
+              f"{stats.customers_created} customers new; {stats.phones_skipped} invalid phones skipped, "
+              f"{stats.barcode_conflicts} barcode conflicts")
+        return 0
+    agent = Agent(cfg)
+    if args.command == "once":
+        agent.once()
+        return 0
+    return agent.run()
+
+
+def print_status() -> int:
+    depths = outbox.queue_depths()
+    print("queue (not yet synced):")
+    for channel in sorted(depths):
+        counts = depths[channel]
+        text = ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or "empty"
+        print(f"  {channel:8} {text}")
+    rows = heartbeat.read()
+    print("agent:")
+    if not rows:
+        print("  no heartbeat yet (is pos-agent running?)")
+    for row in rows:
+        age = heartbeat.age_seconds(row)
+        seen = f"seen {age:.0f} s ago" if age is not None else "never seen"
+        contact = row["last_contact_at"].strftime("%Y-%m-%d %H:%M:%S UTC") if row["last_contact_at"] else "never"
+        err = row["last_error"] or "none"
+        print(f"  {row['channel']:16} {seen}; last contact {contact}; last error: {err}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The agent process: an APScheduler 3 BlockingScheduler with three jobs.
+
+* outbox push every 2 s: while idle it keeps looking for new work every 0.2 s until the next run
+  is due, so a sale reaches Shopify well under 2 s after it is committed;
+* heartbeat every 5 s: AgentHeartbeat rows with queue depths, last contact, last error;
+* catalog incremental every 10 minutes (first run 30 s after start).
+SIGTERM/SIGINT: stop taking new work, let the job in hand finish, exit 0. Under systemd
+(NOTIFY_SOCKET set): READY=1 after start-up, WATCHDOG=1 from a scheduler job, STOPPING=1.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+import time
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from pos_core import heartbeat, migrations, outbox
+from pos_core.db import database
+from pos_core.models import utcnow
+
+from . import catalog, sdnotify
+from .outbox_worker import OutboxWorker
+from .shopify.client import ShopifyClient
+
+log = logging.getLogger("sync_agent")
+
+PUSH_SECONDS, HEARTBEAT_SECONDS, CATALOG_SECONDS = 2.0, 5.0, 600.0
+IDLE_POLL = 0.2
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+
+
+def _backoff_from_env() -> dict:
+    """POS_AGENT_BACKOFF="base,cap" (seconds) tunes the per-job retry backoff (tests use it)."""
+    raw = os.environ.get("POS_AGENT_BACKOFF", "")
+    try:
+        base, cap = (float(x) for x in raw.split(","))
+        return {"backoff_base": base, "backoff_cap": cap}
+    except ValueError:
+        return {}
+
+
+class Agent:
+    def __init__(self, cfg, client: ShopifyClient | None = None, stop: threading.Event | None = None):
+        self.cfg = cfg
+        self.stop = stop or threading.Event()
+        self.client = client
+        if self.client is None and cfg.shopify.enabled:
+            self.client = ShopifyClient(cfg.shopify, cfg.path)
+        self.worker = OutboxWorker(self.client, stop=self.stop, **_backoff_from_env()) if self.client else None
+        self.last_contact: dt.datetime | None = None
+        self.last_error: str | None = None
+        self.catalog_error: str | None = None
+        self.scheduler: BlockingScheduler | None = None
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def start_up(self) -> None:
+        with database.connection_context():
+            migrations.check_current()
+            if self.worker:
+                self.worker.recover()
+        self.beat()
+
+    def push(self, linger: float = 0.0) -> int:
+        """Send what is due; with `linger`, keep looking for new work until it has passed."""
+        if not self.worker:
+            return 0
+        sent = 0
+        deadline = time.monotonic() + linger
+        with database.connection_context():
+            while not self.stop.is_set():
+                summary = self.worker.run_once()
+                sent += summary.synced
+                if summary.contact:
+                    self.last_contact = utcnow()
+                if summary.last_error:
+                    self.last_error = summary.last_error
+                elif summary.synced:
+                    self.last_error = ""
+                if summary.batches and (summary.synced or summary.failed):
+                    self._beat_shopify()
+                if time.monotonic() >= deadline:
+                    break
+                if not summary.batches:
+                    self.stop.wait(IDLE_POLL)
+        return sent
+
+    def beat(self) -> None:
+        with database.connection_context():
+            self._beat_shopify()
+
+    def _beat_shopify(self) -> None:
+        depths = outbox.queue_depths()
+        kwargs = {"detail": {"queue": depths.get("shopify", {}), "pid": os.getpid()}}
+        if self.last_contact:
+            kwargs["contact"] = self.last_contact
+        if self.last_error is not None:
+            kwargs["error"] = self.last_error
+        heartbeat.beat("shopify", **kwargs)
+        if self.cfg.fbr.mode != "off" or depths.get("fbr"):
+            heartbeat.beat("fbr", detail={"queue": depths.get("fbr", {})})
+
+    def catalog_pass(self, mode: str = "incremental") -> None:
+        if not self.client:
+            return
+        with database.connection_context():
+            try:
+                catalog.import_catalog(self.client, self.cfg.shopify.locations, mode=mode,
+                                       progress=catalog.TextProgress(enabled=False))
+                self.last_contact = utcnow()
+            except Exception as exc:  # noqa: BLE001 - the next pass tries again; the error is shown
+                log.warning("catalog pass failed: %s", exc)
+                heartbeat.beat(catalog.CURSOR_CHANNEL, error=f"catalog pass failed: {exc}")
+
+    def watchdog(self) -> None:
+        sdnotify.notify("WATCHDOG=1")
+
+    # -- modes ----------------------------------------------------------------------------------
+    def once(self) -> None:
+        self.start_up()
+        self.push()
+        self.beat()
+        if self.client:
+            self.catalog_pass("auto")
+
+    def run(self) -> int:
+        self.start_up()
+        sched = BlockingScheduler(job_defaults=JOB_DEFAULTS, executors={"default": ThreadPoolExecutor(3)})
+        self.scheduler = sched
+        now = dt.datetime.now(dt.timezone.utc)
+        sched.add_job(self.push, "interval", seconds=PUSH_SECONDS, kwargs={"linger": PUSH_SECONDS * 0.9},
+                      id="outbox-push", next_run_time=now, replace_existing=True)
+        sched.add_job(self.beat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
+                      next_run_time=now, replace_existing=True)
+        if self.client:
+            sched.add_job(self.catalog_pass, "interval", seconds=CATALOG_SECONDS, id="catalog",
+                          next_run_time=now + dt.timedelta(seconds=30), replace_existing=True)
+        period = sdnotify.watchdog_period()
+        if period:
+            sched.add_job(self.watchdog, "interval", seconds=period, id="watchdog", next_run_time=now)
+        sched.add_listener(lambda ev: log.warning("scheduler: job %s %s", ev.job_id,
+                                                  "missed" if ev.code == EVENT_JOB_MISSED else f"failed: {ev.exception}"),
+                           EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+
+        def on_signal(signum, frame):
+            log.info("signal %d: finishing the job in hand, then stopping", signum)
+            sdnotify.notify("STOPPING=1")
+            self.stop.set()
+            sched.shutdown(wait=True)
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        sdnotify.notify("READY=1", "STATUS=syncing")
+        log.info("pos-agent running (shopify %s)", "on" if self.client else "off")
+        sched.start()      # returns after shutdown
+        if self.client:
+            self.client.close()
+        log.info("pos-agent stopped")
+        return 0

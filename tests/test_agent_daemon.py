@@ -1,0 +1,229 @@
+"""`pos-agent` as a real process against the simulator on 127.0.0.1: status, config errors,
+SIGTERM, an outage, and exactly-once delivery while the link misbehaves and the agent is killed."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pos_core import heartbeat
+from pos_core.models import OutboxJob
+from simulators.shopify.server import start
+from sync_agent.testing import available, mirror_site, sell, sim_adjustments, sim_post, sim_state, write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "shpat_daemon_secret_9f8e7d6c5b4a"
+
+
+def agent(cfg: Path, *args: str, log: Path | None = None, level: str = "INFO") -> subprocess.Popen:
+    env = {**os.environ, "POS_AGENT_BACKOFF": "0.2,2", "POS_AGENT_LOG": level, "PYTHONUNBUFFERED": "1"}
+    out = open(log, "ab") if log else subprocess.PIPE
+    return subprocess.Popen([sys.executable, "-m", "sync_agent", "--config", str(cfg), *args], cwd=ROOT,
+                            env=env, stdout=out, stderr=out)
+
+
+def run_agent(cfg: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "POS_AGENT_BACKOFF": "0.2,2"}
+    return subprocess.run([sys.executable, "-m", "sync_agent", "--config", str(cfg), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for(predicate, timeout: float, step: float = 0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def all_synced() -> bool:
+    return OutboxJob.select().where(OutboxJob.status != "SYNCED").count() == 0
+
+
+@pytest.fixture
+def shop(tmp_path):
+    handle = start(port=0, data_dir=tmp_path / "shop", seed_products=4, token=TOKEN)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def setup(shop, sqlite_db, tmp_path):
+    site = mirror_site(shop.url, n_branches=2, n_variants=4)
+    cfg = write_config(tmp_path / "pos.toml", sqlite_db, shop.url, TOKEN,
+                       {b.code: b.shopify_location_id for b in site.branches})
+    return site, cfg
+
+
+def test_config_errors_are_one_line_and_exit_2(tmp_path):
+    missing = run_agent(tmp_path / "nope.toml", "status")
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1 and "config error" in missing.stderr
+    bad = tmp_path / "pos.toml"
+    bad.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/x.db"\n[shopify]\nenabled = true\n'
+                   'shop = "x.myshopify.com"\n')
+    res = run_agent(bad, "once")
+    assert res.returncode == 2 and "shopify.token" in res.stderr
+
+
+def test_status_shows_queue_depths_and_the_heartbeat(setup):
+    site, cfg = setup
+    sell(site, 0, [(site.variants[0], 1), (site.variants[1], 1)])
+    before = run_agent(cfg, "status")
+    assert before.returncode == 0
+    assert "shopify  PENDING 2" in before.stdout and "no heartbeat yet" in before.stdout
+    once = run_agent(cfg, "once")
+    assert once.returncode == 0, once.stderr
+    after = run_agent(cfg, "status")
+    assert after.returncode == 0
+    assert "shopify  empty" in after.stdout or "shopify  " not in after.stdout.split("agent:")[0].replace("shopify  empty", "")
+    line = next(l for l in after.stdout.splitlines() if l.strip().startswith("shopify ") and "seen" in l)
+    assert "last error: none" in line and "last contact 20" in line
+    assert all_synced()
+    rows = {r["channel"]: r for r in heartbeat.read()}
+    assert rows["shopify"]["detail"]["queue"] == {}
+    assert rows["shopify_catalog"]["detail"]["products_watermark"]   # `once` ran the catalog too
+
+
+def test_sigterm_finishes_the_job_in_hand_and_exits_0(setup, shop, tmp_path):
+    site, cfg = setup
+    log = tmp_path / "agent.log"
+    proc = agent(cfg, "run", log=log)
+    try:
+        assert wait_for(lambda: any(r["channel"] == "shopify" for r in heartbeat.read()), 20)
+        sim_post(shop.url, "faults", {"latency_ms": 1500, "scope": "mutations"})
+        sell(site, 0, [(site.variants[0], 1)])
+        assert wait_for(lambda: OutboxJob.get().status == "SENDING", 10, 0.02)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert OutboxJob.get().status == "SYNCED"          # the request in hand was finished
+    assert "stopped" in log.read_text()
+
+
+def test_an_outage_queues_sales_and_they_drain_in_order_when_the_link_returns(setup, shop, tmp_path):
+    site, cfg = setup
+    log = tmp_path / "agent.log"
+    proc = agent(cfg, "run", log=log)
+    port, data = shop.port, shop.data_dir
+    try:
+        sell(site, 0, [(site.variants[0], 1)])
+        assert wait_for(all_synced, 15)
+        shop.stop()                                        # the link is down
+        t_down = time.monotonic()
+        for i in range(12):
+            sell(site, i % 2, [(site.variants[i % 4], 1)])
+            time.sleep(1.0)
+        assert OutboxJob.select().where(OutboxJob.status == "SYNCED").count() == 1
+        assert "cannot connect" in OutboxJob.select().where(OutboxJob.status == "PENDING").first().last_error
+        assert time.monotonic() - t_down >= 10
+        back = start(port=port, data_dir=data, token=TOKEN)   # the same shop returns
+        try:
+            assert wait_for(all_synced, 30, 0.2)
+            applied = [a for a in sim_adjustments(back.url) if a["source"] == "api" and a["name"] == "available"]
+            assert len(applied) == 13
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+            back.stop()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    jobs = list(OutboxJob.select().order_by(OutboxJob.id))
+    # in order: per branch, the adjustment groups come in the order the sales were made
+    groups = [j.result["adjustmentGroupId"] for j in jobs]
+    for branch in ("B1", "B2"):
+        ids = [int(g.rsplit("/", 1)[1]) for g, j in zip(groups, jobs) if j.payload["branch"] == branch]
+        assert ids == sorted(ids)
+    assert TOKEN not in log.read_text()
+
+
+@pytest.mark.slow
+def test_exactly_once_under_faults_and_kills(setup, shop, tmp_path):
+    """300 sales on 2 branches / 2 locations; the simulator drops, delays, throttles and loses
+    answers; the agent is SIGKILLed at random moments and restarted."""
+    site, cfg = setup
+    rng = random.Random(5)
+    start_state = sim_state(shop.url)
+    sim_post(shop.url, "throttle", {"bucket": 200, "restore": 100})
+    sim_post(shop.url, "faults", {"latency_ms": 20, "error_rate": 0.08, "drop_before_rate": 0.08,
+                                  "drop_after_rate": 0.15, "seed": 11})
+    log = tmp_path / "agent.log"
+    sales_done = threading.Event()
+    problems: list[BaseException] = []
+
+    def make_sales():
+        try:
+            r = random.Random(7)
+            for i in range(300):
+                b = r.randrange(2)
+                picks = r.sample(site.variants, r.randint(1, 2))
+                sell(site, b, [(v, r.randint(1, 3)) for v in picks])
+                time.sleep(r.uniform(0.0, 0.07))
+        except BaseException as exc:  # noqa: BLE001
+            problems.append(exc)
+        finally:
+            sales_done.set()
+
+    seller = threading.Thread(target=make_sales)
+    seller.start()
+    kills = 0
+    deadline = time.monotonic() + 75
+    proc = agent(cfg, "run", log=log, level="DEBUG")
+    try:
+        while not sales_done.is_set() and time.monotonic() < deadline:
+            time.sleep(rng.uniform(0.4, 2.5))
+            if rng.random() < 0.5:   # drain the bucket now and then: THROTTLED answers
+                sim_post(shop.url, "throttle", {"currently": 0})
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            proc = agent(cfg, "run", log=log, level="DEBUG")
+        seller.join()
+        assert not problems, problems
+        assert wait_for(all_synced, max(5.0, deadline - time.monotonic()), 0.3), \
+            Counter(j.status for j in OutboxJob.select())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert kills >= 5
+    faults = httpx.get(f"{shop.url}/_sim/health").json()
+    assert faults["ok"]
+    jobs = list(OutboxJob.select())
+    assert len(jobs) >= 300
+    applied = [a for a in sim_adjustments(shop.url) if a["source"] == "api" and a["name"] == "available"]
+    # every applied change belongs to a key the agent recorded, and each job's change was applied once
+    want: Counter = Counter()
+    for j in jobs:
+        want[(j.result["idempotencyKey"], j.payload["inventoryItemId"], j.payload["locationId"], j.payload["delta"])] += 1
+    got = Counter((a["idempotencyKey"], a["inventoryItemId"], a["locationId"], a["delta"]) for a in applied)
+    assert got == want
+    for a in applied:
+        assert a["referenceDocumentUri"].startswith(("gid://pk-pos/Sale/", "gid://pk-pos/SyncBatch/"))
+    end_state = sim_state(shop.url)
+    for v in site.variants:
+        for b in site.branches:
+            delta = sum(j.payload["delta"] for j in jobs if j.payload["inventoryItemId"] == v.shopify_inventory_item_id
+                        and j.payload["locationId"] == b.shopify_location_id)
+            item, loc = v.shopify_inventory_item_id, b.shopify_location_id
+            assert available(end_state, item, loc) == available(start_state, item, loc) + delta
+    text = log.read_text()
+    assert TOKEN not in text
+    assert all(TOKEN not in (j.last_error or "") and TOKEN not in str(j.history) for j in jobs)
+    assert "SIGKILL" not in text  # (the log is the agent's own; it never saw the kills)
