@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from peewee import JOIN
+
 from .customers import normalise_phone
 from .errors import InvalidInput
 from .models import Customer, PosOrder
@@ -18,8 +20,7 @@ def recent(counter_id: int | None = None, query: str = "", limit: int = 50) -> l
     `query` is an order number (or its tail, e.g. "000123"), a customer's phone, or a date
     YYYY-MM-DD in Pakistan time. Empty: the latest orders of this counter.
     """
-    q = (PosOrder.select(PosOrder, Customer).join(Customer, on=(PosOrder.customer == Customer.id),
-                                                    join_type="LEFT OUTER")
+    q = (PosOrder.select(PosOrder, Customer).join(Customer, JOIN.LEFT_OUTER, on=(PosOrder.customer == Customer.id))
          .where(PosOrder.status == "COMPLETED"))
     text = (query or "").strip()
     m = _DATE.match(text)

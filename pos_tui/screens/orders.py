@@ -157,6 +157,7 @@ class RefundScreen(Screen):
 
     SCANS = None
     KIND = "refund"
+    FOCUS = "#return-lines"
     BINDINGS = [
         Binding("escape", "back", "Back", id="refund.back"),
         Binding("enter", "set_qty", "Qty back", id="refund.qty", priority=True),
@@ -190,8 +191,8 @@ class RefundScreen(Screen):
         for label, width in (("#", 2), ("Item", 30), ("Sold", 4), ("Left", 4), ("Back", 4), ("Restock", 7),
                              ("Paid", 10)):
             table.add_column(label, width=width)
-        table.focus()
-        self.render_lines()
+        self.query_one(self.FOCUS).focus()
+        self.show_lines()
 
     def show_message(self, text: str, error: bool = False) -> None:
         _msg(self, text, error)
@@ -199,7 +200,7 @@ class RefundScreen(Screen):
     def returns(self) -> list[ReturnLine]:
         return [ReturnLine(l.id, self.back[l.id], self.restock[l.id]) for l in self.lines if self.back[l.id]]
 
-    def render_lines(self) -> None:
+    def show_lines(self) -> None:
         table = self.query_one("#return-lines", DataTable)
         row = table.cursor_row
         table.clear()
@@ -236,14 +237,14 @@ class RefundScreen(Screen):
         def done(qty) -> None:
             if qty is not None:
                 self.back[line.id] = qty
-                self.render_lines()
+                self.show_lines()
         self.app.push_screen(PromptScreen("Quantity back", f"{escape(line.name)}\nHow many come back (0-{left})?",
                                           check, str(left)), done)
 
     def action_restock(self) -> None:
         line = self._line()
         self.restock[line.id] = not self.restock[line.id]
-        self.render_lines()
+        self.show_lines()
 
     def action_tender(self) -> None:
         self.tender = (self.tender + 1) % len(REFUND_TENDERS)
@@ -285,6 +286,7 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
 
     SCANS = "cart"
     KIND = "exchange"
+    FOCUS = "#new-code"
     BINDINGS = [
         Binding("escape", "back", "Back", id="exchange.back"),
         Binding("ctrl+n", "set_qty", "Qty back", id="exchange.qty", priority=True),
@@ -300,6 +302,8 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
         self.new = Cart()
 
     def compose(self) -> ComposeResult:
+        # (Textual runs RefundScreen.on_mount for this screen too: it builds the table and focuses FOCUS.)
+        self.new.prices_include_tax = self.app.cfg.prices_include_tax
         yield StatusBar(id="status")
         yield Label(f"Exchange against {self.sale.number}: Ctrl+N sets qty back on the chosen line",
                     classes="dialog-title")
@@ -311,11 +315,6 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
         yield Static(id="return-summary")
         yield Label("", id="msg")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.new.prices_include_tax = self.app.cfg.prices_include_tax
-        super().on_mount()
-        self.query_one("#new-code", Input).focus()
 
     @on(Input.Submitted, "#new-code")
     def code_entered(self, event: Input.Submitted) -> None:
