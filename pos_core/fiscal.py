@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from . import audit, db
+from . import audit, db, outbox
 from .errors import InvalidInput, NotFound, StateError
 from .models import OutboxJob, PosOrder, utcnow
 from .outbox import FAILED, FBR, NEEDS_RECONCILIATION, PENDING, SENDING, SYNCED
@@ -55,14 +55,14 @@ def mark_sending(job: OutboxJob) -> bool:
 
 def record_success(job: OutboxJob, number: str, response: dict, test_mode: bool) -> None:
     with db.write():
-        _update(job, SYNCED, "", {"invoice_number": number, "test_mode": test_mode or is_test_number(number),
+        outbox.update_job(job, SYNCED, "", {"invoice_number": number, "test_mode": test_mode or is_test_number(number),
                                   "response": response}, event="accepted")
         PosOrder.update(fbr_invoice_number=number).where(PosOrder.uid == job.doc_ref).execute()
 
 
 def record_rejection(job: OutboxJob, message: str, response: dict | None) -> None:
     with db.write():
-        _update(job, FAILED, message, {"response": response}, event="rejected", answered=True)
+        outbox.update_job(job, FAILED, message, {"response": response}, event="rejected", answered=True)
 
 
 def record_not_sent(job: OutboxJob, message: str, now: dt.datetime | None = None) -> None:
@@ -70,13 +70,13 @@ def record_not_sent(job: OutboxJob, message: str, now: dt.datetime | None = None
     now = now or utcnow()
     delay = random.uniform(0, min(BACKOFF_CAP_S, 5 * 2 ** min(job.attempts, 8)))
     with db.write():
-        _update(job, PENDING, message, None, event="not_sent", next_at=now + dt.timedelta(seconds=delay))
+        outbox.update_job(job, PENDING, message, None, event="not_sent", next_at=now + dt.timedelta(seconds=delay))
         PosOrder.update(fbr_offline=True).where(PosOrder.uid == job.doc_ref).execute()
 
 
 def record_uncertain(job: OutboxJob, message: str) -> None:
     with db.write():
-        _update(job, NEEDS_RECONCILIATION, message, None, event="uncertain")
+        outbox.update_job(job, NEEDS_RECONCILIATION, message, None, event="uncertain")
         PosOrder.update(fbr_offline=True).where(PosOrder.uid == job.doc_ref).execute()
 
 
@@ -91,7 +91,7 @@ def settle(job_uid: str, fiscal_number: str, staff_id: int | None) -> OutboxJob:
             raise NotFound(f"no FBR job {job_uid}")
         if job.status not in (NEEDS_RECONCILIATION, FAILED):
             raise StateError(f"job {job_uid} is {job.status}; only an unresolved invoice can be settled")
-        _update(job, SYNCED, "", {"invoice_number": number, "test_mode": is_test_number(number),
+        outbox.update_job(job, SYNCED, "", {"invoice_number": number, "test_mode": is_test_number(number),
                                   "settled_by": staff_id}, event="settled_by_hand")
         PosOrder.update(fbr_invoice_number=number).where(PosOrder.uid == job.doc_ref).execute()
         audit.log("fbr.settle", staff_id, job.doc_ref, number=number, job=job.uid)
@@ -118,18 +118,3 @@ def invoice_number(order_uid: str) -> tuple[str | None, bool]:
     if job is None or not job.result:
         return None, False
     return job.result.get("invoice_number"), bool(job.result.get("test_mode"))
-
-
-def _update(job: OutboxJob, status: str, error: str, result: dict | None, *, event: str,
-            answered: bool = False, next_at: dt.datetime | None = None) -> None:
-    now = utcnow()
-    history = list(job.history or [])
-    history.append({"at": now.isoformat(), "event": event, "error": error, "answered": answered})
-    fields = {OutboxJob.status: status, OutboxJob.last_error: error, OutboxJob.history: history,
-              OutboxJob.updated_at: now}
-    if result is not None:
-        fields[OutboxJob.result] = result
-    if next_at is not None:
-        fields[OutboxJob.next_attempt_at] = next_at
-    OutboxJob.update(fields).where(OutboxJob.id == job.id).execute()
-    job.status, job.last_error, job.history = status, error, history

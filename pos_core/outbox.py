@@ -6,6 +6,7 @@ NEEDS_RECONCILIATION (the outcome is unknown: FBR timed out after the request wa
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter as Tally
 
 from . import audit, db
@@ -151,3 +152,29 @@ def _refresh_mapping(payload: dict) -> dict:
     if branch is not None and branch.shopify_location_id:
         fresh["locationId"] = branch.shopify_location_id
     return fresh
+
+
+def claim(job: OutboxJob) -> bool:
+    """Mark a PENDING job SENDING before its request goes out; False if another worker has it."""
+    with db.write():
+        return bool(OutboxJob.update(status=SENDING, attempts=OutboxJob.attempts + 1, updated_at=utcnow())
+                    .where((OutboxJob.id == job.id) & (OutboxJob.status == PENDING)).execute())
+
+
+def update_job(job: OutboxJob, status: str, error: str, result: dict | None, *, event: str,
+               answered: bool = False, next_at: dt.datetime | None = None) -> None:
+    """Record an attempt's outcome on the job, with a line in its history."""
+    now = utcnow()
+    history = list(job.history or [])
+    history.append({"at": now.isoformat(), "event": event, "error": error, "answered": answered})
+    fields = {OutboxJob.status: status, OutboxJob.last_error: error, OutboxJob.history: history,
+              OutboxJob.updated_at: now}
+    if result is not None:
+        fields[OutboxJob.result] = result
+    if next_at is not None:
+        fields[OutboxJob.next_attempt_at] = next_at
+    with db.write():
+        OutboxJob.update(fields).where(OutboxJob.id == job.id).execute()
+    job.status, job.last_error, job.history = status, error, history
+    if result is not None:
+        job.result = result
