@@ -1,0 +1,191 @@
+"""Online orders: polling Shopify for changed orders, and the order jobs the tills queue.
+
+Polling: orders updated since a stored cursor, less an overlap window (Shopify's updated_at is
+to the second, and a write committed during the last poll may carry an earlier stamp), handed to
+pos_core.online_orders which records what changed. The box is behind NAT, so no webhooks.
+
+Jobs: `fulfillment_create` (a Smart Fulfillment was dispatched), `tags_add` and `inventory_set`
+(a reconciliation correction). fulfillmentCreate is not idempotent, so before every attempt the
+order's fulfillments are read: if one already carries our tracking number, the earlier attempt
+reached Shopify and nothing is sent again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+
+from pos_core import heartbeat, online_orders, outbox
+from pos_core.models import Fulfillment, OutboxJob, utcnow
+
+from .shopify.client import ShopifyClient, ShopifyError
+
+log = logging.getLogger("pos.agent.orders")
+OVERLAP = dt.timedelta(minutes=2)
+FIRST_POLL_DAYS = 14
+ORDER_JOB_KINDS = ("fulfillment_create", "tags_add", "inventory_set")
+
+
+def poll(client: ShopifyClient, cod_gateways: tuple[str, ...], now: dt.datetime | None = None) -> int:
+    """One polling pass; returns how many orders were read."""
+    now = now or utcnow()
+    cursor = heartbeat.get_detail("orders").get("cursor")
+    since = (dt.datetime.fromisoformat(cursor) - OVERLAP) if cursor else now - dt.timedelta(days=FIRST_POLL_DAYS)
+    query = f"updated_at:>='{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+    after, seen, newest = None, 0, cursor
+    while True:
+        data = client.call("OrdersUpdatedSince", {"first": 50, "after": after, "query": query,
+                                                  "lineItemsFirst": 50}).data
+        page = data["orders"]
+        for node in page["nodes"]:
+            online_orders.record_from_shopify(node, cod_gateways)
+            seen += 1
+            stamp = node["updatedAt"].replace("Z", "")
+            if newest is None or stamp > newest:
+                newest = stamp
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    heartbeat.beat("orders", contact=True, error="", detail={"cursor": newest, "last_poll_orders": seen})
+    return seen
+
+
+def due_jobs(limit: int = 20) -> list[OutboxJob]:
+    return list(OutboxJob.select().where((OutboxJob.channel == outbox.SHOPIFY)
+                                         & OutboxJob.kind.in_(ORDER_JOB_KINDS)
+                                         & (OutboxJob.status == outbox.PENDING)
+                                         & (OutboxJob.next_attempt_at <= utcnow()))
+                .order_by(OutboxJob.id).limit(limit))
+
+
+def recover_interrupted() -> int:
+    """A job left SENDING by a crash goes back to PENDING: every order job checks Shopify's
+    current state before it sends, so a resend cannot apply twice."""
+    return (OutboxJob.update(status=outbox.PENDING)
+            .where((OutboxJob.channel == outbox.SHOPIFY) & OutboxJob.kind.in_(ORDER_JOB_KINDS)
+                   & (OutboxJob.status == outbox.SENDING)).execute())
+
+
+def run_jobs(client: ShopifyClient, limit: int = 20) -> dict[str, int]:
+    counts = {"synced": 0, "failed": 0, "deferred": 0}
+    for job in due_jobs(limit):
+        if not outbox.claim(job):
+            continue
+        try:
+            result = HANDLERS[job.kind](client, job.payload)
+        except ShopifyError as exc:
+            if exc.retryable:
+                delay = min(300, 2 ** min(job.attempts, 8)) * random.uniform(0.5, 1.0)
+                outbox.update_job(job, outbox.PENDING, exc.message, None, event="retry",
+                                  next_at=utcnow() + dt.timedelta(seconds=delay))
+                counts["deferred"] += 1
+            else:
+                outbox.update_job(job, outbox.FAILED, exc.message, None, event="failed", answered=exc.answered)
+                counts["failed"] += 1
+            continue
+        except JobRefused as exc:
+            outbox.update_job(job, outbox.FAILED, str(exc), None, event="refused", answered=True)
+            counts["failed"] += 1
+            continue
+        outbox.update_job(job, outbox.SYNCED, "", result, event="synced")
+        if job.kind == "fulfillment_create" and result.get("fulfillmentId"):
+            Fulfillment.update(shopify_fulfillment_id=result["fulfillmentId"]).where(
+                Fulfillment.uid == job.payload.get("fulfillmentUid")).execute()
+        counts["synced"] += 1
+    return counts
+
+
+class JobRefused(Exception):
+    """Shopify's current state makes the job impossible as asked; a person must look."""
+
+
+def create_fulfillment(client: ShopifyClient, p: dict) -> dict:
+    state = _fulfillment_state(client, p["orderId"])
+    mine = _already_created(state, p["tracking"]["number"])
+    if mine:
+        return {"fulfillmentId": mine, "found_existing": True}
+    groups = _plan(client, state, p)
+    variables = {"fulfillment": {
+        "notifyCustomer": bool(p.get("notifyCustomer")),
+        "trackingInfo": {"company": p["tracking"]["company"], "number": p["tracking"]["number"],
+                         **({"url": p["tracking"]["url"]} if p["tracking"].get("url") else {})},
+        "lineItemsByFulfillmentOrder": groups}, "message": p.get("message")}
+    data = client.call("FulfillmentCreate", variables, payload_field="fulfillmentCreate").data
+    return {"fulfillmentId": data["fulfillmentCreate"]["fulfillment"]["id"]}
+
+
+def add_tags(client: ShopifyClient, p: dict) -> dict:
+    # tagsAdd is a set union: sending it again after a lost answer changes nothing.
+    data = client.call("TagsAdd", {"id": p["orderId"], "tags": p["tags"]}, payload_field="tagsAdd").data
+    return {"tags": ((data["tagsAdd"].get("node") or {}).get("tags"))}
+
+
+def set_quantity(client: ShopifyClient, p: dict) -> dict:
+    """A reconciliation correction with compare-and-swap: a stale value is refused, not applied."""
+    variables = {"input": {"name": p["name"], "reason": p["reason"],
+                           "referenceDocumentUri": p["referenceDocumentUri"],
+                           "quantities": [{"inventoryItemId": p["inventoryItemId"], "locationId": p["locationId"],
+                                           "quantity": p["quantity"], "changeFromQuantity": p["changeFromQuantity"]}]},
+                 "idempotencyKey": p.get("_key") or p["referenceDocumentUri"] + ":" + p["inventoryItemId"]}
+    data = client.call("InventorySet", variables, payload_field="inventorySetQuantities").data
+    group = (data["inventorySetQuantities"].get("inventoryAdjustmentGroup") or {})
+    return {"adjustmentGroupId": group.get("id")}
+
+
+HANDLERS = {"fulfillment_create": create_fulfillment, "tags_add": add_tags, "inventory_set": set_quantity}
+
+
+def _fulfillment_state(client: ShopifyClient, order_id: str) -> dict:
+    return client.call("OrderFulfillmentOrders", {"orderId": order_id}).data["order"]
+
+
+def _already_created(order: dict, tracking_number: str) -> str | None:
+    for f in order.get("fulfillments") or []:
+        if f.get("status") in ("CANCELLED", "ERROR", "FAILURE"):
+            continue
+        for info in f.get("trackingInfo") or []:
+            if info.get("number") == tracking_number:
+                return f["id"]
+    return None
+
+
+def _plan(client: ShopifyClient, order: dict, p: dict, may_move: bool = True) -> list[dict]:
+    """Map the shipment's order lines to fulfillment-order lines at the shipping location. A
+    fulfillment order Shopify assigned elsewhere is moved here first, and the plan made again
+    from the order as it is after the move (the moved order has new ids)."""
+    wanted = {l["lineItemId"]: l["quantity"] for l in p["lines"]}
+    groups: dict[str, list] = {}
+    moved_any = False
+    nodes = (order.get("fulfillmentOrders") or {}).get("nodes") or []
+    at = lambda fo: ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")  # noqa: E731
+    for fo in sorted(nodes, key=lambda fo: at(fo) != p.get("locationId")):  # here first, then elsewhere
+        if fo.get("status") not in ("OPEN", "IN_PROGRESS"):
+            continue
+        takes = []
+        for li in (fo.get("lineItems") or {}).get("nodes") or []:
+            line_id = (li.get("lineItem") or {}).get("id")
+            n = min(wanted.get(line_id, 0), li.get("remainingQuantity", 0))
+            if n > 0:
+                takes.append({"id": li["id"], "quantity": n})
+                wanted[line_id] -= n
+        if not takes:
+            continue
+        if p.get("locationId") and at(fo) != p["locationId"]:
+            actions = {a["action"] for a in fo.get("supportedActions") or []}
+            if not may_move or "MOVE" not in actions:
+                raise JobRefused(f"Shopify assigned this order to another location and it cannot be moved "
+                                 f"({fo['id']}); move it in Shopify admin, or ship from that branch")
+            client.call("FulfillmentOrderMove", {"id": fo["id"], "newLocationId": p["locationId"],
+                                                 "fulfillmentOrderLineItems": takes},
+                        payload_field="fulfillmentOrderMove")
+            moved_any = True
+            continue
+        groups[fo["id"]] = takes
+    if moved_any:
+        return _plan(client, _fulfillment_state(client, p["orderId"]), p, may_move=False)
+    missing = {k: v for k, v in wanted.items() if v > 0}
+    if missing:
+        raise JobRefused("Shopify has fewer units left to fulfil than this shipment holds "
+                         f"({', '.join(f'{k}: {v} more' for k, v in missing.items())}); "
+                         "were they fulfilled in Shopify already? Use Branch Sync instead")
+    return [{"fulfillmentOrderId": fo, "fulfillmentOrderLineItems": lines} for fo, lines in groups.items()]
