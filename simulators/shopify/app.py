@@ -76,12 +76,13 @@ def coerce_variables(schema, op, raw: dict):
 class Simulator:
     def __init__(self, data_dir=None, token: str = "shpat_test", seed_products: int = 0,
                  bucket: float = 2000, restore: float = 100, served_version: str | None = None,
-                 bulk_seconds: float = 0.5, faults: dict | None = None):
+                 bulk_seconds: float = 0.5, faults: dict | None = None, read_all_orders: bool = False):
         self.schema = load_schema()
         self.state = ShopState(Path(data_dir) if data_dir else None)
         initialise(self.state, seed_products)
         self.token = token
         self.served_version = served_version   # force X-Shopify-API-Version (mismatch tests)
+        self.read_all_orders = read_all_orders  # without the scope, orders older than 60 days are invisible
         self.idem = IdempotencyStore(self.state)
         self.idem.clear_in_flight()
         self.bucket = cost.LeakyBucket(bucket, restore)

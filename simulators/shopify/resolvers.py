@@ -295,7 +295,20 @@ def node_for(ctx: Ctx, value: str):
         return BulkView(ctx, raw) if raw else None
     if kind == "Shop" and num == ctx.state.data["shop"]["id"]:
         return ShopView(ctx, ctx.state.data["shop"])
+    if kind in ("Order", "FulfillmentOrder", "Fulfillment"):
+        return _order_node(ctx, kind, num)
     return None
+
+
+def _order_node(ctx: Ctx, kind: str, num):
+    from . import order_views as ov, orders as om  # order_views imports this module
+    if kind == "Order":
+        return ov.order_view(ctx, num)
+    if kind == "FulfillmentOrder":
+        fo = om.fo_by_id(ctx.state, num)
+        return ov.FulfillmentOrderView(ctx, fo) if fo and om.routed(ctx.state, fo) else None
+    f = ctx.state.data["fulfillments"].get(str(num)) if num is not None else None
+    return ov.FulfillmentView(ctx, f) if f else None
 
 
 def materialize(ctx: Ctx, payload):
@@ -420,6 +433,19 @@ class QueryRoot:
         page["edges"] = [{"cursor": ed["cursor"], "node": ed["node"][1]} for ed in page["edges"]]
         return page
 
+    def orders(self, info, **args):
+        from .order_views import order_connection
+        return order_connection(self.ctx, args)
+
+    def order(self, info, id):
+        return node_for(self.ctx, id) if gid_type(id) == "Order" else None
+
+    def fulfillmentOrder(self, info, id):
+        return node_for(self.ctx, id) if gid_type(id) == "FulfillmentOrder" else None
+
+    def fulfillment(self, info, id):
+        return node_for(self.ctx, id) if gid_type(id) == "Fulfillment" else None
+
     def node(self, info, id):
         return node_for(self.ctx, id)
 
@@ -490,6 +516,45 @@ class MutationRoot:
         return self._idempotent(info, "inventoryActivate", args,
                                 lambda key: inventory.activate(self.state, args, key),
                                 "inventoryLevel", typed=False)
+
+    # -- orders: none of these accept @idempotent; a resend applies again (fulfillmentCreate!) --
+    def _locked(self, apply):
+        with self.state.lock:
+            out = apply()
+            self.state.save()
+        return out
+
+    def fulfillmentCreate(self, info, fulfillment, message=None):
+        from . import orders as om
+        from .order_views import FulfillmentView
+        out = self._locked(lambda: om.fulfillment_create(self.state, fulfillment, message, origin="api"))
+        if out["fulfillment"] is not None:
+            out["fulfillment"] = FulfillmentView(self.ctx, out["fulfillment"])
+        return out
+
+    def fulfillmentOrderMove(self, info, id, newLocationId, fulfillmentOrderLineItems=None):
+        from . import orders as om
+        from .order_views import FulfillmentOrderView
+        out = self._locked(lambda: om.fulfillment_order_move(self.state, id, newLocationId, fulfillmentOrderLineItems))
+        for k in ("movedFulfillmentOrder", "originalFulfillmentOrder", "remainingFulfillmentOrder"):
+            if out[k] is not None:
+                out[k] = FulfillmentOrderView(self.ctx, out[k])
+        return out
+
+    def _tags(self, id, tags, add):
+        from . import orders as om
+        from .order_views import OrderView
+        record, kind, errors = self._locked(lambda: om.tags_change(self.state, id, tags, add))
+        if errors:
+            return {"node": None, "userErrors": errors}
+        view = {"Order": OrderView, "Customer": CustomerView, "Product": ProductView}[kind]
+        return {"node": view(self.ctx, record), "userErrors": []}
+
+    def tagsAdd(self, info, id, tags):
+        return self._tags(id, tags, add=True)
+
+    def tagsRemove(self, info, id, tags):
+        return self._tags(id, tags, add=False)
 
     def bulkOperationRunQuery(self, info, query, groupObjects=False):
         payload = self.sim.bulk.run(query, groupObjects)

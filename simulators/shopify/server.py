@@ -16,12 +16,27 @@ Control (test-only, no token, never subject to faults):
   GET|POST /_sim/throttle               {"bucket": 2000, "restore": 100, "currently"?: n} -> throttleStatus
   POST /_sim/clock                      {"advance_seconds": n} -> {"now": ...}
   POST /_sim/bulk                       {"duration_s": 0.5, "fail_next": false}
-  POST /_sim/config                     {"served_version": "2026-07" | null}
+  POST /_sim/config                     {"served_version": "2026-07" | null, "read_all_orders": bool}
+  GET  /_sim/orders[?id=GID|name=#1001] {"orders": [order snapshots with fulfillmentOrders, fulfillments,
+                                         agreements, refunds, transactions], "apiFulfillments": [...]}
+  POST /_sim/orders                     act as a customer / Shopify admin (see orders_control below):
+       {"action": "create", "customer": {...}, "phone", "email", "shippingAddress": {...},
+        "lines": [{"sku"|"variantId", "quantity", "price"?, "location"?}], "gateway", "financialStatus"?,
+        "location"?: code|name|GID, "tags"?, "note"?, "shippingPrice"?, "routingDelaySeconds"?, "oversell"?}
+       {"action": "edit", "id", "changes": [{"lineItemId"|"sku", "quantity": new}], "add": [{"sku", "quantity"}],
+        "restock"?: true, "location"?}
+       {"action": "cancel", "id", "reason"?: "CUSTOMER", "restock"?: true, "refund"?: true}
+       {"action": "fulfill", "id", "lines"?: [{"lineItemId"|"sku", "quantity"}], "tracking"?: {company, number, url},
+        "notifyCustomer"?, "fulfillmentOrderId"?}
+       {"action": "refund", "id", "lines": [{"lineItemId"|"sku", "quantity", "restock"?, "location"?}], "restock"?: true}
+       {"action": "mark_paid" | "hold" | "release_hold", "id", ...}   {"action": "add_tags"|"remove_tags", "id", "tags"}
+     "id" may be the order GID, its name ("#1001") or number. Answers {"order": snapshot, ...}; 400 if refused.
   GET  /_sim/bulk/<id>.jsonl            bulk operation results (the `url` Shopify would give)
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import socket
@@ -33,6 +48,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from . import API_VERSION
+from . import orders as om
 from .app import Reply, Simulator
 from .state import parse_gid
 
@@ -156,6 +172,8 @@ def control(sim: Simulator, method: str, path: str, body: dict, query: dict):
             rows = list(st.data["adjustments"])
         key = query.get("idempotencyKey", [None])[0]
         return 200, {"adjustments": [r for r in rows if key is None or r["idempotencyKey"] == key]}
+    if path == "/_sim/orders" and method == "GET":
+        return 200, _orders_listing(sim, query)
     if path.startswith("/_sim/bulk/") and method == "GET":
         f = sim.bulk.file(path.rsplit("/", 1)[1])
         return (200, f) if f else (404, {"error": "no such bulk result"})
@@ -163,6 +181,8 @@ def control(sim: Simulator, method: str, path: str, body: dict, query: dict):
         return 405, {"error": "use POST"}
     if path == "/_sim/products":
         return 200, {"product": _products(sim, body)}
+    if path == "/_sim/orders":
+        return orders_control(sim, body)
     if path == "/_sim/customers":
         with st.lock:
             cust = st.upsert_customer(body["customer"])
@@ -204,8 +224,62 @@ def control(sim: Simulator, method: str, path: str, body: dict, query: dict):
     if path == "/_sim/config":
         if "served_version" in body:
             sim.served_version = body["served_version"]
-        return 200, {"served_version": sim.served_version}
+        if "read_all_orders" in body:
+            sim.read_all_orders = bool(body["read_all_orders"])
+        return 200, {"served_version": sim.served_version, "read_all_orders": sim.read_all_orders}
     return 404, {"error": f"unknown control endpoint {path}"}
+
+
+def _orders_listing(sim: Simulator, query: dict) -> dict:
+    st = sim.state
+    want_id, want_name = query.get("id", [None])[0], query.get("name", [None])[0]
+    with st.lock:
+        rows = [om.snapshot(st, o) for o in st.data["orders"].values()]
+        api = [om.fulfillment_snapshot(st, f) for f in st.data["fulfillments"].values() if f["origin"] == "api"]
+    rows = [r for r in rows if (want_id is None or r["id"] == want_id) and (want_name is None or r["name"] == want_name)]
+    if want_id or want_name:
+        api = [f for f in api if any(f["orderId"] == r["id"] for r in rows)]
+    return {"orders": rows, "apiFulfillments": api}
+
+
+def orders_control(sim: Simulator, body: dict):
+    """Act on orders the way a customer (checkout) or staff in Shopify's admin would."""
+    st = sim.state
+    action = body.get("action")
+    with st.lock:
+        # All-or-nothing like Shopify: a refusal found halfway (e.g. no stock for an added line)
+        # must not leave the earlier part of the change behind.
+        backup = copy.deepcopy(st.data)
+        try:
+            extra: dict = {}
+            if action == "create":
+                order = om.create_order(st, body)
+            else:
+                order = om.find_order(st, body["id"])
+                if action == "edit":
+                    a = om.edit_order(st, order, body)
+                    extra["agreement"] = {"id": f"gid://shopify/SalesAgreement/{a['id']}", "reason": a["reason"]}
+                elif action == "cancel":
+                    om.cancel_order(st, order, body)
+                elif action == "fulfill":
+                    extra["fulfillments"] = [om.fulfillment_snapshot(st, f) for f in om.admin_fulfill(st, order, body)]
+                elif action == "refund":
+                    r = om.refund_order(st, order, body)
+                    extra["refund"] = {"id": f"gid://shopify/Refund/{r['id']}", "amount": r["amount"]}
+                elif action == "mark_paid":
+                    om.mark_paid(st, order)
+                elif action in ("hold", "release_hold"):
+                    om.set_hold(st, order, body, hold=action == "hold")
+                elif action in ("add_tags", "remove_tags"):
+                    om.tags_change(st, f"gid://shopify/Order/{order['id']}", body["tags"], add=action == "add_tags")
+                else:
+                    raise om.OrderError(f"unknown action {action!r}")
+            st.save()
+            return 200, {"order": om.snapshot(st, order), **extra}
+        except (om.OrderError, KeyError, ValueError, TypeError) as exc:
+            st.data.clear()
+            st.data.update(backup)
+            return 400, {"error": str(exc.args[0]) if exc.args else repr(exc)}
 
 
 def _products(sim: Simulator, body: dict) -> dict:

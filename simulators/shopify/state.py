@@ -82,9 +82,8 @@ def empty_shop() -> dict:
         "adjustments": [],     # applied inventory changes, for /_sim/adjustments
         "idempotency": {},     # "<mutation>:<key>" -> record (see idempotency.py)
         "bulk_operations": {},
-        # Orders come in a later issue; their place in the file is reserved so the format of
-        # state.json does not change when they arrive.
-        "orders": {}, "fulfillment_orders": {}, "fulfillments": {},
+        # Online orders (orders.py). Order names count from #1001 like a new Shopify store.
+        "orders": {}, "fulfillment_orders": {}, "fulfillments": {}, "next_order_number": 1001,
     }
 
 
