@@ -13,15 +13,17 @@ _PREFIX = {SALES: "", REFUNDS: "R"}
 
 
 def next_number(counter: Counter, series: str) -> str:
-    """Call inside a write transaction."""
-    updated = (DocumentSeries.update(last_value=DocumentSeries.last_value + 1)
-               .where((DocumentSeries.counter == counter.id) & (DocumentSeries.series == series))
-               .execute())
-    if not updated:
+    """Call inside a write transaction. One statement: UPDATE ... RETURNING (SQLite 3.35+, PostgreSQL)."""
+    from .db import database
+    p = database.param
+    row = database.execute_sql(
+        f"UPDATE document_series SET last_value = last_value + 1 WHERE counter_id = {p} AND series = {p} "
+        "RETURNING last_value", (counter.id, series)).fetchone()
+    if row is None:
         DocumentSeries.create(counter=counter.id, series=series, last_value=1)
-    value = (DocumentSeries.select(DocumentSeries.last_value)
-             .where((DocumentSeries.counter == counter.id) & (DocumentSeries.series == series))
-             .scalar())
+        value = 1
+    else:
+        value = row[0]
     return f"{counter.branch.code}-{counter.code}-{_PREFIX[series]}{value:06d}"
 
 

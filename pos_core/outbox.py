@@ -52,19 +52,39 @@ def wants_inventory_push(variant: Variant, branch: Branch, shopify_enabled: bool
             and bool(branch.shopify_location_id))
 
 
-def enqueue_inventory(deltas: dict[tuple[int, int], int], reason: str, reference_uri: str,
-                      doc_type: str, doc_ref: str, shopify_enabled: bool) -> list[OutboxJob]:
-    """One job per (variant, branch) with a non-zero net delta."""
-    jobs = []
+def enqueue_many(rows: list[dict]) -> None:
+    """Several jobs in one INSERT: dicts of channel, kind, payload, doc_type, doc_ref[, depends_on]."""
+    if not rows:
+        return
+    now = utcnow()
+    OutboxJob.insert_many([{"uid": new_uid(), "idempotency_key": new_uid(), "status": PENDING, "attempts": 0,
+                            "history": [], "created_at": now, "updated_at": now, "next_attempt_at": now,
+                            "depends_on": None, **r} for r in rows]).execute()
+
+
+def inventory_jobs(deltas: dict[tuple[int, int], int], reason: str, reference_uri: str, doc_type: str,
+                   doc_ref: str, shopify_enabled: bool, variants: dict[int, Variant] | None = None,
+                   branches: dict[int, Branch] | None = None) -> list[dict]:
+    """Job rows for one `available` delta per (variant, branch) with a non-zero net change.
+    Callers that already hold the variants and branches pass them in, to save the lookups."""
+    if not shopify_enabled:
+        return []
+    rows = []
     for (variant_id, branch_id), delta in sorted(deltas.items()):
         if not delta:
             continue
-        variant, branch = Variant.get_by_id(variant_id), Branch.get_by_id(branch_id)
+        variant = (variants or {}).get(variant_id) or Variant.get_by_id(variant_id)
+        branch = (branches or {}).get(branch_id) or Branch.get_by_id(branch_id)
         if wants_inventory_push(variant, branch, shopify_enabled):
-            jobs.append(enqueue(SHOPIFY, "inventory_adjust",
-                                inventory_payload(variant, branch, delta, reason, reference_uri),
-                                doc_type, doc_ref))
-    return jobs
+            rows.append({"channel": SHOPIFY, "kind": "inventory_adjust", "doc_type": doc_type, "doc_ref": doc_ref,
+                         "payload": inventory_payload(variant, branch, delta, reason, reference_uri)})
+    return rows
+
+
+def enqueue_inventory(deltas: dict[tuple[int, int], int], reason: str, reference_uri: str,
+                      doc_type: str, doc_ref: str, shopify_enabled: bool) -> None:
+    """One job per (variant, branch) with a non-zero net delta."""
+    enqueue_many(inventory_jobs(deltas, reason, reference_uri, doc_type, doc_ref, shopify_enabled))
 
 
 def jobs_for(doc_ref: str, channel: str | None = None) -> list[OutboxJob]:

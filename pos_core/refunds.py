@@ -103,13 +103,13 @@ def refund(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int,
                 raise InvalidInput("store credit needs a customer; attach one to the sale first")
             customers.add_credit(sale.customer_id, credit, order.number, f"refund:{order.uid}", cashier.id)
 
+        applied = ledger.record_many([Movement(f"refund:{order.uid}:{row.line_no}", row.variant_id,
+                                               counter.branch_id, row.qty, "refund", "pos_order", order.number,
+                                               cashier.id, reason="customer return")
+                                      for row in rows if row.restock])
         deltas: dict[tuple[int, int], int] = defaultdict(int)
-        for row in rows:
-            if row.restock:
-                ledger.record(Movement(f"refund:{order.uid}:{row.line_no}", row.variant_id,
-                                       counter.branch_id, row.qty, "refund", "pos_order", order.number,
-                                       cashier.id, reason="customer return"))
-                deltas[(row.variant_id, counter.branch_id)] += row.qty
+        for m in applied:
+            deltas[(m.variant_id, m.branch_id)] += m.delta
         fbr_original = next((j.uid for j in outbox.jobs_for(sale.uid, outbox.FBR)), None)
         queue_jobs(policy, order, rows, [p["method"] for p in payments], deltas, "restock",
                    ref_usin=sale.number, depends_on=fbr_original)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from . import audit, customers, db, fbr_invoice, ledger, numbering, outbox, staff as staffmod
 from .errors import InvalidInput, NotFound, PermissionDenied, StateError
 from .ledger import Movement
-from .models import Counter, Customer, Payment, PosOrder, PosOrderLine, Shift, Staff, Variant, utcnow
+from .models import Branch, Counter, Customer, Payment, PosOrder, PosOrderLine, Shift, Staff, Variant, utcnow
 from .money import MoneyError, to_paisa
 from .policy import SalePolicy
 from .pricing import Discount, PriceInput, PricingError, Totals, check_qty, price_lines
@@ -150,12 +150,14 @@ def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_i
         _write_payments(order, payments, now)
         _spend_credit(order, payments, cashier)
 
+        applied = ledger.record_many([Movement(f"sale:{order.uid}:{row.line_no}", row.variant_id, counter.branch_id,
+                                               -row.qty, "sale", "pos_order", order.number, cashier.id)
+                                      for row in line_rows])
         deltas: dict[tuple[int, int], int] = defaultdict(int)
-        for row in line_rows:
-            ledger.record(Movement(f"sale:{order.uid}:{row.line_no}", row.variant_id, counter.branch_id,
-                                   -row.qty, "sale", "pos_order", order.number, cashier.id))
-            deltas[(row.variant_id, counter.branch_id)] -= row.qty
-        queue_jobs(policy, order, line_rows, [p["method"] for p in payments], deltas, "correction")
+        for m in applied:
+            deltas[(m.variant_id, m.branch_id)] += m.delta
+        queue_jobs(policy, order, line_rows, [p["method"] for p in payments], deltas, "correction",
+                   variants=variants)
         if approver:
             audit.log("sale.discount_approved", cashier.id, order.number, approver.id,
                       cashier=cashier.name, approver=approver.name)
@@ -164,16 +166,18 @@ def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_i
 
 def queue_jobs(policy: SalePolicy, order: PosOrder, line_rows: list[PosOrderLine], methods: list[str],
                deltas: dict[tuple[int, int], int], reason: str, ref_usin: str | None = None,
-               depends_on: str | None = None) -> None:
-    """Shopify stock deltas and the FBR invoice for a completed document (in its transaction)."""
+               depends_on: str | None = None, variants: dict[int, Variant] | None = None) -> None:
+    """Shopify stock deltas and the FBR invoice for a completed document, in its transaction and
+    in one INSERT."""
     doc_kind = "Sale" if order.kind == "sale" else "Return"
-    outbox.enqueue_inventory(deltas, reason, f"gid://pk-pos/{doc_kind}/{order.number}", "pos_order",
-                             order.uid, policy.shopify_enabled)
+    rows = outbox.inventory_jobs(deltas, reason, f"gid://pk-pos/{doc_kind}/{order.number}", "pos_order",
+                                 order.uid, policy.shopify_enabled, variants, {order.branch_id: order.counter.branch})
     if policy.fbr_enabled:
         posid = order.counter.fbr_posid or policy.fbr_posid
-        payload = fbr_invoice.build(order, line_rows, methods, posid, ref_usin)
-        outbox.enqueue(outbox.FBR, "credit_note" if order.kind == "refund" else "invoice", payload,
-                       "pos_order", order.uid, depends_on=depends_on)
+        rows.append({"channel": outbox.FBR, "kind": "credit_note" if order.kind == "refund" else "invoice",
+                     "payload": fbr_invoice.build(order, line_rows, methods, posid, ref_usin),
+                     "doc_type": "pos_order", "doc_ref": order.uid, "depends_on": depends_on})
+    outbox.enqueue_many(rows)
 
 
 def settle(tenders: list[Tender], due: int, customer: Customer | None) -> tuple[list[dict], int]:
@@ -221,7 +225,7 @@ def settle(tenders: list[Tender], due: int, customer: Customer | None) -> tuple[
 # --- helpers shared with refunds ------------------------------------------------------------
 
 def _counter(counter_id: int) -> Counter:
-    counter = Counter.get_or_none(Counter.id == counter_id)
+    counter = Counter.select(Counter, Branch).join(Branch).where(Counter.id == counter_id).first()
     if counter is None:
         raise NotFound(f"no counter with id {counter_id}")
     return counter

@@ -15,11 +15,9 @@ def apply(movements: list[Movement], *, shopify_reason: str | None, reference_ur
           doc_ref: str, shopify_enabled: bool) -> int:
     """Record `movements`; queue their net Shopify deltas unless `shopify_reason` is None."""
     deltas: dict[tuple[int, int], int] = defaultdict(int)
-    applied = 0
-    for m in movements:
-        if ledger.record(m):
-            applied += 1
-            deltas[(m.variant_id, m.branch_id)] += m.delta
+    applied = ledger.record_many(movements)
+    for m in applied:
+        deltas[(m.variant_id, m.branch_id)] += m.delta
     if shopify_reason and deltas:
         outbox.enqueue_inventory(dict(deltas), shopify_reason, reference_uri, doc_type, doc_ref, shopify_enabled)
-    return applied
+    return len(applied)
