@@ -8,9 +8,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 
 from pos_core import catalog, sales, staff as staffmod
 from pos_core.errors import PosError
@@ -20,6 +19,7 @@ from pos_core.pricing import Discount, PricingError
 
 from ..cart import CartLine
 from ..widgets.bigtext import BigText
+from ..widgets.cart import CartView
 from ..widgets.status import StatusBar
 from .dialogs import (ApprovalScreen, ConfirmScreen, CustomerScreen, PickScreen, PromptScreen, SearchScreen,
                       TextScreen)
@@ -76,7 +76,7 @@ class SaleScreen(Screen):
         with Horizontal(id="scan-row"):
             yield Label("Barcode/SKU >", id="scan-label")
             yield Input(id="barcode", placeholder="scan or type a code, Enter (3*code for 3)")
-        yield DataTable(id="cart", cursor_type="row", zebra_stripes=False)
+        yield CartView(id="cart")
         with Horizontal(id="bottom"):
             with Vertical(id="left-panel"):
                 yield Static(id="customer")
@@ -89,11 +89,6 @@ class SaleScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#cart", DataTable)
-        table.can_focus = False
-        for label, width, key in (("#", 2, "n"), ("Item", 20, "item"), ("Size/var", 9, "var"), ("Qty", 4, "qty"),
-                                  ("Price", 9, "price"), ("Disc", 8, "disc"), ("Total", 10, "total")):
-            table.add_column(label, width=width, key=key)
         self.query_one("#barcode", Input).focus()
         self.render_cart()
 
@@ -103,10 +98,8 @@ class SaleScreen(Screen):
         return self.app.cart
 
     def render_cart(self, select: int | None = None) -> None:
-        """Show the cart. Only changed cells and new rows are sent to the table: a scan then
-        redraws one row instead of the whole table (the scan-to-screen budget is 30 ms)."""
-        table = self.query_one("#cart", DataTable)
-        row = table.cursor_row if select is None else select
+        view = self.query_one("#cart", CartView)
+        row = view.cursor if select is None else select
         try:
             priced, totals = self.cart.priced()
         except PricingError as exc:
@@ -118,24 +111,8 @@ class SaleScreen(Screen):
             name = line.name[: -len(line.option) - 3] if line.option and line.name.endswith(" - " + line.option) else line.name
             price = fmt(line.price_paisa) + ("*" if line.override_paisa is not None else "")
             disc = fmt(p.line_discount_paisa + p.order_discount_paisa) if p and p.discount_paisa else ""
-            rows.append((str(i + 1), escape(name[:20]), escape(line.option[:9]), str(line.qty), price, disc,
-                         fmt(p.total_paisa) if p else ""))
-        shown = getattr(self, "_shown", [])
-        if len(rows) >= len(shown) and table.row_count == len(shown):
-            for i, cells in enumerate(rows):
-                if i >= len(shown):
-                    table.add_row(*cells, key=str(i))
-                elif cells != shown[i]:
-                    for col, (old, new) in enumerate(zip(shown[i], cells)):
-                        if old != new:
-                            table.update_cell_at(Coordinate(i, col), new)
-        else:
-            table.clear()
-            for i, cells in enumerate(rows):
-                table.add_row(*cells, key=str(i))
-        self._shown = rows
-        if self.cart.lines:
-            table.move_cursor(row=max(0, min(row, len(self.cart.lines) - 1)))
+            rows.append((i + 1, name, line.option, line.qty, price, disc, fmt(p.total_paisa) if p else ""))
+        view.set_rows(rows, row)
         self.render_totals(totals)
         self.render_customer()
 
@@ -225,17 +202,14 @@ class SaleScreen(Screen):
 
     # --- line and order changes ---------------------------------------------------------------
     def selected(self) -> CartLine | None:
-        table = self.query_one("#cart", DataTable)
         if not self.cart.lines:
             self.show_message("The cart is empty", True)
             self.app.bell()
             return None
-        return self.cart.lines[min(table.cursor_row, len(self.cart.lines) - 1)]
+        return self.cart.lines[min(self.query_one("#cart", CartView).cursor, len(self.cart.lines) - 1)]
 
     def action_cursor(self, step: int) -> None:
-        table = self.query_one("#cart", DataTable)
-        if table.row_count:
-            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+        self.query_one("#cart", CartView).move(step)
 
     def action_search(self) -> None:
         def chosen(variant_id) -> None:

@@ -1,0 +1,56 @@
+"""The cart as a plain fixed-column text block.
+
+A DataTable renders every cell through Rich on each frame (about 10 ms for a full cart on the
+test box); a scan must reach the screen within 30 ms, so the cart is drawn as one Text instead.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+COLUMNS = (("#", 2, "right"), ("Item", 22, "left"), ("Size/var", 10, "left"), ("Qty", 4, "right"),
+           ("Price", 10, "right"), ("Disc", 9, "right"), ("Total", 11, "right"))
+
+
+def _cell(text: str, width: int, align: str) -> str:
+    text = text[:width]
+    return text.rjust(width) if align == "right" else text.ljust(width)
+
+
+def format_row(cells) -> str:
+    return " ".join(_cell(str(c), w, a) for c, (_, w, a) in zip(cells, COLUMNS))
+
+
+HEADER = format_row([name for name, _, _ in COLUMNS])
+
+
+class CartView(Widget):
+    """Rows of plain strings; `cursor` is the highlighted line (what F4/F5/F7/Ctrl+D act on)."""
+
+    can_focus = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows: list[tuple] = []
+        self.cursor = 0
+
+    def set_rows(self, rows: list[tuple], cursor: int) -> None:
+        self.rows = rows
+        self.cursor = max(0, min(cursor, len(rows) - 1)) if rows else 0
+        self.refresh()
+
+    def move(self, step: int) -> None:
+        if self.rows:
+            self.set_rows(self.rows, self.cursor + step)
+
+    def render(self) -> Text:
+        text = Text(HEADER + "\n", style="bold", no_wrap=True, overflow="crop")
+        room = max(1, self.content_size.height - 1)
+        # Keep the highlighted line in view; a long cart scrolls with the cursor.
+        first = max(0, min(self.cursor - room + 1, len(self.rows) - room)) if self.cursor >= room else 0
+        for i in range(first, min(len(self.rows), first + room)):
+            line = format_row(self.rows[i])
+            text.append(line + "\n", style="reverse" if i == self.cursor else "")
+        if not self.rows:
+            text.append("  (empty: scan an item or press F2 to find one)", style="dim")
+        return text
