@@ -34,10 +34,12 @@ def poll(client: ShopifyClient, cod_gateways: tuple[str, ...], now: dt.datetime 
     query = f"updated_at:>='{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
     after, seen, newest = None, 0, cursor
     while True:
-        data = client.call("OrdersUpdatedSince", {"first": 50, "after": after, "query": query,
-                                                  "lineItemsFirst": 50}).data
+        # 10 orders x 10 lines keeps the query under Shopify's 1,000-point ceiling (~682 points).
+        data = client.call("OrdersUpdatedSince", {"first": 10, "after": after, "query": query,
+                                                  "lineItemsFirst": 10}).data
         page = data["orders"]
         for node in page["nodes"]:
+            _all_lines(client, node)
             online_orders.record_from_shopify(node, cod_gateways)
             seen += 1
             stamp = node["updatedAt"].replace("Z", "")
@@ -48,6 +50,17 @@ def poll(client: ShopifyClient, cod_gateways: tuple[str, ...], now: dt.datetime 
         after = page["pageInfo"]["endCursor"]
     heartbeat.beat("orders", contact=True, error="", detail={"cursor": newest, "last_poll_orders": seen})
     return seen
+
+
+def _all_lines(client: ShopifyClient, node: dict) -> None:
+    """Fetch the rest of an order's lines when it has more than fit on the poll's page."""
+    items = node.get("lineItems") or {}
+    info = items.get("pageInfo") or {}
+    while info.get("hasNextPage"):
+        more = client.call("OrderLineItemsMore", {"orderId": node["id"], "first": 50,
+                                                  "after": info["endCursor"]}).data["order"]["lineItems"]
+        items.setdefault("nodes", []).extend(more["nodes"])
+        info = more["pageInfo"]
 
 
 def due_jobs(limit: int = 20) -> list[OutboxJob]:
@@ -72,7 +85,7 @@ def run_jobs(client: ShopifyClient, limit: int = 20) -> dict[str, int]:
         if not outbox.claim(job):
             continue
         try:
-            result = HANDLERS[job.kind](client, job.payload)
+            result = HANDLERS[job.kind](client, job)
         except ShopifyError as exc:
             if exc.retryable:
                 delay = min(300, 2 ** min(job.attempts, 8)) * random.uniform(0.5, 1.0)
@@ -99,7 +112,8 @@ class JobRefused(Exception):
     """Shopify's current state makes the job impossible as asked; a person must look."""
 
 
-def create_fulfillment(client: ShopifyClient, p: dict) -> dict:
+def create_fulfillment(client: ShopifyClient, job: OutboxJob) -> dict:
+    p = job.payload
     state = _fulfillment_state(client, p["orderId"])
     mine = _already_created(state, p["tracking"]["number"])
     if mine:
@@ -114,19 +128,21 @@ def create_fulfillment(client: ShopifyClient, p: dict) -> dict:
     return {"fulfillmentId": data["fulfillmentCreate"]["fulfillment"]["id"]}
 
 
-def add_tags(client: ShopifyClient, p: dict) -> dict:
+def add_tags(client: ShopifyClient, job: OutboxJob) -> dict:
+    p = job.payload
     # tagsAdd is a set union: sending it again after a lost answer changes nothing.
     data = client.call("TagsAdd", {"id": p["orderId"], "tags": p["tags"]}, payload_field="tagsAdd").data
     return {"tags": ((data["tagsAdd"].get("node") or {}).get("tags"))}
 
 
-def set_quantity(client: ShopifyClient, p: dict) -> dict:
+def set_quantity(client: ShopifyClient, job: OutboxJob) -> dict:
     """A reconciliation correction with compare-and-swap: a stale value is refused, not applied."""
+    p = job.payload
     variables = {"input": {"name": p["name"], "reason": p["reason"],
                            "referenceDocumentUri": p["referenceDocumentUri"],
                            "quantities": [{"inventoryItemId": p["inventoryItemId"], "locationId": p["locationId"],
                                            "quantity": p["quantity"], "changeFromQuantity": p["changeFromQuantity"]}]},
-                 "idempotencyKey": p.get("_key") or p["referenceDocumentUri"] + ":" + p["inventoryItemId"]}
+                 "idempotencyKey": job.idempotency_key}
     data = client.call("InventorySet", variables, payload_field="inventorySetQuantities").data
     group = (data["inventorySetQuantities"].get("inventoryAdjustmentGroup") or {})
     return {"adjustmentGroupId": group.get("id")}
