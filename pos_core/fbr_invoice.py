@@ -95,3 +95,32 @@ def encode(value) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     return json.dumps(value)
+
+
+def build_online(usin: str, when_utc, items: list[dict], posid: str, *, cod: bool, credit: bool,
+                 ref_usin: str | None, buyer_name: str = "", buyer_phone: str = "") -> dict:
+    """An online shipment's invoice (or a returned one's credit note). `items` are priced lines:
+    sku, name, pct_code, qty, tax_rate_bp, value_excl_paisa, tax_paisa, total_paisa, third_schedule."""
+    body_items = []
+    for it in items:
+        kind = (12 if credit else 11) if it["third_schedule"] else (CREDIT if credit else SALE)
+        body_items.append({
+            "ItemCode": it["sku"][:50], "ItemName": it["name"][:150],
+            "PCTCode": pct_digits(it["pct_code"]) or "00000000", "Quantity": Decimal(it["qty"]),
+            "TaxRate": (Decimal(it["tax_rate_bp"]) / 100).normalize(),
+            "SaleValue": to_rupees(it["value_excl_paisa"]), "Discount": Decimal("0.00"),
+            "FurtherTax": Decimal("0.00"), "TaxCharged": to_rupees(it["tax_paisa"]),
+            "TotalAmount": to_rupees(it["total_paisa"]), "InvoiceType": kind, "RefUSIN": ref_usin})
+    body = {
+        "InvoiceNumber": "", "POSID": int(posid) if posid.isdigit() else posid, "USIN": usin, "RefUSIN": ref_usin,
+        "DateTime": pk_time(when_utc), "BuyerName": buyer_name[:150], "BuyerNTN": "", "BuyerCNIC": "",
+        "BuyerPhoneNumber": buyer_phone.replace("+", "")[:20],
+        "TotalSaleValue": sum((i["SaleValue"] for i in body_items), Decimal("0.00")),
+        "TotalQuantity": sum((i["Quantity"] for i in body_items), Decimal(0)),
+        "TotalTaxCharged": sum((i["TaxCharged"] for i in body_items), Decimal("0.00")),
+        "Discount": Decimal("0.00"), "FurtherTax": Decimal("0.00"),
+        "TotalBillAmount": sum((i["TotalAmount"] for i in body_items), Decimal("0.00")),
+        "PaymentMode": 1 if cod else 2, "InvoiceType": CREDIT if credit else SALE, "Items": body_items,
+    }
+    return {"usin": usin, "ref_usin": ref_usin, "posid": posid, "invoice_type": body["InvoiceType"],
+            "body": encode(body)}

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import audit, db, ledger, online_orders, outbox, staff as staffmod, stock_moves
+from . import audit, db, fbr_invoice, ledger, numbering, online_orders, outbox, staff as staffmod, stock_moves
 from .errors import InvalidInput, NotFound, StateError
 from .ledger import Movement
 from .models import Branch, Fulfillment, FulfillmentLine, Variant, utcnow
+from .policy import SalePolicy
+from .pricing import PriceInput, price_lines
 
 COURIERS = {  # tracking page per courier; {n} is the consignment number. Overridable in config.
     "TCS": "https://www.tcsexpress.com/track/{n}",
@@ -88,7 +90,10 @@ def unpack(uid: str, staff_id: int, reason: str = "unpacked before dispatch") ->
 
 
 def dispatch(uid: str, staff_id: int, courier: str, tracking_number: str, *, shopify_enabled: bool,
-             url_templates: dict[str, str] | None = None, notify_customer: bool = True) -> Fulfillment:
+             url_templates: dict[str, str] | None = None, notify_customer: bool = True,
+             policy: SalePolicy | None = None) -> Fulfillment:
+    """Hand the parcel to the courier. The agent creates the Shopify fulfillment; with FBR on, the
+    shipment is invoiced under the branch's online POSID (its own USIN series, OL-<branch>-n)."""
     person = staffmod.get(staff_id)
     courier, tracking_number = courier.strip(), tracking_number.strip()
     if not courier or not tracking_number:
@@ -109,6 +114,8 @@ def dispatch(uid: str, staff_id: int, courier: str, tracking_number: str, *, sho
                 "notifyCustomer": notify_customer, "fulfillmentUid": f.uid,
                 "message": f"Shipped from {f.branch.name}",
             }, "fulfillment", f.uid)
+        if policy is not None and policy.fbr_enabled:
+            _queue_invoice(f, policy, credit=False)
     return f
 
 
@@ -124,7 +131,7 @@ def deliver(uid: str, staff_id: int, *, shopify_enabled: bool) -> Fulfillment:
 
 
 def mark_returned(uid: str, staff_id: int, receiving_branch_id: int, *, shopify_enabled: bool,
-                  reason: str = "returned / COD refused") -> Fulfillment:
+                  reason: str = "returned / COD refused", policy: SalePolicy | None = None) -> Fulfillment:
     """Goods came back (refused at the door, or returned): +q where they physically arrived."""
     person = staffmod.get(staff_id)
     branch = Branch.get_or_none(Branch.id == receiving_branch_id)
@@ -140,6 +147,9 @@ def mark_returned(uid: str, staff_id: int, receiving_branch_id: int, *, shopify_
                           doc_type="fulfillment", doc_ref=f.uid, shopify_enabled=shopify_enabled)
         _set(f, "RETURNED", person.id, branch=branch.code, reason=reason)
         online_orders.queue_tags(f.order, ["pos-returned"], shopify_enabled)
+        invoice = next((j for j in outbox.jobs_for(f.uid, outbox.FBR) if j.kind == "invoice"), None)
+        if invoice is not None and policy is not None:
+            _queue_invoice(f, policy, credit=True, ref=invoice)
     return f
 
 
@@ -242,6 +252,23 @@ def for_order(order_id: int) -> list[Fulfillment]:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+def _queue_invoice(f: Fulfillment, policy: SalePolicy, *, credit: bool, ref=None) -> None:
+    lines = list(f.lines)
+    inputs = [PriceInput(l.qty, l.order_line.unit_price_paisa if l.order_line else l.variant.price_paisa,
+                         l.variant.tax_rate_bp, None, True if l.variant.third_schedule else None) for l in lines]
+    priced, _ = price_lines(inputs, None, policy.prices_include_tax)
+    items = [{"sku": l.variant.sku, "name": l.variant.name, "pct_code": l.variant.pct_code, "qty": p.qty,
+              "tax_rate_bp": p.tax_rate_bp, "value_excl_paisa": p.value_excl_paisa, "tax_paisa": p.tax_paisa,
+              "total_paisa": p.total_paisa, "third_schedule": l.variant.third_schedule} for l, p in zip(lines, priced)]
+    usin = numbering.next_branch_number(f.branch, "OLR" if credit else "OL")
+    payload = fbr_invoice.build_online(usin, utcnow(), items, f.branch.fbr_online_posid or policy.fbr_posid,
+                                       cod=f.order.is_cod, credit=credit,
+                                       ref_usin=ref.payload["usin"] if ref else None,
+                                       buyer_name=f.order.customer_name, buyer_phone=f.order.phone)
+    outbox.enqueue(outbox.FBR, "credit_note" if credit else "invoice", payload, "fulfillment", f.uid,
+                   depends_on=ref.uid if ref else None)
+
 
 def _new(order_id, branch_id, staff_id, mode, status, lines, reason="", check_remaining=True) -> Fulfillment:
     person = staffmod.get(staff_id)

@@ -184,3 +184,24 @@ def test_health_checks_without_creating_an_invoice(sim):
     local = FbrTransport("local", f"{sim.url}/api/IMSFiscal/GetInvoiceNumberByModel")
     assert local.health().kind == "accepted"
     assert accepted(sim) == []
+
+
+def test_online_shipments_are_invoiced_and_returns_credited_under_the_online_posid(site, sim):
+    from pos_core import fulfillments, online_orders
+    from test_online_orders import COD, node
+    site.lhr.fbr_online_posid = "654321"
+    site.lhr.save()
+    order, _ = online_orders.record_from_shopify(node(site, [("L1", site.kurta, 2), ("L2", site.lipstick, 1)]), COD)
+    f = fulfillments.create(order.id, site.lhr.id, site.cashier.id)
+    fulfillments.pack(f.uid, site.cashier.id)
+    fulfillments.dispatch(f.uid, site.cashier.id, "TCS", "T-1", shopify_enabled=False, policy=POLICY)
+    fulfillments.mark_returned(f.uid, site.cashier.id, site.lhr.id, shopify_enabled=False, policy=POLICY)
+    w = FbrWorker(transport(sim))
+    assert w.run_once()["accepted"] == 1  # the credit note waits for its invoice
+    assert w.run_once()["accepted"] == 1
+    got = {i["USIN"]: i for i in accepted(sim)}
+    assert set(got) == {"OL-LHR1-000001", "OLR-LHR1-000001"}
+    invoice, credit = got["OL-LHR1-000001"], got["OLR-LHR1-000001"]
+    assert invoice["POSID"] in (654321, "654321") and invoice["payload"]["PaymentMode"] == 1  # COD is cash
+    assert credit["InvoiceType"] == 3 and credit["RefUSIN"] == "OL-LHR1-000001"
+    assert {i["InvoiceType"] for i in invoice["payload"]["Items"]} == {1, 11}
