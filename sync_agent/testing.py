@@ -83,7 +83,8 @@ def mirror_site(url: str, n_branches: int = 2, n_variants: int = 6, opening: int
 
 def sell(site: MirrorSite, branch_index: int, items: list[tuple[Variant, int]]):
     lines = [sales.SaleLine(v.id, q) for v, q in items]
-    total = sum(Decimal(v.price_paisa) / 100 * q for v, q in items)
+    # current prices: the agent's catalog pass may have brought Shopify's prices in meanwhile
+    total = sum(Decimal(Variant.get_by_id(v.id).price_paisa) / 100 * q for v, q in items)
     return sales.complete_sale(SHOPIFY_POLICY, counter_id=site.counters[branch_index].id,
                                shift_id=site.shifts[branch_index].id, staff_id=site.cashier.id,
                                lines=lines, tenders=[sales.Tender("cash", total)])
