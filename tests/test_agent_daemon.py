@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from pos_core import heartbeat
-from pos_core.models import OutboxJob
+from pos_core.models import OutboxJob, Variant
 from simulators.shopify.server import start
 from sync_agent.testing import available, mirror_site, sell, sim_adjustments, sim_post, sim_state, write_config
 
@@ -24,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "shpat_daemon_secret_9f8e7d6c5b4a"
 
 
-def agent(cfg: Path, *args: str, log: Path | None = None, level: str = "INFO") -> subprocess.Popen:
-    env = {**os.environ, "POS_AGENT_BACKOFF": "0.2,2", "POS_AGENT_LOG": level, "PYTHONUNBUFFERED": "1"}
+def agent(cfg: Path, *args: str, log: Path | None = None, level: str = "INFO", **extra_env) -> subprocess.Popen:
+    env = {**os.environ, "POS_AGENT_BACKOFF": "0.2,2", "POS_AGENT_LOG": level, "PYTHONUNBUFFERED": "1", **extra_env}
     out = open(log, "ab") if log else subprocess.PIPE
     return subprocess.Popen([sys.executable, "-m", "sync_agent", "--config", str(cfg), *args], cwd=ROOT,
                             env=env, stdout=out, stderr=out)
@@ -77,6 +78,20 @@ def test_config_errors_are_one_line_and_exit_2(tmp_path):
     assert res.returncode == 2 and "shopify.token" in res.stderr
 
 
+def test_import_catalog_command(setup, shop, tmp_path):
+    site, cfg = setup
+    res = run_agent(cfg, "import-catalog", "--paged")
+    assert res.returncode == 0, res.stderr
+    assert "imported:" in res.stdout and "catalog: paged:" in res.stderr
+    n = sum(len(p["variants"]) for p in sim_state(shop.url)["products"])
+    assert Variant.select().where(Variant.shopify_id.is_null(False)).count() == n
+    assert TOKEN not in res.stdout + res.stderr
+    off = tmp_path / "off.toml"
+    write_config(off, f"sqlite:///{tmp_path}/off.db", shop.url, TOKEN, {}, enabled=False)
+    res = run_agent(off, "import-catalog")
+    assert res.returncode == 2 and "shopify.enabled" in res.stderr
+
+
 def test_status_shows_queue_depths_and_the_heartbeat(setup):
     site, cfg = setup
     sell(site, 0, [(site.variants[0], 1), (site.variants[1], 1)])
@@ -99,15 +114,21 @@ def test_status_shows_queue_depths_and_the_heartbeat(setup):
 def test_sigterm_finishes_the_job_in_hand_and_exits_0(setup, shop, tmp_path):
     site, cfg = setup
     log = tmp_path / "agent.log"
-    proc = agent(cfg, "run", log=log)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(20)
+    proc = agent(cfg, "run", log=log, NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
     try:
+        assert notify.recv(4096).split(b"\n")[0] == b"READY=1"
         assert wait_for(lambda: any(r["channel"] == "shopify" for r in heartbeat.read()), 20)
         sim_post(shop.url, "faults", {"latency_ms": 1500, "scope": "mutations"})
         sell(site, 0, [(site.variants[0], 1)])
         assert wait_for(lambda: OutboxJob.get().status == "SENDING", 10, 0.02)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+        assert notify.recv(4096) == b"STOPPING=1"
     finally:
+        notify.close()
         if proc.poll() is None:
             proc.kill()
     assert OutboxJob.get().status == "SYNCED"          # the request in hand was finished
