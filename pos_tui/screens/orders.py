@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from pos_core import catalog, orders, outbox, refunds, staff as staffmod
 from pos_core.errors import PosError
@@ -21,6 +21,7 @@ from pos_core.sales import Tender
 
 from ..cart import Cart
 from ..receipts import pk_time
+from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
 from .dialogs import ApprovalScreen, PromptScreen, TextScreen
 
@@ -60,7 +61,7 @@ class OrdersScreen(Screen):
             yield Input(id="order-search", placeholder="number (000123), phone (0300...) or date (2026-11-23)")
         yield DataTable(id="orders", cursor_type="row")
         yield Label("", id="msg")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#orders", DataTable)
@@ -184,7 +185,7 @@ class RefundScreen(Screen):
         yield DataTable(id="return-lines", cursor_type="row")
         yield Static(id="return-summary")
         yield Label("", id="msg")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#return-lines", DataTable)
@@ -314,7 +315,7 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
         yield Static(id="new-lines")
         yield Static(id="return-summary")
         yield Label("", id="msg")
-        yield Footer()
+        yield KeyBar()
 
     @on(Input.Submitted, "#new-code")
     def code_entered(self, event: Input.Submitted) -> None:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from pos_core import catalog, sales, staff as staffmod
 from pos_core.errors import PosError
@@ -20,6 +20,7 @@ from pos_core.pricing import Discount, PricingError
 from ..cart import CartLine
 from ..widgets.bigtext import BigText
 from ..widgets.cart import CartView
+from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
 from .dialogs import (ApprovalScreen, ConfirmScreen, CustomerScreen, PickScreen, PromptScreen, SearchScreen,
                       TextScreen)
@@ -86,7 +87,7 @@ class SaleScreen(Screen):
         yield Label("", id="message")
         yield Label("F1 keys ^D del ^O orders ^T shift ^Y sync ^E receipt ^R reprint ^L sign out",
                     id="more-keys", classes="hint")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#barcode", Input).focus()

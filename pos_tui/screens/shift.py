@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from pos_core import shifts, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.money import MoneyError, fmt, to_paisa
 
 from ..receipts import shift_slip
+from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
 from .dialogs import ApprovalScreen, PromptScreen, TextScreen
 
@@ -48,7 +49,7 @@ class OpenShiftScreen(Screen):
             yield Label("Opening float (Rs):")
             yield Input(id="float")
             yield Label("", id="shift-msg", classes="error")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#float", Input).focus()
@@ -91,7 +92,7 @@ class ShiftScreen(Screen):
         yield Label("Shift - X report", classes="dialog-title")
         yield Static(id="xreport")
         yield Label("", id="shift-msg")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.reload()
@@ -179,7 +180,7 @@ class CloseShiftScreen(Screen):
                     yield Input(id="coins", classes="count")
             yield Static(id="count-summary")
         yield Label("", id="close-msg")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.expected = shifts.summary(self.app.shift).expected

@@ -5,13 +5,14 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from pos_core import outbox, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.models import OutboxJob, PosOrder
 
 from ..receipts import pk_time
+from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
 from .dialogs import ApprovalScreen
 from .orders import _msg, styled
@@ -34,7 +35,7 @@ class SyncScreen(Screen):
         yield DataTable(id="jobs", cursor_type="row")
         yield Static(id="job-error")
         yield Label("", id="msg")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#jobs", DataTable)
