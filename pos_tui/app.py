@@ -14,7 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.widgets import Input
 
-from pos_core import db, policy as policymod, refunds, sales, shifts, staff as staffmod
+from pos_core import db, policy as policymod, shifts, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.models import Counter, PosOrder, Staff
 from pos_core.money import fmt
@@ -176,7 +176,7 @@ class PosApp(App, inherit_bindings=False):
         self.switch_screen(SignInScreen())
 
     # --- selling ------------------------------------------------------------------------------
-    def pay(self, tenders: list[sales.Tender]) -> None:
+    def pay(self, tenders: list) -> None:
         """Complete the cart's sale with these tenders (in a worker); the cart stays until it commits."""
         if self.committing:
             return
@@ -190,6 +190,7 @@ class PosApp(App, inherit_bindings=False):
 
     @work(thread=True, group="sale", exit_on_error=False)
     def _complete_sale(self, args: dict) -> None:
+        from pos_core import sales  # imported when first needed: the sign-in screen comes up sooner
         try:
             order = sales.complete_sale(self.policy, **args)
             cash = any(t.method == "cash" for t in args["tenders"])
@@ -224,6 +225,7 @@ class PosApp(App, inherit_bindings=False):
 
     @work(thread=True, group="sale", exit_on_error=False)
     def _complete_return(self, kind: str, kwargs: dict) -> None:
+        from pos_core import refunds
         try:
             if kind == "refund":
                 doc = refunds.refund(self.policy, **kwargs)

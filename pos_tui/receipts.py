@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from pos_core import shifts
 from pos_core.models import Payment, PosOrder, PosOrderLine, Shift
-from pos_core.sales import TENDER_LABELS
 from printers import receipt as r
 
 PK_OFFSET = dt.timedelta(hours=5)  # Pakistan Standard Time, no daylight saving
@@ -46,6 +45,7 @@ def printer_settings(cfg) -> dict | None:
 
 
 def tender_label(p: Payment) -> str:
+    from pos_core.sales import TENDER_LABELS
     # For wallets the reference is the wallet's name (JazzCash, Easypaisa): that is what the
     # customer recognises on the slip.
     if p.method == "wallet" and p.reference:
@@ -107,6 +107,7 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
 
 def shift_slip(shift: Shift, cfg, title: str) -> r.Slip:
     """X report (shift still open) or Z report (closed), as a two-column slip."""
+    from pos_core.sales import TENDER_LABELS
     s = shifts.summary(shift)
     m = lambda paisa: r.format_money(rupees(paisa))  # noqa: E731
     rows = [("Opened", pk_time(shift.opened_at)), ("By", shift.staff.name),
