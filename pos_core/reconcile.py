@@ -28,10 +28,11 @@ class ShopifyLevel:
 
 
 def outbox_clear(location_id: str) -> bool:
-    """No inventory change for this location is still on its way (the comparison waits for that)."""
+    """No inventory change for this location is on its way (the comparison waits for that).
+    FAILED jobs do not hold it up: they wait for a person, and show in the report as a cause."""
     for job in OutboxJob.select(OutboxJob.payload).where(
             (OutboxJob.channel == outbox.SHOPIFY) & OutboxJob.kind.in_(["inventory_adjust", "inventory_set"])
-            & (OutboxJob.status != outbox.SYNCED)):
+            & OutboxJob.status.in_([outbox.PENDING, outbox.SENDING])):
         if (job.payload or {}).get("locationId") == location_id:
             return False
     return True
@@ -87,7 +88,7 @@ def compare(location_id: str, shopify: list[ShopifyLevel], cost_used: int = 0) -
             continue
         causes = []
         if row["pending"]:
-            causes.append(f"{row['pending']:+} still in the outbox")
+            causes.append(f"{row['pending']:+} still in the outbox (a movement not yet applied in Shopify)")
         if row["packed"]:
             causes.append(f"{row['packed']} packed for online orders, not yet dispatched")
         if row["unsynced"]:

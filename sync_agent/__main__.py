@@ -13,6 +13,7 @@ import os
 import sys
 
 from pos_core import cli, config as configmod, heartbeat, migrations, outbox
+from pos_core.models import OutboxJob
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run the agent until SIGTERM")
     sub.add_parser("once", help="run every job once and exit")
     sub.add_parser("status", help="queue depths and the agent's last contact and error per channel")
+    rec = sub.add_parser("reconcile", help="compare Shopify's quantities with the ledger now (changes nothing)")
+    rec.add_argument("--location", help="one location id (default: every mapped location)")
     imp = sub.add_parser("import-catalog", help="import shop, locations, products, variants and customers")
     how = imp.add_mutually_exclusive_group()
     how.add_argument("--bulk", action="store_true", help="a full import through a bulk operation (default the first time)")
@@ -55,6 +58,19 @@ def _dispatch(args) -> int:
               f"{stats.barcode_conflicts} barcode conflicts")
         return 0
     agent = Agent(cfg)
+    if args.command == "reconcile":
+        from . import reconcile
+        if not agent.client:
+            raise configmod.ConfigError(cfg.path, "shopify.enabled", "true to reconcile", False)
+        migrations.check_current()
+        for run in reconcile.run(agent.client, args.location):
+            print(f"{run.location_id}: {run.items_compared} items, {len(run.differences)} difference(s), "
+                  f"{run.cost_used} cost points (report {run.uid})")
+            for d in run.differences:
+                print(f"  {d['sku']:20} shopify {d['shopify_on_hand']:6} ledger {d['ledger_on_hand']:6}  "
+                      + "; ".join(d["causes"]))
+        agent.client.close()
+        return 0
     if args.command == "once":
         agent.once()
         return 0
@@ -78,7 +94,25 @@ def print_status() -> int:
         contact = row["last_contact_at"].strftime("%Y-%m-%d %H:%M:%S UTC") if row["last_contact_at"] else "never"
         err = row["last_error"] or "none"
         print(f"  {row['channel']:16} {seen}; last contact {contact}; last error: {err}")
+    _print_fbr_attention()
     return 0
+
+
+def _print_fbr_attention() -> None:
+    """What a person must look at for FBR: uncertain invoices and the 24-hour offline rule."""
+    stuck = list(OutboxJob.select().where((OutboxJob.channel == "fbr")
+                                          & OutboxJob.status.in_(["NEEDS_RECONCILIATION", "FAILED"])))
+    if stuck:
+        print("FBR invoices needing a person:")
+        for job in stuck:
+            print(f"  {job.payload.get('usin')}  {job.status}  {job.last_error}  (job {job.uid})")
+    detail = heartbeat.get_detail("fbr")
+    overdue = detail.get("offline_overdue") or []
+    if overdue:
+        print(f"ALARM: {len(overdue)} offline invoice(s) still unsent 20 hours after the link came back "
+              f"(FBR allows 24): {', '.join(overdue[:10])}")
+    if detail.get("breaker_open_until"):
+        print(f"FBR link down: not sending until {detail['breaker_open_until']} UTC")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""The agent process: an APScheduler 3 BlockingScheduler with three jobs.
+"""The agent process: an APScheduler 3 BlockingScheduler.
 
-* outbox push every 2 s: while idle it keeps looking for new work every 0.2 s until the next run
-  is due, so a sale reaches Shopify well under 2 s after it is committed;
+* outbox push every 2 s: inventory batches and order jobs (fulfillments, tags, corrections);
+  while idle it keeps looking for new work every 0.2 s until the next run is due, so a sale
+  reaches Shopify well under 2 s after it is committed;
+* FBR every second: invoices in order, behind a circuit breaker;
+* online orders every `shopify.poll_seconds` (20 s by default);
 * heartbeat every 5 s: AgentHeartbeat rows with queue depths, last contact, last error;
-* catalog incremental every 10 minutes (first run 30 s after start).
+* catalog incremental every 10 minutes (first run 30 s after start); reconciliation hourly.
 SIGTERM/SIGINT: stop taking new work, let the job in hand finish, exit 0. Under systemd
 (NOTIFY_SOCKET set): READY=1 after start-up, WATCHDOG=1 from a scheduler job, STOPPING=1.
 """
@@ -20,17 +23,19 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from pos_core import heartbeat, migrations, outbox
+from pos_core import config as configmod, fiscal, heartbeat, migrations, outbox
 from pos_core.db import database
 from pos_core.models import utcnow
 
-from . import catalog, sdnotify
+from . import catalog, orders, reconcile, sdnotify
+from .fbr.transport import FbrTransport
+from .fbr.worker import FbrWorker
 from .outbox_worker import OutboxWorker
 from .shopify.client import ShopifyClient
 
 log = logging.getLogger("sync_agent")
 
-PUSH_SECONDS, HEARTBEAT_SECONDS, CATALOG_SECONDS = 2.0, 5.0, 600.0
+PUSH_SECONDS, HEARTBEAT_SECONDS, CATALOG_SECONDS, RECONCILE_SECONDS = 2.0, 5.0, 600.0, 3600.0
 IDLE_POLL = 0.2
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
@@ -53,6 +58,10 @@ class Agent:
         if self.client is None and cfg.shopify.enabled:
             self.client = ShopifyClient(cfg.shopify, cfg.path)
         self.worker = OutboxWorker(self.client, stop=self.stop, **_backoff_from_env()) if self.client else None
+        self.fbr = None
+        if cfg.fbr.mode != "off":
+            token = configmod.read_secret(cfg.fbr.token, cfg.fbr.token_file, cfg.path, "fbr.token_file")
+            self.fbr = FbrWorker(FbrTransport(cfg.fbr.mode, cfg.fbr.endpoint, token))
         self.last_contact: dt.datetime | None = None
         self.last_error: str | None = None
         self.catalog_error: str | None = None
@@ -64,6 +73,12 @@ class Agent:
             migrations.check_current()
             if self.worker:
                 self.worker.recover()
+                orders.recover_interrupted()
+            if self.fbr:
+                stuck = fiscal.recover_interrupted()
+                if stuck:
+                    log.warning("%d FBR invoice(s) were being sent when the agent stopped: "
+                                "marked NEEDS_RECONCILIATION", stuck)
         self.beat()
 
     def push(self, linger: float = 0.0) -> int:
@@ -76,6 +91,8 @@ class Agent:
             while not self.stop.is_set():
                 summary = self.worker.run_once()
                 sent += summary.synced
+                jobs = orders.run_jobs(self.client)
+                sent += jobs["synced"]
                 if summary.contact:
                     self.last_contact = utcnow()
                 if summary.last_error:
@@ -86,9 +103,38 @@ class Agent:
                     self._beat_shopify()
                 if time.monotonic() >= deadline:
                     break
-                if not summary.batches:
+                if not summary.batches and not any(jobs.values()):
                     self.stop.wait(IDLE_POLL)
         return sent
+
+    def fbr_push(self) -> int:
+        """Report due invoices in order; the worker's breaker keeps a dead link from being hammered."""
+        if not self.fbr:
+            return 0
+        with database.connection_context():
+            counts = self.fbr.run_once()
+            self._beat_fbr()
+        return counts["accepted"]
+
+    def poll_orders(self) -> None:
+        if not self.client:
+            return
+        with database.connection_context():
+            try:
+                orders.poll(self.client, self.cfg.shopify.cod_gateways)
+            except Exception as exc:  # noqa: BLE001 - shown in status; the next poll tries again
+                log.warning("order poll failed: %s", exc)
+                heartbeat.beat("orders", error=f"order poll failed: {exc}")
+
+    def reconcile(self) -> None:
+        if not self.client:
+            return
+        with database.connection_context():
+            try:
+                reconcile.run(self.client)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("reconciliation failed: %s", exc)
+                heartbeat.beat("reconcile", error=f"reconciliation failed: {exc}")
 
     def beat(self) -> None:
         with database.connection_context():
@@ -103,7 +149,18 @@ class Agent:
             kwargs["error"] = self.last_error
         heartbeat.beat("shopify", **kwargs)
         if self.cfg.fbr.mode != "off" or depths.get("fbr"):
-            heartbeat.beat("fbr", detail={"queue": depths.get("fbr", {})})
+            self._beat_fbr(depths)
+
+    def _beat_fbr(self, depths: dict | None = None) -> None:
+        depths = depths if depths is not None else outbox.queue_depths()
+        detail = {"queue": depths.get("fbr", {}), "mode": self.cfg.fbr.mode}
+        kwargs = {}
+        if self.fbr:
+            detail.update(self.fbr.state())
+            if self.fbr.last_contact_at:
+                kwargs["contact"] = self.fbr.last_contact_at
+            kwargs["error"] = self.fbr.last_error
+        heartbeat.beat("fbr", detail=detail, **kwargs)
 
     def catalog_pass(self, mode: str = "incremental") -> None:
         if not self.client:
@@ -123,10 +180,12 @@ class Agent:
     # -- modes ----------------------------------------------------------------------------------
     def once(self) -> None:
         self.start_up()
-        self.push()
-        self.beat()
         if self.client:
             self.catalog_pass("auto")
+            self.poll_orders()
+        self.push()
+        self.fbr_push()
+        self.beat()
 
     def run(self) -> int:
         self.start_up()
@@ -140,6 +199,13 @@ class Agent:
         if self.client:
             sched.add_job(self.catalog_pass, "interval", seconds=CATALOG_SECONDS, id="catalog",
                           next_run_time=now + dt.timedelta(seconds=30), replace_existing=True)
+            sched.add_job(self.poll_orders, "interval", seconds=self.cfg.shopify.poll_seconds, id="orders",
+                          next_run_time=now + dt.timedelta(seconds=2), replace_existing=True)
+            sched.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile",
+                          next_run_time=now + dt.timedelta(minutes=5), replace_existing=True)
+        if self.fbr:
+            sched.add_job(self.fbr_push, "interval", seconds=1, id="fbr-push", next_run_time=now,
+                          replace_existing=True)
         period = sdnotify.watchdog_period()
         if period:
             sched.add_job(self.watchdog, "interval", seconds=period, id="watchdog", next_run_time=now)
@@ -160,5 +226,7 @@ class Agent:
         sched.start()      # returns after shutdown
         if self.client:
             self.client.close()
+        if self.fbr:
+            self.fbr.transport.close()
         log.info("pos-agent stopped")
         return 0
