@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="bring the database schema up to date")
     d = sub.add_parser("demo", help="create a demo site in a new database")
     d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--shopify-seed", metavar="FILE", help="also write the catalog as a Shopify simulator seed file")
     sub.add_parser("check-stock", help="recompute every stock level from the ledger; non-zero exit on a mismatch")
     r = sub.add_parser("retry", help="put a failed sync job back in the queue")
     r.add_argument("job", help="the job's uid (see `pos-admin jobs`)")
@@ -42,6 +43,12 @@ def _dispatch(args) -> int:
         summary = demo.build(seed=args.seed)
         print("demo site created: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
         print("staff PINs: " + ", ".join(f"{name} ({role}) {pin}" for _, name, role, pin in demo.DEMO_STAFF))
+        if args.shopify_seed:
+            import json
+            from pathlib import Path
+            Path(args.shopify_seed).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.shopify_seed).write_text(json.dumps(demo.shopify_seed(), indent=1))
+            print(f"Shopify simulator seed written to {args.shopify_seed}")
     elif args.command == "check-stock":
         migrations.check_current()
         bad = ledger.check()

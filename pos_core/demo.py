@@ -95,3 +95,38 @@ def build(seed: int = 7, stock_per_item: tuple[int, int] = (0, 24)) -> dict:
             ledger.record(m)
     return {"branches": len(made), "counters": 2 * len(made), "staff": len(DEMO_STAFF),
             "variants": len(variants), "opening_movements": len(movements)}
+
+
+DEMO_LOCATIONS = {"LHR1": "LHR-01", "KHI1": "KHI-02"}
+
+
+def shopify_seed() -> dict:
+    """The demo catalog as a seed for the Shopify simulator: the same SKUs, barcodes, prices and
+    opening stock, so that after `pos-agent import-catalog` the two agree to the unit."""
+    from .models import Branch, StockLevel
+    levels: dict[tuple[int, str], int] = {}
+    for vid, code, qty in (StockLevel.select(StockLevel.variant, Branch.code, StockLevel.on_hand)
+                           .join(Branch).tuples()):
+        levels[(vid, code)] = qty
+    branches_by_code = {b.code: b for b in Branch.select()}
+    products = []
+    for p in Product.select().order_by(Product.id):
+        variants = []
+        for v in p.variants.order_by(Variant.id):
+            barcode = v.barcodes.first()
+            variants.append({
+                "sku": v.sku, "barcode": barcode.code if barcode else None,
+                "price": f"{v.price_paisa // 100}.{v.price_paisa % 100:02d}",
+                "options": {"Option": v.option_text or "Default Title"}, "tracked": True,
+                "inventory": {DEMO_LOCATIONS[c]: levels.get((v.id, c), 0) for c in branches_by_code
+                              if c in DEMO_LOCATIONS}})
+        products.append({"title": p.title, "vendor": p.vendor, "productType": p.category, "status": "ACTIVE",
+                         "variants": variants})
+    return {
+        "shop": {"name": "Demo Fashion House"},
+        "locations": [{"name": branches_by_code[c].name, "code": loc, "city": branches_by_code[c].name.split(" - ")[0]}
+                      for c, loc in DEMO_LOCATIONS.items() if c in branches_by_code],
+        "products": products,
+        "customers": [{"firstName": "Hina", "lastName": "Baig", "phone": "+923001234567"},
+                      {"firstName": "Usman", "lastName": "Raza", "phone": "+923214567890"}],
+    }
