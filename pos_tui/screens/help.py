@@ -19,7 +19,7 @@ def key_rows(keymap: dict | None = None):
     keymap = keymap or {}
     for title, cls in _screens():
         for b in cls.BINDINGS:
-            yield title, b.id, keymap.get(b.id, b.key), b.description
+            yield title, b.id, keymap.get(b.id, b.key), b.tooltip or b.description
 
 
 def key_map_text(app) -> str:

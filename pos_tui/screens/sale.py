@@ -21,6 +21,7 @@ from ..cart import CartLine
 from ..widgets.bigtext import BigText
 from ..widgets.cart import CartView
 from ..widgets.keybar import KeyBar
+from ..widgets.panel import Panel
 from ..widgets.status import StatusBar
 from .dialogs import (ApprovalScreen, ConfirmScreen, CustomerScreen, PickScreen, PromptScreen, SearchScreen,
                       TextScreen)
@@ -51,15 +52,24 @@ def parse_qty(text: str):
 class SaleScreen(Screen):
     SCANS = "cart"
     BINDINGS = [
-        Binding("f10", "pay", "Pay", id="sale.pay", priority=True),
-        Binding("f2", "search", "Find", id="sale.search", priority=True),
-        Binding("f3", "customer", "Cust", id="sale.customer", priority=True),
-        Binding("f4", "qty", "Qty", id="sale.qty", priority=True),
-        Binding("f5", "line_discount", "Disc", id="sale.line_discount", priority=True),
-        Binding("f6", "order_discount", "Bill%", id="sale.order_discount", priority=True),
-        Binding("f7", "price", "Price", id="sale.price_override", priority=True),
-        Binding("f8", "park", "Park", id="sale.park", priority=True),
-        Binding("f9", "recall", "Recall", id="sale.recall", priority=True),
+        Binding("f10", "pay", "Pay", id="sale.pay", priority=True,
+                tooltip="Take payment"),
+        Binding("f2", "search", "Find", id="sale.search", priority=True,
+                tooltip="Find an item by name"),
+        Binding("f3", "customer", "Cust", id="sale.customer", priority=True,
+                tooltip="Attach a customer by phone (new: name too)"),
+        Binding("f4", "qty", "Qty", id="sale.qty", priority=True,
+                tooltip="Change the chosen line's quantity"),
+        Binding("f5", "line_discount", "Disc", id="sale.line_discount", priority=True,
+                tooltip="Discount on the chosen line"),
+        Binding("f6", "order_discount", "Bill%", id="sale.order_discount", priority=True,
+                tooltip="Discount on the whole bill"),
+        Binding("f7", "price", "Price", id="sale.price_override", priority=True,
+                tooltip="Change the chosen line's price"),
+        Binding("f8", "park", "Park", id="sale.park", priority=True,
+                tooltip="Park the sale as a draft"),
+        Binding("f9", "recall", "Recall", id="sale.recall", priority=True,
+                tooltip="Recall a parked draft"),
         Binding("ctrl+d", "remove_line", "Remove line", id="sale.remove_line", priority=True, show=False),
         Binding("ctrl+x", "void", "Void sale", id="sale.void", priority=True, show=False),
         Binding("up", "cursor(-1)", "Line up", id="sale.line_up", show=False),
@@ -80,11 +90,11 @@ class SaleScreen(Screen):
         yield CartView(id="cart")
         with Horizontal(id="bottom"):
             with Vertical(id="left-panel"):
-                yield Static(id="customer")
+                yield Panel(id="customer")
                 yield Label("", id="change-label")
                 yield BigText(id="change")
-            yield Static(id="totals")
-        yield Label("", id="message")
+            yield Panel(id="totals")
+        yield Panel(id="message")
         yield Label("F1 keys ^D del ^O orders ^T shift ^Y sync ^E receipt ^R reprint ^L sign out",
                     id="more-keys", classes="hint")
         yield KeyBar()
@@ -135,7 +145,7 @@ class SaleScreen(Screen):
         n = sum(l.qty for l in self.cart.lines)
         rows.append(f"[b reverse] TOTAL Rs {fmt(total):>13} [/]")
         rows.append(f"{len(self.cart.lines)} lines, {n} items")
-        self.query_one("#totals", Static).update("\n".join(rows))
+        self.query_one("#totals", Panel).show("\n".join(rows))
 
     def render_customer(self) -> None:
         c = self.cart.customer
@@ -150,16 +160,19 @@ class SaleScreen(Screen):
             notes.append(f"Approved by {escape(self.cart.approver_name)}")
         if self.cart.draft_uid:
             notes.append("recalled draft")
-        self.query_one("#customer", Static).update(first + ("\n" + ", ".join(notes) if notes else ""))
+        self.query_one("#customer", Panel).show(first + ("\n" + ", ".join(notes) if notes else ""))
 
     def show_message(self, text: str, error: bool = False) -> None:
-        label = self.query_one("#message", Label)
-        label.set_class(error, "error")
-        label.update(escape(text))
+        panel = self.query_one("#message", Panel)
+        if panel.has_class("error") != error:  # restyling repaints the whole screen: only on a change
+            panel.set_class(error, "error")
+        panel.show(escape(text))
 
     def clear_change(self) -> None:
-        self.query_one("#change-label", Label).update("")
-        self.query_one("#change", BigText).update("")
+        if getattr(self, "_change_shown", False):  # an update asks for a full relayout: only when needed
+            self._change_shown = False
+            self.query_one("#change-label", Label).update("")
+            self.query_one("#change", BigText).update("")
 
     # --- adding items -------------------------------------------------------------------------
     @on(Input.Submitted, "#barcode")
@@ -440,6 +453,7 @@ class SaleScreen(Screen):
         if msg.cash and msg.change_paisa:
             self.query_one("#change-label", Label).update("CHANGE  Rs")
             self.query_one("#change", BigText).show(fmt(msg.change_paisa))
+            self._change_shown = True
         else:
             self.clear_change()
         self.show_message(f"Sale {msg.number} saved. Change Rs {fmt(msg.change_paisa)}. Printing...")
