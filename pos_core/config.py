@@ -78,6 +78,12 @@ class ScannerConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    dir: str = ""             # empty: a backups/ directory beside the SQLite file
+    keep: int = 14            # nightly copies kept by the agent
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     database_url: str
@@ -94,6 +100,7 @@ class Config:
     discount_limits: dict[str, Decimal] = field(default_factory=dict)
     adjustment_approval_above: Decimal = Decimal("5000")
     courier_urls: dict[str, str] = field(default_factory=dict)
+    backup: BackupConfig = BackupConfig()
 
 
 def find_path(cli_path: str | None = None) -> Path:
@@ -124,7 +131,7 @@ def load(cli_path: str | None = None) -> Config:
 def parse(data: dict, path: Path | str) -> Config:
     r = _Reader(data, Path(path))
     known = {"database", "site", "counter", "tax", "printer", "scanner", "shopify", "fbr", "keys",
-             "permissions", "stock", "couriers"}
+             "permissions", "stock", "couriers", "backup"}
     for section in data:
         if section not in known:
             raise ConfigError(path, section, "one of " + ", ".join(sorted(known)), "unknown section")
@@ -189,6 +196,8 @@ def parse(data: dict, path: Path | str) -> Config:
         adjustment_approval_above=r.decimal("stock.approval_above", "5000", minimum=Decimal(0),
                                             maximum=Decimal(10_000_000)),
         courier_urls=_courier_urls(r),
+        backup=BackupConfig(dir=r.get("backup.dir", str, ""),
+                            keep=r.check("backup.keep", int, 14, lambda v: 1 <= v <= 365, "1..365")),
     )
 
 
