@@ -18,6 +18,8 @@ from pos_core import catalog, customers, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.money import fmt
 
+from ..widgets.cart import RowsView
+
 ESC = Binding("escape", "cancel", "Back", id="dialog.cancel")
 
 
@@ -96,46 +98,37 @@ class SearchScreen(ModalScreen):
     SCANS = "pass"
     BINDINGS = [ESC, Binding("down", "move(1)", "Next", show=False, id="search.down"),
                 Binding("up", "move(-1)", "Previous", show=False, id="search.up")]
+    COLUMNS = (("Item", 44, "left"), ("SKU", 14, "left"), ("Price", 10, "right"))
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label("Find an item (name, colour, size or SKU)", classes="dialog-title")
             yield Input(placeholder="e.g. lawn red m", id="search")
-            yield DataTable(id="results", cursor_type="row", zebra_stripes=False)
+            yield RowsView(self.COLUMNS, id="results")
             yield Label("Type to search  Up/Down: choose  Enter: add  Esc: back", classes="hint")
 
     def on_mount(self) -> None:
-        table = self.query_one("#results", DataTable)
-        table.can_focus = False
-        table.add_column("Item", width=40, key="name")
-        table.add_column("SKU", width=16, key="sku")
-        table.add_column("Price", width=10, key="price")
         self.query_one("#search", Input).focus()
 
     @on(Input.Changed, "#search")
     def changed(self, event: Input.Changed) -> None:
-        table = self.query_one("#results", DataTable)
-        table.clear()
         try:
             found = catalog.search(event.value, limit=15)
         except Exception:  # noqa: BLE001 - half-typed text must never break the screen
             found = []
-        for v in found:
-            table.add_row(escape(v.name[:40]), v.sku, fmt(v.price_paisa), key=str(v.id))
+        self.query_one("#results", RowsView).set_rows([(v.name, v.sku, fmt(v.price_paisa)) for v in found],
+                                                      [v.id for v in found])
 
     def action_move(self, step: int) -> None:
-        table = self.query_one("#results", DataTable)
-        if table.row_count:
-            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+        self.query_one("#results", RowsView).move(step)
 
     @on(Input.Submitted, "#search")
     def submitted(self) -> None:
-        table = self.query_one("#results", DataTable)
-        if not table.row_count:
+        key = self.query_one("#results", RowsView).current_key
+        if key is None:
             self.app.bell()
             return
-        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        self.dismiss(int(key))
+        self.dismiss(key)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -54,3 +54,40 @@ class CartView(Widget):
         if not self.rows:
             text.append("  (empty: scan an item or press F2 to find one)", style="dim")
         return text
+
+
+class RowsView(Widget):
+    """A plain list with a highlighted row (search results): cheap to redraw on every keystroke."""
+
+    can_focus = False
+
+    def __init__(self, columns: tuple, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.columns = columns
+        self.rows: list[tuple] = []
+        self.keys: list = []
+        self.cursor = 0
+
+    def set_rows(self, rows: list[tuple], keys: list) -> None:
+        self.rows, self.keys, self.cursor = rows, keys, 0
+        self.refresh()
+
+    def move(self, step: int) -> None:
+        if self.rows:
+            self.cursor = max(0, min(len(self.rows) - 1, self.cursor + step))
+            self.refresh()
+
+    @property
+    def current_key(self):
+        return self.keys[self.cursor] if self.rows else None
+
+    def _line(self, cells) -> str:
+        return " ".join(_cell(str(c), w, a) for c, (_, w, a) in zip(cells, self.columns))
+
+    def render(self) -> Text:
+        text = Text(self._line([name for name, _, _ in self.columns]) + "\n", style="bold", no_wrap=True)
+        room = max(1, self.content_size.height - 1)
+        first = max(0, self.cursor - room + 1)
+        for i in range(first, min(len(self.rows), first + room)):
+            text.append(self._line(self.rows[i]) + "\n", style="reverse" if i == self.cursor else "")
+        return text
