@@ -129,5 +129,5 @@ def check() -> list[Mismatch]:
         return []
     skus = dict(Variant.select(Variant.id, Variant.sku).tuples())
     codes = dict(Branch.select(Branch.id, Branch.code).tuples())
-    return sorted(Mismatch(skus.get(v, str(v)), codes.get(b, str(b)), level, ledger)
-                  for (v, b), level, ledger in bad)
+    return sorted((Mismatch(skus.get(v, str(v)), codes.get(b, str(b)), level, ledger)
+                   for (v, b), level, ledger in bad), key=lambda m: (m.branch_code, m.variant_sku))
