@@ -7,6 +7,7 @@ ALTERs written with playhouse.migrate, and a test compares a migrated database w
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 from peewee import CharField, DateTimeField, IntegerField, Model
@@ -75,11 +76,38 @@ def migrate() -> list[int]:
     for version, name, fn in MIGRATIONS:
         if version in done:
             continue
-        with db.write():
-            fn(db.database)
-            SchemaMigration.create(version=version, name=name)
+        with _foreign_keys_off():
+            with db.write():
+                fn(db.database)
+                _check_foreign_keys(version)
+                SchemaMigration.create(version=version, name=name)
         ran.append(version)
     return ran
+
+
+@contextlib.contextmanager
+def _foreign_keys_off():
+    """SQLite rebuilds a table for most ALTERs (create new, copy, drop old, rename). With foreign
+    keys on, dropping the old table fires ON DELETE CASCADE and empties its children (an order's
+    lines), and the pragma cannot change inside a transaction: so it is off around the migration's
+    transaction, and the result is checked with `PRAGMA foreign_key_check` before the commit."""
+    if not db.is_sqlite():
+        yield
+        return
+    database = db.database
+    database.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        database.execute_sql("PRAGMA foreign_keys = ON")
+
+
+def _check_foreign_keys(version: int) -> None:
+    if db.is_sqlite():
+        broken = db.database.execute_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise SchemaError(f"migration {version} would leave {len(broken)} row(s) pointing at nothing "
+                              f"(first: {broken[0]}); nothing was changed")
 
 
 def check_current() -> None:
