@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import admin_stock, cli, demo, ledger, migrations, outbox
+from . import admin_stock, backup, cli, demo, ledger, migrations, outbox
 from .models import OutboxJob
 
 
@@ -23,12 +23,31 @@ def main(argv: list[str] | None = None) -> int:
     j = sub.add_parser("jobs", help="list sync jobs that are not yet synced")
     j.add_argument("--all", action="store_true", help="include synced jobs")
     admin_stock.add_commands(sub)
+    backup.add_commands(sub)
+    doc = sub.add_parser("doctor", help="check config, database, agent, Shopify, FBR, printer, scanner, clock")
+    doc.add_argument("--print", action="store_true", help="also print a test slip")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        return _doctor(args)
     return cli.run(lambda: _dispatch(args))
+
+
+def _doctor(args) -> int:
+    """The checks need the network, which pos_core never touches: the agent's package runs them."""
+    import subprocess
+    cmd = [sys.executable, "-m", "sync_agent"] + (["--config", args.config] if args.config else [])
+    cmd += ["doctor"] + (["--print"] if args.print else [])
+    return subprocess.call(cmd)
 
 
 def _dispatch(args) -> int:
     cfg = cli.load_and_open(args.config)
+    if args.command in backup.COMMANDS + ("backups",):
+        try:
+            return backup.run(args, cfg)
+        except backup.BackupError as exc:
+            print(f"{args.command}: {exc}", file=sys.stderr)
+            return 1
     if args.command in admin_stock.COMMANDS:
         migrations.check_current()
         return admin_stock.run(args, cfg)
