@@ -6,7 +6,8 @@
 * FBR every second: invoices in order, behind a circuit breaker;
 * online orders every `shopify.poll_seconds` (20 s by default);
 * heartbeat every 5 s: AgentHeartbeat rows with queue depths, last contact, last error;
-* catalog incremental every 10 minutes (first run 30 s after start); reconciliation hourly.
+* catalog incremental every 10 minutes (first run 30 s after start); reconciliation hourly;
+* a backup of a SQLite database every night at 02:30 Asia/Karachi, keeping `[backup] keep` (14).
 SIGTERM/SIGINT: stop taking new work, let the job in hand finish, exit 0. Under systemd
 (NOTIFY_SOCKET set): READY=1 after start-up, WATCHDOG=1 from a scheduler job, STOPPING=1.
 """
@@ -38,6 +39,11 @@ log = logging.getLogger("sync_agent")
 PUSH_SECONDS, HEARTBEAT_SECONDS, CATALOG_SECONDS, RECONCILE_SECONDS = 2.0, 5.0, 600.0, 3600.0
 IDLE_POLL = 0.2
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+
+
+def nightly_backup_trigger():
+    from apscheduler.triggers.cron import CronTrigger
+    return CronTrigger(hour=2, minute=30, timezone="Asia/Karachi")
 
 
 def _backoff_from_env() -> dict:
@@ -174,6 +180,19 @@ class Agent:
                 log.warning("catalog pass failed: %s", exc)
                 heartbeat.beat(catalog.CURSOR_CHANNEL, error=f"catalog pass failed: {exc}")
 
+    def nightly_backup(self) -> None:
+        from pos_core import backup
+        try:
+            info = backup.nightly(self.cfg)
+            log.info("nightly backup %s (%d bytes, %.1f s)", info.path.name, info.size, info.seconds)
+        except Exception as exc:  # noqa: BLE001 - shown in status; tomorrow's run tries again
+            log.warning("nightly backup failed: %s", exc)
+            with database.connection_context():
+                heartbeat.beat("backup", error=f"nightly backup failed: {exc}")
+            return
+        with database.connection_context():
+            heartbeat.beat("backup", error="", detail={"last": info.path.name, "bytes": info.size})
+
     def watchdog(self) -> None:
         sdnotify.notify("WATCHDOG=1")
 
@@ -205,6 +224,9 @@ class Agent:
                           next_run_time=now + dt.timedelta(minutes=5), replace_existing=True)
         if self.fbr:
             sched.add_job(self.fbr_push, "interval", seconds=1, id="fbr-push", next_run_time=now,
+                          replace_existing=True)
+        if self.cfg.database_url.startswith("sqlite"):
+            sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)
         period = sdnotify.watchdog_period()
         if period:
