@@ -66,7 +66,8 @@ class OrdersScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one("#orders", DataTable)
         table.can_focus = False
-        for label, width in (("Number", 16), ("Date (PKT)", 11), ("Kind", 6), ("Customer", 13), ("Total", 10),
+        # 80 columns: no room for a kind column; refund numbers carry an R, exchanges say so in Total.
+        for label, width in (("Number", 15), ("Date (PKT)", 11), ("Customer", 11), ("Total", 10),
                              ("Shopify", 9), ("FBR", 9)):
             table.add_column(label, width=width)
         self.query_one("#order-search", Input).focus()
@@ -90,11 +91,10 @@ class OrdersScreen(Screen):
         status = outbox.statuses_for([o.uid for o in found])
         for o in found:
             st = status.get(o.uid, {})
-            kind = "exch" if o.exchange_uid else o.kind
             total = o.total_paisa + o.service_fee_paisa
-            table.add_row(o.number, pk_time(o.completed_at, "%d-%m %H:%M"), kind,
-                          escape(o.customer.phone if o.customer_id else "walk-in"),
-                          fmt(-total if o.kind == "refund" else total),
+            amount = fmt(-total if o.kind == "refund" else total) + ("x" if o.exchange_uid else "")
+            table.add_row(o.number, pk_time(o.completed_at, "%d-%m %H:%M"),
+                          escape("0" + o.customer.phone[3:] if o.customer_id else "walk-in"), amount,
                           styled(st.get(outbox.SHOPIFY, "NOT_REQUIRED")), styled(st.get(outbox.FBR, "NOT_REQUIRED")),
                           key=o.uid)
         self.show_message(f"{len(found)} orders" + (f" for {query!r}" if query.strip() else " (latest at this counter)"))

@@ -11,6 +11,18 @@ from rich.markup import escape
 from textual.widgets import Static
 
 
+def key_label(key: str) -> str:
+    """ASCII names the Linux console can draw (Textual shows Enter as a symbol it may lack)."""
+    names = {"enter": "Enter", "escape": "Esc", "delete": "Del", "up": "Up", "down": "Down", "tab": "Tab"}
+    if key in names:
+        return names[key]
+    if key.startswith("ctrl+"):
+        return "^" + key[5:].upper()
+    if key[:1] == "f" and key[1:].isdigit():
+        return key.upper()
+    return key
+
+
 class KeyBar(Static):
     DEFAULT_CSS = "KeyBar { height: 1; dock: bottom; padding: 0 1; }"
 
@@ -24,5 +36,5 @@ class KeyBar(Static):
             if not b.show or b.action in seen:
                 continue
             seen.add(b.action)
-            parts.append(f"[b reverse]{escape(self.app.get_key_display(b))}[/] {escape(b.description)}")
+            parts.append(f"[b reverse]{escape(key_label(key))}[/] {escape(b.description)}")
         self.update(" ".join(parts))
