@@ -4,6 +4,7 @@
     pos-agent [--config PATH] once             every job a single time, then exit
     pos-agent [--config PATH] status           queue depths, last contact and last error per channel
     pos-agent [--config PATH] import-catalog [--bulk|--paged]
+    pos-agent [--config PATH] doctor [--print]   every check with its fix (`pos-admin doctor`)
 """
 from __future__ import annotations
 
@@ -29,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     how = imp.add_mutually_exclusive_group()
     how.add_argument("--bulk", action="store_true", help="a full import through a bulk operation (default the first time)")
     how.add_argument("--paged", action="store_true", help="a full import page by page")
+    doc = sub.add_parser("doctor", help="check config, database, agent, Shopify, FBR, printer, scanner, clock")
+    doc.add_argument("--print", action="store_true", help="also print a test slip")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+        from . import doctor
+        return doctor.run(args.config, print_slip=args.print)
     logging.basicConfig(level=os.environ.get("POS_AGENT_LOG", "INFO").upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
