@@ -12,6 +12,7 @@ from rich.markup import escape
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.widgets import Input
 
 from pos_core import db, policy as policymod, shifts, staff as staffmod
@@ -23,6 +24,16 @@ from .cart import Cart
 from .messages import ActionFailed, PrintDone, ReturnDone, SaleDone, SignInResult
 from .receipts import build_receipt, printer_settings, shift_slip
 from .scanner import WedgeDetector
+
+class AsciiScrollBarRender(ScrollBarRender):
+    """Scrollbar thumbs drawn with spaces and colour only: the eighth-block glyphs Textual uses for
+    smooth thumbs are missing from most Linux console fonts and show as diamonds."""
+
+    VERTICAL_BARS = [" "] * 8
+    HORIZONTAL_BARS = [" "] * 8
+
+
+ScrollBar.renderer = AsciiScrollBarRender
 
 MAX_PIN_TRIES = 5
 LOCK_SECONDS = 60

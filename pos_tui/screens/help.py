@@ -28,7 +28,8 @@ def key_map_text(app) -> str:
         if title != last:
             lines += ["", title]
             last = title
-        lines.append(f"  {key:<10} {desc:<18} id: {bid}")
+        lines.append(f"  {key:<8} {desc[:38]:<38} {bid}")
+    lines.insert(0, f"  {'key':<8} {'does':<38} id (for [keys] in the config)")
     lines += ["", "Scanner: scan anywhere on the sale screen; the item goes into the cart.",
               "Barcode field: 3*code adds three. Discounts: 10% or 250 (rupees off)."]
     return "\n".join(lines).strip()

@@ -57,7 +57,7 @@ class SaleScreen(Screen):
         Binding("f2", "search", "Find", id="sale.search", priority=True,
                 tooltip="Find an item by name"),
         Binding("f3", "customer", "Cust", id="sale.customer", priority=True,
-                tooltip="Attach a customer by phone (new: name too)"),
+                tooltip="Attach a customer by phone"),
         Binding("f4", "qty", "Qty", id="sale.qty", priority=True,
                 tooltip="Change the chosen line's quantity"),
         Binding("f5", "line_discount", "Disc", id="sale.line_discount", priority=True,
