@@ -80,6 +80,10 @@ class OrdersScreen(Screen):
     def searched(self, event: Input.Submitted) -> None:
         self.reload(event.value)
 
+    def on_screen_resume(self) -> None:
+        # Back from a refund or exchange: show the new documents and fresh sync statuses.
+        self.reload(self.query_one("#order-search", Input).value)
+
     def reload(self, query: str) -> None:
         table = self.query_one("#orders", DataTable)
         table.clear()

@@ -187,6 +187,12 @@ class SaleScreen(Screen):
         self.add_code(code)
 
     def add_code(self, text: str) -> None:
+        if self.app.committing:
+            # The cart is being saved as a sale and will be cleared when it commits; an item added
+            # now would vanish with it.
+            self.show_message("Saving the last sale: scan that item again in a moment", True)
+            self.app.bell()
+            return
         qty = 1
         head, star, tail = text.strip().partition("*")
         if star and head.isdigit():
