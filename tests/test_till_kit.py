@@ -75,6 +75,8 @@ async def type_text(pilot, text: str, enter: bool = False) -> None:
     if enter:
         pilot.app.post_message(events.Key("enter", "\r"))
     await pilot.pause()
+    if enter:  # Enter may have started a worker (a PIN check, a sale): let it report back
+        await settle(pilot, pilot.app)
 
 
 async def settle(pilot, app) -> None:

@@ -7,14 +7,15 @@ from __future__ import annotations
 from typing import Callable
 
 from rich.markup import escape
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
-from pos_core import catalog, customers, staff as staffmod
+from pos_core import catalog, customers, db, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.money import fmt
 
@@ -28,6 +29,12 @@ class PromptScreen(ModalScreen):
 
     SCANS = "pass"  # a scan goes to the screen underneath, the field keeps what was typed
     BINDINGS = [ESC]
+    THREADED = False  # run `check` in a worker thread (slow checks: PIN hashing)
+
+    class Checked(Message):
+        def __init__(self, value, error: str | None) -> None:
+            super().__init__()
+            self.value, self.error = value, error
 
     def __init__(self, title: str, label: str, check: Callable[[str], tuple[object, str | None]] | None = None,
                  value: str = "", password: bool = False):
@@ -50,12 +57,27 @@ class PromptScreen(ModalScreen):
         if self.check is None:
             self.dismiss(event.value)
             return
+        if self.THREADED:
+            self.query_one("#prompt-error", Label).update("Checking...")
+            self._check_in_thread(event.value)
+            return
         value, error = self.check(event.value)
-        if error:
-            self.query_one("#prompt-error", Label).update(escape(error))
+        self.checked(self.Checked(value, error))
+
+    @work(thread=True, exclusive=True, group="prompt-check", exit_on_error=False)
+    def _check_in_thread(self, text: str) -> None:
+        try:
+            self.post_message(self.Checked(*self.check(text)))
+        finally:
+            db.close()
+
+    @on(Checked)
+    def checked(self, msg: "PromptScreen.Checked") -> None:
+        if msg.error:
+            self.query_one("#prompt-error", Label).update(escape(msg.error))
             self.app.bell()
             return
-        self.dismiss(value)
+        self.dismiss(msg.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -66,6 +88,7 @@ class ApprovalScreen(PromptScreen):
     `allowed(staff)` says whether this person may approve what is asked."""
 
     SCANS = None  # a PIN field: never treat typing here as a scan
+    THREADED = True  # scrypt over every staff member takes ~60 ms each: keep the screen live
 
     def __init__(self, what: str, allowed: Callable[[object], bool]):
         self.allowed = allowed
