@@ -22,7 +22,6 @@ from pos_core.money import fmt
 
 from .cart import Cart
 from .messages import ActionFailed, PrintDone, ReturnDone, SaleDone, SignInResult
-from .receipts import build_receipt, printer_settings, shift_slip
 from .scanner import WedgeDetector
 
 class AsciiScrollBarRender(ScrollBarRender):
@@ -269,6 +268,7 @@ class PosApp(App, inherit_bindings=False):
     @work(thread=True, group="print", exit_on_error=False)
     def print_document(self, uid: str, reprint: bool = False) -> None:
         from printers.transport import PrintResult, print_receipt
+        from .receipts import build_receipt, printer_settings
         try:
             order = PosOrder.get(PosOrder.uid == uid)
             settings = printer_settings(self.cfg)
@@ -287,6 +287,7 @@ class PosApp(App, inherit_bindings=False):
         from printers.layout import layout_slip
         from printers.transport import columns_for, print_ops
         from pos_core.models import Shift
+        from .receipts import printer_settings, shift_slip
         try:
             settings = printer_settings(self.cfg)
             if settings is None:

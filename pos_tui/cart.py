@@ -8,9 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from pos_core.models import Customer, Variant
+from typing import TYPE_CHECKING
+
 from pos_core.pricing import Discount, PriceInput, PricingError, price_lines
-from pos_core.sales import SaleLine
+
+if TYPE_CHECKING:  # the sale services load on first use, not at start-up
+    from pos_core.models import Customer, Variant
+    from pos_core.sales import SaleLine
 
 
 @dataclass
@@ -31,7 +35,7 @@ class CartLine:
         return self.catalog_price_paisa if self.override_paisa is None else self.override_paisa
 
     @classmethod
-    def of(cls, v: Variant, qty: int = 1) -> "CartLine":
+    def of(cls, v: "Variant", qty: int = 1) -> "CartLine":
         return cls(v.id, v.sku, v.name, v.option_text, qty, v.price_paisa, v.tax_rate_bp, v.third_schedule)
 
 
@@ -40,12 +44,12 @@ class Cart:
     prices_include_tax: bool = True
     lines: list[CartLine] = field(default_factory=list)
     order_discount: Discount | None = None
-    customer: Customer | None = None
+    customer: "Customer | None" = None
     draft_uid: str | None = None
     approver_id: int | None = None     # who approved a discount or override beyond the limit
     approver_name: str = ""
 
-    def add(self, v: Variant, qty: int = 1) -> int:
+    def add(self, v: "Variant", qty: int = 1) -> int:
         """Add an item, or one more of it if it is already on a plain line; returns the index."""
         for i, line in enumerate(self.lines):
             if line.variant_id == v.id and line.override_paisa is None and line.discount is None:
@@ -59,7 +63,8 @@ class Cart:
         self.order_discount = self.customer = self.draft_uid = self.approver_id = None
         self.approver_name = ""
 
-    def sale_lines(self) -> list[SaleLine]:
+    def sale_lines(self) -> list["SaleLine"]:
+        from pos_core.sales import SaleLine
         return [SaleLine(l.variant_id, l.qty,
                          None if l.override_paisa is None else Decimal(l.override_paisa) / 100, l.discount)
                 for l in self.lines]
