@@ -77,6 +77,8 @@ class SaleScreen(Screen):
         Binding("ctrl+o", "orders", "Orders", id="sale.orders", priority=True, show=False),
         Binding("ctrl+t", "shift", "Shift", id="sale.shift", priority=True, show=False),
         Binding("ctrl+y", "sync", "Sync", id="sale.sync", priority=True, show=False),
+        Binding("ctrl+w", "online", "Online orders", id="sale.online", priority=True, show=False),
+        Binding("ctrl+k", "stock", "Stock", id="sale.stock", priority=True, show=False),
         Binding("ctrl+e", "preview", "Receipt preview", id="sale.preview", priority=True, show=False),
         Binding("ctrl+r", "reprint", "Reprint", id="sale.reprint", priority=True, show=False),
         Binding("ctrl+l", "sign_out", "Sign out", id="sale.sign_out", priority=True, show=False),
@@ -476,6 +478,14 @@ class SaleScreen(Screen):
     def action_sync(self) -> None:
         from .sync import SyncScreen
         self.app.push_screen(SyncScreen())
+
+    def action_online(self) -> None:
+        from .online import OnlineOrdersScreen
+        self.app.push_screen(OnlineOrdersScreen())
+
+    def action_stock(self) -> None:
+        from .stock import StockScreen
+        self.app.push_screen(StockScreen())
 
     def action_preview(self) -> None:
         uid = self.app.last_uid
