@@ -1,4 +1,9 @@
-"""Ctrl+K: stock of an item at every branch, in transit, and its history at this branch."""
+"""Ctrl+K: the branch manager's stock hub.
+
+Scan or type an item: on hand at every branch, in transit, and its movements at this branch
+(document, person, reason, time). F-keys open the branch's stock work: levels, transfers,
+purchase orders, adjustments, stock takes and the Shopify reconciliation report.
+"""
 from __future__ import annotations
 
 from rich.markup import escape
@@ -19,8 +24,18 @@ from .orders import _msg
 
 
 class StockScreen(Screen):
-    SCANS = None
-    BINDINGS = [Binding("escape", "back", "Back", id="stock.back")]
+    SCANS = "stock"
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="stock.back"),
+        Binding("f2", "levels", "Levels", id="stock.levels", priority=True, tooltip="Stock levels at this branch"),
+        Binding("f3", "transfers", "Transfer", id="stock.transfers", priority=True,
+                tooltip="Transfers to and from this branch"),
+        Binding("f4", "purchases", "PO", id="stock.purchases", priority=True, tooltip="Purchase orders"),
+        Binding("f5", "adjust", "Adjust", id="stock.adjust", priority=True, tooltip="Stock adjustment"),
+        Binding("f6", "count", "Count", id="stock.count", priority=True, tooltip="Stock take"),
+        Binding("f7", "reconcile", "Recon", id="stock.reconcile", priority=True,
+                tooltip="Shopify reconciliation report"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -33,31 +48,69 @@ class StockScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#stock-code", Input).focus()
+        here = self.app.counter.branch
+        self.query_one("#stock-view", Static).update(
+            f"Stock at {escape(here.code)}: scan an item to see it at every branch and its history here.\n\n"
+            "F2 levels (low, negative, category)   F3 transfers   F4 purchase orders\n"
+            "F5 adjustment   F6 stock take   F7 reconciliation with Shopify")
 
     def show_message(self, text: str, error: bool = False) -> None:
         _msg(self, text, error)
 
+    def scanned(self, code: str) -> None:
+        self.look_up(code)
+
     @on(Input.Submitted, "#stock-code")
     def looked_up(self, event: Input.Submitted) -> None:
         event.input.value = ""
+        self.look_up(event.value)
+
+    def look_up(self, code: str) -> None:
         try:
-            v = catalog.lookup(event.value).variant
+            v = catalog.lookup(code).variant
         except PosError as exc:
             self.show_message(str(exc), True)
             return
         view = stock.variant_view(v.id)
         here = self.app.counter.branch
         lines = [f"[b]{escape(v.sku)}[/]  {escape(v.name)}", ""]
-        for code, qty in view["on_hand"].items():
+        codes = sorted(set(view["on_hand"]) | set(view["in_transit"]) | {here.code})
+        for code in codes:
+            qty = view["on_hand"].get(code, 0)
             transit = view["in_transit"].get(code, 0)
             mark = " (this branch)" if code == here.code else ""
-            lines.append(f"  {code:8} on hand {qty:5}" + (f"   in transit here {transit}" if transit else "") + mark)
-        lines += ["", f"Last movements at {here.code}:"]
+            lines.append(f"  {code:8} on hand {qty:5}" + (f"   in transit to it {transit}" if transit else "") + mark)
+        lines += ["", f"Last movements at {here.code} (time, units, kind, document, person, reason):"]
         for h in stock.history(v.id, here.id, limit=8):
-            lines.append(f"  {pk_time(h.at, '%d-%m %H:%M')} {h.delta:+5} {h.kind[:12]:12} {escape(h.doc[:20]):20} "
-                         f"{escape(h.person[:12])}")
+            lines.append(f"  {pk_time(h.at, '%d-%m %H:%M')} {h.delta:+5} {h.kind[:11]:11} {escape(h.doc[:17]):17} "
+                         f"{escape(h.person[:10]):10} {escape(h.reason[:14])}")
         self.query_one("#stock-view", Static).update("\n".join(lines))
         self.show_message(f"{v.sku}: {view['on_hand'].get(here.code, 0)} here")
+
+    # --- the branch's stock work -------------------------------------------------------------
+    def action_levels(self) -> None:
+        from .stock_levels import LevelsScreen
+        self.app.push_screen(LevelsScreen())
+
+    def action_transfers(self) -> None:
+        from .stock_transfers import TransfersScreen
+        self.app.push_screen(TransfersScreen())
+
+    def action_purchases(self) -> None:
+        from .stock_purchases import PurchaseOrdersScreen
+        self.app.push_screen(PurchaseOrdersScreen())
+
+    def action_adjust(self) -> None:
+        from .stock_adjust import AdjustScreen
+        self.app.push_screen(AdjustScreen())
+
+    def action_count(self) -> None:
+        from .stock_take import StockTakeScreen
+        self.app.push_screen(StockTakeScreen())
+
+    def action_reconcile(self) -> None:
+        from .stock_reconcile import ReconcileScreen
+        self.app.push_screen(ReconcileScreen())
 
     def action_back(self) -> None:
         self.app.pop_screen()
