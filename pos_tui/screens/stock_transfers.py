@@ -29,7 +29,7 @@ class TransfersScreen(StockBase):
     CODE_LABEL = "Transfer >"
     PLACEHOLDER = "scan the slip or type its number; Enter: open the chosen row"
     COLUMNS = (("Number", 16), ("Way", 4), ("Branch", 6), ("Status", 11), ("Units", 6), ("Created", 11),
-               ("By", 12))
+               ("By", 9))
     BINDINGS = StockBase.BINDINGS + [
         Binding("f2", "new", "New", id="transfers.new", priority=True, tooltip="New transfer to another branch"),
         Binding("f3", "open", "Open", id="transfers.open", priority=True, tooltip="Open the chosen transfer"),
@@ -57,7 +57,7 @@ class TransfersScreen(StockBase):
             units = sum(l.qty_sent for l in t.lines)
             rows.append((t.number, [escape(t.number), "out" if out else "in",
                                     escape((t.to_branch if out else t.from_branch).code), t.status, f"{units:>6}",
-                                    pk_time(t.created_at, "%d-%m %H:%M"), escape(cut(t.created_by.name, 12))]))
+                                    pk_time(t.created_at, "%d-%m %H:%M"), escape(cut(t.created_by.name, 9))]))
         self.fill(rows)
         self.set_head(f"Transfers of {escape(b.code)}, {self.filter.lower()}: {len(rows)}   "
                       "(out: sent from here, in: coming here)")
@@ -172,7 +172,7 @@ class TransferScreen(StockBase):
     scan what arrived, then confirm. Then a manager settles any line that came short or over."""
 
     PLACEHOLDER = "receiving: scan each item that arrived (3*code for three)"
-    COLUMNS = (("#", 3), ("SKU", 15), ("Item", 22), ("Sent", 5), ("Count", 5), ("Diff", 5), ("Settled", 16))
+    COLUMNS = (("#", 2), ("SKU", 14), ("Item", 14), ("Sent", 5), ("Count", 5), ("Diff", 5), ("Settled", 18))
     BINDINGS = StockBase.BINDINGS + [
         Binding("f5", "dispatch", "Dispatch", id="transfer.dispatch", priority=True,
                 tooltip="Dispatch the draft and print its slip"),
@@ -214,7 +214,7 @@ class TransferScreen(StockBase):
             settled = (l.resolution or "").replace("_", " ")
             if not settled and l.qty_received is not None and l.qty_received != l.qty_sent:
                 settled = "OPEN"
-            rows.append((str(l.line_no), [str(l.line_no), escape(l.variant.sku), escape(cut(l.variant.name, 22)),
+            rows.append((str(l.line_no), [str(l.line_no), escape(l.variant.sku), escape(cut(l.variant.name, 14)),
                                           f"{l.qty_sent:>5}", "" if got is None else f"{got:>5}", f"{diff:>5}",
                                           settled]))
         self.fill(rows)
