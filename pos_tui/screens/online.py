@@ -1,4 +1,5 @@
-"""Ctrl+W: online orders from Shopify, by state, searchable by order name or phone."""
+"""Ctrl+W: online orders from Shopify, by state, searchable by order name or phone.
+Enter searches when the search text changed, otherwise opens the highlighted order."""
 from __future__ import annotations
 
 from rich.markup import escape
@@ -24,6 +25,7 @@ class OnlineOrdersScreen(Screen):
     SCANS = None
     BINDINGS = [
         Binding("escape", "back", "Back", id="online.back"),
+        Binding("enter", "open", "Open", id="online.open"),
         Binding("f2", "next_state", "State", id="online.state", priority=True),
         Binding("up", "move(-1)", "Up", show=False, id="online.up"),
         Binding("down", "move(1)", "Down", show=False, id="online.down"),
@@ -32,6 +34,7 @@ class OnlineOrdersScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.state_index = 0
+        self.searched_for = ""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -55,16 +58,33 @@ class OnlineOrdersScreen(Screen):
 
     @on(Input.Submitted, "#online-search")
     def searched(self, event: Input.Submitted) -> None:
-        self.reload()
+        if event.value.strip() != self.searched_for:
+            self.reload()
+        else:
+            self.action_open()
+
+    def action_open(self) -> None:
+        from .online_order import OnlineOrderScreen
+        table = self.query_one("#online", DataTable)
+        if not table.row_count:
+            self.show_message("No order to open", True)
+            return
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        self.app.push_screen(OnlineOrderScreen(int(key)))
 
     def on_screen_resume(self) -> None:
+        table = self.query_one("#online", DataTable)
+        row = table.cursor_row
         self.reload()
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     def reload(self) -> None:
         table = self.query_one("#online", DataTable)
         table.clear()
         state = FILTERS[self.state_index]
         text = self.query_one("#online-search", Input).value
+        self.searched_for = text.strip()
         try:
             found = online_orders.search(state=state, text=text)
         except PosError as exc:
@@ -74,7 +94,8 @@ class OnlineOrdersScreen(Screen):
             phone = "0" + o.phone[3:] if o.phone.startswith("+92") else o.phone
             table.add_row(escape(o.name), o.state.replace("_", " ").lower(), escape(o.customer_name[:16]),
                           phone, fmt(o.total_paisa), "COD" if o.is_cod else "paid", key=str(o.id))
-        self.show_message(f"{len(found)} online orders" + (f" in state {state.lower()}" if state else ""))
+        self.show_message(f"{len(found)} online orders" + (f" in state {state.lower()}" if state else "")
+                          + ("; Enter opens the highlighted one" if found else ""))
 
     def action_next_state(self) -> None:
         self.state_index = (self.state_index + 1) % len(FILTERS)
