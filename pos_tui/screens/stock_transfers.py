@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 from textual.binding import Binding
+from textual.widgets import Input
 
 from pos_core import transfers
 from pos_core.errors import PosError
@@ -234,6 +235,8 @@ class TransferScreen(StockBase):
         if t.note:
             head.append(f"Note: {escape(t.note)}")
         self.set_head("\n".join(head))
+        self.query_one("#stock-code", Input).placeholder = (
+            self.PLACEHOLDER if self.receiving(t) else f"{t.status.lower()}: nothing to scan here")
 
     def handle_code(self, text: str) -> None:
         t = self.t
