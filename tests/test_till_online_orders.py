@@ -358,3 +358,27 @@ async def test_cancelled_after_packing_goods_back_on_the_shelf(tmp_path, till_db
     assert level(sku, "LHR1") == lhr
     assert StockLevel.select().count() > 0
     assert_books_balance()
+
+
+async def test_manual_fulfillment_flags_a_short_branch_and_takes_a_second_f10(tmp_path, till_db):
+    lhr_id, khi_id = branch("LHR1").id, branch("KHI1").id
+    sku = next(v.sku for v in Variant.select().order_by(Variant.id)
+               if ledger.on_hand(v.id, lhr_id) > ledger.on_hand(v.id, khi_id) + 1)
+    lhr, khi = level(sku, "LHR1"), level(sku, "KHI1")
+    order = record("#2009", [("L1", sku, khi + 1)], cod=False)
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db, shopify=SHOPIFY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await open_order(pilot, app, "#2009")
+        await press(pilot, app, "ctrl+f")
+        text = screen_text(app)
+        assert "Manual Fulfillment" in text and f"{khi + 1} unit(s) from LHR1" in text and "SHORT 1 x" in text
+        await press(pilot, app, "f3", "f10")
+        assert "KHI1 does not have enough stock" in flat(app) and level(sku, "KHI1") == khi
+        await press(pilot, app, "f10")
+        assert f"Manual fulfillment recorded: {khi + 1} unit(s) out of KHI1" in flat(app)
+    assert level(sku, "KHI1") == -1 and level(sku, "LHR1") == lhr
+    assert online_orders.get(order.id).state == "DISPATCHED"
+    assert not OutboxJob.select().where(OutboxJob.channel == "shopify").exists()  # nothing to Shopify
+    assert_books_balance()
