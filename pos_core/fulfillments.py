@@ -228,21 +228,44 @@ def after_cancel(uid: str, staff_id: int, back_on_shelf: bool) -> Fulfillment:
 
 
 def exchange_return(order_id: int, branch_id: int, staff_id: int, lines: dict[int, int]) -> Fulfillment:
-    """An order edit removed units that were already packed: they go back on the shelf here.
-    Nothing is pushed: Shopify's edit already put the unfulfilled units back in `available`."""
+    """An order edit removed units that were packed and not yet dispatched: they come out of the
+    packed shipment and go back on the shelf at the chosen branch. Nothing is pushed: Shopify's
+    edit already put the unfulfilled units back in `available`."""
     with db.write():
         order = online_orders.get(order_id)
         covered = online_orders.coverage(order)
         by_id = {l.id: l for l in order.lines}
+        packed = {}  # order line -> [(shipment line, units)] in packed, undispatched shipments
+        for fl in (FulfillmentLine.select(FulfillmentLine, Fulfillment).join(Fulfillment)
+                   .where((Fulfillment.order == order.id) & (Fulfillment.mode == "smart")
+                          & (Fulfillment.status == "PACKED")).order_by(Fulfillment.id.desc())):
+            packed.setdefault(fl.order_line_id, []).append(fl)
         for line_id, qty in lines.items():
             line = by_id.get(line_id)
             if line is None:
                 raise InvalidInput(f"line {line_id} is not on order {order.name}")
-            extra = covered.get(line_id, 0) - line.current_quantity
-            if qty <= 0 or qty > extra:
+            extra = min(covered.get(line_id, 0) - line.current_quantity,
+                        sum(fl.qty for fl in packed.get(line_id, [])))
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0 or qty > extra:
                 raise InvalidInput(f"{line.name}: {max(extra, 0)} packed unit(s) were removed by the edit, not {qty}")
         f = _new(order_id, branch_id, staff_id, "exchange_return", "DONE", lines, check_remaining=False)
         _move(f, "exchange-return", +1, staff_id, "removed by order edit, back on the shelf")
+        emptied = set()
+        for line_id, qty in lines.items():
+            for fl in packed[line_id]:  # take the units out of the packed shipments, newest first
+                take = min(qty, fl.qty)
+                if take:
+                    fl.qty -= take
+                    qty -= take
+                    if fl.qty:
+                        fl.save()
+                    else:
+                        fl.delete_instance()
+                        emptied.add(fl.fulfillment_id)
+        for shipment_id in emptied:
+            shipment = Fulfillment.get_by_id(shipment_id)
+            if not shipment.lines.count():
+                _set(shipment, "UNPACKED", staff_id, reason="all units removed by an order edit")
         online_orders.refresh_state(online_orders.get(order_id))
     return f
 

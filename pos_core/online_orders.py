@@ -109,8 +109,6 @@ def coverage(order: SmartOrder) -> dict[int, int]:
     for line_id, mode, status, qty in rows:
         if status in COVERING.get(mode, ()):
             covered[line_id] = covered.get(line_id, 0) + int(qty)
-        elif mode == "exchange_return":
-            covered[line_id] = covered.get(line_id, 0) - int(qty)
     return covered
 
 

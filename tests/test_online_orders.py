@@ -215,3 +215,16 @@ def test_unpack_before_dispatch_gives_stock_back_and_steps_never_move_twice(site
     fulfillments.pack(again.uid, site.cashier.id)
     assert ledger.on_hand(site.kurta.id, site.khi.id) == 48
     assert ledger.check() == []
+
+
+def test_an_exchange_return_takes_units_out_of_the_packed_shipment(site):
+    order, _ = online_orders.record_from_shopify(node(site, [("L1", site.kurta, 2)]), COD)
+    f = fulfillments.create(order.id, site.lhr.id, site.cashier.id)
+    fulfillments.pack(f.uid, site.cashier.id)
+    order, _ = online_orders.record_from_shopify(node(site, [("L1", site.kurta, 1)], updated="2026-11-23T12:00:00Z",
+                                                      edited=True), COD)
+    fulfillments.exchange_return(order.id, site.lhr.id, site.cashier.id, {line_ids(order)["1001"]: 1})
+    assert [(l.variant_id, l.qty) for l in f.lines] == [(site.kurta.id, 1)]  # one unit still packed
+    fulfillments.unpack(f.uid, site.cashier.id)  # unpacking now returns only what is still packed
+    assert ledger.on_hand(site.kurta.id, site.lhr.id) == 50
+    assert ledger.check() == []

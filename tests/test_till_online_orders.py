@@ -284,8 +284,8 @@ async def test_exchange_by_edit_after_packing(tmp_path, till_db):
         await press(pilot, app, "f10")
         assert "Exchange return: 1 unit(s) back in stock at LHR1" in flat(app)
         assert level(old, "LHR1") == packed_old + 1
-        await press(pilot, app, "up", "up", "f7")     # the old parcel: unpacking would count it twice
-        assert "removed by the order edit" in flat(app)
+        await press(pilot, app, "up", "up", "f7")     # the old parcel was emptied by the exchange return
+        assert "is unpacked" in flat(app)
         assert level(old, "LHR1") == packed_old + 1
         await press(pilot, app, "f5")                 # the replacement: only the new line is left
         assert "1 unit(s) from LHR1" in screen_text(app)
