@@ -59,3 +59,10 @@ async def test_stock_lookup_shows_every_branch_and_the_history(tmp_path, till_db
         assert "LHR1" in text and "KHI1" in text and "opening" in text and "(this branch)" in text
         await type_text(pilot, "NOPE-404", enter=True)
         assert "no item has this barcode or SKU" in screen_text(app)
+
+
+def test_every_key_on_every_screen_has_an_id_and_is_listed_by_f1():
+    from pos_tui.screens.help import key_rows
+    rows = list(key_rows())
+    assert {title for title, *_ in rows} >= {"Sale", "Online order", "Transfers", "Stock take", "Reconciliation"}
+    assert [r for r in rows if not r[1]] == []

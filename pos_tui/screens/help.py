@@ -9,10 +9,26 @@ def _screens():
     from .sale import SaleScreen
     from .shift import CloseShiftScreen, OpenShiftScreen, ShiftScreen
     from .sync import SyncScreen
+    from .online import OnlineOrdersScreen
+    from .online_order import OnlineOrderScreen
+    from .online_ship import LinesBranchScreen
+    from .stock import StockScreen
+    from .stock_adjust import AdjustScreen
+    from .stock_levels import LevelsScreen
+    from .stock_purchases import NewPurchaseOrderScreen, PurchaseOrderScreen, PurchaseOrdersScreen
+    from .stock_reconcile import ReconcileScreen
+    from .stock_take import StockTakeScreen
+    from .stock_transfers import NewTransferScreen, TransferScreen, TransfersScreen
     from ..app import PosApp
     return [("Everywhere", PosApp), ("Sale", SaleScreen), ("Find item", SearchScreen), ("Payment", PaymentScreen),
             ("Open shift", OpenShiftScreen), ("Shift", ShiftScreen), ("Close shift", CloseShiftScreen),
-            ("Orders", OrdersScreen), ("Refund", RefundScreen), ("Exchange", ExchangeScreen), ("Sync", SyncScreen)]
+            ("Orders", OrdersScreen), ("Refund", RefundScreen), ("Exchange", ExchangeScreen), ("Sync", SyncScreen),
+            ("Online orders", OnlineOrdersScreen), ("Online order", OnlineOrderScreen),
+            ("Shipment lines and branch", LinesBranchScreen), ("Stock", StockScreen), ("Stock levels", LevelsScreen),
+            ("Transfers", TransfersScreen), ("New transfer", NewTransferScreen), ("Transfer", TransferScreen),
+            ("Purchase orders", PurchaseOrdersScreen), ("New purchase order", NewPurchaseOrderScreen),
+            ("Purchase order", PurchaseOrderScreen), ("Adjustment", AdjustScreen), ("Stock take", StockTakeScreen),
+            ("Reconciliation", ReconcileScreen)]
 
 
 def key_rows(keymap: dict | None = None):

@@ -25,8 +25,10 @@ from pos_core.money import to_paisa
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
 
-MOVE_KEYS = [Binding("up", "move(-1)", "Up", show=False), Binding("down", "move(1)", "Down", show=False),
-             Binding("pageup", "move(-10)", "PgUp", show=False), Binding("pagedown", "move(10)", "PgDn", show=False)]
+MOVE_KEYS = [Binding("up", "move(-1)", "Up", show=False, id="stock.up"),
+             Binding("down", "move(1)", "Down", show=False, id="stock.down"),
+             Binding("pageup", "move(-10)", "PgUp", show=False, id="stock.page_up"),
+             Binding("pagedown", "move(10)", "PgDn", show=False, id="stock.page_down")]
 
 
 def parse_entry(text: str, *, signed: bool = False, cost: bool = False) -> tuple[int, str, Decimal | None]:
