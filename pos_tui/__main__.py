@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
         from pos_core import migrations
         cfg = cli.load_and_open(args.config)
         migrations.check_current()
+        from .app import configure_log
+        configure_log(cfg)  # $POS_TILL_LOG or ~/.local/state/pos/till.log; never stderr
         # Over SSH and on the console animations are wasted bandwidth. The frame rate stays at
         # Textual's 60: a till screen changes rarely, and a lower rate adds its whole frame period
         # to every scan's time to appear.

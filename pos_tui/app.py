@@ -6,11 +6,16 @@ printing runs in its own worker, so a slow or missing printer never holds up the
 """
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import time
+from pathlib import Path
 
 from rich.markup import escape
 from textual import events, on, work
 from textual.app import App
+from textual.worker import Worker, WorkerState, get_current_worker
 from textual.binding import Binding
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.widgets import Input
@@ -36,6 +41,72 @@ ScrollBar.renderer = AsciiScrollBarRender
 
 MAX_PIN_TRIES = 5
 LOCK_SECONDS = 60
+FBR_POLL_S = 0.1        # how often the print worker looks for the fiscal number while it waits
+
+log = logging.getLogger("pos_tui")
+
+# --- the till's error log --------------------------------------------------------------------------
+LOG_MAX_BYTES, LOG_BACKUPS = 1_000_000, 3
+
+
+class _Redact(logging.Filter):
+    """Blanks known secrets (the FBR and Shopify tokens from the config) wherever they appear."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        try:
+            text = record.getMessage()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+        except Exception:  # noqa: BLE001 - a malformed record: keep its bare text
+            text = str(record.msg)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(secret, "***")
+        record.msg, record.args = text, None
+        return True
+
+
+def till_log_path() -> Path:
+    """$POS_TILL_LOG (the launcher in deploy/ sets it), else ~/.local/state/pos/till.log."""
+    env = os.environ.get("POS_TILL_LOG", "").strip()
+    return Path(env) if env else Path.home() / ".local" / "state" / "pos" / "till.log"
+
+
+def configure_log(cfg=None, path: Path | None = None) -> Path | None:
+    """Send the till's warnings and errors to a size-capped file (1 MB x 3), never to stderr:
+    Textual draws on the terminal. Returns the file, or None when it cannot be written (then
+    nothing is logged at all, rather than spoiling the screen)."""
+    from logging.handlers import RotatingFileHandler  # here: it imports socket and pickle
+    path = Path(path) if path else till_log_path()
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_pos_till", False):
+            root.removeHandler(h)
+            h.close()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS,
+                                                       encoding="utf-8")
+    except OSError:
+        handler, path = logging.NullHandler(), None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    secrets = [cfg.fbr.token, cfg.shopify.token] if cfg is not None else []
+    handler.addFilter(_Redact(secrets))
+    handler._pos_till = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
+    logging.getLogger("pos_tui").setLevel(logging.INFO)
+    logging.lastResort = None        # never fall back to stderr,
+    logging.raiseExceptions = False  # nor print a logging error there
+    return path
 
 
 class PosApp(App, inherit_bindings=False):
@@ -47,7 +118,7 @@ class PosApp(App, inherit_bindings=False):
         Binding("ctrl+q", "quit_till", "Quit", id="quit", priority=True, show=False),
     ]
 
-    def __init__(self, cfg, counter: Counter, clock=time.monotonic):
+    def __init__(self, cfg, counter: Counter, clock=time.monotonic, scanner_open=None):
         super().__init__(ansi_color=False)
         self.cfg, self.counter, self.clock = cfg, counter, clock
         self.policy = policymod.from_config(cfg)
@@ -60,6 +131,11 @@ class PosApp(App, inherit_bindings=False):
         self.last_uid: str | None = None      # the last document this till completed
         self.unprinted: str | None = None     # a document whose receipt failed to print
         self.committing = False
+        self._print_lock = threading.Lock()   # one receipt at a time on the printer
+        self.scanner_open = scanner_open      # tests: a fake evdev device opener
+        self.scanner_reader = None
+        self.scanner_text = "scanner: keyboard"
+        self.scanner_note = ""
 
     # --- start-up ----------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -68,8 +144,72 @@ class PosApp(App, inherit_bindings=False):
         self.theme = "ansi-dark"
         if self.cfg.keys:
             self.set_keymap(self.cfg.keys)
+        self.start_scanner()
         # Pushed (not the default screen) so that sign-in can be switched for the till and back.
         self.push_screen(SignInScreen())
+
+    # --- evdev scanner --------------------------------------------------------------------------
+    def start_scanner(self) -> None:
+        """With `scanner.device` set, read the scanner through evdev (exclusive grab); otherwise,
+        or when that fails, the keyboard-wedge detector below is the scanner path."""
+        device = self.cfg.scanner.device
+        if not device:
+            return
+        from . import evdev_scanner
+        try:
+            self.scanner_reader = evdev_scanner.start_reader(
+                device, self.evdev_scanned, layout=self.cfg.scanner.layout,
+                min_length=self.cfg.scanner.min_length, open_device=self.scanner_open)
+        except Exception as exc:  # noqa: BLE001 - a broken scanner must not stop the till
+            log.exception("scanner: evdev start failed on %s", device)
+            self.scanner_reader, evdev_scanner.last_reason = None, str(exc)
+        if self.scanner_reader is not None:
+            self.scanner_text = f"scanner: evdev {device}"
+        else:
+            self.scanner_note = evdev_scanner.last_reason or "evdev not available"
+            self.scanner_text = "scanner: keyboard"   # start_reader logged why
+
+    async def on_unmount(self) -> None:
+        if self.scanner_reader is not None:
+            await self.scanner_reader.stop()
+
+    # Screens that do not take scans themselves but sit above the sale screen while the cashier
+    # looks something up: an evdev scan there goes into the cart underneath.
+    SCAN_INTO_CART_BELOW = frozenset({"OrdersScreen", "SyncScreen", "OnlineOrdersScreen", "ShiftScreen"})
+
+    def evdev_scanned(self, code: str) -> None:
+        """A complete code from the evdev reader (on the event loop's thread). The grabbed device
+        types nothing, so the scan is delivered or refused here, never lost silently."""
+        log.debug("scanner: evdev scan of %d characters", len(code))
+        for screen in reversed(self.screen_stack):
+            mode = getattr(screen, "SCANS", None)
+            if mode == "pass":
+                continue
+            if mode == "refuse":
+                self.say("Finish or leave this screen (Esc) before scanning more items", error=True)
+                return
+            if mode:
+                screen.scanned(code)
+                return
+            if type(screen).__name__ in self.SCAN_INTO_CART_BELOW:
+                self._scan_into_cart_below(screen, code)
+            else:
+                self.say("This screen does not take scans: finish it or go back (Esc), then scan",
+                         error=True)
+            return
+
+    def _scan_into_cart_below(self, above, code: str) -> None:
+        below = self.screen_stack[: self.screen_stack.index(above)]
+        target = next((s for s in reversed(below) if getattr(s, "SCANS", None) == "cart"), None)
+        if target is None or self.staff is None or self.shift is None:
+            self.say("Sign in and open a shift before scanning", error=True)
+            return
+        target.scanned(code)
+        # The sale screen said what happened on its own message line, under this screen: repeat it here.
+        said = getattr(target, "last_message", None)
+        if said and hasattr(above, "show_message"):
+            text, error = said
+            above.show_message(f"Sale: {text}" + ("" if error else " (Esc to see the sale)"), error)
 
     # --- keyboard-wedge scanner ---------------------------------------------------------------
     async def on_event(self, event: events.Event) -> None:
@@ -173,7 +313,11 @@ class PosApp(App, inherit_bindings=False):
     def enter_till(self) -> None:
         from .screens.sale import SaleScreen
         from .screens.shift import OpenShiftScreen
-        self.switch_screen(SaleScreen() if self.shift else OpenShiftScreen())
+        screen = SaleScreen() if self.shift else OpenShiftScreen()
+        self.switch_screen(screen)
+        if self.cfg.scanner.device:  # say which scanner path is live, and why not evdev
+            note = f" (evdev not used: {self.scanner_note})" if self.scanner_reader is None else ""
+            screen.call_after_refresh(self.say, self.scanner_text + note, self.scanner_reader is None)
 
     def sign_out(self) -> None:
         from .screens.signin import SignInScreen
@@ -208,6 +352,7 @@ class PosApp(App, inherit_bindings=False):
         except PosError as exc:
             self.post_message(ActionFailed(str(exc)))
         except Exception as exc:  # noqa: BLE001 - e.g. the database is locked: say so, keep the cart
+            log.exception("sale not saved")
             self.post_message(ActionFailed(f"the sale was NOT saved ({exc}); try again"))
         finally:
             db.close()
@@ -220,7 +365,7 @@ class PosApp(App, inherit_bindings=False):
         for screen in self.screen_stack:
             if hasattr(screen, "sale_completed"):
                 screen.sale_completed(msg)
-        self.print_document(msg.uid)
+        self.print_after_fiscal([msg.uid])
 
     @on(ActionFailed)
     def action_failed(self, msg: ActionFailed) -> None:
@@ -248,6 +393,7 @@ class PosApp(App, inherit_bindings=False):
         except PosError as exc:
             self.post_message(ActionFailed(str(exc)))
         except Exception as exc:  # noqa: BLE001
+            log.exception("%s not saved", kind)
             self.post_message(ActionFailed(f"NOT saved ({exc}); try again"))
         finally:
             db.close()
@@ -261,23 +407,70 @@ class PosApp(App, inherit_bindings=False):
                 screen.return_completed(msg)
                 break
         self.say(msg.text)
-        for uid in msg.uids:
-            self.print_document(uid)
+        self.print_after_fiscal(list(msg.uids))
 
     # --- printing -----------------------------------------------------------------------------
+    def fbr_wait_seconds(self) -> float:
+        """How long to wait for the fiscal number before printing: 0 with FBR off, and 0 while
+        the agent's circuit breaker is open (FBR unreachable: print "offline" at once)."""
+        if self.cfg.fbr.mode == "off":
+            return 0.0
+        from .widgets.status import fbr_breaker_open
+        try:
+            if fbr_breaker_open():
+                return 0.0
+        except Exception:  # noqa: BLE001 - no heartbeat to read: wait as configured
+            log.exception("reading the FBR heartbeat")
+        return float(self.cfg.fbr.wait_seconds)
+
+    @work(thread=True, group="print", exit_on_error=False)
+    def print_after_fiscal(self, uids: list[str]) -> None:
+        """Wait (in this thread, up to fbr.wait_seconds) for the agent to bring back the fiscal
+        numbers of just-completed documents, then print them in order. The screen is free meanwhile."""
+        from pos_core import fiscal
+        worker = get_current_worker()
+        try:
+            wait = self.fbr_wait_seconds()
+            deadline = time.monotonic() + wait
+            pending = list(uids)
+            while pending and wait > 0 and not worker.is_cancelled:
+                pending = [u for u in pending if fiscal.invoice_number(u)[0] is None]
+                if not pending or time.monotonic() >= deadline:
+                    break
+                time.sleep(FBR_POLL_S)
+        except Exception:  # noqa: BLE001 - waiting is a nicety: print anyway
+            log.exception("waiting for the FBR number")
+        finally:
+            db.close()
+        if worker.is_cancelled:
+            return
+        for uid in uids:
+            self._print_one(uid, False)
+
     @work(thread=True, group="print", exit_on_error=False)
     def print_document(self, uid: str, reprint: bool = False) -> None:
+        self._print_one(uid, reprint)
+
+    def _print_one(self, uid: str, reprint: bool) -> None:
+        """Build and print one stored document (in a print worker's thread); posts PrintDone."""
         from printers.transport import PrintResult, print_receipt
         from .receipts import build_receipt, printer_settings
         try:
             order = PosOrder.get(PosOrder.uid == uid)
             settings = printer_settings(self.cfg)
+            receipt = build_receipt(order, self.cfg, reprint)
             if settings is None:
                 result = PrintResult(False, "no printer is set up for this counter")
             else:
-                result = print_receipt(settings, build_receipt(order, self.cfg, reprint))
-            self.post_message(PrintDone(f"Receipt {order.number}", result.ok, result.error, result.warning, uid))
+                with self._print_lock:
+                    result = print_receipt(settings, receipt)
+            warning = result.warning
+            if result.ok and receipt.fbr is not None and not receipt.fbr.fiscal_number:
+                pending = "offline mode, FBR number pending: Ctrl+R reprints it once the number comes"
+                warning = f"{warning}; {pending}" if warning else pending
+            self.post_message(PrintDone(f"Receipt {order.number}", result.ok, result.error, warning, uid))
         except Exception as exc:  # noqa: BLE001 - printing must never take the till down
+            log.exception("receipt for %s not printed", uid)
             self.post_message(PrintDone("Receipt", False, str(exc), None, uid))
         finally:
             db.close()
@@ -306,6 +499,7 @@ class PosApp(App, inherit_bindings=False):
                 self.unprinted = None
             self.say(f"{msg.what} printed" + (f" ({msg.warning})" if msg.warning else ""))
         else:
+            log.warning("%s did not print: %s", msg.what, msg.error)
             if msg.uid:
                 self.unprinted = msg.uid
             self.say(f"{msg.what} did NOT print (sale is saved; Ctrl+R reprints): {msg.error}", error=True)
@@ -317,6 +511,17 @@ class PosApp(App, inherit_bindings=False):
             return
         # A receipt that never printed is the original, not a duplicate.
         self.print_document(uid, reprint=uid != self.unprinted)
+
+    # --- errors --------------------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            log.error("worker %s failed: %r", event.worker.name, err,
+                      exc_info=(type(err), err, err.__traceback__) if err else None)
+
+    def _handle_exception(self, error: Exception) -> None:
+        log.critical("unhandled error; the till stops", exc_info=(type(error), error, error.__traceback__))
+        super()._handle_exception(error)
 
     # --- app-wide keys ------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -333,7 +538,7 @@ class PosApp(App, inherit_bindings=False):
         self.exit()
 
 
-def make_app(cfg, clock=time.monotonic) -> PosApp:
+def make_app(cfg, clock=time.monotonic, scanner_open=None) -> PosApp:
     """Build the till for a loaded config, with the database already open."""
     from pos_core import branches
-    return PosApp(cfg, branches.find_counter(cfg.branch, cfg.counter), clock=clock)
+    return PosApp(cfg, branches.find_counter(cfg.branch, cfg.counter), clock=clock, scanner_open=scanner_open)

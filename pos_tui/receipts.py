@@ -60,6 +60,24 @@ def _short_name(line: PosOrderLine) -> tuple[str, str]:
     return line.name, ""
 
 
+def fbr_block(order: PosOrder, cfg) -> r.FbrBlock | None:
+    """The receipt's FBR part, as the database knows it now (the agent may have settled it since
+    the first print, so a reprint carries the number).
+
+    With a number: the number, the logo (if configured) and the QR of the bare number. Without
+    (offline, or FBR slower than the till's wait): "issued in offline mode", no logo, no QR.
+    A sandbox number, or one FBR marked *test*, always prints as a TEST invoice.
+    """
+    if cfg.fbr.mode == "off":
+        return None
+    from pos_core import fiscal
+    number, test = fiscal.invoice_number(order.uid)
+    number = number or order.fbr_invoice_number
+    test = test or cfg.fbr.mode == "sandbox" or fiscal.is_test_number(number)
+    return r.FbrBlock(fiscal_number=number, offline=not number, test_mode=test,
+                      logo_path=(cfg.fbr.logo_path or None) if number and not test else None)
+
+
 def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
     lines = list(order.lines.order_by(PosOrderLine.line_no))
     payments = list(order.payments.order_by(Payment.id))
@@ -88,11 +106,7 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         c = order.customer
         buyer = order.buyer or {}
         cust = r.Customer(c.name or "Customer", c.phone, buyer.get("cnic") or buyer.get("ntn") or None)
-    fbr = None
-    if cfg.fbr.mode != "off":
-        number = order.fbr_invoice_number
-        fbr = r.FbrBlock(fiscal_number=number, offline=not number, test_mode=cfg.fbr.mode == "sandbox",
-                         logo_path=cfg.fbr.logo_path or None)
+    fbr = fbr_block(order, cfg)
     title = r.SALE if order.kind == "sale" else r.REFUND
     if order.exchange_uid:
         title = r.EXCHANGE

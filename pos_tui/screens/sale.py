@@ -165,6 +165,7 @@ class SaleScreen(Screen):
         self.query_one("#customer", Panel).show(first + ("\n" + ", ".join(notes) if notes else ""))
 
     def show_message(self, text: str, error: bool = False) -> None:
+        self.last_message = (text, error)  # the app repeats it when a scan came from another screen
         panel = self.query_one("#message", Panel)
         if panel.has_class("error") != error:  # restyling repaints the whole screen: only on a change
             panel.set_class(error, "error")

@@ -1,11 +1,14 @@
-"""The status line: counter, cashier, shift, and the sync agent's state.
+"""The status line: counter, cashier, shift, the sync agent's state, FBR's link and the scanner.
 
 Reads the database on a timer with two cheap queries (the heartbeat table and the outbox queue
-depths, both indexed by status); it never talks to the network.
+depths, both indexed by status); it never talks to the network. FBR's part comes from the agent's
+"fbr" heartbeat detail: "FBR offline since HH:MM" while the circuit breaker is open or the link
+is down, and a red ALARM when offline invoices are still unsent 20 hours after the link came back.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from rich.markup import escape
 from textual.widgets import Static
@@ -14,6 +17,45 @@ from pos_core import outbox
 from pos_core.models import AgentHeartbeat, utcnow
 
 STALE_AFTER = dt.timedelta(minutes=2)
+PK_OFFSET = dt.timedelta(hours=5)
+
+
+def _when(value) -> dt.datetime | None:
+    """A heartbeat time (ISO text, naive UTC) as a datetime; None when missing or unreadable."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not value:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+
+
+def breaker_open(detail: dict, now: dt.datetime | None = None) -> bool:
+    until = _when(detail.get("breaker_open_until"))
+    return until is not None and until > (now or utcnow())
+
+
+def fbr_breaker_open(now: dt.datetime | None = None) -> bool:
+    """The agent's FBR circuit breaker is open: FBR was unreachable a moment ago (one query)."""
+    row = AgentHeartbeat.get_or_none(AgentHeartbeat.channel == outbox.FBR)
+    return bool(row) and breaker_open(row.detail or {}, now)
+
+
+def fbr_text(detail: dict, now: dt.datetime | None = None) -> str:
+    """The FBR link part of the status line ("" when all is well)."""
+    parts = []
+    since = _when(detail.get("offline_since"))
+    if breaker_open(detail, now) and since is None:
+        since = now or utcnow()
+    if since is not None:
+        parts.append(f"[bold]FBR offline since {(since + PK_OFFSET):%H:%M}[/]")
+    overdue = detail.get("offline_overdue") or []
+    if overdue:
+        parts.append(f"[bold white on red] ALARM {len(overdue)} FBR unsent 20h [/]")
+    return " ".join(parts)
 
 
 def _ago(when: dt.datetime | None) -> str:
@@ -27,7 +69,8 @@ def _ago(when: dt.datetime | None) -> str:
     return f"{s // 3600}h ago"
 
 
-def agent_text() -> str:
+def agent_parts() -> tuple[str, str, str]:
+    """(queues, FBR link, agent) markup for the status line."""
     depths = outbox.queue_depths()
     beats = {b.channel: b for b in AgentHeartbeat.select()}
     parts = []
@@ -39,13 +82,34 @@ def agent_text() -> str:
         if bad:
             text += f" [bold red]{bad} FAILED[/]"
         parts.append(text)
+    fbr_beat = beats.get(outbox.FBR)
+    link = fbr_text(fbr_beat.detail or {}) if fbr_beat is not None else ""
     seen = max((b.seen_at for b in beats.values() if b.seen_at), default=None)
     contact = max((b.last_contact_at for b in beats.values() if b.last_contact_at), default=None)
     if seen is None or utcnow() - seen > STALE_AFTER:
-        parts.append("[bold red]agent down[/]")
+        agent = "[bold red]agent down[/]"
     else:
-        parts.append(f"online {_ago(contact)}")
-    return " ".join(parts)
+        agent = f"online {_ago(contact)}"
+    return " ".join(parts), link, agent
+
+
+def agent_text() -> str:
+    queues, link, agent = agent_parts()
+    return " ".join(p for p in (queues, link, agent) if p)
+
+
+def _cells(markup: str) -> int:
+    from rich.text import Text
+    return Text.from_markup(markup).cell_len
+
+
+def fit(candidates: list[list[str]], width: int) -> str:
+    """The first (richest) candidate line that fits `width` cells; else the last one, cut."""
+    lines = [" | ".join(p for p in parts if p) for parts in candidates]
+    for line in lines:
+        if _cells(line) <= width:
+            return line
+    return lines[-1]
 
 
 class StatusBar(Static):
@@ -61,7 +125,29 @@ class StatusBar(Static):
         shift = app.shift
         shift_text = f"shift #{shift.id}" if shift else "[bold red]no shift[/]"
         try:
-            agent = agent_text()
+            queues, link, agent = agent_parts()
+            self._failed = False
         except Exception:  # noqa: BLE001 - a status line must never take the till down
-            agent = "[red]status unavailable[/]"
-        self.update(f"{app.counter.label} | {who} | {shift_text} | {agent}")
+            if not getattr(self, "_failed", False):  # once per outage, not every 5 s
+                logging.getLogger("pos_tui").exception("status line: reading the database")
+            self._failed = True
+            queues, link, agent = "[red]status unavailable[/]", "", ""
+        # Which scanner path is live, shown when an evdev device is configured (it may have failed).
+        scanner = ""
+        if app.cfg.scanner.device:
+            scanner = "scan:evdev" if getattr(app, "scanner_reader", None) is not None else "[bold]scan:kbd[/]"
+        name = escape(app.staff.name) if app.staff else "signed out"
+        label = app.counter.label
+        width = self.size.width or app.size.width or 80
+        # Richest first; an FBR outage or alarm moves to the front and the rest gives way.
+        if link:
+            candidates = [[label, link, queues, who, agent], [label, link, queues, name, agent],
+                          [label, link, queues, agent], [label, link, queues], [link, queues], [link]]
+        else:
+            candidates = [[label, who, shift_text, queues + " " + agent, scanner],
+                          [label, name, shift_text, queues + " " + agent, scanner],
+                          [label, name, queues + " " + agent, scanner],
+                          [label, who, shift_text, queues + " " + agent],
+                          [label, name, shift_text, queues + " " + agent], [label, name, queues + " " + agent],
+                          [label, queues + " " + agent]]
+        self.update(fit(candidates, width))
