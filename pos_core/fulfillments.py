@@ -168,14 +168,8 @@ def branch_sync(order_id: int, branch_id: int, staff_id: int) -> Fulfillment:
         order = online_orders.get(order_id)
         if not order.needs_branch_sync:
             raise StateError(f"order {order.name} does not need a branch sync")
-        covered = online_orders.coverage(order)
-        by_gid = {l.shopify_line_id: l for l in order.lines}
-        lines = {}
-        for gid, n in (order.shopify_fulfilled or {}).items():
-            line = by_gid.get(gid)
-            if line is not None and n > covered.get(line.id, 0):
-                lines[line.id] = n - covered.get(line.id, 0)
-        f = _new(order_id, branch_id, staff_id, "branch_sync", "DONE", lines, check_remaining=False)
+        f = _new(order_id, branch_id, staff_id, "branch_sync", "DONE", online_orders.uncovered_units(order),
+                 check_remaining=False)
         _move(f, "branch-sync", -1, staff_id, "fulfilled in Shopify, left this branch")
         order = online_orders.get(order_id)
         order.needs_branch_sync = False

@@ -112,6 +112,19 @@ def coverage(order: SmartOrder) -> dict[int, int]:
     return covered
 
 
+def uncovered_units(order: SmartOrder) -> dict[int, int]:
+    """Units of each line Shopify shows fulfilled that no local record covers: what a Branch
+    Sync must account for, and what reconciliation expects Shopify to be short of."""
+    covered = coverage(order)
+    by_gid = {l.shopify_line_id: l for l in order.lines}
+    out = {}
+    for gid, n in (order.shopify_fulfilled or {}).items():
+        line = by_gid.get(gid)
+        if line is not None and n > covered.get(line.id, 0):
+            out[line.id] = n - covered.get(line.id, 0)
+    return out
+
+
 def derive_state(order: SmartOrder) -> str:
     if order.cancelled_at or order.staff_cancel_reason:
         return "CANCELLED"

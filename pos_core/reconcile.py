@@ -58,11 +58,10 @@ def expected(location_id: str) -> dict[str, dict]:
         if vid in items:
             rows[items[vid]]["packed"] = int(qty)
     for order in SmartOrder.select().where(SmartOrder.needs_branch_sync == True):  # noqa: E712
-        covered = online_orders.coverage(order)
-        for line in order.lines:
-            n = (order.shopify_fulfilled or {}).get(line.shopify_line_id, 0) - covered.get(line.id, 0)
-            if n > 0 and line.variant_id in items:
-                rows[items[line.variant_id]]["unsynced"] += n
+        variants = {l.id: l.variant_id for l in order.lines}
+        for line_id, n in online_orders.uncovered_units(order).items():
+            if variants.get(line_id) in items:
+                rows[items[variants[line_id]]]["unsynced"] += n
     for job in OutboxJob.select(OutboxJob.payload).where(
             (OutboxJob.channel == outbox.SHOPIFY) & (OutboxJob.kind == "inventory_adjust")
             & (OutboxJob.status != outbox.SYNCED)):

@@ -29,16 +29,6 @@ MODES = {  # title, save key description, goods leave the branch, quantities can
 MAX_BRANCH_COLUMNS = 3
 
 
-def uncovered_units(order) -> dict[int, int]:
-    """What Shopify shows fulfilled that no local record covers (the branch sync's lines)."""
-    covered = online_orders.coverage(order)
-    by_gid = {l.shopify_line_id: l for l in order.lines}
-    out = {}
-    for gid, n in (order.shopify_fulfilled or {}).items():
-        line = by_gid.get(gid)
-        if line is not None and n > covered.get(line.id, 0):
-            out[line.id] = n - covered.get(line.id, 0)
-    return out
 
 
 class LinesBranchScreen(Screen):
@@ -65,7 +55,7 @@ class LinesBranchScreen(Screen):
         self.order = online_orders.get(order_id)
         self.lines = list(self.order.lines)
         if mode == "branch_sync":
-            self.limit = uncovered_units(self.order)
+            self.limit = online_orders.uncovered_units(self.order)
         elif mode == "exchange_return":
             self.limit = packed_extra(self.order)
         else:
