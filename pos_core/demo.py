@@ -91,10 +91,24 @@ def build(seed: int = 7, stock_per_item: tuple[int, int] = (0, 24)) -> dict:
                 if qty:
                     movements.append(Movement(f"opening:{b.code}:{v.sku}", v.id, b.id, qty, "opening",
                                               "opening_stock", f"opening-{b.code}", reason="opening stock"))
-        for m in movements:
-            ledger.record(m)
+        ledger.record_many(movements)
+    transfer = _demo_transfer(made, variants)
     return {"branches": len(made), "counters": 2 * len(made), "staff": len(DEMO_STAFF),
-            "variants": len(variants), "opening_movements": len(movements)}
+            "variants": len(variants), "opening_movements": len(movements), "transfer": transfer}
+
+
+def _demo_transfer(made, variants) -> str:
+    """A transfer from Lahore to Karachi, dispatched and waiting to be received (scan its number
+    at a Karachi counter: Ctrl+K, F3)."""
+    from . import transfers
+    from .models import Staff
+    manager = Staff.get(Staff.code == "imran")
+    lhr, khi = made
+    stocked = [v for v in variants if ledger.on_hand(v.id, lhr.id) >= 3][:3]
+    t = transfers.create(lhr.id, khi.id, manager.id, [transfers.TransferItem(v.id, 2) for v in stocked],
+                         note="weekend restock for Dolmen Mall")
+    transfers.dispatch(t.number, manager.id, shopify_enabled=False)
+    return t.number
 
 
 DEMO_LOCATIONS = {"LHR1": "LHR-01", "KHI1": "KHI-02"}
