@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from pos_core import fiscal, outbox, refunds, sales
-from pos_core.models import OutboxJob, PosOrder, PosOrderLine
+from pos_core.models import OutboxJob, PosOrder, PosOrderLine, utcnow
 from pos_core.policy import SalePolicy
 from pos_core.pricing import Discount
 from simulators.fbr import server as fbr_sim
@@ -82,7 +82,7 @@ def test_sales_credit_notes_and_exchanges_are_accepted_by_strict_validation(site
 
 
 def test_connection_refused_is_resent_with_the_same_usin_after_the_breaker(site, sim):
-    clock = [dt.datetime(2026, 11, 23, 10, 0)]
+    clock = [utcnow() + dt.timedelta(seconds=1)]  # a fake clock that starts now: jobs are due from now
     dead = FbrTransport("sandbox", "http://127.0.0.1:9/FBR/v1/api/Live/PostData", TOKEN)
     w = FbrWorker(dead, clock=lambda: clock[0])
     order = sell(site, [sales.SaleLine(site.kurta.id, 1)])
