@@ -69,7 +69,8 @@ class Agent:
         self.fbr = None
         if cfg.fbr.mode != "off":
             token = configmod.read_secret(cfg.fbr.token, cfg.fbr.token_file, cfg.path, "fbr.token_file")
-            self.fbr = FbrWorker(FbrTransport(cfg.fbr.mode, cfg.fbr.endpoint, token))
+            self.fbr = FbrWorker(FbrTransport(cfg.fbr.mode, cfg.fbr.endpoint, token),
+                                 repeat_usin_returns_original=cfg.fbr.repeat_usin_returns_original)
         self.last_contact: dt.datetime | None = None
         self.last_error: str | None = None
         self.catalog_error: str | None = None
@@ -83,8 +84,11 @@ class Agent:
                 self.worker.recover()
                 orders.recover_interrupted()
             if self.fbr:
-                stuck = fiscal.recover_interrupted()
-                if stuck:
+                stuck = fiscal.recover_interrupted(resend=self.cfg.fbr.repeat_usin_returns_original)
+                if stuck and self.cfg.fbr.repeat_usin_returns_original:
+                    log.warning("%d FBR invoice(s) were being sent when the agent stopped: resending the same "
+                                "USIN (fbr.repeat_usin_returns_original)", stuck)
+                elif stuck:
                     log.warning("%d FBR invoice(s) were being sent when the agent stopped: "
                                 "marked NEEDS_RECONCILIATION", stuck)
         self.beat()
