@@ -48,16 +48,6 @@ def exchange_figures(order) -> tuple[list, list, int]:
     return originals, replacements, delta
 
 
-def superseded(f, order) -> bool:
-    """A packed smart shipment holding units an order edit removed: they wait for (or had) an
-    exchange return, so unpacking would count them twice and dispatching would ship the old item."""
-    if f.mode != "smart" or f.status != "PACKED":
-        return False
-    current = {l.id: l.current_quantity for l in order.lines}
-    returned = {fl.order_line_id for x in order.fulfillments if x.mode == "exchange_return" for fl in x.lines}
-    return any(fl.order_line_id in returned or fl.qty > current.get(fl.order_line_id, 0) for fl in f.lines)
-
-
 def event_text(e) -> str:
     d = e.detail or {}
     if e.kind == "edited":
@@ -218,7 +208,7 @@ class OnlineOrderScreen(Screen):
         if action in self.SHIPMENT_STATES:
             return ship is not None and ship.mode == "smart" and ship.status in self.SHIPMENT_STATES[action] \
                 and not (cancelled and action == "pack") \
-                and not (action in ("unpack", "dispatch") and superseded(ship, o))
+                and not (action in ("unpack", "dispatch") and fulfillments.superseded_units(ship))
         left = any(online_orders.remaining_units(o).values())
         return {
             "confirm": o.is_cod and not o.confirmed_at and not cancelled,
@@ -273,11 +263,12 @@ class OnlineOrderScreen(Screen):
             self.show_message(f"Shipment {f.uid[:8]} is {f.status.lower()}; {action} needs "
                               f"{' or '.join(s.lower() for s in wanted)}", True)
             return None
-        if action in ("unpack", "dispatch") and superseded(f, online_orders.get(self.order_id)):
-            self.show_message(f"Units in shipment {f.uid[:8]} were removed by the order edit: Ctrl+E puts them "
-                              "back on the shelf (unpacking would count them twice); F5 ships the replacement",
-                              True)
-            return None
+        if action in ("unpack", "dispatch"):
+            try:   # the rule lives in pos_core.fulfillments; asking first spares a courier prompt
+                fulfillments.check_not_superseded(f, action)
+            except PosError as exc:
+                self.show_message(f"{exc} (Ctrl+E: exchange return, F5: the replacement)", True)
+                return None
         return f
 
     def run(self, fn: Callable[[], str], then: Callable[[], None] | None = None) -> None:
