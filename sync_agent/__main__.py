@@ -39,7 +39,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("POS_AGENT_LOG", "INFO").upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return cli.run(lambda: _dispatch(args))
+    return cli.run(lambda: _one_line(args))
+
+
+def _one_line(args) -> int:
+    """Shopify's and the network's refusals end a command in one line, never a traceback."""
+    try:
+        return _dispatch(args)
+    except TimeoutError as exc:
+        print(f"timed out: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        client = sys.modules.get("sync_agent.shopify.client")   # loaded only by commands that talk to Shopify
+        if client is not None and isinstance(exc, client.ShopifyError):
+            print(f"shopify: {exc.message}", file=sys.stderr)
+            return 1
+        raise
 
 
 def _dispatch(args) -> int:

@@ -152,7 +152,7 @@ def run_bulk(client: ShopifyClient, query: str, *, poll: float = 1.0, timeout: f
     lost answer, adopt the operation that is running rather than start a second one."""
     try:
         res = client.execute("BulkRunQuery", {"query": query}, payload_field="bulkOperationRunQuery")
-        op = res.data["bulkOperationRunQuery"]["bulkOperation"]
+        op = (res.data.get("bulkOperationRunQuery") or {}).get("bulkOperation")
     except ShopifyError as exc:
         if not exc.retryable:
             raise
@@ -161,7 +161,10 @@ def run_bulk(client: ShopifyClient, query: str, *, poll: float = 1.0, timeout: f
             op = running[0]
         else:
             res = client.call("BulkRunQuery", {"query": query}, payload_field="bulkOperationRunQuery")
-            op = res.data["bulkOperationRunQuery"]["bulkOperation"]
+            op = (res.data.get("bulkOperationRunQuery") or {}).get("bulkOperation")
+    if not op or not op.get("id"):
+        raise ShopifyError("PERMANENT", "answered", "Shopify started no bulk operation (it answered without one); "
+                           "try again in a few minutes, or import page by page with --paged")
     deadline = time.monotonic() + timeout
     while True:
         op = client.call("BulkOperationById", {"id": op["id"]}).data["bulkOperation"]
