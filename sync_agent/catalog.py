@@ -74,8 +74,8 @@ def _max(a: str | None, b: str | None) -> str | None:
 
 # -- shop and locations ---------------------------------------------------------------------
 
-def sync_locations(client: ShopifyClient, locations: dict[str, str]) -> dict:
-    """Read the shop and its locations; apply the config's branch -> location mapping."""
+def read_locations(client: ShopifyClient) -> tuple[dict, list[dict], list[str]]:
+    """(shop, every location including deactivated ones, the shop's quantity names); reads only."""
     found, after, shop, names = [], None, None, []
     while True:
         res = client.call("ShopAndLocations", {"first": 50, "after": after})
@@ -86,6 +86,12 @@ def sync_locations(client: ShopifyClient, locations: dict[str, str]) -> dict:
         if not conn["pageInfo"]["hasNextPage"]:
             break
         after = conn["pageInfo"]["endCursor"]
+    return shop, found, names
+
+
+def sync_locations(client: ShopifyClient, locations: dict[str, str]) -> dict:
+    """Read the shop and its locations; apply the config's branch -> location mapping."""
+    shop, found, names = read_locations(client)
     known = {loc["id"]: loc for loc in found}
     missing = {code: gid for code, gid in locations.items() if gid not in known}
     inactive = {code: gid for code, gid in locations.items() if gid in known and not known[gid]["isActive"]}
