@@ -65,7 +65,8 @@ class Agent:
         self.client = client
         if self.client is None and cfg.shopify.enabled:
             self.client = ShopifyClient(cfg.shopify, cfg.path)
-        self.worker = OutboxWorker(self.client, stop=self.stop, **_backoff_from_env()) if self.client else None
+        self.backoff = _backoff_from_env()
+        self.worker = OutboxWorker(self.client, stop=self.stop, **self.backoff) if self.client else None
         self.fbr = None
         if cfg.fbr.mode != "off":
             token = configmod.read_secret(cfg.fbr.token, cfg.fbr.token_file, cfg.path, "fbr.token_file")
@@ -104,7 +105,9 @@ class Agent:
             while not self.stop.is_set():
                 summary = self.worker.run_once()
                 sent += summary.synced
-                jobs = orders.run_jobs(self.client)
+                jobs = orders.run_jobs(self.client, **({"backoff_base": self.backoff["backoff_base"],
+                                                        "backoff_cap": self.backoff["backoff_cap"]}
+                                                       if self.backoff else {}))
                 sent += jobs["synced"]
                 if summary.contact:
                     self.last_contact = utcnow()

@@ -81,7 +81,8 @@ def recover_interrupted() -> int:
                    & (OutboxJob.status == outbox.SENDING)).execute())
 
 
-def run_jobs(client: ShopifyClient, limit: int = 20) -> dict[str, int]:
+def run_jobs(client: ShopifyClient, limit: int = 20, backoff_base: float = 1.0,
+             backoff_cap: float = 300.0) -> dict[str, int]:
     counts = {"synced": 0, "failed": 0, "deferred": 0}
     for job in due_jobs(limit):
         if not outbox.claim(job):
@@ -90,7 +91,7 @@ def run_jobs(client: ShopifyClient, limit: int = 20) -> dict[str, int]:
             result = HANDLERS[job.kind](client, job)
         except ShopifyError as exc:
             if exc.retryable:
-                delay = min(300, 2 ** min(job.attempts, 8)) * random.uniform(0.5, 1.0)
+                delay = min(backoff_cap, backoff_base * 2 ** min(job.attempts, 8)) * random.uniform(0.5, 1.0)
                 outbox.update_job(job, outbox.PENDING, exc.message, None, event="retry",
                                   next_at=utcnow() + dt.timedelta(seconds=delay))
                 counts["deferred"] += 1
