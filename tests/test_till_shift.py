@@ -67,3 +67,14 @@ async def test_open_shift_refuses_a_bad_float(tmp_path, till_db):
         await type_text(pilot, "5,00.5.0", enter=True)
         assert type(app.screen).__name__ == "OpenShiftScreen" and Shift.select().count() == 0
         assert "is not an amount" in screen_text(app)
+
+
+async def test_open_shift_text_is_whole_at_80x24(tmp_path, till_db):
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app)
+        assert type(app.screen).__name__ == "OpenShiftScreen"
+        # the dialog's words, its ASCII border taken off each row, rows joined
+        text = " ".join(" ".join(row.strip().strip("|").split()) for row in screen_text(app).splitlines())
+        assert "No shift is open at this counter. Count the float in the drawer." in text
+        assert "Opening float (Rs):" in text

@@ -45,7 +45,8 @@ class OpenShiftScreen(Screen):
         yield StatusBar(id="status")
         with Vertical(classes="dialog"):
             yield Label("Open a shift", classes="dialog-title")
-            yield Label("No shift is open at this counter. Count the float in the drawer.")
+            # A Static wraps in the 60-column dialog; a Label would cut the sentence at 80x24.
+            yield Static("No shift is open at this counter. Count the float in the drawer.", classes="wrap")
             yield Label("Opening float (Rs):")
             yield Input(id="float")
             yield Label("", id="shift-msg", classes="error")
