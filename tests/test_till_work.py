@@ -124,3 +124,34 @@ async def test_an_error_after_the_work_is_caught_too(tmp_path, till_db):
         work.run(screen, refuse, seen.append)
         await settle(pilot, app)
         assert "shipment is DISPATCHED; pack it before dispatch" in flat(app) and seen == [42]
+
+
+async def test_a_sale_on_a_locked_database_keeps_the_cart_and_goes_through_after(tmp_path, till_db, monkeypatch):
+    """The App's own sale worker is the same pos_tui.work: one line, the cart kept, then paid."""
+    from pos_core.models import PosOrder
+    open_shift()
+    monkeypatch.setattr(dbmod.database.obj, "_timeout", 0.2)
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await type_text(pilot, "L3SU-BLA-OS", enter=True)
+        lock = HeldLock(till_db)
+        try:
+            await pilot.press("f10")
+            await settle(pilot, app)
+            await type_text(pilot, "", enter=True)    # cash, exact
+            await settle(pilot, app)
+        finally:
+            lock.release()
+        assert "the sale was NOT saved (the database is busy (database is locked)); try again" in flat(app)
+        assert app.is_running and len(app.cart.lines) == 1 and not app.committing
+        assert not PosOrder.select().where(PosOrder.kind == "sale").exists()
+        if type(app.screen).__name__ != "SaleScreen":
+            await pilot.press("escape")
+            await settle(pilot, app)
+        await pilot.press("f10")
+        await settle(pilot, app)
+        await type_text(pilot, "", enter=True)
+        await settle(pilot, app)
+        order = PosOrder.get(PosOrder.kind == "sale")
+        assert app.cart.lines == [] and app.last_uid == order.uid
