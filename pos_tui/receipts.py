@@ -105,7 +105,8 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         title=title, header_lines=tuple(cfg.printer.header) or (cfg.site_name,), number=order.number,
         when=pk_time(order.completed_at), branch=order.branch.code, counter=order.counter.code,
         cashier=order.cashier.name, customer=cust, lines=tuple(items), totals=totals, tenders=tenders,
-        change=rupees(order.change_paisa), footer_lines=tuple(cfg.printer.footer),
+        # A refund hands money back: "Change 0.00" under it only confuses.
+        change=rupees(order.change_paisa) if order.kind == "sale" else None, footer_lines=tuple(cfg.printer.footer),
         ref_number=order.original.number if order.original_id else None, reprint=reprint, fbr=fbr,
         open_drawer=bool(cfg.printer.open_drawer and tendered_cash and not reprint))
 
