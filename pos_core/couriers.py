@@ -136,8 +136,8 @@ def record_booking_error(consignment_uid: str, error: str) -> None:
 
 def rebook(consignment_uid: str, staff_id: int, city_code: str | None = None, phone: str | None = None) -> Consignment:
     """Correct what the courier refused (city, phone) and put the booking back in the queue.
-    Safe: the courier answered with a refusal, so nothing was booked; and every resend looks the
-    reference up first anyway."""
+    Safe: the courier answered with a refusal, so nothing was booked. (A booking whose outcome is
+    unknown is never FAILED: it stays queued and is looked up by reference before any resend.)"""
     person = staffmod.get(staff_id)
     with db.write():
         c = _get(consignment_uid)

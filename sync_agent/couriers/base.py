@@ -12,7 +12,9 @@ into one courier's API call. Every adapter has the same five operations:
 
 Errors are `CourierError`: `retryable` (try again later) and `uncertain` (the request may have
 been applied: a timeout after sending, a dropped connection, a 5xx); a refusal (4xx, Leopards'
-`status: 0`) is neither, and a person has to correct the booking.
+`status: 0`) is neither, and a person has to correct the booking. `answered` is True only for a
+refusal, an answer that proves nothing was done (what sync_agent.once needs to know: only then is
+a resend sent without asking the courier first); `contact` says the courier's server was reached.
 """
 from __future__ import annotations
 
@@ -43,7 +45,9 @@ class Tracking:
 class CourierError(Exception):
     def __init__(self, message: str, *, retryable: bool, uncertain: bool, answered: bool):
         super().__init__(message)
-        self.message, self.retryable, self.uncertain, self.answered = message, retryable, uncertain, answered
+        self.message, self.retryable, self.uncertain = message, retryable, uncertain
+        self.contact = answered                       # the server answered something
+        self.answered = answered and not uncertain     # ... and the answer proves nothing was done
 
 
 def rupees(paisa: int) -> Decimal:

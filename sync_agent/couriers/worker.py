@@ -1,11 +1,12 @@
 """The agent's courier work: booking and cancel jobs from the outbox, and the tracking poll.
 
-Booking exactly once. A booking is not idempotent at Leopards or PostEx, so the job is run as a
-send/probe pair: the first attempt sends; every later attempt (the previous one timed out, lost
-its connection, got a 5xx, or the agent died while sending) first asks the courier for a parcel
-booked under our reference (`adapter.find`), and if there is one records it as found instead of
-booking again. A clear refusal (bad city, no phone) fails the job with the courier's reason; a
-person corrects it (pos_core.couriers.rebook) and the next attempt still probes first.
+Booking exactly once. A booking is not idempotent at Leopards or PostEx, so the job goes through
+sync_agent.once as a send/probe pair: a mark is committed before the request goes out; while a
+mark is out (the previous attempt timed out, lost its connection, got a 5xx, or the agent died
+while sending) the next attempt first asks the courier for a parcel booked under our reference
+(`adapter.find`) and, if there is one, records it as found instead of booking again. A clear
+refusal (bad city, no phone) proves nothing was booked: the job fails with the courier's reason,
+a person corrects it (pos_core.couriers.rebook) and it is sent again.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from pos_core import couriers, db, outbox
 from pos_core.models import Consignment, OutboxJob, utcnow
 
+from .. import once
 from .base import CANCELLED, CourierError
 
 log = logging.getLogger("sync_agent.couriers")
@@ -43,7 +45,6 @@ def run_jobs(adapters: dict, *, url_templates: dict | None = None, label_dir: Pa
     for job in due_jobs(limit):
         if not outbox.claim(job):
             continue
-        earlier = job.attempts > 0          # attempts as read before the claim counted this one
         adapter = adapters.get(job.payload.get("courier"))
         if adapter is None:
             outbox.update_job(job, outbox.FAILED, f"courier {job.payload.get('courier')!r} is not configured "
@@ -52,15 +53,15 @@ def run_jobs(adapters: dict, *, url_templates: dict | None = None, label_dir: Pa
             continue
         try:
             if job.kind == "book":
-                result = _book(adapter, job, earlier, url_templates)
+                result = _book(adapter, job, url_templates)
                 counts["found_existing"] += bool(result.get("found_existing"))
                 if label_dir is not None:
                     _save_label(adapter, result, label_dir)
             else:
-                result = _cancel(adapter, job, earlier)
+                result = _cancel(adapter, job)
             counts["contact"] += 1
         except CourierError as exc:
-            counts["contact"] += exc.answered
+            counts["contact"] += exc.contact
             if exc.retryable:
                 delay = min(300.0, 2.0 ** min(job.attempts + 1, 8)) * (0.5 + rand() / 2)
                 outbox.update_job(job, outbox.PENDING, exc.message, None, event="send_failed",
@@ -78,32 +79,42 @@ def run_jobs(adapters: dict, *, url_templates: dict | None = None, label_dir: Pa
     return counts
 
 
-def _book(adapter, job: OutboxJob, earlier: bool, url_templates) -> dict:
+def _book(adapter, job: OutboxJob, url_templates) -> dict:
     p = job.payload
-    found = None
-    if earlier:
-        # A resend: the earlier attempt may have booked the parcel. Ask before sending again.
-        found = adapter.find(p["reference"], job.created_at.date())
-    booking = found or adapter.book(p)
-    result = {"tracking_number": booking.tracking_number, "label_url": booking.label_url,
-              "found_existing": bool(found), "reference": p["reference"]}
+
+    def send() -> dict:
+        b = adapter.book(p)
+        return {"tracking_number": b.tracking_number, "label_url": b.label_url}
+
+    def probe() -> dict | None:
+        # The earlier attempt may have booked the parcel: the courier's record under our reference.
+        b = adapter.find(p["reference"], job.created_at.date())
+        return None if b is None else {"tracking_number": b.tracking_number, "label_url": b.label_url}
+
+    out = once.run_once(job, "book", send=send, probe=probe)
+    result = {**out.result, "found_existing": out.found_existing, "reference": p["reference"]}
     with db.write():
-        couriers.record_booked(p["consignment"], booking.tracking_number, label_url=booking.label_url,
-                               found_existing=bool(found), url_templates=url_templates)
-        outbox.update_job(job, outbox.SYNCED, "", result, event="found_existing" if found else "synced",
+        couriers.record_booked(p["consignment"], result["tracking_number"], label_url=result.get("label_url", ""),
+                               found_existing=out.found_existing, url_templates=url_templates)
+        outbox.update_job(job, outbox.SYNCED, "", result, event="found_existing" if out.found_existing else "synced",
                           answered=True)
-    if found:
+    if out.found_existing:
         log.info("%s: parcel %s was already booked as %s by an earlier attempt; not booked again",
-                 adapter.name, p["reference"], booking.tracking_number)
+                 adapter.name, p["reference"], result["tracking_number"])
     return result
 
 
-def _cancel(adapter, job: OutboxJob, earlier: bool) -> dict:
+def _cancel(adapter, job: OutboxJob) -> dict:
     number = job.payload["tracking_number"]
-    if earlier and adapter.track(number).status == CANCELLED:
-        pass                                 # the earlier attempt went through
-    else:
+
+    def send() -> dict:
         adapter.cancel(number)
+        return {"cancelled": number}
+
+    def probe() -> dict | None:
+        return {"cancelled": number} if adapter.track(number).status == CANCELLED else None
+
+    once.run_once(job, "cancel", send=send, probe=probe)
     with db.write():
         couriers.record_cancelled(job.payload["consignment"])
         outbox.update_job(job, outbox.SYNCED, "", {"cancelled": number}, event="synced", answered=True)
