@@ -18,9 +18,11 @@ the stock come back, at that branch. Until then the shipment shows as returning.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from . import audit, courier_cities, db, fulfillments, online_orders, outbox, staff as staffmod
 from .errors import InvalidInput, NotFound, StateError
+from .fbr_invoice import pk_time
 from .models import Consignment, Fulfillment, OutboxJob, utcnow
 from .policy import SalePolicy
 
@@ -243,6 +245,22 @@ def to_be_booked() -> list[tuple[Consignment, OutboxJob | None]]:
     rows = list(Consignment.select().where(Consignment.status == TO_BE_BOOKED).order_by(Consignment.id))
     jobs = {j.uid: j for j in OutboxJob.select().where(OutboxJob.uid.in_([c.booking_job for c in rows]))} if rows else {}
     return [(c, jobs.get(c.booking_job)) for c in rows]
+
+
+def airway_bill_data(c: Consignment) -> dict:
+    """What an airway bill shows (printers.airway_bill.AirwayBill's fields). Only a booked parcel
+    has one: the consignment number is the courier's, and we never print a made-up one."""
+    if not c.tracking_number:
+        raise StateError(f"parcel {c.reference} is {LABELS[c.status]}; its airway bill prints once the "
+                         "courier has booked it")
+    f = c.fulfillment
+    return {"courier": NAMES.get(c.courier, c.courier), "tracking_number": c.tracking_number,
+            "reference": c.reference, "order_name": f.order.name, "consignee": c.consignee_name, "phone": c.phone,
+            "address": c.address, "city": c.city_name, "cod": Decimal(int(c.cod_paisa)) / 100,
+            "weight_grams": int(c.weight_grams), "pieces": int(c.pieces), "shipper": f.branch.name,
+            "shipper_address": f.branch.address or "",
+            "contents": "; ".join(f"{l.qty} x {l.variant.name}" for l in f.lines)[:200],
+            "when": pk_time(c.booked_at)[:16] if c.booked_at else ""}
 
 
 def for_fulfillment(fulfillment_uid: str) -> Consignment | None:
