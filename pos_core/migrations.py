@@ -37,10 +37,18 @@ def _search_objects(database) -> None:
         database.execute_sql(sql)
 
 
-# (version, name, function). Append only; never edit one that has shipped.
+def _couriers(database) -> None:
+    """Issue 18: consignments booked with couriers, COD statements and their lines."""
+    from .models import COURIER_MODELS
+    database.create_tables(COURIER_MODELS)
+
+
+# (version, name, function). Append only; never edit one that has shipped. Kept in version order.
 MIGRATIONS: list[tuple[int, str, Callable]] = [
     (1, "initial schema", _initial),
+    (7, "couriers: consignments, COD statements", _couriers),
 ]
+MIGRATIONS.sort(key=lambda m: m[0])
 LATEST = MIGRATIONS[-1][0]
 
 
