@@ -96,9 +96,9 @@ def summary(f: Filters) -> Report:
     rows = []
     for (key, label, kind), a, b in zip(_SUMMARY_ROWS, now, before):
         change = None if not b else ((Decimal(a) - Decimal(b)) * 100 / Decimal(b)).quantize(Decimal("0.1"))
-        rows.append([label, kind, a, b, change])
+        rows.append([label, a, b, change])
     prev = f.previous()
-    return Report("Sales summary", [Column("measure", "Measure"), Column("kind", "", "text"),
+    return Report("Sales summary", [Column("measure", "Measure"),
                                     Column("current", f"{f.start}..{f.end}", "value"),
                                     Column("previous", f"{prev.start}..{prev.end}", "value"),
                                     Column("change", "Change %", "pct")], rows, filters=f)
