@@ -24,6 +24,10 @@ def test_pos_core_imports_no_ui_network_or_printer_code():
 
 @pytest.mark.parametrize("module, forbidden", [
     ("printers.layout", {"textual", "httpx", "pos_core", "escpos"}),
+    # The back office and the till never import each other (the till runs pos-office as a program).
+    ("pos_office.app", {"pos_tui", "sync_agent", "httpx"}),
+    ("pos_office.__main__", {"pos_tui", "sync_agent"}),
+    ("pos_tui.app", {"pos_office"}),
 ])
 def test_packages_keep_their_import_rules(module, forbidden):
     loaded = loaded_after(f"import {module}")
