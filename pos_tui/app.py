@@ -454,7 +454,7 @@ class PosApp(App, inherit_bindings=False):
     def _print_one(self, uid: str, reprint: bool) -> None:
         """Build and print one stored document (in a print worker's thread); posts PrintDone."""
         from printers.transport import PrintResult, print_receipt
-        from .receipts import build_receipt, printer_settings
+        from .receipts import build_receipt, printer_settings, receipt_template
         try:
             order = PosOrder.get(PosOrder.uid == uid)
             settings = printer_settings(self.cfg)
@@ -463,7 +463,7 @@ class PosApp(App, inherit_bindings=False):
                 result = PrintResult(False, "no printer is set up for this counter")
             else:
                 with self._print_lock:
-                    result = print_receipt(settings, receipt)
+                    result = print_receipt(settings, receipt, receipt_template(self.cfg))
             warning = result.warning
             if result.ok and receipt.fbr is not None and not receipt.fbr.fiscal_number:
                 pending = "offline mode, FBR number pending: Ctrl+R reprints it once the number comes"

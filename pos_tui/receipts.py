@@ -25,6 +25,15 @@ def rupees(paisa: int) -> Decimal:
     return Decimal(paisa) / 100
 
 
+def receipt_template(cfg):
+    """The site's checked receipt template, or None for the built-in layout. Raises
+    printers.template.TemplateError (one line) for a broken one: the till checks it at start."""
+    if not cfg.receipt:
+        return None
+    from printers import template
+    return template.parse(cfg.receipt, f"{cfg.path} [receipt]", printer_width=cfg.printer.width)
+
+
 def printer_settings(cfg) -> dict | None:
     """The dict printers.transport wants, or None when the counter has no printer."""
     p = cfg.printer
@@ -86,7 +95,8 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         name, option = _short_name(line)
         gross = line.qty * line.unit_price_paisa
         items.append(r.ReceiptLine(name, option, line.qty, rupees(line.unit_price_paisa),
-                                   rupees(line.line_discount_paisa), rupees(gross - line.line_discount_paisa)))
+                                   rupees(line.line_discount_paisa), rupees(gross - line.line_discount_paisa),
+                                   urdu_name=line.variant.urdu_name if line.variant_id else None))
         taxes[line.tax_rate_bp] += line.tax_paisa
     incl = " incl." if order.prices_include_tax else ""
     tax_lines = [r.TaxLine(f"Sales tax {Decimal(bp) / 100:g}%{incl}", rupees(amount))

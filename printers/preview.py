@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from .ops import QR, Barcode, Cut, DrawerKick, Feed, Image, Op, Rule, Text
+from .ops import QR, Barcode, Cut, DrawerKick, Feed, Image, Op, Rule, Text, Urdu
 
 
 def _fit_placeholder(label: str, content: str, width: int) -> str:
@@ -53,6 +53,11 @@ def preview(ops: Iterable[Op], width: int) -> str:
             out.append("[LOGO]".center(width).rstrip())
         elif isinstance(op, Barcode):
             out.append(_fit_placeholder(op.kind, op.value, width))
+        elif isinstance(op, Urdu):
+            # Printed as an image; the preview shows the text itself (the amount on the left).
+            text = op.text.center(width) if op.align == "center" and not op.left else \
+                op.left + op.text.rjust(max(width - len(op.left), 0))
+            out.append(text.rstrip())
         elif isinstance(op, Feed):
             out.extend([""] * op.n)
         elif isinstance(op, Cut):
