@@ -17,11 +17,14 @@ def main(argv: list[str] | None = None) -> int:
         from pos_core import migrations
         cfg = cli.load_and_open(args.config)
         migrations.check_current()
+        from printers.labels import LabelConfigError, parse_output
         from printers.template import TemplateError
         from .receipts import receipt_template
         try:
             receipt_template(cfg)  # a broken [receipt] stops the till now, not at the first receipt
-        except TemplateError as exc:
+            if cfg.labels:
+                parse_output(cfg.labels, f"{cfg.path} [labels]")
+        except (TemplateError, LabelConfigError) as exc:
             print(f"config error: {exc}", file=sys.stderr)
             return cli.EXIT_CONFIG
         from .app import configure_log

@@ -143,6 +143,7 @@ SCREENS: dict[str, tuple[str, str | None]] = {
     "adjustment": ("pos_tui.screens.stock_adjust:AdjustScreen", "Adjustment"),
     "stock_take": ("pos_tui.screens.stock_take:StockTakeScreen", "Stock take"),
     "reconcile": ("pos_tui.screens.stock_reconcile:ReconcileScreen", "Reconciliation"),
+    "labels": ("pos_tui.screens.labels:LabelsScreen", "Price tags"),
     # dialogs: small modal screens that answer through the `then` callback of app.open
     "prompt": ("pos_tui.screens.dialogs:PromptScreen", None),
     "approval": ("pos_tui.screens.dialogs:ApprovalScreen", None),

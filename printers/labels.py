@@ -242,6 +242,74 @@ def pdf_sheet(labels: list[Label], sheet: Sheet = Sheet(), title: str = "Labels"
     return bytes(pdf.output())
 
 
+# --- where labels go ([labels] in the config) -----------------------------------------------------
+
+class LabelConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Output:
+    """[labels] language = tspl|zpl (a label printer: device file or host:port), escpos (the
+    counter's receipt printer), pdf (a file in `dir` for the office printer)."""
+    language: str = "escpos"
+    device: str = ""        # tspl/zpl: /dev/usb/lp1, or host:port for a network label printer
+    dir: str = ""           # pdf: where sheets are written
+    stock: Stock = Stock()
+
+
+def parse_output(raw: dict | None, source: str = "config [labels]") -> Output:
+    raw = raw or {}
+    known = {"language", "device", "dir", "width_mm", "height_mm", "gap_mm", "dpi"}
+    for key in raw:
+        if key not in known:
+            raise LabelConfigError(f"{source}: {key}: expected one of {', '.join(sorted(known))}, found unknown key")
+    lang = raw.get("language", "escpos")
+    if lang not in LANGUAGES:
+        raise LabelConfigError(f"{source}: language: expected one of {', '.join(LANGUAGES)}, found {lang!r}")
+    if lang in ("tspl", "zpl") and not isinstance(raw.get("device"), str):
+        raise LabelConfigError(f"{source}: device: expected the label printer (/dev/usb/lp1 or host:9100), found nothing")
+    if lang == "pdf" and not isinstance(raw.get("dir"), str):
+        raise LabelConfigError(f"{source}: dir: expected a directory for the PDF sheets, found nothing")
+    nums = {}
+    for key, default, lo, hi in (("width_mm", 50, 20, 120), ("height_mm", 30, 10, 200), ("gap_mm", 2, 0, 20),
+                                 ("dpi", 203, 150, 600)):
+        v = raw.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            raise LabelConfigError(f"{source}: {key}: expected a number from {lo} to {hi}, found {v!r}")
+        nums[key] = v
+    return Output(lang, raw.get("device", ""), raw.get("dir", ""),
+                  Stock(nums["width_mm"], nums["height_mm"], nums["gap_mm"], int(nums["dpi"])))
+
+
+def send(out: Output, labels: list[Label], receipt_printer: dict | None = None, name: str = "labels") -> str:
+    """Print (or write) the labels; returns what was done, raises OSError/ValueError on failure."""
+    if out.language == "pdf":
+        from pathlib import Path
+        path = Path(out.dir) / f"{name}.pdf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pdf_sheet(labels, title=name))
+        return f"sheet written to {path} ({pages_needed(labels)} page(s))"
+    if out.language == "escpos":
+        if receipt_printer is None:
+            raise ValueError("no receipt printer is set up for this counter")
+        from .transport import columns_for, print_ops
+        result = print_ops(receipt_printer, escpos_ops(labels, columns_for(receipt_printer)))
+        if not result.ok:
+            raise OSError(result.error)
+        return "printed on the receipt printer"
+    data = tspl(labels, out.stock) if out.language == "tspl" else zpl(labels, out.stock).encode("utf-8")
+    host, _, port = out.device.rpartition(":")
+    if host and port.isdigit() and not out.device.startswith("/"):
+        import socket
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(data)
+    else:
+        with open(out.device, "ab") as f:  # a usblp device or a file
+            f.write(data)
+    return f"sent to {out.device} ({out.language.upper()})"
+
+
 def pages_needed(labels: list[Label], sheet: Sheet = Sheet()) -> int:
     return max(1, math.ceil(sum(lb.copies for lb in labels) / sheet.per_page))
 
