@@ -29,10 +29,10 @@ from decimal import Decimal
 
 from peewee import IntegrityError, fn
 
-from . import db
+from . import db, outbox
 from .config import IN_STORE_PREFIXES, BarcodeRules
 from .errors import InvalidInput, NotFound
-from .models import Barcode, OutboxJob, Product, Variant
+from .models import Barcode, Product, Variant
 from .pricing import measured_price_paisa
 
 SERIAL_DIGITS = 10
@@ -140,8 +140,8 @@ def _queue_write_back(assigned: list[Assigned]) -> int:
         if v.shopify_id and v.product.shopify_id:
             by_product.setdefault(v.product.shopify_id, []).append({"id": v.shopify_id, "barcode": a.code})
     for product_gid, rows in by_product.items():
-        OutboxJob.create(channel="shopify", kind="variant_barcodes", doc_type="barcodes",
-                         doc_ref=product_gid, payload={"productId": product_gid, "variants": rows})
+        outbox.enqueue(outbox.SHOPIFY, "variant_barcodes", {"productId": product_gid, "variants": rows},
+                       doc_type="barcodes", doc_ref=product_gid)
     return len(by_product)
 
 
