@@ -510,10 +510,10 @@ class PosApp(App, inherit_bindings=False):
             self._print_one(uid, False)
 
     @work(thread=True, group="print", exit_on_error=False)
-    def print_document(self, uid: str, reprint: bool = False) -> None:
-        self._print_one(uid, reprint)
+    def print_document(self, uid: str, reprint: bool = False, gift: bool = False) -> None:
+        self._print_one(uid, reprint, gift)
 
-    def _print_one(self, uid: str, reprint: bool) -> None:
+    def _print_one(self, uid: str, reprint: bool, gift: bool = False) -> None:
         """Build and print one stored document (in a print worker's thread); posts PrintDone."""
         from printers.transport import PrintResult, print_receipt
         from .receipts import build_receipt, printer_settings, receipt_template
@@ -525,12 +525,14 @@ class PosApp(App, inherit_bindings=False):
                 result = PrintResult(False, "no printer is set up for this counter")
             else:
                 with self._print_lock:
-                    result = print_receipt(settings, receipt, receipt_template(self.cfg))
+                    result = print_receipt(settings, receipt, receipt_template(self.cfg), gift=gift)
             warning = result.warning
             if result.ok and receipt.fbr is not None and not receipt.fbr.fiscal_number:
                 pending = "offline mode, FBR number pending: Ctrl+R reprints it once the number comes"
                 warning = f"{warning}; {pending}" if warning else pending
-            self.post_message(PrintDone(f"Receipt {order.number}", result.ok, result.error, warning, uid))
+            what = f"Gift receipt {order.number}" if gift else f"Receipt {order.number}"
+            # A gift receipt says nothing about whether the receipt itself was printed.
+            self.post_message(PrintDone(what, result.ok, result.error, warning, None if gift else uid))
         except Exception as exc:  # noqa: BLE001 - printing must never take the till down
             log.exception("receipt for %s not printed", uid)
             self.post_message(PrintDone("Receipt", False, str(exc), None, uid))

@@ -163,6 +163,10 @@ def prepare_logo(path: str, dots: int, source: str = "template") -> str:
     return str(out)
 
 
+def uses_urdu(t: Template) -> bool:
+    return t.urdu_names or any(line.urdu for line in (*t.header, *t.footer, *t.return_policy))
+
+
 # --- laying a receipt out with a template ---------------------------------------------------
 
 def _text_lines(lines: tuple[TextLine, ...], width: int, t: Template, bold_first: bool = False) -> list[Op]:
@@ -284,4 +288,4 @@ def _gift_items(r: Receipt, width: int, t: Template) -> list[Op]:
     return lines
 
 
-__all__ = ["Template", "TemplateError", "TextLine", "parse", "layout", "BLOCKS", "REQUIRED"]
+__all__ = ["Template", "TemplateError", "TextLine", "parse", "layout", "uses_urdu", "BLOCKS", "REQUIRED"]

@@ -91,3 +91,36 @@ async def test_price_tags_without_a_label_printer_say_so(tmp_path, till_db):
         await pilot.press("f9")
         await settle(pilot, app)
         assert "device: expected the label printer" in flat(app)
+
+
+async def test_receipt_template_with_urdu_prints_raster_and_a_gift_receipt_has_no_prices(tmp_path, till_db):
+    from test_till_kit import core_cash_sale
+    open_shift()
+    Variant.update(urdu_name="لان کا سوٹ").where(Variant.sku == "L3SU-BLA-OS").execute()
+    order = core_cash_sale([("L3SU-BLA-OS", 1)])
+    cfg = make_config(tmp_path, till_db, receipt={
+        "header": ["Gulberg Fashion House", {"ur": "گلبرگ فیشن ہاؤس"}], "footer": [{"ur": "خریداری کا شکریہ"}],
+        "urdu_names": True, "return_policy": ["Exchange within 14 days"]})
+    app = make_app(cfg)
+    printer = tmp_path / "printer.bin"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "OrdersScreen"
+        await pilot.press("f2")  # preview: Urdu shows as (Urdu) on the console
+        await pilot.pause()
+        text = screen_text(app)
+        assert text.count("(Urdu)") == 2  # header and the item name; the footer is further down
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("f3")  # reprint, through the template
+        await settle(pilot, app)
+        data = printer.read_bytes()
+        assert data.count(b"\x1dv0") == 3 and b"Exchange within 14 days" in data and b"4,990.00" in data
+        printer.write_bytes(b"")
+        await pilot.press("f6")  # gift receipt
+        await settle(pilot, app)
+        assert "Gift receipt" in flat(app) and "printed" in flat(app)
+        gift = printer.read_bytes()
+        assert b"GIFT RECEIPT" in gift and b"4,990.00" not in gift and order.number.encode() in gift
