@@ -227,3 +227,17 @@ def test_the_till_refuses_to_start_on_a_broken_template(tmp_path):
                        timeout=60)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "receipt template" in r.stderr and "no details" in r.stderr
+
+
+def test_the_example_config_has_a_valid_template_and_label_section():
+    from pos_core import config
+    from printers import labels
+    root = Path(__file__).parent.parent
+    cfg = config.load(str(root / "config.example.toml"))
+    t = template.parse(cfg.receipt, "config.example.toml [receipt]", printer_width=cfg.printer.width)
+    assert t.width == 48 and t.urdu_names and t.header[1].urdu and t.blocks == template.BLOCKS
+    assert labels.parse_output(cfg.labels).language == "escpos"
+    for bad, words in [({"language": "dpl"}, "language"), ({"language": "pdf"}, "dir"),
+                       ({"width_mm": 500}, "width_mm"), ({"colour": 1}, "unknown key")]:
+        with pytest.raises(labels.LabelConfigError, match=words):
+            labels.parse_output(bad)
