@@ -65,12 +65,21 @@ def variant_name(product_title: str, option_text: str) -> str:
     return f"{product_title} - {option_text}"
 
 
+_category_rules = None  # config.CategoryRules of the running agent (set_category_rules)
+
+
+def set_category_rules(rules) -> None:
+    """The agent sets the site's [categories] rules once at start; imports use them."""
+    global _category_rules
+    _category_rules = rules
+
+
 def upsert_products(rows: list[dict], stats: ImportStats, category_rules=None) -> dict[str, int]:
     """rows: {"id", "title", "status", "vendor", "productType", "updatedAt"} (and "tags" when the
     hierarchy comes from tags). Returns {gid: local id}."""
     from . import categories
     from .config import CategoryRules
-    category_rules = category_rules or CategoryRules()
+    category_rules = category_rules or _category_rules or CategoryRules()
     if not rows:
         return {}
     now = utcnow()

@@ -278,3 +278,18 @@ def test_migration_6_brings_an_older_database_to_the_new_schema(database):
     assert migrations.migrate() == [6]
     migrations.check_current()
     assert {t: (_columns(t), _indexes(t)) for t in fresh} == fresh
+
+
+def test_the_agent_imports_with_the_sites_category_rules(database, tmp_path):
+    from pos_core import catalog_import
+    from pos_core.catalog_import import ImportStats, upsert_products
+    cfg = config.parse({"database": {"url": "sqlite:///x.db"}, "categories": {"source": "tags"}}, tmp_path / "p.toml")
+    from sync_agent.daemon import Agent
+    try:
+        Agent(cfg)
+        upsert_products([{"id": "gid://shopify/Product/9", "title": "Khussa", "productType": "Shoes",
+                          "tags": ["dept:Women", "cat:Footwear", "sub:Khussa"]}], ImportStats())
+        p = Product.get(Product.shopify_id == "gid://shopify/Product/9")
+        assert (p.department, p.category, p.sub_category) == ("Women", "Footwear", "Khussa")
+    finally:
+        catalog_import.set_category_rules(None)
