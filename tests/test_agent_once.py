@@ -146,3 +146,38 @@ def test_a_killed_agent_mid_request_probes_before_sending(env):
     assert agent_orders.run_jobs(e.client)["synced"] == 1
     assert OutboxJob.get_by_id(job.id).result["found_existing"] is True
     assert len(sim_order(e, order["id"])["apiFulfillments"]) == 1
+
+
+def test_an_order_split_into_more_than_five_fulfillment_orders_is_read_to_the_end(env):
+    """OrderFulfillmentOrders reads 5 fulfillment orders a page: the 7th must be found too."""
+    e = env
+    codes = []
+    for n in range(6):
+        code = f"POP-{n}-{id(e) % 10000}"
+        httpx.post(f"{e.sim.url}/_sim/locations", json={"location": {"name": f"Pop-up {code}", "code": code}}
+                   ).raise_for_status()
+        codes.append(code)
+    goods = []
+    for code in codes + ["LHR-01"]:
+        v = item(e)
+        httpx.post(f"{e.sim.url}/_sim/inventory", json={
+            "inventoryItemId": v.shopify_inventory_item_id,
+            "locationId": next(l["id"] for l in httpx.get(f"{e.sim.url}/_sim/state").json()["locations"]
+                               if l["code"] == code),
+            "quantities": {"available": 5}}).raise_for_status()
+        goods.append((v, code))
+    body = {"action": "create", "gateway": "Cash on Delivery (COD)", "phone": "+923001234567",
+            "customer": {"firstName": "Hina", "lastName": "Baig", "phone": "+923001234567"},
+            "shippingAddress": {"firstName": "Hina", "lastName": "Baig", "address1": "House 12", "city": "Lahore",
+                                "phone": "+923001234567"},
+            "lines": [{"sku": v.sku, "quantity": 1, "location": code} for v, code in goods]}
+    r = httpx.post(f"{e.sim.url}/_sim/orders", json=body)
+    r.raise_for_status()
+    order = r.json()["order"]
+    poll(e)
+    so = smart(order["id"])
+    last = next(l for l in so.lines if l.sku == goods[-1][0].sku)    # its FO is the 7th
+    ship(e, so, e.lhr, {last.id: 1}, "PAGE-7")
+    assert agent_orders.run_jobs(e.client) == {"synced": 1, "failed": 0, "deferred": 0}
+    api = sim_order(e, order["id"])["apiFulfillments"]
+    assert [f["trackingNumbers"] for f in api] == [["PAGE-7"]]
