@@ -104,6 +104,7 @@ def test_a_lost_correction_answer_older_than_the_key_goes_to_a_person(env):
     lose_next(e, "inventorySetQuantities", times=5)   # every resend with the key is lost too
     assert agent_orders.run_jobs(e.client)["deferred"] == 1
     # the box is off for a day: the key Shopify remembered is gone
+    httpx.post(f"{e.sim.url}/_sim/clock", json={"advance_seconds": 25 * 3600}).raise_for_status()
     job = OutboxJob.get_by_id(job.id)
     mark = job.result["once"]["inventorySetQuantities"]
     mark["first_at"] = (dt.datetime.fromisoformat(mark["first_at"]) - dt.timedelta(hours=24)).isoformat()
@@ -114,6 +115,12 @@ def test_a_lost_correction_answer_older_than_the_key_goes_to_a_person(env):
     job = OutboxJob.get_by_id(job.id)
     assert job.status == "NEEDS_RECONCILIATION" and "expired" in job.last_error
     assert e.client.requests == sent   # nothing was sent
+    # a person retries: it is sent, and its compare-and-swap refuses it, since it applied the first time
+    outbox.retry(job.uid, e.manager.id)
+    assert agent_orders.run_jobs(e.client)["failed"] == 1
+    job = OutboxJob.get_by_id(job.id)
+    assert job.status == "FAILED" and job.last_error
+    assert shopify_qty(e, a, "LHR-01")["available"] == 9   # applied once, not twice
 
 
 def test_a_killed_agent_mid_request_probes_before_sending(env):
