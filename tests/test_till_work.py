@@ -155,3 +155,29 @@ async def test_a_sale_on_a_locked_database_keeps_the_cart_and_goes_through_after
         await settle(pilot, app)
         order = PosOrder.get(PosOrder.kind == "sale")
         assert app.cart.lines == [] and app.last_uid == order.uid
+
+
+async def test_a_scan_while_the_database_fails_is_a_message_and_the_next_scan_works(tmp_path, till_db, monkeypatch):
+    import peewee
+
+    from pos_core import catalog
+    real = catalog.lookup
+    calls = []
+
+    def flaky(code):
+        calls.append(code)
+        if len(calls) == 1:
+            raise peewee.OperationalError("database is locked")
+        return real(code)
+    monkeypatch.setattr(catalog, "lookup", flaky)
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await type_text(pilot, SKU, enter=True)
+        await settle(pilot, app)
+        assert app.is_running and app.cart.lines == []
+        assert "Looking up the item NOT done (the database is busy (database is locked)); try again" in flat(app)
+        await type_text(pilot, SKU, enter=True)
+        await settle(pilot, app)
+        assert len(app.cart.lines) == 1 and len(calls) == 2

@@ -132,6 +132,7 @@ class OnlineOrderScreen(Screen):
         show_msg(self, text, error)
 
     # --- drawing --------------------------------------------------------------------------
+    @work.guarded("Reading the order")
     def reload(self, select_uid: str | None = None) -> None:
         self.order = o = online_orders.get(self.order_id)
         pay = "COD" if o.is_cod else "paid"
