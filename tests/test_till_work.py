@@ -164,11 +164,11 @@ async def test_a_scan_while_the_database_fails_is_a_message_and_the_next_scan_wo
     real = catalog.lookup
     calls = []
 
-    def flaky(code):
+    def flaky(code, *args, **kwargs):
         calls.append(code)
         if len(calls) == 1:
             raise peewee.OperationalError("database is locked")
-        return real(code)
+        return real(code, *args, **kwargs)
     monkeypatch.setattr(catalog, "lookup", flaky)
     open_shift()
     app = make_app(make_config(tmp_path, till_db))
