@@ -234,8 +234,11 @@ class StockBase(Screen):
         def failed(text: str) -> None:
             self.working = False
             self.show_message(text, True)
+        # `what` names the step in the log; the cashier reads whether anything was saved.
+        unexpected = ("NOT saved ({error}); nothing changed, try again" if busy
+                      else "could not read it ({error}); try again")
         work.run(self, lambda: fn(*args, **kwargs), done, failed=failed, busy=busy, group="stock",
-                 what=f"{type(self).__name__}: {getattr(fn, '__name__', 'step')}")
+                 what=f"{type(self).__name__}.{getattr(fn, '__name__', 'step')}", unexpected=unexpected)
 
     def with_manager(self, what: str, then: Callable[[object], None]) -> None:
         """Call then(person) with the signed-in manager, or after a manager approves with a PIN."""

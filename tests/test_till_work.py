@@ -62,7 +62,7 @@ async def test_a_stock_write_on_a_locked_database_leaves_the_till_running_with_a
         finally:
             lock.release()
         text = flat(app)
-        assert "NOT done (the database is busy (database is locked)); try again" in text
+        assert "NOT saved (the database is busy (database is locked)); nothing changed, try again" in text
         assert app.is_running and type(app.screen).__name__ == "AdjustScreen"
         assert on_hand(SKU) == start and not Adjustment.select().exists()
         assert "-1" in screen_text(app), "the scanned item is still on the screen"

@@ -283,7 +283,8 @@ class OnlineOrderScreen(Screen):
         def failed(text: str) -> None:
             self.reload()
             self.show_message(text, True)
-        work.run(self, fn, ok, failed=failed, busy="Saving...", group="online", what="Saving")
+        work.run(self, fn, ok, failed=failed, busy="Saving...", group="online", what="online order step",
+                 unexpected="NOT saved ({error}); try again")
 
     @property
     def staff_id(self) -> int:
