@@ -158,13 +158,13 @@ class Config:
     adjustment_approval_above: Decimal = Decimal("5000")
     courier_urls: dict[str, str] = field(default_factory=dict)
     backup: BackupConfig = BackupConfig()
+    courier_accounts: dict[str, CourierAccount] = field(default_factory=dict)
     barcodes: BarcodeRules = BarcodeRules()
     categories: "CategoryRules" = field(default_factory=lambda: CategoryRules())
     # [receipt] and [labels] as written: printers.template / printers.labels check them at start,
     # because pos_core may not import printers.
     receipt: dict = field(default_factory=dict)
     labels: dict = field(default_factory=dict)
-    courier_accounts: dict[str, CourierAccount] = field(default_factory=dict)
 
 
 CATEGORY_SOURCES = ("product_type", "tags")
@@ -206,8 +206,8 @@ def load(cli_path: str | None = None) -> Config:
 def parse(data: dict, path: Path | str) -> Config:
     r = _Reader(data, Path(path))
     known = {"database", "site", "counter", "tax", "printer", "scanner", "shopify", "fbr", "keys",
-             "permissions", "stock", "couriers", "backup", "courier_api", "barcodes", "categories", "receipt",
-             "labels"}
+             "permissions", "stock", "couriers", "backup", "courier_api", "barcodes", "categories",
+             "receipt", "labels"}
     for section in data:
         if section not in known:
             raise ConfigError(path, section, "one of " + ", ".join(sorted(known)), "unknown section")
@@ -275,9 +275,9 @@ def parse(data: dict, path: Path | str) -> Config:
         courier_urls=_courier_urls(r),
         backup=BackupConfig(dir=r.get("backup.dir", str, ""),
                             keep=r.check("backup.keep", int, 14, lambda v: 1 <= v <= 365, "1..365")),
+        courier_accounts=_courier_accounts(r),
         barcodes=_barcodes(r), categories=_categories(r),
         receipt=_section(r, "receipt"), labels=_section(r, "labels"),
-        courier_accounts=_courier_accounts(r),
     )
 
 

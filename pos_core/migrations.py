@@ -37,6 +37,12 @@ def _search_objects(database) -> None:
         database.execute_sql(sql)
 
 
+def _couriers(database) -> None:
+    """Issue 18: consignments booked with couriers, COD statements and their lines."""
+    from .models import COURIER_MODELS
+    database.create_tables(COURIER_MODELS)
+
+
 def _shelf(database) -> None:
     """Issue 17: PLU, unit of measure and Urdu name on variants; department and sub-category on
     products; the embedded code that priced an order line."""
@@ -53,20 +59,14 @@ def _shelf(database) -> None:
         m.add_index("product", ("department",), False))
 
 
-def _couriers(database) -> None:
-    """Issue 18: consignments booked with couriers, COD statements and their lines."""
-    from .models import COURIER_MODELS
-    database.create_tables(COURIER_MODELS)
-
-
-# (version, name, function). Append only; never edit one that has shipped. Kept in version order.
-MIGRATIONS: list[tuple[int, str, Callable]] = [
+# (version, name, function). Append only; never edit one that has shipped. Numbers were handed
+# out per issue, so they may arrive out of order: migrate() runs them sorted.
+MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (1, "initial schema", _initial),
     (6, "shelf: PLU, measure, Urdu name, categories", _shelf),
     (7, "couriers: consignments, COD statements", _couriers),
-]
-MIGRATIONS.sort(key=lambda m: m[0])
-LATEST = MIGRATIONS[-1][0]
+])
+LATEST = max(v for v, _, _ in MIGRATIONS)
 
 
 class SchemaError(RuntimeError):
