@@ -131,6 +131,8 @@ def _invoice_details(r: Receipt, width: int) -> list[Op]:
         (f"Branch: {r.branch}", f"Counter: {r.counter}"),
         ("Cashier:", r.cashier),
     ]
+    if r.salesperson:
+        rows.append(("Salesperson:", r.salesperson))
     if r.customer is not None:
         rows.append(("Customer:", r.customer.name))
         if r.customer.phone:
@@ -203,6 +205,18 @@ def _totals(r: Receipt, width: int) -> list[Op]:
         rows.append((tender.method, format_money(tender.amount), False))
     if r.tenders:
         rows.append(("Change", format_money(r.change), False))
+    if r.promotions:
+        rows.append(("Promotions applied:", "", False))
+        rows += [(f"  {name}", _neg(amount), False) for name, amount in r.promotions]
+    if r.savings:
+        rows.append(("You saved", "Rs " + format_money(r.savings), False))
+    if r.points is not None:
+        p = r.points
+        if p.earned:
+            rows.append(("Points earned" if p.earned > 0 else "Points taken back", f"{abs(p.earned):,}", False))
+        if p.redeemed:
+            rows.append(("Points redeemed" if p.redeemed > 0 else "Points given back", f"{abs(p.redeemed):,}", False))
+        rows.append(("Points balance", f"{p.balance:,}", False))
 
     ops: list[Op] = [Rule()]
     for label, amount, bold in rows:

@@ -11,7 +11,7 @@ differently from what the books hold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 
 # Receipt titles the till uses. Not enforced: a new kind of document should
@@ -60,6 +60,7 @@ class ReceiptLine:
     unit_price: Decimal
     discount: Decimal  # line discount in rupees, positive number
     total: Decimal  # what the line costs after the discount
+    urdu_name: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.qty, int) or isinstance(self.qty, bool):
@@ -119,6 +120,14 @@ class FbrBlock:
 
 
 @dataclass(frozen=True)
+class PointsLine:
+    """Loyalty points on this document and the balance after it (points are whole numbers)."""
+    earned: int
+    redeemed: int
+    balance: int
+
+
+@dataclass(frozen=True)
 class Receipt:
     title: str
     header_lines: tuple[str, ...]  # shop name first, then address, NTN/STRN, PoS No
@@ -138,10 +147,19 @@ class Receipt:
     fbr: FbrBlock | None = None
     # The till decides (cash taken or paid out); a reprint never opens the drawer.
     open_drawer: bool = False
+    savings: Decimal | None = None  # everything taken off (promotions and discounts)
+    points: PointsLine | None = None
+    salesperson: str | None = None
+    promotions: list[tuple[str, Decimal]] = field(default_factory=list)  # (name, amount) as applied
 
     def __post_init__(self) -> None:
         _freeze_sequences(self)
         _require_decimal("change", self.change)
+        object.__setattr__(self, "promotions", tuple(tuple(p) for p in self.promotions))
+        for _, amount in self.promotions:
+            _require_decimal("promotion amount", amount)
+        if self.savings is not None:
+            _require_decimal("savings", self.savings)
 
 
 @dataclass(frozen=True)
@@ -163,6 +181,6 @@ class Slip:
 
 __all__ = [
     "SALE", "REFUND", "EXCHANGE", "TRANSFER",
-    "Customer", "ReceiptLine", "TaxLine", "Tender", "Totals", "FbrBlock",
+    "Customer", "ReceiptLine", "TaxLine", "Tender", "Totals", "FbrBlock", "PointsLine",
     "Receipt", "Slip", "format_money",
 ]

@@ -283,3 +283,35 @@ def test_migration_5_adds_the_loyalty_tables_to_a_schema_1_database(tmp_path):
         assert all(db.database.table_exists(m._meta.table_name) for m in LOYALTY_MODELS)
     finally:
         db.close()
+
+
+def test_customer_profile_history_across_branches_and_online(site):
+    from pos_core.models import SmartOrder
+    g = goods(site)
+    setup_points()
+    ali = customers.get_or_create("+92 300 1234567", "Ali")
+    here = sell(site, [SaleLine(g["L1"].id, 1)], customer_id=ali.id)
+    from pos_core import shifts
+    khi_shift = shifts.open_shift(site.khi_counter.id, site.cashier.id, D("0"))
+    there = sales.complete_sale(POLICY, counter_id=site.khi_counter.id, shift_id=khi_shift.id, staff_id=site.cashier.id,
+                                lines=[SaleLine(site.book.id, 1)], tenders=[Tender("cash", D("501"))], customer_id=ali.id)
+    back = refund(site, here, [ReturnLine(line(here, 1).id, 1)])
+    SmartOrder.create(shopify_id="gid://shopify/Order/9", name="#1009", created_at_shopify="2026-01-05T10:00:00Z",
+                      updated_at_shopify="2026-01-05T10:00:00Z", phone=ali.phone, total_paisa=3000_00, state="DELIVERED")
+    SmartOrder.create(shopify_id="gid://shopify/Order/10", name="#1010", created_at_shopify="2026-01-06T10:00:00Z",
+                      updated_at_shopify="2026-01-06T10:00:00Z", phone=ali.phone, total_paisa=999_00,
+                      cancelled_at="2026-01-06T11:00:00Z")
+    customers.set_profile(ali.id, notes="Prefers size M; call before Eid", marketing_consent=True)
+    p = customers.profile(ali.id)
+    assert [(x.where, x.number) for x in p.purchases[:3]] == [("LHR1", back.number), ("KHI1", there.number),
+                                                             ("LHR1", here.number)]
+    assert {x.number: x.state for x in p.purchases if x.kind == "online"} == {"#1009": "delivered", "#1010": "cancelled"}
+    assert p.lifetime_spend_paisa == there.total_paisa + 3000_00     # the refunded sale and cancelled order count nothing
+    assert p.points == loyalty.balance(ali.id) == 5 and p.movements[0].kind == "refund_earn"
+    assert p.notes.startswith("Prefers") and p.marketing_consent
+    with pytest.raises(InvalidInput, match="not a mobile number"):
+        customers.get_or_create("0423 5711111")         # a Lahore landline
+    with pytest.raises(InvalidInput, match="not a Pakistani mobile"):
+        customers.get_or_create("0300 12345")
+    link = customers.whatsapp_link(ali.phone, f"Receipt {here.number}: Rs 2,500.00")
+    assert link == f"https://wa.me/923001234567?text=Receipt%20{here.number}%3A%20Rs%202%2C500.00"
