@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from . import commission, coupons, customers, loyalty, promotions
 from .errors import InvalidInput
 from .fbr_invoice import pk_time
-from .models import Coupon, Promotion
+from .models import Coupon, Promotion, utcnow
 from .money import fmt, to_paisa
 
 COMMANDS = ("loyalty", "promo", "coupon", "commission")
@@ -184,7 +184,7 @@ def _promo(args) -> int:
                                               ("coupon", p.coupon_only)) if on)
             print(f"{p.id:4} {p.name:30} {p.kind:12} prio {p.priority}{window} {p.branches or 'all branches'} {flags}")
     elif args.action == "off":
-        if not Promotion.update(active=False).where(Promotion.id == args.id).execute():
+        if not Promotion.update(active=False, updated_at=utcnow()).where(Promotion.id == args.id).execute():
             raise InvalidInput(f"no promotion {args.id}")
         print(f"promotion {args.id} switched off")
     return 0

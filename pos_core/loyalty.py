@@ -122,9 +122,10 @@ def tier_for(customer_id: int, now: dt.datetime, exclude_order_id: int | None = 
     return next((t.name for t in tiers if spend >= t.min_yearly_spend_paisa), "")
 
 
-def _rates(tier: str) -> dict[str, int]:
+def _rates(tier: str, rules: dict | None = None) -> dict[str, int]:
     """category -> centipoints per Rs 100 for this tier ("" = any category)."""
-    rules = {(r.category, r.tier): r.centipoints_per_100 for r in LoyaltyRule.select()}
+    if rules is None:
+        rules = _rules()
     cats = {c for c, _ in rules}
     out = {}
     for c in cats | {""}:
@@ -135,9 +136,14 @@ def _rates(tier: str) -> dict[str, int]:
     return out
 
 
-def points_for(lines: list[tuple[str, int]], tier: str) -> int:
+def _rules() -> dict[tuple[str, str], int]:
+    return {(c, t): v for c, t, v in LoyaltyRule.select(LoyaltyRule.category, LoyaltyRule.tier,
+                                                        LoyaltyRule.centipoints_per_100).tuples()}
+
+
+def points_for(lines: list[tuple[str, int]], tier: str, rules: dict | None = None) -> int:
     """Points for (category, net paisa) lines: Σ fractions, rounded down once."""
-    rates = _rates(tier)
+    rates = _rates(tier, rules)
     centi_paisa = sum(paisa * rates.get(cat, rates.get("", 0)) for cat, paisa in lines if paisa > 0)
     return centi_paisa // CENTI_PER_100_RUPEES
 
@@ -167,13 +173,14 @@ def check_redeem(customer: Customer | None, amount_paisa: int) -> int:
 
 
 def move(customer_id: int, delta: int, kind: str, doc_ref: str, event_key: str, *,
-         staff_id: int | None = None, now: dt.datetime | None = None, expires_at: dt.datetime | None = None) -> bool:
+         staff_id: int | None = None, now: dt.datetime | None = None, expires_at: dt.datetime | None = None,
+         prog: Program | None = None) -> bool:
     """One entry and the balance with it; call inside the document's transaction."""
     if not delta:
         return False
     now = now or utcnow()
     if delta > 0 and expires_at is None:
-        prog = program()
+        prog = prog or program()
         expires_at = now + dt.timedelta(days=prog.expiry_days) if prog.expiry_days else None
     inserted = (PointsEntry.insert(customer=customer_id, delta=delta, kind=kind, doc_ref=doc_ref,
                                    event_key=event_key, expires_at=expires_at if delta > 0 else None,
@@ -206,9 +213,12 @@ def on_sale(order: PosOrder, line_rows, categories: dict[int, str], points_paid:
         earn_base = max(sum(totals) - points_paid_paisa, 0)
         from .money import spread
         nets = spread(earn_base, totals) if sum(totals) else [0] * len(totals)
-        tier = tier_for(order.customer_id, now, exclude_order_id=order.id)   # the tier reached before this sale
-        earned = points_for([(categories.get(r.variant_id, ""), n) for r, n in zip(line_rows, nets)], tier)
-        move(order.customer_id, earned, "earn", order.number, f"earn:{order.uid}", staff_id=staff_id, now=now)
+        rules = _rules()
+        # The tier reached before this sale; only looked up when some rule depends on a tier.
+        tier = tier_for(order.customer_id, now, exclude_order_id=order.id) if any(t for _, t in rules) else ""
+        earned = points_for([(categories.get(r.variant_id, ""), n) for r, n in zip(line_rows, nets)], tier, rules)
+        move(order.customer_id, earned, "earn", order.number, f"earn:{order.uid}", staff_id=staff_id, now=now,
+             prog=prog)
     return earned, points_paid
 
 

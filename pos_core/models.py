@@ -614,6 +614,7 @@ class Promotion(BaseModel):
     coupon_only = BooleanField(default=False)   # applies only with one of its coupons
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)   # every change sets it: the tills' cache key
 
 
 class Coupon(BaseModel):

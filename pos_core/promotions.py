@@ -114,7 +114,11 @@ def evaluate(rules: list[Rule], items: list[Item]) -> Outcome:
     closed = [False] * n
     out = Outcome([0] * n)
     gross_total = sum(remaining)
-    ordered = sorted(rules, key=lambda r: (-r.priority, r.id if r.id is not None else 0))
+    skus = {it.sku for it in items}
+    cats = {it.category.lower() for it in items}
+    # Most running promotions are for other goods: drop them before the real work.
+    ordered = sorted((r for r in rules if _may_apply(r, skus, cats)),
+                     key=lambda r: (-r.priority, r.id if r.id is not None else 0))
 
     def apply_to(rule: Rule, amounts: dict[int, int]) -> None:
         for i, amount in amounts.items():
@@ -175,6 +179,18 @@ def evaluate(rules: list[Rule], items: list[Item]) -> Outcome:
         if not rule.combinable:
             break
     return out
+
+
+def _may_apply(rule: Rule, skus: set[str], cats: set[str]) -> bool:
+    if rule.kind in BILL_KINDS:
+        return True
+    if rule.kind == "bundle":
+        return set(rule.skus) <= skus
+    if rule.free_sku and rule.free_sku not in skus:
+        return False
+    if rule.skus:
+        return not skus.isdisjoint(rule.skus)
+    return not rule.category or rule.category.lower() in cats
 
 
 def _share(total: int, lines: list[int], remaining: list[int]) -> dict[int, int]:
@@ -240,8 +256,10 @@ def in_window(p, branch_code: str, now_utc: dt.datetime) -> bool:
         return False
     if p.ends_at and now_utc >= p.ends_at:
         return False
-    if p.branches and branch_code not in [b.strip() for b in p.branches.split(",")]:
-        return False
+    if p.branches:
+        allowed = p.branches if isinstance(p.branches, frozenset) else {b.strip() for b in p.branches.split(",")}
+        if branch_code not in allowed:
+            return False
     if p.daily_from is not None and p.daily_to is not None:
         local = now_utc.replace(tzinfo=dt.timezone.utc).astimezone(PKT)
         minute = local.hour * 60 + local.minute
@@ -253,14 +271,64 @@ def in_window(p, branch_code: str, now_utc: dt.datetime) -> bool:
     return True
 
 
-def active_rules(branch_code: str, now_utc: dt.datetime, extra: list | None = None) -> list[Rule]:
-    """The automatic promotions running at a branch now, plus `extra` (a coupon's promotion)."""
+@dataclass(frozen=True)
+class _Running:
+    """A promotion as plain data with its window, so a sale never builds 200 ORM rows."""
+    rule: Rule
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    branches: frozenset
+    daily_from: int | None
+    daily_to: int | None
+    active: bool = True
+
+
+_cache: dict = {"key": None, "rows": [], "windows": {}}
+
+
+def _running() -> list[_Running]:
+    """Every active automatic promotion, re-read only when the table changed (its row count and
+    latest updated_at: one small aggregate per sale, whichever process made the change)."""
+    from peewee import fn
+
+    from . import db
     from .models import Promotion
-    q = Promotion.select().where((Promotion.active == True) & (Promotion.coupon_only == False)  # noqa: E712
-                                 & ((Promotion.ends_at.is_null()) | (Promotion.ends_at > now_utc)))
-    rows = [p for p in q if in_window(p, branch_code, now_utc)]
-    rows += [p for p in (extra or []) if in_window(p, branch_code, now_utc)]
-    return [rule_of(p) for p in rows]
+    key = (db.database.database, *Promotion.select(fn.COUNT(Promotion.id), fn.MAX(Promotion.updated_at)).tuples().get())
+    if key != _cache["key"]:
+        q = Promotion.select().where((Promotion.active == True) & (Promotion.coupon_only == False))  # noqa: E712
+        _cache["rows"] = [_Running(rule_of(p), p.starts_at, p.ends_at,
+                                   frozenset(b.strip() for b in p.branches.split(",") if b.strip()),
+                                   p.daily_from, p.daily_to) for p in q]
+        _cache["key"], _cache["windows"] = key, {}
+    return _cache["rows"]
+
+
+def _next_change(rows: list[_Running], now_utc: dt.datetime) -> dt.datetime:
+    """The first moment after `now` at which any promotion's window opens or closes."""
+    times = [t for r in rows for t in (r.starts_at, r.ends_at) if t is not None and t > now_utc]
+    local = now_utc.replace(tzinfo=dt.timezone.utc).astimezone(PKT)
+    minute = local.hour * 60 + local.minute
+    start_of_minute = now_utc.replace(second=0, microsecond=0)
+    for r in rows:
+        for edge in (r.daily_from, r.daily_to):
+            if edge is not None:
+                ahead = (edge - minute) % (24 * 60) or 24 * 60
+                times.append(start_of_minute + dt.timedelta(minutes=ahead))
+    return min(times, default=dt.datetime.max)
+
+
+def active_rules(branch_code: str, now_utc: dt.datetime, extra: list | None = None) -> list[Rule]:
+    """The automatic promotions running at a branch now, plus `extra` (a coupon's promotion).
+    The filtered list is kept until the next moment any window opens or closes."""
+    rows = _running()
+    cached = _cache["windows"].get(branch_code)
+    if cached is None or not (cached[0] <= now_utc < cached[1]):
+        rules = [r.rule for r in rows if in_window(r, branch_code, now_utc)]
+        cached = (now_utc, _next_change(rows, now_utc), rules)
+        _cache["windows"][branch_code] = cached
+    out = list(cached[2])
+    out += [rule_of(p) for p in (extra or []) if in_window(p, branch_code, now_utc)]
+    return out
 
 
 def create(name: str, kind: str, **fields) -> "object":

@@ -276,7 +276,9 @@ def _open_shift(shift_id: int, counter: Counter) -> Shift:
 
 def _variants(lines: list[SaleLine]) -> dict[int, Variant]:
     ids = {l.variant_id for l in lines}
-    found = {v.id: v for v in Variant.select().where(Variant.id.in_(list(ids)))}
+    # With the product's category in the same query: promotions, points and commission go by it.
+    found = {v.id: v for v in Variant.select(Variant, Product.id, Product.category).join(Product)
+             .where(Variant.id.in_(list(ids)))}
     for l in lines:
         if l.variant_id not in found:
             raise NotFound(f"no item with id {l.variant_id}")
@@ -287,9 +289,7 @@ def _variants(lines: list[SaleLine]) -> dict[int, Variant]:
 
 def _categories(variants: dict[int, Variant]) -> dict[int, str]:
     """variant id -> its product's category (promotions, points and commission go by it)."""
-    ids = {v.product_id for v in variants.values()}
-    cats = {p.id: p.category for p in Product.select(Product.id, Product.category).where(Product.id.in_(list(ids)))}
-    return {vid: cats.get(v.product_id, "") for vid, v in variants.items()}
+    return {vid: v.product.category for vid, v in variants.items()}
 
 
 def _gross(lines, variants) -> int:
