@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import db
 from .errors import InvalidInput, NotFound
-from .models import Barcode, Variant
+from .models import Barcode, Product, Variant
 
 MAX_CODE = 64
 _WORD = re.compile(r"[0-9A-Za-z]+")
@@ -49,7 +49,9 @@ def gtin_check_ok(code: str) -> bool:
 def lookup(code: str) -> Found:
     """Exact barcode, then exact SKU. Raises NotFound with a message the cashier can act on."""
     text = check_code(code)
-    v = (Variant.select().join(Barcode).where(Barcode.code == text).first())
+    # The product's category comes with the scan: promotions and points go by it.
+    v = (Variant.select(Variant, Product.id, Product.category).join(Barcode).switch(Variant).join(Product)
+         .where(Barcode.code == text).first())
     if v is not None:
         return Found(v, "barcode")
     v = Variant.get_or_none(Variant.sku == text) or Variant.get_or_none(Variant.sku == text.upper())

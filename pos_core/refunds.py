@@ -139,7 +139,7 @@ def exchange(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: in
         sale = _lock_sale(sale_uid)
         returned = refund_preview(sale, returns)
         returned -= points_back(sale, _refunded_goods(sale, None), returned)[2]  # the points go back as points
-        new_total = _preview_total(policy, new_lines, sale) if new_lines else 0
+        new_total = _preview_total(policy, new_lines, _counter(counter_id).branch.code) if new_lines else 0
         applied = min(returned, new_total)
         back = returned - applied
         give = [Tender("exchange", Decimal(applied) / 100)] if applied else []
@@ -193,10 +193,13 @@ def points_back(sale: PosOrder, refunded_before: int, amount: int) -> tuple[int,
     return take, give, min(give * per_point, amount)
 
 
-def _preview_total(policy, new_lines, sale) -> int:
-    from .sales import _price, _variants
+def _preview_total(policy, new_lines, branch_code: str) -> int:
+    """What the new goods of an exchange will cost, with the promotions the sale will apply."""
+    from .models import utcnow
+    from .sales import _categories, _price, _variants, promotion_outcome
     variants = _variants(new_lines)
-    _, totals = _price(new_lines, variants, None, policy.prices_include_tax)
+    outcome = promotion_outcome(new_lines, variants, _categories(variants), branch_code, utcnow())
+    _, totals = _price(new_lines, variants, None, policy.prices_include_tax, outcome)
     return totals.total_paisa + policy.service_fee_paisa
 
 

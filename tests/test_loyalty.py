@@ -15,6 +15,7 @@ from pos_core.errors import InvalidInput
 from pos_core.models import (Barcode, CommissionEntry, Coupon, OrderPromotion, OutboxJob, PointsEntry, PosOrder,
                              Product, Variant, utcnow)
 from pos_core.money import prorate, round_half_up
+from pos_core.pricing import Discount
 from pos_core.refunds import ReturnLine
 from pos_core.sales import SaleLine, Tender
 
@@ -315,3 +316,32 @@ def test_customer_profile_history_across_branches_and_online(site):
         customers.get_or_create("0300 12345")
     link = customers.whatsapp_link(ali.phone, f"Receipt {here.number}: Rs 2,500.00")
     assert link == f"https://wa.me/923001234567?text=Receipt%20{here.number}%3A%20Rs%202%2C500.00"
+
+
+def test_exchange_of_a_points_sale_for_promoted_goods_balances(site):
+    g = goods(site)
+    setup_points()
+    ali = customers.get_or_create("03001234567", "Ali")
+    loyalty.move(ali.id, 500, "adjust", "start", "adjust:ex")
+    order = sell(site, [SaleLine(g["S1"].id, 1)], customer_id=ali.id,
+                 tenders=[Tender("points", D("400")), Tender("cash", D("3601"))])
+    promotions.create("Lawn 20%", "item_percent", value=2000, category="Lawn")
+    back, new = refunds.exchange(POLICY, counter_id=site.counter.id, shift_id=site.shift.id,
+                                 staff_id=site.supervisor.id, sale_uid=order.uid,
+                                 returns=[ReturnLine(line(order, 1).id, 1)],
+                                 new_lines=[SaleLine(g["L1"].id, 1)], tenders=[Tender("cash", D("1599"))])
+    assert new.total_paisa == 2000_00                       # the promotion applied to the new goods
+    pays = {p.method: p.amount_paisa for p in back.payments}
+    assert pays["points"] == 400_00 and pays["exchange"] == 2000_00 + 1_00   # the goods and the POS fee
+    assert sum(pays.values()) == back.total_paisa
+    assert loyalty.balance(ali.id) == 500 + loyalty.sale_points(new)[0]
+
+
+def test_promotions_do_not_count_against_the_cashiers_discount_limit(site):
+    g = goods(site)
+    promotions.create("Half price shoes", "item_percent", value=5000, category="Shoes")
+    order = sell(site, [SaleLine(g["S1"].id, 1)])         # a cashier, 50% off, no approver
+    assert order.discount_paisa == 2000_00
+    from pos_core.errors import PermissionDenied
+    with pytest.raises(PermissionDenied, match="beyond Ayesha's limit"):
+        sell(site, [SaleLine(g["S1"].id, 1, discount=Discount("percent", D("20")))])
