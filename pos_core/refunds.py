@@ -196,10 +196,11 @@ def points_back(sale: PosOrder, refunded_before: int, amount: int) -> tuple[int,
 def _preview_total(policy, new_lines, branch_code: str) -> int:
     """What the new goods of an exchange will cost, with the promotions the sale will apply."""
     from .models import utcnow
-    from .sales import _categories, _price, _variants, promotion_outcome
+    from .sales import _categories, _price, _unit_prices, _variants, promotion_outcome
     variants = _variants(new_lines)
-    outcome = promotion_outcome(new_lines, variants, _categories(variants), branch_code, utcnow())
-    _, totals = _price(new_lines, variants, None, policy.prices_include_tax, outcome)
+    prices = _unit_prices(new_lines, variants, policy.barcode_rules)
+    outcome = promotion_outcome(new_lines, variants, _categories(variants), branch_code, utcnow(), None, prices)
+    _, totals = _price(new_lines, variants, None, policy.prices_include_tax, policy.barcode_rules, outcome)
     return totals.total_paisa + policy.service_fee_paisa
 
 

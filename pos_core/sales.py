@@ -31,6 +31,9 @@ class SaleLine:
     qty: int
     unit_price: Decimal | None = None   # an override of the catalog price
     discount: Discount | None = None
+    # A price- or quantity-embedded code (fabric by the metre): the code, read again here, sets
+    # the price, so it is no override. Such a line is always one unit.
+    scanned_code: str | None = None
     salesperson_id: int | None = None   # who helped the customer with this line (commission)
 
 
@@ -98,7 +101,7 @@ def draft_lines(draft_uid: str) -> tuple[PosOrder, list[SaleLine]]:
     order = _draft(draft_uid)
     lines = [SaleLine(l.variant_id, l.qty,
                       Decimal(l.unit_price_paisa) / 100 if l.price_overridden else None,
-                      Discount.from_json(l.line_discount))
+                      Discount.from_json(l.line_discount), l.scanned_code)
              for l in order.lines.order_by(PosOrderLine.line_no)]
     return order, lines
 
@@ -122,10 +125,12 @@ def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_i
     variants = _variants(lines)
     categories = _categories(variants)
     started = utcnow()
-    coupon = coupons.check(coupon_code, customer_id, _gross(lines, variants), started) if coupon_code else None
+    prices = _unit_prices(lines, variants, policy.barcode_rules)
+    coupon = (coupons.check(coupon_code, customer_id, _gross(lines, prices), started) if coupon_code else None)
     outcome = promotion_outcome(lines, variants, categories, counter.branch.code, started,
-                                [coupon.promotion] if coupon else None)
-    priced, totals = _price(lines, variants, order_discount, policy.prices_include_tax, outcome)
+                                [coupon.promotion] if coupon else None, prices)
+    priced, totals = _price(lines, variants, order_discount, policy.prices_include_tax, policy.barcode_rules,
+                            outcome)
     people = _salespeople(lines, salesperson_id)
     approver = _check_discretion(policy, cashier, approver_id, lines, variants, priced, order_discount)
     fee = policy.service_fee_paisa
@@ -158,11 +163,11 @@ def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_i
         order.buyer = buyer.as_json() if buyer else None
         order.completed_at = now
         order.save()
-        line_rows = _write_lines(order, lines, variants, priced)
+        line_rows = _write_lines(order, lines, variants, priced, policy.barcode_rules)
         _write_payments(order, payments, now)
         _spend_credit(order, payments, cashier)
         if coupon:
-            coupons.redeem(coupon, order, customer_id, _gross(lines, variants), now)
+            coupons.redeem(coupon, order, customer_id, _gross(lines, prices), now)
         _write_promotions(order, outcome)
         points_paisa = sum(p["amount_paisa"] for p in payments if p["method"] == "points")
         points = 0
@@ -292,27 +297,20 @@ def _categories(variants: dict[int, Variant]) -> dict[int, str]:
     return {vid: v.product.category for vid, v in variants.items()}
 
 
-def _gross(lines, variants) -> int:
-    try:
-        return sum(l.qty * (variants[l.variant_id].price_paisa if l.unit_price is None else to_paisa(l.unit_price))
-                   for l in lines)
-    except MoneyError as exc:
-        raise InvalidInput(str(exc)) from None
+def _gross(lines, prices: list[int]) -> int:
+    return sum(l.qty * p for l, p in zip(lines, prices))
 
 
-def promotion_outcome(lines, variants, categories, branch_code: str, now, extra=None) -> promotions.Outcome:
-    """The promotions running at this branch now, applied to these lines."""
+def promotion_outcome(lines, variants, categories, branch_code: str, now, extra=None,
+                      prices: list[int] | None = None) -> promotions.Outcome:
+    """The promotions running at this branch now, applied to these lines (at `prices`, the unit
+    prices the sale charges: catalog, override or a measured label's)."""
     rules = promotions.active_rules(branch_code, now, extra)
     if not rules:
         return promotions.Outcome([0] * len(lines))
-    items = []
-    for l in lines:
-        v = variants[l.variant_id]
-        try:
-            price = v.price_paisa if l.unit_price is None else to_paisa(l.unit_price)
-        except MoneyError as exc:
-            raise InvalidInput(f"{v.name}: {exc}") from None
-        items.append(promotions.Item(v.sku, categories.get(v.id, ""), l.qty, price, l.discount))
+    prices = prices if prices is not None else _unit_prices(lines, variants)
+    items = [promotions.Item(variants[l.variant_id].sku, categories.get(l.variant_id, ""), l.qty, price, l.discount)
+             for l, price in zip(lines, prices)]
     return promotions.evaluate(rules, items)
 
 
@@ -350,17 +348,40 @@ def _lock_points(customer: Customer, points_paisa: int, now) -> int:
     return points
 
 
-def _price(lines, variants, order_discount, prices_include_tax, outcome=None):
-    inputs = []
-    for i, l in enumerate(lines):
+def _measured_price(l: SaleLine, v: Variant, rules) -> int:
+    from . import barcodes
+    from .config import BarcodeRules
+    m = barcodes.measured_line(l.scanned_code, rules or BarcodeRules())
+    if m.variant.id != v.id:
+        raise InvalidInput(f"{l.scanned_code}: this label is for {m.variant.name}, not {v.name}")
+    if l.qty != 1 or l.unit_price is not None:
+        raise InvalidInput(f"{v.name}: a weighed or measured label sells as one line of 1 at its own price")
+    return m.price_paisa
+
+
+def _unit_prices(lines, variants, barcode_rules=None) -> list[int]:
+    """Each line's unit price: a measured label's, an override, or the catalog's."""
+    prices = []
+    for l in lines:
         try:
             check_qty(l.qty)
             v = variants[l.variant_id]
-            price = v.price_paisa if l.unit_price is None else to_paisa(l.unit_price)
+            if l.scanned_code:
+                price = _measured_price(l, v, barcode_rules)
+            else:
+                price = v.price_paisa if l.unit_price is None else to_paisa(l.unit_price)
         except (PricingError, MoneyError) as exc:
             raise InvalidInput(f"{variants[l.variant_id].name}: {exc}") from None
         if price < 0:
             raise InvalidInput(f"{v.name}: a price cannot be negative")
+        prices.append(price)
+    return prices
+
+
+def _price(lines, variants, order_discount, prices_include_tax, barcode_rules=None, outcome=None):
+    inputs = []
+    for i, (l, price) in enumerate(zip(lines, _unit_prices(lines, variants, barcode_rules))):
+        v = variants[l.variant_id]
         inputs.append(PriceInput(l.qty, price, v.tax_rate_bp, l.discount,
                                  True if v.third_schedule else None,
                                  outcome.line_promo[i] if outcome else 0))
@@ -377,13 +398,19 @@ def _set_totals(order: PosOrder, totals) -> None:
     order.total_paisa = totals.total_paisa
 
 
-def _write_lines(order, lines, variants, priced) -> list[PosOrderLine]:
+def _write_lines(order, lines, variants, priced, barcode_rules=None) -> list[PosOrderLine]:
     rows = []
     for i, (l, p) in enumerate(zip(lines, priced), start=1):
         v = variants[l.variant_id]
+        name = v.name
+        if l.scanned_code:  # "Khaddar Plain 2.350 m": the customer sees what was measured
+            from . import barcodes
+            from .config import BarcodeRules
+            name = barcodes.measured_line(l.scanned_code, barcode_rules or BarcodeRules()).description
         rows.append(PosOrderLine(
-            order=order.id, line_no=i, variant=v.id, sku=v.sku, name=v.name, qty=p.qty,
+            order=order.id, line_no=i, variant=v.id, sku=v.sku, name=name, qty=p.qty,
             unit_price_paisa=p.unit_price_paisa, price_overridden=l.unit_price is not None,
+            scanned_code=l.scanned_code,
             line_discount=l.discount.as_json() if l.discount else None,
             line_discount_paisa=p.line_discount_paisa, order_discount_paisa=p.order_discount_paisa,
             tax_rate_bp=p.tax_rate_bp, tax_paisa=p.tax_paisa, value_excl_paisa=p.value_excl_paisa,

@@ -30,12 +30,18 @@ class CartLine:
     third_schedule: bool
     override_paisa: int | None = None
     discount: Discount | None = None
+    # A price- or quantity-embedded label (fabric by the metre): the code fixes the price; the
+    # sale reads it again, so this is not a price override. Always one unit, never merged.
+    scanned_code: str | None = None
+    measured_paisa: int | None = None
     category: str = ""
     salesperson_id: int | None = None
     salesperson: str = ""
 
     @property
     def price_paisa(self) -> int:
+        if self.measured_paisa is not None:
+            return self.measured_paisa
         return self.catalog_price_paisa if self.override_paisa is None else self.override_paisa
 
     @classmethod
@@ -61,11 +67,20 @@ class Cart:
     salesperson_id: int | None = None  # the badge scanned last: lines added from now on are theirs
     salesperson: str = ""
 
+    def add_measured(self, measured) -> int:
+        """A scanned price/quantity label (pos_core.barcodes.MeasuredLine): a line of its own."""
+        v = measured.variant
+        line = CartLine(v.id, v.sku, measured.description, v.option_text, 1, v.price_paisa, v.tax_rate_bp,
+                        v.third_schedule, scanned_code=measured.embedded.code, measured_paisa=measured.price_paisa,
+                        category=v.product.category, salesperson_id=self.salesperson_id, salesperson=self.salesperson)
+        self.lines.append(line)
+        return len(self.lines) - 1
+
     def add(self, v: "Variant", qty: int = 1) -> int:
         """Add an item, or one more of it if it is already on a plain line; returns the index."""
         for i, line in enumerate(self.lines):
             if (line.variant_id == v.id and line.override_paisa is None and line.discount is None
-                    and line.salesperson_id == self.salesperson_id):
+                    and line.scanned_code is None and line.salesperson_id == self.salesperson_id):
                 line.qty += qty
                 return i
         line = CartLine.of(v, qty)
@@ -84,7 +99,7 @@ class Cart:
         from pos_core.sales import SaleLine
         return [SaleLine(l.variant_id, l.qty,
                          None if l.override_paisa is None else Decimal(l.override_paisa) / 100, l.discount,
-                         l.salesperson_id)
+                         l.scanned_code, l.salesperson_id)
                 for l in self.lines]
 
     def outcome(self) -> Outcome | None:

@@ -214,8 +214,9 @@ def test_upgrade_across_a_migration_keeps_every_order(sqlite_db, monkeypatch):
         m = SchemaMigrator.from_database(database)
         run_ops(m.add_column("pos_order", "upgrade_note", CharField(default="", max_length=40)))
 
-    test_version = migrations.LATEST + 1
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [(test_version, "test: order note", add_note)])
+    test_version = migrations.LATEST + 100
+    monkeypatch.setattr(migrations, "MIGRATIONS",
+                        migrations.MIGRATIONS + [(test_version, "test: order note", add_note)])
     monkeypatch.setattr(migrations, "LATEST", test_version)
     assert migrations.migrate() == [test_version]
     migrations.check_current()
