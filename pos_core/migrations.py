@@ -37,6 +37,12 @@ def _search_objects(database) -> None:
         database.execute_sql(sql)
 
 
+def _loyalty(database) -> None:
+    """Issue 16: loyalty points, promotions, coupons, commission and customer profiles (new tables only)."""
+    from .models import LOYALTY_MODELS
+    database.create_tables(LOYALTY_MODELS)
+
+
 def _couriers(database) -> None:
     """Issue 18: consignments booked with couriers, COD statements and their lines."""
     from .models import COURIER_MODELS
@@ -63,6 +69,7 @@ def _shelf(database) -> None:
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (1, "initial schema", _initial),
+    (5, "loyalty, promotions, coupons, commission, customer profiles", _loyalty),
     (6, "shelf: PLU, measure, Urdu name, categories", _shelf),
     (7, "couriers: consignments, COD statements", _couriers),
 ])
