@@ -9,7 +9,7 @@ import json
 import uuid
 
 from peewee import (
-    BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
+    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
     Model, TextField,
 )
 
@@ -95,6 +95,7 @@ class CreditEntry(BaseModel):
 
 
 class Product(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     title = CharField()
     vendor = CharField(default="")
     category = CharField(default="", index=True)
@@ -176,6 +177,7 @@ class Shift(BaseModel):
 
 
 class CashMovement(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     shift = ForeignKeyField(Shift, backref="cash_movements")
     kind = CharField(max_length=8)  # in, out
     amount_paisa = BigIntegerField()
@@ -243,6 +245,7 @@ class PosOrderLine(BaseModel):
 
 
 class Payment(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(PosOrder, backref="payments", on_delete="CASCADE")
     method = CharField(max_length=16)  # cash, card, wallet, bank, store_credit, exchange
     amount_paisa = BigIntegerField()   # what this tender pays toward the order
@@ -277,6 +280,7 @@ class OutboxJob(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     created_at = DateTimeField(default=utcnow)
     staff = ForeignKeyField(Staff, null=True)
     approver = ForeignKeyField(Staff, null=True)
@@ -352,6 +356,7 @@ class PurchaseOrder(BaseModel):
 
 
 class PurchaseOrderLine(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(PurchaseOrder, backref="lines", on_delete="CASCADE")
     variant = ForeignKeyField(Variant)
     qty_ordered = IntegerField()
@@ -421,6 +426,7 @@ class StockTakeItem(BaseModel):
 
 class StockTakeCount(BaseModel):
     """One scan or typed count; several people may count different areas at once."""
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     take = ForeignKeyField(StockTake, backref="counts", on_delete="CASCADE")
     variant = ForeignKeyField(Variant)
     qty = IntegerField()
@@ -480,6 +486,7 @@ class SmartOrderLine(BaseModel):
 
 class SmartOrderEvent(BaseModel):
     """The order's timeline: every change the agent saw and everything staff did."""
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(SmartOrder, backref="events", on_delete="CASCADE")
     at = DateTimeField(default=utcnow)
     kind = CharField(max_length=32)
@@ -535,3 +542,46 @@ MODELS = [
     StockTakeItem, StockTakeCount, SmartOrder, SmartOrderLine, SmartOrderEvent, Fulfillment,
     FulfillmentLine, ReconciliationRun,
 ]
+
+
+# --- issue 13: chain replication (migration 4) ------------------------------------------------
+
+class ChainChange(BaseModel):
+    """The change log: one row per insert or update of a replicated row, written by a trigger in
+    the same transaction as the row itself (see chain.py). `xid` is the writing transaction's id
+    on PostgreSQL (0 on SQLite, where writers are serialised), so readers can order by (xid, seq)
+    and never pass a transaction that has not committed yet."""
+    seq = BigAutoField()  # INTEGER PRIMARY KEY on SQLite, bigserial on PostgreSQL
+    xid = BigIntegerField(default=0)
+    table_name = CharField(max_length=40)
+    row_id = BigIntegerField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "chain_change"
+
+
+class ChainState(BaseModel):
+    """Small facts about this site's place in a chain: its role, its cursors."""
+    key = CharField(primary_key=True, max_length=40)
+    value = TextField(default="")
+
+    class Meta:
+        table_name = "chain_state"
+
+
+class ChainParked(BaseModel):
+    """A row from the head office this site could not apply, with the reason; retried, never lost."""
+    table_name = CharField(max_length=40)
+    key = TextField()
+    data = TextField()              # the wire record as received (JSON text)
+    reason = TextField()
+    position = CharField(default="")  # the head office's (xid, seq) it came with
+    created_at = DateTimeField(default=utcnow)
+    resolved_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "chain_parked"
+
+
+MODELS += [ChainChange, ChainState, ChainParked]  # issue 13

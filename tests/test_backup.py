@@ -200,7 +200,7 @@ def test_pos_admin_backup_and_restore_commands(sqlite_db, tmp_path):
 
 
 def test_upgrade_across_a_migration_keeps_every_order(sqlite_db, monkeypatch):
-    """A v1 database with sales, then a (test-only) migration 2 that adds a column: every order,
+    """A database at the latest schema with sales, then a (test-only) next migration that adds a column: every order,
     line and movement survives and the ledger still adds up."""
     from conftest import make_site
     from peewee import CharField
@@ -208,15 +208,16 @@ def test_upgrade_across_a_migration_keeps_every_order(sqlite_db, monkeypatch):
     site = make_site()
     sell(site, 6)
     before = order_snapshot()
-    assert migrations.applied_versions() == {1}
+    assert migrations.applied_versions() == {v for v, _, _ in migrations.MIGRATIONS}
+    nxt = migrations.LATEST + 1
 
     def add_note(database):
         m = SchemaMigrator.from_database(database)
         run_ops(m.add_column("pos_order", "upgrade_note", CharField(default="", max_length=40)))
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [(2, "test: order note", add_note)])
-    monkeypatch.setattr(migrations, "LATEST", 2)
-    assert migrations.migrate() == [2]
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [(nxt, "test: order note", add_note)])
+    monkeypatch.setattr(migrations, "LATEST", nxt)
+    assert migrations.migrate() == [nxt]
     migrations.check_current()
     cols = [c.name for c in db.database.get_columns("pos_order")]
     assert "upgrade_note" in cols
