@@ -49,6 +49,9 @@ class FbrConfig:
     wait_seconds: Decimal = Decimal("3")
     service_fee: Decimal = Decimal("1.00")
     logo_path: str = ""
+    # The endpoint in use is known to answer a repeated USIN with the original fiscal number
+    # (never a second one): an uncertain send may then be resent without a person (docs/fbr.md).
+    repeat_usin_returns_original: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ def parse(data: dict, path: Path | str) -> Config:
         wait_seconds=r.decimal("fbr.wait_seconds", "3", minimum=Decimal(0), maximum=Decimal(30)),
         service_fee=r.decimal("fbr.service_fee", "1.00", minimum=Decimal(0), maximum=Decimal(100)),
         logo_path=r.get("fbr.logo_path", str, ""),
+        repeat_usin_returns_original=r.get("fbr.repeat_usin_returns_original", bool, False),
     )
     limits = {role: r.decimal(f"permissions.{role}_max_discount", None, minimum=Decimal(0),
                               maximum=Decimal(100))

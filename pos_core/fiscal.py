@@ -26,19 +26,47 @@ def is_test_number(number: str | None) -> bool:
 
 def due_jobs(limit: int = 20, now: dt.datetime | None = None) -> list[OutboxJob]:
     """Pending FBR jobs in the order they were made, whose prerequisite (a credit note's
-    original invoice) is already reported."""
+    original invoice) is already reported. The prerequisite is tested in the query itself, so
+    any number of credit notes waiting on originals that FBR rejected (or that wait for a
+    person) never hide the invoices behind them."""
     now = now or utcnow()
-    jobs = list(OutboxJob.select().where((OutboxJob.channel == FBR) & (OutboxJob.status == PENDING)
-                                         & (OutboxJob.next_attempt_at <= now))
-                .order_by(OutboxJob.id).limit(limit * 3))
-    waits = {j.depends_on for j in jobs if j.depends_on}
-    done = {uid for (uid,) in OutboxJob.select(OutboxJob.uid)
-            .where(OutboxJob.uid.in_(list(waits)) & (OutboxJob.status == SYNCED)).tuples()} if waits else set()
-    return [j for j in jobs if not j.depends_on or j.depends_on in done][:limit]
+    original = OutboxJob.alias()
+    reported = original.select(original.uid).where(original.status == SYNCED)
+    return list(OutboxJob.select().where((OutboxJob.channel == FBR) & (OutboxJob.status == PENDING)
+                                         & (OutboxJob.next_attempt_at <= now)
+                                         & (OutboxJob.depends_on.is_null() | OutboxJob.depends_on.in_(reported)))
+                .order_by(OutboxJob.id).limit(limit))
 
 
-def recover_interrupted() -> int:
-    """A job left SENDING by a crash may have reached FBR: a person must look at it."""
+def needing_person() -> list[tuple[OutboxJob, str]]:
+    """FBR documents a person must act on, with why: uncertain and rejected invoices, and the
+    credit notes that wait on an original in one of those states (they cannot go before it)."""
+    out: list[tuple[OutboxJob, str]] = []
+    stuck = list(OutboxJob.select().where((OutboxJob.channel == FBR)
+                                          & OutboxJob.status.in_([NEEDS_RECONCILIATION, FAILED]))
+                 .order_by(OutboxJob.id))
+    for job in stuck:
+        out.append((job, job.last_error or job.status))
+    by_uid = {j.uid: j for j in stuck}
+    if by_uid:
+        for job in (OutboxJob.select().where((OutboxJob.channel == FBR) & (OutboxJob.status == PENDING)
+                                             & OutboxJob.depends_on.in_(list(by_uid)))
+                    .order_by(OutboxJob.id)):
+            first = by_uid[job.depends_on]
+            out.append((job, f"waits for its original invoice {(first.payload or {}).get('usin')}, which is "
+                             f"{first.status}: settle or resend that one first"))
+    return sorted(out, key=lambda pair: pair[0].id)
+
+
+def recover_interrupted(resend: bool = False) -> int:
+    """A job left SENDING by a crash may have reached FBR: a person must look at it - unless the
+    endpoint answers a repeated USIN with the original number (`resend`), when it is sent again."""
+    if resend:
+        with db.write():
+            return (OutboxJob.update(status=PENDING, updated_at=utcnow(), next_attempt_at=utcnow(),
+                                     last_error="the agent stopped while this invoice was being sent; resending "
+                                                "the same USIN (FBR answers a repeat with the original number)")
+                    .where((OutboxJob.channel == FBR) & (OutboxJob.status == SENDING)).execute())
     with db.write():
         return (OutboxJob.update(status=NEEDS_RECONCILIATION, updated_at=utcnow(),
                                  last_error="the agent stopped while this invoice was being sent; "
@@ -74,7 +102,18 @@ def record_not_sent(job: OutboxJob, message: str, now: dt.datetime | None = None
         PosOrder.update(fbr_offline=True).where(PosOrder.uid == job.doc_ref).execute()
 
 
-def record_uncertain(job: OutboxJob, message: str) -> None:
+def record_uncertain(job: OutboxJob, message: str, resend: bool = False, now: dt.datetime | None = None) -> None:
+    """Nobody knows whether FBR numbered it: a person decides - or, where the site's endpoint
+    answers a repeated USIN with the original number (`fbr.repeat_usin_returns_original`), the
+    same USIN is sent again later, since it cannot get a second number."""
+    if resend:
+        now = now or utcnow()
+        delay = random.uniform(0, min(BACKOFF_CAP_S, 5 * 2 ** min(job.attempts, 8)))
+        with db.write():
+            outbox.update_job(job, PENDING, f"will resend the same USIN: {message}", None, event="uncertain_resend",
+                              next_at=now + dt.timedelta(seconds=delay))
+            PosOrder.update(fbr_offline=True).where(PosOrder.uid == job.doc_ref).execute()
+        return
     with db.write():
         outbox.update_job(job, NEEDS_RECONCILIATION, message, None, event="uncertain")
         PosOrder.update(fbr_offline=True).where(PosOrder.uid == job.doc_ref).execute()

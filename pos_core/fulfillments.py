@@ -78,12 +78,41 @@ def pack(uid: str, staff_id: int) -> Fulfillment:
     return f
 
 
+def superseded_units(f: Fulfillment) -> dict[int, int]:
+    """Order line id -> units this packed smart shipment holds that an order edit removed and
+    that wait for the exchange return (more units of the line are packed or sent than the order
+    now wants). Empty for any other shipment."""
+    if f.mode != "smart" or f.status != "PACKED":
+        return {}
+    order = f.order
+    covered = online_orders.coverage(order)
+    current = {l.id: l.current_quantity for l in order.lines}
+    out = {}
+    for fl in f.lines:
+        extra = min(fl.qty, covered.get(fl.order_line_id, 0) - current.get(fl.order_line_id, 0))
+        if extra > 0:
+            out[fl.order_line_id] = extra
+    return out
+
+
+def check_not_superseded(f: Fulfillment, action: str) -> None:
+    """Refuse to unpack or dispatch a shipment holding units the order edit removed: unpacking
+    would put them on the shelf outside the exchange return that accounts for them, dispatching
+    would ship the item the customer no longer wants. The exchange return comes first."""
+    extra = superseded_units(f)
+    if extra:
+        raise StateError(f"cannot {action} shipment {f.uid[:8]}: {sum(extra.values())} unit(s) in it were removed "
+                         "by the order edit; record the exchange return first (it puts them back on the shelf), "
+                         "then ship the replacement")
+
+
 def unpack(uid: str, staff_id: int, reason: str = "unpacked before dispatch") -> Fulfillment:
     person = staffmod.get(staff_id)
     with db.write():
         f = _get(uid, "smart")
         if f.status != "PACKED":
             raise StateError(f"shipment is {f.status}; only a packed one can be unpacked")
+        check_not_superseded(f, "unpack")
         _move(f, "unpack", +1, person.id, reason)
         _set(f, "UNPACKED", person.id, reason=reason)
     return f
@@ -104,6 +133,7 @@ def dispatch(uid: str, staff_id: int, courier: str, tracking_number: str, *, sho
         f = _get(uid, "smart")
         if f.status != "PACKED":
             raise StateError(f"shipment is {f.status}; pack it before dispatch")
+        check_not_superseded(f, "dispatch")
         f.courier, f.tracking_number, f.tracking_url = courier, tracking_number, url
         _set(f, "DISPATCHED", person.id, courier=courier, tracking=tracking_number)
         if shopify_enabled:

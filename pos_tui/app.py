@@ -6,6 +6,7 @@ printing runs in its own worker, so a slow or missing printer never holds up the
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -109,6 +110,59 @@ def configure_log(cfg=None, path: Path | None = None) -> Path | None:
     return path
 
 
+# --- the till's screens ----------------------------------------------------------------------------
+# Every screen, by name: screens open one another with `app.open(name, ...)` and never import one
+# another (tests/test_till_structure.py), so only this table knows them all. Each entry is
+# ("module:Class", heading of its keys in the F1 key map, or None to leave it out of the map).
+# Classes are imported when first opened: the sign-in screen comes up sooner.
+# Adding a screen: one line here, in the order its keys should appear in F1.
+SCREENS: dict[str, tuple[str, str | None]] = {
+    "signin": ("pos_tui.screens.signin:SignInScreen", None),
+    "sale": ("pos_tui.screens.sale:SaleScreen", "Sale"),
+    "search": ("pos_tui.screens.dialogs:SearchScreen", "Find item"),
+    "payment": ("pos_tui.screens.payment:PaymentScreen", "Payment"),
+    "open_shift": ("pos_tui.screens.shift:OpenShiftScreen", "Open shift"),
+    "shift": ("pos_tui.screens.shift:ShiftScreen", "Shift"),
+    "close_shift": ("pos_tui.screens.shift:CloseShiftScreen", "Close shift"),
+    "orders": ("pos_tui.screens.orders:OrdersScreen", "Orders"),
+    "refund": ("pos_tui.screens.orders:RefundScreen", "Refund"),
+    "exchange": ("pos_tui.screens.orders:ExchangeScreen", "Exchange"),
+    "sync": ("pos_tui.screens.sync:SyncScreen", "Sync"),
+    "online_orders": ("pos_tui.screens.online:OnlineOrdersScreen", "Online orders"),
+    "online_order": ("pos_tui.screens.online_order:OnlineOrderScreen", "Online order"),
+    "shipment_lines": ("pos_tui.screens.online_ship:LinesBranchScreen", "Shipment lines and branch"),
+    "whatsapp": ("pos_tui.screens.online_whatsapp:WhatsAppScreen", None),
+    "stock": ("pos_tui.screens.stock:StockScreen", "Stock"),
+    "stock_levels": ("pos_tui.screens.stock_levels:LevelsScreen", "Stock levels"),
+    "transfers": ("pos_tui.screens.stock_transfers:TransfersScreen", "Transfers"),
+    "new_transfer": ("pos_tui.screens.stock_transfers:NewTransferScreen", "New transfer"),
+    "transfer": ("pos_tui.screens.stock_transfers:TransferScreen", "Transfer"),
+    "purchase_orders": ("pos_tui.screens.stock_purchases:PurchaseOrdersScreen", "Purchase orders"),
+    "new_purchase_order": ("pos_tui.screens.stock_purchases:NewPurchaseOrderScreen", "New purchase order"),
+    "purchase_order": ("pos_tui.screens.stock_purchases:PurchaseOrderScreen", "Purchase order"),
+    "adjustment": ("pos_tui.screens.stock_adjust:AdjustScreen", "Adjustment"),
+    "stock_take": ("pos_tui.screens.stock_take:StockTakeScreen", "Stock take"),
+    "reconcile": ("pos_tui.screens.stock_reconcile:ReconcileScreen", "Reconciliation"),
+    # dialogs: small modal screens that answer through the `then` callback of app.open
+    "prompt": ("pos_tui.screens.dialogs:PromptScreen", None),
+    "approval": ("pos_tui.screens.dialogs:ApprovalScreen", None),
+    "confirm": ("pos_tui.screens.dialogs:ConfirmScreen", None),
+    "customer": ("pos_tui.screens.dialogs:CustomerScreen", None),
+    "pick": ("pos_tui.screens.dialogs:PickScreen", None),
+    "text": ("pos_tui.screens.dialogs:TextScreen", None),
+}
+
+
+def screen_class(name: str):
+    """The Screen class registered under `name` (imported on first use)."""
+    try:
+        path, _ = SCREENS[name]
+    except KeyError:
+        raise KeyError(f"the till has no screen called {name!r} (see SCREENS in pos_tui/app.py)") from None
+    module, _, cls = path.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 class PosApp(App, inherit_bindings=False):
     CSS_PATH = "pos.tcss"
     TITLE = "POS till"
@@ -137,16 +191,27 @@ class PosApp(App, inherit_bindings=False):
         self.scanner_text = "scanner: keyboard"
         self.scanner_note = ""
 
+    # --- opening screens by name ---------------------------------------------------------------
+    def open(self, name: str, *args, then=None, switch: bool = False, **kwargs):
+        """Open the screen registered as `name` (SCREENS), built with *args/**kwargs, on top of
+        this one; `then(result)` is called when it is dismissed. switch=True replaces the top
+        screen instead. Returns the screen."""
+        screen = screen_class(name)(*args, **kwargs)
+        if switch:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen, then)
+        return screen
+
     # --- start-up ----------------------------------------------------------------------------
     def on_mount(self) -> None:
-        from .screens.signin import SignInScreen
         # ansi-dark uses the terminal's own 16 colours: right for TERM=linux and SSH.
         self.theme = "ansi-dark"
         if self.cfg.keys:
             self.set_keymap(self.cfg.keys)
         self.start_scanner()
         # Pushed (not the default screen) so that sign-in can be switched for the till and back.
-        self.push_screen(SignInScreen())
+        self.open("signin")
 
     # --- evdev scanner --------------------------------------------------------------------------
     def start_scanner(self) -> None:
@@ -291,7 +356,7 @@ class PosApp(App, inherit_bindings=False):
 
     @on(SignInResult)
     def signed_in(self, msg: SignInResult) -> None:
-        from .screens.signin import SignInScreen
+        SignInScreen = screen_class("signin")
         screen = self.screen
         if msg.staff_id is None:
             self.failed_pins += 1
@@ -311,23 +376,19 @@ class PosApp(App, inherit_bindings=False):
         self.enter_till()
 
     def enter_till(self) -> None:
-        from .screens.sale import SaleScreen
-        from .screens.shift import OpenShiftScreen
-        screen = SaleScreen() if self.shift else OpenShiftScreen()
-        self.switch_screen(screen)
+        screen = self.open("sale" if self.shift else "open_shift", switch=True)
         if self.cfg.scanner.device:  # say which scanner path is live, and why not evdev
             note = f" (evdev not used: {self.scanner_note})" if self.scanner_reader is None else ""
             screen.call_after_refresh(self.say, self.scanner_text + note, self.scanner_reader is None)
 
     def sign_out(self) -> None:
-        from .screens.signin import SignInScreen
         if self.cart.lines:
             self.say("Park (F8) or finish the sale before signing out", error=True)
             return
         self.staff = None
         while len(self.screen_stack) > 2:
             self.pop_screen()
-        self.switch_screen(SignInScreen())
+        self.open("signin", switch=True)
 
     # --- selling ------------------------------------------------------------------------------
     def pay(self, tenders: list) -> None:
@@ -525,11 +586,10 @@ class PosApp(App, inherit_bindings=False):
 
     # --- app-wide keys ------------------------------------------------------------------------
     def action_help(self) -> None:
-        from .screens.dialogs import TextScreen
         from .screens.help import key_map_text
-        if isinstance(self.screen, TextScreen):
+        if isinstance(self.screen, screen_class("text")):
             return
-        self.push_screen(TextScreen("Keys (F1)", key_map_text(self)))
+        self.open("text", "Keys (F1)", key_map_text(self))
 
     def action_quit_till(self) -> None:
         if self.cart.lines:

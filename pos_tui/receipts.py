@@ -44,6 +44,15 @@ def printer_settings(cfg) -> dict | None:
     return d
 
 
+def receipt_text(cfg, uid: str) -> str:
+    """The stored document's receipt as plain text, as the printer would lay it out (previews)."""
+    from printers.layout import layout
+    from printers.preview import preview
+    order = PosOrder.get(PosOrder.uid == uid)
+    width = 32 if cfg.printer.width == 32 else 48
+    return preview(layout(build_receipt(order, cfg), width), width)
+
+
 def tender_label(p: Payment) -> str:
     from pos_core.sales import TENDER_LABELS
     # For wallets the reference is the wallet's name (JazzCash, Easypaisa): that is what the

@@ -13,8 +13,7 @@ import logging
 import os
 import sys
 
-from pos_core import cli, config as configmod, heartbeat, migrations, outbox
-from pos_core.models import OutboxJob
+from pos_core import cli, config as configmod, fiscal, heartbeat, migrations, outbox
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,12 +106,11 @@ def print_status() -> int:
 
 def _print_fbr_attention() -> None:
     """What a person must look at for FBR: uncertain invoices and the 24-hour offline rule."""
-    stuck = list(OutboxJob.select().where((OutboxJob.channel == "fbr")
-                                          & OutboxJob.status.in_(["NEEDS_RECONCILIATION", "FAILED"])))
+    stuck = fiscal.needing_person()
     if stuck:
-        print("FBR invoices needing a person:")
-        for job in stuck:
-            print(f"  {job.payload.get('usin')}  {job.status}  {job.last_error}  (job {job.uid})")
+        print("FBR documents needing a person:")
+        for job, why in stuck:
+            print(f"  {job.payload.get('usin')}  {job.status}  {why}  (job {job.uid})")
     detail = heartbeat.get_detail("fbr")
     overdue = detail.get("offline_overdue") or []
     if overdue:

@@ -8,6 +8,7 @@
 * heartbeat every 5 s: AgentHeartbeat rows with queue depths, last contact, last error;
 * catalog incremental every 10 minutes (first run 30 s after start); reconciliation hourly;
 * a backup of a SQLite database every night at 02:30 Asia/Karachi, keeping `[backup] keep` (14).
+One agent per database (lock.py): `run` and `once` refuse while another agent works on it.
 SIGTERM/SIGINT: stop taking new work, let the job in hand finish, exit 0. Under systemd
 (NOTIFY_SOCKET set): READY=1 after start-up, WATCHDOG=1 from a scheduler job, STOPPING=1.
 """
@@ -29,6 +30,7 @@ from pos_core.db import database
 from pos_core.models import utcnow
 
 from . import catalog, orders, reconcile, sdnotify
+from .lock import AgentLock
 from .fbr.transport import FbrTransport
 from .fbr.worker import FbrWorker
 from .outbox_worker import OutboxWorker
@@ -67,7 +69,8 @@ class Agent:
         self.fbr = None
         if cfg.fbr.mode != "off":
             token = configmod.read_secret(cfg.fbr.token, cfg.fbr.token_file, cfg.path, "fbr.token_file")
-            self.fbr = FbrWorker(FbrTransport(cfg.fbr.mode, cfg.fbr.endpoint, token))
+            self.fbr = FbrWorker(FbrTransport(cfg.fbr.mode, cfg.fbr.endpoint, token),
+                                 repeat_usin_returns_original=cfg.fbr.repeat_usin_returns_original)
         self.last_contact: dt.datetime | None = None
         self.last_error: str | None = None
         self.catalog_error: str | None = None
@@ -88,8 +91,11 @@ class Agent:
                 self.worker.recover()
                 orders.recover_interrupted()
             if self.fbr:
-                stuck = fiscal.recover_interrupted()
-                if stuck:
+                stuck = fiscal.recover_interrupted(resend=self.cfg.fbr.repeat_usin_returns_original)
+                if stuck and self.cfg.fbr.repeat_usin_returns_original:
+                    log.warning("%d FBR invoice(s) were being sent when the agent stopped: resending the same "
+                                "USIN (fbr.repeat_usin_returns_original)", stuck)
+                elif stuck:
                     log.warning("%d FBR invoice(s) were being sent when the agent stopped: "
                                 "marked NEEDS_RECONCILIATION", stuck)
         self.beat()
@@ -212,16 +218,22 @@ class Agent:
 
     # -- modes ----------------------------------------------------------------------------------
     def once(self) -> None:
-        self.start_up()
-        if self.client:
-            self.catalog_pass("auto")
-            self.poll_orders()
-        self.push()
-        self.fbr_push()
-        self.hq_sync()
-        self.beat()
+        """Every job a single time. Refused (AgentRunning) while another agent holds the database."""
+        with AgentLock():
+            self.start_up()
+            if self.client:
+                self.catalog_pass("auto")
+                self.poll_orders()
+            self.push()
+            self.fbr_push()
+            self.hq_sync()
+            self.beat()
 
     def run(self) -> int:
+        with AgentLock():   # held until the process ends; the OS or the server drops it on a crash
+            return self._run()
+
+    def _run(self) -> int:
         self.start_up()
         sched = BlockingScheduler(job_defaults=JOB_DEFAULTS, executors={"default": ThreadPoolExecutor(4)})
         self.scheduler = sched

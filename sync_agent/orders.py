@@ -5,9 +5,10 @@ to the second, and a write committed during the last poll may carry an earlier s
 pos_core.online_orders which records what changed. The box is behind NAT, so no webhooks.
 
 Jobs: `fulfillment_create` (a Smart Fulfillment was dispatched), `tags_add` and `inventory_set`
-(a reconciliation correction). fulfillmentCreate is not idempotent, so before every attempt the
-order's fulfillments are read: if one already carries our tracking number, the earlier attempt
-reached Shopify and nothing is sent again.
+(a reconciliation correction). fulfillmentCreate, fulfillmentOrderMove and tagsAdd are not
+deduplicated by Shopify: each goes through `once.run_once`, so after a lost answer the order's
+fulfillments, fulfillment-order locations or tags are read before anything is sent again.
+inventory_set carries an idempotency key and is resent with it for 23 hours only.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import random
 from pos_core import heartbeat, online_orders, outbox
 from pos_core.models import Fulfillment, OutboxJob, utcnow
 
+from . import once
 from .shopify.client import ShopifyClient, ShopifyError
 
 log = logging.getLogger("pos.agent.orders")
@@ -100,6 +102,10 @@ def run_jobs(client: ShopifyClient, limit: int = 20) -> dict[str, int]:
             outbox.update_job(job, outbox.FAILED, str(exc), None, event="refused", answered=True)
             counts["failed"] += 1
             continue
+        except once.UnknownOutcome as exc:
+            outbox.update_job(job, outbox.NEEDS_RECONCILIATION, str(exc), None, event="unknown_outcome")
+            counts["failed"] += 1
+            continue
         outbox.update_job(job, outbox.SYNCED, "", result, event="synced")
         if job.kind == "fulfillment_create" and result.get("fulfillmentId"):
             Fulfillment.update(shopify_fulfillment_id=result["fulfillmentId"]).where(
@@ -114,45 +120,83 @@ class JobRefused(Exception):
 
 def create_fulfillment(client: ShopifyClient, job: OutboxJob) -> dict:
     p = job.payload
+    number = p["tracking"]["number"]
     state = _fulfillment_state(client, p["orderId"])
-    mine = _already_created(state, p["tracking"]["number"])
+    # Read before every attempt, marked or not: a fulfillment with our tracking number means an
+    # earlier attempt (or an agent before this one) already made it.
+    mine = _already_created(state, number)
     if mine:
         return {"fulfillmentId": mine, "found_existing": True}
-    groups = _plan(client, state, p)
-    variables = {"fulfillment": {
-        "notifyCustomer": bool(p.get("notifyCustomer")),
-        "trackingInfo": {"company": p["tracking"]["company"], "number": p["tracking"]["number"],
-                         **({"url": p["tracking"]["url"]} if p["tracking"].get("url") else {})},
-        "lineItemsByFulfillmentOrder": groups}, "message": p.get("message")}
-    data = client.call("FulfillmentCreate", variables, payload_field="fulfillmentCreate").data
-    return {"fulfillmentId": data["fulfillmentCreate"]["fulfillment"]["id"]}
+
+    def probe() -> dict | None:
+        found = _already_created(_fulfillment_state(client, p["orderId"]), number)
+        return {"fulfillmentId": found} if found else None
+
+    def send() -> dict:
+        groups = _plan(client, job, state, p)
+        variables = {"fulfillment": {
+            "notifyCustomer": bool(p.get("notifyCustomer")),
+            "trackingInfo": {"company": p["tracking"]["company"], "number": number,
+                             **({"url": p["tracking"]["url"]} if p["tracking"].get("url") else {})},
+            "lineItemsByFulfillmentOrder": groups}, "message": p.get("message")}
+        data = client.call("FulfillmentCreate", variables, payload_field="fulfillmentCreate").data
+        return {"fulfillmentId": data["fulfillmentCreate"]["fulfillment"]["id"]}
+
+    out = once.run_once(job, "fulfillmentCreate", send=send, probe=probe)
+    return {**out.result, "found_existing": out.found_existing}
 
 
 def add_tags(client: ShopifyClient, job: OutboxJob) -> dict:
     p = job.payload
-    # tagsAdd is a set union: sending it again after a lost answer changes nothing.
-    data = client.call("TagsAdd", {"id": p["orderId"], "tags": p["tags"]}, payload_field="tagsAdd").data
-    return {"tags": ((data["tagsAdd"].get("node") or {}).get("tags"))}
+
+    def probe() -> dict | None:
+        tags = (_fulfillment_state(client, p["orderId"]) or {}).get("tags") or []
+        return {"tags": tags} if set(p["tags"]) <= set(tags) else None
+
+    def send() -> dict:
+        data = client.call("TagsAdd", {"id": p["orderId"], "tags": p["tags"]}, payload_field="tagsAdd").data
+        return {"tags": ((data["tagsAdd"].get("node") or {}).get("tags"))}
+
+    out = once.run_once(job, "tagsAdd", send=send, probe=probe)
+    return {**out.result, "found_existing": out.found_existing}
 
 
 def set_quantity(client: ShopifyClient, job: OutboxJob) -> dict:
-    """A reconciliation correction with compare-and-swap: a stale value is refused, not applied."""
+    """A reconciliation correction with compare-and-swap: a stale value is refused, not applied.
+    It carries an idempotency key, so a resend reuses it - for 23 hours (once.KEY_WINDOW)."""
     p = job.payload
     variables = {"input": {"name": p["name"], "reason": p["reason"],
                            "referenceDocumentUri": p["referenceDocumentUri"],
                            "quantities": [{"inventoryItemId": p["inventoryItemId"], "locationId": p["locationId"],
                                            "quantity": p["quantity"], "changeFromQuantity": p["changeFromQuantity"]}]},
                  "idempotencyKey": job.idempotency_key}
-    data = client.call("InventorySet", variables, payload_field="inventorySetQuantities").data
-    group = (data["inventorySetQuantities"].get("inventoryAdjustmentGroup") or {})
-    return {"adjustmentGroupId": group.get("id")}
+
+    def send() -> dict:
+        data = client.call("InventorySet", variables, payload_field="inventorySetQuantities").data
+        group = (data["inventorySetQuantities"].get("inventoryAdjustmentGroup") or {})
+        return {"adjustmentGroupId": group.get("id")}
+
+    return once.run_once(job, "inventorySetQuantities", send=send, probe=None).result
 
 
 HANDLERS = {"fulfillment_create": create_fulfillment, "tags_add": add_tags, "inventory_set": set_quantity}
 
 
 def _fulfillment_state(client: ShopifyClient, order_id: str) -> dict:
-    return client.call("OrderFulfillmentOrders", {"orderId": order_id}).data["order"]
+    """The order with every fulfillment order (paged: an order may be split into many)."""
+    after, order, nodes = None, None, []
+    while True:
+        page = client.call("OrderFulfillmentOrders", {"orderId": order_id, "after": after}).data["order"]
+        if page is None:
+            raise JobRefused(f"Shopify has no order {order_id} (deleted, or older than 60 days)")
+        order = order or page
+        fos = page.get("fulfillmentOrders") or {}
+        nodes.extend(fos.get("nodes") or [])
+        info = fos.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            break
+        after = info["endCursor"]
+    return {**order, "fulfillmentOrders": {"nodes": nodes}}
 
 
 def _already_created(order: dict, tracking_number: str) -> str | None:
@@ -165,40 +209,67 @@ def _already_created(order: dict, tracking_number: str) -> str | None:
     return None
 
 
-def _plan(client: ShopifyClient, order: dict, p: dict, may_move: bool = True) -> list[dict]:
+def _at(fo: dict) -> str | None:
+    return ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")
+
+
+def _remaining_at(order: dict, location_id: str) -> dict[str, int]:
+    """Units of each order line still to fulfil from fulfillment orders at `location_id`."""
+    left: dict[str, int] = {}
+    for fo in (order.get("fulfillmentOrders") or {}).get("nodes") or []:
+        if fo.get("status") in ("OPEN", "IN_PROGRESS") and _at(fo) == location_id:
+            for li in (fo.get("lineItems") or {}).get("nodes") or []:
+                line_id = (li.get("lineItem") or {}).get("id")
+                left[line_id] = left.get(line_id, 0) + int(li.get("remainingQuantity") or 0)
+    return left
+
+
+def _plan(client: ShopifyClient, job: OutboxJob, order: dict, p: dict, may_move: bool = True) -> list[dict]:
     """Map the shipment's order lines to fulfillment-order lines at the shipping location. A
-    fulfillment order Shopify assigned elsewhere is moved here first, and the plan made again
-    from the order as it is after the move (the moved order has new ids)."""
+    fulfillment order Shopify assigned elsewhere is moved here first (once per move: after a
+    lost answer, the order is read again and a move whose units are already here is not sent),
+    and the plan made again from the order as it is after the move (the moved order has new ids)."""
     wanted = {l["lineItemId"]: l["quantity"] for l in p["lines"]}
+    total = dict(wanted)
     groups: dict[str, list] = {}
     moved_any = False
     nodes = (order.get("fulfillmentOrders") or {}).get("nodes") or []
-    at = lambda fo: ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")  # noqa: E731
-    for fo in sorted(nodes, key=lambda fo: at(fo) != p.get("locationId")):  # here first, then elsewhere
+    for fo in sorted(nodes, key=lambda fo: _at(fo) != p.get("locationId")):  # here first, then elsewhere
         if fo.get("status") not in ("OPEN", "IN_PROGRESS"):
             continue
-        takes = []
+        takes, lines = [], []
         for li in (fo.get("lineItems") or {}).get("nodes") or []:
             line_id = (li.get("lineItem") or {}).get("id")
             n = min(wanted.get(line_id, 0), li.get("remainingQuantity", 0))
             if n > 0:
                 takes.append({"id": li["id"], "quantity": n})
+                lines.append(line_id)
                 wanted[line_id] -= n
         if not takes:
             continue
-        if p.get("locationId") and at(fo) != p["locationId"]:
+        if p.get("locationId") and _at(fo) != p["locationId"]:
             actions = {a["action"] for a in fo.get("supportedActions") or []}
             if not may_move or "MOVE" not in actions:
                 raise JobRefused(f"Shopify assigned this order to another location and it cannot be moved "
                                  f"({fo['id']}); move it in Shopify admin, or ship from that branch")
-            client.call("FulfillmentOrderMove", {"id": fo["id"], "newLocationId": p["locationId"],
-                                                 "fulfillmentOrderLineItems": takes},
-                        payload_field="fulfillmentOrderMove")
+
+            def probe(lines=lines) -> dict | None:
+                # done if the shipment's units of these lines are now all at the shipping location
+                here = _remaining_at(_fulfillment_state(client, p["orderId"]), p["locationId"])
+                return {"moved": True} if all(here.get(l, 0) >= total[l] for l in lines) else None
+
+            def send(fo=fo, takes=takes) -> dict:
+                data = client.call("FulfillmentOrderMove", {"id": fo["id"], "newLocationId": p["locationId"],
+                                                            "fulfillmentOrderLineItems": takes},
+                                   payload_field="fulfillmentOrderMove").data
+                return {"moved": bool((data.get("fulfillmentOrderMove") or {}).get("movedFulfillmentOrder"))}
+
+            once.run_once(job, f"fulfillmentOrderMove:{fo['id']}", send=send, probe=probe)
             moved_any = True
             continue
         groups[fo["id"]] = takes
     if moved_any:
-        return _plan(client, _fulfillment_state(client, p["orderId"]), p, may_move=False)
+        return _plan(client, job, _fulfillment_state(client, p["orderId"]), p, may_move=False)
     missing = {k: v for k, v in wanted.items() if v > 0}
     if missing:
         raise JobRefused("Shopify has fewer units left to fulfil than this shipment holds "

@@ -17,6 +17,9 @@ The life of a batch (see docs/sync.md):
      members are released to be batched again (under a new key, because the key is derived from
      the members), so one bad job never blocks the others.
 A batch found SENDING at start-up (the agent died mid-request) is resent as stored (`recover`).
+The key-age rule: a stored batch whose last answer was lost and that was first sent more than
+23 hours ago (Shopify forgets keys after 24) is never resent; it goes to NEEDS_RECONCILIATION,
+checked before every resend and at start-up (`expire_unknown`).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from pos_core import db
 from pos_core.models import OutboxJob, new_uid, utcnow
 from pos_core.outbox import FAILED, NEEDS_RECONCILIATION, PENDING, SENDING, SHOPIFY, SYNCED
 
+from . import once
 from .shopify.client import ShopifyClient, ShopifyError, backoff_delay
 
 log = logging.getLogger("sync_agent.outbox")
@@ -39,7 +43,7 @@ log = logging.getLogger("sync_agent.outbox")
 KIND = "inventory_adjust"
 MAX_CHANGES = 250
 KEY_NAMESPACE = uuid.UUID("6f1d3c2e-8a4b-5e7f-9c0d-1a2b3c4d5e6f")
-RESEND_WINDOW = dt.timedelta(hours=23)   # Shopify keeps idempotency keys for 24 h
+RESEND_WINDOW = once.KEY_WINDOW          # Shopify keeps idempotency keys for 24 h
 SCAN_LIMIT = 2000
 MIN_RETRY_DELAY = 0.5
 
@@ -84,14 +88,75 @@ class OutboxWorker:
 
     # -- start-up ---------------------------------------------------------------------------
     def recover(self) -> int:
-        """Batches left SENDING by a crash go back to PENDING, due now, with their stored batch."""
+        """Batches left SENDING by a crash go back to PENDING, due now, with their stored batch;
+        their answer is lost, so a batch first sent more than 23 hours ago is not resent (the
+        key-age rule, checked here at start-up before anything is sent)."""
+        now = self.now()
         with db.write():
-            n = (OutboxJob.update(status=PENDING, next_attempt_at=self.now(), updated_at=self.now())
-                 .where((OutboxJob.status == SENDING) & (OutboxJob.channel == SHOPIFY)
-                        & (OutboxJob.kind == KIND)).execute())
-        if n:
-            log.info("recovered %d job(s) that were being sent when the agent stopped; resending as stored", n)
+            stuck = list(OutboxJob.select().where((OutboxJob.status == SENDING) & (OutboxJob.channel == SHOPIFY)
+                                                  & (OutboxJob.kind == KIND)))
+            for job in stuck:
+                job.history = list(job.history or []) + [{
+                    "at": now.isoformat(), "event": "interrupted", "batch": job.batch_uid, "answered": False,
+                    "error": "the agent stopped while this batch was being sent"}]
+                job.status, job.next_attempt_at, job.updated_at = PENDING, now, now
+                job.save()
+            expired = self.expire_unknown()
+        if stuck:
+            log.info("recovered %d job(s) that were being sent when the agent stopped; resending as stored",
+                     len(stuck))
+        if expired:
+            log.warning("%d stock change(s) had no answer from Shopify for over 23 hours: NEEDS_RECONCILIATION, "
+                        "not resent", expired)
+        return len(stuck)
+
+    def expire_unknown(self) -> int:
+        """Every stored batch whose last answer was lost and whose key is older than 23 h goes to
+        NEEDS_RECONCILIATION. Returns how many jobs."""
+        now = self.now()
+        n = 0
+        with db.write():
+            uids = {u for (u,) in OutboxJob.select(OutboxJob.batch_uid).where(
+                (OutboxJob.channel == SHOPIFY) & (OutboxJob.kind == KIND) & OutboxJob.batch_uid.is_null(False)
+                & OutboxJob.status.in_([PENDING, SENDING])).tuples()}
+            for uid in uids:
+                members = list(OutboxJob.select().where((OutboxJob.batch_uid == uid)
+                                                        & OutboxJob.status.in_([PENDING, SENDING])))
+                record = next(((j.result or {}).get("batch") for j in members
+                               if (j.result or {}).get("batch", {}).get("uid") == uid), None)
+                if record and self._expired(record, members, now):
+                    self._to_reconciliation(members, record, now)
+                    n += len(members)
         return n
+
+    @staticmethod
+    def _expired(record: dict, jobs: list[OutboxJob], now) -> bool:
+        """Shopify may have applied this batch (its last answer was lost) and no longer knows its key."""
+        if not once.key_expired(record.get("first_sent_at"), now):
+            return False
+        for job in jobs:
+            mine = [h for h in job.history or [] if h.get("batch") == record["uid"]]
+            if not mine or not mine[-1].get("answered"):
+                return True
+        return False
+
+    @staticmethod
+    def _to_reconciliation(jobs: list[OutboxJob], record: dict, now, error: str = "") -> None:
+        since = record.get("first_sent_at", "")[:16].replace("T", " ")
+        for job in jobs:
+            job.status = NEEDS_RECONCILIATION
+            job.last_error = (f"no confirmed answer from Shopify since {since} UTC and Shopify keeps an idempotency "
+                              "key for 24 hours only: resending could apply this change twice. Compare Shopify's "
+                              "quantity (pos-agent reconcile), then retry it or leave it"
+                              + (f". Last error: {error}" if error else ""))
+            job.history = list(job.history or []) + [{"at": now.isoformat(), "event": "unknown_outcome",
+                                                      "key": record.get("idempotencyKey"), "batch": record["uid"],
+                                                      "error": error or "key expired", "answered": False}]
+            job.batch_uid = None
+            if (job.result or {}).get("batch", {}).get("uid") == record["uid"]:
+                job.result = {"last_batch": job.result["batch"]}
+            job.updated_at = now
+            job.save()
 
     # -- the loop ---------------------------------------------------------------------------
     def run_once(self, max_batches: int | None = None) -> Summary:
@@ -149,6 +214,10 @@ class OutboxWorker:
         record = lead.result["batch"]
         by_uid = {j.uid: j for j in members}
         jobs = [by_uid[u] for u in record["jobs"] if u in by_uid and by_uid[u].status in (PENDING, SENDING)]
+        if self._expired(record, jobs, now):   # the key-age rule, before any resend
+            self._to_reconciliation(jobs, record, now)
+            log.warning("batch %s: no answer for over 23 hours; NEEDS_RECONCILIATION, not resent", record["uid"])
+            return None
         ids = [j.id for j in jobs]
         OutboxJob.update(status=SENDING, updated_at=now).where(OutboxJob.id.in_(ids)).execute()
         for j in jobs:

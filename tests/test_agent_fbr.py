@@ -136,12 +136,14 @@ def test_a_hang_past_the_timeout_is_uncertain(site, sim):
     assert w.run_once()["uncertain"] == 1
 
 
-def test_gateway_error_pages_and_wrong_tokens_are_not_sent_and_say_what_to_fix(site, sim):
+def test_gateway_error_pages_are_uncertain_and_wrong_tokens_are_not_sent_and_say_what_to_fix(site, sim):
     order = sell(site, [sales.SaleLine(site.book.id, 1)])
     faults(sim, error_rate=1.0, error_statuses=[502])
-    assert FbrWorker(transport(sim)).run_once()["not_sent"] == 1
-    assert "HTTP 502" in job_of(order).last_error
+    # a 502 page may come after IMS numbered it (nothing in it says it did not): a person decides
+    assert FbrWorker(transport(sim)).run_once()["uncertain"] == 1
+    assert "HTTP 502" in job_of(order).last_error and job_of(order).status == "NEEDS_RECONCILIATION"
     faults(sim)
+    outbox.retry(job_of(order).uid, site.supervisor.id)
     OutboxJob.update(next_attempt_at=dt.datetime(2000, 1, 1)).execute()
     assert FbrWorker(transport(sim, token="wrong-token-xyz")).run_once()["not_sent"] == 1
     err = job_of(order).last_error

@@ -239,3 +239,53 @@ def test_an_unmapped_job_fails_locally_with_a_readable_message(sim, env):
     job = OutboxJob.get_by_id(job.id)
     assert job.status == "FAILED" and "not mapped to a Shopify location" in job.last_error
     assert job.history[-1]["answered"] is False
+
+
+@pytest.mark.parametrize("how", ["lost_answer", "killed_mid_send"])
+def test_a_batch_older_than_24_hours_at_start_up_is_not_resent(sim, env, how):
+    """Power cut of a day: the key Shopify remembered is gone, so a resend would apply it again."""
+    import datetime as dt
+    from pos_core.models import utcnow
+    site, worker = env
+    a = site.variants[0]
+    loc = site.branches[0].shopify_location_id
+    sell(site, 0, [(a, 1)])
+    if how == "lost_answer":
+        sim_post(sim.url, "faults", {"drop_after_rate": 1.0, "max_faults": 1, "scope": "mutations"})
+        assert worker.run_once().retrying == 1
+        sim_post(sim.url, "reset-faults", {})
+    else:
+        sim_post(sim.url, "faults", {"drop_after_rate": 1.0, "max_faults": 1, "scope": "mutations"})
+        batch = worker.claim()
+        with pytest.raises(Exception):
+            worker.client.execute("InventoryAdjust", batch.variables, payload_field="inventoryAdjustQuantities")
+        sim_post(sim.url, "reset-faults", {})          # applied in Shopify; the agent died before recording it
+        assert OutboxJob.get().status == "SENDING"
+    key = OutboxJob.get().result["batch"]["idempotencyKey"]
+    before = available(sim_state(sim.url), a.shopify_inventory_item_id, loc)
+    sim_post(sim.url, "clock", {"advance_seconds": 25 * 3600})   # Shopify forgets the key
+    later = OutboxWorker(worker.client, now=lambda: utcnow() + dt.timedelta(hours=25), rand=lambda: 0.0)
+    later.recover()                                   # start-up
+    job = OutboxJob.get()
+    assert job.status == "NEEDS_RECONCILIATION" and "24 hours" in job.last_error
+    assert later.run_once().batches == 0
+    assert len([r for r in sim_adjustments(sim.url, key) if r["name"] == "available"]) == 1
+    assert available(sim_state(sim.url), a.shopify_inventory_item_id, loc) == before   # not applied twice
+    # a person compared and retries: a new batch is sent
+    outbox.retry(job.uid)
+    assert OutboxJob.get().status == "PENDING" and OutboxJob.get().batch_uid is None
+
+
+def test_a_lost_answer_is_still_resent_with_its_key_within_23_hours(sim, env):
+    import datetime as dt
+    from pos_core.models import utcnow
+    site, worker = env
+    a = site.variants[0]
+    sell(site, 0, [(a, 1)])
+    sim_post(sim.url, "faults", {"drop_after_rate": 1.0, "max_faults": 1, "scope": "mutations"})
+    worker.run_once()
+    sim_post(sim.url, "reset-faults", {})
+    later = OutboxWorker(worker.client, now=lambda: utcnow() + dt.timedelta(hours=22), rand=lambda: 0.0)
+    later.recover()
+    assert later.run_once().synced == 1
+    assert len([r for r in sim_adjustments(sim.url, OutboxJob.get().idempotency_key) if r["name"] == "available"]) == 1

@@ -228,3 +228,48 @@ def test_an_exchange_return_takes_units_out_of_the_packed_shipment(site):
     fulfillments.unpack(f.uid, site.cashier.id)  # unpacking now returns only what is still packed
     assert ledger.on_hand(site.kurta.id, site.lhr.id) == 50
     assert ledger.check() == []
+
+
+def test_a_superseded_shipment_is_never_unpacked_or_dispatched_by_any_caller(site):
+    # The rule is the service's, not a screen's: pos-admin, the back office and the head office
+    # call these same functions.
+    order, _ = online_orders.record_from_shopify(node(site, [("L1", site.kurta, 2)]), COD)
+    f = fulfillments.create(order.id, site.lhr.id, site.cashier.id)
+    fulfillments.pack(f.uid, site.cashier.id)
+    assert fulfillments.superseded_units(f) == {}
+    # the customer keeps one kurta and takes a suit instead of the other
+    order, _ = online_orders.record_from_shopify(node(site, [("L1", site.kurta, 1), ("L2", site.suit, 1)],
+                                                      updated="2026-11-23T12:00:00Z", edited=True), COD)
+    f = fulfillments.Fulfillment.get_by_id(f.id)
+    assert fulfillments.superseded_units(f) == {line_ids(order)["1001"]: 1}
+    jobs = OutboxJob.select().count()
+    with pytest.raises(StateError, match=r"cannot unpack shipment .*1 unit\(s\) in it were removed by the order "
+                                         r"edit; record the exchange return first"):
+        fulfillments.unpack(f.uid, site.cashier.id)
+    with pytest.raises(StateError, match="cannot dispatch shipment"):
+        fulfillments.dispatch(f.uid, site.cashier.id, "TCS", "TCS123", shopify_enabled=True)
+    f = fulfillments.Fulfillment.get_by_id(f.id)
+    assert f.status == "PACKED" and f.courier in (None, "") and OutboxJob.select().count() == jobs
+    assert ledger.on_hand(site.kurta.id, site.lhr.id) == 48   # nothing moved by the refused steps
+    # the exchange return first; then the kurta still wanted ships, and nothing is counted twice
+    fulfillments.exchange_return(order.id, site.lhr.id, site.cashier.id, {line_ids(order)["1001"]: 1})
+    assert fulfillments.superseded_units(fulfillments.Fulfillment.get_by_id(f.id)) == {}
+    fulfillments.dispatch(f.uid, site.cashier.id, "TCS", "TCS123", shopify_enabled=True)
+    assert ledger.on_hand(site.kurta.id, site.lhr.id) == 49
+    assert ledger.check() == []
+
+
+def test_two_packed_shipments_that_together_hold_more_than_the_edited_order_wants(site):
+    order, _ = online_orders.record_from_shopify(node(site, [("L1", site.kurta, 2)]), COD)
+    first = fulfillments.create(order.id, site.lhr.id, site.cashier.id, {line_ids(order)["1001"]: 1})
+    fulfillments.pack(first.uid, site.cashier.id)
+    second = fulfillments.create(order.id, site.khi.id, site.cashier.id)
+    fulfillments.pack(second.uid, site.cashier.id)
+    order, _ = online_orders.record_from_shopify(node(site, [("L1", site.kurta, 1)], updated="2026-11-23T12:00:00Z",
+                                                      edited=True), COD)
+    for f in (first, second):
+        with pytest.raises(StateError, match="removed by the order edit"):
+            fulfillments.unpack(f.uid, site.cashier.id)
+    fulfillments.exchange_return(order.id, site.khi.id, site.cashier.id, {line_ids(order)["1001"]: 1})
+    fulfillments.dispatch(first.uid, site.cashier.id, "TCS", "T1", shopify_enabled=False)
+    assert ledger.check() == []

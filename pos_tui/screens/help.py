@@ -3,32 +3,10 @@ from __future__ import annotations
 
 
 def _screens():
-    from .dialogs import SearchScreen
-    from .orders import OrdersScreen, RefundScreen, ExchangeScreen
-    from .payment import PaymentScreen
-    from .sale import SaleScreen
-    from .shift import CloseShiftScreen, OpenShiftScreen, ShiftScreen
-    from .sync import SyncScreen
-    from .online import OnlineOrdersScreen
-    from .online_order import OnlineOrderScreen
-    from .online_ship import LinesBranchScreen
-    from .stock import StockScreen
-    from .stock_adjust import AdjustScreen
-    from .stock_levels import LevelsScreen
-    from .stock_purchases import NewPurchaseOrderScreen, PurchaseOrderScreen, PurchaseOrdersScreen
-    from .stock_reconcile import ReconcileScreen
-    from .stock_take import StockTakeScreen
-    from .stock_transfers import NewTransferScreen, TransferScreen, TransfersScreen
-    from ..app import PosApp
-    return [("Everywhere", PosApp), ("Sale", SaleScreen), ("Find item", SearchScreen), ("Payment", PaymentScreen),
-            ("Open shift", OpenShiftScreen), ("Shift", ShiftScreen), ("Close shift", CloseShiftScreen),
-            ("Orders", OrdersScreen), ("Refund", RefundScreen), ("Exchange", ExchangeScreen), ("Sync", SyncScreen),
-            ("Online orders", OnlineOrdersScreen), ("Online order", OnlineOrderScreen),
-            ("Shipment lines and branch", LinesBranchScreen), ("Stock", StockScreen), ("Stock levels", LevelsScreen),
-            ("Transfers", TransfersScreen), ("New transfer", NewTransferScreen), ("Transfer", TransferScreen),
-            ("Purchase orders", PurchaseOrdersScreen), ("New purchase order", NewPurchaseOrderScreen),
-            ("Purchase order", PurchaseOrderScreen), ("Adjustment", AdjustScreen), ("Stock take", StockTakeScreen),
-            ("Reconciliation", ReconcileScreen)]
+    """(heading, class) for the key map: the app's own keys, then every screen the registry
+    gives a heading, in the registry's order."""
+    from ..app import SCREENS, PosApp, screen_class
+    return [("Everywhere", PosApp)] + [(title, screen_class(name)) for name, (_, title) in SCREENS.items() if title]
 
 
 def key_rows(keymap: dict | None = None):

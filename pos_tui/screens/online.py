@@ -16,7 +16,7 @@ from pos_core.money import fmt
 
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
-from .orders import _msg
+from ..ui import show_msg
 
 FILTERS = (None,) + online_orders.STATES
 
@@ -54,7 +54,7 @@ class OnlineOrdersScreen(Screen):
         self.reload()
 
     def show_message(self, text: str, error: bool = False) -> None:
-        _msg(self, text, error)
+        show_msg(self, text, error)
 
     @on(Input.Submitted, "#online-search")
     def searched(self, event: Input.Submitted) -> None:
@@ -64,13 +64,12 @@ class OnlineOrdersScreen(Screen):
             self.action_open()
 
     def action_open(self) -> None:
-        from .online_order import OnlineOrderScreen
         table = self.query_one("#online", DataTable)
         if not table.row_count:
             self.show_message("No order to open", True)
             return
         key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        self.app.push_screen(OnlineOrderScreen(int(key)))
+        self.app.open("online_order", int(key))
 
     def on_screen_resume(self) -> None:
         table = self.query_one("#online", DataTable)

@@ -8,78 +8,30 @@ Up/Down in the shipments table. The key line shows only the keys that apply righ
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 from typing import Callable
 
 from rich.markup import escape
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from pos_core import db, fulfillments, online_orders, policy as policymod, staff as staffmod
+from pos_core import fulfillments, online_orders, policy as policymod, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.models import Branch, Fulfillment, SmartOrderEvent
 from pos_core.money import fmt
 
 from ..widgets.keybar import key_label
 from ..widgets.status import StatusBar
-from .dialogs import ApprovalScreen, PickScreen, PromptScreen
-from .online_whatsapp import WhatsAppScreen, local_phone
-from .orders import _msg
+from .. import work
+from ..ui import ask_yes_no, branch_rows, local_phone, packed_extra, show_msg
 
 PK_OFFSET = dt.timedelta(hours=5)  # Pakistan has no daylight saving
 
 
 def pk_time(utc: dt.datetime | None, fmt_: str = "%d-%m %H:%M") -> str:
     return (utc + PK_OFFSET).strftime(fmt_) if utc else ""
-
-
-class CoreDone(Message):
-    """A worker's outcome: text for the message line, and what to do next on success."""
-
-    def __init__(self, text: str, ok: bool, then: Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self.text, self.ok, self.then = text, ok, then
-
-
-def run_in_worker(screen, fn: Callable[[], str], then: Callable[[], None] | None = None) -> None:
-    """Call fn (a pos_core step returning the text to show) in a thread; post CoreDone back."""
-    screen.show_message("Saving...")
-    screen.run_worker(partial(_core_call, screen, fn, then), thread=True, group="online", exit_on_error=False)
-
-
-def _core_call(screen, fn, then) -> None:
-    try:
-        screen.post_message(CoreDone(fn(), True, then))
-    except PosError as exc:
-        screen.post_message(CoreDone(str(exc), False))
-    except Exception as exc:  # noqa: BLE001 - e.g. database locked: say so, keep the screen
-        screen.post_message(CoreDone(f"NOT saved ({exc}); try again", False))
-    finally:
-        db.close()
-
-
-def ask_yes_no(app, title: str, question: str, done: Callable[[bool], None]) -> None:
-    def check(text: str):
-        t = text.strip().lower()
-        if t in ("y", "yes"):
-            return True, None
-        if t in ("n", "no"):
-            return False, None
-        return None, "type Y or N"
-    app.push_screen(PromptScreen(title, f"{question}\nType Y (yes) or N (no) and Enter.", check),
-                    lambda answer: answer is not None and done(answer))
-
-
-def branch_rows(current_code: str = "") -> list[tuple[str, list[str]]]:
-    rows = [(str(b.id), [b.code, b.name + (" (this till)" if b.code == current_code else "")])
-            for b in Branch.select().order_by(Branch.code)]
-    rows.sort(key=lambda r: r[1][0] != current_code)
-    return rows
 
 
 def exchange_figures(order) -> tuple[list, list, int]:
@@ -94,23 +46,6 @@ def exchange_figures(order) -> tuple[list, list, int]:
         elif change > 0:
             replacements.append((l.name, change, l.unit_price_paisa))
     return originals, replacements, delta
-
-
-def packed_extra(order) -> dict[int, int]:
-    """Order line id -> packed units an edit removed (they wait for an exchange return)."""
-    covered = online_orders.coverage(order)
-    return {l.id: covered.get(l.id, 0) - l.current_quantity for l in order.lines
-            if covered.get(l.id, 0) > l.current_quantity}
-
-
-def superseded(f, order) -> bool:
-    """A packed smart shipment holding units an order edit removed: they wait for (or had) an
-    exchange return, so unpacking would count them twice and dispatching would ship the old item."""
-    if f.mode != "smart" or f.status != "PACKED":
-        return False
-    current = {l.id: l.current_quantity for l in order.lines}
-    returned = {fl.order_line_id for x in order.fulfillments if x.mode == "exchange_return" for fl in x.lines}
-    return any(fl.order_line_id in returned or fl.qty > current.get(fl.order_line_id, 0) for fl in f.lines)
 
 
 def event_text(e) -> str:
@@ -194,7 +129,7 @@ class OnlineOrderScreen(Screen):
         self.reload()
 
     def show_message(self, text: str, error: bool = False) -> None:
-        _msg(self, text, error)
+        show_msg(self, text, error)
 
     # --- drawing --------------------------------------------------------------------------
     def reload(self, select_uid: str | None = None) -> None:
@@ -273,7 +208,7 @@ class OnlineOrderScreen(Screen):
         if action in self.SHIPMENT_STATES:
             return ship is not None and ship.mode == "smart" and ship.status in self.SHIPMENT_STATES[action] \
                 and not (cancelled and action == "pack") \
-                and not (action in ("unpack", "dispatch") and superseded(ship, o))
+                and not (action in ("unpack", "dispatch") and fulfillments.superseded_units(ship))
         left = any(online_orders.remaining_units(o).values())
         return {
             "confirm": o.is_cod and not o.confirmed_at and not cancelled,
@@ -328,23 +263,26 @@ class OnlineOrderScreen(Screen):
             self.show_message(f"Shipment {f.uid[:8]} is {f.status.lower()}; {action} needs "
                               f"{' or '.join(s.lower() for s in wanted)}", True)
             return None
-        if action in ("unpack", "dispatch") and superseded(f, online_orders.get(self.order_id)):
-            self.show_message(f"Units in shipment {f.uid[:8]} were removed by the order edit: Ctrl+E puts them "
-                              "back on the shelf (unpacking would count them twice); F5 ships the replacement",
-                              True)
-            return None
+        if action in ("unpack", "dispatch"):
+            try:   # the rule lives in pos_core.fulfillments; asking first spares a courier prompt
+                fulfillments.check_not_superseded(f, action)
+            except PosError as exc:
+                self.show_message(f"{exc} (Ctrl+E: exchange return, F5: the replacement)", True)
+                return None
         return f
 
     def run(self, fn: Callable[[], str], then: Callable[[], None] | None = None) -> None:
-        run_in_worker(self, fn, then)
+        """Run fn (a pos_core step returning the text to show) through pos_tui.work."""
+        def ok(text: str) -> None:
+            self.reload()
+            self.show_message(text)
+            if then:
+                then()
 
-    @on(CoreDone)
-    def core_done(self, msg: CoreDone) -> None:
-        msg.stop()
-        self.reload()
-        self.show_message(msg.text, not msg.ok)
-        if msg.ok and msg.then:
-            msg.then()
+        def failed(text: str) -> None:
+            self.reload()
+            self.show_message(text, True)
+        work.run(self, fn, ok, failed=failed, busy="Saving...", group="online", what="Saving")
 
     @property
     def staff_id(self) -> int:
@@ -377,8 +315,8 @@ class OnlineOrderScreen(Screen):
                 online_orders.cancel_by_staff(o.id, staff_id, reason, shopify_enabled=cfg.shopify.enabled)
                 return f"{o.name} cancelled: {reason}"
             self.run(go, then=self.ask_goods_back)
-        self.app.push_screen(PromptScreen(f"Cancel {o.name}", "Why is it cancelled? (customer refused, wrong "
-                                          "number, duplicate, ...)", check), cancel)
+        self.app.open("prompt", f"Cancel {o.name}", "Why is it cancelled? (customer refused, wrong "
+                                          "number, duplicate, ...)", check, then=cancel)
 
     def ask_goods_back(self) -> None:
         packed = [f for f in self.ships if f.mode == "smart" and f.status == "PACKED"]
@@ -412,18 +350,17 @@ class OnlineOrderScreen(Screen):
         if not self.order.phone:
             self.show_message("This order has no phone number", True)
             return
-        self.app.push_screen(WhatsAppScreen(self.order.id))
+        self.app.open("whatsapp", self.order.id)
 
     # --- Smart Fulfillment ----------------------------------------------------------------
     def _lines_screen(self, mode: str) -> None:
-        from .online_ship import LinesBranchScreen
 
         def done(result) -> None:
             if result:
                 text, uid = result
                 self.reload(select_uid=uid)
                 self.show_message(text)
-        self.app.push_screen(LinesBranchScreen(self.order.id, mode), done)
+        self.app.open("shipment_lines", self.order.id, mode, then=done)
 
     def action_ship(self) -> None:
         if not self.applicable("ship"):
@@ -488,10 +425,9 @@ class OnlineOrderScreen(Screen):
                                               url_templates=cfg.courier_urls, policy=policymod.from_config(cfg))
                     return f"Dispatched {f.uid[:8]} by {courier} {number}" + (f" {d.tracking_url}" if d.tracking_url else "")
                 self.run(go)
-            self.app.push_screen(PromptScreen(f"Dispatch by {courier}", "Tracking (consignment) number:", check),
-                                 tracking_entered)
-        self.app.push_screen(PickScreen(f"Courier for shipment {f.uid[:8]}", [("Courier", 12), ("Tracking site", 40)],
-                                        rows), courier_chosen)
+            self.app.open("prompt", f"Dispatch by {courier}", "Tracking (consignment) number:", check, then=tracking_entered)
+        self.app.open("pick", f"Courier for shipment {f.uid[:8]}", [("Courier", 12), ("Tracking site", 40)],
+                                        rows, then=courier_chosen)
 
     def action_deliver(self) -> None:
         f = self.smart_shipment("deliver")
@@ -516,8 +452,8 @@ class OnlineOrderScreen(Screen):
                 units = sum(l.qty for l in d.lines)
                 return f"Returned: {units} unit(s) back in stock at {Branch.get_by_id(int(branch_id)).code}"
             self.run(go)
-        self.app.push_screen(PickScreen("Which branch received the returned goods?", [("Branch", 8), ("Name", 40)],
-                                        branch_rows(self.app.counter.branch.code)), chosen)
+        self.app.open("pick", "Which branch received the returned goods?", [("Branch", 8), ("Name", 40)],
+                                        branch_rows(self.app.counter.branch.code), then=chosen)
 
     # --- Fix Branch Stock -------------------------------------------------------------------
     def action_fix_stock(self) -> None:
@@ -536,8 +472,8 @@ class OnlineOrderScreen(Screen):
                     return catalog.lookup(text.strip()).variant, None
                 except PosError as exc:
                     return None, str(exc)
-            app.push_screen(PromptScreen("Fix Branch Stock: item", f"SKU or barcode (order: {escape(skus)}):",
-                                         check_item, o.lines[0].sku if o.lines else ""), item_chosen)
+            app.open("prompt", "Fix Branch Stock: item", f"SKU or barcode (order: {escape(skus)}):",
+                                         check_item, o.lines[0].sku if o.lines else "", then=item_chosen)
 
         def item_chosen(variant) -> None:
             if variant is None:
@@ -551,8 +487,8 @@ class OnlineOrderScreen(Screen):
                 except ValueError:
                     return None, "a whole number: +2 adds two units, -1 takes one away"
                 return (n, None) if n and abs(n) <= 9999 else (None, "not zero, at most 9999")
-            app.push_screen(PromptScreen("Fix Branch Stock: units", f"{escape(variant.name)}\nChange at the branch "
-                                         "(+2 adds, -1 takes away):", check_qty), qty_chosen)
+            app.open("prompt", "Fix Branch Stock: units", f"{escape(variant.name)}\nChange at the branch "
+                                         "(+2 adds, -1 takes away):", check_qty, then=qty_chosen)
 
         def qty_chosen(qty) -> None:
             if qty is None:
@@ -561,8 +497,8 @@ class OnlineOrderScreen(Screen):
 
             def check_reason(text: str):
                 return (text.strip(), None) if text.strip() else (None, "say what went wrong")
-            app.push_screen(PromptScreen("Fix Branch Stock: reason", "What went wrong? (missed movement, booked at "
-                                         "the wrong branch, ...)", check_reason), reason_given)
+            app.open("prompt", "Fix Branch Stock: reason", "What went wrong? (missed movement, booked at "
+                                         "the wrong branch, ...)", check_reason, then=reason_given)
 
         def reason_given(reason) -> None:
             if not reason:
@@ -571,9 +507,8 @@ class OnlineOrderScreen(Screen):
             if staffmod.may(app.staff, "stock_fix"):
                 save(app.staff.id)
                 return
-            app.push_screen(ApprovalScreen("Fix Branch Stock needs a manager",
-                                           lambda s: staffmod.may(s, "stock_fix")),
-                            lambda who: who and save(who.id))
+            app.open("approval", "Fix Branch Stock needs a manager",
+                                           lambda s: staffmod.may(s, "stock_fix"), then=lambda who: who and save(who.id))
 
         def save(staff_id: int) -> None:
             def go() -> str:
@@ -581,8 +516,8 @@ class OnlineOrderScreen(Screen):
                                                   state["reason"])
                 return f"Stock fixed at {f.branch.code}: {state['qty']:+d} x {state['variant'].sku}"
             self.run(go)
-        app.push_screen(PickScreen("Fix Branch Stock: which branch?", [("Branch", 8), ("Name", 40)],
-                                   branch_rows(app.counter.branch.code)), branch_chosen)
+        app.open("pick", "Fix Branch Stock: which branch?", [("Branch", 8), ("Name", 40)],
+                                   branch_rows(app.counter.branch.code), then=branch_chosen)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -5,7 +5,6 @@ cannot cover what is chosen is flagged (for goods leaving a branch). Returns (te
 from __future__ import annotations
 
 from rich.markup import escape
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -16,9 +15,8 @@ from pos_core.models import Branch
 
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
-from .dialogs import PromptScreen
-from .online_order import CoreDone, packed_extra, run_in_worker
-from .orders import _msg
+from .. import work
+from ..ui import packed_extra, show_msg
 
 MODES = {  # title, save key description, goods leave the branch, quantities can be changed
     "smart": ("Smart Fulfillment: lines to ship and the branch they leave from", True, True),
@@ -97,7 +95,7 @@ class LinesBranchScreen(Screen):
             self.show_message("Nothing to do for this order", True)
 
     def show_message(self, text: str, error: bool = False) -> None:
-        _msg(self, text, error)
+        show_msg(self, text, error)
 
     def wanted(self) -> dict[int, int]:
         return {k: v for k, v in self.qty.items() if v}
@@ -176,8 +174,8 @@ class LinesBranchScreen(Screen):
                 self.forced = False
                 self.refresh_options()
                 self.show()
-        self.app.push_screen(PromptScreen("Quantity", f"{escape(line.name)}\nHow many (0-{most})?", check,
-                                          str(self.qty[line.id])), done)
+        self.app.open("prompt", "Quantity", f"{escape(line.name)}\nHow many (0-{most})?", check,
+                                          str(self.qty[line.id]), then=done)
 
     def action_save(self) -> None:
         wanted = self.wanted()
@@ -207,15 +205,8 @@ class LinesBranchScreen(Screen):
                 text = f"Exchange return: {sum(wanted.values())} unit(s) back in stock at {branch.code}"
             self.result = (text, f.uid)
             return text
-        run_in_worker(self, go)
-
-    @on(CoreDone)
-    def core_done(self, msg: CoreDone) -> None:
-        msg.stop()
-        if msg.ok:
-            self.dismiss(self.result)
-        else:
-            self.show_message(msg.text, True)
+        work.run(self, go, lambda _text: self.dismiss(self.result), busy="Saving...", group="online",
+                 what="Saving")
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -19,6 +19,8 @@ from textual.widgets import Label, Static
 
 from pos_core import online_orders
 
+from ..ui import local_phone
+
 SHORT_TEMPLATES = (
     "{shop}: please reply YES to confirm your COD order {order} of Rs {total}.",
     "Reply YES to confirm COD order {order}, Rs {total}.",
@@ -65,10 +67,6 @@ def whatsapp_view(order, shop_name: str, max_rows: int, max_cols: int) -> tuple[
         if rows is not None:
             return short, short_link, rows, True
     return message, link, None, False
-
-
-def local_phone(phone: str) -> str:
-    return "0" + phone[3:] if phone.startswith("+92") else phone
 
 
 class WhatsAppScreen(Screen):

@@ -20,10 +20,10 @@ from pos_core.refunds import ReturnLine
 from pos_core.sales import Tender
 
 from ..cart import Cart
-from ..receipts import pk_time
+from ..receipts import pk_time, receipt_text
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
-from .dialogs import ApprovalScreen, PromptScreen, TextScreen
+from ..ui import show_msg
 
 STATUS_STYLE = {"FAILED": "bold red", "NEEDS_ATTENTION": "bold red", "PENDING": "yellow", "SYNCED": "green"}
 
@@ -32,14 +32,6 @@ def styled(status: str) -> str:
     style = STATUS_STYLE.get(status)
     short = {"NEEDS_ATTENTION": "ATTENTION", "NOT_REQUIRED": "-"}.get(status, status)
     return f"[{style}]{short}[/]" if style else short
-
-
-def _msg(screen, text: str, error: bool) -> None:
-    label = screen.query_one("#msg", Label)
-    label.set_class(error, "error")
-    label.update(escape(text))
-    if error:
-        screen.app.bell()
 
 
 class OrdersScreen(Screen):
@@ -74,7 +66,7 @@ class OrdersScreen(Screen):
         self.reload("")
 
     def show_message(self, text: str, error: bool = False) -> None:
-        _msg(self, text, error)
+        show_msg(self, text, error)
 
     @on(Input.Submitted, "#order-search")
     def searched(self, event: Input.Submitted) -> None:
@@ -120,10 +112,9 @@ class OrdersScreen(Screen):
         self.app.pop_screen()
 
     def action_preview(self) -> None:
-        from .sale import receipt_text
         o = self.current()
         if o:
-            self.app.push_screen(TextScreen(f"Receipt {o.number}", receipt_text(self.app, o.uid)))
+            self.app.open("text", f"Receipt {o.number}", receipt_text(self.app.cfg, o.uid))
 
     def action_reprint(self) -> None:
         o = self.current()
@@ -146,12 +137,12 @@ class OrdersScreen(Screen):
     def action_refund(self) -> None:
         o = self._sale()
         if o:
-            self.app.push_screen(RefundScreen(o))
+            self.app.open("refund", o)
 
     def action_exchange(self) -> None:
         o = self._sale()
         if o:
-            self.app.push_screen(ExchangeScreen(o))
+            self.app.open("exchange", o)
 
 
 REFUND_TENDERS = (("as paid", None), ("cash", "cash"), ("store credit", "store_credit"))
@@ -200,7 +191,7 @@ class RefundScreen(Screen):
         self.show_lines()
 
     def show_message(self, text: str, error: bool = False) -> None:
-        _msg(self, text, error)
+        show_msg(self, text, error)
 
     def returns(self) -> list[ReturnLine]:
         return [ReturnLine(l.id, self.back[l.id], self.restock[l.id]) for l in self.lines if self.back[l.id]]
@@ -243,8 +234,8 @@ class RefundScreen(Screen):
             if qty is not None:
                 self.back[line.id] = qty
                 self.show_lines()
-        self.app.push_screen(PromptScreen("Quantity back", f"{escape(line.name)}\nHow many come back (0-{left})?",
-                                          check, str(left)), done)
+        self.app.open("prompt", "Quantity back", f"{escape(line.name)}\nHow many come back (0-{left})?",
+                                          check, str(left), then=done)
 
     def action_restock(self) -> None:
         line = self._line()
@@ -264,8 +255,7 @@ class RefundScreen(Screen):
         if staffmod.may(app.staff, self.KIND):
             then(None)
             return
-        app.push_screen(ApprovalScreen(f"A {self.KIND} needs a supervisor", lambda s: staffmod.may(s, self.KIND)),
-                        lambda who: who and then(who.id))
+        app.open("approval", f"A {self.KIND} needs a supervisor", lambda s: staffmod.may(s, self.KIND), then=lambda who: who and then(who.id))
 
     def action_confirm(self) -> None:
         if not self.returns():
@@ -378,9 +368,7 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
 
         def go(approver_id) -> None:
             if net > 0:
-                from .payment import PaymentScreen
-                app.push_screen(PaymentScreen(net, self.sale.customer if self.sale.customer_id else None),
-                                lambda tenders: tenders and run(tenders, approver_id))
+                app.open("payment", net, self.sale.customer if self.sale.customer_id else None, then=lambda tenders: tenders and run(tenders, approver_id))
             elif net < 0:
                 method = REFUND_TENDERS[max(self.tender, 1)][1]
                 run([Tender(method, Decimal(-net) / 100)], approver_id)

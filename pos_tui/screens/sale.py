@@ -13,7 +13,7 @@ from textual.widgets import Input, Label, Static
 
 from pos_core import catalog, sales, staff as staffmod
 from pos_core.errors import PosError
-from pos_core.models import PosOrder, Variant
+from pos_core.models import Variant
 from pos_core.money import MoneyError, fmt, to_paisa
 from pos_core.pricing import Discount, PricingError
 
@@ -22,9 +22,8 @@ from ..widgets.bigtext import BigText
 from ..widgets.cart import CartView
 from ..widgets.keybar import KeyBar
 from ..widgets.panel import Panel
+from ..receipts import receipt_text
 from ..widgets.status import StatusBar
-from .dialogs import (ApprovalScreen, ConfirmScreen, CustomerScreen, PickScreen, PromptScreen, SearchScreen,
-                      TextScreen)
 
 
 def parse_discount(text: str):
@@ -238,7 +237,7 @@ class SaleScreen(Screen):
         def chosen(variant_id) -> None:
             if variant_id is not None:
                 self.add_variant(Variant.get_by_id(variant_id))
-        self.app.push_screen(SearchScreen(), chosen)
+        self.app.open("search", then=chosen)
 
     def action_customer(self) -> None:
         def chosen(customer) -> None:
@@ -246,7 +245,7 @@ class SaleScreen(Screen):
                 self.cart.customer = customer
                 self.render_customer()
                 self.show_message(f"Customer {customer.name or customer.phone} attached")
-        self.app.push_screen(CustomerScreen(), chosen)
+        self.app.open("customer", then=chosen)
 
     def action_qty(self) -> None:
         line = self.selected()
@@ -257,8 +256,8 @@ class SaleScreen(Screen):
             if qty is not None:
                 line.qty = qty
                 self.render_cart()
-        self.app.push_screen(PromptScreen("Quantity", f"{escape(line.name)}\nNew quantity:", parse_qty,
-                                          str(line.qty)), done)
+        self.app.open("prompt", "Quantity", f"{escape(line.name)}\nNew quantity:", parse_qty,
+                                          str(line.qty), then=done)
 
     def action_remove_line(self) -> None:
         line = self.selected()
@@ -276,7 +275,7 @@ class SaleScreen(Screen):
                 self.cart.clear()
                 self.render_cart()
                 self.show_message("Sale voided")
-        self.app.push_screen(ConfirmScreen("Void the whole sale?"), done)
+        self.app.open("confirm", "Void the whole sale?", then=done)
 
     def _limit(self) -> Decimal:
         return staffmod.discount_limit(self.app.staff, self.app.cfg.discount_limits)
@@ -303,7 +302,7 @@ class SaleScreen(Screen):
             self.cart.approver_id, self.cart.approver_name = person.id, person.name
             self.render_cart()
             self.show_message(f"{what} approved by {person.name}")
-        self.app.push_screen(ApprovalScreen(f"{what} is beyond {staff.name}'s limit", ok), approved)
+        self.app.open("approval", f"{what} is beyond {staff.name}'s limit", ok, then=approved)
 
     def _percent_of(self, discount: Discount, base_paisa: int) -> Decimal:
         if not base_paisa:
@@ -328,8 +327,8 @@ class SaleScreen(Screen):
                 return
             self._apply_with_approval(pct, lambda: setattr(line, "discount", d), None,
                                       f"Discount {pct:.1f}% on {line.name}")
-        self.app.push_screen(PromptScreen("Line discount", f"{escape(line.name)}\n10% or 250 (Rs off), 0 to remove:",
-                                          parse_discount), done)
+        self.app.open("prompt", "Line discount", f"{escape(line.name)}\n10% or 250 (Rs off), 0 to remove:",
+                                          parse_discount, then=done)
 
     def action_order_discount(self) -> None:
         if not self.cart.lines:
@@ -350,7 +349,7 @@ class SaleScreen(Screen):
                 return
             self._apply_with_approval(pct, lambda: setattr(self.cart, "order_discount", d), None,
                                       f"Bill discount {pct:.1f}%")
-        self.app.push_screen(PromptScreen("Bill discount", "10% or 250 (Rs off), 0 to remove:", parse_discount), done)
+        self.app.open("prompt", "Bill discount", "10% or 250 (Rs off), 0 to remove:", parse_discount, then=done)
 
     def action_price(self) -> None:
         line = self.selected()
@@ -373,9 +372,9 @@ class SaleScreen(Screen):
             self._apply_with_approval(Decimal(0) if new is None else Decimal(0), lambda: setattr(line, "override_paisa", new),
                                       None, f"Price of {line.name} to Rs {fmt(paisa)} ({pct:.0f}% off)",
                                       override=new is not None)
-        self.app.push_screen(PromptScreen("Price override", f"{escape(line.name)}\nCatalog price Rs "
+        self.app.open("prompt", "Price override", f"{escape(line.name)}\nCatalog price Rs "
                                           f"{fmt(line.catalog_price_paisa)}. New price (Rs):", check,
-                                          str(Decimal(line.price_paisa) / 100)), done)
+                                          str(Decimal(line.price_paisa) / 100), then=done)
 
     # --- drafts -------------------------------------------------------------------------------
     def action_park(self) -> None:
@@ -410,8 +409,8 @@ class SaleScreen(Screen):
         rows = [(d.uid, [pk_time(d.created_at, "%d-%m %H:%M"), d.cashier.name[:14],
                          d.customer.phone if d.customer_id else "walk-in", str(d.lines.count()),
                          fmt(d.total_paisa)]) for d in drafts]
-        self.app.push_screen(PickScreen("Parked drafts", [("Parked", 12), ("By", 14), ("Customer", 14),
-                                                          ("Lines", 5), ("Total", 12)], rows), self.load_draft)
+        self.app.open("pick", "Parked drafts", [("Parked", 12), ("By", 14), ("Customer", 14),
+                                                          ("Lines", 5), ("Total", 12)], rows, then=self.load_draft)
 
     def load_draft(self, uid) -> None:
         if uid is None:
@@ -447,14 +446,13 @@ class SaleScreen(Screen):
         except PricingError as exc:
             self.show_message(str(exc), True)
             return
-        from .payment import PaymentScreen
         due = self.cart.total_paisa(app.policy.service_fee_paisa)
 
         def paid(tenders) -> None:
             if tenders:
                 self.show_message("Saving the sale...")
                 app.pay(tenders)
-        app.push_screen(PaymentScreen(due, self.cart.customer), paid)
+        app.open("payment", due, self.cart.customer, then=paid)
 
     def sale_completed(self, msg) -> None:
         self.render_cart()
@@ -469,31 +467,26 @@ class SaleScreen(Screen):
 
     # --- other screens ------------------------------------------------------------------------
     def action_orders(self) -> None:
-        from .orders import OrdersScreen
-        self.app.push_screen(OrdersScreen())
+        self.app.open("orders")
 
     def action_shift(self) -> None:
-        from .shift import ShiftScreen
-        self.app.push_screen(ShiftScreen())
+        self.app.open("shift")
 
     def action_sync(self) -> None:
-        from .sync import SyncScreen
-        self.app.push_screen(SyncScreen())
+        self.app.open("sync")
 
     def action_online(self) -> None:
-        from .online import OnlineOrdersScreen
-        self.app.push_screen(OnlineOrdersScreen())
+        self.app.open("online_orders")
 
     def action_stock(self) -> None:
-        from .stock import StockScreen
-        self.app.push_screen(StockScreen())
+        self.app.open("stock")
 
     def action_preview(self) -> None:
         uid = self.app.last_uid
         if uid is None:
             self.show_message("No receipt yet at this till", True)
             return
-        self.app.push_screen(TextScreen("Receipt preview", receipt_text(self.app, uid)))
+        self.app.open("text", "Receipt preview", receipt_text(self.app.cfg, uid))
 
     def action_reprint(self) -> None:
         self.app.reprint()
@@ -501,11 +494,3 @@ class SaleScreen(Screen):
     def action_sign_out(self) -> None:
         self.app.sign_out()
 
-
-def receipt_text(app, uid: str) -> str:
-    from printers.layout import layout
-    from printers.preview import preview
-    from ..receipts import build_receipt
-    order = PosOrder.get(PosOrder.uid == uid)
-    width = 32 if app.cfg.printer.width == 32 else 48
-    return preview(layout(build_receipt(order, app.cfg), width), width)

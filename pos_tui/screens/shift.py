@@ -18,7 +18,6 @@ from pos_core.money import MoneyError, fmt, to_paisa
 from ..receipts import shift_slip
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
-from .dialogs import ApprovalScreen, PromptScreen, TextScreen
 
 
 def money_check(text: str, allow_zero: bool = True):
@@ -131,9 +130,8 @@ class ShiftScreen(Screen):
                 return
             state["reason"] = reason
             if kind == "out" and not staffmod.may(app.staff, "cash_out"):
-                app.push_screen(ApprovalScreen("Taking cash out of the drawer",
-                                               lambda s: staffmod.may(s, "cash_out")),
-                                lambda who: who and do(who))
+                app.open("approval", "Taking cash out of the drawer",
+                                               lambda s: staffmod.may(s, "cash_out"), then=lambda who: who and do(who))
             else:
                 do()
 
@@ -141,17 +139,16 @@ class ShiftScreen(Screen):
             if amount is None:
                 return
             state["amount"] = amount
-            app.push_screen(PromptScreen(f"Cash {kind}", "Reason (e.g. change from bank, petty cash):",
-                                         lambda t: (t.strip(), None) if t.strip() else (None, "say why")),
-                            got_reason)
+            app.open("prompt", f"Cash {kind}", "Reason (e.g. change from bank, petty cash):",
+                                         lambda t: (t.strip(), None) if t.strip() else (None, "say why"), then=got_reason)
 
-        app.push_screen(PromptScreen(f"Cash {kind}", "Amount (Rs):", lambda t: money_check(t, False)), got_amount)
+        app.open("prompt", f"Cash {kind}", "Amount (Rs):", lambda t: money_check(t, False), then=got_amount)
 
     def action_close_shift(self) -> None:
         if self.app.cart.lines:
             self.show_message("Park or finish the sale on the till before closing the shift", True)
             return
-        self.app.push_screen(CloseShiftScreen())
+        self.app.open("close_shift")
 
 
 NOTES = (5000, 1000, 500, 100, 50, 20, 10)
@@ -240,4 +237,4 @@ class CloseShiftScreen(Screen):
         app.print_shift(shift.id, "Z REPORT")
         # The shift is over: show the Z report, then the counter goes back to sign-in.
         app.sign_out()
-        app.push_screen(TextScreen("Z report (printing)", text))
+        app.open("text", "Z report (printing)", text)

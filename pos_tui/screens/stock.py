@@ -20,7 +20,7 @@ from pos_core.errors import PosError
 from ..receipts import pk_time
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
-from .orders import _msg
+from ..ui import show_msg
 
 
 class StockScreen(Screen):
@@ -55,7 +55,7 @@ class StockScreen(Screen):
             "F5 adjustment   F6 stock take   F7 reconciliation with Shopify")
 
     def show_message(self, text: str, error: bool = False) -> None:
-        _msg(self, text, error)
+        show_msg(self, text, error)
 
     def scanned(self, code: str) -> None:
         self.look_up(code)
@@ -89,28 +89,22 @@ class StockScreen(Screen):
 
     # --- the branch's stock work -------------------------------------------------------------
     def action_levels(self) -> None:
-        from .stock_levels import LevelsScreen
-        self.app.push_screen(LevelsScreen())
+        self.app.open("stock_levels")
 
     def action_transfers(self) -> None:
-        from .stock_transfers import TransfersScreen
-        self.app.push_screen(TransfersScreen())
+        self.app.open("transfers")
 
     def action_purchases(self) -> None:
-        from .stock_purchases import PurchaseOrdersScreen
-        self.app.push_screen(PurchaseOrdersScreen())
+        self.app.open("purchase_orders")
 
     def action_adjust(self) -> None:
-        from .stock_adjust import AdjustScreen
-        self.app.push_screen(AdjustScreen())
+        self.app.open("adjustment")
 
     def action_count(self) -> None:
-        from .stock_take import StockTakeScreen
-        self.app.push_screen(StockTakeScreen())
+        self.app.open("stock_take")
 
     def action_reconcile(self) -> None:
-        from .stock_reconcile import ReconcileScreen
-        self.app.push_screen(ReconcileScreen())
+        self.app.open("reconcile")
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -9,7 +9,7 @@ from pos_core import adjustments
 from pos_core.errors import PosError
 from pos_core.money import fmt, to_paisa
 
-from .stock_common import StockBase, cut, find, is_manager, parse_entry
+from ..ui import StockBase, cut, find, is_manager, parse_entry
 
 REASONS = {"damaged": "damaged goods (removes)", "lost": "lost or stolen (removes)",
            "found": "found (adds)", "expired": "expired (removes)", "sample": "given as a sample (removes)",
@@ -74,7 +74,6 @@ class AdjustScreen(StockBase):
         self.show_message(f"{v.sku}: {have:+d}")
 
     def action_reason(self) -> None:
-        from .dialogs import PickScreen
 
         def chosen(key) -> None:
             if key is None:
@@ -84,17 +83,16 @@ class AdjustScreen(StockBase):
                     line[1] = abs(line[1]) * adjustments.SIGN[key]
             self.reason = key
             self.reload()
-        self.app.push_screen(PickScreen("Reason for the adjustment", [("Reason", 12), ("Meaning", 50)],
-                                        [(k, [k, d]) for k, d in REASONS.items()]), chosen)
+        self.app.open("pick", "Reason for the adjustment", [("Reason", 12), ("Meaning", 50)],
+                                        [(k, [k, d]) for k, d in REASONS.items()], then=chosen)
 
     def action_note(self) -> None:
-        from .dialogs import PromptScreen
 
         def done(text) -> None:
             if text is not None:
                 self.note = text.strip()
                 self.reload()
-        self.app.push_screen(PromptScreen("Adjustment note", "What happened:", value=self.note), done)
+        self.app.open("prompt", "Adjustment note", "What happened:", value=self.note, then=done)
 
     def action_remove(self) -> None:
         key = self.current_key()

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from pos_core import stock
 from pos_core.models import Product
 
-from .stock_common import StockBase, cut
+from ..ui import StockBase, cut
 
 
 class LevelsScreen(StockBase):
@@ -62,15 +62,14 @@ class LevelsScreen(StockBase):
         self.reload()
 
     def action_category(self) -> None:
-        from .dialogs import PickScreen
         cats = [c for (c,) in Product.select(Product.category).distinct().order_by(Product.category).tuples() if c]
 
         def chosen(key) -> None:
             if key is not None:
                 self.category = "" if key == "*" else key
                 self.reload()
-        self.app.push_screen(PickScreen("Category", [("Category", 40)],
-                                        [("*", ["(every category)"])] + [(c, [c]) for c in cats]), chosen)
+        self.app.open("pick", "Category", [("Category", 40)],
+                                        [("*", ["(every category)"])] + [(c, [c]) for c in cats], then=chosen)
 
     def action_all(self) -> None:
         self.low_at, self.negative, self.category = None, False, ""

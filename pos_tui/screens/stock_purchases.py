@@ -13,7 +13,7 @@ from pos_core.models import PurchaseOrder, PurchaseOrderLine
 from pos_core.money import fmt, to_paisa
 
 from ..receipts import pk_time
-from .stock_common import StockBase, cut, find, parse_entry
+from ..ui import StockBase, cut, find, parse_entry
 
 OPEN = ("OPEN", "PARTIAL")
 
@@ -23,7 +23,6 @@ def rs(paisa: int | None) -> str:
 
 
 def ask_cost(screen, title: str, then) -> None:
-    from .dialogs import PromptScreen
 
     def check(text: str):
         try:
@@ -35,7 +34,7 @@ def ask_cost(screen, title: str, then) -> None:
         except Exception:  # noqa: BLE001
             return None, "enter rupees, e.g. 550 or 549.50"
         return value, None
-    screen.app.push_screen(PromptScreen(title, "Unit cost (Rs):", check), lambda v: then(v) if v is not None else None)
+    screen.app.open("prompt", title, "Unit cost (Rs):", check, then=lambda v: then(v) if v is not None else None)
 
 
 class PurchaseOrdersScreen(StockBase):
@@ -85,7 +84,7 @@ class PurchaseOrdersScreen(StockBase):
         if po.branch_id != self.branch.id:
             self.show_message(f"{po.number} is for {po.branch.code}", True)
             return
-        self.app.push_screen(PurchaseOrderScreen(po.number))
+        self.app.open("purchase_order", po.number)
 
     def action_open(self) -> None:
         key = self.current_key()
@@ -99,14 +98,12 @@ class PurchaseOrdersScreen(StockBase):
         self.reload()
 
     def action_new(self) -> None:
-        from .dialogs import PromptScreen
 
         def named(name) -> None:
             if name:
-                self.app.push_screen(NewPurchaseOrderScreen(name.strip()))
-        self.app.push_screen(PromptScreen("New purchase order", "Supplier name:",
-                                          lambda t: (t, None) if t.strip() else (None, "enter the supplier's name")),
-                             named)
+                self.app.open("new_purchase_order", name.strip())
+        self.app.open("prompt", "New purchase order", "Supplier name:",
+                                          lambda t: (t, None) if t.strip() else (None, "enter the supplier's name"), then=named)
 
 
 class NewPurchaseOrderScreen(StockBase):
@@ -159,13 +156,12 @@ class NewPurchaseOrderScreen(StockBase):
                                                                  else "; F3 sets its unit cost"))
 
     def action_supplier(self) -> None:
-        from .dialogs import PromptScreen
 
         def named(name) -> None:
             if name and name.strip():
                 self.supplier = name.strip()
                 self.reload()
-        self.app.push_screen(PromptScreen("Supplier", "Supplier name:", value=self.supplier), named)
+        self.app.open("prompt", "Supplier", "Supplier name:", value=self.supplier, then=named)
 
     def action_cost(self) -> None:
         key = self.current_key()
@@ -195,7 +191,7 @@ class NewPurchaseOrderScreen(StockBase):
         items = [purchasing.OrderItem(vid, q, c) for vid, (_, q, c) in self.items.items()]
         po, ok = self.attempt(purchasing.create, self.branch.id, sup.id, self.app.staff.id, items)
         if ok:
-            self.app.switch_screen(PurchaseOrderScreen(po.number, f"{po.number} saved: scan a delivery to receive it"))
+            self.app.open("purchase_order", po.number, f"{po.number} saved: scan a delivery to receive it", switch=True)
 
 
 class PurchaseOrderScreen(StockBase):

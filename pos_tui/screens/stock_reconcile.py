@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 from pos_core import reconcile
 
 from ..receipts import pk_time
-from .stock_common import StockBase, cut
+from ..ui import StockBase, cut
 
 NO_REPORT = "No reconciliation report yet: the agent runs it hourly; or run `pos-agent reconcile`."
 

@@ -12,7 +12,7 @@ from pos_core.models import Product, Staff, StockTake, StockTakeCount, Variant
 from pos_core.money import fmt, to_paisa
 
 from ..receipts import pk_time
-from .stock_common import StockBase, cut, find, is_manager, parse_entry
+from ..ui import StockBase, cut, find, is_manager, parse_entry
 
 EXPLAIN = ("Expected = the level at the start plus every sale, receipt or transfer here up to the item's "
            "last count: a sale during the count is not a loss. Uncounted items stay as they are.")
@@ -118,20 +118,17 @@ class StockTakeScreen(StockBase):
         self._start("")
 
     def action_start_category(self) -> None:
-        from .dialogs import PickScreen
         cats = [c for (c,) in Product.select(Product.category).distinct().order_by(Product.category).tuples() if c]
-        self.app.push_screen(PickScreen("Count one category", [("Category", 40)], [(c, [c]) for c in cats]),
-                             lambda key: self._start(key) if key else None)
+        self.app.open("pick", "Count one category", [("Category", 40)], [(c, [c]) for c in cats], then=lambda key: self._start(key) if key else None)
 
     def action_area(self) -> None:
-        from .dialogs import PromptScreen
 
         def done(text) -> None:
             if text is not None:
                 self.area = text.strip()[:32]
                 self.reload()
-        self.app.push_screen(PromptScreen("Area", "Where are you counting (e.g. Aisle 3, store room)?",
-                                          value=self.area), done)
+        self.app.open("prompt", "Area", "Where are you counting (e.g. Aisle 3, store room)?",
+                                          value=self.area, then=done)
 
     def action_review(self) -> None:
         if self.open_take() is None:

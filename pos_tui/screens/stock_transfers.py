@@ -12,7 +12,7 @@ from pos_core.errors import PosError
 from pos_core.models import Branch, Transfer, TransferLine
 
 from ..receipts import pk_time
-from .stock_common import StockBase, cut, find, parse_entry
+from ..ui import StockBase, cut, find, parse_entry
 
 FILTERS = ("open", "DRAFT", "DISPATCHED", "DISCREPANCY", "RECEIVED", "CANCELLED", "all")
 OPEN = ("DRAFT", "DISPATCHED", "DISCREPANCY")
@@ -78,7 +78,7 @@ class TransfersScreen(StockBase):
             self.show_message(f"{t.number} goes from {t.from_branch.code} to {t.to_branch.code}, not this branch",
                               True)
             return
-        self.app.push_screen(TransferScreen(t.number))
+        self.app.open("transfer", t.number)
 
     def action_open(self) -> None:
         key = self.current_key()
@@ -92,7 +92,6 @@ class TransfersScreen(StockBase):
         self.reload()
 
     def action_new(self) -> None:
-        from .dialogs import PickScreen
         others = [b for b in Branch.select().order_by(Branch.code) if b.id != self.branch.id]
         if not others:
             self.show_message("There is no other branch to send to", True)
@@ -100,9 +99,9 @@ class TransfersScreen(StockBase):
 
         def chosen(key) -> None:
             if key is not None:
-                self.app.push_screen(NewTransferScreen(int(key)))
-        self.app.push_screen(PickScreen(f"Send from {self.branch.code} to", [("Code", 8), ("Branch", 40)],
-                                        [(str(b.id), [b.code, b.name]) for b in others]), chosen)
+                self.app.open("new_transfer", int(key))
+        self.app.open("pick", f"Send from {self.branch.code} to", [("Code", 8), ("Branch", 40)],
+                                        [(str(b.id), [b.code, b.name]) for b in others], then=chosen)
 
 
 class NewTransferScreen(StockBase):
@@ -153,19 +152,18 @@ class NewTransferScreen(StockBase):
             self.reload()
 
     def action_note(self) -> None:
-        from .dialogs import PromptScreen
 
         def done(text) -> None:
             if text is not None:
                 self.note = text.strip()
                 self.reload()
-        self.app.push_screen(PromptScreen("Transfer note", "Note (optional):", value=self.note), done)
+        self.app.open("prompt", "Transfer note", "Note (optional):", value=self.note, then=done)
 
     def action_save(self) -> None:
         items = [transfers.TransferItem(vid, q) for vid, (_, q) in self.items.items()]
         t, ok = self.attempt(transfers.create, self.branch.id, self.to_branch.id, self.app.staff.id, items, self.note)
         if ok:
-            self.app.switch_screen(TransferScreen(t.number, f"Draft {t.number} saved: F5 dispatches it"))
+            self.app.open("transfer", t.number, f"Draft {t.number} saved: F5 dispatches it", switch=True)
 
 
 class TransferScreen(StockBase):
@@ -318,7 +316,6 @@ class TransferScreen(StockBase):
             go()
 
     def action_settle(self) -> None:
-        from .dialogs import PickScreen
         t = self.t
         key = self.current_key()
         line = t.lines.where(TransferLine.line_no == int(key)).first() if key else None
@@ -350,8 +347,8 @@ class TransferScreen(StockBase):
                                       f"by {manager.name}; {t.number} is {self.t.status}")
             self.with_manager(f"Settle {line.variant.sku}: {abs(diff)} {kind}, {resolution.replace('_', ' ')}",
                               settle)
-        self.app.push_screen(PickScreen(f"{line.variant.sku}: {abs(diff)} units {kind}",
-                                        [("Settle as", 20), ("What happens", 48)], options), chosen)
+        self.app.open("pick", f"{line.variant.sku}: {abs(diff)} units {kind}",
+                                        [("Settle as", 20), ("What happens", 48)], options, then=chosen)
 
 
 def transfer_slip(t: Transfer, cfg):

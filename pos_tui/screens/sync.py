@@ -21,8 +21,7 @@ from pos_core.models import OutboxJob, PosOrder
 from ..receipts import pk_time
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
-from .dialogs import ApprovalScreen, PromptScreen
-from .orders import _msg
+from ..ui import show_msg
 
 SHOWN = (outbox.PENDING, outbox.SENDING, outbox.FAILED, outbox.NEEDS_RECONCILIATION)
 # What a job's status is called on this screen, per channel, and how it is drawn.
@@ -72,7 +71,7 @@ class SyncScreen(Screen):
         self.reload()
 
     def show_message(self, text: str, error: bool = False) -> None:
-        _msg(self, text, error)
+        show_msg(self, text, error)
 
     def reload(self) -> None:
         table = self.query_one("#jobs", DataTable)
@@ -138,8 +137,7 @@ class SyncScreen(Screen):
         if staffmod.may(app.staff, "retry_sync"):
             then(app.staff)
         else:
-            app.push_screen(ApprovalScreen(f"{what} needs a supervisor", lambda s: staffmod.may(s, "retry_sync")),
-                            lambda person: then(person) if person is not None else None)
+            app.open("approval", f"{what} needs a supervisor", lambda s: staffmod.may(s, "retry_sync"), then=lambda person: then(person) if person is not None else None)
 
     def action_retry(self) -> None:
         job = self.current()
@@ -186,8 +184,7 @@ class SyncScreen(Screen):
             self.show_message(f"{number_of}: FBR number {number} recorded by {person.name}; Ctrl+R/orders reprints")
 
         def ask(person) -> None:
-            self.app.push_screen(PromptScreen("FBR number from the portal",
+            self.app.open("prompt", "FBR number from the portal",
                                               f"Invoice {escape(number_of)}\nFBR invoice number as the portal shows it:",
-                                              check_fiscal_number),
-                                 lambda number: settle(person, number))
+                                              check_fiscal_number, then=lambda number: settle(person, number))
         self._as_supervisor("Recording an FBR number", ask)

@@ -13,6 +13,9 @@ Order in which a request meets them:
 4. ``store_no_response_rate`` - the invoice is processed, stored and numbered,
    then the socket closes with no response: THE ambiguous case the sync agent
    must reconcile rather than blindly resend;
+   ``error_after_store_rate`` - the invoice is processed, stored and numbered,
+   then the gateway answers an HTML 5xx (from ``error_statuses``) instead of
+   IMS's answer: a 502/503/504 proves nothing about whether it was numbered;
 5. ``hang_rate`` x ``hang_seconds`` - sleep that long, then answer normally.
    With ``hang_after_store`` the invoice is stored first (accept-then-hang);
    otherwise it is processed only after the sleep.
@@ -30,16 +33,18 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-ERROR_STATUSES = (500, 502, 503)
+ERROR_STATUSES = (500, 502, 503, 504)
+DEFAULT_ERROR_STATUSES = (500, 502, 503)
 
 
 @dataclass
 class FaultConfig:
     latency_ms: int = 0
     error_rate: float = 0.0
-    error_statuses: list[int] = field(default_factory=lambda: list(ERROR_STATUSES))
+    error_statuses: list[int] = field(default_factory=lambda: list(DEFAULT_ERROR_STATUSES))
     drop_rate: float = 0.0
     store_no_response_rate: float = 0.0
+    error_after_store_rate: float = 0.0
     hang_seconds: float = 0.0
     hang_rate: float = 1.0
     hang_after_store: bool = False
@@ -60,10 +65,12 @@ class FaultConfig:
         return config
 
     def check(self) -> None:
-        for name in ("error_rate", "drop_rate", "store_no_response_rate", "hang_rate"):
+        for name in ("error_rate", "drop_rate", "store_no_response_rate", "hang_rate", "error_after_store_rate"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability between 0 and 1")
+        if self.error_rate + self.error_after_store_rate > 1:
+            raise ValueError("error_rate + error_after_store_rate must not exceed 1")
         for name in ("latency_ms", "hang_seconds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -90,6 +97,7 @@ class Plan:
     drop: bool = False
     error_status: int | None = None
     no_response: bool = False
+    error_after_store: int | None = None
     hang_s: float = 0.0
     hang_after_store: bool = False
 
@@ -118,6 +126,10 @@ class FaultInjector:
                 elif r_error < c.error_rate:
                     status = c.error_statuses[int(r_status * len(c.error_statuses))]
                     plan = Plan(latency_s=plan.latency_s, error_status=status)
+                elif r_error < c.error_rate + c.error_after_store_rate:
+                    # the same draw as error_rate (a band above it), so seeded runs stay the same
+                    status = c.error_statuses[int(r_status * len(c.error_statuses))]
+                    plan = Plan(latency_s=plan.latency_s, error_after_store=status)
                 elif r_no_response < c.store_no_response_rate:
                     plan = Plan(latency_s=plan.latency_s, no_response=True)
                 elif c.hang_seconds > 0 and r_hang < c.hang_rate:

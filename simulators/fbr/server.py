@@ -174,6 +174,8 @@ class Handler(BaseHTTPRequestHandler):
                                              self.headers.get("Content-Type", ""), body)
         if plan.no_response:
             return self._drop()  # stored and numbered, but the client never hears
+        if plan.error_after_store:
+            return self._send(responses.html_error(plan.error_after_store))  # numbered; the gateway says 5xx
         if plan.hang_s and plan.hang_after_store and wait(plan.hang_s):
             return self._drop()
         self._send(response)

@@ -121,7 +121,9 @@ class Simulator:
         op = self._operation(document, operation_name) if document else None
         is_mutation = bool(op and op.operation == OperationType.MUTATION)
 
-        decision: Decision = self.faults.decide(is_mutation)
+        roots = tuple(sel.name.value for sel in op.selection_set.selections
+                      if hasattr(sel, "name")) if op else ()
+        decision: Decision = self.faults.decide(is_mutation, roots)
         if decision.latency_s:
             time.sleep(decision.latency_s)
         if decision.status:

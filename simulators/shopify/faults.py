@@ -9,6 +9,8 @@ disable a test):
     drop_after_rate     probability of applying the request, then closing the socket ("lost ack")
     hold_mutation_ms    keep an @idempotent mutation in flight this long (IDEMPOTENCY_CONCURRENT_REQUEST tests)
     scope               "all" | "mutations" | "queries"  (which requests the rates apply to)
+    fields              only requests whose root fields include one of these (e.g. ["fulfillmentCreate"]);
+                        null = every request in scope
     max_faults          stop injecting after this many injected faults (null = unlimited)
     seed                seed of the fault RNG, for deterministic sequences
 """
@@ -29,6 +31,7 @@ class FaultConfig:
     drop_after_rate: float = 0.0
     hold_mutation_ms: float = 0
     scope: str = "all"
+    fields: list | None = None
     max_faults: int | None = None
     seed: int | None = None
 
@@ -72,11 +75,13 @@ class Faults:
     def describe(self) -> dict:
         return {**asdict(self.config), "injected": self.injected}
 
-    def decide(self, is_mutation: bool) -> Decision:
+    def decide(self, is_mutation: bool, root_fields: tuple = ()) -> Decision:
         with self._lock:
             cfg = self.config
             d = Decision(latency_s=cfg.latency_ms / 1000.0)
             in_scope = cfg.scope == "all" or (cfg.scope == "mutations") == is_mutation
+            if cfg.fields is not None and not set(cfg.fields) & set(root_fields):
+                in_scope = False
             # Always draw the same number of values so a seed gives the same sequence whatever fires.
             r_err, r_before, r_after, r_pick = (self._rng.random() for _ in range(4))
             if not in_scope or (cfg.max_faults is not None and self.injected >= cfg.max_faults):

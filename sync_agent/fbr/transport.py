@@ -1,9 +1,11 @@
 """One request to FBR IMS, and what its outcome means.
 
 Outcomes are sorted by what they tell us about whether FBR processed the invoice:
-ACCEPTED and REJECTED are answers from IMS; NOT_SENT means the request surely never reached IMS
-(no connection, TLS failure, a gateway fault or a proxy error page before IMS); UNCERTAIN means it
-may have been processed (a timeout or a dropped connection after the body went out).
+ACCEPTED and REJECTED are answers from IMS; NOT_SENT means the answer PROVES IMS never processed
+it (no connection could be made; the gateway refused it before routing: a WSO2 fault such as a
+bad token, HTTP 401/403, 404/405 for a wrong address, 429 throttling); UNCERTAIN is everything
+else: a timeout or a dropped connection after the body went out, and any 5xx page (a 502/503/504
+from a gateway or load balancer can come after IMS numbered the invoice). docs/fbr.md lists them.
 """
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ GATEWAY_FAULTS = {
     900910: "FBR's token lacks the scope for POS invoicing: ask PRAL for the POS API",
 }
 ACCEPTED, REJECTED, NOT_SENT, UNCERTAIN = "accepted", "rejected", "not_sent", "uncertain"
+# Answers without an invoice result that prove the gateway stopped the request before IMS: it
+# authenticates (401/403), routes (404/405) and throttles (429) before forwarding anything.
+PROVES_NOT_PROCESSED = frozenset({401, 403, 404, 405, 429})
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,11 @@ def classify(status: int, content: bytes) -> Outcome:
     if not isinstance(data, dict) or not ({"Code", "InvoiceNumber", "FBRInvoiceNumber"} & set(data)):
         # A proxy's error page or an empty body: IMS itself never saw or answered the invoice.
         snippet = content[:200].decode("utf-8", "replace").strip()
-        if 500 <= status <= 599 or status in (401, 403, 404, 405, 429):
+        if status in PROVES_NOT_PROCESSED:
             return Outcome(NOT_SENT, f"FBR gateway answered HTTP {status} without an invoice result: {snippet[:120]}")
+        if 500 <= status <= 599:
+            return Outcome(UNCERTAIN, f"FBR's gateway answered HTTP {status} after the invoice was sent; FBR may "
+                                      f"have numbered it: {snippet[:100]}")
         return Outcome(UNCERTAIN, f"FBR answered HTTP {status} with something that is not an invoice result: "
                                   f"{snippet[:120]}")
     code = str(data.get("Code", "")).strip()

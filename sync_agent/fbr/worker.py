@@ -19,9 +19,11 @@ BREAKER_SECONDS = 60
 
 
 class FbrWorker:
-    def __init__(self, transport: FbrTransport, clock=utcnow):
+    def __init__(self, transport: FbrTransport, clock=utcnow, repeat_usin_returns_original: bool = False):
         self.transport = transport
         self.clock = clock
+        # fbr.repeat_usin_returns_original: an uncertain send is resent, not left for a person
+        self.resend_uncertain = repeat_usin_returns_original
         self.breaker_until: dt.datetime | None = None
         self.offline_since: dt.datetime | None = None
         self.link_back_at: dt.datetime | None = None
@@ -56,9 +58,12 @@ class FbrWorker:
                 log.warning("fbr invoice %s not sent: %s", usin, outcome.message)
                 break  # the breaker is open: leave the rest for later, in order
             else:
-                fiscal.record_uncertain(job, outcome.message)
+                fiscal.record_uncertain(job, outcome.message, resend=self.resend_uncertain, now=self.clock())
                 self._link_down(outcome.message)
-                log.error("fbr invoice %s needs reconciliation: %s", usin, outcome.message)
+                if self.resend_uncertain:
+                    log.warning("fbr invoice %s: outcome unknown, will resend the same USIN: %s", usin, outcome.message)
+                else:
+                    log.error("fbr invoice %s needs reconciliation: %s", usin, outcome.message)
                 break
         return counts
 

@@ -287,14 +287,29 @@ class ShopifyClient:
         return f"{ue.get('message', '')}{code}" + (f" at {where}" if where else "")
 
     # -- with retries -----------------------------------------------------------------------
+    def is_deduplicated(self, name: str, variables: dict | None) -> bool:
+        """May this request be sent twice without doing its work twice? Queries always; a
+        mutation only with an idempotency key (Shopify's `@idempotent`)."""
+        query = self.operation(name)
+        is_mutation = query.lstrip().startswith("mutation") or "\nmutation " in query
+        return not is_mutation or bool((variables or {}).get("idempotencyKey"))
+
     def call(self, name: str, variables: dict | None = None, *, payload_field: str | None = None,
              attempts: int = 5, base: float = 0.5, cap: float = 30.0) -> Result:
-        """`execute` with backoff on RETRY outcomes (the same request, so the same key)."""
+        """`execute` with backoff on RETRY outcomes (the same request, so the same key).
+
+        A mutation Shopify does not deduplicate (fulfillmentCreate, fulfillmentOrderMove, tagsAdd)
+        is resent here only when the request surely did not apply (it never arrived, or Shopify
+        answered THROTTLED); a lost answer is raised to the caller, whose job resends only after
+        reading Shopify's state (sync_agent/once.py)."""
+        safe = self.is_deduplicated(name, variables)
         for attempt in range(attempts):
             try:
                 return self.execute(name, variables, payload_field=payload_field)
             except ShopifyError as exc:
                 if not exc.retryable or attempt == attempts - 1:
+                    raise
+                if not safe and exc.arrival == MAY_HAVE_ARRIVED:
                     raise
                 delay = exc.wait if exc.wait is not None else backoff_delay(attempt, base, cap, self.rand)
                 log.info("shopify %s: %s; retrying in %.1f s", name, exc.message, delay)

@@ -1,6 +1,8 @@
-"""Shared pieces of the branch manager's stock screens (Ctrl+K and its F-keys).
+"""Pieces the till's screens share; this module imports no screen (screens open one another by
+name through `app.open`, see SCREENS in app.py).
 
-Every screen here has the same shape in 80x24: status line, a code field (scan or type), a short
+General helpers first (message line, yes/no question, branch rows), then the base of the branch
+manager's stock screens (Ctrl+K and its F-keys): every stock screen has the same shape in 80x24: status line, a code field (scan or type), a short
 head, one table, a message line and the key line. Scans typed or read by the scanner go to
 `handle_code`. Every change goes through pos_core; its errors become the message line.
 """
@@ -22,8 +24,55 @@ from pos_core import catalog, staff as staffmod
 from pos_core.errors import InvalidInput, PosError
 from pos_core.money import to_paisa
 
-from ..widgets.keybar import KeyBar
-from ..widgets.status import StatusBar
+from .widgets.keybar import KeyBar
+from .widgets.status import StatusBar
+
+
+# --- general ----------------------------------------------------------------------------------------
+def show_msg(screen, text: str, error: bool = False) -> None:
+    """Put one line on the screen's #msg label (markup escaped); errors beep."""
+    label = screen.query_one("#msg", Label)
+    label.set_class(error, "error")
+    label.update(escape(text))
+    if error:
+        screen.app.bell()
+
+
+def ask_yes_no(app, title: str, question: str, done: Callable[[bool], None]) -> None:
+    def check(text: str):
+        t = text.strip().lower()
+        if t in ("y", "yes"):
+            return True, None
+        if t in ("n", "no"):
+            return False, None
+        return None, "type Y or N"
+    app.open("prompt", title, f"{question}\nType Y (yes) or N (no) and Enter.", check,
+             then=lambda answer: answer is not None and done(answer))
+
+
+def branch_rows(current_code: str = "") -> list[tuple[str, list[str]]]:
+    """Every branch as a pick row, this till's branch first."""
+    from pos_core.models import Branch
+    rows = [(str(b.id), [b.code, b.name + (" (this till)" if b.code == current_code else "")])
+            for b in Branch.select().order_by(Branch.code)]
+    rows.sort(key=lambda r: r[1][0] != current_code)
+    return rows
+
+
+def packed_extra(order) -> dict[int, int]:
+    """Order line id -> packed units an edit removed (they wait for an exchange return)."""
+    from pos_core import online_orders
+    covered = online_orders.coverage(order)
+    return {l.id: covered.get(l.id, 0) - l.current_quantity for l in order.lines
+            if covered.get(l.id, 0) > l.current_quantity}
+
+
+def local_phone(phone: str) -> str:
+    """+923001234567 -> 03001234567, as people here write it."""
+    return "0" + phone[3:] if phone.startswith("+92") else phone
+
+
+# --- the stock screens' base --------------------------------------------------------------------
 
 MOVE_KEYS = [Binding("up", "move(-1)", "Up", show=False, id="stock.up"),
              Binding("down", "move(1)", "Down", show=False, id="stock.down"),
@@ -166,7 +215,6 @@ class StockBase(Screen):
 
     def with_manager(self, what: str, then: Callable[[object], None]) -> None:
         """Call then(person) with the signed-in manager, or after a manager approves with a PIN."""
-        from .dialogs import ApprovalScreen
         if is_manager(self.app.staff):
             then(self.app.staff)
             return
@@ -176,11 +224,10 @@ class StockBase(Screen):
                 self.show_message("Not approved: nothing changed", True)
             else:
                 then(person)
-        self.app.push_screen(ApprovalScreen(what, is_manager), done)
+        self.app.open("approval", what, is_manager, then=done)
 
     def confirm(self, question: str, then: Callable[[], None]) -> None:
-        from .dialogs import ConfirmScreen
-        self.app.push_screen(ConfirmScreen(question), lambda ok: then() if ok else None)
+        self.app.open("confirm", question, then=lambda ok: then() if ok else None)
 
     # --- input -------------------------------------------------------------------------------
     @on(Input.Submitted, "#stock-code")
@@ -203,7 +250,7 @@ class StockBase(Screen):
 
     # --- printing ----------------------------------------------------------------------------
     def print_slip(self, slip, what: str) -> None:
-        from ..receipts import printer_settings
+        from .receipts import printer_settings
         settings = printer_settings(self.app.cfg)
         if settings is None:
             self.show_message(f"{what}: no printer is set up for this counter", True)

@@ -1,0 +1,148 @@
+"""Exactly once for the Shopify calls Shopify does not deduplicate (issue 12, items 1-2).
+
+Each test loses the answer of one mutation kind in the simulator (the request is applied, the
+socket closed before the answer) and checks that Shopify ends with the work done once."""
+import datetime as dt
+
+import httpx
+import pytest
+
+from pos_core import db, fulfillments, ledger, online_orders, outbox
+from pos_core.models import OutboxJob
+from sync_agent import once, orders as agent_orders
+from test_agent_orders import env, item, place, poll, shopify_qty, sim, sim_order, smart  # noqa: F401
+
+
+def lose_next(e, field, times=1):
+    """The next `times` requests touching `field` are applied, then their answers are lost."""
+    r = httpx.post(f"{e.sim.url}/_sim/faults", json={"drop_after_rate": 1.0, "fields": [field], "max_faults": times})
+    r.raise_for_status()
+
+
+def due_now():
+    OutboxJob.update(next_attempt_at=OutboxJob.created_at).execute()
+
+
+def ship(e, so, branch, qty_by_line, cn):
+    f = fulfillments.create(so.id, branch.id, e.clerk.id, qty_by_line)
+    fulfillments.pack(f.uid, e.clerk.id)
+    fulfillments.dispatch(f.uid, e.clerk.id, "TCS", cn, shopify_enabled=True)
+    return f
+
+
+def test_lost_fulfillment_answer_on_a_partial_shipment_makes_one_fulfillment(env):
+    e = env
+    a = item(e)
+    order = place(e, (a, 3))
+    poll(e)
+    so = smart(order["id"])
+    line = so.lines[0]
+    ship(e, so, e.lhr, {line.id: 1}, "PART-1")
+    lose_next(e, "fulfillmentCreate")
+    assert agent_orders.run_jobs(e.client) == {"synced": 0, "failed": 0, "deferred": 1}
+    job = OutboxJob.get(OutboxJob.kind == "fulfillment_create")
+    assert once.pending_mark(job, "fulfillmentCreate") is not None  # an attempt is out
+    due_now()
+    assert agent_orders.run_jobs(e.client)["synced"] == 1
+    job = OutboxJob.get_by_id(job.id)
+    assert job.result["found_existing"] is True and job.result["fulfillmentId"]
+    assert len(sim_order(e, order["id"])["apiFulfillments"]) == 1
+    # the branch's next parcel of the same order still reaches Shopify
+    ship(e, smart(order["id"]), e.lhr, {line.id: 1}, "PART-2")
+    assert agent_orders.run_jobs(e.client)["synced"] == 1
+    api = sim_order(e, order["id"])["apiFulfillments"]
+    assert len(api) == 2
+    assert shopify_qty(e, a, "LHR-01") == {"available": 7, "committed": 1, "on_hand": 8}
+    assert ledger.check() == []
+
+
+def test_lost_move_answer_moves_the_commitment_once(env):
+    e = env
+    a = item(e)
+    order = place(e, (a, 3))   # Shopify assigns it to Lahore
+    poll(e)
+    so = smart(order["id"])
+    ship(e, so, e.khi, {so.lines[0].id: 1}, "KHI-1")   # one unit leaves Karachi
+    lose_next(e, "fulfillmentOrderMove")
+    first = agent_orders.run_jobs(e.client)
+    assert first["deferred"] == 1, first
+    due_now()
+    assert agent_orders.run_jobs(e.client)["synced"] == 1
+    assert len(sim_order(e, order["id"])["apiFulfillments"]) == 1
+    # one unit moved and shipped from Karachi; two still committed at Lahore
+    assert shopify_qty(e, a, "KHI-02") == {"available": 4, "committed": 0, "on_hand": 4}
+    assert shopify_qty(e, a, "LHR-01") == {"available": 8, "committed": 2, "on_hand": 10}
+
+
+def test_lost_tags_answer_is_not_sent_again(env):
+    e = env
+    a = item(e)
+    order = place(e, (a, 1))
+    poll(e)
+    so = smart(order["id"])
+    online_orders.confirm(so.id, e.clerk.id, shopify_enabled=True)   # queues the pos-cod-confirmed tag
+    lose_next(e, "tagsAdd")
+    assert agent_orders.run_jobs(e.client)["deferred"] == 1
+    due_now()
+    sent = e.client.requests
+    assert agent_orders.run_jobs(e.client)["synced"] == 1
+    job = OutboxJob.get(OutboxJob.kind == "tags_add")
+    assert job.result["found_existing"] is True
+    assert e.client.requests - sent == 1   # only the read of the order's tags
+    assert "pos-cod-confirmed" in sim_order(e, order["id"])["orders"][0]["tags"]
+
+
+def test_a_lost_correction_answer_older_than_the_key_goes_to_a_person(env):
+    e = env
+    a = item(e, lhr=10)
+    with db.write():
+        outbox.enqueue(outbox.SHOPIFY, "inventory_set", {
+            "inventoryItemId": a.shopify_inventory_item_id, "locationId": e.loc["LHR-01"], "name": "available",
+            "quantity": 9, "changeFromQuantity": 10, "reason": "correction",
+            "referenceDocumentUri": "gid://pk-pos/Reconciliation/test", "sku": a.sku}, "reconciliation", "test")
+    job = OutboxJob.get(OutboxJob.kind == "inventory_set")
+    lose_next(e, "inventorySetQuantities", times=5)   # every resend with the key is lost too
+    assert agent_orders.run_jobs(e.client)["deferred"] == 1
+    # the box is off for a day: the key Shopify remembered is gone
+    job = OutboxJob.get_by_id(job.id)
+    mark = job.result["once"]["inventorySetQuantities"]
+    mark["first_at"] = (dt.datetime.fromisoformat(mark["first_at"]) - dt.timedelta(hours=24)).isoformat()
+    OutboxJob.update(result=job.result).where(OutboxJob.id == job.id).execute()
+    due_now()
+    sent = e.client.requests
+    agent_orders.run_jobs(e.client)
+    job = OutboxJob.get_by_id(job.id)
+    assert job.status == "NEEDS_RECONCILIATION" and "expired" in job.last_error
+    assert e.client.requests == sent   # nothing was sent
+
+
+def test_a_killed_agent_mid_request_probes_before_sending(env):
+    """SIGKILL between the mark and the answer: the job is left SENDING with its mark."""
+    e = env
+    a = item(e)
+    order = place(e, (a, 2))
+    poll(e)
+    so = smart(order["id"])
+    ship(e, so, e.lhr, {so.lines[0].id: 1}, "KILL-1")
+    job = OutboxJob.get(OutboxJob.kind == "fulfillment_create")
+
+    class Killed(BaseException):
+        pass
+
+    real = e.client.call
+
+    def dies_after_create(name, *args, **kw):
+        res = real(name, *args, **kw)
+        if name == "FulfillmentCreate":
+            raise Killed()
+        return res
+
+    e.client.call = dies_after_create
+    with pytest.raises(Killed):
+        agent_orders.run_jobs(e.client)
+    e.client.call = real
+    assert OutboxJob.get_by_id(job.id).status == "SENDING"
+    assert agent_orders.recover_interrupted() == 1
+    assert agent_orders.run_jobs(e.client)["synced"] == 1
+    assert OutboxJob.get_by_id(job.id).result["found_existing"] is True
+    assert len(sim_order(e, order["id"])["apiFulfillments"]) == 1
