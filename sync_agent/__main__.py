@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("POS_AGENT_LOG", "INFO").upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The hq channel runs every second: a line per run would bury the journal.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     return cli.run(lambda: _dispatch(args))
 
 
