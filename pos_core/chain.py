@@ -218,6 +218,7 @@ class Applier:
     def __init__(self, d):
         self.d = d
         self._ids: dict[tuple[str, str], int] = {}
+        self._owners: dict[tuple, str | None] = {}
 
     def find(self, table: str, identity: dict) -> int | None:
         key = (table, key_text(identity))
@@ -252,15 +253,20 @@ class Applier:
         m = model_for(table)
         row_id = values[m._meta.fields[path[0]].column_name]
         m = m._meta.fields[path[0]].rel_model
+        key = (m._meta.table_name, row_id, tuple(path[1:]))
+        if key in self._owners:
+            return self._owners[key]
+        start = key
         for part in path[1:]:
             f = m._meta.fields[part]
             row_id = _fetch(self.d, f"SELECT {f.column_name} FROM {m._meta.table_name} WHERE id = ?", (row_id,))[0][0]
             m = f.rel_model
         rows = _fetch(self.d, "SELECT code FROM branch WHERE id = ?", (row_id,))
-        return rows[0][0] if rows else None
+        self._owners[start] = rows[0][0] if rows else None
+        return self._owners[start]
 
-    def apply(self, record: dict, origin: str | None = None) -> str:
-        """Insert or update one record; returns "inserted", "updated" or "same"."""
+    def _prepare(self, record: dict, origin: str | None):
+        """Check a record and resolve its foreign keys: (values by column, identity)."""
         table = record["t"]
         if table not in BY_NAME:
             raise Refused(f"unknown table {table!r} (the sender runs a newer schema?)")
@@ -284,13 +290,28 @@ class Applier:
                 owner = self._branch_code(table, values)
                 if owner != origin:
                     raise Refused(f"{table} {record['k']} belongs to {owner}, not to {origin}")
-        ident = {name: data[name] for name in t.identity}
+        return values, {name: data[name] for name in t.identity}
+
+    def apply(self, record: dict, origin: str | None = None) -> str:
+        """Insert or update one record; returns "inserted", "updated" or "same"."""
+        values, ident = self._prepare(record, origin)
+        return self._apply_prepared(record, values, ident)
+
+    def _apply_prepared(self, record: dict, values: dict, ident: dict) -> str:
+        table = record["t"]
+        t = BY_NAME[table]
+        m = model_for(table)
+        known = {f.name: f for f in _fields(table)}
         existing = self.find(table, ident)
         if existing is None:
             cols = list(values)
             sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})")
-            self.d.execute_sql(_sql(self.d, sql), tuple(values[c] for c in cols))
-            new_id = self.find(table, ident)
+            if db_is_pg(self.d):
+                new_id = self.d.execute_sql(_sql(self.d, sql + " RETURNING id"),
+                                            tuple(values[c] for c in cols)).fetchone()[0]
+            else:
+                new_id = self.d.execute_sql(_sql(self.d, sql), tuple(values[c] for c in cols)).lastrowid
+            self._ids[(table, key_text(ident))] = new_id
             hook = _AFTER_INSERT.get(table)
             if hook:
                 hook(self, values)
@@ -308,6 +329,78 @@ class Applier:
         self.d.execute_sql(_sql(self.d, f"UPDATE {table} SET {sets} WHERE id = ?"),
                            tuple(values[c] for c in cols) + (existing,))
         return "updated"
+
+
+    def apply_many(self, records: list[dict], origin: str | None = None) -> None:
+        """Apply a batch (PostgreSQL): per table, one query for the rows already here and one
+        INSERT for the new ones, instead of round trips per row. Any problem raises, and the
+        caller undoes the batch and applies it row by row (which parks just the bad rows).
+        Records must come parents first (RANK order)."""
+        from psycopg2.extras import execute_values
+        groups: list[tuple[str, list[dict]]] = []
+        for rec in records:
+            if groups and groups[-1][0] == rec["t"]:
+                groups[-1][1].append(rec)
+            else:
+                groups.append((rec["t"], [rec]))
+        moves: dict[tuple[int, int], int] = {}
+        for table, recs in groups:
+            t = BY_NAME.get(table)
+            prepared = [(rec, *self._prepare(rec, origin)) for rec in recs]
+            m = model_for(table)
+            id_cols = [m._meta.fields[n].column_name for n in t.identity]
+            first, later, seen = [], [], set()
+            for item in prepared:
+                k = item[0]["k"]
+                (later if k in seen else first).append(item)
+                seen.add(k)
+            # which of these are here already
+            here: dict[tuple, int] = {}
+            keys = [tuple(values[c] for c in id_cols) for _, values, _ in first]
+            if keys:
+                cur = self.d.cursor()
+                execute_values(cur, f"SELECT t.id, {', '.join('t.' + c for c in id_cols)} FROM {table} t "
+                                    f"JOIN (VALUES %s) AS v({', '.join(id_cols)}) USING ({', '.join(id_cols)})",
+                               keys, page_size=1000)
+                for row in cur.fetchall():
+                    here[tuple(row[1:])] = row[0]
+            new = [(rec, values, ident) for (rec, values, ident), key in zip(first, keys) if key not in here]
+            old = [(rec, values, ident) for (rec, values, ident), key in zip(first, keys) if key in here]
+            for (rec, values, ident), key in zip(first, keys):
+                if key in here:
+                    self._ids[(table, key_text(ident))] = here[key]
+            if new:
+                cols = list(new[0][1])
+                if any(list(v) != cols for _, v, _ in new):
+                    raise Refused("records of one table differ in their fields")   # row by row instead
+                cur = self.d.cursor()
+                rows = execute_values(cur, f"INSERT INTO {table} ({', '.join(cols)}) VALUES %s "
+                                           f"RETURNING id, {', '.join(id_cols)}",
+                                      [tuple(v[c] for c in cols) for _, v, _ in new], page_size=1000, fetch=True)
+                by_key = {tuple(r[1:]): r[0] for r in rows}
+                for rec, values, ident in new:
+                    new_id = by_key[tuple(values[c] for c in id_cols)]
+                    self._ids[(table, key_text(ident))] = new_id
+                    if origin is not None and t.branch_path:
+                        # its children ask whose it is: we know (it passed the check as origin's)
+                        self._owners[(table, new_id, tuple(t.branch_path.split(".")))] = origin
+                    if table == "stock_movement":
+                        k2 = (values["variant_id"], values["branch_id"])
+                        moves[k2] = moves.get(k2, 0) + values["delta"]
+                    elif table in _AFTER_INSERT:
+                        _AFTER_INSERT[table](self, values)
+            for rec, values, ident in old + later:
+                self._apply_prepared(rec, values, ident)
+        if moves:
+            cur = self.d.cursor()
+            execute_values(cur, "INSERT INTO stock_level (variant_id, branch_id, on_hand) VALUES %s "
+                                "ON CONFLICT (variant_id, branch_id) DO UPDATE SET on_hand = stock_level.on_hand + excluded.on_hand",
+                           sorted((v, b, d) for (v, b), d in moves.items()))
+
+
+def db_is_pg(d) -> bool:
+    from peewee import PostgresqlDatabase
+    return isinstance(getattr(d, "obj", d), PostgresqlDatabase)   # a DatabaseProxy or the database
 
 
 def _by_column(m, column):
@@ -375,15 +468,30 @@ def _trigger_sql_pg(table: str) -> list[str]:
             f"FOR EACH ROW EXECUTE FUNCTION chain_capture()"]
 
 
-def enable_capture() -> None:
-    """Install (or re-install after a migration) the change-capture triggers; marks the site."""
+def _drop_trigger_sql(table: str) -> list[str]:
+    if db.is_postgres():
+        return [f"DROP TRIGGER IF EXISTS chain_capture ON {table}"]
+    return [f"DROP TRIGGER IF EXISTS chain_{op}_{table}" for op in ("insert", "update")]
+
+
+def enable_capture(role: str | None = None) -> None:
+    """Install (or re-install after a migration) the change-capture triggers on the tables this
+    site sends: a branch its `up` tables, the head office its `down` tables (what a site only
+    receives is not logged, so applying it costs no trigger). Marks the site."""
+    role = role or get_state("capture_role") or "branch"
+    sends = UP if role == "branch" else DOWN
     with db.write():
         if db.is_postgres():
             db.database.execute_sql(PG_CAPTURE_FUNCTION)
         for t in TABLES:
-            for sql in (_trigger_sql_pg(t.name) if db.is_postgres() else _trigger_sql_sqlite(t.name)):
+            if t.direction == sends:
+                sqls = _trigger_sql_pg(t.name) if db.is_postgres() else _trigger_sql_sqlite(t.name)
+            else:
+                sqls = _drop_trigger_sql(t.name)
+            for sql in sqls:
                 db.database.execute_sql(sql)
         set_state("capture", "on")
+        set_state("capture_role", role)
 
 
 def capture_enabled() -> bool:
@@ -396,6 +504,8 @@ def backfill() -> int:
     n = 0
     with db.write():
         for t in TABLES:
+            if t.direction != UP:
+                continue
             cur = db.database.execute_sql(
                 _sql(db.database, f"INSERT INTO chain_change (xid, table_name, row_id, created_at) "
                                   f"SELECT {'pg_current_xact_id()::text::bigint' if db.is_postgres() else '0'}, "

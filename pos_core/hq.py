@@ -126,7 +126,7 @@ def init() -> None:
             db.database.execute_sql(f"CREATE ROLE {group} NOLOGIN")
         for sql in _schema_sql(group):
             db.database.execute_sql(sql)
-    chain.enable_capture()
+    chain.enable_capture("head-office")
     chain.set_state("role", "head-office")
 
 
@@ -202,9 +202,30 @@ def retry_parked(limit: int = 500) -> dict:
     return counts
 
 
+class _Retry(Exception):
+    pass
+
+
 def _apply_rows(rows) -> dict:
     d = db.database
     rows = sorted(rows, key=lambda r: (chain.RANK.get(r[2], -1), r[0]))
+    # Most batches apply whole: try that without a savepoint per row (two round trips each); if
+    # any row fails, undo the batch and go row by row, parking the ones that fail.
+    if all(schema <= migrations.LATEST for *_, schema in rows):
+        try:
+            with d.atomic():
+                applier = chain.Applier(d)
+                by_branch: dict[str, list[dict]] = {}
+                for rid, branch, table, key, data, schema in rows:
+                    by_branch.setdefault(branch, []).append(json.loads(data))
+                try:
+                    for branch, recs in by_branch.items():
+                        applier.apply_many(recs, origin=branch)
+                except (chain.Unresolved, chain.Refused, IntegrityError, KeyError) as exc:
+                    raise _Retry() from exc
+            return _mark([(r[0], APPLIED, "") for r in rows])
+        except _Retry:
+            pass
     applier = chain.Applier(d)
     results: list[tuple[int, str, str]] = []
     for rid, branch, table, key, data, schema in rows:
@@ -223,6 +244,11 @@ def _apply_rows(rows) -> dict:
                 reason = f"conflicts with a row here: {str(exc).splitlines()[0]}"
                 applier = chain.Applier(d)
         results.append((rid, PARKED if reason else APPLIED, reason[:1000]))
+    return _mark(results)
+
+
+def _mark(results: list[tuple[int, str, str]]) -> dict:
+    d = db.database
     counts: dict[str, int] = {}
     for rid, status, reason in results:
         counts[status] = counts.get(status, 0) + 1

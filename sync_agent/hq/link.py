@@ -168,7 +168,10 @@ class BranchLink:
         last: dict[tuple[str, int], tuple[int, int, dt.datetime]] = {}
         for xid, seq, table, row_id, created in changes:
             if table in chain.UP_TABLES:
-                last[(table, row_id)] = (xid, seq, created)   # several changes: the latest state once
+                # Several changes of one row travel once, as its latest state, at its FIRST
+                # position: a parent's first change comes before its children's, so an order sits
+                # ahead of its lines in the inbox even when it was updated after them.
+                last.setdefault((table, row_id), (xid, seq, created))
         by_table: dict[str, list[int]] = {}
         for (table, row_id) in last:
             by_table.setdefault(table, []).append(row_id)
@@ -179,6 +182,7 @@ class BranchLink:
                 xid, seq, created = last[(table, row_id)]
                 out.append((self.branch, xid, seq, table, rec["k"], json.dumps(rec, sort_keys=True),
                             migrations.LATEST, str(created)))
+        out.sort(key=lambda r: (r[1], r[2]))   # inbox ids in position order: the applier's order
         return out
 
     def _mark(self, hq, pos, pending: int, oldest) -> None:
