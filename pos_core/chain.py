@@ -89,6 +89,10 @@ TABLES: list[Table] = [
     Table("stock_take_count", ("uid",), "branch", UP, "take.branch", exclude=("last_movement_id",)),
     Table("fulfillment", ("uid",), "branch", UP, "branch"),
     Table("fulfillment_line", ("fulfillment", "line_no"), "branch", UP, "fulfillment.branch"),
+    # -- issue 18: couriers -------------------------------------------------------------------
+    Table("consignment", ("uid",), "branch", UP, "fulfillment.branch"),
+    Table("cod_statement", ("uid",), "branch", UP, append_only=True),
+    Table("cod_statement_line", ("statement", "row_no"), "branch", UP, append_only=True),
 ]
 
 LOCAL_ONLY: dict[str, str] = {

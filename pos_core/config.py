@@ -81,6 +81,25 @@ class ScannerConfig:
 
 
 @dataclass(frozen=True)
+class CourierAccount:
+    """A courier whose merchant API books our parcels ([courier_api.<name>], issue 18)."""
+    name: str                      # leopards, postex
+    endpoint: str = ""             # override for the simulator, e.g. http://127.0.0.1:8702
+    api_key: str = field(default="", repr=False)
+    api_password: str = field(default="", repr=False)   # Leopards
+    password_file: str = ""
+    token: str = field(default="", repr=False)          # PostEx
+    token_file: str = ""
+    origin_city: str = ""          # the courier's code for the city parcels leave from
+    pickup_address_code: str = ""  # PostEx
+    shipper_name: str = ""
+    shipper_phone: str = ""
+    shipper_address: str = ""
+    track_minutes: int = 30        # how often each open parcel's status is read
+    timeout_seconds: int = 15
+
+
+@dataclass(frozen=True)
 class BackupConfig:
     dir: str = ""             # empty: a backups/ directory beside the SQLite file
     keep: int = 14            # nightly copies kept by the agent
@@ -119,6 +138,7 @@ class Config:
     courier_urls: dict[str, str] = field(default_factory=dict)
     backup: BackupConfig = BackupConfig()
     hq: HqConfig = HqConfig()
+    courier_accounts: dict[str, CourierAccount] = field(default_factory=dict)
 
 
 def find_path(cli_path: str | None = None) -> Path:
@@ -149,7 +169,7 @@ def load(cli_path: str | None = None) -> Config:
 def parse(data: dict, path: Path | str) -> Config:
     r = _Reader(data, Path(path))
     known = {"database", "site", "counter", "tax", "printer", "scanner", "shopify", "fbr", "keys",
-             "permissions", "stock", "couriers", "backup", "hq"}
+             "permissions", "stock", "couriers", "backup", "courier_api", "hq"}
     for section in data:
         if section not in known:
             raise ConfigError(path, section, "one of " + ", ".join(sorted(known)), "unknown section")
@@ -218,7 +238,33 @@ def parse(data: dict, path: Path | str) -> Config:
         backup=BackupConfig(dir=r.get("backup.dir", str, ""),
                             keep=r.check("backup.keep", int, 14, lambda v: 1 <= v <= 365, "1..365")),
         hq=_hq(r),
+        courier_accounts=_courier_accounts(r),
     )
+
+
+COURIER_KINDS = ("leopards", "postex")
+
+
+def _courier_accounts(r: "_Reader") -> dict[str, CourierAccount]:
+    section = r.raw("courier_api") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(r.path, "courier_api", "tables like [courier_api.leopards]", section)
+    out = {}
+    for name in section:
+        if name not in COURIER_KINDS:
+            raise ConfigError(r.path, f"courier_api.{name}", "one of " + ", ".join(COURIER_KINDS), name)
+        k = f"courier_api.{name}"
+        out[name] = CourierAccount(
+            name=name, endpoint=r.get(f"{k}.endpoint", str, ""), api_key=r.get(f"{k}.api_key", str, ""),
+            api_password=r.get(f"{k}.api_password", str, ""), password_file=r.get(f"{k}.password_file", str, ""),
+            token=r.get(f"{k}.token", str, ""), token_file=r.get(f"{k}.token_file", str, ""),
+            origin_city=r.get(f"{k}.origin_city", str, ""),
+            pickup_address_code=r.get(f"{k}.pickup_address_code", str, ""),
+            shipper_name=r.get(f"{k}.shipper_name", str, ""), shipper_phone=r.get(f"{k}.shipper_phone", str, ""),
+            shipper_address=r.get(f"{k}.shipper_address", str, ""),
+            track_minutes=r.check(f"{k}.track_minutes", int, 30, lambda v: 1 <= v <= 1440, "1..1440"),
+            timeout_seconds=r.check(f"{k}.timeout_seconds", int, 15, lambda v: 1 <= v <= 120, "1..120"))
+    return out
 
 
 def _hq(r: "_Reader") -> HqConfig:

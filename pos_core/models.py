@@ -585,3 +585,70 @@ class ChainParked(BaseModel):
 
 
 MODELS += [ChainChange, ChainState, ChainParked]  # issue 13
+
+
+# --- issue 18: couriers (migration 7) ---------------------------------------------------------
+
+class Consignment(BaseModel):
+    """A parcel booked (or waiting to be booked) with a courier for a Smart Fulfillment.
+
+    `reference` is the order reference we send the courier; it is unique and it is what the
+    agent looks up before any resend, so a lost answer never books a second parcel.
+    """
+    uid = CharField(unique=True, default=new_uid)
+    fulfillment = ForeignKeyField(Fulfillment, backref="consignments")
+    courier = CharField(max_length=16)          # leopards, postex
+    status = CharField(max_length=16, index=True)  # see pos_core.couriers
+    reference = CharField(unique=True)
+    tracking_number = CharField(null=True, index=True)
+    city_code = CharField(default="")           # the courier's own id or name for the city
+    city_name = CharField(default="")
+    consignee_name = CharField(default="")
+    phone = CharField(default="")
+    address = TextField(default="")
+    cod_paisa = BigIntegerField(default=0)
+    weight_grams = IntegerField(default=500)
+    pieces = IntegerField(default=1)
+    courier_status = CharField(default="")      # the courier's words for the last status
+    label_url = TextField(default="")
+    booking_job = CharField(null=True)          # outbox job uid
+    booked_at = DateTimeField(null=True)
+    delivered_at = DateTimeField(null=True)
+    returned_at = DateTimeField(null=True)      # scanned back in at a branch
+    received_branch = ForeignKeyField(Branch, null=True)
+    last_tracked_at = DateTimeField(null=True)
+    last_error = TextField(default="")
+    history = JSONField(default=list)
+    created_at = DateTimeField(default=utcnow)
+
+
+class CodStatement(BaseModel):
+    """A courier's payment statement, imported to match the COD money against delivered parcels."""
+    uid = CharField(unique=True, default=new_uid)
+    courier = CharField(max_length=16)
+    source = CharField(default="")              # file name or "api"
+    digest = CharField(unique=True)             # the same file imported twice is refused
+    imported_at = DateTimeField(default=utcnow)
+    staff = ForeignKeyField(Staff, null=True)
+    rows = IntegerField(default=0)
+    paid_paisa = BigIntegerField(default=0)
+    charges_paisa = BigIntegerField(default=0)
+
+
+class CodStatementLine(BaseModel):
+    statement = ForeignKeyField(CodStatement, backref="lines", on_delete="CASCADE")
+    row_no = IntegerField()
+    tracking_number = CharField(index=True)
+    consignment = ForeignKeyField(Consignment, null=True, backref="cod_lines")
+    collected_paisa = BigIntegerField(default=0)   # what the courier says it collected
+    charges_paisa = BigIntegerField(default=0)     # delivery and COD charges it kept
+    paid_paisa = BigIntegerField(default=0)        # what it paid us for this parcel
+    result = CharField(max_length=16)              # PAID, CHARGES, SHORT_PAID, OVER_PAID, UNKNOWN, NOT_DELIVERED, DUPLICATE
+    note = TextField(default="")
+
+    class Meta:
+        indexes = ((("statement", "row_no"), True),)
+
+
+COURIER_MODELS = [Consignment, CodStatement, CodStatementLine]
+MODELS += COURIER_MODELS  # issue 18
