@@ -50,11 +50,12 @@ def _chain_identities(database) -> None:
     fill = ("lower(hex(randomblob(16)))" if db.is_sqlite()
             else "md5(random()::text || clock_timestamp()::text || id::text)")
     for table in UID_TABLES_4:
-        database.execute_sql(f"ALTER TABLE {table} ADD COLUMN uid VARCHAR(255)")
-        database.execute_sql(f"UPDATE {table} SET uid = {fill}")
+        if "uid" not in {c.name for c in database.get_columns(table)}:   # (a test may build it so)
+            database.execute_sql(f"ALTER TABLE {table} ADD COLUMN uid VARCHAR(255)")
+        database.execute_sql(f"UPDATE {table} SET uid = {fill} WHERE uid IS NULL")
         if db.is_postgres():
             database.execute_sql(f"ALTER TABLE {table} ALTER COLUMN uid SET NOT NULL")
-        database.execute_sql(f"CREATE UNIQUE INDEX {table}_uid ON {table} (uid)")
+        database.execute_sql(f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_uid ON {table} (uid)")
     database.create_tables([ChainChange, ChainState, ChainParked])
 
 

@@ -318,7 +318,7 @@ def test_migration_7_adds_the_courier_tables_to_a_database_at_schema_1(tmp_path)
             db.database.create_tables([m for m in MODELS if m not in COURIER_MODELS])
             migrations.SchemaMigration.create(version=1, name="initial schema")
         assert not db.database.table_exists("consignment")
-        assert migrations.migrate() == [7]
+        assert migrations.migrate() == [v for v, _, _ in migrations.MIGRATIONS if v > 1]
         for m in COURIER_MODELS:
             assert db.database.table_exists(m._meta.table_name)
         migrations.check_current()
