@@ -195,3 +195,39 @@ def test_a_branch_server_on_postgresql_replicates_too(tmp_path):
         db.close()
         conftest._drop_pg_database(branch_name)
         drop_hq(hq_name)
+
+
+def test_doctor_checks_the_head_office_link(tmp_path):
+    import io
+    from sync_agent.doctor import Doctor
+    hq_url, hq_name = new_hq()
+    try:
+        with at(hq_url):
+            hq.add_branch("LHR1")
+        url = new_branch_db(tmp_path / "lhr.db")
+
+        def doctor(branch, hq_url_text):
+            cfg = tmp_path / f"{branch}.toml"
+            cfg.write_text(f'[database]\nurl = "{url}"\n[counter]\nbranch = "{branch}"\ncode = "C1"\n'
+                           f'[hq]\nrole = "branch"\nurl = "{hq_url_text}"\n')
+            out = io.StringIO()
+            d = Doctor(str(cfg), out=out)
+            assert d.check_config(cfg)
+            d.check_hq(True)
+            return d.checks[-1], out.getvalue()
+        ok, _ = doctor("LHR1", role_url(hq_name, "LHR1"))
+        assert ok.status == "OK" and "answers as branch LHR1" in ok.detail
+        bad, text = doctor("ISB1", role_url(hq_name, "ISB1"))
+        assert bad.status == "FAIL" and "pos-admin branch add ISB1" in bad.fix
+        dead, _ = doctor("LHR1", "postgresql://x@127.0.0.1:1/none")
+        assert dead.status == "FAIL" and "cannot reach" in dead.detail and dead.fix
+        cfg = tmp_path / "hq.toml"
+        cfg.write_text(f'[database]\nurl = "{hq_url}"\n[hq]\nrole = "head-office"\n')
+        out = io.StringIO()
+        d = Doctor(str(cfg), out=out)
+        assert d.check_config(cfg) and d.check_database()
+        d.check_hq(True)
+        assert d.checks[-1].status == "OK" and "nothing parked" in d.checks[-1].detail
+    finally:
+        db.close()
+        drop_hq(hq_name)
