@@ -79,3 +79,32 @@ def open_for_trade(code: str, qty: int = 50):
             ledger.record(Movement(f"opening:{code}:{v.sku}", v.id, b.id, qty, "opening", "opening_stock", "open"))
     shift = shifts.open_shift(counter.id, cashier.id, Decimal("5000"))
     return counter, shift, cashier
+
+
+def pull_until(ln, test=None, timeout: float = 30.0) -> None:
+    """Pull until `test()` holds (default: the catalog has arrived). The pull stops below the
+    oldest running writer's xid, and on the shared test cluster that may be another suite's
+    transaction in another database: it delays a pull, never loses a row, so tests wait."""
+    import time
+    test = test or (lambda: Variant.select().count() >= len(SKUS))
+    end = time.monotonic() + timeout
+    while True:
+        ln.pull_once()
+        if test():
+            return
+        if time.monotonic() > end:
+            raise AssertionError("the pull did not bring what was expected in time")
+        time.sleep(0.1)
+
+
+def sync_until_sent(ln, timeout: float = 30.0) -> None:
+    """Run the link until nothing is left to push (see pull_until on why a test must wait)."""
+    import time
+    end = time.monotonic() + timeout
+    while True:
+        ln.run_once()
+        if ln.up and ln.pending(ln._hq().execute_sql("SELECT xid, seq FROM hq_position()").fetchone())[0] == 0:
+            return
+        if time.monotonic() > end:
+            raise AssertionError(f"the push did not drain in time ({ln.last_error})")
+        time.sleep(0.1)

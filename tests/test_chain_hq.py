@@ -9,7 +9,8 @@ from decimal import Decimal
 import psycopg2
 import pytest
 
-from chain_kit import PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, role_url
+from chain_kit import (PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url,
+                       sync_until_sent)
 from pos_core import chain, db, hq, ledger, sales
 from pos_core.models import ChainChange, PosOrder, StockLevel, StockMovement, Variant
 from pos_core.policy import SalePolicy
@@ -55,7 +56,7 @@ def test_sell_offline_then_converge_exactly_once(chain_sites):
     for code in ("LHR1", "KHI1"):
         with at(s[code]):
             ln = link(s, code)
-            assert ln.pull_once() > 0                        # staff, branches, counters, catalog
+            pull_until(ln)                                    # staff, branches, counters, catalog
             assert Variant.select().count() == len(SKUS)
             counter, shift, cashier = open_for_trade(code)
             # offline: the sales complete locally; nothing waits for the head office
@@ -108,7 +109,7 @@ def test_a_row_the_head_office_cannot_apply_is_parked_and_the_rest_flow(chain_si
     s = chain_sites
     with at(s["LHR1"]):
         ln = link(s, "LHR1")
-        ln.pull_once()
+        pull_until(ln)
         counter, shift, cashier = open_for_trade("LHR1")
         # an item made at the branch alone: the head office has no such SKU
         from pos_core.models import Product
@@ -147,7 +148,7 @@ def test_pull_never_skips_a_transaction_that_commits_out_of_order(chain_sites):
     s = chain_sites
     with at(s["LHR1"]):
         ln = link(s, "LHR1")
-        ln.pull_once()
+        pull_until(ln)
         ln.close()
     t1 = psycopg2.connect(s["hq"])
     t2 = psycopg2.connect(s["hq"])
@@ -163,9 +164,8 @@ def test_pull_never_skips_a_transaction_that_commits_out_of_order(chain_sites):
         # T2's row is held back as well: its xid is above the oldest running transaction
         assert prices["1002"] == 333_33
         t1.commit()
-        ln.pull_once()
-        prices = {v.sku: v.price_paisa for v in Variant.select()}
-        assert prices == {"1001": 11100, "1002": 22200, "1003": 500_00, "1004": 1299_00}
+        want = {"1001": 11100, "1002": 22200, "1003": 500_00, "1004": 1299_00}
+        pull_until(ln, lambda: {v.sku: v.price_paisa for v in Variant.select()} == want)
         ln.close()
     t1.close()
     t2.close()
@@ -175,7 +175,7 @@ def test_a_branch_credential_cannot_touch_another_branchs_rows(chain_sites):
     s = chain_sites
     with at(s["KHI1"]):
         ln = link(s, "KHI1")
-        ln.pull_once()
+        pull_until(ln)
         counter, shift, cashier = open_for_trade("KHI1")
         khi_order = sell(counter, shift, cashier, [("1001", 1)])
         ln.run_once()
@@ -215,7 +215,7 @@ def test_the_till_never_waits_on_a_dead_link(chain_sites, tmp_path):
     s = chain_sites
     with at(s["LHR1"]):
         ln = link(s, "LHR1")
-        ln.pull_once()
+        pull_until(ln)
         counter, shift, cashier = open_for_trade("LHR1")
         ln.close()
         dead = BranchLink("postgresql://nobody@127.0.0.1:1/none", "", "LHR1")

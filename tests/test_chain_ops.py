@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import conftest
-from chain_kit import PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, role_url
+from chain_kit import (PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url,
+                       sync_until_sent)
 from pos_core import branches, chain, config as configmod, db, hq, ledger, migrations, refunds, sales, staff
 from pos_core.models import Branch, Counter, PosOrder, Product, Staff, StockLevel, Variant
 from pos_core.policy import SalePolicy
@@ -128,7 +129,7 @@ def test_head_office_restored_from_an_older_backup_catches_up(tmp_path):
         url = new_branch_db(tmp_path / "lhr.db")
         ln = BranchLink(role_url(hq_name, "LHR1"), "", "LHR1")
         with at(url):
-            ln.pull_once()
+            pull_until(ln)
             till = open_for_trade("LHR1")
             first = [sell(*till, "1001").uid for _ in range(5)]
             ln.run_once()
@@ -153,8 +154,8 @@ def test_head_office_restored_from_an_older_backup_catches_up(tmp_path):
                 Variant.update(price_paisa=123_00).where(Variant.sku == "1003").execute()
         with at(url):
             ln.run_once()                                     # asks the head office how far it has us
+            pull_until(ln, lambda: Variant.get(Variant.sku == "1003").price_paisa == 123_00)
             ln.close()
-            assert Variant.get(Variant.sku == "1003").price_paisa == 123_00
             mine = levels("LHR1")
         with at(hq_url):
             hq.apply_inbox()
@@ -180,10 +181,10 @@ def test_a_branch_server_on_postgresql_replicates_too(tmp_path):
         with at(branch_url):
             chain.enable_capture()
             ln = BranchLink(role_url(hq_name, "KHI1"), "", "KHI1")
-            ln.pull_once()
+            pull_until(ln)
             till = open_for_trade("KHI1")
             made = [sell(*till, "1004", 2).uid for _ in range(4)]
-            ln.run_once()
+            sync_until_sent(ln)
             ln.close()
             mine = levels("KHI1")
             assert all(c.xid > 0 for c in chain.model_for("chain_change").select())
