@@ -225,3 +225,26 @@ def test_the_till_never_waits_on_a_dead_link(chain_sites, tmp_path):
         from pos_core import heartbeat
         row = heartbeat.get_detail("hq")
         assert row["up"] is False and row["pending"] > 0
+
+
+def test_a_newer_branch_is_parked_until_the_head_office_upgrades(chain_sites, monkeypatch):
+    s = chain_sites
+    from pos_core import migrations
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        counter, shift, cashier = open_for_trade("LHR1")
+        order = sell(counter, shift, cashier, [("1001", 1)])
+        monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)   # the branch runs a newer release
+        ln.run_once()
+        ln.close()
+        monkeypatch.undo()
+    with at(s["hq"]):
+        hq.apply_inbox()
+        reasons = {p["reason"] for p in hq.parked()}
+        assert reasons and all("upgrade the head office" in r for r in reasons)
+        assert PosOrder.get_or_none(PosOrder.uid == order.uid) is None
+        monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)   # the head office upgrades
+        hq.retry_parked()
+        assert hq.parked() == []
+        assert PosOrder.get(PosOrder.uid == order.uid).number == order.number
