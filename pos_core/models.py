@@ -9,7 +9,7 @@ import json
 import uuid
 
 from peewee import (
-    BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
+    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
     Model, TextField,
 )
 
@@ -95,6 +95,7 @@ class CreditEntry(BaseModel):
 
 
 class Product(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     title = CharField()
     vendor = CharField(default="")
     category = CharField(default="", index=True)
@@ -183,6 +184,7 @@ class Shift(BaseModel):
 
 
 class CashMovement(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     shift = ForeignKeyField(Shift, backref="cash_movements")
     kind = CharField(max_length=8)  # in, out
     amount_paisa = BigIntegerField()
@@ -251,6 +253,7 @@ class PosOrderLine(BaseModel):
 
 
 class Payment(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(PosOrder, backref="payments", on_delete="CASCADE")
     method = CharField(max_length=16)  # cash, card, wallet, bank, store_credit, exchange
     amount_paisa = BigIntegerField()   # what this tender pays toward the order
@@ -285,6 +288,7 @@ class OutboxJob(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     created_at = DateTimeField(default=utcnow)
     staff = ForeignKeyField(Staff, null=True)
     approver = ForeignKeyField(Staff, null=True)
@@ -360,6 +364,7 @@ class PurchaseOrder(BaseModel):
 
 
 class PurchaseOrderLine(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(PurchaseOrder, backref="lines", on_delete="CASCADE")
     variant = ForeignKeyField(Variant)
     qty_ordered = IntegerField()
@@ -429,6 +434,7 @@ class StockTakeItem(BaseModel):
 
 class StockTakeCount(BaseModel):
     """One scan or typed count; several people may count different areas at once."""
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     take = ForeignKeyField(StockTake, backref="counts", on_delete="CASCADE")
     variant = ForeignKeyField(Variant)
     qty = IntegerField()
@@ -488,6 +494,7 @@ class SmartOrderLine(BaseModel):
 
 class SmartOrderEvent(BaseModel):
     """The order's timeline: every change the agent saw and everything staff did."""
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(SmartOrder, backref="events", on_delete="CASCADE")
     at = DateTimeField(default=utcnow)
     kind = CharField(max_length=32)
@@ -545,6 +552,7 @@ MODELS = [
 ]
 
 
+<<<<<<< HEAD
 # --- issue 16: loyalty, promotions, coupons, commission, customer profiles (migration 5) ------------
 # New tables only (no ALTERs of existing ones), so the branches editing sales and customers merge cleanly.
 
@@ -677,6 +685,51 @@ class CommissionEntry(BaseModel):
 LOYALTY_MODELS = [LoyaltyProgram, LoyaltyTier, LoyaltyRule, PointsEntry, PointsBalance, CustomerProfile,
                   Promotion, Coupon, CouponUse, OrderPromotion, CommissionPlan, CommissionEntry]
 MODELS += LOYALTY_MODELS  # issue 16
+=======
+# --- issue 13: chain replication (migration 4) ------------------------------------------------
+
+class ChainChange(BaseModel):
+    """The change log: one row per insert or update of a replicated row, written by a trigger in
+    the same transaction as the row itself (see chain.py). `xid` is the writing transaction's id
+    on PostgreSQL (0 on SQLite, where writers are serialised), so readers can order by (xid, seq)
+    and never pass a transaction that has not committed yet."""
+    seq = BigAutoField()  # INTEGER PRIMARY KEY on SQLite, bigserial on PostgreSQL
+    xid = BigIntegerField(default=0)
+    table_name = CharField(max_length=40)
+    row_id = BigIntegerField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "chain_change"
+
+
+class ChainState(BaseModel):
+    """Small facts about this site's place in a chain: its role, its cursors."""
+    key = CharField(primary_key=True, max_length=40)
+    value = TextField(default="")
+
+    class Meta:
+        table_name = "chain_state"
+
+
+class ChainParked(BaseModel):
+    """A row from the head office this site could not apply, with the reason; retried, never lost."""
+    table_name = CharField(max_length=40)
+    key = TextField()
+    data = TextField()              # the wire record as received (JSON text)
+    reason = TextField()
+    position = CharField(default="")  # the head office's (xid, seq) it came with
+    created_at = DateTimeField(default=utcnow)
+    resolved_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "chain_parked"
+
+
+MODELS += [ChainChange, ChainState, ChainParked]  # issue 13
+
+
+>>>>>>> i13-chain
 # --- issue 18: couriers (migration 7) ---------------------------------------------------------
 
 class Consignment(BaseModel):

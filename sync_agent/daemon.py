@@ -82,6 +82,13 @@ class Agent:
         self.last_error: str | None = None
         self.catalog_error: str | None = None
         self.scheduler: BlockingScheduler | None = None
+        self.hq = None      # the chain link (issue 13): a BranchLink or a HeadOffice
+        if cfg.hq.role == "branch":
+            from .hq.link import BranchLink
+            self.hq = BranchLink.from_config(cfg)
+        elif cfg.hq.role == "head-office":
+            from .hq.office import HeadOffice
+            self.hq = HeadOffice()
         self.looping = False
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -163,6 +170,13 @@ class Agent:
                 if not summary.batches and not any(jobs.values()):
                     self.stop.wait(IDLE_POLL)
         return sent
+
+    def hq_sync(self, linger: float = 0.0) -> None:
+        """The chain link: push and pull (branch) or apply the inbox (head office)."""
+        if not self.hq:
+            return
+        with database.connection_context():
+            self.hq.run_once(linger=linger, stop=self.stop)
 
     def fbr_push(self) -> int:
         """Report due invoices in order; the worker's breaker keeps a dead link from being hammered."""
@@ -260,6 +274,7 @@ class Agent:
             self.push()
             self.track_couriers()
             self.fbr_push()
+            self.hq_sync()
             self.beat()
 
     def run(self) -> int:
@@ -269,7 +284,7 @@ class Agent:
     def _run(self) -> int:
         self.looping = True
         self.start_up()
-        sched = BlockingScheduler(job_defaults=JOB_DEFAULTS, executors={"default": ThreadPoolExecutor(3)})
+        sched = BlockingScheduler(job_defaults=JOB_DEFAULTS, executors={"default": ThreadPoolExecutor(4)})
         self.scheduler = sched
         now = dt.datetime.now(dt.timezone.utc)
         sched.add_job(self.push, "interval", seconds=PUSH_SECONDS, kwargs={"linger": PUSH_SECONDS * 0.9},
@@ -283,6 +298,10 @@ class Agent:
                           next_run_time=now + dt.timedelta(seconds=2), replace_existing=True)
             sched.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile",
                           next_run_time=now + dt.timedelta(minutes=5), replace_existing=True)
+        if self.hq:
+            every = self.cfg.hq.push_seconds
+            sched.add_job(self.hq_sync, "interval", seconds=every, kwargs={"linger": every * 0.9},
+                          id="hq", next_run_time=now, replace_existing=True)
         if self.fbr:
             sched.add_job(self.fbr_push, "interval", seconds=1, id="fbr-push", next_run_time=now,
                           replace_existing=True)
@@ -314,5 +333,7 @@ class Agent:
             self.client.close()
         if self.fbr:
             self.fbr.transport.close()
+        if self.hq is not None and hasattr(self.hq, "close"):
+            self.hq.close()
         log.info("pos-agent stopped")
         return 0
