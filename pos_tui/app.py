@@ -22,10 +22,10 @@ from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.widgets import Input
 
 from pos_core import db, policy as policymod, shifts, staff as staffmod
-from pos_core.errors import PosError
 from pos_core.models import Counter, PosOrder, Staff
 from pos_core.money import fmt
 
+from . import work as tillwork
 from .cart import Cart
 from .messages import ActionFailed, PrintDone, ReturnDone, SaleDone, SignInResult
 from .scanner import WedgeDetector
@@ -403,20 +403,16 @@ class PosApp(App, inherit_bindings=False):
             customer_id=c.customer.id if c.customer else None, approver_id=c.approver_id,
             draft_uid=c.draft_uid))
 
-    @work(thread=True, group="sale", exit_on_error=False)
     def _complete_sale(self, args: dict) -> None:
-        from pos_core import sales  # imported when first needed: the sign-in screen comes up sooner
-        try:
+        def sell() -> SaleDone:
+            from pos_core import sales  # imported when first needed: the sign-in screen comes up sooner
             order = sales.complete_sale(self.policy, **args)
             cash = any(t.method == "cash" for t in args["tenders"])
-            self.post_message(SaleDone(order.uid, order.number, order.change_paisa, cash))
-        except PosError as exc:
-            self.post_message(ActionFailed(str(exc)))
-        except Exception as exc:  # noqa: BLE001 - e.g. the database is locked: say so, keep the cart
-            log.exception("sale not saved")
-            self.post_message(ActionFailed(f"the sale was NOT saved ({exc}); try again"))
-        finally:
-            db.close()
+            return SaleDone(order.uid, order.number, order.change_paisa, cash)
+        # Any error (the database is locked...): said in one line, the cart kept for another try.
+        tillwork.run(self, sell, self.post_message, failed=lambda text: self.post_message(ActionFailed(text)),
+                     busy=None, group="sale", what="The sale",
+                     unexpected="the sale was NOT saved ({error}); try again")
 
     @on(SaleDone)
     def sale_done(self, msg: SaleDone) -> None:
@@ -439,25 +435,18 @@ class PosApp(App, inherit_bindings=False):
         self.committing = True
         self._complete_return(kind, kwargs)
 
-    @work(thread=True, group="sale", exit_on_error=False)
     def _complete_return(self, kind: str, kwargs: dict) -> None:
-        from pos_core import refunds
-        try:
+        def save() -> ReturnDone:
+            from pos_core import refunds
             if kind == "refund":
                 doc = refunds.refund(self.policy, **kwargs)
-                self.post_message(ReturnDone([doc.uid], f"Refund {doc.number}: Rs {fmt(doc.total_paisa)} back"))
-            else:
-                credit, sale = refunds.exchange(self.policy, **kwargs)
-                uids = [credit.uid] + ([sale.uid] if sale else [])
-                text = f"Exchange done: {credit.number}" + (f" and {sale.number}" if sale else "")
-                self.post_message(ReturnDone(uids, text))
-        except PosError as exc:
-            self.post_message(ActionFailed(str(exc)))
-        except Exception as exc:  # noqa: BLE001
-            log.exception("%s not saved", kind)
-            self.post_message(ActionFailed(f"NOT saved ({exc}); try again"))
-        finally:
-            db.close()
+                return ReturnDone([doc.uid], f"Refund {doc.number}: Rs {fmt(doc.total_paisa)} back")
+            credit, sale = refunds.exchange(self.policy, **kwargs)
+            uids = [credit.uid] + ([sale.uid] if sale else [])
+            return ReturnDone(uids, f"Exchange done: {credit.number}" + (f" and {sale.number}" if sale else ""))
+        tillwork.run(self, save, self.post_message, failed=lambda text: self.post_message(ActionFailed(text)),
+                     busy=None, group="sale", what=f"The {kind}",
+                     unexpected=f"the {kind} was NOT saved ({{error}}); try again")
 
     @on(ReturnDone)
     def return_done(self, msg: ReturnDone) -> None:

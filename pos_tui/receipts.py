@@ -13,6 +13,7 @@ from decimal import Decimal
 from pos_core import shifts
 from pos_core.models import Payment, PosOrder, PosOrderLine, Shift
 from printers import receipt as r
+from printers.settings import printer_settings  # noqa: F401 (shared with the agent's doctor)
 
 PK_OFFSET = dt.timedelta(hours=5)  # Pakistan Standard Time, no daylight saving
 
@@ -23,25 +24,6 @@ def pk_time(utc: dt.datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
 
 def rupees(paisa: int) -> Decimal:
     return Decimal(paisa) / 100
-
-
-def printer_settings(cfg) -> dict | None:
-    """The dict printers.transport wants, or None when the counter has no printer."""
-    p = cfg.printer
-    if p.kind == "none":
-        return None
-    d = {"kind": p.kind, "paper_mm": 58 if p.width == 32 else 80}
-    if p.profile:
-        d["profile"] = p.profile
-    if p.kind == "file":
-        d["path"] = p.path
-    elif p.kind == "network":
-        d.update(host=p.host, port=p.port, timeout=max(1, p.timeout_ms // 1000))
-    elif p.kind == "serial":
-        d.update(device=p.device, baudrate=p.baudrate)
-    elif p.kind == "usb":
-        d.update(vendor_id=p.vendor_id, product_id=p.product_id, timeout=p.timeout_ms)
-    return d
 
 
 def receipt_text(cfg, uid: str) -> str:
@@ -123,7 +105,8 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         title=title, header_lines=tuple(cfg.printer.header) or (cfg.site_name,), number=order.number,
         when=pk_time(order.completed_at), branch=order.branch.code, counter=order.counter.code,
         cashier=order.cashier.name, customer=cust, lines=tuple(items), totals=totals, tenders=tenders,
-        change=rupees(order.change_paisa), footer_lines=tuple(cfg.printer.footer),
+        # A refund hands money back: "Change 0.00" under it only confuses.
+        change=rupees(order.change_paisa) if order.kind == "sale" else None, footer_lines=tuple(cfg.printer.footer),
         ref_number=order.original.number if order.original_id else None, reprint=reprint, fbr=fbr,
         open_drawer=bool(cfg.printer.open_drawer and tendered_cash and not reprint))
 

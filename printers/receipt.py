@@ -131,7 +131,7 @@ class Receipt:
     lines: tuple[ReceiptLine, ...]
     totals: Totals
     tenders: tuple[Tender, ...]
-    change: Decimal
+    change: Decimal | None = None  # None: no change line (refunds: the money goes back)
     footer_lines: tuple[str, ...] = ()
     ref_number: str | None = None  # refunds/exchanges: the original invoice number
     reprint: bool = False
@@ -141,7 +141,8 @@ class Receipt:
 
     def __post_init__(self) -> None:
         _freeze_sequences(self)
-        _require_decimal("change", self.change)
+        if self.change is not None:
+            _require_decimal("change", self.change)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ class Agent:
         self.last_error: str | None = None
         self.catalog_error: str | None = None
         self.scheduler: BlockingScheduler | None = None
+        self.looping = False
 
     # -- jobs ---------------------------------------------------------------------------------
     def start_up(self) -> None:
@@ -190,6 +191,8 @@ class Agent:
     def beat(self) -> None:
         with database.connection_context():
             self._beat_shopify()
+            if self.looping:   # "the agent is running" comes from the loop alone (doctor, status)
+                heartbeat.beat(heartbeat.AGENT_LOOP, detail={"pid": os.getpid()})
 
     def _beat_shopify(self) -> None:
         depths = outbox.queue_depths()
@@ -259,6 +262,7 @@ class Agent:
             return self._run()
 
     def _run(self) -> int:
+        self.looping = True
         self.start_up()
         sched = BlockingScheduler(job_defaults=JOB_DEFAULTS, executors={"default": ThreadPoolExecutor(3)})
         self.scheduler = sched

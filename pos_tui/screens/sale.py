@@ -22,6 +22,7 @@ from ..widgets.bigtext import BigText
 from ..widgets.cart import CartView
 from ..widgets.keybar import KeyBar
 from ..widgets.panel import Panel
+from .. import work
 from ..receipts import receipt_text
 from ..widgets.status import StatusBar
 
@@ -382,18 +383,24 @@ class SaleScreen(Screen):
         if not cart.lines:
             self.show_message("The cart is empty: nothing to park", True)
             return
-        try:
-            order = sales.save_draft(app.counter.id, app.staff.id, cart.sale_lines(),
-                                     customer_id=cart.customer.id if cart.customer else None,
-                                     order_discount=cart.order_discount, draft_uid=cart.draft_uid,
-                                     prices_include_tax=cart.prices_include_tax)
-        except PosError as exc:
-            self.show_message(str(exc), True)
-            app.bell()
+        if app.committing:
             return
-        cart.clear()
-        self.render_cart()
-        self.show_message(f"Parked as a draft ({order.uid[:6]}); F9 recalls it")
+        app.committing = True   # no payment or second park while this one is saved
+        args = dict(customer_id=cart.customer.id if cart.customer else None, order_discount=cart.order_discount,
+                    draft_uid=cart.draft_uid, prices_include_tax=cart.prices_include_tax)
+        lines = cart.sale_lines()
+
+        def parked(order) -> None:
+            app.committing = False
+            cart.clear()
+            self.render_cart()
+            self.show_message(f"Parked as a draft ({order.uid[:6]}); F9 recalls it")
+
+        def failed(text: str) -> None:
+            app.committing = False
+            self.show_message(text, True)
+        work.run(self, lambda: sales.save_draft(app.counter.id, app.staff.id, lines, **args), parked,
+                 failed=failed, busy="Parking...", what="Parking the sale")
 
     def action_recall(self) -> None:
         app = self.app
