@@ -123,8 +123,11 @@ def check_current() -> None:
     done = applied_versions()
     if not done:
         raise SchemaError("the database has no schema; run `pos-admin init` or `pos-admin migrate`")
-    if max(done) < LATEST:
-        raise SchemaError(f"the database is at schema {max(done)}, this program needs {LATEST}; "
+    # Versions are numbered per issue, not in order of landing: a database can sit at the highest
+    # number and still lack a lower one, so what is missing is a set, not a comparison.
+    missing = sorted({v for v, _, _ in MIGRATIONS} - done)
+    if missing:
+        raise SchemaError(f"the database lacks schema migration(s) {missing}, which this program needs; "
                           "run `pos-admin migrate`")
     if max(done) > LATEST:
         raise SchemaError(f"the database is at schema {max(done)}, newer than this program ({LATEST}); "

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -326,6 +328,25 @@ class PosApp(App, inherit_bindings=False):
         else:
             target.scanned(code)
         return True
+
+    def back_office_command(self) -> list[str]:
+        # A separate program, not an import: the till and the back office never import each other.
+        return [sys.executable, "-m", "pos_office", "--config", self.cfg.path]
+
+    def back_office(self) -> None:
+        """Ctrl+B: the back office's reports in this terminal (it asks for a manager's PIN); the
+        till is suspended meanwhile and comes back as it was when the reports are closed."""
+        from textual.app import SuspendNotSupported
+        try:
+            with self.suspend():
+                code = subprocess.call(self.back_office_command())
+        except SuspendNotSupported:
+            self.say("The back office cannot open in this terminal; run pos-office", True)
+            return
+        except OSError as exc:
+            self.say(f"The back office did not start: {exc.strerror or exc}", True)
+            return
+        self.say("Back to the till" if code == 0 else f"The back office stopped with an error ({code})", code != 0)
 
     def say(self, text: str, error: bool = False) -> None:
         """Show a message on the screen that has a message line, and beep for errors."""

@@ -1,0 +1,67 @@
+"""Report queries for the back office: one module per area, the same SQL on SQLite and PostgreSQL.
+
+`CATALOG` lists every report a person can open: a key, the area, a title and the function, which
+takes `Filters` and returns a `Report`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import discounts, fbr, margin, payments, reorder, sales, stock
+from .common import Column, Filters, Report, QUICK_LABELS, QUICK_PICKS, parse_day, pk_today, quick_period
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    area: str
+    title: str                 # short, for the list; the report names itself in full
+    run: Callable[[Filters], Report]
+    chart: str | None = None   # bar, line, heatmap: how the office draws it
+    printable: bool = False    # day and shift reports print on the receipt printer and export to PDF
+
+
+def _sales(dim):
+    return lambda f: sales.by(dim, f)
+
+
+CATALOG: list[Entry] = [
+    Entry("sales_summary", "Sales", "Summary", sales.summary, printable=True),
+    Entry("sales_day", "Sales", "By day", _sales("day"), "bar", printable=True),
+    Entry("sales_branch", "Sales", "By branch", _sales("branch"), "bar"),
+    Entry("sales_counter", "Sales", "By counter", _sales("counter"), "bar"),
+    Entry("sales_cashier", "Sales", "By cashier", _sales("cashier"), "bar"),
+    Entry("sales_item", "Sales", "Top items", lambda f: sales.by("item", f, limit=200), "bar"),
+    Entry("sales_category", "Sales", "By category", _sales("category"), "bar"),
+    Entry("sales_vendor", "Sales", "By vendor", _sales("vendor"), "bar"),
+    Entry("sales_option", "Sales", "By size / colour", _sales("option"), "bar"),
+    Entry("sales_hour", "Sales", "By hour of day", _sales("hour"), "bar"),
+    Entry("sales_heatmap", "Sales", "Weekday x hour", sales.heatmap, "heatmap"),
+    Entry("payments_day", "Payments", "Branch and day", payments.by_branch_day, printable=True),
+    Entry("payments_mix", "Payments", "Payment mix", payments.mix, "bar"),
+    Entry("shift_cash", "Payments", "Cash vs counted", payments.shift_variances, printable=True),
+    Entry("discounts", "Discounts", "Who gave what", discounts.given),
+    Entry("discounts_cashier", "Discounts", "By cashier", discounts.by_cashier),
+    Entry("margin_item", "Margin", "By item", margin.by_item),
+    Entry("margin_category", "Margin", "By category", margin.by_category),
+    Entry("stock_value", "Stock", "On hand and value", stock.on_hand),
+    Entry("stock_aging", "Stock", "Aging", stock.aging, "bar"),
+    Entry("dead_stock", "Stock", "Dead stock", stock.dead_stock),
+    Entry("sell_through", "Stock", "Sell-through by size", stock.sell_through_by_size),
+    Entry("reorder", "Reorder", "Reorder (draft PO)", reorder.suggestions),
+    Entry("rebalance", "Reorder", "Rebalance branches", reorder.rebalancing),
+    Entry("fbr_day", "FBR", "By day and counter", fbr.by_day_counter, printable=True),
+    Entry("fbr_pending", "FBR", "Not yet fiscalised", fbr.not_fiscalised),
+]
+BY_KEY = {e.key: e for e in CATALOG}
+
+
+def run(key: str, f: Filters) -> Report:
+    report = BY_KEY[key].run(f)
+    report.filters = f
+    return report
+
+
+__all__ = ["CATALOG", "BY_KEY", "Entry", "run", "Filters", "Report", "Column", "QUICK_PICKS", "QUICK_LABELS",
+           "parse_day", "pk_today", "quick_period"]

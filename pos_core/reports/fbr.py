@@ -1,0 +1,52 @@
+"""FBR: invoices and credit notes per day and counter (POSID), sales tax, the Re 1 fees, and
+what is not yet fiscalised.
+
+A document counts as fiscalised when its FBR job is SYNCED (FBR answered with an invoice
+number). "Not fiscalised" lists every counter document whose FBR job is anything else (pending,
+failed, needing a person); documents made while FBR reporting was off have no job and are not
+counted. Online shipments invoiced under a branch's online POSID are not in this report yet.
+"""
+from __future__ import annotations
+
+from .common import SIGN, Column, Filters, Report, order_where, pk_day, query, rupees
+
+_UNFISCALISED = ("EXISTS (SELECT 1 FROM outbox_job j WHERE j.doc_ref = o.uid AND j.channel = 'fbr' "
+                 "AND j.status <> 'SYNCED')")
+
+
+def by_day_counter(f: Filters) -> Report:
+    where, params = order_where(f)
+    day = pk_day("o.completed_at")
+    rows = query(
+        f"SELECT {day}, b.code || '-' || c.code, c.fbr_posid, "
+        "SUM(CASE WHEN o.kind = 'sale' THEN 1 ELSE 0 END), SUM(CASE WHEN o.kind = 'refund' THEN 1 ELSE 0 END), "
+        f"SUM({SIGN} * o.tax_paisa), SUM({SIGN} * o.service_fee_paisa), "
+        f"SUM(CASE WHEN {_UNFISCALISED} THEN 1 ELSE 0 END) "
+        "FROM pos_order o JOIN counter c ON c.id = o.counter_id JOIN branch b ON b.id = o.branch_id "
+        f"WHERE {where} GROUP BY {day}, b.code, c.code, c.fbr_posid ORDER BY 1, 2", params)
+    out = [[d, counter, posid or "", int(inv), int(cn), rupees(tax), rupees(fee), int(pending)]
+           for d, counter, posid, inv, cn, tax, fee, pending in rows]
+    cols = [Column("day", "Day", "date"), Column("counter", "Counter"), Column("posid", "POSID"),
+            Column("invoices", "Invoices", "int"), Column("credit_notes", "Credit notes", "int"),
+            Column("tax", "Sales tax", "money"), Column("fees", "POS fees", "money"),
+            Column("not_fiscalised", "Not fiscalised", "int")]
+    tot = ["Total", "", ""] + [sum(r[i] for r in out) for i in (3, 4)] + \
+          [sum((r[i] for r in out), rupees(0)) for i in (5, 6)] + [sum(r[7] for r in out)]
+    return Report("FBR by day and counter", cols, out, tot, filters=f,
+                  notes=["Sales tax is net of credit notes; POS fees are FBR's Re 1 per invoice."])
+
+
+def not_fiscalised(f: Filters) -> Report:
+    where, params = order_where(f)
+    rows = query(
+        f"SELECT o.number, {pk_day('o.completed_at')}, o.kind, b.code || '-' || c.code, o.total_paisa, "
+        "j.status, j.last_error FROM pos_order o JOIN counter c ON c.id = o.counter_id "
+        "JOIN branch b ON b.id = o.branch_id "
+        "JOIN outbox_job j ON j.doc_ref = o.uid AND j.channel = 'fbr' AND j.status <> 'SYNCED' "
+        f"WHERE {where} ORDER BY o.completed_at", params)
+    out = [[n, d, "credit note" if k == "refund" else "invoice", c, rupees(t), s, (e or "")[:80]]
+           for n, d, k, c, t, s, e in rows]
+    cols = [Column("number", "USIN"), Column("day", "Day", "date"), Column("kind", "Kind"),
+            Column("counter", "Counter"), Column("total", "Total", "money"), Column("status", "Status"),
+            Column("error", "Last error")]
+    return Report("Not yet fiscalised", cols, out, filters=f)

@@ -1,0 +1,201 @@
+"""Reorder and rebalancing suggestions from sales velocity.
+
+The method, per item and branch (documented here so a test can hold it to it):
+
+1. Demand history: units sold each Pakistan day (counter sales and online orders packed there)
+   over the `history_days` up to the period's last day, days without a sale counted as 0.
+2. Weekday seasonality: factor(w) = mean units on weekday w / mean units per day (1 when
+   nothing sold), so a Friday-heavy item gets a Friday factor above 1.
+3. Level: simple exponential smoothing (alpha) of the de-seasonalised series (units / factor),
+   started from the mean of the first week; weekdays that never sell (factor 0) are skipped.
+4. Forecast for the next `lead_days + review_days` days: Σ level x factor(weekday of the day).
+5. Safety stock: z x standard deviation of daily units x √(lead + review days).
+6. Suggestion = ceil(forecast + safety) − on hand − incoming (transfers on their way in and
+   purchase-order units not yet received), if above zero.
+
+Rebalancing: for each item, a branch whose on hand is above its own need (forecast + safety, zero
+for an item that does not sell there) gives its surplus to branches with a suggestion, largest
+surplus to largest need first, before anything is bought. Quantities are units (floats are fine
+for a forecast of units; money stays Decimal).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .common import Column, Filters, Report, pk_day, query, rupees
+from .stock import unit_costs
+
+DEMAND_KINDS = ("sale", "pack")
+
+
+@dataclass(frozen=True)
+class Settings:
+    lead_days: int = 7
+    review_days: int = 7
+    history_days: int = 56
+    alpha: float = 0.2
+    z: float = 1.65
+
+    @property
+    def horizon(self) -> int:
+        return self.lead_days + self.review_days
+
+
+@dataclass(frozen=True)
+class Forecast:
+    level: float                 # de-seasonalised units per day
+    factors: tuple[float, ...]   # Monday .. Sunday
+    demand: float                # units over the horizon
+    safety: float
+
+
+def forecast(daily: list[int], first_day: dt.date, settings: Settings) -> Forecast:
+    """`daily[i]` is units sold on first_day + i; the horizon starts the day after the last."""
+    n = len(daily)
+    mean = sum(daily) / n if n else 0.0
+    factors = []
+    for w in range(7):
+        same = [d for i, d in enumerate(daily) if (first_day + dt.timedelta(days=i)).weekday() == w]
+        factors.append((sum(same) / len(same)) / mean if same and mean else 1.0)
+    # A weekday that never sells (factor 0) says nothing about the level: it is left out.
+    weekdays = [(first_day + dt.timedelta(days=i)).weekday() for i in range(n)]
+    deseason = [d / factors[w] for d, w in zip(daily, weekdays) if factors[w]]
+    first_week = [d / factors[w] for d, w in zip(daily[:7], weekdays[:7]) if factors[w]] or deseason[:1]
+    level = sum(first_week) / len(first_week) if first_week else 0.0
+    for x in deseason[len(first_week):]:
+        level = settings.alpha * x + (1 - settings.alpha) * level
+    start = first_day + dt.timedelta(days=n)
+    demand = sum(level * factors[(start + dt.timedelta(days=k)).weekday()] for k in range(settings.horizon))
+    sd = math.sqrt(sum((d - mean) ** 2 for d in daily) / n) if n else 0.0
+    return Forecast(level, tuple(factors), demand, settings.z * sd * math.sqrt(settings.horizon))
+
+
+def _history(f: Filters, settings: Settings) -> tuple[dt.date, dict[tuple[int, int], list[int]]]:
+    first = f.end - dt.timedelta(days=settings.history_days - 1)
+    window = Filters(first, f.end)
+    kinds = ", ".join(f"'{k}'" for k in DEMAND_KINDS)
+    day = pk_day("m.created_at")
+    series: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0] * settings.history_days)
+    cat_join, params = "", [window.start_utc, window.end_utc]
+    if f.category is not None:
+        cat_join = " JOIN variant v ON v.id = m.variant_id JOIN product pr ON pr.id = v.product_id AND pr.category = ?"
+        params = [f.category] + params
+    for variant_id, branch_id, d, units in query(
+            f"SELECT m.variant_id, m.branch_id, {day}, SUM(-m.delta) FROM stock_movement m{cat_join} "
+            f"WHERE m.kind IN ({kinds}) AND m.created_at >= ? AND m.created_at < ? "
+            f"GROUP BY m.variant_id, m.branch_id, {day}", params):
+        i = (dt.date.fromisoformat(d) - first).days
+        if 0 <= i < settings.history_days:
+            series[(int(variant_id), int(branch_id))][i] += int(units or 0)
+    return first, series
+
+
+def _incoming() -> dict[tuple[int, int], int]:
+    got: dict[tuple[int, int], int] = defaultdict(int)
+    for v, b, q in query("SELECT tl.variant_id, t.to_branch_id, SUM(tl.qty_sent) FROM transfer_line tl "
+                         "JOIN transfer t ON t.id = tl.transfer_id WHERE t.status = 'DISPATCHED' "
+                         "GROUP BY tl.variant_id, t.to_branch_id"):
+        got[(int(v), int(b))] += int(q or 0)
+    for v, b, q in query("SELECT pl.variant_id, po.branch_id, SUM(pl.qty_ordered - pl.qty_received) "
+                         "FROM purchase_order_line pl JOIN purchase_order po ON po.id = pl.order_id "
+                         "WHERE po.status IN ('OPEN', 'PARTIAL') AND pl.qty_ordered > pl.qty_received "
+                         "GROUP BY pl.variant_id, po.branch_id"):
+        got[(int(v), int(b))] += int(q or 0)
+    return got
+
+
+def _levels() -> dict[tuple[int, int], int]:
+    return {(int(v), int(b)): int(q) for v, b, q in query("SELECT variant_id, branch_id, on_hand FROM stock_level")}
+
+
+def _names() -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
+    variants = {int(i): (s, n) for i, s, n in query("SELECT id, sku, name FROM variant")}
+    branches = {int(i): c for i, c in query("SELECT id, code FROM branch")}
+    return variants, branches
+
+
+def needs(f: Filters, settings: Settings = Settings()) -> list[dict]:
+    """Every item and branch that sold in the history window, with its forecast and suggestion."""
+    first, series = _history(f, settings)
+    levels, incoming = _levels(), _incoming()
+    out = []
+    for (variant_id, branch_id), daily in series.items():
+        fc = forecast(daily, first, settings)
+        on_hand, coming = levels.get((variant_id, branch_id), 0), incoming.get((variant_id, branch_id), 0)
+        need = math.ceil(fc.demand + fc.safety - 1e-9)
+        out.append({"variant_id": variant_id, "branch_id": branch_id, "on_hand": on_hand, "incoming": coming,
+                    "forecast": fc, "need": need, "suggest": max(0, need - on_hand - coming)})
+    return out
+
+
+def suggestions(f: Filters, settings: Settings = Settings()) -> Report:
+    """Per branch: what to order (a draft purchase order once exported)."""
+    variants, branches = _names()
+    costs = unit_costs()
+    rows = []
+    for n in needs(f, settings):
+        if n["suggest"] <= 0 or (f.branch_id is not None and n["branch_id"] != f.branch_id):
+            continue
+        sku, name = variants[n["variant_id"]]
+        cost = costs.get(n["variant_id"])
+        rows.append([branches[n["branch_id"]], sku, name, n["on_hand"], n["incoming"],
+                     round(n["forecast"].level, 2), round(n["forecast"].demand, 1), round(n["forecast"].safety, 1),
+                     n["suggest"], rupees(cost) if cost is not None else None,
+                     rupees(cost * n["suggest"]) if cost is not None else None])
+    rows.sort(key=lambda r: (r[0], -r[8], r[1]))
+    cols = [Column("branch", "Branch"), Column("sku", "SKU"), Column("name", "Item"), Column("on_hand", "On hand", "int"),
+            Column("incoming", "Incoming", "int"), Column("per_day", "Per day", "dec"),
+            Column("forecast", f"Next {settings.horizon}d", "dec"), Column("safety", "Safety", "dec"),
+            Column("qty", "Order", "int"), Column("unit_cost", "Unit cost", "money"), Column("value", "Value", "money")]
+    return Report("Reorder suggestions", cols, rows, filters=f, notes=[
+        f"Exponential smoothing (alpha {settings.alpha}) with weekday factors over {settings.history_days} days; "
+        f"lead {settings.lead_days} + review {settings.review_days} days; safety z={settings.z}."])
+
+
+def rebalancing(f: Filters, settings: Settings = Settings()) -> Report:
+    """Transfers from branches holding more than they need to branches that will run out."""
+    variants, branches = _names()
+    all_needs = needs(f, settings)
+    by_variant: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for (v, b), on_hand in _levels().items():
+        if on_hand > 0:
+            by_variant[v].append((b, on_hand))
+    need_of = {(n["variant_id"], n["branch_id"]): n for n in all_needs}
+    wanting: dict[int, list[dict]] = defaultdict(list)
+    for n in all_needs:
+        if n["suggest"] > 0 and (f.branch_id is None or n["branch_id"] == f.branch_id):
+            wanting[n["variant_id"]].append(n)
+    rows = []
+    for variant_id, receivers in wanting.items():
+        takers = {r["branch_id"] for r in receivers}
+        donors = []
+        for b, on_hand in by_variant.get(variant_id, []):
+            if b in takers:
+                continue
+            own = need_of.get((variant_id, b))
+            # An item that does not sell at a branch is all surplus there; otherwise keep its need.
+            surplus = on_hand if own is None else min(on_hand, on_hand + own["incoming"] - own["need"])
+            if surplus > 0:
+                donors.append([b, surplus, own is None])
+        donors.sort(key=lambda d: (-d[1], d[0]))
+        for r in sorted(receivers, key=lambda r: (-r["suggest"], r["branch_id"])):
+            want = r["suggest"]
+            for d in donors:
+                if want <= 0:
+                    break
+                qty = min(want, d[1])
+                if qty <= 0:
+                    continue
+                d[1] -= qty
+                want -= qty
+                sku, name = variants[variant_id]
+                rows.append([branches[d[0]], branches[r["branch_id"]], sku, name, qty,
+                             "unsold there" if d[2] else "surplus", r["on_hand"]])
+    rows.sort(key=lambda x: (x[0], x[1], x[2]))
+    cols = [Column("from", "From"), Column("to", "To"), Column("sku", "SKU"), Column("name", "Item"),
+            Column("qty", "Move", "int"), Column("why", "Why"), Column("to_on_hand", "At dest.", "int")]
+    return Report("Rebalancing suggestions", cols, rows, filters=f, notes=[
+        "A branch gives only what is above its own forecast need; then order the rest."])

@@ -1,0 +1,141 @@
+"""Sales: units, gross, discounts, tax and net, by any one dimension, net of refunds.
+
+A refund counts against the day (and branch, counter, cashier) it was given on, with its lines'
+own figures (refunds.py prorates them), so a full refund cancels its sale exactly. An exchange is
+a refund and a sale, so it shows as both: the units that came back and the units that went out.
+
+Figures per group: units, gross (quantity x unit price), discount (line and order), net (what was
+charged for the goods, tax included), tax, and net before tax. Baskets count sales documents, not
+refunds; average basket and items per basket are over sales only.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..errors import InvalidInput
+from .common import SIGN, Column, Filters, Report, order_where, pk_day, pk_hour, pk_weekday, query, rupees
+
+# dimension -> (key expression, label expression, joins needed, column label)
+DIMENSIONS = {
+    "day": (None, None, set(), "Day"),
+    "hour": (None, None, set(), "Hour"),
+    "branch": ("b.code", "b.name", {"branch"}, "Branch"),
+    "counter": ("b.code || '-' || c.code", "c.name", {"branch", "counter"}, "Counter"),
+    "cashier": ("s.code", "s.name", {"cashier"}, "Cashier"),
+    "item": ("l.sku", "l.name", set(), "Item"),
+    "category": ("pr.category", "pr.category", {"product"}, "Category"),
+    "vendor": ("pr.vendor", "pr.vendor", {"product"}, "Vendor"),
+    "option": ("v.option_text", "v.option_text", {"product"}, "Size / colour"),
+}
+WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+
+MEASURES = [Column("units", "Units", "int"), Column("gross", "Gross", "money"),
+            Column("discount", "Discount", "money"), Column("net", "Net", "money"),
+            Column("tax", "Tax", "money"), Column("net_excl", "Net excl. tax", "money"),
+            Column("baskets", "Baskets", "int")]
+
+_SUMS = (f"SUM({SIGN} * l.qty), SUM({SIGN} * l.qty * l.unit_price_paisa), "
+         f"SUM({SIGN} * (l.line_discount_paisa + l.order_discount_paisa)), SUM({SIGN} * l.total_paisa), "
+         f"SUM({SIGN} * l.tax_paisa), SUM({SIGN} * l.value_excl_paisa), "
+         "COUNT(DISTINCT CASE WHEN o.kind = 'sale' THEN o.id END)")
+
+_JOINS = {
+    "branch": "JOIN branch b ON b.id = o.branch_id",
+    "counter": "JOIN counter c ON c.id = o.counter_id",
+    "cashier": "JOIN staff s ON s.id = o.cashier_id",
+    "product": "JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id",
+}
+
+
+def _line_sql(f: Filters, joins: set[str]) -> tuple[str, str, list]:
+    where, params = order_where(f)
+    if f.category is not None:
+        joins = joins | {"product"}
+        where += " AND pr.category = ?"
+        params.append(f.category)
+    join_sql = " ".join(_JOINS[j] for j in ("branch", "counter", "cashier", "product") if j in joins)
+    return f"FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id {join_sql}", where, params
+
+
+def _measures(row) -> list:
+    units, gross, disc, net, tax, excl, baskets = row
+    return [int(units or 0), rupees(gross), rupees(disc), rupees(net), rupees(tax), rupees(excl), int(baskets or 0)]
+
+
+def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
+    """Sales grouped by one dimension, the biggest net first (days and hours in order)."""
+    if dimension not in DIMENSIONS:
+        raise InvalidInput(f"sales cannot be grouped by {dimension!r}; use one of {', '.join(DIMENSIONS)}")
+    key, label, joins, heading = DIMENSIONS[dimension]
+    if dimension == "day":
+        key = label = pk_day("o.completed_at")
+    elif dimension == "hour":
+        key = label = pk_hour("o.completed_at")
+    frm, where, params = _line_sql(f, joins)
+    order = "1" if dimension in ("day", "hour") else "6 DESC, 1"  # net, then the key
+    sql = (f"SELECT {key}, MIN({label}), {_SUMS} {frm} WHERE {where} GROUP BY {key} ORDER BY {order}")
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    rows = [[r[0] if r[0] is not None else "", r[1] or ""] + _measures(r[2:]) for r in query(sql, params)]
+    if dimension == "hour":
+        rows = [[f"{int(r[0]):02d}:00", ""] + r[2:] for r in rows]
+    cols = [Column("key", heading, "date" if dimension == "day" else "text"), Column("name", "Name")] + MEASURES
+    total_row = totals(f)
+    return Report(f"Sales by {heading.lower()}", cols, rows, ["Total", ""] + total_row, filters=f,
+                  notes=["Net of refunds; a refund counts on the day it was given."])
+
+
+def totals(f: Filters) -> list:
+    frm, where, params = _line_sql(f, set())
+    return _measures(query(f"SELECT {_SUMS} {frm} WHERE {where}", params)[0])
+
+
+def summary(f: Filters) -> Report:
+    """The period's figures beside the previous period of the same length."""
+    now, before = _summary_values(f), _summary_values(f.previous())
+    rows = []
+    for (key, label, kind), a, b in zip(_SUMMARY_ROWS, now, before):
+        change = None if not b else ((Decimal(a) - Decimal(b)) * 100 / Decimal(b)).quantize(Decimal("0.1"))
+        rows.append([label, a, b, change])
+    prev = f.previous()
+    return Report("Sales summary", [Column("measure", "Measure"),
+                                    Column("current", f"{f.start}..{f.end}", "value"),
+                                    Column("previous", f"{prev.start}..{prev.end}", "value"),
+                                    Column("change", "Change %", "pct")], rows, filters=f)
+
+
+_SUMMARY_ROWS = [("units", "Units", "int"), ("gross", "Gross", "money"), ("discount", "Discount", "money"),
+                 ("net", "Net", "money"), ("tax", "Tax", "money"), ("net_excl", "Net excl. tax", "money"),
+                 ("baskets", "Baskets", "int"), ("refunds", "Refunds", "money"),
+                 ("avg_basket", "Average basket", "money"), ("items_per_basket", "Items per basket", "dec")]
+
+
+def _summary_values(f: Filters) -> list:
+    units, gross, disc, net, tax, excl, baskets = totals(f)
+    frm, where, params = _line_sql(f, set())
+    sale_net, sale_units, refund_net = query(
+        f"SELECT SUM(CASE WHEN o.kind = 'sale' THEN l.total_paisa ELSE 0 END), "
+        f"SUM(CASE WHEN o.kind = 'sale' THEN l.qty ELSE 0 END), "
+        f"SUM(CASE WHEN o.kind = 'refund' THEN l.total_paisa ELSE 0 END) {frm} WHERE {where}", params)[0]
+    avg = (rupees(sale_net) / baskets).quantize(Decimal("0.01")) if baskets else Decimal(0)
+    per = (Decimal(int(sale_units or 0)) / baskets).quantize(Decimal("0.01")) if baskets else Decimal(0)
+    return [units, gross, disc, net, tax, excl, baskets, rupees(refund_net), avg, per]
+
+
+def heatmap(f: Filters) -> Report:
+    """Net sales by day of the week (rows, Monday first) and hour of day (columns, 00..23)."""
+    frm, where, params = _line_sql(f, set())
+    wd, hr = pk_weekday("o.completed_at"), pk_hour("o.completed_at")
+    cells = {(int(d), int(h)): rupees(n) for d, h, n in
+             query(f"SELECT {wd}, {hr}, SUM({SIGN} * l.total_paisa) {frm} WHERE {where} GROUP BY {wd}, {hr}", params)}
+    hours = list(range(24))
+    rows = [[WEEKDAYS[d]] + [cells.get((d, h), Decimal(0)) for h in hours] for d in (1, 2, 3, 4, 5, 6, 0)]
+    return Report("Sales by weekday and hour", [Column("weekday", "Day")] +
+                  [Column(f"h{h:02d}", f"{h:02d}", "money") for h in hours], rows, filters=f,
+                  notes=["Pakistan time."])
+
+
+def weekday_hour_grid(report: Report) -> tuple[list[str], list[int], list[list[float]]]:
+    """The heatmap as a grid of numbers for a chart (floats only for drawing, never for money)."""
+    return ([r[0] for r in report.rows], list(range(24)), [[float(v) for v in r[1:]] for r in report.rows])
+

@@ -1,0 +1,173 @@
+"""Stock: on hand and its value per branch, aging, dead stock, sell-through by size.
+
+Levels are today's (the `stock_level` projection of the ledger), not as of the period's end; the
+period decides only what "sold recently" means. Cost is the average cost of everything received
+from suppliers (Σ qty x unit cost / Σ qty over goods receipts, rounded to the paisa): an item
+never received from a supplier (opening stock only, or only transferred in) has no cost, so it is
+left out of the value at cost and counted in "units without cost" instead of being valued at
+zero. Value at retail uses today's price.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from .common import Column, Filters, Report, query, rupees
+
+# Integer arithmetic on both databases (PostgreSQL's SUM of a bigint is numeric, hence the casts):
+# round half up of Σ(qty x cost) / Σ qty.
+UNIT_COST_SQL = ("(SELECT variant_id, (2 * CAST(SUM(qty * unit_cost_paisa) AS BIGINT) + CAST(SUM(qty) AS BIGINT)) "
+                 "/ (2 * CAST(SUM(qty) AS BIGINT)) AS unit_cost "
+                 "FROM goods_receipt_line GROUP BY variant_id HAVING SUM(qty) > 0)")
+RECEIVED_KINDS = ("receipt", "transfer-in", "opening")
+AGE_BUCKETS = [(30, "0-30 days"), (60, "31-60 days"), (90, "61-90 days"), (180, "91-180 days"),
+               (None, "over 180 days")]
+
+
+def unit_costs() -> dict[int, int]:
+    """Variant id -> average receipt cost in paisa (items never received are absent)."""
+    return {int(v): int(c) for v, c in query(f"SELECT variant_id, unit_cost FROM {UNIT_COST_SQL} uc")}
+
+
+def _level_where(f: Filters) -> tuple[str, list]:
+    sql, params = ["1 = 1"], []
+    if f.branch_id is not None:
+        sql.append("sl.branch_id = ?")
+        params.append(f.branch_id)
+    if f.category is not None:
+        sql.append("pr.category = ?")
+        params.append(f.category)
+    return " AND ".join(sql), params
+
+
+def on_hand(f: Filters) -> Report:
+    where, params = _level_where(f)
+    rows = query(
+        "SELECT b.code, b.name, COUNT(CASE WHEN sl.on_hand > 0 THEN 1 END), "
+        "SUM(CASE WHEN sl.on_hand > 0 THEN sl.on_hand ELSE 0 END), "
+        "SUM(CASE WHEN sl.on_hand > 0 AND uc.unit_cost IS NOT NULL THEN sl.on_hand * uc.unit_cost ELSE 0 END), "
+        "SUM(CASE WHEN sl.on_hand > 0 THEN sl.on_hand * v.price_paisa ELSE 0 END), "
+        "SUM(CASE WHEN sl.on_hand > 0 AND uc.unit_cost IS NULL THEN sl.on_hand ELSE 0 END), "
+        "SUM(CASE WHEN sl.on_hand < 0 THEN 1 ELSE 0 END) "
+        "FROM stock_level sl JOIN branch b ON b.id = sl.branch_id JOIN variant v ON v.id = sl.variant_id "
+        f"JOIN product pr ON pr.id = v.product_id LEFT JOIN {UNIT_COST_SQL} uc ON uc.variant_id = v.id "
+        f"WHERE {where} GROUP BY b.code, b.name ORDER BY b.code", params)
+    out = [[code, name, int(items or 0), int(units or 0), rupees(cost), rupees(retail), int(nocost or 0), int(neg or 0)]
+           for code, name, items, units, cost, retail, nocost, neg in rows]
+    cols = [Column("branch", "Branch"), Column("name", "Name"), Column("items", "Items", "int"),
+            Column("units", "Units", "int"), Column("value_cost", "At cost", "money"),
+            Column("value_retail", "At retail", "money"), Column("no_cost", "Units w/o cost", "int"),
+            Column("negative", "Below zero", "int")]
+    tot = ["Total", "", sum(r[2] for r in out), sum(r[3] for r in out), sum((r[4] for r in out), rupees(0)),
+           sum((r[5] for r in out), rupees(0)), sum(r[6] for r in out), sum(r[7] for r in out)]
+    return Report("Stock on hand and value", cols, out, tot, filters=f,
+                  notes=["Today's levels. Cost: average supplier receipt cost; never-received items have none."])
+
+
+def _ts(value) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))
+
+
+def positions(f: Filters) -> list[dict]:
+    """Every item a branch holds (on hand > 0), with its last sale and last receipt."""
+    where, params = _level_where(f)
+    kinds = ", ".join(f"'{k}'" for k in RECEIVED_KINDS)
+    rows = query(
+        "SELECT b.code, v.id, v.sku, v.name, v.option_text, pr.category, sl.on_hand, v.price_paisa, uc.unit_cost, "
+        "mv.last_sold, mv.last_received FROM stock_level sl JOIN branch b ON b.id = sl.branch_id "
+        "JOIN variant v ON v.id = sl.variant_id JOIN product pr ON pr.id = v.product_id "
+        f"LEFT JOIN {UNIT_COST_SQL} uc ON uc.variant_id = v.id "
+        "LEFT JOIN (SELECT variant_id, branch_id, MAX(CASE WHEN kind = 'sale' THEN created_at END) AS last_sold, "
+        f"MAX(CASE WHEN kind IN ({kinds}) AND delta > 0 THEN created_at END) AS last_received "
+        "FROM stock_movement GROUP BY variant_id, branch_id) mv "
+        "ON mv.variant_id = sl.variant_id AND mv.branch_id = sl.branch_id "
+        f"WHERE {where} AND sl.on_hand > 0 ORDER BY b.code, v.sku", params)
+    keys = ("branch", "variant_id", "sku", "name", "option", "category", "on_hand", "price", "unit_cost",
+            "last_sold", "last_received")
+    out = []
+    for r in rows:
+        d = dict(zip(keys, r))
+        d["last_sold"], d["last_received"] = _ts(d["last_sold"]), _ts(d["last_received"])
+        out.append(d)
+    return out
+
+
+def _days_since(when: dt.datetime | None, as_of: dt.datetime) -> int | None:
+    return None if when is None else max(0, (as_of - when).days)
+
+
+def dead_stock(f: Filters, idle_days: int = 90) -> Report:
+    """Items on hand with no sale at that branch for `idle_days` up to the period's end (slowest first)."""
+    as_of = f.end_utc
+    out = []
+    for p in positions(f):
+        since_sold = _days_since(p["last_sold"], as_of)
+        if since_sold is not None and since_sold < idle_days:
+            continue
+        since_recv = _days_since(p["last_received"], as_of)
+        cost = p["on_hand"] * p["unit_cost"] if p["unit_cost"] is not None else None
+        out.append([p["branch"], p["sku"], p["name"], p["on_hand"], since_sold, since_recv,
+                    rupees(cost) if cost is not None else None, rupees(p["on_hand"] * p["price"])])
+    out.sort(key=lambda r: (-(r[4] if r[4] is not None else 10 ** 6), r[0], r[1]))
+    cols = [Column("branch", "Branch"), Column("sku", "SKU"), Column("name", "Item"), Column("on_hand", "On hand", "int"),
+            Column("days_unsold", "Days unsold", "int"), Column("days_received", "Days since rcvd", "int"),
+            Column("value_cost", "At cost", "money"), Column("value_retail", "At retail", "money")]
+    return Report(f"Dead stock (no sale in {idle_days} days)", cols, out, filters=f,
+                  notes=["Days unsold empty: never sold at that branch."])
+
+
+def aging(f: Filters) -> Report:
+    """Units and value by days since the branch last received the item."""
+    as_of = f.end_utc
+    buckets = {label: [0, 0, 0] for _, label in AGE_BUCKETS}
+    never = [0, 0, 0]
+    for p in positions(f):
+        days = _days_since(p["last_received"], as_of)
+        if days is None:
+            slot = never
+        else:
+            slot = next(buckets[label] for limit, label in AGE_BUCKETS if limit is None or days <= limit)
+        slot[0] += p["on_hand"]
+        slot[1] += p["on_hand"] * (p["unit_cost"] or 0)
+        slot[2] += p["on_hand"] * p["price"]
+    rows = [[label, u, rupees(c), rupees(r)] for label, (u, c, r) in buckets.items()]
+    rows.append(["never received", never[0], rupees(never[1]), rupees(never[2])])
+    cols = [Column("age", "Since received"), Column("units", "Units", "int"),
+            Column("value_cost", "At cost", "money"), Column("value_retail", "At retail", "money")]
+    return Report("Stock aging", cols, rows, filters=f)
+
+
+def _size(option: str) -> str:
+    # Options are written "Colour / Size" by the catalog import; a single option is the size itself.
+    return option.split(" / ")[-1].strip() if option else ""
+
+
+def sell_through_by_size(f: Filters) -> Report:
+    """Units sold in the period / (sold + on hand now), per size: which sizes run out where."""
+    from .common import order_where
+    where, params = order_where(f)
+    cat = ""
+    if f.category is not None:
+        cat, params = " AND pr.category = ?", params + [f.category]
+    sold = defaultdict(int)
+    for branch, option, units in query(
+            "SELECT b.code, v.option_text, SUM(CASE WHEN o.kind = 'refund' THEN -l.qty ELSE l.qty END) "
+            "FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id JOIN branch b ON b.id = o.branch_id "
+            "JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id "
+            f"WHERE {where}{cat} GROUP BY b.code, v.option_text", params):
+        sold[(branch, _size(option))] += int(units or 0)
+    held = defaultdict(int)
+    for p in positions(f):
+        held[(p["branch"], _size(p["option"]))] += p["on_hand"]
+    rows = []
+    for key in sorted(set(sold) | set(held)):
+        s, h = sold.get(key, 0), held.get(key, 0)
+        pct = (Decimal(s * 100) / (s + h)).quantize(Decimal("0.1")) if s + h > 0 else None
+        rows.append([key[0], key[1] or "-", s, h, pct])
+    cols = [Column("branch", "Branch"), Column("size", "Size"), Column("sold", "Sold", "int"),
+            Column("on_hand", "On hand", "int"), Column("sell_through", "Sell-through %", "pct")]
+    return Report("Sell-through by size", cols, rows, filters=f,
+                  notes=["Sell-through = sold in the period / (sold + on hand now)."])
