@@ -56,6 +56,9 @@ async def test_dispatch_by_an_online_courier_to_an_ambiguous_city_and_print_the_
         c = Consignment.get()
         assert c.status == couriers.TO_BE_BOOKED and c.city_name == "Rawalpindi" and c.weight_grams == 750
         assert "to be booked" in flat(app) and "to be booked" in screen_text(app)
+        app.screen.query_one("#status").refresh_status()
+        await settle(pilot, app)
+        assert "Parcels 1 to book" in screen_text(app)      # the status bar, on every screen
         assert "Ctrl+L" not in screen_text(app)          # no airway bill before the courier's number
         assert not OutboxJob.get(OutboxJob.kind == "fulfillment_create").payload["tracking"]["number"]
 
