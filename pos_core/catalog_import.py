@@ -66,8 +66,21 @@ def variant_name(product_title: str, option_text: str) -> str:
     return f"{product_title} - {option_text}"
 
 
-def upsert_products(rows: list[dict], stats: ImportStats) -> dict[str, int]:
-    """rows: {"id", "title", "status", "vendor", "productType", "updatedAt"}. Returns {gid: local id}."""
+_category_rules = None  # config.CategoryRules of the running agent (set_category_rules)
+
+
+def set_category_rules(rules) -> None:
+    """The agent sets the site's [categories] rules once at start; imports use them."""
+    global _category_rules
+    _category_rules = rules
+
+
+def upsert_products(rows: list[dict], stats: ImportStats, category_rules=None) -> dict[str, int]:
+    """rows: {"id", "title", "status", "vendor", "productType", "updatedAt"} (and "tags" when the
+    hierarchy comes from tags). Returns {gid: local id}."""
+    from . import categories
+    from .config import CategoryRules
+    category_rules = category_rules or _category_rules or CategoryRules()
     if not rows:
         return {}
     now = utcnow()
@@ -76,8 +89,10 @@ def upsert_products(rows: list[dict], stats: ImportStats) -> dict[str, int]:
         existing = {p.shopify_id: p for p in Product.select().where(Product.shopify_id.in_([r["id"] for r in rows]))}
         for r in rows:
             status = (r.get("status") or "ACTIVE").upper()
+            path = categories.derive(category_rules, r.get("productType") or "", r.get("tags") or ())
             values = {"title": r.get("title") or "(untitled)", "vendor": r.get("vendor") or "",
-                      "category": r.get("productType") or "", "status": status,
+                      "department": path.department, "category": path.category,
+                      "sub_category": path.sub_category, "status": status,
                       "shopify_updated_at": r.get("updatedAt"), "updated_at": now}
             p = existing.get(r["id"])
             if p is None:

@@ -43,13 +43,30 @@ def _couriers(database) -> None:
     database.create_tables(COURIER_MODELS)
 
 
-# (version, name, function). Append only; never edit one that has shipped. Kept in version order.
-MIGRATIONS: list[tuple[int, str, Callable]] = [
+def _shelf(database) -> None:
+    """Issue 17: PLU, unit of measure and Urdu name on variants; department and sub-category on
+    products; the embedded code that priced an order line."""
+    from peewee import CharField as Char, IntegerField as Int
+    from playhouse.migrate import SchemaMigrator, migrate as run
+    m = SchemaMigrator.from_database(database)
+    run(m.add_column("variant", "plu", Int(null=True)),
+        m.add_column("variant", "measure_unit", Char(default="", max_length=8)),
+        m.add_column("variant", "urdu_name", Char(null=True)),
+        m.add_column("product", "department", Char(default="")),
+        m.add_column("product", "sub_category", Char(default="")),
+        m.add_column("pos_order_line", "scanned_code", Char(null=True)),
+        m.add_index("variant", ("plu",), True),
+        m.add_index("product", ("department",), False))
+
+
+# (version, name, function). Append only; never edit one that has shipped. Numbers were handed
+# out per issue, so they may arrive out of order: migrate() runs them sorted.
+MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (1, "initial schema", _initial),
+    (6, "shelf: PLU, measure, Urdu name, categories", _shelf),
     (7, "couriers: consignments, COD statements", _couriers),
-]
-MIGRATIONS.sort(key=lambda m: m[0])
-LATEST = MIGRATIONS[-1][0]
+])
+LATEST = max(v for v, _, _ in MIGRATIONS)
 
 
 class SchemaError(RuntimeError):
@@ -81,7 +98,7 @@ def migrate() -> list[int]:
         init()
         return [v for v, _, _ in MIGRATIONS]
     ran = []
-    for version, name, fn in MIGRATIONS:
+    for version, name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
         if version in done:
             continue
         with _foreign_keys_off():

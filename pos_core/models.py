@@ -98,6 +98,9 @@ class Product(BaseModel):
     title = CharField()
     vendor = CharField(default="")
     category = CharField(default="", index=True)
+    # Migration 6: the rest of the hierarchy, derived by categories.py (department > category > sub).
+    department = CharField(default="", index=True)
+    sub_category = CharField(default="")
     status = CharField(default="ACTIVE")  # ACTIVE, ARCHIVED, DRAFT, DELETED (never removed locally)
     shopify_id = CharField(null=True, unique=True)
     shopify_updated_at = CharField(null=True)
@@ -118,6 +121,10 @@ class Variant(BaseModel):
     shopify_id = CharField(null=True, unique=True)
     shopify_inventory_item_id = CharField(null=True, index=True)
     updated_at = DateTimeField(default=utcnow)
+    # Migration 6 (issue 17): goods sold by measure, Urdu on receipts.
+    plu = IntegerField(null=True, unique=True)   # the 5-digit item number in price-embedded codes
+    measure_unit = CharField(default="", max_length=8)  # "m", "kg": sold by measure; "" = by the piece
+    urdu_name = CharField(null=True)             # printed on receipts; the till shows the Roman name
 
 
 class Barcode(BaseModel):
@@ -237,6 +244,7 @@ class PosOrderLine(BaseModel):
     third_schedule = BooleanField(default=False)
     original_line = ForeignKeyField("self", null=True)  # on a refund line: the sold line
     restock = BooleanField(default=True)
+    scanned_code = CharField(null=True)  # migration 6: the price/quantity-embedded code that priced it
 
     class Meta:
         indexes = ((("order", "line_no"), True),)

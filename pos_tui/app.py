@@ -145,6 +145,7 @@ SCREENS: dict[str, tuple[str, str | None]] = {
     "adjustment": ("pos_tui.screens.stock_adjust:AdjustScreen", "Adjustment"),
     "stock_take": ("pos_tui.screens.stock_take:StockTakeScreen", "Stock take"),
     "reconcile": ("pos_tui.screens.stock_reconcile:ReconcileScreen", "Reconciliation"),
+    "labels": ("pos_tui.screens.labels:LabelsScreen", "Price tags"),
     # dialogs: small modal screens that answer through the `then` callback of app.open
     "prompt": ("pos_tui.screens.dialogs:PromptScreen", None),
     "approval": ("pos_tui.screens.dialogs:ApprovalScreen", None),
@@ -519,13 +520,13 @@ class PosApp(App, inherit_bindings=False):
             self._print_one(uid, False)
 
     @work(thread=True, group="print", exit_on_error=False)
-    def print_document(self, uid: str, reprint: bool = False) -> None:
-        self._print_one(uid, reprint)
+    def print_document(self, uid: str, reprint: bool = False, gift: bool = False) -> None:
+        self._print_one(uid, reprint, gift)
 
-    def _print_one(self, uid: str, reprint: bool) -> None:
+    def _print_one(self, uid: str, reprint: bool, gift: bool = False) -> None:
         """Build and print one stored document (in a print worker's thread); posts PrintDone."""
         from printers.transport import PrintResult, print_receipt
-        from .receipts import build_receipt, printer_settings
+        from .receipts import build_receipt, printer_settings, receipt_template
         try:
             order = PosOrder.get(PosOrder.uid == uid)
             settings = printer_settings(self.cfg)
@@ -534,12 +535,14 @@ class PosApp(App, inherit_bindings=False):
                 result = PrintResult(False, "no printer is set up for this counter")
             else:
                 with self._print_lock:
-                    result = print_receipt(settings, receipt)
+                    result = print_receipt(settings, receipt, receipt_template(self.cfg), gift=gift)
             warning = result.warning
             if result.ok and receipt.fbr is not None and not receipt.fbr.fiscal_number:
                 pending = "offline mode, FBR number pending: Ctrl+R reprints it once the number comes"
                 warning = f"{warning}; {pending}" if warning else pending
-            self.post_message(PrintDone(f"Receipt {order.number}", result.ok, result.error, warning, uid))
+            what = f"Gift receipt {order.number}" if gift else f"Receipt {order.number}"
+            # A gift receipt says nothing about whether the receipt itself was printed.
+            self.post_message(PrintDone(what, result.ok, result.error, warning, None if gift else uid))
         except Exception as exc:  # noqa: BLE001 - printing must never take the till down
             log.exception("receipt for %s not printed", uid)
             self.post_message(PrintDone("Receipt", False, str(exc), None, uid))

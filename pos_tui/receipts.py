@@ -26,11 +26,40 @@ def rupees(paisa: int) -> Decimal:
     return Decimal(paisa) / 100
 
 
-def receipt_text(cfg, uid: str) -> str:
-    """The stored document's receipt as plain text, as the printer would lay it out (previews)."""
+_templates: dict[tuple, object] = {}
+
+
+def receipt_template(cfg):
+    """The site's checked receipt template, or None for the built-in layout. Raises
+    printers.template.TemplateError (one line) for a broken one: the till checks it at start.
+    Parsed once per config; when it prints Urdu, the font is loaded in the background at once."""
+    if not cfg.receipt:
+        return None
+    key = (cfg.path, repr(cfg.receipt), cfg.printer.width)
+    if key not in _templates:
+        from printers import template
+        tpl = template.parse(cfg.receipt, f"{cfg.path} [receipt]", printer_width=cfg.printer.width)
+        if template.uses_urdu(tpl):
+            import threading
+            from printers import urdu
+            threading.Thread(target=urdu.warm_up, args=(tpl.urdu_font, tpl.urdu_size), daemon=True,
+                             name="urdu-font").start()
+        _templates[key] = tpl
+    return _templates[key]
+
+
+def receipt_text(cfg, uid: str, gift: bool = False) -> str:
+    """The stored document's receipt as plain text, as the printer would lay it out (previews).
+    Urdu lines show as (Urdu): the console cannot draw them."""
     from printers.layout import layout
     from printers.preview import preview
     order = PosOrder.get(PosOrder.uid == uid)
+    tpl = receipt_template(cfg)
+    if tpl is not None or gift:
+        from printers import template
+        tpl = tpl or template.Template()
+        width = tpl.width or (32 if cfg.printer.width == 32 else 48)
+        return preview(template.layout(build_receipt(order, cfg), tpl, width, gift=gift), width, urdu_text=False)
     width = 32 if cfg.printer.width == 32 else 48
     return preview(layout(build_receipt(order, cfg), width), width)
 
@@ -77,7 +106,8 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         name, option = _short_name(line)
         gross = line.qty * line.unit_price_paisa
         items.append(r.ReceiptLine(name, option, line.qty, rupees(line.unit_price_paisa),
-                                   rupees(line.line_discount_paisa), rupees(gross - line.line_discount_paisa)))
+                                   rupees(line.line_discount_paisa), rupees(gross - line.line_discount_paisa),
+                                   urdu_name=line.variant.urdu_name if line.variant_id else None))
         taxes[line.tax_rate_bp] += line.tax_paisa
     incl = " incl." if order.prices_include_tax else ""
     tax_lines = [r.TaxLine(f"Sales tax {Decimal(bp) / 100:g}%{incl}", rupees(amount))

@@ -63,6 +63,8 @@ def _backoff_from_env() -> dict:
 class Agent:
     def __init__(self, cfg, client: ShopifyClient | None = None, stop: threading.Event | None = None):
         self.cfg = cfg
+        from pos_core import catalog_import
+        catalog_import.set_category_rules(cfg.categories)  # department > category > sub, [categories]
         self.stop = stop or threading.Event()
         self.client = client
         if self.client is None and cfg.shopify.enabled:

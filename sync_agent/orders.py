@@ -25,7 +25,7 @@ from .shopify.client import ShopifyClient, ShopifyError
 log = logging.getLogger("pos.agent.orders")
 OVERLAP = dt.timedelta(minutes=2)
 FIRST_POLL_DAYS = 14
-ORDER_JOB_KINDS = ("fulfillment_create", "tags_add", "inventory_set")
+ORDER_JOB_KINDS = ("fulfillment_create", "tags_add", "inventory_set", "variant_barcodes")
 
 
 def poll(client: ShopifyClient, cod_gateways: tuple[str, ...], now: dt.datetime | None = None) -> int:
@@ -185,7 +185,13 @@ def set_quantity(client: ShopifyClient, job: OutboxJob) -> dict:
     return once.run_once(job, "inventorySetQuantities", send=send, probe=None).result
 
 
-HANDLERS = {"fulfillment_create": create_fulfillment, "tags_add": add_tags, "inventory_set": set_quantity}
+def _set_barcodes(client: ShopifyClient, job: OutboxJob) -> dict:
+    from . import barcodes  # issue 17: generated barcodes written back
+    return barcodes.set_barcodes(client, job)
+
+
+HANDLERS = {"fulfillment_create": create_fulfillment, "tags_add": add_tags, "inventory_set": set_quantity,
+            "variant_barcodes": _set_barcodes}
 
 
 def _fulfillment_state(client: ShopifyClient, order_id: str) -> dict:

@@ -44,6 +44,8 @@ class OrdersScreen(Screen):
         Binding("f3", "reprint", "Reprint", id="orders.reprint", priority=True),
         Binding("f4", "refund", "Refund", id="orders.refund", priority=True),
         Binding("f5", "exchange", "Exchange", id="orders.exchange", priority=True),
+        Binding("f6", "gift", "Gift rcpt", id="orders.gift", priority=True,
+                tooltip="A gift receipt: no prices, a barcode to exchange with"),
         Binding("up", "move(-1)", "Up", show=False, id="orders.up"),
         Binding("down", "move(1)", "Down", show=False, id="orders.down"),
     ]
@@ -148,6 +150,14 @@ class OrdersScreen(Screen):
         if o:
             self.app.reprint(o.uid)
             self.show_message(f"Reprinting {o.number}...")
+
+    def action_gift(self) -> None:
+        o = self.current()
+        if o and o.kind == "sale":
+            self.app.print_document(o.uid, gift=True)
+            self.show_message(f"Printing a gift receipt for {o.number}...")
+        elif o:
+            self.show_message("A gift receipt is for a sale", True)
 
     def _sale(self) -> PosOrder | None:
         o = self.current()
