@@ -125,6 +125,13 @@ class Agent:
                 log.warning("courier tracking failed: %s", exc)
                 heartbeat.beat("couriers", error=f"courier tracking failed: {exc}")
 
+    def courier_cities(self) -> None:
+        """Each courier's city list, daily: the tills map typed cities against it."""
+        if not self.couriers:
+            return
+        with database.connection_context():
+            courier_worker.refresh_cities(self.couriers)
+
     def _label_dir(self):
         from pathlib import Path
         if self.cfg.database_url.startswith("sqlite:///"):
@@ -286,6 +293,8 @@ class Agent:
         if self.couriers:
             sched.add_job(self.track_couriers, "interval", seconds=60, id="courier-tracking",
                           next_run_time=now + dt.timedelta(seconds=10), replace_existing=True)
+            sched.add_job(self.courier_cities, "interval", hours=24, id="courier-cities",
+                          next_run_time=now + dt.timedelta(seconds=45), replace_existing=True)
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)

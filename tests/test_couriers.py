@@ -325,3 +325,14 @@ def test_migration_7_adds_the_courier_tables_to_a_database_at_schema_1(tmp_path)
         assert migrations.migrate() == []
     finally:
         db.close()
+
+
+def test_the_agent_stores_each_couriers_city_list_for_the_tills(site, courier):
+    from pos_core import courier_cities
+    name, sim, adapter = courier
+    count = {"leopards": 28, "postex": 27}[name]
+    assert worker.refresh_cities({name: adapter}) == {name: count}
+    assert len(courier_cities.cities(name)) == count
+    fault(sim, "cities", "error_500")
+    assert "server error" in worker.refresh_cities({name: adapter})[name]    # the stored list stays
+    assert len(courier_cities.cities(name)) == count

@@ -171,3 +171,17 @@ def track_due(adapters: dict, *, shopify_enabled: bool, every: dict[str, dt.time
             counts["delivered"] += after == couriers.DELIVERED
             counts["returning"] += after == couriers.RETURNING
     return counts
+
+
+def refresh_cities(adapters: dict) -> dict[str, int | str]:
+    """Read each courier's city list and store it for the tills (pos_core.courier_cities)."""
+    from pos_core import courier_cities
+    from pos_core.errors import PosError
+    out: dict[str, int | str] = {}
+    for name, adapter in adapters.items():
+        try:
+            out[name] = courier_cities.store_cities(name, adapter.cities())
+        except (CourierError, PosError) as exc:
+            log.warning("%s city list not refreshed: %s", name, exc)
+            out[name] = str(exc)
+    return out
