@@ -336,3 +336,15 @@ def test_the_agent_stores_each_couriers_city_list_for_the_tills(site, courier):
     fault(sim, "cities", "error_500")
     assert "server error" in worker.refresh_cities({name: adapter})[name]    # the stored list stays
     assert len(courier_cities.cities(name)) == count
+
+
+def test_a_booking_our_records_disagree_with_goes_to_a_person(site, courier):
+    """The consignment already has another number (booked by hand meanwhile?): the job stops."""
+    name, sim, adapter = courier
+    f = packed(site)
+    c = couriers.dispatch(f.uid, site.cashier.id, name, CITY[name], shopify_enabled=False)
+    couriers.record_booked(c.uid, "BY-HAND-1")
+    assert worker.run_jobs({name: adapter})["failed"] == 1
+    job = OutboxJob.get(OutboxJob.uid == c.booking_job)
+    assert job.status == outbox.NEEDS_RECONCILIATION and "BY-HAND-1" in job.last_error
+    assert Consignment.get_by_id(c.id).tracking_number == "BY-HAND-1"

@@ -16,6 +16,7 @@ import random
 from pathlib import Path
 
 from pos_core import couriers, db, outbox
+from pos_core.errors import PosError
 from pos_core.models import Consignment, OutboxJob, utcnow
 
 from .. import once
@@ -60,6 +61,13 @@ def run_jobs(adapters: dict, *, url_templates: dict | None = None, label_dir: Pa
             else:
                 result = _cancel(adapter, job)
             counts["contact"] += 1
+        except PosError as exc:
+            # The courier answered, but our records disagree (booked twice under two numbers?):
+            # nothing more is sent for this job; a person compares.
+            outbox.update_job(job, outbox.NEEDS_RECONCILIATION, f"check with the courier: {exc}", None,
+                              event="conflict", answered=True)
+            counts["failed"] += 1
+            continue
         except CourierError as exc:
             counts["contact"] += exc.contact
             if exc.retryable:
@@ -176,7 +184,6 @@ def track_due(adapters: dict, *, shopify_enabled: bool, every: dict[str, dt.time
 def refresh_cities(adapters: dict) -> dict[str, int | str]:
     """Read each courier's city list and store it for the tills (pos_core.courier_cities)."""
     from pos_core import courier_cities
-    from pos_core.errors import PosError
     out: dict[str, int | str] = {}
     for name, adapter in adapters.items():
         try:
