@@ -107,3 +107,43 @@ async def test_a_returning_parcel_comes_back_into_stock_only_when_scanned(tmp_pa
     assert Consignment.get_by_id(c.id).status == couriers.RETURNED
     assert fulfillments.Fulfillment.get_by_id(f.id).status == "RETURNED"
     assert ledger.check() == []
+
+
+async def test_the_returns_desk_scans_parcels_back_into_stock(tmp_path, till_db):
+    sku = stocked(1)[0]
+    cashier = staff("ayesha").id
+    _, f1 = packed("#3003", sku)
+    _, f2 = packed("#3004", sku)
+    c1 = couriers.dispatch(f1.uid, cashier, "leopards", "789", shopify_enabled=False)
+    c2 = couriers.dispatch(f2.uid, cashier, "postex", "Lahore", shopify_enabled=False)
+    couriers.record_booked(c1.uid, "LE000000101")
+    couriers.record_booked(c2.uid, "220000000202")
+    couriers.record_tracking(c1.uid, couriers.RETURNING, "Returned to shipper", shopify_enabled=False)
+    couriers.record_tracking(c2.uid, couriers.IN_TRANSIT, "Enroute for Delivery", shopify_enabled=False)
+    before = level(sku, "LHR1")
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db, courier_api=API))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await press(pilot, app, "ctrl+w", "f3")
+        assert type(app.screen).__name__ == "ParcelsScreen"
+        text = screen_text(app)
+        assert "LE000000101" in text and "returning" in text and "220000000202" in text and "in transit" in text
+        await type_text(pilot, "NOPE123", enter=True)
+        assert "No parcel NOPE123" in flat(app)
+        await type_text(pilot, "LE000000101", enter=True)     # returning: received at once
+        await settle(pilot, app)
+        assert "received back at LHR1" in flat(app)
+        assert level(sku, "LHR1") == before + 1
+        await type_text(pilot, "220000000202", enter=True)    # still on its way: asks first
+        await settle(pilot, app)
+        assert "220000000202 is in transit: receive here?" in flat(app)
+        await type_text(pilot, "y", enter=True)
+        await settle(pilot, app)
+        assert level(sku, "LHR1") == before + 2
+        await type_text(pilot, "LE000000101", enter=True)     # a second scan moves nothing
+        await settle(pilot, app)
+        assert "already received" in flat(app)
+    assert level(sku, "LHR1") == before + 2
+    assert {Consignment.get_by_id(c.id).status for c in (c1, c2)} == {couriers.RETURNED}
+    assert ledger.check() == []
