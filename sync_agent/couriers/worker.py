@@ -192,3 +192,26 @@ def refresh_cities(adapters: dict) -> dict[str, int | str]:
             log.warning("%s city list not refreshed: %s", name, exc)
             out[name] = str(exc)
     return out
+
+
+def collect_payments(adapters: dict, batch: int = 50) -> dict[str, int | str]:
+    """COD paid over, read from the couriers that have a payment API (Leopards), for delivered
+    parcels on no statement yet; matched like a statement (pos_core.courier_cod.import_payments)."""
+    from pos_core import courier_cod
+    from pos_core.errors import PosError
+    out: dict[str, int | str] = {}
+    for name, adapter in adapters.items():
+        if not hasattr(adapter, "payments"):
+            continue
+        numbers = [o.tracking_number for o in courier_cod.owed(name) if o.kind == courier_cod.MISSING]
+        rows = 0
+        try:
+            for i in range(0, len(numbers), batch):
+                st = courier_cod.import_payments(name, adapter.payments(numbers[i:i + batch]),
+                                                 source=f"api {utcnow():%Y-%m-%d}")
+                rows += st.rows if st else 0
+            out[name] = rows
+        except (CourierError, PosError) as exc:
+            log.warning("%s payments not read: %s", name, exc)
+            out[name] = str(exc)
+    return out
