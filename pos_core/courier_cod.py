@@ -158,6 +158,10 @@ def _settled(c: Consignment, before_id: int | None = None) -> int:
 def _classify(c: Consignment | None, collected: int, charges: int, paid: int) -> tuple[str, str]:
     if c is None:
         return UNKNOWN, "not one of our parcels with this courier"
+    if not c.cod_paisa:
+        if paid > 0:
+            return OVER_PAID, f"prepaid parcel: nothing was to be collected, {_rs(paid)} paid"
+        return CHARGES, "prepaid parcel: charges only"
     due = int(c.cod_paisa) - _settled(c)
     if due <= 0:
         return DUPLICATE, "already settled in full"
