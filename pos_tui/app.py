@@ -134,6 +134,7 @@ SCREENS: dict[str, tuple[str, str | None]] = {
     "online_order": ("pos_tui.screens.online_order:OnlineOrderScreen", "Online order"),
     "shipment_lines": ("pos_tui.screens.online_ship:LinesBranchScreen", "Shipment lines and branch"),
     "whatsapp": ("pos_tui.screens.online_whatsapp:WhatsAppScreen", None),
+    "parcels": ("pos_tui.screens.parcels:ParcelsScreen", "Parcels"),
     "stock": ("pos_tui.screens.stock:StockScreen", "Stock"),
     "stock_levels": ("pos_tui.screens.stock_levels:LevelsScreen", "Stock levels"),
     "transfers": ("pos_tui.screens.stock_transfers:TransfersScreen", "Transfers"),

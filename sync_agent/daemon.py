@@ -133,6 +133,15 @@ class Agent:
                 log.warning("courier tracking failed: %s", exc)
                 heartbeat.beat("couriers", error=f"courier tracking failed: {exc}")
 
+    def courier_daily(self) -> None:
+        """Each courier's city list (the tills map typed cities against it) and the COD it has
+        paid over (where it has a payment API), daily."""
+        if not self.couriers:
+            return
+        with database.connection_context():
+            courier_worker.refresh_cities(self.couriers)
+            courier_worker.collect_payments(self.couriers)
+
     def _label_dir(self):
         from pathlib import Path
         if self.cfg.database_url.startswith("sqlite:///"):
@@ -273,6 +282,7 @@ class Agent:
                 self.poll_orders()
             self.push()
             self.track_couriers()
+            self.courier_daily()
             self.fbr_push()
             self.hq_sync()
             self.beat()
@@ -308,6 +318,8 @@ class Agent:
         if self.couriers:
             sched.add_job(self.track_couriers, "interval", seconds=60, id="courier-tracking",
                           next_run_time=now + dt.timedelta(seconds=10), replace_existing=True)
+            sched.add_job(self.courier_daily, "interval", hours=24, id="courier-daily",
+                          next_run_time=now + dt.timedelta(seconds=45), replace_existing=True)
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)
