@@ -37,9 +37,16 @@ def _search_objects(database) -> None:
         database.execute_sql(sql)
 
 
-# (version, name, function). Append only; never edit one that has shipped.
+def _office_summaries(database) -> None:
+    # Issue 15: the back office's summary of the ledger (see models.StockActivity).
+    from .models import StockActivity, SummaryWatermark
+    database.create_tables([StockActivity, SummaryWatermark])
+
+
+# (version, name, function). Append only; never edit one that has shipped. Kept in version order.
 MIGRATIONS: list[tuple[int, str, Callable]] = [
     (1, "initial schema", _initial),
+    (8, "back office: stock activity summary", _office_summaries),
 ]
 LATEST = MIGRATIONS[-1][0]
 

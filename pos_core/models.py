@@ -535,3 +535,29 @@ MODELS = [
     StockTakeItem, StockTakeCount, SmartOrder, SmartOrderLine, SmartOrderEvent, Fulfillment,
     FulfillmentLine, ReconciliationRun,
 ]
+
+
+# --- back office (issue 15): summaries the reports keep, migration 8 ------------------------------
+
+class StockActivity(BaseModel):
+    """Per item and branch: when it was last sold and last received. A summary of the ledger for
+    the stock reports (aging, dead stock), caught up from the movements after the watermark by
+    `reports.summary.refresh_stock_activity`; movements are append-only, so catching up is exact
+    and a recomputation from the ledger always gives the same rows (a test holds it to that)."""
+    variant = ForeignKeyField(Variant)
+    branch = ForeignKeyField(Branch)
+    last_sold_at = DateTimeField(null=True)
+    last_received_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("variant", "branch"), True),)
+
+
+class SummaryWatermark(BaseModel):
+    """How far (which ledger id) a summary table has been brought up to date."""
+    name = CharField(primary_key=True, max_length=32)
+    through_id = BigIntegerField(default=0)
+    updated_at = DateTimeField(default=utcnow)
+
+
+MODELS += [StockActivity, SummaryWatermark]

@@ -152,9 +152,15 @@ def test_stock_value_aging_dead_stock_and_sell_through(site, data):
     assert stock.on_hand(Filters(f.start, f.end, branch_id=site.khi.id, category="Cosmetics")).rows == [
         ["KHI1", "Karachi", 1, 50, 0, D("64950"), 50, 0]]
     dead = stock.dead_stock(f)
-    assert [(r[0], r[1]) for r in dead.rows] == [("KHI1", "1001"), ("KHI1", "1002"), ("KHI1", "1004"),
-                                                 ("KHI1", "1005"), ("LHR1", "1005")]
+    # The most money tied up first: at cost where known, else at retail.
+    assert [(r[0], r[1]) for r in dead.rows] == [("KHI1", "1004"), ("KHI1", "1002"), ("KHI1", "1005"),
+                                                 ("LHR1", "1005"), ("KHI1", "1001")]
     assert {r[5] for r in dead.rows} == {119}    # opening stock, 1 Nov
+    assert {r[4] for r in dead.rows} == {None}   # never sold there
+    # 250 units; at cost only the kurtas (50 x 55.00); at retail 4,999.50 + 16,666.50 + 64,950 + 5,000 + 5,000
+    assert dead.totals[3:] == [250, None, None, D("2750"), D("96616")]
+    assert [r[1] for r in stock.dead_stock(f, limit=2).rows] == ["1004", "1002"]
+    assert stock.dead_stock(f, limit=2).totals[3] == 250
     aging = {r[0]: r[1] for r in stock.aging(f).rows}
     assert aging["31-60 days"] == 66 + 59 and aging["91-180 days"] == 273 - 125 + 248
     st = {(r[0], r[1]): r for r in stock.sell_through_by_size(f).rows}
