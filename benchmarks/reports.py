@@ -95,8 +95,8 @@ def generate(scale: float, seed: int = 7) -> dict:
     manager = staff.create("boss", "Owner", "admin", "9999")
     with db.write():
         now = ts(dt.datetime(2026, 1, 1))
-        bulk("product", ("id", "title", "vendor", "category", "status", "updated_at"),
-             [(p, f"Product {p}", f"Vendor {p % 30}", f"Category {p % 20}", "ACTIVE", now)
+        bulk("product", ("id", "title", "vendor", "category", "department", "sub_category", "status", "updated_at"),
+             [(p, f"Product {p}", f"Vendor {p % 30}", f"Category {p % 20}", f"Dept {p % 4}", "", "ACTIVE", now)
               for p in range(1, n_products + 1)])
         variants = []
         for p in range(1, n_products + 1):
@@ -105,9 +105,9 @@ def generate(scale: float, seed: int = 7) -> dict:
                 vid = (p - 1) * 10 + k + 1
                 option = f"{COLOURS[k // 5]} / {SIZES[k % 5]}"
                 variants.append((vid, p, f"SKU{vid:06d}", f"Product {p} - {option}", option, price, 1800,
-                                 "6204.4200", False, True, True, now))
+                                 "6204.4200", False, True, True, now, ""))
         bulk("variant", ("id", "product_id", "sku", "name", "option_text", "price_paisa", "tax_rate_bp", "pct_code",
-                         "third_schedule", "tracked", "active", "updated_at"), variants)
+                         "third_schedule", "tracked", "active", "updated_at", "measure_unit"), variants)
         price_of = {v[0]: v[5] for v in variants}
     n_variants = len(variants)
     on_hand: dict[tuple[int, int], int] = {}

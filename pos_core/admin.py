@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import admin_stock, backup, cli, demo, ledger, migrations, outbox
+from . import admin_courier, admin_shelf, admin_stock, backup, cli, demo, ledger, migrations, outbox
 from .models import OutboxJob
 
 
@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     j = sub.add_parser("jobs", help="list sync jobs that are not yet synced")
     j.add_argument("--all", action="store_true", help="include synced jobs")
     admin_stock.add_commands(sub)
+    admin_courier.add_commands(sub)
+    admin_shelf.add_commands(sub)
     backup.add_commands(sub)
     doc = sub.add_parser("doctor", help="check config, database, agent, Shopify, FBR, printer, scanner, clock")
     doc.add_argument("--print", action="store_true", help="also print a test slip")
@@ -51,6 +53,12 @@ def _dispatch(args) -> int:
     if args.command in admin_stock.COMMANDS:
         migrations.check_current()
         return admin_stock.run(args, cfg)
+    if args.command in admin_courier.COMMANDS:
+        migrations.check_current()
+        return admin_courier.run(args, cfg)
+    if args.command in admin_shelf.COMMANDS:
+        migrations.check_current()
+        return admin_shelf.run(args, cfg)
     if args.command == "init":
         migrations.init()
         print(f"database initialised at schema {migrations.LATEST}")

@@ -21,7 +21,8 @@ _WORD = re.compile(r"[0-9A-Za-z]+")
 @dataclass(frozen=True)
 class Found:
     variant: Variant
-    matched_by: str  # barcode, sku
+    matched_by: str  # barcode, sku, embedded
+    measured: object = None  # barcodes.MeasuredLine for a price- or quantity-embedded code
 
 
 def check_code(code: str) -> str:
@@ -46,12 +47,21 @@ def gtin_check_ok(code: str) -> bool:
     return (10 - total % 10) % 10 == check
 
 
-def lookup(code: str) -> Found:
-    """Exact barcode, then exact SKU. Raises NotFound with a message the cashier can act on."""
+def lookup(code: str, rules=None) -> Found:
+    """Exact barcode, then a price- or quantity-embedded code (with `rules`, a
+    config.BarcodeRules), then exact SKU. Raises NotFound with a message the cashier can act on."""
     text = check_code(code)
     v = (Variant.select().join(Barcode).where(Barcode.code == text).first())
     if v is not None:
         return Found(v, "barcode")
+    if rules is not None:
+        from . import barcodes  # only when a code may carry a price
+        if barcodes.is_embedded(text, rules):
+            try:
+                m = barcodes.measured_line(text, rules)
+            except InvalidInput as exc:
+                raise NotFound(str(exc)) from None
+            return Found(m.variant, "embedded", m)
     v = Variant.get_or_none(Variant.sku == text) or Variant.get_or_none(Variant.sku == text.upper())
     if v is not None:
         return Found(v, "sku")

@@ -38,6 +38,7 @@ class ImportStats:
     barcode_conflicts: int = 0
     sku_conflicts: int = 0
     missing_sku: int = 0
+    local_products_merged: int = 0
     bad_prices: int = 0
     customers_created: int = 0
     customers_updated: int = 0
@@ -65,8 +66,21 @@ def variant_name(product_title: str, option_text: str) -> str:
     return f"{product_title} - {option_text}"
 
 
-def upsert_products(rows: list[dict], stats: ImportStats) -> dict[str, int]:
-    """rows: {"id", "title", "status", "vendor", "productType", "updatedAt"}. Returns {gid: local id}."""
+_category_rules = None  # config.CategoryRules of the running agent (set_category_rules)
+
+
+def set_category_rules(rules) -> None:
+    """The agent sets the site's [categories] rules once at start; imports use them."""
+    global _category_rules
+    _category_rules = rules
+
+
+def upsert_products(rows: list[dict], stats: ImportStats, category_rules=None) -> dict[str, int]:
+    """rows: {"id", "title", "status", "vendor", "productType", "updatedAt"} (and "tags" when the
+    hierarchy comes from tags). Returns {gid: local id}."""
+    from . import categories
+    from .config import CategoryRules
+    category_rules = category_rules or _category_rules or CategoryRules()
     if not rows:
         return {}
     now = utcnow()
@@ -75,8 +89,10 @@ def upsert_products(rows: list[dict], stats: ImportStats) -> dict[str, int]:
         existing = {p.shopify_id: p for p in Product.select().where(Product.shopify_id.in_([r["id"] for r in rows]))}
         for r in rows:
             status = (r.get("status") or "ACTIVE").upper()
+            path = categories.derive(category_rules, r.get("productType") or "", r.get("tags") or ())
             values = {"title": r.get("title") or "(untitled)", "vendor": r.get("vendor") or "",
-                      "category": r.get("productType") or "", "status": status,
+                      "department": path.department, "category": path.category,
+                      "sub_category": path.sub_category, "status": status,
                       "shopify_updated_at": r.get("updatedAt"), "updated_at": now}
             p = existing.get(r["id"])
             if p is None:
@@ -105,6 +121,7 @@ def upsert_variants(rows: list[dict], product_ids: dict[str, int], stats: Import
         by_sku = {v.sku: v for v in Variant.select().where(Variant.sku.in_(skus))}
         codes = [r["barcode"].strip() for r in rows if (r.get("barcode") or "").strip()]
         owners = {b.code: b.variant_id for b in Barcode.select().where(Barcode.code.in_(codes))} if codes else {}
+        left_behind: set[int] = set()   # local-only products whose variants Shopify's products took over
         for r, sku in zip(rows, skus):
             pid = product_ids.get(r["product"])
             if pid is None:
@@ -141,6 +158,8 @@ def upsert_variants(rows: list[dict], product_ids: dict[str, int], stats: Import
                 by_sid[r["id"]] = v
                 stats.variants_created += 1
             else:
+                if v.product_id != pid and not v.shopify_id:
+                    left_behind.add(v.product_id)
                 if price is not None:
                     values["price_paisa"] = price
                 if r.get("taxable") is False:
@@ -167,6 +186,20 @@ def upsert_variants(rows: list[dict], product_ids: dict[str, int], stats: Import
                 elif owner != v.id:
                     stats.barcode_conflicts += 1
                     stats.warn(f"barcode {code} of {sku} already belongs to another item; kept the first")
+        _drop_emptied(left_behind, stats)
+
+
+def _drop_emptied(product_ids: set[int], stats: ImportStats) -> None:
+    """A product made locally (the demo's, or one typed in before Shopify was connected) whose
+    every variant now belongs to the Shopify product with the same SKUs is an empty duplicate:
+    it would show in searches and reports with nothing in it. Remove it."""
+    for pid in product_ids:
+        product = Product.get_or_none(Product.id == pid)
+        if product is None or product.shopify_id:
+            continue
+        if not Variant.select().where(Variant.product == pid).exists():
+            product.delete_instance()
+            stats.local_products_merged += 1
 
 
 def _sku(r: dict) -> str:

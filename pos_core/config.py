@@ -72,12 +72,66 @@ class PrinterConfig:
     open_drawer: bool = True
 
 
+BARCODE_SYMBOLOGIES = ("ean13", "code128")
+IN_STORE_PREFIXES = tuple(str(n) for n in range(20, 30))  # GS1 restricted circulation
+
+
+@dataclass(frozen=True)
+class BarcodeRules:
+    generate: str = "ean13"
+    ean_prefix: str = "21"
+    price_prefixes: tuple[str, ...] = ("28",)
+    quantity_prefixes: tuple[str, ...] = ("29",)
+    price_decimals: int = 0      # digits of the embedded price after the decimal point: 0 = whole rupees
+    write_back: bool = False
+
+    def problems(self) -> list[tuple[str, str, object]]:
+        """(key, expected, found) for each thing wrong; config.py turns the first into a ConfigError."""
+        out: list[tuple[str, str, object]] = []
+        if self.generate not in BARCODE_SYMBOLOGIES:
+            out.append(("generate", "ean13 or code128", self.generate))
+        if self.ean_prefix not in IN_STORE_PREFIXES:
+            out.append(("ean_prefix", "an in-store prefix from 20 to 29", self.ean_prefix))
+        for key, values in (("price_prefixes", self.price_prefixes), ("quantity_prefixes", self.quantity_prefixes)):
+            for p in values:
+                if p not in IN_STORE_PREFIXES:
+                    out.append((key, "in-store prefixes from 20 to 29", p))
+        embedded = set(self.price_prefixes) | set(self.quantity_prefixes)
+        if set(self.price_prefixes) & set(self.quantity_prefixes):
+            out.append(("quantity_prefixes", "prefixes not also used for prices",
+                        sorted(set(self.price_prefixes) & set(self.quantity_prefixes))))
+        if self.ean_prefix in embedded:
+            out.append(("ean_prefix", "a prefix not used for price- or quantity-embedded codes", self.ean_prefix))
+        if self.price_decimals not in (0, 1, 2):
+            out.append(("price_decimals", "0, 1 or 2", self.price_decimals))
+        return out
+
+
 @dataclass(frozen=True)
 class ScannerConfig:
     device: str = ""          # evdev path; empty = keyboard-wedge detection in the till
     layout: str = "us"
     max_gap_ms: int = 50      # a human never types 8+ characters this evenly fast
     min_length: int = 4
+
+
+@dataclass(frozen=True)
+class CourierAccount:
+    """A courier whose merchant API books our parcels ([courier_api.<name>], issue 18)."""
+    name: str                      # leopards, postex
+    endpoint: str = ""             # override for the simulator, e.g. http://127.0.0.1:8702
+    api_key: str = field(default="", repr=False)
+    api_password: str = field(default="", repr=False)   # Leopards
+    password_file: str = ""
+    token: str = field(default="", repr=False)          # PostEx
+    token_file: str = ""
+    origin_city: str = ""          # the courier's code for the city parcels leave from
+    pickup_address_code: str = ""  # PostEx
+    shipper_name: str = ""
+    shipper_phone: str = ""
+    shipper_address: str = ""
+    track_minutes: int = 30        # how often each open parcel's status is read
+    timeout_seconds: int = 15
 
 
 @dataclass(frozen=True)
@@ -104,6 +158,24 @@ class Config:
     adjustment_approval_above: Decimal = Decimal("5000")
     courier_urls: dict[str, str] = field(default_factory=dict)
     backup: BackupConfig = BackupConfig()
+    courier_accounts: dict[str, CourierAccount] = field(default_factory=dict)
+    barcodes: BarcodeRules = BarcodeRules()
+    categories: "CategoryRules" = field(default_factory=lambda: CategoryRules())
+    # [receipt] and [labels] as written: printers.template / printers.labels check them at start,
+    # because pos_core may not import printers.
+    receipt: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+
+
+CATEGORY_SOURCES = ("product_type", "tags")
+
+
+@dataclass(frozen=True)
+class CategoryRules:
+    """Where the department > category > sub-category hierarchy comes from (categories.py)."""
+    source: str = "product_type"  # product_type: "Women > Lawn > 3 Piece"; tags: "dept:Women", ...
+    separator: str = ">"
+    tag_prefixes: tuple[str, str, str] = ("dept:", "cat:", "sub:")
 
 
 def find_path(cli_path: str | None = None) -> Path:
@@ -134,7 +206,8 @@ def load(cli_path: str | None = None) -> Config:
 def parse(data: dict, path: Path | str) -> Config:
     r = _Reader(data, Path(path))
     known = {"database", "site", "counter", "tax", "printer", "scanner", "shopify", "fbr", "keys",
-             "permissions", "stock", "couriers", "backup"}
+             "permissions", "stock", "couriers", "backup", "courier_api", "barcodes", "categories",
+             "receipt", "labels"}
     for section in data:
         if section not in known:
             raise ConfigError(path, section, "one of " + ", ".join(sorted(known)), "unknown section")
@@ -202,7 +275,74 @@ def parse(data: dict, path: Path | str) -> Config:
         courier_urls=_courier_urls(r),
         backup=BackupConfig(dir=r.get("backup.dir", str, ""),
                             keep=r.check("backup.keep", int, 14, lambda v: 1 <= v <= 365, "1..365")),
+        courier_accounts=_courier_accounts(r),
+        barcodes=_barcodes(r), categories=_categories(r),
+        receipt=_section(r, "receipt"), labels=_section(r, "labels"),
     )
+
+
+def _barcodes(r: "_Reader") -> BarcodeRules:
+    d = BarcodeRules()
+    rules = BarcodeRules(
+        generate=r.get("barcodes.generate", str, d.generate),
+        ean_prefix=r.get("barcodes.ean_prefix", str, d.ean_prefix),
+        price_prefixes=tuple(r.strings("barcodes.price_prefixes")) if r.raw("barcodes.price_prefixes") is not None
+        else d.price_prefixes,
+        quantity_prefixes=tuple(r.strings("barcodes.quantity_prefixes"))
+        if r.raw("barcodes.quantity_prefixes") is not None else d.quantity_prefixes,
+        price_decimals=r.get("barcodes.price_decimals", int, d.price_decimals),
+        write_back=r.get("barcodes.write_back", bool, d.write_back),
+    )
+    for key, expected, found in rules.problems()[:1]:
+        raise ConfigError(r.path, f"barcodes.{key}", expected, found)
+    return rules
+
+
+def _categories(r: "_Reader") -> CategoryRules:
+    d = CategoryRules()
+    prefixes = r.strings("categories.tag_prefixes")
+    if prefixes and (len(prefixes) != 3 or not all(prefixes)):
+        raise ConfigError(r.path, "categories.tag_prefixes", "three tag prefixes (department, category, sub)",
+                          prefixes)
+    sep = r.get("categories.separator", str, d.separator)
+    if not sep.strip():
+        raise ConfigError(r.path, "categories.separator", "a visible separator such as >", sep)
+    return CategoryRules(source=r.choice("categories.source", CATEGORY_SOURCES, d.source), separator=sep,
+                         tag_prefixes=tuple(prefixes) if prefixes else d.tag_prefixes)
+
+
+def _section(r: "_Reader", name: str) -> dict:
+    value = r.raw(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(r.path, name, "a [section]", value)
+    return value
+
+
+COURIER_KINDS = ("leopards", "postex")
+
+
+def _courier_accounts(r: "_Reader") -> dict[str, CourierAccount]:
+    section = r.raw("courier_api") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(r.path, "courier_api", "tables like [courier_api.leopards]", section)
+    out = {}
+    for name in section:
+        if name not in COURIER_KINDS:
+            raise ConfigError(r.path, f"courier_api.{name}", "one of " + ", ".join(COURIER_KINDS), name)
+        k = f"courier_api.{name}"
+        out[name] = CourierAccount(
+            name=name, endpoint=r.get(f"{k}.endpoint", str, ""), api_key=r.get(f"{k}.api_key", str, ""),
+            api_password=r.get(f"{k}.api_password", str, ""), password_file=r.get(f"{k}.password_file", str, ""),
+            token=r.get(f"{k}.token", str, ""), token_file=r.get(f"{k}.token_file", str, ""),
+            origin_city=r.get(f"{k}.origin_city", str, ""),
+            pickup_address_code=r.get(f"{k}.pickup_address_code", str, ""),
+            shipper_name=r.get(f"{k}.shipper_name", str, ""), shipper_phone=r.get(f"{k}.shipper_phone", str, ""),
+            shipper_address=r.get(f"{k}.shipper_address", str, ""),
+            track_minutes=r.check(f"{k}.track_minutes", int, 30, lambda v: 1 <= v <= 1440, "1..1440"),
+            timeout_seconds=r.check(f"{k}.timeout_seconds", int, 15, lambda v: 1 <= v <= 120, "1..120"))
+    return out
 
 
 def _courier_urls(r: "_Reader") -> dict[str, str]:

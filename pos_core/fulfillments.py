@@ -134,30 +134,45 @@ def dispatch(uid: str, staff_id: int, courier: str, tracking_number: str, *, sho
         if f.status != "PACKED":
             raise StateError(f"shipment is {f.status}; pack it before dispatch")
         check_not_superseded(f, "dispatch")
-        f.courier, f.tracking_number, f.tracking_url = courier, tracking_number, url
-        _set(f, "DISPATCHED", person.id, courier=courier, tracking=tracking_number)
-        if shopify_enabled:
-            outbox.enqueue(outbox.SHOPIFY, "fulfillment_create", {
-                "orderId": f.order.shopify_id, "locationId": f.branch.shopify_location_id,
-                "lines": [{"lineItemId": l.order_line.shopify_line_id, "quantity": l.qty} for l in f.lines],
-                "tracking": {"company": courier, "number": tracking_number, "url": url},
-                "notifyCustomer": notify_customer, "fulfillmentUid": f.uid,
-                "message": f"Shipped from {f.branch.name}",
-            }, "fulfillment", f.uid)
-        if policy is not None and policy.fbr_enabled:
-            _queue_invoice(f, policy, credit=False)
+        mark_dispatched(f, person.id, courier, tracking_number, url, shopify_enabled=shopify_enabled,
+                        notify_customer=notify_customer, policy=policy)
     return f
+
+
+def mark_dispatched(f: Fulfillment, staff_id: int, courier: str, tracking_number: str, url: str, *,
+                    shopify_enabled: bool, notify_customer: bool = True, policy: SalePolicy | None = None,
+                    depends_on: str | None = None, **detail) -> None:
+    """The dispatch itself, inside the caller's transaction. A parcel booked through a courier's API
+    (pos_core.couriers) has no tracking number yet: its Shopify fulfillment job `depends_on` the
+    booking job, which writes the number into it before it can be sent."""
+    f.courier, f.tracking_number, f.tracking_url = courier, tracking_number, url
+    _set(f, "DISPATCHED", staff_id, courier=courier, tracking=tracking_number, **detail)
+    if shopify_enabled:
+        outbox.enqueue(outbox.SHOPIFY, "fulfillment_create", {
+            "orderId": f.order.shopify_id, "locationId": f.branch.shopify_location_id,
+            "lines": [{"lineItemId": l.order_line.shopify_line_id, "quantity": l.qty} for l in f.lines],
+            "tracking": {"company": courier, "number": tracking_number, "url": url},
+            "notifyCustomer": notify_customer, "fulfillmentUid": f.uid,
+            "message": f"Shipped from {f.branch.name}",
+        }, "fulfillment", f.uid, depends_on=depends_on)
+    if policy is not None and policy.fbr_enabled:
+        _queue_invoice(f, policy, credit=False)
 
 
 def deliver(uid: str, staff_id: int, *, shopify_enabled: bool) -> Fulfillment:
     person = staffmod.get(staff_id)
     with db.write():
         f = _get(uid, "smart")
-        if f.status != "DISPATCHED":
-            raise StateError(f"shipment is {f.status}; only a dispatched one can be delivered")
-        _set(f, "DELIVERED", person.id)
-        online_orders.queue_tags(f.order, ["pos-delivered"], shopify_enabled)
+        mark_delivered(f, person.id, shopify_enabled=shopify_enabled)
     return f
+
+
+def mark_delivered(f: Fulfillment, staff_id: int | None, *, shopify_enabled: bool, **detail) -> None:
+    """Inside the caller's transaction; staff_id None when the courier's tracking said so."""
+    if f.status != "DISPATCHED":
+        raise StateError(f"shipment is {f.status}; only a dispatched one can be delivered")
+    _set(f, "DELIVERED", staff_id, **detail)
+    online_orders.queue_tags(f.order, ["pos-delivered"], shopify_enabled)
 
 
 def mark_returned(uid: str, staff_id: int, receiving_branch_id: int, *, shopify_enabled: bool,

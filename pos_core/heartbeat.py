@@ -12,6 +12,9 @@ from . import db
 from .models import AgentHeartbeat, utcnow
 
 _UNSET = object()
+# Written only by the running agent's scheduler loop (`pos-agent run`), never by `once`, a
+# catalog import or another command: "is the agent running?" is answered from this row alone.
+AGENT_LOOP = "agent"
 
 
 def beat(channel: str, *, contact: bool | dt.datetime = False, error=_UNSET, detail: dict | None = None,

@@ -43,12 +43,37 @@ def _office_summaries(database) -> None:
     database.create_tables([StockActivity, SummaryWatermark])
 
 
-# (version, name, function). Append only; never edit one that has shipped. Kept in version order.
-MIGRATIONS: list[tuple[int, str, Callable]] = [
+def _couriers(database) -> None:
+    """Issue 18: consignments booked with couriers, COD statements and their lines."""
+    from .models import COURIER_MODELS
+    database.create_tables(COURIER_MODELS)
+
+
+def _shelf(database) -> None:
+    """Issue 17: PLU, unit of measure and Urdu name on variants; department and sub-category on
+    products; the embedded code that priced an order line."""
+    from peewee import CharField as Char, IntegerField as Int
+    from playhouse.migrate import SchemaMigrator, migrate as run
+    m = SchemaMigrator.from_database(database)
+    run(m.add_column("variant", "plu", Int(null=True)),
+        m.add_column("variant", "measure_unit", Char(default="", max_length=8)),
+        m.add_column("variant", "urdu_name", Char(null=True)),
+        m.add_column("product", "department", Char(default="")),
+        m.add_column("product", "sub_category", Char(default="")),
+        m.add_column("pos_order_line", "scanned_code", Char(null=True)),
+        m.add_index("variant", ("plu",), True),
+        m.add_index("product", ("department",), False))
+
+
+# (version, name, function). Append only; never edit one that has shipped. Numbers were handed
+# out per issue, so they may arrive out of order: migrate() runs them sorted.
+MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (1, "initial schema", _initial),
+    (6, "shelf: PLU, measure, Urdu name, categories", _shelf),
+    (7, "couriers: consignments, COD statements", _couriers),
     (8, "back office: stock activity summary", _office_summaries),
-]
-LATEST = MIGRATIONS[-1][0]
+])
+LATEST = max(v for v, _, _ in MIGRATIONS)
 
 
 class SchemaError(RuntimeError):
@@ -80,7 +105,7 @@ def migrate() -> list[int]:
         init()
         return [v for v, _, _ in MIGRATIONS]
     ran = []
-    for version, name, fn in MIGRATIONS:
+    for version, name, fn in sorted(MIGRATIONS, key=lambda m: m[0]):
         if version in done:
             continue
         with _foreign_keys_off():
@@ -122,8 +147,11 @@ def check_current() -> None:
     done = applied_versions()
     if not done:
         raise SchemaError("the database has no schema; run `pos-admin init` or `pos-admin migrate`")
-    if max(done) < LATEST:
-        raise SchemaError(f"the database is at schema {max(done)}, this program needs {LATEST}; "
+    # Versions are numbered per issue, not in order of landing: a database can sit at the highest
+    # number and still lack a lower one, so what is missing is a set, not a comparison.
+    missing = sorted({v for v, _, _ in MIGRATIONS} - done)
+    if missing:
+        raise SchemaError(f"the database lacks schema migration(s) {missing}, which this program needs; "
                           "run `pos-admin migrate`")
     if max(done) > LATEST:
         raise SchemaError(f"the database is at schema {max(done)}, newer than this program ({LATEST}); "

@@ -98,6 +98,9 @@ class Product(BaseModel):
     title = CharField()
     vendor = CharField(default="")
     category = CharField(default="", index=True)
+    # Migration 6: the rest of the hierarchy, derived by categories.py (department > category > sub).
+    department = CharField(default="", index=True)
+    sub_category = CharField(default="")
     status = CharField(default="ACTIVE")  # ACTIVE, ARCHIVED, DRAFT, DELETED (never removed locally)
     shopify_id = CharField(null=True, unique=True)
     shopify_updated_at = CharField(null=True)
@@ -118,6 +121,10 @@ class Variant(BaseModel):
     shopify_id = CharField(null=True, unique=True)
     shopify_inventory_item_id = CharField(null=True, index=True)
     updated_at = DateTimeField(default=utcnow)
+    # Migration 6 (issue 17): goods sold by measure, Urdu on receipts.
+    plu = IntegerField(null=True, unique=True)   # the 5-digit item number in price-embedded codes
+    measure_unit = CharField(default="", max_length=8)  # "m", "kg": sold by measure; "" = by the piece
+    urdu_name = CharField(null=True)             # printed on receipts; the till shows the Roman name
 
 
 class Barcode(BaseModel):
@@ -237,6 +244,7 @@ class PosOrderLine(BaseModel):
     third_schedule = BooleanField(default=False)
     original_line = ForeignKeyField("self", null=True)  # on a refund line: the sold line
     restock = BooleanField(default=True)
+    scanned_code = CharField(null=True)  # migration 6: the price/quantity-embedded code that priced it
 
     class Meta:
         indexes = ((("order", "line_no"), True),)
@@ -535,6 +543,73 @@ MODELS = [
     StockTakeItem, StockTakeCount, SmartOrder, SmartOrderLine, SmartOrderEvent, Fulfillment,
     FulfillmentLine, ReconciliationRun,
 ]
+
+
+# --- issue 18: couriers (migration 7) ---------------------------------------------------------
+
+class Consignment(BaseModel):
+    """A parcel booked (or waiting to be booked) with a courier for a Smart Fulfillment.
+
+    `reference` is the order reference we send the courier; it is unique and it is what the
+    agent looks up before any resend, so a lost answer never books a second parcel.
+    """
+    uid = CharField(unique=True, default=new_uid)
+    fulfillment = ForeignKeyField(Fulfillment, backref="consignments")
+    courier = CharField(max_length=16)          # leopards, postex
+    status = CharField(max_length=16, index=True)  # see pos_core.couriers
+    reference = CharField(unique=True)
+    tracking_number = CharField(null=True, index=True)
+    city_code = CharField(default="")           # the courier's own id or name for the city
+    city_name = CharField(default="")
+    consignee_name = CharField(default="")
+    phone = CharField(default="")
+    address = TextField(default="")
+    cod_paisa = BigIntegerField(default=0)
+    weight_grams = IntegerField(default=500)
+    pieces = IntegerField(default=1)
+    courier_status = CharField(default="")      # the courier's words for the last status
+    label_url = TextField(default="")
+    booking_job = CharField(null=True)          # outbox job uid
+    booked_at = DateTimeField(null=True)
+    delivered_at = DateTimeField(null=True)
+    returned_at = DateTimeField(null=True)      # scanned back in at a branch
+    received_branch = ForeignKeyField(Branch, null=True)
+    last_tracked_at = DateTimeField(null=True)
+    last_error = TextField(default="")
+    history = JSONField(default=list)
+    created_at = DateTimeField(default=utcnow)
+
+
+class CodStatement(BaseModel):
+    """A courier's payment statement, imported to match the COD money against delivered parcels."""
+    uid = CharField(unique=True, default=new_uid)
+    courier = CharField(max_length=16)
+    source = CharField(default="")              # file name or "api"
+    digest = CharField(unique=True)             # the same file imported twice is refused
+    imported_at = DateTimeField(default=utcnow)
+    staff = ForeignKeyField(Staff, null=True)
+    rows = IntegerField(default=0)
+    paid_paisa = BigIntegerField(default=0)
+    charges_paisa = BigIntegerField(default=0)
+
+
+class CodStatementLine(BaseModel):
+    statement = ForeignKeyField(CodStatement, backref="lines", on_delete="CASCADE")
+    row_no = IntegerField()
+    tracking_number = CharField(index=True)
+    consignment = ForeignKeyField(Consignment, null=True, backref="cod_lines")
+    collected_paisa = BigIntegerField(default=0)   # what the courier says it collected
+    charges_paisa = BigIntegerField(default=0)     # delivery and COD charges it kept
+    paid_paisa = BigIntegerField(default=0)        # what it paid us for this parcel
+    result = CharField(max_length=16)              # PAID, CHARGES, SHORT_PAID, OVER_PAID, UNKNOWN, NOT_DELIVERED, DUPLICATE
+    note = TextField(default="")
+
+    class Meta:
+        indexes = ((("statement", "row_no"), True),)
+
+
+COURIER_MODELS = [Consignment, CodStatement, CodStatementLine]
+MODELS += COURIER_MODELS  # issue 18
 
 
 # --- back office (issue 15): summaries the reports keep, migration 8 ------------------------------

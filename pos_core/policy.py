@@ -15,6 +15,7 @@ class SalePolicy:
     fbr_enabled: bool = False
     fbr_posid: str = ""
     discount_limits: dict[str, Decimal] = field(default_factory=dict)
+    barcode_rules: object = None  # config.BarcodeRules: how price-embedded codes read; None = defaults
 
 
 def from_config(cfg) -> SalePolicy:
@@ -26,4 +27,5 @@ def from_config(cfg) -> SalePolicy:
         fbr_enabled=fbr_on,
         fbr_posid=cfg.fbr.posid,
         discount_limits=dict(cfg.discount_limits),
+        barcode_rules=cfg.barcodes,
     )

@@ -87,6 +87,18 @@ class Totals:
     total_paisa: int
 
 
+def measured_price_paisa(unit_price_paisa: int, quantity: Decimal) -> int:
+    """Goods sold by the metre or kilo: the unit price times the measured quantity, rounded
+    half-up to the paisa once (the line then sells as one unit at this price)."""
+    if isinstance(quantity, float) or not isinstance(quantity, Decimal):
+        raise PricingError(f"a measured quantity must be a Decimal, not {quantity!r}")
+    if not quantity.is_finite() or quantity <= 0:
+        raise PricingError(f"a measured quantity must be more than zero, not {quantity}")
+    if unit_price_paisa < 0:
+        raise PricingError("a price cannot be negative")
+    return round_half_up(Decimal(unit_price_paisa) * quantity)
+
+
 def check_qty(qty: object) -> int:
     if isinstance(qty, bool) or not isinstance(qty, int):
         raise PricingError(f"quantity must be a whole number, not {qty!r}")

@@ -2,8 +2,10 @@
 
 Shopify's `on_hand` at a location should equal the ledger's on-hand summed over the branches mapped
 to it, once the outbox is empty, give or take two things the ledger knows about: units packed for
-online orders but not yet dispatched (gone from the branch, still committed in Shopify) and units
-Shopify shows fulfilled that no branch has confirmed yet (Branch Sync pending). Whatever is left
+online orders but not yet dispatched (gone from the branch, still committed in Shopify), units
+sent by Manual Fulfillment that Shopify has not fulfilled (nothing is pushed for those, so Shopify
+still counts them), and units Shopify shows fulfilled that no branch has confirmed yet (Branch
+Sync pending). Whatever is left
 was changed directly in Shopify. The report never changes anything; a manager may accept a
 correction, which the agent sends with inventorySetQuantities and a compare-and-swap value, so an
 online order placed in between cannot be overwritten.
@@ -47,7 +49,7 @@ def expected(location_id: str) -> dict[str, dict]:
     items = dict(Variant.select(Variant.id, Variant.shopify_inventory_item_id)
                  .where(Variant.shopify_inventory_item_id.is_null(False) & (Variant.tracked == True)).tuples())  # noqa: E712
     for vid, item in items.items():
-        rows[item] = {"variant_id": vid, "ledger": 0, "packed": 0, "unsynced": 0, "pending": 0}
+        rows[item] = {"variant_id": vid, "ledger": 0, "packed": 0, "unsynced": 0, "pending": 0, "manual": 0}
     for vid, qty in (StockLevel.select(StockLevel.variant, fn.SUM(StockLevel.on_hand))
                      .where(StockLevel.branch.in_(branches)).group_by(StockLevel.variant).tuples()):
         if vid in items:
@@ -57,6 +59,9 @@ def expected(location_id: str) -> dict[str, dict]:
                             & Fulfillment.branch.in_(branches)).group_by(FulfillmentLine.variant).tuples()):
         if vid in items:
             rows[items[vid]]["packed"] = int(qty)
+    for vid, n in manual_not_in_shopify(branches).items():
+        if vid in items:
+            rows[items[vid]]["manual"] += n
     for order in SmartOrder.select().where(SmartOrder.needs_branch_sync == True):  # noqa: E712
         variants = {l.id: l.variant_id for l in order.lines}
         for line_id, n in online_orders.uncovered_units(order).items():
@@ -71,6 +76,42 @@ def expected(location_id: str) -> dict[str, dict]:
     return rows
 
 
+def manual_not_in_shopify(branches: list[int]) -> dict[int, int]:
+    """Units per variant that left these branches by Manual Fulfillment and that Shopify has not
+    fulfilled: nothing is pushed for a Manual Fulfillment, so Shopify still counts them on hand
+    (committed to the order) until the order is fulfilled there. Shopify's fulfilled units of a
+    line are matched first to the line's shipped and Branch Sync records, then to manual ones."""
+    out: dict[int, int] = {}
+    orders = {oid for (oid,) in Fulfillment.select(Fulfillment.order)
+              .where((Fulfillment.mode == "manual") & (Fulfillment.status == "DONE")
+                     & Fulfillment.branch.in_(branches)).distinct().tuples()}
+    for order in SmartOrder.select().where(SmartOrder.id.in_(list(orders))) if orders else []:
+        manual: dict[int, int] = {}
+        other: dict[int, int] = {}
+        for line_id, mode, status, branch_id, qty in (
+                FulfillmentLine.select(FulfillmentLine.order_line, Fulfillment.mode, Fulfillment.status,
+                                       Fulfillment.branch, FulfillmentLine.qty).join(Fulfillment)
+                .where((Fulfillment.order == order.id) & FulfillmentLine.order_line.is_null(False)).tuples()):
+            if mode == "manual" and status == "DONE" and branch_id in branches:
+                manual[line_id] = manual.get(line_id, 0) + int(qty)
+            elif (mode, status) in SHOPIFY_KNOWS:
+                other[line_id] = other.get(line_id, 0) + int(qty)
+        fulfilled = order.shopify_fulfilled or {}
+        for line in order.lines:
+            m = manual.get(line.id, 0)
+            if not m or line.variant_id is None:
+                continue
+            in_shopify = max(0, int(fulfilled.get(line.shopify_line_id, 0)) - other.get(line.id, 0))
+            left = max(0, m - in_shopify)
+            if left:
+                out[line.variant_id] = out.get(line.variant_id, 0) + left
+    return out
+
+
+# local records whose units Shopify has (or will have, once pushed) as fulfilled
+SHOPIFY_KNOWS = {("smart", "DISPATCHED"), ("smart", "DELIVERED"), ("smart", "RETURNED"), ("branch_sync", "DONE")}
+
+
 def compare(location_id: str, shopify: list[ShopifyLevel], cost_used: int = 0) -> ReconciliationRun:
     """Record a report of every item whose Shopify on-hand differs from the ledger's account."""
     want = expected(location_id)
@@ -80,7 +121,7 @@ def compare(location_id: str, shopify: list[ShopifyLevel], cost_used: int = 0) -
         if row is None:
             continue  # not an item this site tracks
         # What Shopify should show once everything known has happened there:
-        should = row["ledger"] + row["packed"] - row["unsynced"] - row["pending"]
+        should = row["ledger"] + row["packed"] + row["manual"] - row["unsynced"] - row["pending"]
         diff = level.on_hand - should
         raw = level.on_hand - row["ledger"]
         if raw == 0 and diff == 0:
@@ -90,6 +131,9 @@ def compare(location_id: str, shopify: list[ShopifyLevel], cost_used: int = 0) -
             causes.append(f"{row['pending']:+} still in the outbox (a movement not yet applied in Shopify)")
         if row["packed"]:
             causes.append(f"{row['packed']} packed for online orders, not yet dispatched")
+        if row["manual"]:
+            causes.append(f"{row['manual']} sent by Manual Fulfillment and not fulfilled in Shopify yet (Shopify "
+                          "still counts them for the order: fulfil it in Shopify)")
         if row["unsynced"]:
             causes.append(f"{row['unsynced']} fulfilled in Shopify, waiting for Branch Sync")
         if diff:

@@ -29,6 +29,9 @@ class SaleLine:
     qty: int
     unit_price: Decimal | None = None   # an override of the catalog price
     discount: Discount | None = None
+    # A price- or quantity-embedded code (fabric by the metre): the code, read again here, sets
+    # the price, so it is no override. Such a line is always one unit.
+    scanned_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ def draft_lines(draft_uid: str) -> tuple[PosOrder, list[SaleLine]]:
     order = _draft(draft_uid)
     lines = [SaleLine(l.variant_id, l.qty,
                       Decimal(l.unit_price_paisa) / 100 if l.price_overridden else None,
-                      Discount.from_json(l.line_discount))
+                      Discount.from_json(l.line_discount), l.scanned_code)
              for l in order.lines.order_by(PosOrderLine.line_no)]
     return order, lines
 
@@ -114,7 +117,7 @@ def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_i
     if not lines:
         raise InvalidInput("the cart is empty")
     variants = _variants(lines)
-    priced, totals = _price(lines, variants, order_discount, policy.prices_include_tax)
+    priced, totals = _price(lines, variants, order_discount, policy.prices_include_tax, policy.barcode_rules)
     approver = _check_discretion(policy, cashier, approver_id, lines, variants, priced, order_discount)
     fee = policy.service_fee_paisa
     due = totals.total_paisa + fee
@@ -146,7 +149,7 @@ def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_i
         order.buyer = buyer.as_json() if buyer else None
         order.completed_at = now
         order.save()
-        line_rows = _write_lines(order, lines, variants, priced)
+        line_rows = _write_lines(order, lines, variants, priced, policy.barcode_rules)
         _write_payments(order, payments, now)
         _spend_credit(order, payments, cashier)
 
@@ -258,13 +261,27 @@ def _variants(lines: list[SaleLine]) -> dict[int, Variant]:
     return found
 
 
-def _price(lines, variants, order_discount, prices_include_tax):
+def _measured_price(l: SaleLine, v: Variant, rules) -> int:
+    from . import barcodes
+    from .config import BarcodeRules
+    m = barcodes.measured_line(l.scanned_code, rules or BarcodeRules())
+    if m.variant.id != v.id:
+        raise InvalidInput(f"{l.scanned_code}: this label is for {m.variant.name}, not {v.name}")
+    if l.qty != 1 or l.unit_price is not None:
+        raise InvalidInput(f"{v.name}: a weighed or measured label sells as one line of 1 at its own price")
+    return m.price_paisa
+
+
+def _price(lines, variants, order_discount, prices_include_tax, barcode_rules=None):
     inputs = []
     for l in lines:
         try:
             check_qty(l.qty)
             v = variants[l.variant_id]
-            price = v.price_paisa if l.unit_price is None else to_paisa(l.unit_price)
+            if l.scanned_code:
+                price = _measured_price(l, v, barcode_rules)
+            else:
+                price = v.price_paisa if l.unit_price is None else to_paisa(l.unit_price)
         except (PricingError, MoneyError) as exc:
             raise InvalidInput(f"{variants[l.variant_id].name}: {exc}") from None
         if price < 0:
@@ -284,13 +301,19 @@ def _set_totals(order: PosOrder, totals) -> None:
     order.total_paisa = totals.total_paisa
 
 
-def _write_lines(order, lines, variants, priced) -> list[PosOrderLine]:
+def _write_lines(order, lines, variants, priced, barcode_rules=None) -> list[PosOrderLine]:
     rows = []
     for i, (l, p) in enumerate(zip(lines, priced), start=1):
         v = variants[l.variant_id]
+        name = v.name
+        if l.scanned_code:  # "Khaddar Plain 2.350 m": the customer sees what was measured
+            from . import barcodes
+            from .config import BarcodeRules
+            name = barcodes.measured_line(l.scanned_code, barcode_rules or BarcodeRules()).description
         rows.append(PosOrderLine(
-            order=order.id, line_no=i, variant=v.id, sku=v.sku, name=v.name, qty=p.qty,
+            order=order.id, line_no=i, variant=v.id, sku=v.sku, name=name, qty=p.qty,
             unit_price_paisa=p.unit_price_paisa, price_overridden=l.unit_price is not None,
+            scanned_code=l.scanned_code,
             line_discount=l.discount.as_json() if l.discount else None,
             line_discount_paisa=p.line_discount_paisa, order_discount_paisa=p.order_discount_paisa,
             tax_rate_bp=p.tax_rate_bp, tax_paisa=p.tax_paisa, value_excl_paisa=p.value_excl_paisa,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from pos_core import cli
 
@@ -16,6 +17,16 @@ def main(argv: list[str] | None = None) -> int:
         from pos_core import migrations
         cfg = cli.load_and_open(args.config)
         migrations.check_current()
+        from printers.labels import LabelConfigError, parse_output
+        from printers.template import TemplateError
+        from .receipts import receipt_template
+        try:
+            receipt_template(cfg)  # a broken [receipt] stops the till now, not at the first receipt
+            if cfg.labels:
+                parse_output(cfg.labels, f"{cfg.path} [labels]")
+        except (TemplateError, LabelConfigError) as exc:
+            print(f"config error: {exc}", file=sys.stderr)
+            return cli.EXIT_CONFIG
         from .app import configure_log
         configure_log(cfg)  # $POS_TILL_LOG or ~/.local/state/pos/till.log; never stderr
         # Over SSH and on the console animations are wasted bandwidth. The frame rate stays at

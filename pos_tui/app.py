@@ -24,10 +24,10 @@ from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.widgets import Input
 
 from pos_core import db, policy as policymod, shifts, staff as staffmod
-from pos_core.errors import PosError
 from pos_core.models import Counter, PosOrder, Staff
 from pos_core.money import fmt
 
+from . import work as tillwork
 from .cart import Cart
 from .messages import ActionFailed, PrintDone, ReturnDone, SaleDone, SignInResult
 from .scanner import WedgeDetector
@@ -145,6 +145,7 @@ SCREENS: dict[str, tuple[str, str | None]] = {
     "adjustment": ("pos_tui.screens.stock_adjust:AdjustScreen", "Adjustment"),
     "stock_take": ("pos_tui.screens.stock_take:StockTakeScreen", "Stock take"),
     "reconcile": ("pos_tui.screens.stock_reconcile:ReconcileScreen", "Reconciliation"),
+    "labels": ("pos_tui.screens.labels:LabelsScreen", "Price tags"),
     # dialogs: small modal screens that answer through the `then` callback of app.open
     "prompt": ("pos_tui.screens.dialogs:PromptScreen", None),
     "approval": ("pos_tui.screens.dialogs:ApprovalScreen", None),
@@ -424,20 +425,16 @@ class PosApp(App, inherit_bindings=False):
             customer_id=c.customer.id if c.customer else None, approver_id=c.approver_id,
             draft_uid=c.draft_uid))
 
-    @work(thread=True, group="sale", exit_on_error=False)
     def _complete_sale(self, args: dict) -> None:
-        from pos_core import sales  # imported when first needed: the sign-in screen comes up sooner
-        try:
+        def sell() -> SaleDone:
+            from pos_core import sales  # imported when first needed: the sign-in screen comes up sooner
             order = sales.complete_sale(self.policy, **args)
             cash = any(t.method == "cash" for t in args["tenders"])
-            self.post_message(SaleDone(order.uid, order.number, order.change_paisa, cash))
-        except PosError as exc:
-            self.post_message(ActionFailed(str(exc)))
-        except Exception as exc:  # noqa: BLE001 - e.g. the database is locked: say so, keep the cart
-            log.exception("sale not saved")
-            self.post_message(ActionFailed(f"the sale was NOT saved ({exc}); try again"))
-        finally:
-            db.close()
+            return SaleDone(order.uid, order.number, order.change_paisa, cash)
+        # Any error (the database is locked...): said in one line, the cart kept for another try.
+        tillwork.run(self, sell, self.post_message, failed=lambda text: self.post_message(ActionFailed(text)),
+                     busy=None, group="sale", what="The sale",
+                     unexpected="the sale was NOT saved ({error}); try again")
 
     @on(SaleDone)
     def sale_done(self, msg: SaleDone) -> None:
@@ -460,25 +457,18 @@ class PosApp(App, inherit_bindings=False):
         self.committing = True
         self._complete_return(kind, kwargs)
 
-    @work(thread=True, group="sale", exit_on_error=False)
     def _complete_return(self, kind: str, kwargs: dict) -> None:
-        from pos_core import refunds
-        try:
+        def save() -> ReturnDone:
+            from pos_core import refunds
             if kind == "refund":
                 doc = refunds.refund(self.policy, **kwargs)
-                self.post_message(ReturnDone([doc.uid], f"Refund {doc.number}: Rs {fmt(doc.total_paisa)} back"))
-            else:
-                credit, sale = refunds.exchange(self.policy, **kwargs)
-                uids = [credit.uid] + ([sale.uid] if sale else [])
-                text = f"Exchange done: {credit.number}" + (f" and {sale.number}" if sale else "")
-                self.post_message(ReturnDone(uids, text))
-        except PosError as exc:
-            self.post_message(ActionFailed(str(exc)))
-        except Exception as exc:  # noqa: BLE001
-            log.exception("%s not saved", kind)
-            self.post_message(ActionFailed(f"NOT saved ({exc}); try again"))
-        finally:
-            db.close()
+                return ReturnDone([doc.uid], f"Refund {doc.number}: Rs {fmt(doc.total_paisa)} back")
+            credit, sale = refunds.exchange(self.policy, **kwargs)
+            uids = [credit.uid] + ([sale.uid] if sale else [])
+            return ReturnDone(uids, f"Exchange done: {credit.number}" + (f" and {sale.number}" if sale else ""))
+        tillwork.run(self, save, self.post_message, failed=lambda text: self.post_message(ActionFailed(text)),
+                     busy=None, group="sale", what=f"The {kind}",
+                     unexpected=f"the {kind} was NOT saved ({{error}}); try again")
 
     @on(ReturnDone)
     def return_done(self, msg: ReturnDone) -> None:
@@ -530,13 +520,13 @@ class PosApp(App, inherit_bindings=False):
             self._print_one(uid, False)
 
     @work(thread=True, group="print", exit_on_error=False)
-    def print_document(self, uid: str, reprint: bool = False) -> None:
-        self._print_one(uid, reprint)
+    def print_document(self, uid: str, reprint: bool = False, gift: bool = False) -> None:
+        self._print_one(uid, reprint, gift)
 
-    def _print_one(self, uid: str, reprint: bool) -> None:
+    def _print_one(self, uid: str, reprint: bool, gift: bool = False) -> None:
         """Build and print one stored document (in a print worker's thread); posts PrintDone."""
         from printers.transport import PrintResult, print_receipt
-        from .receipts import build_receipt, printer_settings
+        from .receipts import build_receipt, printer_settings, receipt_template
         try:
             order = PosOrder.get(PosOrder.uid == uid)
             settings = printer_settings(self.cfg)
@@ -545,12 +535,14 @@ class PosApp(App, inherit_bindings=False):
                 result = PrintResult(False, "no printer is set up for this counter")
             else:
                 with self._print_lock:
-                    result = print_receipt(settings, receipt)
+                    result = print_receipt(settings, receipt, receipt_template(self.cfg), gift=gift)
             warning = result.warning
             if result.ok and receipt.fbr is not None and not receipt.fbr.fiscal_number:
                 pending = "offline mode, FBR number pending: Ctrl+R reprints it once the number comes"
                 warning = f"{warning}; {pending}" if warning else pending
-            self.post_message(PrintDone(f"Receipt {order.number}", result.ok, result.error, warning, uid))
+            what = f"Gift receipt {order.number}" if gift else f"Receipt {order.number}"
+            # A gift receipt says nothing about whether the receipt itself was printed.
+            self.post_message(PrintDone(what, result.ok, result.error, warning, None if gift else uid))
         except Exception as exc:  # noqa: BLE001 - printing must never take the till down
             log.exception("receipt for %s not printed", uid)
             self.post_message(PrintDone("Receipt", False, str(exc), None, uid))

@@ -29,9 +29,15 @@ class CartLine:
     third_schedule: bool
     override_paisa: int | None = None
     discount: Discount | None = None
+    # A price- or quantity-embedded label (fabric by the metre): the code fixes the price; the
+    # sale reads it again, so this is not a price override. Always one unit, never merged.
+    scanned_code: str | None = None
+    measured_paisa: int | None = None
 
     @property
     def price_paisa(self) -> int:
+        if self.measured_paisa is not None:
+            return self.measured_paisa
         return self.catalog_price_paisa if self.override_paisa is None else self.override_paisa
 
     @classmethod
@@ -49,10 +55,19 @@ class Cart:
     approver_id: int | None = None     # who approved a discount or override beyond the limit
     approver_name: str = ""
 
+    def add_measured(self, measured) -> int:
+        """A scanned price/quantity label (pos_core.barcodes.MeasuredLine): a line of its own."""
+        v = measured.variant
+        line = CartLine(v.id, v.sku, measured.description, v.option_text, 1, v.price_paisa, v.tax_rate_bp,
+                        v.third_schedule, scanned_code=measured.embedded.code, measured_paisa=measured.price_paisa)
+        self.lines.append(line)
+        return len(self.lines) - 1
+
     def add(self, v: "Variant", qty: int = 1) -> int:
         """Add an item, or one more of it if it is already on a plain line; returns the index."""
         for i, line in enumerate(self.lines):
-            if line.variant_id == v.id and line.override_paisa is None and line.discount is None:
+            if (line.variant_id == v.id and line.override_paisa is None and line.discount is None
+                    and line.scanned_code is None):
                 line.qty += qty
                 return i
         self.lines.append(CartLine.of(v, qty))
@@ -66,7 +81,8 @@ class Cart:
     def sale_lines(self) -> list["SaleLine"]:
         from pos_core.sales import SaleLine
         return [SaleLine(l.variant_id, l.qty,
-                         None if l.override_paisa is None else Decimal(l.override_paisa) / 100, l.discount)
+                         None if l.override_paisa is None else Decimal(l.override_paisa) / 100, l.discount,
+                         l.scanned_code)
                 for l in self.lines]
 
     def priced(self):

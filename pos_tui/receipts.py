@@ -13,6 +13,7 @@ from decimal import Decimal
 from pos_core import shifts
 from pos_core.models import Payment, PosOrder, PosOrderLine, Shift
 from printers import receipt as r
+from printers.settings import printer_settings  # noqa: F401 (shared with the agent's doctor)
 
 PK_OFFSET = dt.timedelta(hours=5)  # Pakistan Standard Time, no daylight saving
 
@@ -25,30 +26,40 @@ def rupees(paisa: int) -> Decimal:
     return Decimal(paisa) / 100
 
 
-def printer_settings(cfg) -> dict | None:
-    """The dict printers.transport wants, or None when the counter has no printer."""
-    p = cfg.printer
-    if p.kind == "none":
+_templates: dict[tuple, object] = {}
+
+
+def receipt_template(cfg):
+    """The site's checked receipt template, or None for the built-in layout. Raises
+    printers.template.TemplateError (one line) for a broken one: the till checks it at start.
+    Parsed once per config; when it prints Urdu, the font is loaded in the background at once."""
+    if not cfg.receipt:
         return None
-    d = {"kind": p.kind, "paper_mm": 58 if p.width == 32 else 80}
-    if p.profile:
-        d["profile"] = p.profile
-    if p.kind == "file":
-        d["path"] = p.path
-    elif p.kind == "network":
-        d.update(host=p.host, port=p.port, timeout=max(1, p.timeout_ms // 1000))
-    elif p.kind == "serial":
-        d.update(device=p.device, baudrate=p.baudrate)
-    elif p.kind == "usb":
-        d.update(vendor_id=p.vendor_id, product_id=p.product_id, timeout=p.timeout_ms)
-    return d
+    key = (cfg.path, repr(cfg.receipt), cfg.printer.width)
+    if key not in _templates:
+        from printers import template
+        tpl = template.parse(cfg.receipt, f"{cfg.path} [receipt]", printer_width=cfg.printer.width)
+        if template.uses_urdu(tpl):
+            import threading
+            from printers import urdu
+            threading.Thread(target=urdu.warm_up, args=(tpl.urdu_font, tpl.urdu_size), daemon=True,
+                             name="urdu-font").start()
+        _templates[key] = tpl
+    return _templates[key]
 
 
-def receipt_text(cfg, uid: str) -> str:
-    """The stored document's receipt as plain text, as the printer would lay it out (previews)."""
+def receipt_text(cfg, uid: str, gift: bool = False) -> str:
+    """The stored document's receipt as plain text, as the printer would lay it out (previews).
+    Urdu lines show as (Urdu): the console cannot draw them."""
     from printers.layout import layout
     from printers.preview import preview
     order = PosOrder.get(PosOrder.uid == uid)
+    tpl = receipt_template(cfg)
+    if tpl is not None or gift:
+        from printers import template
+        tpl = tpl or template.Template()
+        width = tpl.width or (32 if cfg.printer.width == 32 else 48)
+        return preview(template.layout(build_receipt(order, cfg), tpl, width, gift=gift), width, urdu_text=False)
     width = 32 if cfg.printer.width == 32 else 48
     return preview(layout(build_receipt(order, cfg), width), width)
 
@@ -95,7 +106,8 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         name, option = _short_name(line)
         gross = line.qty * line.unit_price_paisa
         items.append(r.ReceiptLine(name, option, line.qty, rupees(line.unit_price_paisa),
-                                   rupees(line.line_discount_paisa), rupees(gross - line.line_discount_paisa)))
+                                   rupees(line.line_discount_paisa), rupees(gross - line.line_discount_paisa),
+                                   urdu_name=line.variant.urdu_name if line.variant_id else None))
         taxes[line.tax_rate_bp] += line.tax_paisa
     incl = " incl." if order.prices_include_tax else ""
     tax_lines = [r.TaxLine(f"Sales tax {Decimal(bp) / 100:g}%{incl}", rupees(amount))
@@ -123,7 +135,8 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         title=title, header_lines=tuple(cfg.printer.header) or (cfg.site_name,), number=order.number,
         when=pk_time(order.completed_at), branch=order.branch.code, counter=order.counter.code,
         cashier=order.cashier.name, customer=cust, lines=tuple(items), totals=totals, tenders=tenders,
-        change=rupees(order.change_paisa), footer_lines=tuple(cfg.printer.footer),
+        # A refund hands money back: "Change 0.00" under it only confuses.
+        change=rupees(order.change_paisa) if order.kind == "sale" else None, footer_lines=tuple(cfg.printer.footer),
         ref_number=order.original.number if order.original_id else None, reprint=reprint, fbr=fbr,
         open_drawer=bool(cfg.printer.open_drawer and tendered_cash and not reprint))
 

@@ -129,6 +129,22 @@ class SlipPrinted(Message):
         self.what, self.ok, self.error, self.warning = what, ok, error, warning
 
 
+def _guarded(method):
+    import functools
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        from . import work
+        try:
+            return method(self, *args, **kwargs)
+        except PosError as exc:
+            self.show_message(str(exc), True)
+        except Exception as exc:  # noqa: BLE001 - e.g. "database is locked": say so, keep the till
+            work.log.exception("%s.%s failed", type(self).__name__, method.__name__)
+            self.show_message(work.failure_text(exc, "Reading the stock"), True)
+    return guarded
+
+
 class StockBase(Screen):
     """Code field + head + table. Subclasses set COLUMNS and implement handle_code and reload."""
 
@@ -143,6 +159,14 @@ class StockBase(Screen):
                             scrollbar-size-horizontal: 0; }
     StockBase #stock-detail { height: auto; max-height: 3; padding: 0 1; }
     """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        # The reads these screens make on the UI thread (reload, a scanned code) are guarded the
+        # same way as the writes: an unexpected error is logged and shown, the till goes on.
+        super().__init_subclass__(**kwargs)
+        for name in ("reload", "handle_code"):
+            if name in cls.__dict__:
+                setattr(cls, name, _guarded(cls.__dict__[name]))
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -205,13 +229,28 @@ class StockBase(Screen):
         if table.row_count:
             table.move_cursor(row=min(max(table.cursor_row + step, 0), table.row_count - 1))
 
-    def attempt(self, fn: Callable, *args, **kwargs):
-        """Run a pos_core call; its error goes to the message line. (result, ok)"""
-        try:
-            return fn(*args, **kwargs), True
-        except PosError as exc:
-            self.show_message(str(exc), True)
-            return None, False
+    working = False   # a core step is running: the next one waits (no double posting)
+
+    def core(self, fn: Callable, *args, then: Callable[[object], None] | None = None,
+             busy: str | None = "Saving...", **kwargs) -> None:
+        """Run fn(*args, **kwargs) (a pos_core step) through pos_tui.work: in a worker thread, then
+        then(result) here. Any error, "database is locked" included, goes to the message line."""
+        from . import work
+        if self.working:
+            self.show_message("Still working on the last step: a moment, then try again", True)
+            return
+        self.working = True
+
+        def done(result) -> None:
+            self.working = False
+            if then is not None:
+                then(result)
+
+        def failed(text: str) -> None:
+            self.working = False
+            self.show_message(text, True)
+        work.run(self, lambda: fn(*args, **kwargs), done, failed=failed, busy=busy, group="stock",
+                 what=f"{type(self).__name__}: {getattr(fn, '__name__', 'step')}")
 
     def with_manager(self, what: str, then: Callable[[object], None]) -> None:
         """Call then(person) with the signed-in manager, or after a manager approves with a PIN."""

@@ -31,12 +31,15 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
 
 
-def failure_text(exc: BaseException, what: str = "") -> str:
+UNEXPECTED = "{what} NOT done ({error}); try again"
+
+
+def failure_text(exc: BaseException, what: str = "", unexpected: str = UNEXPECTED) -> str:
     """What the cashier reads when `fn` raised: the product's own message as it is, anything else
-    as "<what> NOT done (<one line>); try again"."""
+    as `unexpected` filled in, by default "<what> NOT done (<one line>); try again"."""
     if isinstance(exc, PosError):
         return str(exc)
-    return f"{what or 'That'} NOT done ({one_line(exc)}); try again"
+    return unexpected.format(what=what or "That", error=one_line(exc))
 
 
 def say(screen, text: str, error: bool = False) -> None:
@@ -53,11 +56,12 @@ def say(screen, text: str, error: bool = False) -> None:
 
 def run(screen, fn: Callable[[], Any], done: Callable[[Any], None] | None = None, *,
         failed: Callable[[str], None] | None = None, what: str = "", busy: str | None = "Working...",
-        group: str = "core", exclusive: bool = False):
+        group: str = "core", exclusive: bool = False, unexpected: str = UNEXPECTED):
     """Run fn() in a thread worker of `screen`; then done(result) on the UI thread.
 
-    On an error `failed(text)` is called instead when given (text as from failure_text), else the
-    text goes to the screen's message line. `busy` is shown while it runs (None: nothing). An error
+    On an error `failed(text)` is called instead when given (text as from failure_text, with
+    `unexpected` as the wording for errors that are not the product's own), else the text goes to
+    the screen's message line. `screen` may also be the App. `busy` is shown while it runs (None: nothing). An error
     inside `done` itself is caught the same way, so no outcome can stop the till. Returns the Worker.
     """
     if busy:
@@ -70,9 +74,9 @@ def run(screen, fn: Callable[[], Any], done: Callable[[Any], None] | None = None
             if not isinstance(exc, PosError):
                 log.exception("%s failed on %s", what or getattr(fn, "__name__", "core work"),
                               type(screen).__name__)
-            screen.call_later(_fail, screen, failed, failure_text(exc, what))
+            screen.call_later(_fail, screen, failed, failure_text(exc, what, unexpected))
         else:
-            screen.call_later(_deliver, screen, done, failed, result, what)
+            screen.call_later(_deliver, screen, done, failed, result, what, unexpected)
         finally:
             db.close()
 
@@ -90,7 +94,7 @@ def _fail(screen, failed, text: str) -> None:
     say(screen, text, True)
 
 
-def _deliver(screen, done, failed, result, what: str) -> None:
+def _deliver(screen, done, failed, result, what: str, unexpected: str) -> None:
     if done is None:
         return
     try:
@@ -98,4 +102,4 @@ def _deliver(screen, done, failed, result, what: str) -> None:
     except Exception as exc:  # noqa: BLE001 - e.g. a read after the write failed: say so, keep going
         if not isinstance(exc, PosError):
             log.exception("after %s on %s", what or "core work", type(screen).__name__)
-        _fail(screen, failed, failure_text(exc, what))
+        _fail(screen, failed, failure_text(exc, what, unexpected))

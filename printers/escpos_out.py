@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Sequence
 
-from .ops import QR, Barcode, Cut, DrawerKick, Feed, Image, Op, Rule, Text
+from .ops import QR, Barcode, Cut, DrawerKick, Feed, Image, Op, Rule, Text, Urdu
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,25 @@ def render(ops: Sequence[Op], printer, *, width: int | None = None, qr_native: b
         printer.cashdraw(2)
 
     style = _Styler(printer)
+    urdu_rows: list[Urdu] = []
+
+    def flush_urdu() -> None:
+        if urdu_rows:
+            from . import urdu
+            pixels = printer.profile.profile_data.get("media", {}).get("width", {}).get("pixels")
+            dots = pixels if isinstance(pixels, int) and pixels > 0 else (384 if width <= 32 else 576)
+            first = urdu_rows[0]
+            img = urdu.render_lines([urdu.Line(u.text, u.left, u.align) for u in urdu_rows],
+                                    dots=dots - dots % 8, font=first.font, size=first.size)
+            style("left")
+            printer.image(img, impl="bitImageRaster", fragment_height=max(img.height, 1))
+            urdu_rows.clear()
 
     for op in ops:
+        if isinstance(op, Urdu):
+            urdu_rows.append(op)
+            continue
+        flush_urdu()
         if isinstance(op, Text):
             style(op.align, op.bold, op.double)
             printer.textln(op.text)
@@ -124,6 +141,7 @@ def render(ops: Sequence[Op], printer, *, width: int | None = None, qr_native: b
             pass  # already sent first
         else:
             raise TypeError(f"unknown print operation: {op!r}")
+    flush_urdu()
     style.current = None  # force it: leave the printer plain for the next job
     style()
 

@@ -201,7 +201,7 @@ def _totals(r: Receipt, width: int) -> list[Op]:
     rows.append(("TOTAL", "Rs " + format_money(t.total), True))
     for tender in r.tenders:
         rows.append((tender.method, format_money(tender.amount), False))
-    if r.tenders:
+    if r.tenders and r.change is not None:
         rows.append(("Change", format_money(r.change), False))
 
     ops: list[Op] = [Rule()]

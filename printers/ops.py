@@ -49,6 +49,19 @@ class Barcode:
 
 
 @dataclass(frozen=True)
+class Urdu:
+    """A line of Urdu, drawn as an image (printers.urdu) because thermal printers have no Urdu
+    font. `left` is Latin text on the same row (an amount). Consecutive Urdu ops print as one
+    image. `size` is the font size in dots."""
+
+    text: str
+    left: str = ""
+    align: Align = "right"
+    font: str = "nastaliq"
+    size: int = 26
+
+
+@dataclass(frozen=True)
 class Feed:
     n: int = 1
 
@@ -64,6 +77,6 @@ class DrawerKick:
     sits in the list, so the cashier isn't waiting for the paper."""
 
 
-Op = Union[Text, Rule, QR, Image, Barcode, Feed, Cut, DrawerKick]
+Op = Union[Text, Rule, QR, Image, Barcode, Urdu, Feed, Cut, DrawerKick]
 
-__all__ = ["Align", "Text", "Rule", "QR", "Image", "Barcode", "Feed", "Cut", "DrawerKick", "Op"]
+__all__ = ["Align", "Text", "Rule", "QR", "Image", "Barcode", "Urdu", "Feed", "Cut", "DrawerKick", "Op"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from .ops import QR, Barcode, Cut, DrawerKick, Feed, Image, Op, Rule, Text
+from .ops import QR, Barcode, Cut, DrawerKick, Feed, Image, Op, Rule, Text, Urdu
 
 
 def _fit_placeholder(label: str, content: str, width: int) -> str:
@@ -28,8 +28,11 @@ def _cut_line(width: int) -> str:
     return (dashes[:half].rstrip() + " 8< " + dashes[: width - half - 4]).rstrip()
 
 
-def preview(ops: Iterable[Op], width: int) -> str:
+def preview(ops: Iterable[Op], width: int, urdu_text: bool = True) -> str:
     """Render ops as text, one printed line per text line, no trailing spaces.
+
+    urdu_text=False shows each Urdu line as "(Urdu)" (plus its Latin part): the till's screen
+    runs on the Linux console, which cannot draw Urdu.
 
     Double-size text is shown as normal characters (layout keeps it within
     half the width, and only centres it). A drawer kick prints nothing.
@@ -53,6 +56,12 @@ def preview(ops: Iterable[Op], width: int) -> str:
             out.append("[LOGO]".center(width).rstrip())
         elif isinstance(op, Barcode):
             out.append(_fit_placeholder(op.kind, op.value, width))
+        elif isinstance(op, Urdu):
+            # Printed as an image; the preview shows the text itself (the amount on the left).
+            body = op.text if urdu_text else "(Urdu)"
+            text = body.center(width) if op.align == "center" and not op.left else \
+                op.left + body.rjust(max(width - len(op.left), 0))
+            out.append(text.rstrip())
         elif isinstance(op, Feed):
             out.extend([""] * op.n)
         elif isinstance(op, Cut):

@@ -11,7 +11,7 @@ differently from what the books hold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 
 # Receipt titles the till uses. Not enforced: a new kind of document should
@@ -60,6 +60,7 @@ class ReceiptLine:
     unit_price: Decimal
     discount: Decimal  # line discount in rupees, positive number
     total: Decimal  # what the line costs after the discount
+    urdu_name: str | None = None  # printed as an image beside the Roman name when the template asks
 
     def __post_init__(self) -> None:
         if not isinstance(self.qty, int) or isinstance(self.qty, bool):
@@ -118,6 +119,14 @@ class FbrBlock:
     logo_path: str | None = None
 
 
+@dataclass
+class PointsLine:
+    """Loyalty points on this receipt (points are whole numbers)."""
+    earned: int
+    redeemed: int
+    balance: int
+
+
 @dataclass(frozen=True)
 class Receipt:
     title: str
@@ -131,17 +140,27 @@ class Receipt:
     lines: tuple[ReceiptLine, ...]
     totals: Totals
     tenders: tuple[Tender, ...]
-    change: Decimal
+    change: Decimal | None = None  # None: no change line (refunds: the money goes back)
     footer_lines: tuple[str, ...] = ()
     ref_number: str | None = None  # refunds/exchanges: the original invoice number
     reprint: bool = False
     fbr: FbrBlock | None = None
     # The till decides (cash taken or paid out); a reprint never opens the drawer.
     open_drawer: bool = False
+    # Agreed between issues 16 and 17; the receipt template decides which of them print.
+    savings: Decimal | None = None
+    points: PointsLine | None = None
+    salesperson: str | None = None
+    promotions: list[tuple[str, Decimal]] = field(default_factory=list)  # (name, amount)
 
     def __post_init__(self) -> None:
         _freeze_sequences(self)
-        _require_decimal("change", self.change)
+        if self.change is not None:
+            _require_decimal("change", self.change)
+        if self.savings is not None:
+            _require_decimal("savings", self.savings)
+        for _, amount in self.promotions:
+            _require_decimal("promotion amount", amount)
 
 
 @dataclass(frozen=True)
@@ -163,6 +182,6 @@ class Slip:
 
 __all__ = [
     "SALE", "REFUND", "EXCHANGE", "TRANSFER",
-    "Customer", "ReceiptLine", "TaxLine", "Tender", "Totals", "FbrBlock",
+    "Customer", "ReceiptLine", "PointsLine", "TaxLine", "Tender", "Totals", "FbrBlock",
     "Receipt", "Slip", "format_money",
 ]

@@ -170,12 +170,17 @@ def print_ops(cfg: dict, ops: Sequence[Op]) -> PrintResult:
         return PrintResult(False, f"Printing failed: {_first_line(e)}")
 
 
-def print_receipt(cfg: dict, receipt) -> PrintResult:
-    """Lay out `receipt` for this printer's paper and print it. Never raises."""
+def print_receipt(cfg: dict, receipt, template=None, gift: bool = False) -> PrintResult:
+    """Lay out `receipt` for this printer's paper (with a printers.template.Template, when the
+    site has one) and print it. Never raises."""
     from .layout import layout  # stdlib-only, cheap
 
     try:
-        ops = layout(receipt, columns_for(cfg))
+        if template is not None or gift:
+            from . import template as tpl
+            ops = tpl.layout(receipt, template or tpl.Template(), columns_for(cfg), gift=gift)
+        else:
+            ops = layout(receipt, columns_for(cfg))
     except _ConfigError as e:
         return PrintResult(False, f"Printer settings are wrong: {e}")
     except Exception as e:  # noqa: BLE001

@@ -38,12 +38,22 @@ def _add_shopify(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=cli.run)
 
 
+def _add_couriers(subparsers: argparse._SubParsersAction) -> None:
+    from simulators.couriers import cli
+
+    for name, func in (("leopards", cli.run_leopards), ("postex", cli.run_postex)):
+        parser = subparsers.add_parser(name, help=f"fake {name} courier merchant API")
+        cli.add_arguments(parser)
+        parser.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pos-sim", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", metavar="SIMULATOR")
     subparsers.required = True
     _add_fbr(subparsers)
     _add_shopify(subparsers)
+    _add_couriers(subparsers)
     return parser
 
 

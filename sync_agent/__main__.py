@@ -5,6 +5,7 @@
     pos-agent [--config PATH] status           queue depths, last contact and last error per channel
     pos-agent [--config PATH] import-catalog [--bulk|--paged]
     pos-agent [--config PATH] doctor [--print]   every check with its fix (`pos-admin doctor`)
+    pos-agent [--config PATH] locations        the shop's locations and ids, for [shopify.locations]
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     how = imp.add_mutually_exclusive_group()
     how.add_argument("--bulk", action="store_true", help="a full import through a bulk operation (default the first time)")
     how.add_argument("--paged", action="store_true", help="a full import page by page")
+    sub.add_parser("locations", help="list the shop's locations and their ids, and which branch maps to each")
     doc = sub.add_parser("doctor", help="check config, database, agent, Shopify, FBR, printer, scanner, clock")
     doc.add_argument("--print", action="store_true", help="also print a test slip")
     args = parser.parse_args(argv)
@@ -39,7 +41,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("POS_AGENT_LOG", "INFO").upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return cli.run(lambda: _dispatch(args))
+    # APScheduler logs every run of every job at INFO ("Running job", "executed successfully"):
+    # ~300,000 lines a day on an idle box. The journal keeps what a technician needs.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    return cli.run(lambda: _one_line(args))
+
+
+def _one_line(args) -> int:
+    """Shopify's and the network's refusals end a command in one line, never a traceback."""
+    try:
+        return _dispatch(args)
+    except TimeoutError as exc:
+        print(f"timed out: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        client = sys.modules.get("sync_agent.shopify.client")   # loaded only by commands that talk to Shopify
+        if client is not None and isinstance(exc, client.ShopifyError):
+            print(f"shopify: {exc.message}", file=sys.stderr)
+            return 1
+        raise
 
 
 def _dispatch(args) -> int:
@@ -63,6 +83,10 @@ def _dispatch(args) -> int:
               f"{stats.customers_created} customers new; {stats.phones_skipped} invalid phones skipped, "
               f"{stats.barcode_conflicts} barcode conflicts")
         return 0
+    if args.command == "locations":
+        if not cfg.shopify.enabled:
+            raise configmod.ConfigError(cfg.path, "shopify.enabled", "true to list the shop's locations", False)
+        return print_locations(cfg)
     agent = Agent(cfg)
     if args.command == "reconcile":
         from . import reconcile
@@ -81,6 +105,31 @@ def _dispatch(args) -> int:
         agent.once()
         return 0
     return agent.run()
+
+
+def print_locations(cfg) -> int:
+    """Every location of the shop with its id, so a technician can map branches without JSON."""
+    from . import catalog
+    from .shopify.client import ShopifyClient
+    with ShopifyClient(cfg.shopify, cfg.path) as client:
+        shop, found, _ = catalog.read_locations(client)
+    by_location: dict[str, list[str]] = {}
+    for code, gid in sorted(cfg.shopify.locations.items()):
+        by_location.setdefault(gid, []).append(code)
+    print(f"Shopify locations of {shop.get('name')} ({shop.get('myshopifyDomain')}):")
+    print(f"  {'id':34} {'name':28} {'active':6} {'online':6} branches in the config")
+    for loc in found:
+        print(f"  {loc['id']:34} {loc['name'][:28]:28} {'yes' if loc['isActive'] else 'no':6} "
+              f"{'yes' if loc.get('fulfillsOnlineOrders') else 'no':6} {', '.join(by_location.get(loc['id'], [])) or '-'}")
+    known = {loc["id"] for loc in found}
+    for gid, codes in by_location.items():
+        if gid not in known:
+            print(f"WARNING: {', '.join(codes)} mapped to {gid}, which this shop does not have")
+    print("Map each branch in the config, for example:")
+    print("  [shopify.locations]")
+    for loc in [l for l in found if l["isActive"]][:3]:
+        print(f'  BRANCHCODE = "{loc["id"]}"   # {loc["name"]}')
+    return 0
 
 
 def print_status() -> int:

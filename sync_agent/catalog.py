@@ -74,8 +74,8 @@ def _max(a: str | None, b: str | None) -> str | None:
 
 # -- shop and locations ---------------------------------------------------------------------
 
-def sync_locations(client: ShopifyClient, locations: dict[str, str]) -> dict:
-    """Read the shop and its locations; apply the config's branch -> location mapping."""
+def read_locations(client: ShopifyClient) -> tuple[dict, list[dict], list[str]]:
+    """(shop, every location including deactivated ones, the shop's quantity names); reads only."""
     found, after, shop, names = [], None, None, []
     while True:
         res = client.call("ShopAndLocations", {"first": 50, "after": after})
@@ -86,6 +86,12 @@ def sync_locations(client: ShopifyClient, locations: dict[str, str]) -> dict:
         if not conn["pageInfo"]["hasNextPage"]:
             break
         after = conn["pageInfo"]["endCursor"]
+    return shop, found, names
+
+
+def sync_locations(client: ShopifyClient, locations: dict[str, str]) -> dict:
+    """Read the shop and its locations; apply the config's branch -> location mapping."""
+    shop, found, names = read_locations(client)
     known = {loc["id"]: loc for loc in found}
     missing = {code: gid for code, gid in locations.items() if gid not in known}
     inactive = {code: gid for code, gid in locations.items() if gid in known and not known[gid]["isActive"]}
@@ -152,7 +158,7 @@ def run_bulk(client: ShopifyClient, query: str, *, poll: float = 1.0, timeout: f
     lost answer, adopt the operation that is running rather than start a second one."""
     try:
         res = client.execute("BulkRunQuery", {"query": query}, payload_field="bulkOperationRunQuery")
-        op = res.data["bulkOperationRunQuery"]["bulkOperation"]
+        op = (res.data.get("bulkOperationRunQuery") or {}).get("bulkOperation")
     except ShopifyError as exc:
         if not exc.retryable:
             raise
@@ -161,7 +167,10 @@ def run_bulk(client: ShopifyClient, query: str, *, poll: float = 1.0, timeout: f
             op = running[0]
         else:
             res = client.call("BulkRunQuery", {"query": query}, payload_field="bulkOperationRunQuery")
-            op = res.data["bulkOperationRunQuery"]["bulkOperation"]
+            op = (res.data.get("bulkOperationRunQuery") or {}).get("bulkOperation")
+    if not op or not op.get("id"):
+        raise ShopifyError("PERMANENT", "answered", "Shopify started no bulk operation (it answered without one); "
+                           "try again in a few minutes, or import page by page with --paged")
     deadline = time.monotonic() + timeout
     while True:
         op = client.call("BulkOperationById", {"id": op["id"]}).data["bulkOperation"]

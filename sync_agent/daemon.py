@@ -30,6 +30,8 @@ from pos_core.db import database
 from pos_core.models import utcnow
 
 from . import catalog, orders, reconcile, sdnotify
+from . import couriers as courier_pkg
+from .couriers import worker as courier_worker
 from .lock import AgentLock
 from .fbr.transport import FbrTransport
 from .fbr.worker import FbrWorker
@@ -61,6 +63,8 @@ def _backoff_from_env() -> dict:
 class Agent:
     def __init__(self, cfg, client: ShopifyClient | None = None, stop: threading.Event | None = None):
         self.cfg = cfg
+        from pos_core import catalog_import
+        catalog_import.set_category_rules(cfg.categories)  # department > category > sub, [categories]
         self.stop = stop or threading.Event()
         self.client = client
         if self.client is None and cfg.shopify.enabled:
@@ -71,10 +75,13 @@ class Agent:
             token = configmod.read_secret(cfg.fbr.token, cfg.fbr.token_file, cfg.path, "fbr.token_file")
             self.fbr = FbrWorker(FbrTransport(cfg.fbr.mode, cfg.fbr.endpoint, token),
                                  repeat_usin_returns_original=cfg.fbr.repeat_usin_returns_original)
+        # Couriers whose APIs book our parcels ([courier_api.*]); empty when none is configured.
+        self.couriers = courier_pkg.build_adapters(cfg)
         self.last_contact: dt.datetime | None = None
         self.last_error: str | None = None
         self.catalog_error: str | None = None
         self.scheduler: BlockingScheduler | None = None
+        self.looping = False
 
     # -- jobs ---------------------------------------------------------------------------------
     def start_up(self) -> None:
@@ -83,6 +90,8 @@ class Agent:
             if self.worker:
                 self.worker.recover()
                 orders.recover_interrupted()
+            if self.couriers:
+                courier_worker.recover_interrupted()
             if self.fbr:
                 stuck = fiscal.recover_interrupted(resend=self.cfg.fbr.repeat_usin_returns_original)
                 if stuck and self.cfg.fbr.repeat_usin_returns_original:
@@ -93,14 +102,47 @@ class Agent:
                                 "marked NEEDS_RECONCILIATION", stuck)
         self.beat()
 
+    def courier_push(self) -> int:
+        """Book (and cancel) parcels: before the Shopify jobs, so a fulfillment that waited for its
+        booking goes out in the same pass."""
+        if not self.couriers:
+            return 0
+        counts = courier_worker.run_jobs(self.couriers, url_templates=self.cfg.courier_urls,
+                                         label_dir=self._label_dir())
+        if counts["contact"]:
+            heartbeat.beat("couriers", contact=True, error="" if not counts["deferred"] else "some bookings wait",
+                           detail={"counts": counts})
+        return counts["synced"]
+
+    def track_couriers(self) -> None:
+        if not self.couriers:
+            return
+        with database.connection_context():
+            try:
+                every = {n: dt.timedelta(minutes=a.track_minutes) for n, a in self.cfg.courier_accounts.items()}
+                courier_worker.track_due(self.couriers, shopify_enabled=self.cfg.shopify.enabled, every=every)
+            except Exception as exc:  # noqa: BLE001 - shown in status; the next pass tries again
+                log.warning("courier tracking failed: %s", exc)
+                heartbeat.beat("couriers", error=f"courier tracking failed: {exc}")
+
+    def _label_dir(self):
+        from pathlib import Path
+        if self.cfg.database_url.startswith("sqlite:///"):
+            return Path(self.cfg.database_url[len("sqlite:///"):]).parent / "labels"
+        return None
+
     def push(self, linger: float = 0.0) -> int:
         """Send what is due; with `linger`, keep looking for new work until it has passed."""
+        if self.couriers and not self.worker:
+            with database.connection_context():
+                return self.courier_push()
         if not self.worker:
             return 0
         sent = 0
         deadline = time.monotonic() + linger
         with database.connection_context():
             while not self.stop.is_set():
+                sent += self.courier_push()
                 summary = self.worker.run_once()
                 sent += summary.synced
                 jobs = orders.run_jobs(self.client)
@@ -151,6 +193,8 @@ class Agent:
     def beat(self) -> None:
         with database.connection_context():
             self._beat_shopify()
+            if self.looping:   # "the agent is running" comes from the loop alone (doctor, status)
+                heartbeat.beat(heartbeat.AGENT_LOOP, detail={"pid": os.getpid()})
 
     def _beat_shopify(self) -> None:
         depths = outbox.queue_depths()
@@ -211,6 +255,7 @@ class Agent:
                 self.catalog_pass("auto")
                 self.poll_orders()
             self.push()
+            self.track_couriers()
             self.fbr_push()
             self.beat()
 
@@ -219,6 +264,7 @@ class Agent:
             return self._run()
 
     def _run(self) -> int:
+        self.looping = True
         self.start_up()
         sched = BlockingScheduler(job_defaults=JOB_DEFAULTS, executors={"default": ThreadPoolExecutor(3)})
         self.scheduler = sched
@@ -237,6 +283,9 @@ class Agent:
         if self.fbr:
             sched.add_job(self.fbr_push, "interval", seconds=1, id="fbr-push", next_run_time=now,
                           replace_existing=True)
+        if self.couriers:
+            sched.add_job(self.track_couriers, "interval", seconds=60, id="courier-tracking",
+                          next_run_time=now + dt.timedelta(seconds=10), replace_existing=True)
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)

@@ -187,11 +187,15 @@ class Doctor:
     def check_heartbeat(self) -> None:
         from pos_core import heartbeat
         rows = heartbeat.read()
-        if not rows:
-            self.add("agent", FAIL, "the agent has never written a heartbeat to this database",
+        loop = next((r for r in rows if r["channel"] == heartbeat.AGENT_LOOP), None)
+        if loop is None:
+            others = ", ".join(sorted(r["channel"] for r in rows))
+            self.add("agent", FAIL, "the agent has never run on this database"
+                     + (f" (only {others} written, by a catalog import or `pos-agent once`)" if others else ""),
                      f"start it: systemctl enable --now pos-agent; then {AGENT_LOGS}")
             return
-        freshest = min(a for a in (heartbeat.age_seconds(r) for r in rows) if a is not None)
+        freshest = heartbeat.age_seconds(loop)
+        freshest = freshest if freshest is not None else float("inf")
         if freshest > HEARTBEAT_STALE_S:
             self.add("agent", FAIL, f"last heartbeat {_ago(freshest)} ago: the agent is stopped or stuck",
                      f"systemctl restart pos-agent; look at {AGENT_LOGS}")
@@ -503,7 +507,7 @@ def _ago(seconds: float) -> str:
 _SLIP_SCRIPT = r"""
 import datetime, socket, sys
 from pos_core import config
-from pos_tui.receipts import printer_settings
+from printers.settings import printer_settings
 from printers import layout, receipt, transport
 cfg = config.load(sys.argv[1])
 settings = printer_settings(cfg)

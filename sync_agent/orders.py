@@ -25,7 +25,7 @@ from .shopify.client import ShopifyClient, ShopifyError
 log = logging.getLogger("pos.agent.orders")
 OVERLAP = dt.timedelta(minutes=2)
 FIRST_POLL_DAYS = 14
-ORDER_JOB_KINDS = ("fulfillment_create", "tags_add", "inventory_set")
+ORDER_JOB_KINDS = ("fulfillment_create", "tags_add", "inventory_set", "variant_barcodes")
 
 
 def poll(client: ShopifyClient, cod_gateways: tuple[str, ...], now: dt.datetime | None = None) -> int:
@@ -66,11 +66,17 @@ def _all_lines(client: ShopifyClient, node: dict) -> None:
 
 
 def due_jobs(limit: int = 20) -> list[OutboxJob]:
-    return list(OutboxJob.select().where((OutboxJob.channel == outbox.SHOPIFY)
+    """Due order jobs; one that depends on another (a fulfillment waiting for its courier booking,
+    which brings the tracking number) waits until that one is SYNCED."""
+    jobs = list(OutboxJob.select().where((OutboxJob.channel == outbox.SHOPIFY)
                                          & OutboxJob.kind.in_(ORDER_JOB_KINDS)
                                          & (OutboxJob.status == outbox.PENDING)
                                          & (OutboxJob.next_attempt_at <= utcnow()))
-                .order_by(OutboxJob.id).limit(limit))
+                .order_by(OutboxJob.id).limit(limit * 5))
+    waits = {j.depends_on for j in jobs if j.depends_on}
+    done = {u for (u,) in OutboxJob.select(OutboxJob.uid).where(
+        OutboxJob.uid.in_(list(waits)) & (OutboxJob.status == outbox.SYNCED)).tuples()} if waits else set()
+    return [j for j in jobs if not j.depends_on or j.depends_on in done][:limit]
 
 
 def recover_interrupted() -> int:
@@ -179,7 +185,13 @@ def set_quantity(client: ShopifyClient, job: OutboxJob) -> dict:
     return once.run_once(job, "inventorySetQuantities", send=send, probe=None).result
 
 
-HANDLERS = {"fulfillment_create": create_fulfillment, "tags_add": add_tags, "inventory_set": set_quantity}
+def _set_barcodes(client: ShopifyClient, job: OutboxJob) -> dict:
+    from . import barcodes  # issue 17: generated barcodes written back
+    return barcodes.set_barcodes(client, job)
+
+
+HANDLERS = {"fulfillment_create": create_fulfillment, "tags_add": add_tags, "inventory_set": set_quantity,
+            "variant_barcodes": _set_barcodes}
 
 
 def _fulfillment_state(client: ShopifyClient, order_id: str) -> dict:

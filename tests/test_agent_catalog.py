@@ -157,3 +157,32 @@ def test_incremental_pass_picks_up_changes_archives_and_deletions(shop, fresh_db
     deleted = Product.get(Product.shopify_id == p2["id"])
     assert deleted.status == "DELETED" and Variant.select().where(Variant.product == deleted.id).count() == PER_PRODUCT
     assert Customer.get(Customer.phone == "+923211234567").name == "Sana Raza"
+
+
+def test_importing_into_the_demo_site_leaves_no_empty_duplicates(tmp_path, sqlite_db):
+    """The demo's own products and the demo shop's share SKUs: after the import each item is
+    one product, the Shopify one, with its variants and their stock; none is left empty."""
+    from pos_core import demo, ledger
+    demo.build()
+    data = tmp_path / "demo-shop"
+    data.mkdir()
+    (data / "seed.json").write_text(json.dumps(demo.shopify_seed()))
+    handle = start(port=0, data_dir=data, token=TOKEN, bucket=20000, restore=1000, bulk_seconds=0.2)
+    try:
+        before_variants = Variant.select().count()
+        stock_before = {v.sku: ledger.on_hand(v.id, Branch.get(Branch.code == "LHR1").id) for v in Variant.select()}
+        with ShopifyClient(ShopifyConfig(enabled=True, shop="x", endpoint=handle.url), token=TOKEN) as client:
+            locs = {l["code"]: l["id"] for l in sim_state(handle.url)["locations"]}
+            stats = catalog.import_catalog(client, {"LHR1": locs["LHR-01"], "KHI1": locs["KHI-02"]}, mode="paged",
+                                           progress=catalog.TextProgress(enabled=False))
+        shop_products = len(sim_state(handle.url)["products"])
+    finally:
+        handle.stop()
+    assert Variant.select().count() == before_variants          # matched by SKU, none made twice
+    assert Product.select().count() == shop_products
+    empty = [p.title for p in Product.select() if not p.variants.exists()]
+    assert empty == []
+    assert Product.select().where(Product.shopify_id.is_null()).count() == 0
+    assert stats.local_products_merged == shop_products
+    lhr = Branch.get(Branch.code == "LHR1").id
+    assert {v.sku: ledger.on_hand(v.id, lhr) for v in Variant.select()} == stock_before

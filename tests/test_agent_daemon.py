@@ -92,6 +92,28 @@ def test_import_catalog_command(setup, shop, tmp_path):
     assert res.returncode == 2 and "shopify.enabled" in res.stderr
 
 
+def test_import_catalog_bulk_answered_without_an_operation_is_one_line(setup, shop):
+    site, cfg = setup
+    sim_post(shop.url, "bulk", {"no_operation_next": True})
+    res = run_agent(cfg, "import-catalog", "--bulk")
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    last = [l for l in res.stderr.splitlines() if l.strip()][-1]
+    assert last.startswith("shopify: ") and "no bulk operation" in last and "--paged" in last
+
+
+def test_locations_lists_every_location_with_its_id_and_branch(setup, shop):
+    site, cfg = setup
+    res = run_agent(cfg, "locations")
+    assert res.returncode == 0, res.stderr
+    for loc in sim_state(shop.url)["locations"]:
+        row = next(l for l in res.stdout.splitlines() if loc["id"] in l)
+        mapped = [b.code for b in site.branches if b.shopify_location_id == loc["id"]]
+        for code in mapped:
+            assert code in row
+    assert "[shopify.locations]" in res.stdout and TOKEN not in res.stdout + res.stderr
+
+
 def test_status_shows_queue_depths_and_the_heartbeat(setup):
     site, cfg = setup
     sell(site, 0, [(site.variants[0], 1), (site.variants[1], 1)])

@@ -60,6 +60,12 @@ def test_once_refuses_while_the_service_runs(setup, tmp_path):
         assert "Traceback" not in once.stderr
         second = run_agent(cfg, "run", timeout=30)
         assert second.returncode == 1 and "another pos-agent" in second.stderr
+        # the loop's own heartbeat says it runs; the scheduler's runs stay out of the journal
+        from pos_core import heartbeat
+        assert wait_for(lambda: any(r["channel"] == heartbeat.AGENT_LOOP for r in heartbeat.read()), 15)
+        text = log.read_text(errors="replace")
+        assert "Running job" not in text and "executed successfully" not in text
+        assert len(text.splitlines()) < 10, text
     finally:
         service.send_signal(signal.SIGKILL)
         service.wait()

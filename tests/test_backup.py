@@ -209,15 +209,16 @@ def test_upgrade_across_a_migration_keeps_every_order(sqlite_db, monkeypatch):
     sell(site, 6)
     before = order_snapshot()
     assert migrations.applied_versions() == {v for v, _, _ in migrations.MIGRATIONS}
-    n = migrations.LATEST + 1
 
     def add_note(database):
         m = SchemaMigrator.from_database(database)
         run_ops(m.add_column("pos_order", "upgrade_note", CharField(default="", max_length=40)))
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [(n, "test: order note", add_note)])
-    monkeypatch.setattr(migrations, "LATEST", n)
-    assert migrations.migrate() == [n]
+    test_version = migrations.LATEST + 100
+    monkeypatch.setattr(migrations, "MIGRATIONS",
+                        migrations.MIGRATIONS + [(test_version, "test: order note", add_note)])
+    monkeypatch.setattr(migrations, "LATEST", test_version)
+    assert migrations.migrate() == [test_version]
     migrations.check_current()
     cols = [c.name for c in db.database.get_columns("pos_order")]
     assert "upgrade_note" in cols

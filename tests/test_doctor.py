@@ -52,6 +52,7 @@ def site(tmp_path, sims):
     for code, n in (("LHR1", 1001), ("KHI1", 1002)):
         Branch.update(shopify_location_id=f"gid://shopify/Location/{n}").where(Branch.code == code).execute()
     heartbeat.beat("shopify")
+    heartbeat.beat(heartbeat.AGENT_LOOP)
     db.close()
     printer = tmp_path / "lp0"
     printer.write_bytes(b"")
@@ -183,9 +184,19 @@ def test_fbr_posid_refused(site):
 
 def test_stale_heartbeat(site):
     db.open_database(site.path.read_text().split('url = "')[1].split('"')[0])
-    heartbeat.beat("shopify", now=utcnow() - dt.timedelta(minutes=10))
+    heartbeat.beat(heartbeat.AGENT_LOOP, now=utcnow() - dt.timedelta(minutes=10))
     db.close()
     assert_fails(site, "agent", "10 min ago", "systemctl restart pos-agent")
+
+
+def test_a_catalog_import_heartbeat_does_not_say_the_agent_runs(site):
+    """Only the agent's loop says it is running; an import or `once` writes other channels."""
+    db.open_database(site.path.read_text().split('url = "')[1].split('"')[0])
+    from pos_core.models import AgentHeartbeat
+    AgentHeartbeat.delete().execute()
+    heartbeat.beat("shopify_catalog", contact=True)   # what `pos-agent import-catalog` writes
+    db.close()
+    assert_fails(site, "agent", "never run", "shopify_catalog", "systemctl enable --now pos-agent")
 
 
 def test_planted_stock_mismatch(site):

@@ -32,3 +32,13 @@ def test_pos_core_imports_no_ui_network_or_printer_code():
 def test_packages_keep_their_import_rules(module, forbidden):
     loaded = loaded_after(f"import {module}")
     assert not loaded & forbidden
+
+
+def test_the_agent_never_leans_on_the_till():
+    """Not even in the doctor's test-slip child process: what both need lives in printers/."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "sync_agent"
+    leaning = [str(p.relative_to(root.parent)) for p in root.rglob("*.py") if "pos_tui" in p.read_text()]
+    assert leaning == []
+    loaded = loaded_after("import sync_agent.doctor, sync_agent.daemon, sync_agent.__main__")
+    assert not loaded & {"pos_tui", "textual"}, loaded & {"pos_tui", "textual"}

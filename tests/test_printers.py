@@ -83,7 +83,7 @@ def refund() -> Receipt:
         title=REFUND, number="LHR1-C2-000130", ref_number="LHR1-C2-000123",
         lines=[ReceiptLine("Cotton Socks", "", 2, D("250.00"), D("0"), D("500.00"))],
         totals=Totals(D("500.00"), D("0"), [TaxLine("Sales tax 18% (incl.)", D("76.27"))], None, D("500.00")),
-        tenders=[Tender("Cash refund", D("500.00"))], change=D("0"),
+        tenders=[Tender("Cash refund", D("500.00"))], change=None,
         fbr=FbrBlock("123456ABCD20250116101500", logo_path="/opt/pos/fbr-pos-logo.png"),
     )
 
@@ -246,6 +246,9 @@ def test_reprint_and_refund_markers():
     assert isinstance(layout(sale(), 48)[0], DrawerKick)
     text = preview(layout(refund(), 48), 48)
     assert re.search(r"^Original invoice #: +LHR1-C2-000123$", text, re.M)
+    assert "Cash refund" in text and "Change" not in text   # no "Change 0.00" under a refund
+    assert re.search(r"^Change +0\.00$", preview(layout(sale(tenders=[Tender("Card", D("12.00"))], change=D("0")), 48), 48),
+                     re.M), "a sale keeps its change line"
 
 
 def test_slip_layout():

@@ -65,3 +65,22 @@ def test_shared_location_sums_its_branches(site):
     assert reconcile.outbox_clear(LHR)
     assert StockLevel.select().count() > 0
     assert outbox.queue_depths()["shopify"] == {}
+
+
+def test_a_manual_fulfillment_is_not_blamed_on_shopify(site):
+    """Issue 12 item 7: Shopify still holds the manually shipped units as committed; the report
+    must explain them, and offer no correction (one would make Shopify's stock wrong)."""
+    order, _ = online_orders.record_from_shopify(node(site, [("L1", site.book, 3)]), COD)
+    fulfillments.manual(order.id, site.lhr.id, site.cashier.id, {order.lines[0].id: 2}, note="handed to rider")
+    assert ledger.on_hand(site.book.id, site.lhr.id) == 48
+    run = reconcile.compare(LHR, [ShopifyLevel(item(site.book), 47, 50)])   # 3 committed, 50 on hand
+    (row,) = run.differences
+    assert row["unexplained"] == 0, row
+    assert any("Manual Fulfillment" in c for c in row["causes"])
+    assert not any("directly in Shopify" in c for c in row["causes"])
+    with pytest.raises(InvalidInput, match="explained"):
+        reconcile.accept(run.uid, item(site.book), site.manager.id)
+    # once the order is fulfilled in Shopify, Shopify's on-hand drops and nothing is left to explain
+    online_orders.record_from_shopify(node(site, [("L1", site.book, 3)], updated="2026-11-23T11:00:00Z",
+                                           fulfilled={"L1": 2}), COD)
+    assert reconcile.compare(LHR, [ShopifyLevel(item(site.book), 47, 48)]).differences == []

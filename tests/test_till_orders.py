@@ -1,6 +1,8 @@
 """Recent orders with their sync status, reprint, refund, exchange, the sync screen and receipts."""
 from __future__ import annotations
 
+import re
+
 from pos_core import outbox
 from pos_core.models import AuditEvent, OutboxJob, PosOrder, StockLevel, Variant
 from pos_tui.app import make_app
@@ -68,6 +70,11 @@ async def test_refund_one_line_needs_a_supervisor_and_restocks(tmp_path, till_db
         assert [(l.sku, l.qty, l.restock) for l in refund.lines] == [("L3SU-BLA-OS", 1, True)]
         assert on_hand("L3SU-BLA-OS") == before + 1
         assert AuditEvent.select().count() >= 1
+        # The refund's receipt: the cash going back, and no "Change 0.00" under it.
+        from pos_tui.receipts import receipt_text
+        text = receipt_text(app.cfg, refund.uid)
+        assert "Original invoice" in text and "Change" not in text
+        assert re.search(r"^Change +[\d,.]+$", receipt_text(app.cfg, sale.uid), re.M)
         assert type(app.screen).__name__ == "OrdersScreen"
         assert b"REFUND" in (tmp_path / "printer.bin").read_bytes()
 
@@ -162,3 +169,32 @@ def test_receipt_with_fbr_on_shows_the_fee_taxes_and_pending_number(tmp_path, ti
     assert receipt.tenders[0].method == "Cash"
     off = build_receipt(sale, make_config(tmp_path, till_db))
     assert off.fbr is None
+
+
+async def test_the_recent_orders_list_follows_the_agent(tmp_path, till_db, monkeypatch):
+    """A refund shown PENDING turns SYNCED on the open list once the agent has sent it, without
+    leaving and coming back."""
+    from pos_tui.screens.orders import OrdersScreen
+    monkeypatch.setattr(OrdersScreen, "STATUS_REFRESH_S", 0.2)
+    open_shift()
+    sale = core_cash_sale([("L3SU-BLA-OS", 1)])
+    job = outbox.enqueue(outbox.SHOPIFY, "inventory_adjust", {"x": 1}, "pos_order", sale.uid)
+    fbr = outbox.enqueue(outbox.FBR, "invoice", {"x": 1}, "pos_order", sale.uid)
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await pilot.press("ctrl+o")
+        await settle(pilot, app)
+        row = next(line for line in screen_text(app).splitlines() if sale.number in line)
+        assert row.count("PENDING") == 2
+        # the agent, in its own process, syncs both jobs
+        OutboxJob.update(status="SYNCED").where(OutboxJob.id == job.id).execute()
+        OutboxJob.update(status="FAILED", last_error="FBR said: invalid POSID").where(OutboxJob.id == fbr.id).execute()
+        for _ in range(30):
+            await pilot.pause(0.1)
+            await settle(pilot, app)
+            row = next(line for line in screen_text(app).splitlines() if sale.number in line)
+            if "SYNCED" in row and "FAILED" in row:
+                break
+        assert "SYNCED" in row and "FAILED" in row and "PENDING" not in row
+        assert type(app.screen).__name__ == "OrdersScreen"

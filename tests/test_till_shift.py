@@ -16,29 +16,29 @@ async def test_cash_in_and_out_with_approval_then_close_with_variance(tmp_path, 
     async with app.run_test(size=(80, 24)) as pilot:
         await start_selling(pilot, app)
         await pilot.press("ctrl+t")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "Expected cash" in screen_text(app) and "9,990.00" in screen_text(app)
         await pilot.press("f2")
         await type_text(pilot, "1000", enter=True)
         await type_text(pilot, "change from bank", enter=True)
-        await pilot.pause()
+        await settle(pilot, app)
         # Cash out needs a supervisor: the cashier's own PIN is not enough.
         await pilot.press("f3")
         await type_text(pilot, "500", enter=True)
         await type_text(pilot, "petty cash: tea", enter=True)
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "ApprovalScreen"
         await type_text(pilot, "1111", enter=True)
         assert "someone else must approve" in screen_text(app)
         await pilot.press("ctrl+u")
         await type_text(pilot, "2222", enter=True)
-        await pilot.pause()
+        await settle(pilot, app)
         moves = {(m.kind, m.amount_paisa, m.reason) for m in CashMovement.select()}
         assert moves == {("in", 100000, "change from bank"), ("out", 50000, "petty cash: tea")}
         assert AuditEvent.get(AuditEvent.action == "cash.out").approver_id == staff("sana").id
         # Expected: 5000 + 4990 + 1000 - 500 = 10490. Count 10,480: Rs 10 short.
         await pilot.press("f9")
-        await pilot.pause()
+        await settle(pilot, app)
         for value in ("2", "0", "0", "4", "1", "1", "1", "0"):   # 5000x2, 100x4, 50, 20, 10, coins 0
             await type_text(pilot, value, enter=True)
         text = screen_text(app)
@@ -53,7 +53,7 @@ async def test_cash_in_and_out_with_approval_then_close_with_variance(tmp_path, 
         assert "Variance                          -10.00" in app.screen.text
         assert b"Z REPORT" in (tmp_path / "printer.bin").read_bytes()
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot, app)
         # The counter is back at sign-in; the next person must open a new shift to sell.
         assert type(app.screen).__name__ == "SignInScreen"
         await sign_in(pilot, app, "1111")
@@ -67,3 +67,14 @@ async def test_open_shift_refuses_a_bad_float(tmp_path, till_db):
         await type_text(pilot, "5,00.5.0", enter=True)
         assert type(app.screen).__name__ == "OpenShiftScreen" and Shift.select().count() == 0
         assert "is not an amount" in screen_text(app)
+
+
+async def test_open_shift_text_is_whole_at_80x24(tmp_path, till_db):
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app)
+        assert type(app.screen).__name__ == "OpenShiftScreen"
+        # the dialog's words, its ASCII border taken off each row, rows joined
+        text = " ".join(" ".join(row.strip().strip("|").split()) for row in screen_text(app).splitlines())
+        assert "No shift is open at this counter. Count the float in the drawer." in text
+        assert "Opening float (Rs):" in text

@@ -22,20 +22,20 @@ async def test_adjustment_below_and_above_the_threshold(tmp_path, till_db):
         await start_selling(pilot, app)  # Ayesha, a cashier
         await pilot.press("ctrl+k")
         await pilot.press("f5")
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "PickScreen"
         await pilot.press("enter")  # damaged
-        await pilot.pause()
+        await settle(pilot, app)
         await type_text(pilot, barcode_of(a), enter=True)
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "Say what happened" in screen_text(app)
         await pilot.press("f3")
-        await pilot.pause()
+        await settle(pilot, app)
         await type_text(pilot, "water leak in the store room", enter=True)
         assert "-1" in screen_text(app) and "Rs 4,990.00" in screen_text(app)
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         adj = Adjustment.get()
         assert adj.reason == "damaged" and adj.approver_id is None and adj.staff.code == "ayesha"
         assert f"{adj.number} posted: -1 units (damaged)" in flat(app)
@@ -43,12 +43,12 @@ async def test_adjustment_below_and_above_the_threshold(tmp_path, till_db):
 
         # Above the threshold: Imran approves with his PIN.
         await pilot.press("f3")
-        await pilot.pause()
+        await settle(pilot, app)
         await type_text(pilot, "two more found soaked", enter=True)
         await type_text(pilot, f"2*{a}", enter=True)
         assert "manager approval needed" in screen_text(app)
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "ApprovalScreen"
         await type_text(pilot, "3333", enter=True)
         await settle(pilot, app)
@@ -59,18 +59,18 @@ async def test_adjustment_below_and_above_the_threshold(tmp_path, till_db):
 
         # A correction may add: +1 by scanning, and Esc at the approval leaves stock alone.
         await pilot.press("f2")
-        await pilot.pause()
+        await settle(pilot, app)
         for _ in range(5):
             await pilot.press("down")
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot, app)
         await pilot.press("f3")
-        await pilot.pause()
+        await settle(pilot, app)
         await type_text(pilot, "recount", enter=True)
         await type_text(pilot, f"3*{a}", enter=True)
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "Not approved: nothing changed" in screen_text(app) and on_hand(a) == start - 3
     assert ledger.check() == []

@@ -23,21 +23,21 @@ async def test_purchase_order_received_in_two_deliveries(tmp_path, till_db):
         await pilot.press("ctrl+k")
         await pilot.press("f4")
         await pilot.press("f2")
-        await pilot.pause()
+        await settle(pilot, app)
         await type_text(pilot, "Al-Karam Textiles", enter=True)
         assert type(app.screen).__name__ == "NewPurchaseOrderScreen"
         await type_text(pilot, f"10*{a}@3000", enter=True)
         await type_text(pilot, f"6*{barcode_of(b)}", enter=True)
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "Unit cost missing for ELK-MAR-L" in " ".join(screen_text(app).split())
         await pilot.press("down")
         await pilot.press("f3")
-        await pilot.pause()
+        await settle(pilot, app)
         await type_text(pilot, "1500", enter=True)
         assert "Rs 39,000.00" in screen_text(app)  # 10 x 3000 + 6 x 1500
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         po = PurchaseOrder.get()
         assert type(app.screen).__name__ == "PurchaseOrderScreen" and po.supplier.name == "Al-Karam Textiles"
         # First delivery: 4 of a, all 6 of b, scanned.
@@ -45,7 +45,7 @@ async def test_purchase_order_received_in_two_deliveries(tmp_path, till_db):
         for _ in range(6):
             await type_text(pilot, barcode_of(b), enter=True)
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         assert PurchaseOrder.get().status == "PARTIAL"
         assert on_hand(a) == start_a + 4 and on_hand(b) == start_b + 6
         text = screen_text(app)
@@ -53,7 +53,7 @@ async def test_purchase_order_received_in_two_deliveries(tmp_path, till_db):
         # Second delivery: the last 6 of a, at a new unit cost.
         await type_text(pilot, f"6*{barcode_of(a)}@3100", enter=True)
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         assert PurchaseOrder.get().status == "RECEIVED" and on_hand(a) == start_a + 10
         assert GoodsReceipt.select().count() == 2
         costs = sorted((l.variant.sku, l.qty, l.unit_cost_paisa) for l in GoodsReceiptLine.select())
@@ -61,9 +61,9 @@ async def test_purchase_order_received_in_two_deliveries(tmp_path, till_db):
         await type_text(pilot, a, enter=True)
         assert "takes no more deliveries" in screen_text(app)
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "open: 0" in screen_text(app)
         await pilot.press("f4")
-        await pilot.pause()
+        await settle(pilot, app)
         assert po.number in screen_text(app) and "RECEIVED" in screen_text(app)
     assert ledger.check() == []

@@ -26,18 +26,18 @@ async def test_reconciliation_report_and_an_accepted_correction(tmp_path, till_d
         await start_selling(pilot, app)
         await pilot.press("ctrl+k")
         await pilot.press("f7")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "No reconciliation report yet" in flat(app) and "pos-agent reconcile" in flat(app)
         # The agent's hourly run, planted: someone set `a` to 3 more in Shopify's admin.
         reconcile.compare(LOC, [ShopifyLevel("gid://shopify/InventoryItem/1", qa + 3, qa + 3),
                                 ShopifyLevel("gid://shopify/InventoryItem/2", qb, qb)])
         await pilot.press("f6")
-        await pilot.pause()
+        await settle(pilot, app)
         text = flat(app)
         assert "1 differ" in text and "L3SU-BLA-OS" in text and "open" in text
         assert "+3 changed directly in Shopify" in text
         await pilot.press("f5")
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "ApprovalScreen"
         await type_text(pilot, "3333", enter=True)
         await settle(pilot, app)
@@ -46,7 +46,7 @@ async def test_reconciliation_report_and_an_accepted_correction(tmp_path, till_d
         text = flat(app)
         assert "accepted" in text and f"correction queued (Shopify available {qa + 3} -> {qa})" in text
         await pilot.press("f5")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "already accepted" in flat(app)
     assert ledger.check() == []
 
@@ -58,22 +58,22 @@ async def test_a_branch_without_a_location_says_so(tmp_path, till_db):
         await start_selling(pilot, app)
         await pilot.press("ctrl+k")
         await pilot.press("f7")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "LHR1 is not mapped to a Shopify location" in flat(app)
         await pilot.press("escape")
         await pilot.press("f2")  # levels: low, negative, category
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "LevelsScreen"
         await pilot.press("f3")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "negative: 0 items" in flat(app)
         await type_text(pilot, "0", enter=True)
         text = flat(app)
         assert "low (<= 0)" in text
         await pilot.press("f5")  # all, then one category
         await pilot.press("f4")
-        await pilot.pause()
+        await settle(pilot, app)
         await pilot.press("down", "down")  # (every category), Cosmetics, Fragrance
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "category Fragrance: 1 items" in flat(app) and "ATTAR" in screen_text(app).upper()

@@ -25,14 +25,14 @@ async def test_stock_take_with_a_sale_during_the_count(tmp_path, till_db):
         await start_selling(pilot, app)  # Ayesha, a cashier
         await pilot.press("ctrl+k")
         await pilot.press("f6")
-        await pilot.pause()
+        await settle(pilot, app)
         assert "No stock take is open at LHR1" in flat(app)
         await pilot.press("f2")
-        await pilot.pause()
+        await settle(pilot, app)
         take = StockTake.get()
         assert f"{take.number} started" in flat(app)
         await pilot.press("f4")
-        await pilot.pause()
+        await settle(pilot, app)
         await type_text(pilot, "Aisle 3", enter=True)
         # A sale of one `a` at the other counter while the aisle is being counted...
         core_cash_sale([(a, 1)], cashier="bilal")
@@ -44,12 +44,12 @@ async def test_stock_take_with_a_sale_during_the_count(tmp_path, till_db):
         assert f"{b}: {nb - 2} counted" in screen_text(app) and "Aisle 3" in screen_text(app)
         assert {c.area for c in StockTakeCount.select()} == {"Aisle 3"}
         await pilot.press("f5")
-        await pilot.pause()
+        await settle(pilot, app)
         text = flat(app)
         assert "a sale during the count is not a loss" in text and "2 counted, 1 differ" in text
         assert f"{b}" in text and "-2" in text
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         await type_text(pilot, "y", enter=True)
         assert type(app.screen).__name__ == "ApprovalScreen"  # two of b are worth more than Rs 5,000
         await type_text(pilot, "3333", enter=True)

@@ -23,12 +23,12 @@ async def test_transfer_scanned_dispatched_received_short_and_settled(tmp_path, 
         await start_selling(pilot, app)
         await pilot.press("ctrl+k")
         await pilot.press("f3")
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "TransfersScreen"
         await pilot.press("f2")  # new: pick the branch (KHI1 is the only other)
-        await pilot.pause()
+        await settle(pilot, app)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "NewTransferScreen"
         await type_text(pilot, barcode_of(a), enter=True)
         await type_text(pilot, barcode_of(a), enter=True)
@@ -36,7 +36,7 @@ async def test_transfer_scanned_dispatched_received_short_and_settled(tmp_path, 
         text = screen_text(app)
         assert "LHR1 -> KHI1: 2 lines, 5 units" in text
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         t = Transfer.select().order_by(Transfer.id.desc()).get()  # the demo already has one in transit
         assert type(app.screen).__name__ == "TransferScreen" and t.status == "DRAFT"
         assert on_hand(a, "LHR1") == lhr_a  # a draft moves nothing
@@ -49,13 +49,13 @@ async def test_transfer_scanned_dispatched_received_short_and_settled(tmp_path, 
         assert f"Transfer slip {t.number} printed" in screen_text(app)
         await pilot.press("escape")
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "StockScreen"
 
         # The Karachi counter: scan the slip's barcode to open the transfer.
         app.counter = branches.find_counter("KHI1", "C1")
         await pilot.press("f3")
-        await pilot.pause()
+        await settle(pilot, app)
         assert t.number in screen_text(app) and " in " in screen_text(app)
         await type_text(pilot, t.number, enter=True)
         assert type(app.screen).__name__ == "TransferScreen"
@@ -66,7 +66,7 @@ async def test_transfer_scanned_dispatched_received_short_and_settled(tmp_path, 
         await type_text(pilot, "PLS-001-M", enter=True)
         assert "not on " + t.number in screen_text(app)
         await pilot.press("f10")
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "ConfirmScreen"
         await type_text(pilot, "y", enter=True)
         t = Transfer.select().order_by(Transfer.id.desc()).get()  # the demo already has one in transit
@@ -77,12 +77,12 @@ async def test_transfer_scanned_dispatched_received_short_and_settled(tmp_path, 
         # Ayesha is a cashier: the settlement needs Imran's manager PIN.
         await pilot.press("down")
         await pilot.press("f7")
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "PickScreen"
         assert "returned to sender" in screen_text(app) and "sender sent extra" not in screen_text(app)
         await pilot.press("down")  # lost in transit, returned to sender, found at receiver
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot, app)
         assert type(app.screen).__name__ == "ApprovalScreen"
         await type_text(pilot, "2222", enter=True)  # a supervisor may not
         assert "cannot approve" in screen_text(app)

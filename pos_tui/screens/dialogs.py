@@ -20,6 +20,7 @@ from pos_core.errors import PosError
 from pos_core.money import fmt
 
 from ..widgets.cart import RowsView
+from ..work import run as run_core
 
 ESC = Binding("escape", "cancel", "Back", id="dialog.cancel")
 
@@ -200,10 +201,9 @@ class CustomerScreen(ModalScreen):
         if not event.value.strip():
             self._error("enter the customer's name")
             return
-        try:
-            self.dismiss(customers.get_or_create(self.query_one("#phone", Input).value, event.value))
-        except PosError as exc:
-            self._error(str(exc))
+        phone, name = self.query_one("#phone", Input).value, event.value
+        run_core(self, lambda: customers.get_or_create(phone, name), self.dismiss, failed=self._error, busy=None,
+                 what="Saving the customer")
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -23,6 +23,7 @@ from ..cart import Cart
 from ..receipts import pk_time, receipt_text
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
+from .. import work
 from ..ui import show_msg
 
 STATUS_STYLE = {"FAILED": "bold red", "NEEDS_ATTENTION": "bold red", "PENDING": "yellow", "SYNCED": "green"}
@@ -36,12 +37,15 @@ def styled(status: str) -> str:
 
 class OrdersScreen(Screen):
     SCANS = None
+    STATUS_REFRESH_S = 3.0   # the agent syncs in the background: the list follows it
     BINDINGS = [
         Binding("escape", "back", "Back", id="orders.back"),
         Binding("f2", "preview", "Preview", id="orders.preview", priority=True),
         Binding("f3", "reprint", "Reprint", id="orders.reprint", priority=True),
         Binding("f4", "refund", "Refund", id="orders.refund", priority=True),
         Binding("f5", "exchange", "Exchange", id="orders.exchange", priority=True),
+        Binding("f6", "gift", "Gift rcpt", id="orders.gift", priority=True,
+                tooltip="A gift receipt: no prices, a barcode to exchange with"),
         Binding("up", "move(-1)", "Up", show=False, id="orders.up"),
         Binding("down", "move(1)", "Down", show=False, id="orders.down"),
     ]
@@ -61,9 +65,31 @@ class OrdersScreen(Screen):
         # 80 columns: no room for a kind column; refund numbers carry an R, exchanges say so in Total.
         for label, width in (("Number", 15), ("Date (PKT)", 11), ("Customer", 11), ("Total", 10),
                              ("Shopify", 9), ("FBR", 9)):
-            table.add_column(label, width=width)
+            table.add_column(label, width=width, key=label)
+        self.shown: dict[str, dict[str, str]] = {}   # uid -> the statuses on screen
         self.query_one("#order-search", Input).focus()
         self.reload("")
+        self.set_interval(self.STATUS_REFRESH_S, self.refresh_statuses)
+
+    def refresh_statuses(self) -> None:
+        """Re-read the Shopify/FBR status of the rows on screen (one indexed query, in a worker)
+        and change the cells that moved. Only while this screen is the one on top."""
+        if self.app.screen is not self or not self.shown:
+            return
+        uids = list(self.shown)
+        work.run(self, lambda: outbox.statuses_for(uids), self._statuses_read, failed=lambda _text: None,
+                 busy=None, group="orders-status", exclusive=True, what="Refreshing the sync statuses")
+
+    def _statuses_read(self, status: dict[str, dict[str, str]]) -> None:
+        table = self.query_one("#orders", DataTable)
+        for uid, st in status.items():
+            if uid not in self.shown:
+                continue   # the list was searched again meanwhile
+            for channel, column in ((outbox.SHOPIFY, "Shopify"), (outbox.FBR, "FBR")):
+                new = st.get(channel, "NOT_REQUIRED")
+                if self.shown[uid].get(channel) != new:
+                    table.update_cell(uid, column, styled(new))
+                    self.shown[uid][channel] = new
 
     def show_message(self, text: str, error: bool = False) -> None:
         show_msg(self, text, error)
@@ -79,6 +105,7 @@ class OrdersScreen(Screen):
     def reload(self, query: str) -> None:
         table = self.query_one("#orders", DataTable)
         table.clear()
+        self.shown = {}
         try:
             found = orders.recent(self.app.counter.id, query)
         except PosError as exc:
@@ -87,6 +114,8 @@ class OrdersScreen(Screen):
         status = outbox.statuses_for([o.uid for o in found])
         for o in found:
             st = status.get(o.uid, {})
+            self.shown[o.uid] = {outbox.SHOPIFY: st.get(outbox.SHOPIFY, "NOT_REQUIRED"),
+                                 outbox.FBR: st.get(outbox.FBR, "NOT_REQUIRED")}
             total = o.total_paisa + o.service_fee_paisa
             amount = fmt(-total if o.kind == "refund" else total) + ("x" if o.exchange_uid else "")
             table.add_row(o.number, pk_time(o.completed_at, "%d-%m %H:%M"),
@@ -121,6 +150,14 @@ class OrdersScreen(Screen):
         if o:
             self.app.reprint(o.uid)
             self.show_message(f"Reprinting {o.number}...")
+
+    def action_gift(self) -> None:
+        o = self.current()
+        if o and o.kind == "sale":
+            self.app.print_document(o.uid, gift=True)
+            self.show_message(f"Printing a gift receipt for {o.number}...")
+        elif o:
+            self.show_message("A gift receipt is for a sale", True)
 
     def _sale(self) -> PosOrder | None:
         o = self.current()

@@ -22,6 +22,7 @@ from ..widgets.bigtext import BigText
 from ..widgets.cart import CartView
 from ..widgets.keybar import KeyBar
 from ..widgets.panel import Panel
+from .. import work
 from ..receipts import receipt_text
 from ..widgets.status import StatusBar
 
@@ -205,12 +206,30 @@ class SaleScreen(Screen):
                 self.app.bell()
                 return
         try:
-            found = catalog.lookup(text)
+            found = catalog.lookup(text, self.app.cfg.barcodes)
         except PosError as exc:
             self.show_message(str(exc), True)
             self.app.bell()
             return
+        if found.measured is not None:
+            self.add_measured(found.measured, qty)
+            return
         self.add_variant(found.variant, qty)
+
+    def add_measured(self, measured, qty: int = 1) -> None:
+        """A label from the scale or the cutting table: its own line at the label's price."""
+        if qty != 1:
+            self.show_message("a weighed or measured label is one line: scan it without a quantity", True)
+            self.app.bell()
+            return
+        if not measured.variant.active:
+            self.show_message(f"{measured.variant.name} is no longer sold", True)
+            self.app.bell()
+            return
+        self.clear_change()
+        index = self.cart.add_measured(measured)
+        self.render_cart(select=index)
+        self.show_message(f"Added {measured.description}  Rs {fmt(measured.price_paisa)}")
 
     def add_variant(self, v: Variant, qty: int = 1) -> None:
         if not v.active:
@@ -248,9 +267,16 @@ class SaleScreen(Screen):
                 self.show_message(f"Customer {customer.name or customer.phone} attached")
         self.app.open("customer", then=chosen)
 
+    def _measured(self, line: CartLine) -> bool:
+        if line.scanned_code is not None:
+            self.show_message("this line's quantity and price come from its label; remove it and scan again", True)
+            self.app.bell()
+            return True
+        return False
+
     def action_qty(self) -> None:
         line = self.selected()
-        if line is None:
+        if line is None or self._measured(line):
             return
 
         def done(qty) -> None:
@@ -354,7 +380,7 @@ class SaleScreen(Screen):
 
     def action_price(self) -> None:
         line = self.selected()
-        if line is None:
+        if line is None or self._measured(line):
             return
 
         def check(text):
@@ -383,18 +409,24 @@ class SaleScreen(Screen):
         if not cart.lines:
             self.show_message("The cart is empty: nothing to park", True)
             return
-        try:
-            order = sales.save_draft(app.counter.id, app.staff.id, cart.sale_lines(),
-                                     customer_id=cart.customer.id if cart.customer else None,
-                                     order_discount=cart.order_discount, draft_uid=cart.draft_uid,
-                                     prices_include_tax=cart.prices_include_tax)
-        except PosError as exc:
-            self.show_message(str(exc), True)
-            app.bell()
+        if app.committing:
             return
-        cart.clear()
-        self.render_cart()
-        self.show_message(f"Parked as a draft ({order.uid[:6]}); F9 recalls it")
+        app.committing = True   # no payment or second park while this one is saved
+        args = dict(customer_id=cart.customer.id if cart.customer else None, order_discount=cart.order_discount,
+                    draft_uid=cart.draft_uid, prices_include_tax=cart.prices_include_tax)
+        lines = cart.sale_lines()
+
+        def parked(order) -> None:
+            app.committing = False
+            cart.clear()
+            self.render_cart()
+            self.show_message(f"Parked as a draft ({order.uid[:6]}); F9 recalls it")
+
+        def failed(text: str) -> None:
+            app.committing = False
+            self.show_message(text, True)
+        work.run(self, lambda: sales.save_draft(app.counter.id, app.staff.id, lines, **args), parked,
+                 failed=failed, busy="Parking...", what="Parking the sale")
 
     def action_recall(self) -> None:
         app = self.app

@@ -15,6 +15,7 @@ from pos_core import shifts, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.money import MoneyError, fmt, to_paisa
 
+from .. import work
 from ..receipts import shift_slip
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
@@ -44,7 +45,8 @@ class OpenShiftScreen(Screen):
         yield StatusBar(id="status")
         with Vertical(classes="dialog"):
             yield Label("Open a shift", classes="dialog-title")
-            yield Label("No shift is open at this counter. Count the float in the drawer.")
+            # A Static wraps in the 60-column dialog; a Label would cut the sentence at 80x24.
+            yield Static("No shift is open at this counter. Count the float in the drawer.", classes="wrap")
             yield Label("Opening float (Rs):")
             yield Input(id="float")
             yield Label("", id="shift-msg", classes="error")
@@ -58,17 +60,22 @@ class OpenShiftScreen(Screen):
 
     @on(Input.Submitted, "#float")
     def submitted(self, event: Input.Submitted) -> None:
+        app = self.app
         amount, error = money_check(event.value)
-        if error is None:
-            try:
-                self.app.shift = shifts.open_shift(self.app.counter.id, self.app.staff.id, amount)
-            except PosError as exc:
-                error = str(exc)
         if error:
-            self.app.bell()
+            app.bell()
             self.show_message(error, True)
             return
-        self.app.enter_till()
+
+        def opened(shift) -> None:
+            app.shift = shift
+            app.enter_till()
+
+        def failed(text: str) -> None:
+            app.bell()
+            self.show_message(text, True)
+        work.run(self, lambda: shifts.open_shift(app.counter.id, app.staff.id, amount), opened, failed=failed,
+                 busy="Opening the shift...", what="Opening the shift")
 
     def action_sign_out(self) -> None:
         self.app.sign_out()
@@ -115,15 +122,13 @@ class ShiftScreen(Screen):
         state: dict = {}
 
         def do(approver=None) -> None:
-            try:
-                shifts.cash_movement(app.shift.id, app.staff.id, kind, state["amount"], state["reason"],
-                                     approver_id=approver.id if approver else None)
-            except PosError as exc:
-                self.show_message(str(exc), True)
-                app.bell()
-                return
-            self.show_message(f"Cash {kind}: Rs {fmt(to_paisa(state['amount']))} recorded")
-            self.reload()
+            def recorded(_) -> None:
+                self.show_message(f"Cash {kind}: Rs {fmt(to_paisa(state['amount']))} recorded")
+                self.reload()
+            shift_id, staff_id = app.shift.id, app.staff.id
+            work.run(self, lambda: shifts.cash_movement(shift_id, staff_id, kind, state["amount"], state["reason"],
+                                                        approver_id=approver.id if approver else None),
+                     recorded, busy="Saving...", what=f"Cash {kind}")
 
         def got_reason(reason) -> None:
             if reason is None:
@@ -227,14 +232,21 @@ class CloseShiftScreen(Screen):
         app = self.app
         try:
             notes, coins = self.counts()
-            shift = shifts.close_shift(app.shift.id, app.staff.id, notes, coins)
         except PosError as exc:
             self.show_message(str(exc), True)
             app.bell()
             return
-        app.shift = None
-        text = slip_text(shift_slip(shift, app.cfg, "Z REPORT"))
-        app.print_shift(shift.id, "Z REPORT")
-        # The shift is over: show the Z report, then the counter goes back to sign-in.
-        app.sign_out()
-        app.open("text", "Z report (printing)", text)
+        shift_id, staff_id = app.shift.id, app.staff.id
+
+        def close():   # in the worker: close, then the Z report's text from the closed shift
+            shift = shifts.close_shift(shift_id, staff_id, notes, coins)
+            return shift, slip_text(shift_slip(shift, app.cfg, "Z REPORT"))
+
+        def closed(result) -> None:
+            shift, text = result
+            app.shift = None
+            app.print_shift(shift.id, "Z REPORT")
+            # The shift is over: show the Z report, then the counter goes back to sign-in.
+            app.sign_out()
+            app.open("text", "Z report (printing)", text)
+        work.run(self, close, closed, busy="Closing the shift...", what="Closing the shift")

@@ -35,6 +35,7 @@ class StockScreen(Screen):
         Binding("f6", "count", "Count", id="stock.count", priority=True, tooltip="Stock take"),
         Binding("f7", "reconcile", "Recon", id="stock.reconcile", priority=True,
                 tooltip="Shopify reconciliation report"),
+        Binding("f8", "labels", "Tags", id="stock.labels", priority=True, tooltip="Print price tags"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -52,7 +53,7 @@ class StockScreen(Screen):
         self.query_one("#stock-view", Static).update(
             f"Stock at {escape(here.code)}: scan an item to see it at every branch and its history here.\n\n"
             "F2 levels (low, negative, category)   F3 transfers   F4 purchase orders\n"
-            "F5 adjustment   F6 stock take   F7 reconciliation with Shopify")
+            "F5 adjustment   F6 stock take   F7 reconciliation with Shopify   F8 price tags")
 
     def show_message(self, text: str, error: bool = False) -> None:
         show_msg(self, text, error)
@@ -105,6 +106,9 @@ class StockScreen(Screen):
 
     def action_reconcile(self) -> None:
         self.app.open("reconcile")
+
+    def action_labels(self) -> None:
+        self.app.open("labels")
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -119,12 +119,13 @@ class AdjustScreen(StockBase):
     def _post(self, approver) -> None:
         items = [adjustments.AdjustItem(vid, d) for vid, (_, d) in self.items.items()]
         approver_id = approver.id if approver is not None and approver.id != self.app.staff.id else None
-        adj, ok = self.attempt(adjustments.create, self.branch.id, self.app.staff.id, self.reason, items, self.note,
-                               approver_id=approver_id, approval_above_paisa=self.threshold,
-                               shopify_enabled=self.app.cfg.shopify.enabled)
-        if ok:
-            units = sum(d for _, d in self.items.values())
+        units = sum(d for _, d in self.items.values())
+
+        def saved(adj) -> None:
             self.items, self.note = {}, ""
             self.reload()
             by = f", approved by {approver.name}" if approver_id else ""
             self.show_message(f"{adj.number} posted: {units:+d} units ({adj.reason}){by}")
+        self.core(adjustments.create, self.branch.id, self.app.staff.id, self.reason, items, self.note,
+                  approver_id=approver_id, approval_above_paisa=self.threshold,
+                  shopify_enabled=self.app.cfg.shopify.enabled, then=saved)

@@ -76,9 +76,9 @@ class PurchaseOrdersScreen(StockBase):
         if not ref:
             self.action_open()
             return
-        po, ok = self.attempt(purchasing.get, ref.upper() if ref.upper().startswith("PO-") else ref)
-        if ok:
+        def saved(po) -> None:
             self.open(po)
+        self.core(purchasing.get, ref.upper() if ref.upper().startswith("PO-") else ref, busy=None, then=saved)
 
     def open(self, po: PurchaseOrder) -> None:
         if po.branch_id != self.branch.id:
@@ -185,13 +185,15 @@ class NewPurchaseOrderScreen(StockBase):
         if missing:
             self.show_message(f"Unit cost missing for {', '.join(missing[:3])}: choose the line and F3", True)
             return
-        sup, ok = self.attempt(purchasing.supplier, self.supplier)
-        if not ok:
-            return
         items = [purchasing.OrderItem(vid, q, c) for vid, (_, q, c) in self.items.items()]
-        po, ok = self.attempt(purchasing.create, self.branch.id, sup.id, self.app.staff.id, items)
-        if ok:
+        branch_id, staff_id, supplier = self.branch.id, self.app.staff.id, self.supplier
+
+        def save():   # in the worker: the supplier (found or added) and the order, one step
+            return purchasing.create(branch_id, purchasing.supplier(supplier).id, staff_id, items)
+
+        def saved(po) -> None:
             self.app.open("purchase_order", po.number, f"{po.number} saved: scan a delivery to receive it", switch=True)
+        self.core(save, then=saved)
 
 
 class PurchaseOrderScreen(StockBase):
@@ -285,26 +287,27 @@ class PurchaseOrderScreen(StockBase):
             self.show_message("Nothing scanned for this delivery yet", True)
             return
         items = [purchasing.Delivered(vid, q, c) for vid, (_, q, c) in self.delivery.items()]
-        grn, ok = self.attempt(purchasing.receive, self.number, self.app.staff.id, items,
-                               shopify_enabled=self.app.cfg.shopify.enabled)
-        if ok:
-            units = sum(q for _, q, _ in self.delivery.values())
+        units = sum(q for _, q, _ in self.delivery.values())
+
+        def saved(grn) -> None:
             self.delivery = {}
             self.reload()
             self.show_message(f"{grn.number}: {units} units received; {self.number} is {self.po.status}")
+        self.core(purchasing.receive, self.number, self.app.staff.id, items,
+                  shopify_enabled=self.app.cfg.shopify.enabled, then=saved)
 
     def action_close(self) -> None:
         def go() -> None:
-            po, ok = self.attempt(purchasing.close, self.number, self.app.staff.id)
-            if ok:
+            def saved(po) -> None:
                 self.reload()
                 self.show_message(f"{po.number} closed; what was still due will not come")
+            self.core(purchasing.close, self.number, self.app.staff.id, then=saved)
         self.confirm(f"Close {self.number}? Nothing more will be received on it.", go)
 
     def action_cancel_po(self) -> None:
         def go() -> None:
-            po, ok = self.attempt(purchasing.cancel, self.number, self.app.staff.id)
-            if ok:
+            def saved(po) -> None:
                 self.reload()
                 self.show_message(f"{po.number} cancelled")
+            self.core(purchasing.cancel, self.number, self.app.staff.id, then=saved)
         self.confirm(f"Cancel {self.number}?", go)

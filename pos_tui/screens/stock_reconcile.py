@@ -111,9 +111,9 @@ class ReconcileScreen(StockBase):
         target = d["shopify_available"] - d["unexplained"]
 
         def accept(manager) -> None:
-            _, ok = self.attempt(reconcile.accept, run_uid, item, manager.id)
-            if ok:
+            def saved(_) -> None:
                 self.reload()
                 self.show_message(f"{d['sku']}: correction queued (Shopify available {d['shopify_available']} -> "
                                   f"{target}), accepted by {manager.name}")
+            self.core(reconcile.accept, run_uid, item, manager.id, then=saved)
         self.with_manager(f"Correct {d['sku']} in Shopify by {-d['unexplained']:+d}", accept)

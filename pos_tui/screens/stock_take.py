@@ -100,19 +100,19 @@ class StockTakeScreen(StockBase):
         except PosError as exc:
             self.show_message(str(exc), True)
             return
-        _, ok = self.attempt(stocktake.count, take.number, self.app.staff.id, v.id, qty, self.area)
-        if ok:
+        def saved(_) -> None:
             self.reload()
             total = sum(c.qty for c in StockTakeCount.select(StockTakeCount.qty).where(
                 (StockTakeCount.take == take.id) & (StockTakeCount.variant == v.id)))
             self.show_message(f"{v.sku}: {total} counted")
+        self.core(stocktake.count, take.number, self.app.staff.id, v.id, qty, self.area, then=saved)
 
     def _start(self, category: str) -> None:
-        take, ok = self.attempt(stocktake.start, self.branch.id, self.app.staff.id, category)
-        if ok:
+        def saved(take) -> None:
             self.reviewing = False
             self.reload()
             self.show_message(f"{take.number} started: levels frozen; scan to count")
+        self.core(stocktake.start, self.branch.id, self.app.staff.id, category, then=saved)
 
     def action_start(self) -> None:
         self._start("")
@@ -144,11 +144,11 @@ class StockTakeScreen(StockBase):
             return
 
         def go() -> None:
-            _, ok = self.attempt(stocktake.cancel, take.number, self.app.staff.id)
-            if ok:
+            def saved(_) -> None:
                 self.reviewing = False
                 self.reload()
                 self.show_message(f"{take.number} cancelled: nothing changed")
+            self.core(stocktake.cancel, take.number, self.app.staff.id, then=saved)
         self.confirm(f"Cancel {take.number}? Its counts are dropped.", go)
 
     def action_post(self) -> None:
@@ -162,14 +162,14 @@ class StockTakeScreen(StockBase):
 
         def post(approver) -> None:
             approver_id = approver.id if approver is not None and approver.id != self.app.staff.id else None
-            done, ok = self.attempt(stocktake.post, take.number, self.app.staff.id, approver_id=approver_id,
-                                    approval_above_paisa=threshold, shopify_enabled=self.app.cfg.shopify.enabled)
-            if ok:
+            def saved(done) -> None:
                 self.reviewing = False
                 self.reload()
                 adj = f": {done.adjustment.number}" if done.adjustment_id else ": no differences, nothing changed"
                 by = f", approved by {approver.name}" if approver_id else ""
                 self.show_message(f"{take.number} posted{adj}{by}")
+            self.core(stocktake.post, take.number, self.app.staff.id, approver_id=approver_id,
+                      approval_above_paisa=threshold, shopify_enabled=self.app.cfg.shopify.enabled, then=saved)
 
         def confirmed() -> None:
             if value > threshold and not is_manager(self.app.staff):

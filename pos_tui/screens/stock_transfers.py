@@ -68,9 +68,9 @@ class TransfersScreen(StockBase):
         if not ref:
             self.action_open()
             return
-        t, ok = self.attempt(transfers.get, ref.upper() if ref.upper().startswith("TR-") else ref)
-        if ok:
+        def saved(t) -> None:
             self.open(t)
+        self.core(transfers.get, ref.upper() if ref.upper().startswith("TR-") else ref, busy=None, then=saved)
 
     def open(self, t: Transfer) -> None:
         b = self.branch
@@ -161,9 +161,10 @@ class NewTransferScreen(StockBase):
 
     def action_save(self) -> None:
         items = [transfers.TransferItem(vid, q) for vid, (_, q) in self.items.items()]
-        t, ok = self.attempt(transfers.create, self.branch.id, self.to_branch.id, self.app.staff.id, items, self.note)
-        if ok:
+        def saved(t) -> None:
             self.app.open("transfer", t.number, f"Draft {t.number} saved: F5 dispatches it", switch=True)
+        self.core(transfers.create, self.branch.id, self.to_branch.id, self.app.staff.id, items, self.note,
+                  then=saved)
 
 
 class TransferScreen(StockBase):
@@ -263,12 +264,12 @@ class TransferScreen(StockBase):
         if t.from_branch_id != self.branch.id:
             self.show_message(f"{t.number} is dispatched by {t.from_branch.code}", True)
             return
-        t, ok = self.attempt(transfers.dispatch, t.number, self.app.staff.id,
-                             shopify_enabled=self.app.cfg.shopify.enabled)
-        if ok:
+        def saved(t) -> None:
             self.reload()
             self.show_message(f"{t.number} dispatched; printing the slip")
             self.action_slip()
+        self.core(transfers.dispatch, t.number, self.app.staff.id, shopify_enabled=self.app.cfg.shopify.enabled,
+                  then=saved)
 
     def action_slip(self) -> None:
         t = self.t
@@ -284,10 +285,10 @@ class TransferScreen(StockBase):
             return
 
         def go() -> None:
-            _, ok = self.attempt(transfers.cancel, t.number, self.app.staff.id)
-            if ok:
+            def saved(_) -> None:
                 self.reload()
                 self.show_message(f"{t.number} cancelled")
+            self.core(transfers.cancel, t.number, self.app.staff.id, then=saved)
         self.confirm(f"Cancel draft {t.number}?", go)
 
     def action_receive(self) -> None:
@@ -298,9 +299,7 @@ class TransferScreen(StockBase):
         counted = dict(self.counted)
 
         def go() -> None:
-            done, ok = self.attempt(transfers.receive, t.number, self.app.staff.id, counted,
-                                    shopify_enabled=self.app.cfg.shopify.enabled)
-            if ok:
+            def saved(done) -> None:
                 self.counted = {}
                 self.reload()
                 if done.status == "DISCREPANCY":
@@ -308,6 +307,8 @@ class TransferScreen(StockBase):
                                       True)
                 else:
                     self.show_message(f"{t.number} received complete")
+            self.core(transfers.receive, t.number, self.app.staff.id, counted,
+                      shopify_enabled=self.app.cfg.shopify.enabled, then=saved)
         sent = sum(l.qty_sent for l in t.lines)
         got = sum(counted.values())
         if got != sent:
@@ -339,12 +340,12 @@ class TransferScreen(StockBase):
                 return
 
             def settle(manager) -> None:
-                _, ok = self.attempt(transfers.resolve, t.number, line.line_no, resolution, manager.id,
-                                     shopify_enabled=self.app.cfg.shopify.enabled)
-                if ok:
+                def saved(_) -> None:
                     self.reload()
                     self.show_message(f"Line {line.line_no} settled ({resolution.replace('_', ' ')}) "
                                       f"by {manager.name}; {t.number} is {self.t.status}")
+                self.core(transfers.resolve, t.number, line.line_no, resolution, manager.id,
+                          shopify_enabled=self.app.cfg.shopify.enabled, then=saved)
             self.with_manager(f"Settle {line.variant.sku}: {abs(diff)} {kind}, {resolution.replace('_', ' ')}",
                               settle)
         self.app.open("pick", f"{line.variant.sku}: {abs(diff)} units {kind}",

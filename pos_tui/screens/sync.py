@@ -15,9 +15,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
 from pos_core import outbox, staff as staffmod
-from pos_core.errors import PosError
 from pos_core.models import OutboxJob, PosOrder
 
+from .. import work
 from ..receipts import pk_time
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
@@ -150,11 +150,10 @@ class SyncScreen(Screen):
         what = "Resending the same USIN to FBR" if fbr_usin else "Retrying a sync job"
 
         def retry(person) -> None:
-            try:
-                outbox.retry(job.uid, person.id)
-            except PosError as exc:
-                self.show_message(str(exc), True)
-                return
+            work.run(self, lambda: outbox.retry(job.uid, person.id), lambda _: retried(person),
+                     busy=None, what="Retrying the job")
+
+        def retried(person) -> None:
             self.reload()
             if fbr_usin:
                 number = self.numbers.get(job.doc_ref, job.doc_ref)
@@ -175,13 +174,13 @@ class SyncScreen(Screen):
             from pos_core import fiscal
             if number is None:
                 return
-            try:
-                fiscal.settle(job.uid, number, person.id)
-            except PosError as exc:
-                self.show_message(str(exc), True)
-                return
-            self.reload()
-            self.show_message(f"{number_of}: FBR number {number} recorded by {person.name}; Ctrl+R/orders reprints")
+
+            def settled(_) -> None:
+                self.reload()
+                self.show_message(f"{number_of}: FBR number {number} recorded by {person.name}; "
+                                  "Ctrl+R/orders reprints")
+            work.run(self, lambda: fiscal.settle(job.uid, number, person.id), settled, busy=None,
+                     what="Recording the FBR number")
 
         def ask(person) -> None:
             self.app.open("prompt", "FBR number from the portal",

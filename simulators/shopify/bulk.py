@@ -31,6 +31,7 @@ class BulkManager:
         self.sim, self.state = sim, sim.state
         self.duration_s = duration_s
         self.fail_next = False
+        self.no_operation_next = False   # answer the next run with neither an operation nor userErrors
         self._lock = threading.RLock()
         self.dir = self.state.data_dir / "bulk"
         self.dir.mkdir(exist_ok=True)
@@ -41,6 +42,9 @@ class BulkManager:
 
     # -- mutations ----------------------------------------------------------------------
     def run(self, query: str, group_objects: bool) -> dict:
+        if self.no_operation_next:
+            self.no_operation_next = False
+            return {"bulkOperation": None, "userErrors": []}
         problem = self._check(query)
         if problem:
             return {"bulkOperation": None, "userErrors": [{"field": ["query"], "message": problem, "code": "INVALID"}]}

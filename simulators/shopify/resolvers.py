@@ -556,6 +556,60 @@ class MutationRoot:
     def tagsRemove(self, info, id, tags):
         return self._tags(id, tags, add=False)
 
+    # -- catalog ------------------------------------------------------------------------------
+    def productVariantsBulkUpdate(self, info, productId, variants, allowPartialUpdates=False, media=None):
+        """Supports what the POS sends (barcode, and sku/price for admin-side tests). Shopify's
+        rules kept: the product must exist, every variant must be its own, and with
+        allowPartialUpdates false one error changes nothing."""
+        supported = {"id", "barcode", "sku", "price", "compareAtPrice"}
+
+        def apply():
+            errors = []
+            num = parse_gid(productId, "Product")
+            product = self.state.product(num)
+            if product is None:
+                return {"product": None, "productVariants": None, "userErrors": [
+                    {"field": ["productId"], "message": "Product does not exist", "code": "PRODUCT_DOES_NOT_EXIST"}]}
+            targets = []
+            for i, spec in enumerate(variants):
+                vnum = parse_gid(spec.get("id"), "ProductVariant") if spec.get("id") else None
+                variant = self.state.variant(vnum)
+                extra = set(k for k, v in spec.items() if v is not None) - supported
+                if not spec.get("id"):
+                    errors.append({"field": ["variants", str(i), "id"], "message": "Product variant is missing ID attribute",
+                                   "code": "PRODUCT_VARIANT_ID_MISSING"})
+                elif variant is None:
+                    errors.append({"field": ["variants", str(i), "id"], "message": "Product variant does not exist",
+                                   "code": "PRODUCT_VARIANT_DOES_NOT_EXIST"})
+                elif variant["product_id"] != num:
+                    errors.append({"field": ["variants", str(i), "id"],
+                                   "message": "Product variant does not belong to this product",
+                                   "code": "MUST_BE_FOR_THIS_PRODUCT"})
+                elif extra:
+                    errors.append({"field": ["variants", str(i)], "code": "INVALID_INPUT",
+                                   "message": f"simulator does not support {sorted(extra)}"})
+                elif spec.get("barcode") is not None and len(spec["barcode"]) > 255:
+                    errors.append({"field": ["variants", str(i), "barcode"], "message": "Barcode is too long",
+                                   "code": "TOO_LONG"})
+                else:
+                    targets.append((variant, spec))
+            if errors and not allowPartialUpdates:
+                return {"product": None, "productVariants": None, "userErrors": errors}
+            ts = self.state.now()
+            for variant, spec in targets:
+                for field in ("barcode", "sku", "compareAtPrice"):
+                    if field in spec:
+                        variant[field] = spec[field]
+                if "price" in spec:
+                    variant["price"] = str(spec["price"])
+                variant["updatedAt"] = ts
+            if targets:
+                product["updatedAt"] = ts
+            return {"product": ProductView(self.ctx, product),
+                    "productVariants": [VariantView(self.ctx, v) for v, _ in targets], "userErrors": errors}
+
+        return self._locked(apply)
+
     def bulkOperationRunQuery(self, info, query, groupObjects=False):
         payload = self.sim.bulk.run(query, groupObjects)
         if payload["bulkOperation"]:

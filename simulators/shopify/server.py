@@ -220,7 +220,9 @@ def control(sim: Simulator, method: str, path: str, body: dict, query: dict):
     if path == "/_sim/bulk":
         sim.bulk.duration_s = float(body.get("duration_s", sim.bulk.duration_s))
         sim.bulk.fail_next = bool(body.get("fail_next", sim.bulk.fail_next))
-        return 200, {"duration_s": sim.bulk.duration_s, "fail_next": sim.bulk.fail_next}
+        sim.bulk.no_operation_next = bool(body.get("no_operation_next", sim.bulk.no_operation_next))
+        return 200, {"duration_s": sim.bulk.duration_s, "fail_next": sim.bulk.fail_next,
+                     "no_operation_next": sim.bulk.no_operation_next}
     if path == "/_sim/config":
         if "served_version" in body:
             sim.served_version = body["served_version"]
