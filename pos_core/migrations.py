@@ -39,8 +39,8 @@ def _search_objects(database) -> None:
 
 def _office_summaries(database) -> None:
     # Issue 15: the back office's summary of the ledger (see models.StockActivity).
-    from .models import StockActivity, SummaryWatermark
-    database.create_tables([StockActivity, SummaryWatermark])
+    from .models import PaymentsDaily, SalesDaily, StockActivity, SummaryWatermark
+    database.create_tables([StockActivity, SummaryWatermark, SalesDaily, PaymentsDaily])
 
 
 def _couriers(database) -> None:
@@ -71,7 +71,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (1, "initial schema", _initial),
     (6, "shelf: PLU, measure, Urdu name, categories", _shelf),
     (7, "couriers: consignments, COD statements", _couriers),
-    (8, "back office: stock activity summary", _office_summaries),
+    (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 

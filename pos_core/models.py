@@ -635,4 +635,44 @@ class SummaryWatermark(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
 
-MODELS += [StockActivity, SummaryWatermark]
+class SalesDaily(BaseModel):
+    """Counter documents summed per Pakistan day, hour, branch, counter, cashier and kind, for the
+    order-level sales, payments and FBR reports. Past days never change (a refund is dated the day
+    it is given), so `reports.summary.refresh_sales` recomputes only the days from the last refresh
+    (less an hour) on; tests hold every row equal to a recomputation from the documents."""
+    day = CharField(max_length=10)          # YYYY-MM-DD, Pakistan
+    hour = IntegerField()
+    weekday = IntegerField()                # 0 = Sunday
+    branch = ForeignKeyField(Branch)
+    counter = ForeignKeyField(Counter)
+    cashier = ForeignKeyField(Staff)
+    kind = CharField(max_length=8)          # sale, refund
+    docs = IntegerField()
+    fees_paisa = BigIntegerField()
+    units = IntegerField()
+    gross_paisa = BigIntegerField()
+    discount_paisa = BigIntegerField()
+    net_paisa = BigIntegerField()
+    tax_paisa = BigIntegerField()
+    excl_paisa = BigIntegerField()
+
+    class Meta:
+        indexes = ((("day", "hour", "branch", "counter", "cashier", "kind"), True),)
+
+
+class PaymentsDaily(BaseModel):
+    """Tenders summed per Pakistan day, branch, counter, cashier, kind and method (wallets split
+    into JazzCash and Easypaisa), kept like SalesDaily."""
+    day = CharField(max_length=10)
+    branch = ForeignKeyField(Branch)
+    counter = ForeignKeyField(Counter)
+    cashier = ForeignKeyField(Staff)
+    kind = CharField(max_length=8)
+    method = CharField(max_length=16)
+    amount_paisa = BigIntegerField()
+
+    class Meta:
+        indexes = ((("day", "branch", "counter", "cashier", "kind", "method"), True),)
+
+
+MODELS += [StockActivity, SummaryWatermark, SalesDaily, PaymentsDaily]
