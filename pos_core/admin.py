@@ -4,12 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-<<<<<<< HEAD
-from . import admin_loyalty, admin_stock, backup, cli, demo, ledger, migrations, outbox
-from . import admin_courier, admin_shelf, admin_stock, backup, cli, demo, ledger, migrations, outbox
-=======
-from . import admin_chain, admin_courier, admin_shelf, admin_stock, backup, cli, demo, ledger, migrations, outbox
->>>>>>> i13-chain
+from . import admin_chain, admin_courier, admin_loyalty, admin_shelf, admin_stock, backup, cli, demo, ledger, migrations, outbox
 from .models import OutboxJob
 
 
@@ -28,11 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     j = sub.add_parser("jobs", help="list sync jobs that are not yet synced")
     j.add_argument("--all", action="store_true", help="include synced jobs")
     admin_stock.add_commands(sub)
-<<<<<<< HEAD
     admin_loyalty.add_commands(sub)
-=======
     admin_chain.add_commands(sub)
->>>>>>> i13-chain
     admin_courier.add_commands(sub)
     admin_shelf.add_commands(sub)
     backup.add_commands(sub)

@@ -552,7 +552,6 @@ MODELS = [
 ]
 
 
-<<<<<<< HEAD
 # --- issue 16: loyalty, promotions, coupons, commission, customer profiles (migration 5) ------------
 # New tables only (no ALTERs of existing ones), so the branches editing sales and customers merge cleanly.
 
@@ -685,7 +684,6 @@ class CommissionEntry(BaseModel):
 LOYALTY_MODELS = [LoyaltyProgram, LoyaltyTier, LoyaltyRule, PointsEntry, PointsBalance, CustomerProfile,
                   Promotion, Coupon, CouponUse, OrderPromotion, CommissionPlan, CommissionEntry]
 MODELS += LOYALTY_MODELS  # issue 16
-=======
 # --- issue 13: chain replication (migration 4) ------------------------------------------------
 
 class ChainChange(BaseModel):
@@ -729,7 +727,6 @@ class ChainParked(BaseModel):
 MODELS += [ChainChange, ChainState, ChainParked]  # issue 13
 
 
->>>>>>> i13-chain
 # --- issue 18: couriers (migration 7) ---------------------------------------------------------
 
 class Consignment(BaseModel):
@@ -795,3 +792,69 @@ class CodStatementLine(BaseModel):
 
 COURIER_MODELS = [Consignment, CodStatement, CodStatementLine]
 MODELS += COURIER_MODELS  # issue 18
+
+
+# --- back office (issue 15): summaries the reports keep, migration 8 ------------------------------
+
+class StockActivity(BaseModel):
+    """Per item and branch: when it was last sold and last received. A summary of the ledger for
+    the stock reports (aging, dead stock), caught up from the movements after the watermark by
+    `reports.summary.refresh_stock_activity`; movements are append-only, so catching up is exact
+    and a recomputation from the ledger always gives the same rows (a test holds it to that)."""
+    variant = ForeignKeyField(Variant)
+    branch = ForeignKeyField(Branch)
+    last_sold_at = DateTimeField(null=True)
+    last_received_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("variant", "branch"), True),)
+
+
+class SummaryWatermark(BaseModel):
+    """How far (which ledger id) a summary table has been brought up to date."""
+    name = CharField(primary_key=True, max_length=32)
+    through_id = BigIntegerField(default=0)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class SalesDaily(BaseModel):
+    """Counter documents summed per Pakistan day, hour, branch, counter, cashier and kind, for the
+    order-level sales, payments and FBR reports. Past days never change (a refund is dated the day
+    it is given), so `reports.summary.refresh_sales` recomputes only the days from the last refresh
+    (less an hour) on; tests hold every row equal to a recomputation from the documents."""
+    day = CharField(max_length=10)          # YYYY-MM-DD, Pakistan
+    hour = IntegerField()
+    weekday = IntegerField()                # 0 = Sunday
+    branch = ForeignKeyField(Branch)
+    counter = ForeignKeyField(Counter)
+    cashier = ForeignKeyField(Staff)
+    kind = CharField(max_length=8)          # sale, refund
+    docs = IntegerField()
+    fees_paisa = BigIntegerField()
+    units = IntegerField()
+    gross_paisa = BigIntegerField()
+    discount_paisa = BigIntegerField()
+    net_paisa = BigIntegerField()
+    tax_paisa = BigIntegerField()
+    excl_paisa = BigIntegerField()
+
+    class Meta:
+        indexes = ((("day", "hour", "branch", "counter", "cashier", "kind"), True),)
+
+
+class PaymentsDaily(BaseModel):
+    """Tenders summed per Pakistan day, branch, counter, cashier, kind and method (wallets split
+    into JazzCash and Easypaisa), kept like SalesDaily."""
+    day = CharField(max_length=10)
+    branch = ForeignKeyField(Branch)
+    counter = ForeignKeyField(Counter)
+    cashier = ForeignKeyField(Staff)
+    kind = CharField(max_length=8)
+    method = CharField(max_length=16)
+    amount_paisa = BigIntegerField()
+
+    class Meta:
+        indexes = ((("day", "branch", "counter", "cashier", "kind", "method"), True),)
+
+
+MODELS += [StockActivity, SummaryWatermark, SalesDaily, PaymentsDaily]
