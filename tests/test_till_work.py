@@ -181,3 +181,28 @@ async def test_a_scan_while_the_database_fails_is_a_message_and_the_next_scan_wo
         await type_text(pilot, SKU, enter=True)
         await settle(pilot, app)
         assert len(app.cart.lines) == 1 and len(calls) == 2
+
+
+async def test_a_pin_check_that_fails_says_so_and_the_next_try_signs_in(tmp_path, till_db, monkeypatch):
+    import peewee
+
+    from pos_core import staff as staffmod
+    from test_till_kit import sign_in
+    real, calls = staffmod.authenticate, []
+
+    def flaky(pin):
+        calls.append(pin)
+        if len(calls) == 1:
+            raise peewee.OperationalError("database is locked")
+        return real(pin)
+    monkeypatch.setattr(staffmod, "authenticate", flaky)
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app)
+        assert app.is_running and type(app.screen).__name__ == "SignInScreen" and app.staff is None
+        shown = " ".join(" ".join(row.strip().strip("|").split()) for row in screen_text(app).splitlines())
+        assert "Checking the PIN NOT done (the database is busy (database is locked)); try again" in shown
+        assert app.failed_pins == 0, "a database error is not a wrong PIN"
+        await start_selling(pilot, app)
+        assert app.staff is not None and app.staff.code == "ayesha"
