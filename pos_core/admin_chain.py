@@ -49,7 +49,7 @@ def run(args, cfg) -> int:
                 print("no branches yet (`pos-admin branch add CODE`)")
             for r in rows:
                 contact = r["last_contact_at"].strftime("%Y-%m-%d %H:%M:%S UTC") if r["last_contact_at"] else "never"
-                print(f"{r['branch']:8} last contact {contact}; at the branch {r['pending_rows']} row(s) "
+                print(f"{r['branch']:8} last contact {contact}; branch said {r['pending_rows']} row(s) "
                       f"({r['lag_seconds']:.0f} s) not yet here; {r['waiting']} waiting, "
                       f"{r['parked']} parked, {r['applied']} applied; schema {r['schema'] or '?'}")
             return 0

@@ -164,8 +164,11 @@ def _fetch(d, text: str, params=()):
 class Serializer:
     """Reads rows of database `d` and turns them into wire records; caches identities per batch."""
 
-    def __init__(self, d):
+    def __init__(self, d, columns: dict[str, set[str]] | None = None):
+        """`columns`: what the database at `d` has, per table, when it may run another release
+        (the head office, read by a branch): fields it lacks are left out, not asked for."""
         self.d = d
+        self.columns = columns
         self._ident: dict[tuple[str, int], dict] = {}
 
     def identity_of(self, table: str, row_id: int) -> dict:
@@ -193,6 +196,8 @@ class Serializer:
             return {}
         t = BY_NAME[table]
         fields = _fields(table)
+        if self.columns is not None:
+            fields = [f for f in fields if f.column_name in self.columns.get(table, ())]
         cols = ", ".join(f"t.{f.column_name}" for f in fields)
         marks = ", ".join("?" for _ in row_ids)
         where = f"t.id IN ({marks})" + (f" AND ({t.only_if})" if t.only_if else "")
@@ -301,6 +306,15 @@ class Applier:
         values, ident = self._prepare(record, origin)
         return self._apply_prepared(record, values, ident)
 
+    @staticmethod
+    def _with_defaults(table: str, values: dict) -> dict:
+        """A record from an older release lacks some fields: a new row gets their defaults."""
+        out = dict(values)
+        for f in _fields(table):
+            if f.column_name not in out and f.default is not None:
+                out[f.column_name] = f.db_value(f.default() if callable(f.default) else f.default)
+        return out
+
     def _apply_prepared(self, record: dict, values: dict, ident: dict) -> str:
         table = record["t"]
         t = BY_NAME[table]
@@ -308,6 +322,7 @@ class Applier:
         known = {f.name: f for f in _fields(table)}
         existing = self.find(table, ident)
         if existing is None:
+            values = self._with_defaults(table, values)
             cols = list(values)
             sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})")
             if db_is_pg(self.d):
@@ -374,6 +389,7 @@ class Applier:
                 if key in here:
                     self._ids[(table, key_text(ident))] = here[key]
             if new:
+                new = [(rec, self._with_defaults(table, v), ident) for rec, v, ident in new]
                 cols = list(new[0][1])
                 if any(list(v) != cols for _, v, _ in new):
                     raise Refused("records of one table differ in their fields")   # row by row instead

@@ -248,3 +248,19 @@ def test_a_newer_branch_is_parked_until_the_head_office_upgrades(chain_sites, mo
         hq.retry_parked()
         assert hq.parked() == []
         assert PosOrder.get(PosOrder.uid == order.uid).number == order.number
+
+
+def test_an_older_head_office_still_feeds_a_newer_branch(chain_sites):
+    """The head office lacks a column the branch's release has: the pull leaves it out and the
+    branch's rows get its default; nothing stops."""
+    s = chain_sites
+    with at(s["hq"]):
+        db.database.execute_sql("ALTER TABLE variant DROP COLUMN option_text")
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        assert {v.option_text for v in Variant.select()} == {""}
+        assert ln.retry_parked_down() == 0
+        from pos_core.models import ChainParked
+        assert ChainParked.select().count() == 0
+        ln.close()

@@ -207,7 +207,13 @@ class BranchLink:
                 "WHERE (xid > %s OR (xid = %s AND seq > %s)) "
                 "AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
                 "ORDER BY xid, seq LIMIT %s", (cursor[0], cursor[0], cursor[1], limit)).fetchall()
-            ser = chain.Serializer(hq)
+            # The head office may run another release: read only the columns it has.
+            have: dict[str, set[str]] = {}
+            for table, column in hq.execute_sql(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = ANY(%s)", (list(chain.DOWN_TABLES),)):
+                have.setdefault(table, set()).add(column)
+            ser = chain.Serializer(hq, columns=have)
             by_table: dict[str, set[int]] = {}
             for _, _, table, row_id in rows:
                 if table in chain.DOWN_TABLES:
