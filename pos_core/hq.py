@@ -49,7 +49,22 @@ def branch_role(code: str) -> str:
 
 
 def _schema_sql(group: str) -> list[str]:
-    down = ", ".join(f"'{t}'" for t in chain.DOWN_TABLES)
+    down = ", ".join(f"'{t}'" for t in chain.PULLED_TABLES)
+    parties = [
+        # issue 14: a branch reads a transfer (and its count and settlements) only when it is the
+        # sender or the receiver; the child tables follow their transfer's visibility.
+        ("transfer", "hq_my_branch() IN (SELECT b.code FROM branch b WHERE b.id IN (from_branch_id, to_branch_id))"),
+        ("transfer_line", "EXISTS (SELECT 1 FROM transfer x WHERE x.id = transfer_id)"),
+        ("transfer_receipt", "EXISTS (SELECT 1 FROM transfer x WHERE x.id = transfer_id)"),
+        ("transfer_receipt_line", "EXISTS (SELECT 1 FROM transfer_receipt r WHERE r.id = receipt_id)"),
+        ("transfer_settlement", "EXISTS (SELECT 1 FROM transfer x WHERE x.id = transfer_id)"),
+    ]
+    assert {t for t, _ in parties} == {t.name for t in chain.TABLES if t.relay == "parties"}
+    rls = []
+    for table, using in parties:
+        rls += [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+                f"DROP POLICY IF EXISTS hq_party ON {table}",
+                f"CREATE POLICY hq_party ON {table} FOR SELECT TO {group} USING ({using})"]
     return [
         """CREATE TABLE IF NOT EXISTS hq_branch_link (
              branch_code varchar(16) PRIMARY KEY,
@@ -107,10 +122,10 @@ def _schema_sql(group: str) -> list[str]:
             WITH CHECK (branch_code = hq_my_branch() AND status = 'NEW')""",
         f"GRANT SELECT, INSERT ON hq_inbox TO {group}",
         f"GRANT USAGE ON SEQUENCE hq_inbox_id_seq TO {group}",
-        f"GRANT SELECT ON hq_down_change, schema_migration, {', '.join(chain.DOWN_TABLES)} TO {group}",
+        f"GRANT SELECT ON hq_down_change, schema_migration, {', '.join(chain.PULLED_TABLES)} TO {group}",
         f"REVOKE ALL ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) TO {group}",
-    ]
+    ] + rls
 
 
 def init() -> None:

@@ -1,0 +1,205 @@
+"""Issue 14: workflows that touch two branch boxes, through the head office (store and forward).
+
+Two branch boxes (SQLite files) and a head office (PostgreSQL), driven in this process as the
+replication tests are: each `at(...)` block is one box; a link's `run_once` is its agent's pass; the
+head office's agent is `hq.apply_inbox()`. A box whose link we do not run is offline."""
+from __future__ import annotations
+
+import pytest
+
+from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
+from pos_core import chain, db, hq, ledger, transfers
+from pos_core.errors import StateError
+from pos_core.models import (Branch, ChainParked, Staff, StockLevel, Transfer, TransferReceipt, TransferSettlement,
+                             Variant)
+from sync_agent.hq.link import BranchLink
+
+needs_pg = pytest.mark.skipif(not PG_URL, reason="needs POS_TEST_PG_URL (the head office is PostgreSQL)")
+
+
+@pytest.fixture
+def sites(tmp_path):
+    url, name = new_hq()
+    with at(url):
+        for code in ("LHR1", "KHI1", "ISB1"):
+            hq.add_branch(code)
+    s = {"hq": url, "hq_name": name,
+         "LHR1": new_branch_db(tmp_path / "lhr.db", "LHR1"), "KHI1": new_branch_db(tmp_path / "khi.db", "KHI1")}
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln)
+            open_for_trade(code, qty=50)
+            ln.run_once()
+            ln.close()
+    yield s
+    db.close()
+    drop_hq(name)
+
+
+def link(s, code) -> BranchLink:
+    return BranchLink(role_url(s["hq_name"], code), "", code)
+
+
+def sync(s, code, test=None):
+    """One agent pass at `code`, the head office applying what came up, then pulls until `test`."""
+    with at(s[code]):
+        ln = link(s, code)
+        ln.run_once()
+        assert ln.up, ln.last_error
+        ln.close()
+    with at(s["hq"]):
+        assert hq.apply_inbox()["parked"] == 0, hq.parked()
+    if test is not None:
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln, test)
+            ln.close()
+
+
+def stock(code) -> dict[str, int]:
+    b = Branch.get(Branch.code == code)
+    return dict(StockLevel.select(Variant.sku, StockLevel.on_hand).join(Variant)
+                .where(StockLevel.branch == b.id).tuples())
+
+
+def vid(sku) -> int:
+    return Variant.get(Variant.sku == sku).id
+
+
+def staff_id(code) -> int:
+    return Staff.get(Staff.code == code).id
+
+
+@needs_pg
+def test_transfer_between_boxes_sender_offline_after_dispatch(sites):
+    s = sites
+    # Lahore dispatches; its agent pushes once, then Lahore's link goes down for the rest of the day.
+    with at(s["LHR1"]):
+        t = transfers.create(Branch.get(Branch.code == "LHR1").id, Branch.get(Branch.code == "KHI1").id,
+                             staff_id("ayesha"), [transfers.TransferItem(vid("1001"), 5),
+                                                  transfers.TransferItem(vid("1002"), 3)])
+        transfers.dispatch(t.number, staff_id("ayesha"), shopify_enabled=False)
+        number = t.number
+        assert stock("LHR1")["1001"] == 45 and stock("LHR1")["1002"] == 47
+    sync(s, "LHR1")
+    with at(s["hq"]):
+        assert Transfer.get(Transfer.number == number).status == "DISPATCHED"
+
+    # Karachi comes online later: the transfer addressed to it arrives through the head office.
+    with at(s["KHI1"]):
+        ln = link(s, "KHI1")
+        pull_until(ln, lambda: Transfer.get_or_none(Transfer.number == number) is not None)
+        ln.close()
+        assert transfers.in_transit(vid("1001")) == {"KHI1": 5}
+        # Karachi's link is down again; two counters scan the same slip. They share the branch's
+        # database, so the receipt's unique key decides: the second is refused, saying who and when.
+        got = transfers.receive(number, staff_id("ayesha"), {vid("1001"): 5, vid("1002"): 2}, shopify_enabled=False)
+        assert got.status == "DISCREPANCY"
+        with pytest.raises(StateError, match="already received at KHI1 by Ayesha"):
+            transfers.receive(number, staff_id("imran"), {vid("1001"): 5, vid("1002"): 3}, shopify_enabled=False)
+        assert stock("KHI1")["1001"] == 55 and stock("KHI1")["1002"] == 52
+        assert transfers.in_transit(vid("1001")) == {}
+        # The short unit went back to Lahore: that moves Lahore's stock, so it is settled there.
+        with pytest.raises(StateError, match="settle it there, not at KHI1"):
+            transfers.resolve(number, 2, "returned_to_sender", staff_id("imran"), shopify_enabled=False)
+        assert TransferSettlement.select().count() == 0
+    sync(s, "KHI1")
+    with at(s["hq"]):
+        t = Transfer.get(Transfer.number == number)
+        assert t.status == "DISCREPANCY" and [l.qty_received for l in t.lines] == [5, 2]
+        assert stock("KHI1")["1001"] == 55 and stock("LHR1")["1001"] == 45
+        assert TransferReceipt.select().count() == 1
+
+    # Lahore's link heals: it sees the outcome and its manager settles the shortfall.
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln, lambda: Transfer.get(Transfer.number == number).status == "DISCREPANCY")
+        ln.close()
+        assert [l.qty_received for l in Transfer.get(Transfer.number == number).lines] == [5, 2]
+        t = transfers.resolve(number, 2, "returned_to_sender", staff_id("imran"), shopify_enabled=False)
+        assert t.status == "RECEIVED"
+        assert stock("LHR1")["1002"] == 48
+    sync(s, "LHR1")
+    with at(s["KHI1"]):
+        ln = link(s, "KHI1")
+        pull_until(ln, lambda: Transfer.get(Transfer.number == number).status == "RECEIVED")
+        ln.run_once()
+        ln.close()
+        line = Transfer.get(Transfer.number == number).lines.order_by(chain.model_for("transfer_line").line_no)[1]
+        assert line.resolution == "returned_to_sender"
+    with at(s["hq"]):
+        assert hq.apply_inbox()["parked"] == 0 and hq.parked() == []
+        t = Transfer.get(Transfer.number == number)
+        assert t.status == "RECEIVED"
+        hq_stock = {code: stock(code) for code in ("LHR1", "KHI1")}
+        assert ledger.check() == []
+    # Every site: a clean ledger, the head office's copy equal to the branch's own, nothing parked.
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            assert ledger.check() == []
+            assert stock(code) == hq_stock[code]
+            assert ChainParked.select().where(ChainParked.resolved_at.is_null()).count() == 0
+            assert Transfer.get(Transfer.number == number).status == "RECEIVED"
+    assert hq_stock["LHR1"]["1001"] == 45 and hq_stock["LHR1"]["1002"] == 48
+    assert hq_stock["KHI1"]["1001"] == 55 and hq_stock["KHI1"]["1002"] == 52
+
+
+@needs_pg
+def test_a_transfer_reaches_only_its_two_branches(sites):
+    """Row-level security at the head office: a third branch's credential cannot read it."""
+    s = sites
+    with at(s["LHR1"]):
+        t = transfers.create(Branch.get(Branch.code == "LHR1").id, Branch.get(Branch.code == "KHI1").id,
+                             staff_id("ayesha"), [transfers.TransferItem(vid("1003"), 1)])
+        transfers.dispatch(t.number, staff_id("ayesha"), shopify_enabled=False)
+    sync(s, "LHR1")
+    seen = {}
+    for code in ("KHI1", "ISB1"):
+        ln = link(s, code)
+        hq_db = ln._hq()
+        seen[code] = [hq_db.execute_sql(f"SELECT count(*) FROM {table}").fetchone()[0]
+                      for table in ("transfer", "transfer_line")]
+        ln.close()
+    assert seen == {"KHI1": [1, 1], "ISB1": [0, 0]}
+
+
+@needs_pg
+def test_a_transfer_is_received_only_where_it_is_addressed(sites):
+    s = sites
+    with at(s["LHR1"]):
+        t = transfers.create(Branch.get(Branch.code == "LHR1").id, Branch.get(Branch.code == "KHI1").id,
+                             staff_id("ayesha"), [transfers.TransferItem(vid("1003"), 1)])
+        transfers.dispatch(t.number, staff_id("ayesha"), shopify_enabled=False)
+        with pytest.raises(StateError, match="goes to KHI1; it is received there, not at LHR1"):
+            transfers.receive(t.number, staff_id("ayesha"), {vid("1003"): 1}, shopify_enabled=False)
+        assert stock("LHR1")["1003"] == 49
+
+
+def test_migration_9_keeps_transfers_already_received(site):
+    """A shop that received and settled transfers before issue 14: its receipts and settlements
+    become rows of their own, so the transfer's status (now their projection) stays as it was."""
+    from pos_core import migrations
+    from pos_core.models import WORKFLOW_MODELS, TransferLine
+    t = transfers.create(site.lhr.id, site.khi.id, site.cashier.id,
+                         [transfers.TransferItem(site.kurta.id, 10), transfers.TransferItem(site.suit.id, 4)])
+    transfers.dispatch(t.number, site.cashier.id, shopify_enabled=False)
+    transfers.receive(t.number, site.cashier.id, {site.kurta.id: 8, site.suit.id: 5}, shopify_enabled=False)
+    transfers.resolve(t.number, 1, "returned_to_sender", site.manager.id, shopify_enabled=False)
+    before = [(l.line_no, l.qty_received, l.resolution) for l in TransferLine.select().order_by(TransferLine.line_no)]
+    assert before == [(1, 8, "returned_to_sender"), (2, 5, None)]
+    with db.write():   # the database as it was at schema 8
+        db.database.drop_tables(WORKFLOW_MODELS)
+        migrations.SchemaMigration.delete().where(migrations.SchemaMigration.version == 9).execute()
+    assert migrations.migrate() == [9]
+    r = TransferReceipt.get()
+    assert (r.branch_id, r.received_by_id) == (site.khi.id, site.cashier.id)
+    assert [(x.line_no, x.qty_received) for x in r.lines] == [(1, 8), (2, 5)]
+    assert [(x.line_no, x.resolution, x.branch_id) for x in TransferSettlement.select()] == \
+        [(1, "returned_to_sender", site.lhr.id)]
+    with db.write():
+        transfers.project(t.id)
+    assert transfers.get(t.number).status == "DISCREPANCY"
+    assert [(l.line_no, l.qty_received, l.resolution) for l in TransferLine.select().order_by(TransferLine.line_no)] == before
+    t = transfers.resolve(t.number, 2, "sender_sent_extra", site.manager.id, shopify_enabled=False)
+    assert t.status == "RECEIVED" and ledger.check() == []
