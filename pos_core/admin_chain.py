@@ -8,11 +8,10 @@
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from . import chain, config as configmod, db, hq, migrations
+from . import chain, config as configmod, hq, migrations
 from .errors import InvalidInput
 
 COMMANDS = ("hq", "branch")

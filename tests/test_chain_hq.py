@@ -10,8 +10,7 @@ from decimal import Decimal
 import psycopg2
 import pytest
 
-from chain_kit import (PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url,
-                       sync_until_sent)
+from chain_kit import PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
 from pos_core import chain, db, hq, ledger, sales
 from pos_core.models import ChainChange, PosOrder, StockLevel, StockMovement, Variant
 from pos_core.policy import SalePolicy

@@ -17,7 +17,7 @@ import pytest
 
 from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, role_url
 from faultproxy import FaultProxy
-from pos_core import chain, db, hq, ledger, sales
+from pos_core import db, hq, ledger, sales
 from pos_core.models import Branch, PosOrder, StockLevel, Variant
 from pos_core.policy import SalePolicy
 

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from peewee import IntegrityError, PostgresqlDatabase
 
 from pos_core import chain, config as configmod, db, heartbeat, migrations
-from pos_core.models import ChainChange, ChainParked, utcnow
+from pos_core.models import ChainParked, utcnow
 
 log = logging.getLogger("sync_agent.hq")
 CHANNEL = "hq"
