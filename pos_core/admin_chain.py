@@ -8,11 +8,10 @@
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from . import chain, config as configmod, db, hq, migrations
+from . import chain, config as configmod, hq, migrations
 from .errors import InvalidInput
 
 COMMANDS = ("hq", "branch")
@@ -52,6 +51,8 @@ def run(args, cfg) -> int:
                 print(f"{r['branch']:8} last contact {contact}; branch said {r['pending_rows']} row(s) "
                       f"({r['lag_seconds']:.0f} s) not yet here; {r['waiting']} waiting, "
                       f"{r['parked']} parked, {r['applied']} applied; schema {r['schema'] or '?'}")
+                if r["last_error"]:
+                    print(f"{'':8} the branch reports: {r['last_error']}")
             return 0
         if args.action == "parked":
             rows = hq.parked(args.limit)

@@ -366,22 +366,23 @@ class Applier:
         return "updated"
 
 
-    def apply_many(self, records: list[dict], origin: str | None = None) -> None:
+    def apply_many(self, records: list[dict], origin: str | list[str | None] | None = None) -> None:
         """Apply a batch (PostgreSQL): per table, one query for the rows already here and one
         INSERT for the new ones, instead of round trips per row. Any problem raises, and the
         caller undoes the batch and applies it row by row (which parks just the bad rows).
         Records must come parents first (RANK order)."""
         from psycopg2.extras import execute_values
-        groups: list[tuple[str, list[dict]]] = []
-        for rec in records:
+        origins = origin if isinstance(origin, list) else [origin] * len(records)
+        groups: list[tuple[str, list[tuple[dict, str | None]]]] = []
+        for rec, o in zip(records, origins):
             if groups and groups[-1][0] == rec["t"]:
-                groups[-1][1].append(rec)
+                groups[-1][1].append((rec, o))
             else:
-                groups.append((rec["t"], [rec]))
+                groups.append((rec["t"], [(rec, o)]))
         moves: dict[tuple[int, int], int] = {}
         for table, recs in groups:
             t = BY_NAME.get(table)
-            prepared = [(rec, *self._prepare(rec, origin)) for rec in recs]
+            prepared = [(rec, *self._prepare(rec, o), o) for rec, o in recs]
             m = model_for(table)
             id_cols = [m._meta.fields[n].column_name for n in t.identity]
             first, later, seen = [], [], set()
@@ -391,7 +392,7 @@ class Applier:
                 seen.add(k)
             # which of these are here already
             here: dict[tuple, int] = {}
-            keys = [tuple(values[c] for c in id_cols) for _, values, _ in first]
+            keys = [tuple(values[c] for c in id_cols) for _, values, _, _ in first]
             if keys:
                 cur = self.d.cursor()
                 execute_values(cur, f"SELECT t.id, {', '.join('t.' + c for c in id_cols)} FROM {table} t "
@@ -399,34 +400,34 @@ class Applier:
                                keys, page_size=1000)
                 for row in cur.fetchall():
                     here[tuple(row[1:])] = row[0]
-            new = [(rec, values, ident) for (rec, values, ident), key in zip(first, keys) if key not in here]
-            old = [(rec, values, ident) for (rec, values, ident), key in zip(first, keys) if key in here]
-            for (rec, values, ident), key in zip(first, keys):
+            new = [item for item, key in zip(first, keys) if key not in here]
+            old = [item for item, key in zip(first, keys) if key in here]
+            for (rec, values, ident, _), key in zip(first, keys):
                 if key in here:
                     self._ids[(table, key_text(ident))] = here[key]
             if new:
-                new = [(rec, self._with_defaults(table, v), ident) for rec, v, ident in new]
+                new = [(rec, self._with_defaults(table, v), ident, o) for rec, v, ident, o in new]
                 cols = list(new[0][1])
-                if any(list(v) != cols for _, v, _ in new):
+                if any(list(v) != cols for _, v, _, _ in new):
                     raise Refused("records of one table differ in their fields")   # row by row instead
                 cur = self.d.cursor()
                 rows = execute_values(cur, f"INSERT INTO {table} ({', '.join(cols)}) VALUES %s "
                                            f"RETURNING id, {', '.join(id_cols)}",
-                                      [tuple(v[c] for c in cols) for _, v, _ in new], page_size=1000, fetch=True)
+                                      [tuple(v[c] for c in cols) for _, v, _, _ in new], page_size=1000, fetch=True)
                 by_key = {tuple(r[1:]): r[0] for r in rows}
-                for rec, values, ident in new:
+                for rec, values, ident, o in new:
                     new_id = by_key[tuple(values[c] for c in id_cols)]
                     self._ids[(table, key_text(ident))] = new_id
-                    if origin is not None and t.branch_path:
-                        # its children ask whose it is: we know (it passed the check as origin's)
-                        self._owners[(table, new_id, tuple(t.branch_path.split(".")))] = origin
+                    if o is not None and t.branch_path:
+                        # its children ask whose it is: we know (it passed the check as the sender's)
+                        self._owners[(table, new_id, tuple(t.branch_path.split(".")))] = o
                     if table == "stock_movement":
                         k2 = (values["variant_id"], values["branch_id"])
                         moves[k2] = moves.get(k2, 0) + values["delta"]
                     elif table in _AFTER_INSERT:
                         _AFTER_INSERT[table](self, values)
                     _after_apply(self, table, values, new_id)
-            for rec, values, ident in old + later:
+            for rec, values, ident, _ in old + later:
                 self._apply_prepared(rec, values, ident)
         if moves:
             cur = self.d.cursor()

@@ -230,12 +230,9 @@ def _apply_rows(rows) -> dict:
         try:
             with d.atomic():
                 applier = chain.Applier(d)
-                by_branch: dict[str, list[dict]] = {}
-                for rid, branch, table, key, data, schema in rows:
-                    by_branch.setdefault(branch, []).append(json.loads(data))
                 try:
-                    for branch, recs in by_branch.items():
-                        applier.apply_many(recs, origin=branch)
+                    # every branch's rows together: one query per table for the whole batch
+                    applier.apply_many([json.loads(r[4]) for r in rows], origin=[r[1] for r in rows])
                 except (chain.Unresolved, chain.Refused, IntegrityError, KeyError) as exc:
                     raise _Retry() from exc
             return _mark([(r[0], APPLIED, "") for r in rows])

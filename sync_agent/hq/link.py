@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from peewee import IntegrityError, PostgresqlDatabase
 
 from pos_core import chain, config as configmod, db, heartbeat, migrations
-from pos_core.models import ChainChange, ChainParked, utcnow
+from pos_core.models import ChainParked, utcnow
 
 log = logging.getLogger("sync_agent.hq")
 CHANNEL = "hq"
@@ -141,6 +141,18 @@ class BranchLink:
             raise HqUnavailable(f"the head office does not know branch {self.branch}'s role; "
                                 f"run `pos-admin branch add {self.branch}` there")
         after = (row[0], row[1])
+        top = chain._fetch(db.database, "SELECT xid, seq FROM chain_change ORDER BY xid DESC, seq DESC LIMIT 1")
+        if after > (tuple(top[0]) if top else (0, 0)):
+            # The head office has positions this log never reached: this database was restored
+            # from a backup older than what the head office holds. Pushing now would reuse those
+            # positions and the head office would drop the new rows as duplicates, so stop and say so.
+            msg = (f"this branch's database is behind the head office (it has up to {after[0]}:{after[1]}, "
+                   f"this log ends at {top[0][0] if top else 0}:{top[0][1] if top else 0}): restored from "
+                   "an older backup? Nothing is pushed; call support before selling on")
+            with hq.atomic():
+                hq.execute_sql("SELECT hq_mark(%s, %s, %s, %s, %s, %s)",
+                               (after[0], after[1], 0, None, migrations.LATEST, msg))
+            raise HqUnavailable(msg)
         with _local_snapshot():
             changes = self._changes(after, limit)
             if not changes:
