@@ -322,9 +322,12 @@ class Applier:
 
     @staticmethod
     def _with_defaults(table: str, values: dict) -> dict:
-        """A record from an older release lacks some fields: a new row gets their defaults."""
+        """A record from an older release lacks some fields: a new row gets their defaults. So do
+        the fields that never travel (a customer's credit balance starts at 0 and is projected)."""
         out = dict(values)
-        for f in _fields(table):
+        for f in model_for(table)._meta.sorted_fields:
+            if f.name == "id":
+                continue
             if f.column_name not in out and f.default is not None:
                 out[f.column_name] = f.db_value(f.default() if callable(f.default) else f.default)
         return out
@@ -352,6 +355,9 @@ class Applier:
             return "inserted"
         cols = list(values)
         current = _fetch(self.d, f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (existing,))[0]
+        merge = _MERGE.get(table)
+        if merge:
+            values = merge(dict(zip(cols, current)), values)
         same = all(_same(known_f, a, values[c]) for known_f, a, c in
                    zip((_by_column(m, c) for c in cols), current, cols))
         if same:
@@ -473,6 +479,27 @@ def _after_credit(applier: Applier, v: dict) -> None:
 
 
 _AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit}
+
+
+def _merge_customer(here: dict, incoming: dict) -> dict:
+    """One customer chain-wide, by phone. Two branches that made the same phone offline both keep
+    their history (their documents point at the phone, so at the head office they point at one
+    customer); the details merge field by field: a value is never replaced by an empty one, the
+    later edit wins, the earliest creation date stays. Every site merges alike, so they converge."""
+    out = dict(incoming)
+    newer = str(incoming.get("updated_at") or "") > str(here.get("updated_at") or "")
+    for col in ("name", "email", "shopify_id"):
+        if col in out:
+            mine, theirs = here.get(col), out[col]
+            if not theirs or (mine and not newer):
+                out[col] = mine
+    for col, pick in (("created_at", min), ("updated_at", max)):
+        if out.get(col) is not None and here.get(col) is not None:
+            out[col] = pick((str(here[col]), str(out[col])))
+    return out
+
+
+_MERGE = {"customer": _merge_customer}
 
 
 def _after_apply(applier: Applier, table: str, values: dict, row_id: int) -> None:

@@ -110,7 +110,7 @@ def receive(ref: str, staff_id: int, counted: dict[int, int], *, shopify_enabled
         done = TransferReceipt.get_or_none(TransferReceipt.transfer == t.id)
         if done is not None:
             raise StateError(f"transfer {t.number} was already received at {done.branch.code} by "
-                             f"{done.received_by.name} ({_pk_time(done.received_at)})")
+                             f"{done.received_by.name} ({_pk_time(done.received_at)}); a transfer is received once")
         if t.status != "DISPATCHED":
             raise StateError(f"transfer {t.number} is {t.status}; it can be received once, after dispatch")
         lines = list(t.lines.order_by(TransferLine.line_no))
@@ -139,7 +139,7 @@ def receive(ref: str, staff_id: int, counted: dict[int, int], *, shopify_enabled
             with db.database.atomic():
                 receipt = TransferReceipt.create(transfer=t.id, branch=t.to_branch_id, received_by=person.id)
         except IntegrityError:   # another counter's receipt committed between our read and write
-            raise StateError(f"transfer {t.number} was already received") from None
+            raise StateError(f"transfer {t.number} was already received; a transfer is received once") from None
         TransferReceiptLine.insert_many([{"receipt": receipt.id, "line_no": n, "qty_received": q}
                                          for n, q in shares]).execute()
         stock_moves.apply(moves, shopify_reason="movement_received" if _pushes(t) else None,

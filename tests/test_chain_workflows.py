@@ -5,15 +5,23 @@ replication tests are: each `at(...)` block is one box; a link's `run_once` is i
 head office's agent is `hq.apply_inbox()`. A box whose link we do not run is offline."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
 import pytest
 
 from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
-from pos_core import chain, db, hq, ledger, transfers
+from pos_core import chain, customers, db, hq, ledger, refunds, sales, transfers
 from pos_core.errors import StateError
-from pos_core.models import (Branch, ChainParked, Staff, StockLevel, Transfer, TransferReceipt, TransferSettlement,
+from pos_core.models import (Branch, ChainParked, Counter, CreditEntry, Customer, PosOrder, Shift, Staff, StockLevel, Transfer, TransferReceipt, TransferSettlement,
                              Variant)
+from pos_core.policy import SalePolicy
 from sync_agent.hq.link import BranchLink
 
+REPO = Path(__file__).resolve().parents[1]
+POLICY = SalePolicy()
 needs_pg = pytest.mark.skipif(not PG_URL, reason="needs POS_TEST_PG_URL (the head office is PostgreSQL)")
 
 
@@ -203,3 +211,100 @@ def test_migration_9_keeps_transfers_already_received(site):
     assert [(l.line_no, l.qty_received, l.resolution) for l in TransferLine.select().order_by(TransferLine.line_no)] == before
     t = transfers.resolve(t.number, 2, "sender_sent_extra", site.manager.id, shopify_enabled=False)
     assert t.status == "RECEIVED" and ledger.check() == []
+
+
+# --- customers and store credit --------------------------------------------------------------
+
+def _trade(code):
+    b = Branch.get(Branch.code == code)
+    counter = Counter.get(Counter.branch == b, Counter.code == "C1")
+    shift = Shift.select().where((Shift.counter == counter.id) & Shift.closed_at.is_null()).get()
+    return counter, shift
+
+
+def _sell(code, sku, customer, credit_paisa=0):
+    counter, shift = _trade(code)
+    v = Variant.get(Variant.sku == sku)
+    tenders = [sales.Tender("store_credit", Decimal(credit_paisa) / 100)] if credit_paisa else []
+    if v.price_paisa > credit_paisa:
+        tenders.append(sales.Tender("cash", Decimal(v.price_paisa - credit_paisa) / 100))
+    return sales.complete_sale(POLICY, counter_id=counter.id, shift_id=shift.id, staff_id=staff_id("ayesha"),
+                               lines=[sales.SaleLine(v.id, 1)], tenders=tenders, customer_id=customer.id)
+
+
+def _balance(phone="03001234567") -> int:
+    return customers.find_by_phone(phone).store_credit_paisa
+
+
+@needs_pg
+def test_one_customer_chain_wide_and_credit_overdrawn_offline_is_flagged(sites, tmp_path):
+    s = sites
+    # Both branches make the same customer while offline, each with a purchase.
+    with at(s["LHR1"]):
+        sana = customers.get_or_create("0300-1234567", "Sana")
+        sale = _sell("LHR1", "1004", sana)
+        counter, shift = _trade("LHR1")
+        # she returns it for store credit (Rs 1,299) in Lahore
+        refunds.refund(POLICY, counter_id=counter.id, shift_id=shift.id, staff_id=staff_id("ayesha"),
+                       sale_uid=sale.uid, lines=[refunds.ReturnLine(sale.lines[0].id, 1)],
+                       tenders=[sales.Tender("store_credit", Decimal("1299"))], approver_id=staff_id("imran"))
+        assert _balance() == 1299_00
+    with at(s["KHI1"]):
+        sana_k = customers.get_or_create("+92 300 1234567", "")
+        karachi_sale = _sell("KHI1", "1001", sana_k)
+        customers.set_profile(sana_k.id, name="Sana Khan")   # the later edit: her full name
+    sync(s, "LHR1")
+    sync(s, "KHI1")
+    with at(s["hq"]):
+        assert Customer.select().count() == 1
+        c = Customer.get()
+        assert (c.phone, c.name, c.store_credit_paisa) == ("+923001234567", "Sana Khan", 1299_00)
+        where = {(p.where, p.kind) for p in customers.profile(c.id).purchases}
+        assert where == {("LHR1", "sale"), ("LHR1", "refund"), ("KHI1", "sale")}   # both histories
+        assert PosOrder.get(PosOrder.uid == karachi_sale.uid).customer_id == c.id
+        assert hq.overdrafts() == []
+    # The credit earned in Lahore reaches Karachi (and Lahore hears of the name).
+    for code in ("KHI1", "LHR1"):
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln, lambda: _balance() == 1299_00 and customers.find_by_phone("03001234567").name == "Sana Khan")
+            ln.close()
+            assert Customer.select().count() == 1
+
+    # Both links down; each branch spends Rs 1,000 of the Rs 1,299 on the same day.
+    with at(s["LHR1"]):
+        lahore_spend = _sell("LHR1", "1003", customers.find_by_phone("03001234567"), credit_paisa=500_00)
+        lahore_spend2 = _sell("LHR1", "1003", customers.find_by_phone("03001234567"), credit_paisa=500_00)
+        assert _balance() == 299_00
+    with at(s["KHI1"]):
+        karachi_spend = _sell("KHI1", "1004", customers.find_by_phone("03001234567"), credit_paisa=1000_00)
+        assert _balance() == 299_00
+    sync(s, "KHI1")
+    sync(s, "LHR1")
+    with at(s["hq"]):
+        assert _balance() == -701_00                       # not clipped: what is owed shows
+        assert CreditEntry.select().count() == 4
+        [o] = hq.overdrafts()
+        assert o["phone"] == "+923001234567" and o["balance_paisa"] == -701_00
+        assert sorted((d["branch"], d["doc_ref"], d["delta_paisa"]) for d in o["documents"]) == sorted([
+            ("LHR1", lahore_spend.number, -500_00), ("LHR1", lahore_spend2.number, -500_00),
+            ("KHI1", karachi_spend.number, -1000_00)])
+        assert ledger.check() == []
+    # pos-admin at the head office shows it for a manager, and exits 1 while it stands
+    cfg = tmp_path / "hq.toml"
+    cfg.write_text(f'[database]\nurl = "{s["hq"]}"\n')
+    r = subprocess.run([sys.executable, "-m", "pos_core.admin", "--config", str(cfg), "hq", "overdrafts"],
+                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "+923001234567 Sana Khan: store credit Rs -701.00" in r.stdout
+    assert karachi_spend.number in r.stdout and lahore_spend.number in r.stdout and "KHI1" in r.stdout
+    # every site ends with the same entries and the same (negative) balance
+    for code in ("KHI1", "LHR1"):
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln, lambda: CreditEntry.select().count() == 4)
+            ln.close()
+            assert _balance() == -701_00 and ledger.check() == []
+            assert ChainParked.select().where(ChainParked.resolved_at.is_null()).count() == 0
+    with at(s["hq"]):
+        assert hq.parked() == []
