@@ -10,7 +10,14 @@ import pytest
 from pos_core import db, fulfillments, ledger, online_orders, outbox
 from pos_core.models import OutboxJob
 from sync_agent import once, orders as agent_orders
-from test_agent_orders import env, item, place, poll, shopify_qty, sim, sim_order, smart  # noqa: F401
+import test_agent_orders
+from test_agent_orders import item, place, poll, shopify_qty, sim, sim_order, smart  # noqa: F401
+
+
+@pytest.fixture
+def env(sim, database):
+    """test_agent_orders' environment, on SQLite and on PostgreSQL (the marks are database writes)."""
+    yield from test_agent_orders.env.__wrapped__(sim, database)
 
 
 def lose_next(e, field, times=1):
