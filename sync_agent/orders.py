@@ -67,16 +67,16 @@ def _all_lines(client: ShopifyClient, node: dict) -> None:
 
 def due_jobs(limit: int = 20) -> list[OutboxJob]:
     """Due order jobs; one that depends on another (a fulfillment waiting for its courier booking,
-    which brings the tracking number) waits until that one is SYNCED."""
-    jobs = list(OutboxJob.select().where((OutboxJob.channel == outbox.SHOPIFY)
+    which brings the tracking number) waits until that one is SYNCED. The test is in the query,
+    so any number of waiting jobs never hide the due ones behind them."""
+    first = OutboxJob.alias()
+    done = first.select(first.uid).where(first.status == outbox.SYNCED)
+    return list(OutboxJob.select().where((OutboxJob.channel == outbox.SHOPIFY)
                                          & OutboxJob.kind.in_(ORDER_JOB_KINDS)
                                          & (OutboxJob.status == outbox.PENDING)
-                                         & (OutboxJob.next_attempt_at <= utcnow()))
-                .order_by(OutboxJob.id).limit(limit * 5))
-    waits = {j.depends_on for j in jobs if j.depends_on}
-    done = {u for (u,) in OutboxJob.select(OutboxJob.uid).where(
-        OutboxJob.uid.in_(list(waits)) & (OutboxJob.status == outbox.SYNCED)).tuples()} if waits else set()
-    return [j for j in jobs if not j.depends_on or j.depends_on in done][:limit]
+                                         & (OutboxJob.next_attempt_at <= utcnow())
+                                         & (OutboxJob.depends_on.is_null() | OutboxJob.depends_on.in_(done)))
+                .order_by(OutboxJob.id).limit(limit))
 
 
 def recover_interrupted() -> int:

@@ -10,7 +10,14 @@ import pytest
 from pos_core import db, fulfillments, ledger, online_orders, outbox
 from pos_core.models import OutboxJob
 from sync_agent import once, orders as agent_orders
-from test_agent_orders import env, item, place, poll, shopify_qty, sim, sim_order, smart  # noqa: F401
+import test_agent_orders
+from test_agent_orders import item, place, poll, shopify_qty, sim, sim_order, smart  # noqa: F401
+
+
+@pytest.fixture
+def env(sim, database):
+    """test_agent_orders' environment, on SQLite and on PostgreSQL (the marks are database writes)."""
+    yield from test_agent_orders.env.__wrapped__(sim, database)
 
 
 def lose_next(e, field, times=1):
@@ -188,3 +195,20 @@ def test_an_order_split_into_more_than_five_fulfillment_orders_is_read_to_the_en
     assert agent_orders.run_jobs(e.client) == {"synced": 1, "failed": 0, "deferred": 0}
     api = sim_order(e, order["id"])["apiFulfillments"]
     assert [f["trackingNumbers"] for f in api] == [["PAGE-7"]]
+
+
+def test_jobs_waiting_on_a_stuck_booking_do_not_hide_due_order_jobs(env):
+    e = env
+    a = item(e)
+    order = place(e, (a, 1))
+    poll(e)
+    so = smart(order["id"])
+    with db.write():
+        stuck = outbox.enqueue("courier", "book", {"reference": "X"}, "consignment", "c-stuck")
+        OutboxJob.update(status="FAILED").where(OutboxJob.id == stuck.id).execute()
+        for n in range(120):   # more than the agent reads at a time
+            outbox.enqueue(outbox.SHOPIFY, "fulfillment_create", {"orderId": order["id"]}, "fulfillment",
+                           f"f-{n}", depends_on=stuck.uid)
+    online_orders.confirm(so.id, e.clerk.id, shopify_enabled=True)     # a due tagsAdd behind them
+    assert agent_orders.run_jobs(e.client)["synced"] == 1
+    assert OutboxJob.get(OutboxJob.kind == "tags_add").status == "SYNCED"
