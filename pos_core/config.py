@@ -70,6 +70,7 @@ class PrinterConfig:
     header: tuple[str, ...] = ()
     footer: tuple[str, ...] = ()
     open_drawer: bool = True
+    label_queue: str = ""     # CUPS queue of a label printer for airway bills (lp -d QUEUE)
 
 
 BARCODE_SYMBOLOGIES = ("ean13", "code128")
@@ -242,6 +243,7 @@ def parse(data: dict, path: Path | str) -> Config:
         timeout_ms=r.get("printer.timeout_ms", int, 5000),
         header=tuple(r.strings("printer.header")), footer=tuple(r.strings("printer.footer")),
         open_drawer=r.get("printer.open_drawer", bool, True),
+        label_queue=r.get("printer.label_queue", str, ""),
     )
     scanner = ScannerConfig(
         device=r.get("scanner.device", str, ""),

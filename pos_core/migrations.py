@@ -37,6 +37,12 @@ def _search_objects(database) -> None:
         database.execute_sql(sql)
 
 
+def _loyalty(database) -> None:
+    """Issue 16: loyalty points, promotions, coupons, commission and customer profiles (new tables only)."""
+    from .models import LOYALTY_MODELS
+    database.create_tables(LOYALTY_MODELS)
+
+
 # Tables that got a chain-wide `uid` in migration 4 (they had only a local integer id).
 UID_TABLES_4 = ("product", "cash_movement", "payment", "audit_event", "purchase_order_line",
                 "stock_take_count", "smart_order_event")
@@ -57,6 +63,12 @@ def _chain_identities(database) -> None:
             database.execute_sql(f"ALTER TABLE {table} ALTER COLUMN uid SET NOT NULL")
         database.execute_sql(f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_uid ON {table} (uid)")
     database.create_tables([ChainChange, ChainState, ChainParked])
+
+
+def _office_summaries(database) -> None:
+    # Issue 15: the back office's summary of the ledger (see models.StockActivity).
+    from .models import PaymentsDaily, SalesDaily, StockActivity, SummaryWatermark
+    database.create_tables([StockActivity, SummaryWatermark, SalesDaily, PaymentsDaily])
 
 
 def _couriers(database) -> None:
@@ -86,8 +98,10 @@ def _shelf(database) -> None:
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (1, "initial schema", _initial),
     (4, "chain identities and change log", _chain_identities),
+    (5, "loyalty, promotions, coupons, commission, customer profiles", _loyalty),
     (6, "shelf: PLU, measure, Urdu name, categories", _shelf),
     (7, "couriers: consignments, COD statements", _couriers),
+    (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 

@@ -69,7 +69,8 @@ class Agent:
         self.client = client
         if self.client is None and cfg.shopify.enabled:
             self.client = ShopifyClient(cfg.shopify, cfg.path)
-        self.worker = OutboxWorker(self.client, stop=self.stop, **_backoff_from_env()) if self.client else None
+        self.backoff = _backoff_from_env()
+        self.worker = OutboxWorker(self.client, stop=self.stop, **self.backoff) if self.client else None
         self.fbr = None
         if cfg.fbr.mode != "off":
             token = configmod.read_secret(cfg.fbr.token, cfg.fbr.token_file, cfg.path, "fbr.token_file")
@@ -132,6 +133,15 @@ class Agent:
                 log.warning("courier tracking failed: %s", exc)
                 heartbeat.beat("couriers", error=f"courier tracking failed: {exc}")
 
+    def courier_daily(self) -> None:
+        """Each courier's city list (the tills map typed cities against it) and the COD it has
+        paid over (where it has a payment API), daily."""
+        if not self.couriers:
+            return
+        with database.connection_context():
+            courier_worker.refresh_cities(self.couriers)
+            courier_worker.collect_payments(self.couriers)
+
     def _label_dir(self):
         from pathlib import Path
         if self.cfg.database_url.startswith("sqlite:///"):
@@ -152,7 +162,9 @@ class Agent:
                 sent += self.courier_push()
                 summary = self.worker.run_once()
                 sent += summary.synced
-                jobs = orders.run_jobs(self.client)
+                jobs = orders.run_jobs(self.client, **({"backoff_base": self.backoff["backoff_base"],
+                                                        "backoff_cap": self.backoff["backoff_cap"]}
+                                                       if self.backoff else {}))
                 sent += jobs["synced"]
                 if summary.contact:
                     self.last_contact = utcnow()
@@ -270,6 +282,7 @@ class Agent:
                 self.poll_orders()
             self.push()
             self.track_couriers()
+            self.courier_daily()
             self.fbr_push()
             self.hq_sync()
             self.beat()
@@ -305,6 +318,8 @@ class Agent:
         if self.couriers:
             sched.add_job(self.track_couriers, "interval", seconds=60, id="courier-tracking",
                           next_run_time=now + dt.timedelta(seconds=10), replace_existing=True)
+            sched.add_job(self.courier_daily, "interval", hours=24, id="courier-daily",
+                          next_run_time=now + dt.timedelta(seconds=45), replace_existing=True)
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)

@@ -91,6 +91,7 @@ class Doctor:
             self.check_hq(db_ok)
             self.check_shopify()
             self.check_fbr()
+            self.check_couriers()
             self.check_printer()
             self.check_scanner()
         n = len(self.failed)
@@ -357,6 +358,27 @@ class Doctor:
             self.check_posid(transport, token)
         finally:
             transport.close()
+
+    def check_couriers(self) -> None:
+        """Each [courier_api.*]: its credentials work (the city list is the cheapest call)."""
+        if not self.cfg.courier_accounts:
+            return
+        from .couriers import CourierError, build_adapters
+        try:
+            adapters = build_adapters(self.cfg)
+        except configmod.ConfigError as exc:
+            self.add("couriers", FAIL, str(exc), "fix the courier's secret file (chmod 0640, chgrp pos)")
+            return
+        for name, adapter in adapters.items():
+            try:
+                n = len(adapter.cities())
+                self.add(f"courier {name}", OK, f"{n} cities from {adapter.endpoint}")
+            except CourierError as exc:
+                self.add(f"courier {name}", FAIL, exc.message,
+                         f"check [courier_api.{name}] (key, password or token, endpoint) and the internet link; "
+                         "parcels wait as 'to be booked' meanwhile")
+            finally:
+                adapter.close()
 
     def _posid(self) -> str:
         if self.cfg.fbr.posid:

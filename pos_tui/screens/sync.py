@@ -74,6 +74,7 @@ class SyncScreen(Screen):
     def show_message(self, text: str, error: bool = False) -> None:
         show_msg(self, text, error)
 
+    @work.guarded("Reading the sync queue")
     def reload(self) -> None:
         hq = hq_lines()     # a chain branch: the head-office link and rows not applied here
         self.query_one("#hq-link", Static).update("\n".join(hq))

@@ -130,6 +130,11 @@ def agent_parts() -> tuple[str, str, str]:
     hq_beat = beats.get("hq")
     if hq_beat is not None:
         parts.append(hq_text(hq_beat.detail or {}, hq_beat.last_contact_at))
+    d = depths.get("courier", {})   # parcels to be booked with a courier (issue 18), only when there are
+    if any(d.get(k, 0) for k in (outbox.PENDING, outbox.SENDING, outbox.FAILED, outbox.NEEDS_RECONCILIATION)):
+        text = f"Parcels {d.get(outbox.PENDING, 0) + d.get(outbox.SENDING, 0)} to book"
+        bad = d.get(outbox.FAILED, 0) + d.get(outbox.NEEDS_RECONCILIATION, 0)
+        parts.append(text + (f" [bold red]{bad} refused[/]" if bad else ""))
     fbr_beat = beats.get(outbox.FBR)
     link = fbr_text(fbr_beat.detail or {}) if fbr_beat is not None else ""
     seen = max((b.seen_at for b in beats.values() if b.seen_at), default=None)
