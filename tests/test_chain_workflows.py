@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import conftest
 from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
 from pos_core import chain, customers, db, hq, ledger, refunds, sales, transfers
 from pos_core.errors import StateError
@@ -26,13 +27,23 @@ needs_pg = pytest.mark.skipif(not PG_URL, reason="needs POS_TEST_PG_URL (the hea
 
 
 @pytest.fixture
-def sites(tmp_path):
+def sites(tmp_path, request):
+    """Lahore on SQLite; Karachi on SQLite, or (param "pg") a branch server on PostgreSQL."""
     url, name = new_hq()
     with at(url):
         for code in ("LHR1", "KHI1", "ISB1"):
             hq.add_branch(code)
-    s = {"hq": url, "hq_name": name,
-         "LHR1": new_branch_db(tmp_path / "lhr.db", "LHR1"), "KHI1": new_branch_db(tmp_path / "khi.db", "KHI1")}
+    s = {"hq": url, "hq_name": name, "LHR1": new_branch_db(tmp_path / "lhr.db", "LHR1")}
+    khi_pg = None
+    if getattr(request, "param", "sqlite") == "pg":
+        khi_pg = conftest._fresh_pg_database()
+        s["KHI1"] = conftest._pg_url(khi_pg)
+        with at(s["KHI1"]):
+            chain.enable_capture()
+            chain.set_state("role", "branch")
+            chain.set_state("branch", "KHI1")
+    else:
+        s["KHI1"] = new_branch_db(tmp_path / "khi.db", "KHI1")
     for code in ("LHR1", "KHI1"):
         with at(s[code]):
             ln = link(s, code)
@@ -42,6 +53,8 @@ def sites(tmp_path):
             ln.close()
     yield s
     db.close()
+    if khi_pg:
+        conftest._drop_pg_database(khi_pg)
     drop_hq(name)
 
 
@@ -65,6 +78,10 @@ def sync(s, code, test=None):
             ln.close()
 
 
+def unsent(ln) -> int:
+    return ln.pending(ln._hq().execute_sql("SELECT xid, seq FROM hq_position()").fetchone())[0]
+
+
 def stock(code) -> dict[str, int]:
     b = Branch.get(Branch.code == code)
     return dict(StockLevel.select(Variant.sku, StockLevel.on_hand).join(Variant)
@@ -80,6 +97,7 @@ def staff_id(code) -> int:
 
 
 @needs_pg
+@pytest.mark.parametrize("sites", ["sqlite", "pg"], indirect=True, ids=["khi-sqlite", "khi-pg-server"])
 def test_transfer_between_boxes_sender_offline_after_dispatch(sites):
     s = sites
     # Lahore dispatches; its agent pushes once, then Lahore's link goes down for the rest of the day.
@@ -98,6 +116,7 @@ def test_transfer_between_boxes_sender_offline_after_dispatch(sites):
     with at(s["KHI1"]):
         ln = link(s, "KHI1")
         pull_until(ln, lambda: Transfer.get_or_none(Transfer.number == number) is not None)
+        assert unsent(ln) == 0      # what came from the head office is not logged to go back up
         ln.close()
         assert transfers.in_transit(vid("1001")) == {"KHI1": 5}
         # Karachi's link is down again; two counters scan the same slip. They share the branch's
@@ -268,6 +287,7 @@ def test_one_customer_chain_wide_and_credit_overdrawn_offline_is_flagged(sites, 
         with at(s[code]):
             ln = link(s, code)
             pull_until(ln, lambda: _balance() == 1299_00 and customers.find_by_phone("03001234567").name == "Sana Khan")
+            assert unsent(ln) == 0
             ln.close()
             assert Customer.select().count() == 1
 
