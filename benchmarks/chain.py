@@ -10,7 +10,7 @@
    (BranchLink.push_once until drained) and the head office applies it (hq.apply_inbox until
    empty), one after the other in this process: an upper bound, the agents overlap the two.
 3. lag: a head-office agent and a branch agent run as processes (`pos-agent run`, the branch's
-   `push_seconds` at its default 1 s); this process sells one sale every 0.2 s at the branch and
+   `push_seconds` at its default 0.5 s); this process sells one sale every 0.2 s at the branch and
    a watcher thread polls the head office every 20 ms for each sale's uid. Lag = first seen at the
    head office - commit at the branch.
 4. ingest: B simulated branches (B login roles, B threads, one connection each) push 20 sales each

@@ -105,6 +105,12 @@ TABLES: list[Table] = [
     Table("consignment", ("uid",), "branch", UP, "fulfillment.branch"),
     Table("cod_statement", ("uid",), "branch", UP, append_only=True),
     Table("cod_statement_line", ("statement", "row_no"), "branch", UP, append_only=True),
+    # -- issue 16: loyalty, promotions, commission -----------------------------------------------
+    Table("loyalty_tier", ("name",), "hq", DOWN),
+    Table("loyalty_rule", ("category", "tier"), "hq", DOWN),
+    Table("points_entry", ("event_key",), "branch", UP, append_only=True),
+    Table("customer_profile", ("customer",), "any", UP),
+    Table("commission_entry", ("event_key",), "branch", UP, "order.branch", append_only=True),
 ]
 
 LOCAL_ONLY: dict[str, str] = {
@@ -119,6 +125,21 @@ LOCAL_ONLY: dict[str, str] = {
     "chain_change": "the change log that drives replication; positions are per site",
     "chain_state": "this site's role and cursors",
     "chain_parked": "rows this site could not apply, kept here for a person",
+    # issue 16. Promotions, coupons and commission plans are head-office settings, but their rows
+    # have no chain-wide identity yet (no uid, names not unique): until they get one they stay at
+    # each site, and so do the rows that point at them.
+    "loyalty_program": "one settings row with no identity column yet; to come down from the head office",
+    "points_balance": "a projection of the points entries, rebuilt at each site",
+    "promotion": "no chain-wide identity yet (needs a uid) to come down from the head office",
+    "coupon": "points at a promotion, which has no chain-wide identity yet",
+    "coupon_use": "points at a coupon, which has no chain-wide identity yet",
+    "order_promotion": "points at a promotion, which has no chain-wide identity yet",
+    "commission_plan": "no chain-wide identity yet (names not unique) to come down from the head office",
+    # issue 15: summaries of this site's own ledger and documents
+    "stock_activity": "a summary of this site's ledger, rebuilt from it",
+    "summary_watermark": "how far this site's summaries have read its own ledger (local ids)",
+    "sales_daily": "a summary of this site's documents, rebuilt from them",
+    "payments_daily": "a summary of this site's tenders, rebuilt from them",
 }
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}

@@ -43,6 +43,15 @@ def test_no_replicated_row_is_identified_by_a_local_id():
                 assert f.rel_model._meta.table_name in chain.BY_NAME
 
 
+def test_every_foreign_key_of_a_replicated_table_can_travel():
+    """A foreign key is sent as its target's identity: the target must be replicated too."""
+    for t in chain.TABLES:
+        for f in chain.model_for(t.name)._meta.refs:
+            if f.name in t.exclude:
+                continue
+            assert f.rel_model._meta.table_name in chain.BY_NAME, f"{t.name}.{f.name} -> a LOCAL_ONLY table"
+
+
 def test_parents_come_before_children_in_the_registry():
     for t in chain.TABLES:
         m = chain.model_for(t.name)
@@ -180,7 +189,7 @@ def test_hq_config_errors_are_one_line():
     base = {"database": {"url": "sqlite:///x.db"}}
     assert config.parse(base, "pos.toml").hq.role == "off"
     cfg = config.parse(dict(base, hq={"role": "branch", "url": "postgresql://r@h:5432/hq", "branch": "lhr1"}), "pos.toml")
-    assert cfg.hq.branch == "LHR1" and cfg.hq.push_seconds == 1.0
+    assert cfg.hq.branch == "LHR1" and cfg.hq.push_seconds == 0.5
     for bad, key in (({"role": "satellite"}, "hq.role"), ({"role": "branch"}, "hq.url"),
                      ({"role": "branch", "url": "postgresql://r:secret@h/hq"}, "hq.url"),
                      ({"role": "branch", "url": "postgresql://r@h/hq", "push_seconds": 0.5}, "hq.push_seconds")):

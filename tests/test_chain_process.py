@@ -36,9 +36,18 @@ class Agent:
         self.cfg, self.log, self.proc = cfg, log, None
 
     def start(self):
+        """Start it as systemd would restart it: a SIGKILLed agent's PostgreSQL advisory lock goes
+        when the server notices the dead connection, so a restart at once may be refused; retry."""
         env = dict(os.environ, POS_AGENT_LOG="INFO")
-        self.proc = subprocess.Popen([sys.executable, "-m", "sync_agent", "--config", str(self.cfg), "run"],
-                                     cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        for _ in range(20):
+            self.proc = subprocess.Popen([sys.executable, "-m", "sync_agent", "--config", str(self.cfg), "run"],
+                                         cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+            try:
+                self.proc.wait(1.5)
+            except subprocess.TimeoutExpired:
+                return                      # still running: it has the lock
+            time.sleep(0.5)
+        raise AssertionError(f"{self.cfg.name}: the agent would not stay up (see {self.log})")
 
     def kill9(self):
         os.kill(self.proc.pid, signal.SIGKILL)

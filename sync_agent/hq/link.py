@@ -31,6 +31,7 @@ from pos_core.models import ChainParked, utcnow
 log = logging.getLogger("sync_agent.hq")
 CHANNEL = "hq"
 BATCH = 2000
+MARK_IDLE_SECONDS = 10.0   # an idle branch reports its last contact this often
 
 
 class HqUnavailable(Exception):
@@ -80,6 +81,7 @@ class BranchLink:
         self.last_error = ""
         self.up = False
         self.parked_up = 0
+        self._marked_at = -MARK_IDLE_SECONDS
 
     @classmethod
     def from_config(cls, cfg) -> "BranchLink":
@@ -155,7 +157,8 @@ class BranchLink:
             raise HqUnavailable(msg)
         with _local_snapshot():
             changes = self._changes(after, limit)
-            if not changes:
+            if not changes and time.monotonic() - self._marked_at >= MARK_IDLE_SECONDS:
+                # nothing new: tell the head office we are alive now and then, not every poll
                 self._mark(hq, after, 0, None)
             else:
                 out = self._serialize(changes)
@@ -202,6 +205,7 @@ class BranchLink:
         return out
 
     def _mark(self, hq, pos, pending: int, oldest) -> None:
+        self._marked_at = time.monotonic()
         hq.execute_sql("SELECT hq_mark(%s, %s, %s, %s, %s, %s)",
                        (pos[0], pos[1], pending, oldest, migrations.LATEST, ""))
 
@@ -289,20 +293,23 @@ class BranchLink:
         return fixed
 
     # -- one pass, as the daemon runs it --------------------------------------------------------
-    def run_once(self, linger: float = 0.0, stop=None) -> dict:
-        """Push until the log is drained, pull once; never raises for a link problem."""
+    def run_once(self, linger: float = 0.0, stop=None, idle: float = 0.2) -> dict:
+        """Push until the log is drained (or `linger` has passed: the next run goes on), pull,
+        and until `linger` has passed keep looking every `idle` seconds. Never raises for a link
+        problem: the link's state and error go to the heartbeat the till reads."""
         summary = {"pushed": 0, "pulled": 0}
         deadline = time.monotonic() + linger
         try:
             while True:
                 n = self.push_once()
                 summary["pushed"] += n
-                if n == 0 or n < BATCH:
+                late = time.monotonic() >= deadline or (stop is not None and stop.is_set())
+                if n < BATCH or (late and linger):
                     summary["pulled"] += self.pull_once()
-                    if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                    if late:
                         break
                     if n == 0:
-                        (stop.wait(0.2) if stop is not None else time.sleep(0.2))
+                        (stop.wait(idle) if stop is not None else time.sleep(idle))
             self.retry_parked_down()
             self.parked_up = self._hq().execute_sql(
                 "SELECT count(*) FROM hq_inbox WHERE status = 'PARKED'").fetchone()[0]
