@@ -126,7 +126,72 @@ def _schema_sql(group: str) -> list[str]:
         f"GRANT SELECT ON hq_down_change, schema_migration, {', '.join(chain.PULLED_TABLES)} TO {group}",
         f"REVOKE ALL ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) TO {group}",
-    ] + rls
+    ] + rls + _claim_sql(group)
+
+
+def _claim_sql(group: str) -> list[str]:
+    """Issue 14: a branch claims an online order's lines before packing them. Decided here, in one
+    place, under a per-order lock, so two branches can never both hold (and pack) the same line;
+    a refusal names the branch that holds it. Branches reach it only through these functions."""
+    return [
+        """CREATE TABLE IF NOT EXISTS hq_claim (
+             order_shopify_id text NOT NULL,
+             line_id text NOT NULL,
+             branch_code varchar(16) NOT NULL,
+             claimed_at timestamp NOT NULL DEFAULT timezone('utc', clock_timestamp()),
+             PRIMARY KEY (order_shopify_id, line_id))""",
+        # (%% is a literal % for RAISE: the statement goes through the driver's parameter formatting)
+        """CREATE OR REPLACE FUNCTION hq_claim(p_order text, p_lines text[])
+           RETURNS TABLE (o_line text, o_branch text) LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+           SET search_path = public AS $$
+           DECLARE me text := hq_my_branch(); want text[]; missing text[];
+           BEGIN
+             IF me IS NULL THEN RAISE EXCEPTION 'this login is not a branch of the head office'; END IF;
+             -- one claim of an order at a time: the check and the insert below see every earlier claim
+             PERFORM pg_advisory_xact_lock(hashtext('hq_claim:' || p_order));
+             IF NOT EXISTS (SELECT 1 FROM smart_order WHERE shopify_id = p_order) THEN
+               RAISE EXCEPTION 'the head office has no online order %%', p_order;
+             END IF;
+             IF p_lines IS NULL OR cardinality(p_lines) = 0 THEN
+               SELECT array_agg(l.shopify_line_id ORDER BY l.shopify_line_id) INTO want
+                 FROM smart_order_line l JOIN smart_order o ON o.id = l.order_id
+                WHERE o.shopify_id = p_order AND l.current_quantity > 0;
+             ELSE
+               want := p_lines;
+               SELECT array_agg(x) INTO missing FROM unnest(want) x WHERE NOT EXISTS (
+                 SELECT 1 FROM smart_order_line l JOIN smart_order o ON o.id = l.order_id
+                  WHERE o.shopify_id = p_order AND l.shopify_line_id = x);
+               IF missing IS NOT NULL THEN
+                 RAISE EXCEPTION 'online order %% has no line %%', p_order, array_to_string(missing, ', ');
+               END IF;
+             END IF;
+             IF NOT EXISTS (SELECT 1 FROM hq_claim c WHERE c.order_shopify_id = p_order
+                             AND c.line_id = ANY(want) AND c.branch_code <> me) THEN
+               INSERT INTO hq_claim (order_shopify_id, line_id, branch_code)
+               SELECT p_order, x, me FROM unnest(want) x ON CONFLICT DO NOTHING;
+             END IF;
+             -- every wanted line and who holds it now (all or nothing: ours only if none was another's)
+             RETURN QUERY SELECT x, c.branch_code::text FROM unnest(want) x
+               LEFT JOIN hq_claim c ON c.order_shopify_id = p_order AND c.line_id = x ORDER BY x;
+           END $$""",
+        """CREATE OR REPLACE FUNCTION hq_release(p_order text, p_lines text[]) RETURNS bigint
+           LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
+             WITH gone AS (DELETE FROM hq_claim WHERE order_shopify_id = p_order
+                             AND branch_code = hq_my_branch()
+                             AND (p_lines IS NULL OR line_id = ANY(p_lines)) RETURNING 1)
+             SELECT count(*) FROM gone $$""",
+        "REVOKE ALL ON FUNCTION hq_claim(text, text[]) FROM PUBLIC",
+        "REVOKE ALL ON FUNCTION hq_release(text, text[]) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_claim(text, text[]) TO {group}",
+        f"GRANT EXECUTE ON FUNCTION hq_release(text, text[]) TO {group}",
+    ]
+
+
+def claims(order_shopify_id: str) -> dict[str, str]:
+    """At the head office: {line id: branch} holding each claimed line of an online order."""
+    return dict(db.database.execute_sql(
+        "SELECT line_id, branch_code FROM hq_claim WHERE order_shopify_id = %s ORDER BY line_id",
+        (order_shopify_id,)).fetchall())
 
 
 def init() -> None:
