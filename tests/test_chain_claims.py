@@ -103,3 +103,31 @@ def test_claiming_needs_the_head_office_link_and_says_so(office):
     dead = BranchLink("postgresql://nobody@127.0.0.1:1/none", "", "LHR1")
     with pytest.raises(claims.ClaimUnavailable, match="needs the head-office link, and it is down"):
         claims.claim(dead, "gid://shopify/Order/0")
+
+
+@pytest.mark.parametrize("role, polls", [("off", True), ("head-office", True), ("branch", False)])
+def test_one_shopify_poller_per_shop(tmp_path, role, polls, monkeypatch):
+    """The head office's agent (or a single shop's) polls orders and imports the catalog; a
+    branch's agent does not: it gets Smart Orders and the catalog from the head office."""
+    from pos_core import config as configmod
+    from sync_agent import daemon
+    data = {"database": {"url": f"sqlite:///{tmp_path / 'pos.db'}"}, "counter": {"branch": "LHR1", "code": "C1"}}
+    if role != "off":
+        data["hq"] = {"role": role}
+        if role == "branch":
+            data["hq"]["url"] = "postgresql://pos_hq_br_lhr1@127.0.0.1:1/pos_hq"
+    cfg = configmod.parse(data, tmp_path / "pos.toml")
+    agent = daemon.Agent(cfg, client=object())
+    calls = []
+    for name in ("catalog_pass", "poll_orders", "push", "track_couriers", "courier_daily", "fbr_push",
+                 "hq_sync", "beat", "start_up"):
+        monkeypatch.setattr(agent, name, lambda *a, _n=name, **k: calls.append(_n))
+    from pos_core import migrations
+    db.open_database(cfg.database_url)
+    try:
+        migrations.init()
+        agent.once()
+    finally:
+        db.close()
+    assert ("poll_orders" in calls) is polls and ("catalog_pass" in calls) is polls
+    assert "push" in calls and "hq_sync" in calls
