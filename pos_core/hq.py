@@ -200,6 +200,14 @@ def init() -> None:
     if not db.is_postgres():
         raise HqError("the head office database must be PostgreSQL")
     migrations.migrate()
+    refresh()
+    chain.enable_capture("head-office")
+    chain.set_state("role", "head-office")
+
+
+def refresh() -> None:
+    """(Re)create the hq tables, functions, rights and row security: after an upgrade that added a
+    table branches read (issue 14's relayed tables), `pos-admin migrate` calls this."""
     group = group_role()
     with db.write():
         exists = db.database.execute_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (group,)).fetchone()
@@ -207,8 +215,6 @@ def init() -> None:
             db.database.execute_sql(f"CREATE ROLE {group} NOLOGIN")
         for sql in _schema_sql(group):
             db.database.execute_sql(sql)
-    chain.enable_capture("head-office")
-    chain.set_state("role", "head-office")
 
 
 def is_hq() -> bool:

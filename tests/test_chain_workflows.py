@@ -376,3 +376,20 @@ def test_staff_managed_at_the_head_office_reach_a_branch_that_was_offline(sites,
         assert unsent(ln) == 0
     r = _admin(hq_cfg, "staff", "list")
     assert r.returncode == 0 and "bilal" in r.stdout and "disabled" in r.stdout
+
+
+@needs_pg
+def test_a_head_office_upgraded_to_migration_9_lets_branches_read_the_new_tables(sites):
+    s = sites
+    from pos_core import migrations
+    from pos_core.models import WORKFLOW_MODELS
+    with at(s["hq"]):
+        with db.write():   # the head office as it was at schema 8
+            db.database.drop_tables(WORKFLOW_MODELS)
+            migrations.SchemaMigration.delete().where(migrations.SchemaMigration.version == 9).execute()
+        assert migrations.migrate() == [9]
+    ln = link(s, "KHI1")
+    hq_db = ln._hq()
+    assert [hq_db.execute_sql(f"SELECT count(*) FROM {m._meta.table_name}").fetchone()[0]
+            for m in WORKFLOW_MODELS] == [0, 0, 0]
+    ln.close()
