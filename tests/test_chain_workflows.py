@@ -393,3 +393,14 @@ def test_a_head_office_upgraded_to_migration_9_lets_branches_read_the_new_tables
     assert [hq_db.execute_sql(f"SELECT count(*) FROM {m._meta.table_name}").fetchone()[0]
             for m in WORKFLOW_MODELS] == [0, 0, 0]
     ln.close()
+
+
+def test_a_transfer_whose_lines_have_not_arrived_is_not_received(site):
+    from pos_core.models import TransferLine
+    t = transfers.create(site.lhr.id, site.khi.id, site.cashier.id, [transfers.TransferItem(site.kurta.id, 2)])
+    transfers.dispatch(t.number, site.cashier.id, shopify_enabled=False)
+    with db.write():   # as a branch's copy may be for a moment, between two pulls
+        TransferLine.delete().where(TransferLine.transfer == t.id).execute()
+    with pytest.raises(StateError, match="has not fully arrived from the head office yet"):
+        transfers.receive(t.number, site.cashier.id, {}, shopify_enabled=False)
+    assert TransferReceipt.select().count() == 0
