@@ -374,3 +374,21 @@ def test_leopards_payments_read_from_its_api_settle_delivered_parcels_once(site,
     fault(sim, "payments", "error_500")
     assert "server error" in worker.collect_payments({"leopards": adapter})["leopards"]
     adapter.close()
+
+
+@pytest.mark.parametrize("name", ["leopards", "postex"])
+def test_pos_sim_runs_each_courier_as_a_process(name):
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "simulators", name, "--port", "0"], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line
+        url = line.split("listening on ")[1].strip()
+        a = adapter_for(name, url)
+        assert len(a.cities()) > 20
+        a.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
