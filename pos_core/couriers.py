@@ -162,6 +162,48 @@ def rebook(consignment_uid: str, staff_id: int, city_code: str | None = None, ph
     return c
 
 
+def book_by_hand(consignment_uid: str, staff_id: int, courier: str, tracking_number: str, *,
+                 url_templates: dict[str, str] | None = None) -> Consignment:
+    """The courier refused the parcel (or it never went out) and it leaves with another courier,
+    booked on the counter or the courier's portal: that number goes on the shipment and to Shopify.
+    Only when nothing can have been booked through the API: the booking was refused, or never sent."""
+    person = staffmod.get(staff_id)
+    courier, number = (courier or "").strip(), (tracking_number or "").strip()
+    if not courier or not number:
+        raise InvalidInput("enter the courier and the tracking (consignment) number")
+    with db.write():
+        c = _get(consignment_uid)
+        if c.status != TO_BE_BOOKED:
+            raise StateError(f"consignment {c.reference} is {LABELS[c.status]}; only one still to be booked "
+                             "can go with another courier")
+        # Take the job away from the agent in the same statement that checks it was never sent
+        # (or was refused), so it cannot be sent while we write.
+        taken = (OutboxJob.update(status=outbox.SYNCED, updated_at=utcnow(),
+                                  result={"superseded": f"booked by hand: {courier} {number}"})
+                 .where((OutboxJob.uid == c.booking_job)
+                        & ((OutboxJob.status == outbox.FAILED)
+                           | ((OutboxJob.status == outbox.PENDING) & (OutboxJob.attempts == 0)))).execute())
+        if not taken:
+            raise StateError(f"the booking of {c.reference} may have reached {NAMES[c.courier]} (it is being "
+                             "sent or its answer was lost); wait for it, or check their portal first")
+        c.status = CANCELLED
+        c.history = list(c.history or []) + [_h("BOOKED_BY_HAND", person.id, courier=courier, tracking=number)]
+        c.save()
+        f = c.fulfillment
+        templates = {**fulfillments.COURIERS, **(url_templates or {})}
+        url = templates.get(courier, "").format(n=number)
+        f.courier, f.tracking_number, f.tracking_url = courier, number, url
+        f.save()
+        for job in outbox.jobs_for(f.uid, outbox.SHOPIFY):
+            if job.kind == "fulfillment_create" and job.depends_on == c.booking_job and not job.attempts:
+                job.payload = dict(job.payload, tracking={"company": courier, "number": number, "url": url})
+                job.save(only=[OutboxJob.payload])
+        online_orders.add_event(f.order, "booked_by_hand", person.id, shipment=f.uid, courier=courier,
+                                tracking=number, instead_of=NAMES[c.courier])
+        audit.log("courier.by_hand", person.id, c.reference, courier=courier, tracking=number)
+    return c
+
+
 def request_cancel(consignment_uid: str, staff_id: int) -> OutboxJob:
     """Cancel a booking with the courier (before it is picked up)."""
     person = staffmod.get(staff_id)

@@ -392,3 +392,32 @@ def test_pos_sim_runs_each_courier_as_a_process(name):
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_a_refused_parcel_can_leave_with_another_courier_booked_by_hand(site, courier):
+    name, sim, adapter = courier
+    f = packed(site)
+    c = couriers.dispatch(f.uid, site.cashier.id, name, CITY[name], shopify_enabled=True)
+    fault(sim, "book", "lose_answer")
+    worker.run_jobs({name: adapter})                     # the answer was lost: it may be booked
+    with pytest.raises(StateError, match="may have reached"):
+        couriers.book_by_hand(c.uid, site.supervisor.id, "TCS", "779000111")
+    run_until_settled({name: adapter})                   # it was: booked, not by hand
+    with pytest.raises(StateError, match="only one still to be booked"):
+        couriers.book_by_hand(c.uid, site.supervisor.id, "TCS", "779000111")
+
+    f2 = packed(site, oid="gid://shopify/Order/2", name="#1002")
+    c2 = couriers.dispatch(f2.uid, site.cashier.id, name, CITY[name], shopify_enabled=True)
+    job = OutboxJob.get(OutboxJob.uid == c2.booking_job)
+    job.payload = dict(job.payload, city={"code": "999999", "name": "Atlantis"})
+    job.save()
+    assert worker.run_jobs({name: adapter})["failed"] == 1    # refused: nothing booked
+    couriers.book_by_hand(c2.uid, site.supervisor.id, "TCS", "779000111")
+    c2 = Consignment.get_by_id(c2.id)
+    assert c2.status == couriers.CANCELLED
+    ship = OutboxJob.get((OutboxJob.kind == "fulfillment_create") & (OutboxJob.doc_ref == f2.uid))
+    assert ship.payload["tracking"] == {"company": "TCS", "number": "779000111",
+                                        "url": "https://www.tcsexpress.com/track/779000111"}
+    assert ship.uid in [j.uid for j in agent_orders.due_jobs()]
+    assert worker.due_jobs() == [] and len(parcels(sim, c2.reference)) == 0
+    assert couriers.to_be_booked() == []
