@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from pos_core import couriers, fulfillments, online_orders, policy as policymod, staff as staffmod
+from pos_core import courier_cities, couriers, fulfillments, online_orders, policy as policymod, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.models import Branch, Fulfillment, SmartOrderEvent
 from pos_core.money import fmt
@@ -208,6 +208,8 @@ class OnlineOrderScreen(Screen):
         o = self.order
         cancelled = bool(o.cancelled_at or o.staff_cancel_reason)
         ship = self.shipment(quiet=True)
+        if action == "dispatch" and airway.refused_booking(ship) is not None:
+            return True      # F8 again: the courier refused it; choose the city again or another courier
         if action in self.SHIPMENT_STATES:
             return ship is not None and ship.mode == "smart" and ship.status in self.SHIPMENT_STATES[action] \
                 and not (cancelled and action == "pack") \
@@ -407,6 +409,10 @@ class OnlineOrderScreen(Screen):
                               f"Unpacked {f.uid[:8]}: goods back in stock at {f.branch.code}")[1])
 
     def action_dispatch(self) -> None:
+        refused = airway.refused_booking(self.shipment(quiet=True))
+        if refused is not None:
+            self.fix_refused(refused)
+            return
         f = self.smart_shipment("dispatch")
         if f is None:
             return
@@ -465,6 +471,42 @@ class OnlineOrderScreen(Screen):
         else:
             self.app.open("pick", f"{name}: which city is '{typed or '(no city)'}'?", [("City", 24), ("Code", 10)],
                           options, then=city_chosen)
+
+    def fix_refused(self, c) -> None:
+        """The courier refused the booking (its words are shown): choose its city again, or send
+        the parcel with another courier and type that courier's number."""
+        cfg, staff_id = self.app.cfg, self.staff_id
+        name = couriers.NAMES[c.courier]
+
+        def city_chosen(code) -> None:
+            if code:
+                self.run(lambda: (couriers.rebook(c.uid, staff_id, city_code=code),
+                                  f"{c.reference}: queued again for {name}; the agent books it")[1])
+
+        def other_chosen(other) -> None:
+            if not other:
+                return
+
+            def check(text: str):
+                return (text.strip(), None) if text.strip() else (None, "enter the tracking (consignment) number")
+            self.app.open("prompt", f"Send by {other}", "Tracking (consignment) number:", check,
+                          then=lambda number: number and self.run(lambda: (
+                              couriers.book_by_hand(c.uid, staff_id, other, number, url_templates=cfg.courier_urls),
+                              f"Shipment goes by {other} {number}; the {name} booking is withdrawn")[1]))
+
+        def chosen(how) -> None:
+            if how == "city":
+                self.app.open("pick", f"{name}: which city?", [("City", 24), ("Code", 10)],
+                              [(x.code, [x.name, x.code]) for x in courier_cities.cities(c.courier)],
+                              then=city_chosen)
+            elif how == "other":
+                templates = {**fulfillments.COURIERS, **cfg.courier_urls}
+                self.app.open("pick", "Send with which courier?", [("Courier", 16), ("Tracking site", 42)],
+                              [r for r in airway.courier_rows(cfg, templates) if not r[0].startswith(airway.API)],
+                              then=other_chosen)
+        self.app.open("pick", f"{name} refused: {c.last_error[:60]}", [("Do", 30), ("", 30)],
+                      [("city", [f"Choose the {name} city again", f"now: {c.city_name}"]),
+                       ("other", ["Send with another courier", "type its tracking number"])], then=chosen)
 
     def action_airway_bill(self) -> None:
         f = self.shipment()
