@@ -72,10 +72,9 @@ def dispatch(uid: str, staff_id: int, courier: str, city_code: str, *, shopify_e
                         pieces=pieces)
         c.reference = f"{order.name.lstrip('#')}-{c.uid[:8]}"
         c.history = [_h(TO_BE_BOOKED, person.id)]
-        c.save(force_insert=True)
         job = outbox.enqueue(COURIER, "book", booking_payload(c), "consignment", c.uid)
         c.booking_job = job.uid
-        c.save()
+        c.save(force_insert=True)
         fulfillments.mark_dispatched(f, person.id, NAMES[courier], "", "", shopify_enabled=shopify_enabled,
                                      notify_customer=notify_customer, policy=policy, depends_on=job.uid,
                                      consignment=c.uid, booking="to be booked")
