@@ -421,3 +421,17 @@ def test_a_refused_parcel_can_leave_with_another_courier_booked_by_hand(site, co
     assert ship.uid in [j.uid for j in agent_orders.due_jobs()]
     assert worker.due_jobs() == [] and len(parcels(sim, c2.reference)) == 0
     assert couriers.to_be_booked() == []
+
+
+def test_the_tracking_poll_asks_for_fifty_parcels_at_a_time(site, courier):
+    name, sim, adapter = courier
+    booked = [book(site, name, adapter, oid=f"gid://shopify/Order/{n}", name=f"#30{n:02d}") for n in range(3)]
+    advance(sim, booked[1].tracking_number, DELIVERED_WORDS[name])
+    before = httpx.get(f"{sim.url}/_sim/requests").json().get("track", 0)
+    counts = track(name, adapter)
+    assert counts["read"] == 3 and counts["requests"] == 1 and counts["delivered"] == 1
+    assert httpx.get(f"{sim.url}/_sim/requests").json()["track"] == before + 1
+    fault(sim, "track", "error_500")
+    counts = track(name, adapter)
+    assert counts["errors"] == 2 and all("server error" in Consignment.get_by_id(c.id).last_error
+                                         for c in (booked[0], booked[2]))

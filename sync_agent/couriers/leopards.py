@@ -75,13 +75,21 @@ class Leopards(HttpCourier):
         self._call("cancelBookedPackets", {"cn_numbers": tracking_number})
 
     def track(self, tracking_number: str) -> Tracking:
-        body = self._call("trackBookedPacket", {"track_numbers": tracking_number})
-        packet = next((x for x in body.get("packet_list") or [] if str(x.get("track_number")) == tracking_number), None)
-        if packet is None:
+        found = self.track_many([tracking_number])
+        if tracking_number not in found:
             raise self.refused(self.name, f"no packet {tracking_number} in the tracking answer")
-        words = str(packet.get("booked_packet_status") or "")
-        detail = packet.get("Tracking Detail") or []
-        return Tracking(status_of(words), words, str((detail[-1] if detail else {}).get("Activity_datetime", "")))
+        return found[tracking_number]
+
+    def track_many(self, tracking_numbers: list[str]) -> dict[str, Tracking]:
+        """One request for many parcels (trackBookedPacket takes a comma-separated list)."""
+        body = self._call("trackBookedPacket", {"track_numbers": ",".join(tracking_numbers)})
+        out = {}
+        for packet in body.get("packet_list") or []:
+            words = str(packet.get("booked_packet_status") or "")
+            detail = packet.get("Tracking Detail") or []
+            out[str(packet.get("track_number"))] = Tracking(
+                status_of(words), words, str((detail[-1] if detail else {}).get("Activity_datetime", "")))
+        return out
 
     def airway_bill(self, tracking_number: str, label_url: str = "") -> bytes:
         url = label_url or f"{self.endpoint}/slip/{tracking_number}.pdf"
