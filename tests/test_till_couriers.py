@@ -129,6 +129,10 @@ async def test_the_returns_desk_scans_parcels_back_into_stock(tmp_path, till_db)
         assert type(app.screen).__name__ == "ParcelsScreen"
         text = screen_text(app)
         assert "LE000000101" in text and "returning" in text and "220000000202" in text and "in transit" in text
+        await press(pilot, app, "ctrl+l", "down", "enter")    # the highlighted (newest) parcel as a PDF label
+        await settle(pilot, app)
+        assert "Airway bill saved" in flat(app)
+        assert (till_db.parent / "labels" / "220000000202-pos.pdf").exists()
         await type_text(pilot, "NOPE123", enter=True)
         assert "No parcel NOPE123" in flat(app)
         await type_text(pilot, "LE000000101", enter=True)     # returning: received at once
