@@ -14,6 +14,7 @@ from pos_core import online_orders
 from pos_core.errors import PosError
 from pos_core.money import fmt
 
+from .. import work
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
 from ..ui import show_msg
@@ -80,6 +81,7 @@ class OnlineOrdersScreen(Screen):
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
 
+    @work.guarded("Reading the online orders")
     def reload(self) -> None:
         table = self.query_one("#online", DataTable)
         table.clear()

@@ -134,6 +134,7 @@ class OnlineOrderScreen(Screen):
         show_msg(self, text, error)
 
     # --- drawing --------------------------------------------------------------------------
+    @work.guarded("Reading the order")
     def reload(self, select_uid: str | None = None) -> None:
         self.order = o = online_orders.get(self.order_id)
         pay = "COD" if o.is_cod else "paid"
@@ -289,7 +290,8 @@ class OnlineOrderScreen(Screen):
         def failed(text: str) -> None:
             self.reload()
             self.show_message(text, True)
-        work.run(self, fn, ok, failed=failed, busy="Saving...", group="online", what="Saving")
+        work.run(self, fn, ok, failed=failed, busy="Saving...", group="online", what="online order step",
+                 unexpected="NOT saved ({error}); try again")
 
     @property
     def staff_id(self) -> int:
