@@ -117,6 +117,7 @@ def test_dispatch_waits_to_be_booked_and_the_fulfillment_waits_for_the_number(si
     c = Consignment.get_by_id(c.id)
     assert c.status == couriers.BOOKED and c.tracking_number
     assert len(parcels(sim, c.reference)) == 1
+    assert parcels(sim, c.reference)[0]["phone"] == "03001234567"     # the local form riders dial
     f = fulfillments.Fulfillment.get_by_id(f.id)
     assert f.tracking_number == c.tracking_number and c.tracking_number in f.tracking_url
     ship = OutboxJob.get_by_id(ship.id)

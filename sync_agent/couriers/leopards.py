@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .base import (BOOKED, CANCELLED, DELIVERED, IN_TRANSIT, RETURNING, Booking, CourierError, HttpCourier,
-                   Tracking, lookup_window, paisa, rupees)
+                   Tracking, local_phone, lookup_window, paisa, rupees)
 
 DEFAULT_ENDPOINT = "https://merchantapi.leopardscourier.com"
 
@@ -52,7 +52,7 @@ class Leopards(HttpCourier):
             "origin_city": a.origin_city or "self", "destination_city": p["city"]["code"],
             "shipment_name_eng": a.shipper_name or "self", "shipment_email": "self",
             "shipment_phone": a.shipper_phone or "self", "shipment_address": a.shipper_address or "self",
-            "consignment_name_eng": p["consignee"]["name"], "consignment_phone": p["consignee"]["phone"],
+            "consignment_name_eng": p["consignee"]["name"], "consignment_phone": local_phone(p["consignee"]["phone"]),
             "consignment_address": p["consignee"]["address"], "consignment_email": "",
             "special_instructions": p.get("description", "")[:250], "shipment_type": "overnight",
         })

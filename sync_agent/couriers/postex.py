@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .base import (BOOKED, CANCELLED, DELIVERED, IN_TRANSIT, RETURNING, Booking, CourierError, HttpCourier, Tracking,
-                   lookup_window, rupees)
+                   local_phone, lookup_window, rupees)
 
 DEFAULT_ENDPOINT = "https://api.postex.pk"
 BASE = "/services/integration/api/order/"
@@ -46,7 +46,7 @@ class PostEx(HttpCourier):
         body = self._call("POST", "v3/create-order", json={
             "orderRefNumber": p["reference"], "invoicePayment": float(rupees(p["cod_paisa"])),
             "orderDetail": p.get("description", "")[:250], "customerName": p["consignee"]["name"],
-            "customerPhone": p["consignee"]["phone"], "deliveryAddress": p["consignee"]["address"],
+            "customerPhone": local_phone(p["consignee"]["phone"]), "deliveryAddress": p["consignee"]["address"],
             "cityName": p["city"]["code"], "invoiceDivision": 1, "items": p["pieces"], "orderType": "Normal",
             "pickupAddressCode": self.account.pickup_address_code, "transactionNotes": p.get("order", ""),
             "weight": p["weight_grams"] / 1000,
