@@ -65,6 +65,12 @@ def refused_booking(f):
     return c if job is not None and job.status == outbox.FAILED else None
 
 
+def cancelled_booking(f):
+    """The consignment of a dispatched shipment whose courier booking was cancelled, or None."""
+    c = couriers.for_fulfillment(f.uid) if f is not None and f.mode == "smart" else None
+    return c if c is not None and c.status == couriers.CANCELLED and f.status == "DISPATCHED" else None
+
+
 def label_dir(cfg) -> Path:
     """Where airway bill PDFs live: beside a SQLite database (the agent saves the courier's there),
     else in the till user's home."""

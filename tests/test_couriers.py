@@ -322,7 +322,7 @@ def test_migration_7_adds_the_courier_tables_to_a_database_without_them(tmp_path
                 if version != 7:
                     migrations.SchemaMigration.create(version=version, name=name)
         assert not db.database.table_exists("consignment")
-        assert migrations.migrate() == [v for v, _, _ in migrations.MIGRATIONS if v > 1]
+        assert migrations.migrate() == [7]
         for m in COURIER_MODELS:
             assert db.database.table_exists(m._meta.table_name)
         migrations.check_current()

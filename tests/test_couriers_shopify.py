@@ -52,3 +52,31 @@ def test_the_shopify_fulfillment_carries_the_number_the_courier_gave(env, leopar
     assert api[0]["trackingUrls"] == [f"https://www.leopardscourier.com/tracking?cn={number}"]
     assert Fulfillment.get_by_id(f.id).shopify_fulfillment_id == api[0]["id"]
     assert len(httpx.get(f"{lsim.url}/_sim/parcels").json()["parcels"]) == 1
+
+
+def test_a_cancelled_booking_booked_again_updates_the_tracking_in_shopify(env, leopards):
+    e, (lsim, adapter) = env, leopards
+    a = item(e)
+    order, f, c = dispatched(e, a)
+    worker.run_jobs({"leopards": adapter})
+    agent_orders.run_jobs(e.client)
+    first = Consignment.get_by_id(c.id).tracking_number
+    assert sim_order(e, order["id"])["apiFulfillments"][0]["trackingNumbers"] == [first]
+
+    couriers.request_cancel(c.uid, e.clerk.id)
+    worker.run_jobs({"leopards": adapter})
+    assert Consignment.get_by_id(c.id).status == couriers.CANCELLED
+    again = couriers.book_again(c.uid, e.clerk.id, "leopards", "1045")
+    assert again.status == couriers.TO_BE_BOOKED and again.cod_paisa == c.cod_paisa
+    with pytest.raises(couriers.StateError, match="newer booking"):
+        couriers.book_again(c.uid, e.clerk.id, "leopards", "1045")
+    assert agent_orders.due_jobs() == []                  # nothing for Shopify until it is booked
+    worker.run_jobs({"leopards": adapter})
+    second = Consignment.get_by_id(again.id).tracking_number
+    assert second and second != first and Fulfillment.get_by_id(f.id).tracking_number == second
+    update = OutboxJob.get(OutboxJob.kind == "tracking_update")
+    assert update.payload["tracking"]["number"] == second
+    assert agent_orders.run_jobs(e.client)["synced"] == 1
+    api = sim_order(e, order["id"])["apiFulfillments"]
+    assert len(api) == 1 and api[0]["trackingNumbers"] == [second]       # the same fulfillment, new number
+    assert api[0]["trackingUrls"] == [f"https://www.leopardscourier.com/tracking?cn={second}"]

@@ -191,3 +191,27 @@ async def test_a_refused_booking_is_fixed_at_the_till(tmp_path, till_db):
     assert OutboxJob.get(OutboxJob.uid == first.booking_job).status == outbox.PENDING
     assert second.status == couriers.CANCELLED
     assert fulfillments.Fulfillment.get_by_id(f2.id).tracking_number == "779000222"
+
+
+async def test_a_cancelled_booking_is_booked_again_with_f8(tmp_path, till_db):
+    sku = stocked(1)[0]
+    cashier = staff("ayesha").id
+    _, f = packed("#3007", sku, city="Rawalpindi")
+    c = couriers.dispatch(f.uid, cashier, "leopards", "1045", shopify_enabled=False)
+    couriers.record_booked(c.uid, "LE000000303")
+    couriers.record_cancelled(c.uid)
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db, courier_api=API))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await open_order(pilot, app, "#3007")
+        assert "F8 Dispatch" in screen_text(app)
+        await press(pilot, app, "f8")
+        assert "again (was LE000000303)" in flat(app)
+        await press(pilot, app, "enter")                   # Leopards; Rawalpindi is certain
+        assert "weight in grams" in screen_text(app)
+        await pilot.press("enter")                          # the weight booked last time
+        await settle(pilot, app)
+        assert "to be booked again with Leopards to Rawalpindi" in flat(app)
+    new = couriers.for_fulfillment(f.uid)
+    assert new.id != c.id and new.status == couriers.TO_BE_BOOKED and new.weight_grams == c.weight_grams
