@@ -337,6 +337,8 @@ class Agent:
                            EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
         def on_signal(signum, frame):
+            if self.stop.is_set():   # a second signal (timeout(1) signals the group too): already stopping
+                return
             log.info("signal %d: finishing the job in hand, then stopping", signum)
             sdnotify.notify("STOPPING=1")
             self.stop.set()
