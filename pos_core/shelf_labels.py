@@ -102,6 +102,21 @@ def for_price_change(variant_ids: list[int], rules: BarcodeRules | None = None,
     return for_variants([(vid, copies.get(vid, 1)) for vid in dict.fromkeys(variant_ids)], rules)
 
 
+def price_changes(days: int = 7) -> list[int]:
+    """Variants whose price changed (catalog import, `price_change` audit events) in the last
+    `days` days and that are still sold, most recent first, each once."""
+    import datetime as dt
+    from .models import AuditEvent, utcnow
+    if not 1 <= days <= 365:
+        raise InvalidInput("days must be 1 to 365")
+    since = utcnow() - dt.timedelta(days=days)
+    events = (AuditEvent.select().where((AuditEvent.action == "price_change") & (AuditEvent.created_at >= since))
+              .order_by(AuditEvent.id.desc()))
+    ids = list(dict.fromkeys(e.detail["variant_id"] for e in events if e.detail and "variant_id" in e.detail))
+    live = {v.id for v in Variant.select(Variant.id).where(Variant.id.in_(ids) & (Variant.active == True))}  # noqa: E712
+    return [i for i in ids if i in live]
+
+
 def _merge(rows) -> list[tuple[int, int]]:
     merged: dict[int, int] = {}
     for vid, qty in rows:

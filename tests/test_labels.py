@@ -183,3 +183,23 @@ def test_price_change_and_picked_lists(site):
         shelf_labels.for_variants([(site.book.id, 0)])
     with pytest.raises(NotFound):
         shelf_labels.for_variants([(999999, 1)])
+
+
+def test_price_changes_from_the_catalog_import_become_a_tag_list(site):
+    from pos_core.catalog_import import ImportStats, upsert_products, upsert_variants
+    ids = upsert_products([{"id": "gid://shopify/Product/5", "title": "Kurta", "productType": "Men"}], ImportStats())
+    row = {"id": "gid://shopify/ProductVariant/51", "sku": "KRT-1", "price": "2500.00", "title": "Default Title",
+           "product": "gid://shopify/Product/5", "productTitle": "Kurta"}
+    upsert_variants([row], ids, ImportStats())
+    assert shelf_labels.price_changes() == []  # a new item is not a price change
+    upsert_variants([{**row, "price": "2200.00"}], ids, ImportStats())
+    upsert_variants([{**row, "price": "2200.00"}], ids, ImportStats())  # unchanged: no second event
+    v = Variant.get(Variant.sku == "KRT-1")
+    assert shelf_labels.price_changes() == [v.id]
+    items = shelf_labels.for_price_change(shelf_labels.price_changes())
+    assert [(i.sku, i.price_paisa, i.copies) for i in items] == [("KRT-1", 220000, 1)]
+    from pos_core.models import AuditEvent
+    ev = AuditEvent.get(AuditEvent.action == "price_change")
+    assert ev.detail == {"variant_id": v.id, "old": 250000, "new": 220000}
+    with pytest.raises(InvalidInput):
+        shelf_labels.price_changes(0)
