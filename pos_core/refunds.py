@@ -165,7 +165,7 @@ def refund_preview(sale: PosOrder, returns: list[ReturnLine]) -> int:
 def _preview_total(policy, new_lines, sale) -> int:
     from .sales import _price, _variants
     variants = _variants(new_lines)
-    _, totals = _price(new_lines, variants, None, policy.prices_include_tax)
+    _, totals = _price(new_lines, variants, None, policy.prices_include_tax, policy.barcode_rules)
     return totals.total_paisa + policy.service_fee_paisa
 
 
