@@ -202,3 +202,13 @@ def test_quick_picks():
     assert q("last_month", today) == (dt.date(2027, 2, 1), dt.date(2027, 2, 28))
     assert FEB.previous() == Filters(dt.date(2027, 1, 4), dt.date(2027, 1, 31))
     assert FEB.start_utc == dt.datetime(2027, 1, 31, 19)
+
+
+def test_sales_by_department_and_sub_category(site, data):
+    # issue 17: the hierarchy from categories.py; the test goods are all one product
+    from pos_core.models import Product
+    Product.update(department="Women", category="Lawn", sub_category="3 Piece").execute()
+    dept = sales.by("department", FEB)
+    assert [r[0] for r in dept.rows] == ["Women"] and dept.row(key="Women")["net"] == D("2635.74")
+    sub = sales.by("sub_category", FEB)
+    assert [r[0] for r in sub.rows] == ["Women > Lawn > 3 Piece"] and sub.row(key="Women > Lawn > 3 Piece")["units"] == 6
