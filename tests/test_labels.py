@@ -203,3 +203,33 @@ def test_price_changes_from_the_catalog_import_become_a_tag_list(site):
     assert ev.detail == {"variant_id": v.id, "old": 250000, "new": 220000}
     with pytest.raises(InvalidInput):
         shelf_labels.price_changes(0)
+
+
+def test_send_to_a_network_label_printer_a_device_file_and_a_pdf_folder(tmp_path):
+    import socket
+    import threading
+    got = bytearray()
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            while chunk := conn.recv(65536):
+                got.extend(chunk)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    out = labels.parse_output({"language": "zpl", "device": f"127.0.0.1:{port}"})
+    assert "sent to 127.0.0.1" in labels.send(out, [LAWN])
+    t.join(5)
+    server.close()
+    check_zpl(got.decode("utf-8"))
+    dev = tmp_path / "lp1"
+    assert "TSPL" in labels.send(labels.parse_output({"language": "tspl", "device": str(dev)}), [KURTA])
+    check_tspl(dev.read_bytes())
+    done = labels.send(labels.parse_output({"language": "pdf", "dir": str(tmp_path / "sheets")}), [LAWN], name="grn-1")
+    assert (tmp_path / "sheets" / "grn-1.pdf").read_bytes().startswith(b"%PDF") and "1 page" in done
+    with pytest.raises(ValueError, match="no receipt printer"):
+        labels.send(labels.parse_output({}), [LAWN], None)
+    with pytest.raises(OSError):
+        labels.send(labels.parse_output({"language": "zpl", "device": "127.0.0.1:1"}), [LAWN])
