@@ -75,7 +75,8 @@ class TagsScreen(Screen):
             qty, code = parse_pick(text)
             v = catalog.lookup(code).variant
             with db.write():  # an item without a barcode is given one
-                new = shelf_labels.for_variants([(v.id, qty)], self.app.cfg.barcodes if self.app.cfg else None)
+                new = shelf_labels.for_variants([(v.id, qty)], self.app.cfg.barcodes if self.app.cfg else None,
+                                                assign=shelf_labels.may_assign(self.app.cfg))
         except PosError as exc:
             self.status(str(exc))
             return

@@ -233,3 +233,15 @@ def test_send_to_a_network_label_printer_a_device_file_and_a_pdf_folder(tmp_path
         labels.send(labels.parse_output({}), [LAWN], None)
     with pytest.raises(OSError):
         labels.send(labels.parse_output({"language": "zpl", "device": "127.0.0.1:1"}), [LAWN])
+
+
+def test_a_chains_branch_does_not_make_barcodes(site):
+    from types import SimpleNamespace
+    p = Product.create(title="Bare")
+    bare = Variant.create(product=p, sku="BARE-1", name="Bare", price_paisa=100)
+    branch_cfg = SimpleNamespace(hq=SimpleNamespace(role="branch"))
+    assert not shelf_labels.may_assign(branch_cfg) and shelf_labels.may_assign(SimpleNamespace())
+    with pytest.raises(InvalidInput, match="head office gives it one"):
+        shelf_labels.for_variants([(bare.id, 1)], assign=shelf_labels.may_assign(branch_cfg))
+    assert not Barcode.select().where(Barcode.variant == bare.id).exists()
+    assert [i.sku for i in shelf_labels.for_variants([(site.kurta.id, 1)], assign=False)] == ["1001"]

@@ -107,7 +107,8 @@ class LabelsScreen(StockBase):
             self.add(new)
             self.show_message(f"{new[0].sku}: {qty} tag(s) added (code {new[0].code})")
         # An item without a barcode is given one: a write, so through core (a worker thread).
-        self.core(shelf_labels.for_variants, [(v.id, qty)], self.app.cfg.barcodes, busy=None, then=added)
+        self.core(shelf_labels.for_variants, [(v.id, qty)], self.app.cfg.barcodes, busy=None, then=added,
+                  assign=shelf_labels.may_assign(self.app.cfg))
 
     def _from(self, title: str, fn, kind: str) -> None:
         def loaded(number, new) -> None:
@@ -118,7 +119,8 @@ class LabelsScreen(StockBase):
         def chosen(number) -> None:
             if number:
                 n = number.strip()
-                self.core(fn, n, self.app.cfg.barcodes, busy="Making tags...", then=lambda new: loaded(n, new))
+                self.core(fn, n, self.app.cfg.barcodes, busy="Making tags...", then=lambda new: loaded(n, new),
+                          assign=shelf_labels.may_assign(self.app.cfg))
         self.app.open("prompt", title, f"{kind} number:", lambda t: (t, None) if t.strip() else (None, "type a number"),
                       then=chosen)
 
@@ -139,7 +141,8 @@ class LabelsScreen(StockBase):
 
         def changed(days: int) -> list:
             ids = shelf_labels.price_changes(days)
-            return shelf_labels.for_price_change(ids, self.app.cfg.barcodes) if ids else []
+            return shelf_labels.for_price_change(ids, self.app.cfg.barcodes,
+                                                 assign=shelf_labels.may_assign(self.app.cfg)) if ids else []
 
         def chosen(days) -> None:
             if days is not None:

@@ -236,6 +236,7 @@ class PurchaseOrderScreen(StockBase):
             return
         # Items without a barcode are given one here: a write, so through core (a worker).
         self.core(shelf_labels.for_goods_receipt, grn.number, self.app.cfg.barcodes, busy="Making tags...",
+                  assign=shelf_labels.may_assign(self.app.cfg),
                   then=lambda items: self.app.open("labels", items, f"goods receipt {grn.number}"))
 
     def reload(self) -> None:

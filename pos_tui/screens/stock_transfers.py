@@ -203,6 +203,7 @@ class TransferScreen(StockBase):
     def action_tags(self) -> None:
         from pos_core import shelf_labels
         self.core(shelf_labels.for_transfer_received, self.number, self.app.cfg.barcodes, busy="Making tags...",
+                  assign=shelf_labels.may_assign(self.app.cfg),
                   then=lambda items: self.app.open("labels", items, f"transfer {self.number}"))
 
     def _lines(self, t: Transfer) -> list[TransferLine]:
