@@ -244,3 +244,19 @@ def test_the_example_config_has_a_valid_template_and_label_section():
                        ({"width_mm": 500}, "width_mm"), ({"colour": 1}, "unknown key")]:
         with pytest.raises(labels.LabelConfigError, match=words):
             labels.parse_output(bad)
+
+
+def test_a_line_too_wide_for_58mm_wraps_and_keeps_its_amount_clear():
+    from PIL import ImageOps
+    long = urdu.Line("کڑھائی والی لان کی قمیض شلوار اور شیفون کا دوپٹہ تین پیس سوٹ", "12,345.00")
+    img = urdu.render_lines([long], dots=384, font="naskh", size=24)
+    row = int(24 * urdu.LINE_FACTOR["naskh"])
+    assert img.height >= 2 * row  # wrapped onto more rows
+    amount_w = int(urdu._latin(int(24 * 0.85)).getlength("12,345.00"))
+    for top in range(0, img.height, row):
+        box = ImageOps.invert(img.crop((0, top, img.width, top + row)).convert("L")).getbbox()
+        assert box is not None and box[2] <= img.width  # ink on every row, inside the paper
+    # the last row carries the amount on the left; Urdu never runs into it
+    last = ImageOps.invert(img.crop((0, img.height - row, img.width, img.height)).convert("L"))
+    gap = last.crop((4 + amount_w + 8, 0, 4 + amount_w + 24, row)).getbbox()
+    assert gap is None
