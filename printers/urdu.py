@@ -92,6 +92,20 @@ def warm_up(font: str = "nastaliq", size: int = 26) -> None:
     render_lines([Line("شکریہ")], dots=DOTS_58MM, font=font, size=size)
 
 
+_char_widths: dict[tuple[int, str], float] = {}
+
+
+def _isolated_width(font, text: str) -> float:
+    total = 0.0
+    for ch in text:
+        key = (id(font), ch)
+        w = _char_widths.get(key)
+        if w is None:
+            w = _char_widths[key] = font.getlength(ch, direction="rtl", language="ur")
+        total += w
+    return total
+
+
 def _fit(lines: list[Line], dots: int, ur, la, margin: int) -> list[Line]:
     """Rows that fit the paper: a line too wide for its room (beside its amount, if any) is
     wrapped at spaces, the first words on the first row as Urdu reads; the amount stays on the
@@ -100,7 +114,9 @@ def _fit(lines: list[Line], dots: int, ur, la, margin: int) -> list[Line]:
     for line in lines:
         room = dots - 2 * margin - (la.getlength(line.left) + 2 * margin if line.left else 0)
         width = lambda t: ur.getlength(t, direction="rtl", language="ur")  # noqa: E731
-        if not line.text or width(line.text) <= room:
+        # Shaping costs as much as drawing: first a cheap bound, the letters' isolated widths
+        # added up (joined letters are narrower), and the real width only when that is too wide.
+        if not line.text or _isolated_width(ur, line.text) <= room or width(line.text) <= room:
             rows.append(line)
             continue
         words, current, out = line.text.split(), "", []
