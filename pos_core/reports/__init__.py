@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import discounts, fbr, margin, payments, reorder, sales, stock
+from . import discounts, fbr, loyalty, margin, payments, reorder, sales, stock
 from .common import Column, Filters, Report, QUICK_LABELS, QUICK_PICKS, parse_day, pk_today, quick_period
 
 
@@ -43,6 +43,9 @@ CATALOG: list[Entry] = [
     Entry("shift_cash", "Payments", "Cash vs counted", payments.shift_variances, printable=True),
     Entry("discounts", "Discounts", "Who gave what", discounts.given),
     Entry("discounts_cashier", "Discounts", "By cashier", discounts.by_cashier),
+    Entry("promotions", "Discounts", "Promotions and coupons", loyalty.promotions, "bar"),
+    Entry("commission", "Commission", "By salesperson", loyalty.commission, "bar"),
+    Entry("points", "Loyalty", "Points movements", loyalty.points),
     Entry("margin_item", "Margin", "By item", margin.by_item),
     Entry("margin_category", "Margin", "By category", margin.by_category),
     Entry("stock_value", "Stock", "On hand and value", stock.on_hand),
