@@ -369,3 +369,22 @@ def test_back_office_reports_commission_promotions_points(site):
     assert promo["amount"] == D("1000.00") and promo["sales"] == 1
     pts = {r["kind"]: r["points"] for r in reports.run("points", today).as_dicts()}
     assert pts["earn"] == loyalty.sale_points(order)[0] and pts["refund_earn"] < 0
+
+
+def test_the_agent_expires_points_on_its_hourly_job(tmp_path):
+    from pos_core import config as configmod, db, migrations
+    from sync_agent import daemon
+    cfg_path = tmp_path / "pos.toml"
+    cfg_path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "pos.db"}"\n')
+    cfg = configmod.load(str(cfg_path))
+    db.open_database(cfg.database_url)
+    try:
+        migrations.init()
+        loyalty.set_program(expiry_days=30)
+        ali = customers.get_or_create("03001234567", "Ali")
+        loyalty.move(ali.id, 80, "adjust", "old", "adjust:agent", now=utcnow() - dt.timedelta(days=31))
+        agent = daemon.Agent(cfg)
+        assert agent.expire_points() == 80 and agent.expire_points() == 0
+        assert loyalty.balance(ali.id) == 0
+    finally:
+        db.close()
