@@ -9,7 +9,7 @@ import json
 import uuid
 
 from peewee import (
-    BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
+    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
     Model, TextField,
 )
 
@@ -95,6 +95,7 @@ class CreditEntry(BaseModel):
 
 
 class Product(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     title = CharField()
     vendor = CharField(default="")
     category = CharField(default="", index=True)
@@ -183,6 +184,7 @@ class Shift(BaseModel):
 
 
 class CashMovement(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     shift = ForeignKeyField(Shift, backref="cash_movements")
     kind = CharField(max_length=8)  # in, out
     amount_paisa = BigIntegerField()
@@ -251,6 +253,7 @@ class PosOrderLine(BaseModel):
 
 
 class Payment(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(PosOrder, backref="payments", on_delete="CASCADE")
     method = CharField(max_length=16)  # cash, card, wallet, bank, store_credit, exchange
     amount_paisa = BigIntegerField()   # what this tender pays toward the order
@@ -285,6 +288,7 @@ class OutboxJob(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     created_at = DateTimeField(default=utcnow)
     staff = ForeignKeyField(Staff, null=True)
     approver = ForeignKeyField(Staff, null=True)
@@ -360,6 +364,7 @@ class PurchaseOrder(BaseModel):
 
 
 class PurchaseOrderLine(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(PurchaseOrder, backref="lines", on_delete="CASCADE")
     variant = ForeignKeyField(Variant)
     qty_ordered = IntegerField()
@@ -429,6 +434,7 @@ class StockTakeItem(BaseModel):
 
 class StockTakeCount(BaseModel):
     """One scan or typed count; several people may count different areas at once."""
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     take = ForeignKeyField(StockTake, backref="counts", on_delete="CASCADE")
     variant = ForeignKeyField(Variant)
     qty = IntegerField()
@@ -488,6 +494,7 @@ class SmartOrderLine(BaseModel):
 
 class SmartOrderEvent(BaseModel):
     """The order's timeline: every change the agent saw and everything staff did."""
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(SmartOrder, backref="events", on_delete="CASCADE")
     at = DateTimeField(default=utcnow)
     kind = CharField(max_length=32)
@@ -602,6 +609,7 @@ class CustomerProfile(BaseModel):
 
 class Promotion(BaseModel):
     """An automatic promotion (or the discount behind a coupon). See promotions.py for the kinds."""
+    uid = CharField(unique=True, default=new_uid)   # its identity across a chain
     name = CharField()
     kind = CharField(max_length=16)       # item_percent, item_amount, bill_percent, bill_amount, bxgy, bundle
     value = BigIntegerField(default=0)     # basis points for *_percent, paisa for *_amount
@@ -647,6 +655,7 @@ class CouponUse(BaseModel):
 
 class OrderPromotion(BaseModel):
     """What each promotion took off a sale, per line (line_no) or for the bill (line_no NULL)."""
+    uid = CharField(unique=True, default=new_uid)
     order = ForeignKeyField(PosOrder, backref="promotions", on_delete="CASCADE")
     line_no = IntegerField(null=True)
     promotion = ForeignKeyField(Promotion, null=True)
@@ -677,6 +686,49 @@ class CommissionEntry(BaseModel):
 LOYALTY_MODELS = [LoyaltyProgram, LoyaltyTier, LoyaltyRule, PointsEntry, PointsBalance, CustomerProfile,
                   Promotion, Coupon, CouponUse, OrderPromotion, CommissionPlan, CommissionEntry]
 MODELS += LOYALTY_MODELS  # issue 16
+# --- issue 13: chain replication (migration 4) ------------------------------------------------
+
+class ChainChange(BaseModel):
+    """The change log: one row per insert or update of a replicated row, written by a trigger in
+    the same transaction as the row itself (see chain.py). `xid` is the writing transaction's id
+    on PostgreSQL (0 on SQLite, where writers are serialised), so readers can order by (xid, seq)
+    and never pass a transaction that has not committed yet."""
+    seq = BigAutoField()  # INTEGER PRIMARY KEY on SQLite, bigserial on PostgreSQL
+    xid = BigIntegerField(default=0)
+    table_name = CharField(max_length=40)
+    row_id = BigIntegerField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "chain_change"
+
+
+class ChainState(BaseModel):
+    """Small facts about this site's place in a chain: its role, its cursors."""
+    key = CharField(primary_key=True, max_length=40)
+    value = TextField(default="")
+
+    class Meta:
+        table_name = "chain_state"
+
+
+class ChainParked(BaseModel):
+    """A row from the head office this site could not apply, with the reason; retried, never lost."""
+    table_name = CharField(max_length=40)
+    key = TextField()
+    data = TextField()              # the wire record as received (JSON text)
+    reason = TextField()
+    position = CharField(default="")  # the head office's (xid, seq) it came with
+    created_at = DateTimeField(default=utcnow)
+    resolved_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "chain_parked"
+
+
+MODELS += [ChainChange, ChainState, ChainParked]  # issue 13
+
+
 # --- issue 18: couriers (migration 7) ---------------------------------------------------------
 
 class Consignment(BaseModel):
@@ -742,3 +794,69 @@ class CodStatementLine(BaseModel):
 
 COURIER_MODELS = [Consignment, CodStatement, CodStatementLine]
 MODELS += COURIER_MODELS  # issue 18
+
+
+# --- back office (issue 15): summaries the reports keep, migration 8 ------------------------------
+
+class StockActivity(BaseModel):
+    """Per item and branch: when it was last sold and last received. A summary of the ledger for
+    the stock reports (aging, dead stock), caught up from the movements after the watermark by
+    `reports.summary.refresh_stock_activity`; movements are append-only, so catching up is exact
+    and a recomputation from the ledger always gives the same rows (a test holds it to that)."""
+    variant = ForeignKeyField(Variant)
+    branch = ForeignKeyField(Branch)
+    last_sold_at = DateTimeField(null=True)
+    last_received_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("variant", "branch"), True),)
+
+
+class SummaryWatermark(BaseModel):
+    """How far (which ledger id) a summary table has been brought up to date."""
+    name = CharField(primary_key=True, max_length=32)
+    through_id = BigIntegerField(default=0)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class SalesDaily(BaseModel):
+    """Counter documents summed per Pakistan day, hour, branch, counter, cashier and kind, for the
+    order-level sales, payments and FBR reports. Past days never change (a refund is dated the day
+    it is given), so `reports.summary.refresh_sales` recomputes only the days from the last refresh
+    (less an hour) on; tests hold every row equal to a recomputation from the documents."""
+    day = CharField(max_length=10)          # YYYY-MM-DD, Pakistan
+    hour = IntegerField()
+    weekday = IntegerField()                # 0 = Sunday
+    branch = ForeignKeyField(Branch)
+    counter = ForeignKeyField(Counter)
+    cashier = ForeignKeyField(Staff)
+    kind = CharField(max_length=8)          # sale, refund
+    docs = IntegerField()
+    fees_paisa = BigIntegerField()
+    units = IntegerField()
+    gross_paisa = BigIntegerField()
+    discount_paisa = BigIntegerField()
+    net_paisa = BigIntegerField()
+    tax_paisa = BigIntegerField()
+    excl_paisa = BigIntegerField()
+
+    class Meta:
+        indexes = ((("day", "hour", "branch", "counter", "cashier", "kind"), True),)
+
+
+class PaymentsDaily(BaseModel):
+    """Tenders summed per Pakistan day, branch, counter, cashier, kind and method (wallets split
+    into JazzCash and Easypaisa), kept like SalesDaily."""
+    day = CharField(max_length=10)
+    branch = ForeignKeyField(Branch)
+    counter = ForeignKeyField(Counter)
+    cashier = ForeignKeyField(Staff)
+    kind = CharField(max_length=8)
+    method = CharField(max_length=16)
+    amount_paisa = BigIntegerField()
+
+    class Meta:
+        indexes = ((("day", "branch", "counter", "cashier", "kind", "method"), True),)
+
+
+MODELS += [StockActivity, SummaryWatermark, SalesDaily, PaymentsDaily]

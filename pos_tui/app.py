@@ -134,6 +134,7 @@ SCREENS: dict[str, tuple[str, str | None]] = {
     "online_order": ("pos_tui.screens.online_order:OnlineOrderScreen", "Online order"),
     "shipment_lines": ("pos_tui.screens.online_ship:LinesBranchScreen", "Shipment lines and branch"),
     "whatsapp": ("pos_tui.screens.online_whatsapp:WhatsAppScreen", None),
+    "parcels": ("pos_tui.screens.parcels:ParcelsScreen", "Parcels"),
     "stock": ("pos_tui.screens.stock:StockScreen", "Stock"),
     "stock_levels": ("pos_tui.screens.stock_levels:LevelsScreen", "Stock levels"),
     "transfers": ("pos_tui.screens.stock_transfers:TransfersScreen", "Transfers"),
@@ -369,13 +370,12 @@ class PosApp(App, inherit_bindings=False):
             return
         self._check_pin(pin)
 
-    @work(thread=True, exclusive=True, group="signin", exit_on_error=False)
     def _check_pin(self, pin: str) -> None:
-        try:
+        def check() -> SignInResult:   # scrypt over the staff list: off the UI thread
             person = staffmod.authenticate(pin) if pin.isdigit() and 4 <= len(pin) <= 8 else None
-            self.post_message(SignInResult(person.id if person else None))
-        finally:
-            db.close()
+            return SignInResult(person.id if person else None)
+        tillwork.run(self, check, self.post_message, failed=lambda text: self.say(text, error=True), busy=None,
+                     group="signin", exclusive=True, what="Checking the PIN")
 
     @on(SignInResult)
     def signed_in(self, msg: SignInResult) -> None:

@@ -152,9 +152,15 @@ def test_stock_value_aging_dead_stock_and_sell_through(site, data):
     assert stock.on_hand(Filters(f.start, f.end, branch_id=site.khi.id, category="Cosmetics")).rows == [
         ["KHI1", "Karachi", 1, 50, 0, D("64950"), 50, 0]]
     dead = stock.dead_stock(f)
-    assert [(r[0], r[1]) for r in dead.rows] == [("KHI1", "1001"), ("KHI1", "1002"), ("KHI1", "1004"),
-                                                 ("KHI1", "1005"), ("LHR1", "1005")]
+    # The most money tied up first: at cost where known, else at retail.
+    assert [(r[0], r[1]) for r in dead.rows] == [("KHI1", "1004"), ("KHI1", "1002"), ("KHI1", "1005"),
+                                                 ("LHR1", "1005"), ("KHI1", "1001")]
     assert {r[5] for r in dead.rows} == {119}    # opening stock, 1 Nov
+    assert {r[4] for r in dead.rows} == {None}   # never sold there
+    # 250 units; at cost only the kurtas (50 x 55.00); at retail 4,999.50 + 16,666.50 + 64,950 + 5,000 + 5,000
+    assert dead.totals[3:] == [250, None, None, D("2750"), D("96616")]
+    assert [r[1] for r in stock.dead_stock(f, limit=2).rows] == ["1004", "1002"]
+    assert stock.dead_stock(f, limit=2).totals[3] == 250
     aging = {r[0]: r[1] for r in stock.aging(f).rows}
     assert aging["31-60 days"] == 66 + 59 and aging["91-180 days"] == 273 - 125 + 248
     st = {(r[0], r[1]): r for r in stock.sell_through_by_size(f).rows}
@@ -202,3 +208,51 @@ def test_quick_picks():
     assert q("last_month", today) == (dt.date(2027, 2, 1), dt.date(2027, 2, 28))
     assert FEB.previous() == Filters(dt.date(2027, 1, 4), dt.date(2027, 1, 31))
     assert FEB.start_utc == dt.datetime(2027, 1, 31, 19)
+
+
+def test_returns_by_item_and_cashier(site, data):
+    from pos_core.reports import returns
+    items = {r["sku"]: r for r in returns.by_item(FEB).as_dicts()}
+    assert set(items) == {"1001", "1002"}
+    kurta, suit = items["1001"], items["1002"]
+    # February: 3 kurtas sold (the exchange), 1 back (January's); suits: B and D sold, B's came back
+    assert (kurta["sold"], kurta["returned"], kurta["rate"], kurta["restocked"], kurta["exchanged"]) == (
+        3, 1, D("33.3"), 1, 0)
+    assert (suit["sold"], suit["returned"], suit["rate"], suit["exchanged"], suit["value"]) == (2, 1, D("50.0"), 1, D("300"))
+    sana = returns.by_cashier(FEB).row(cashier="sana")
+    assert (sana["refunds"], sana["exchanges"], sana["value"], sana["not_restocked"]) == (2, 1, D("399.99"), 0)
+    assert returns.by_item(JAN).rows == []
+
+
+def test_sync_health_counts_jobs_by_state(site, data):
+    from pos_core.reports import health
+    OutboxJob.update(status="SYNCED").where(OutboxJob.channel == "fbr").execute()
+    OutboxJob.update(status="FAILED").where(OutboxJob.doc_ref == data.d.uid).execute()
+    wide = Filters(dt.date(2020, 1, 1), dt.date(2040, 1, 1))
+    rep = {(r[0], r[1]): r for r in health.sync_jobs(wide).rows}
+    assert rep[("fbr", "SYNCED")][2] == 6 and rep[("fbr", "FAILED")][2] == 1
+    assert rep[("fbr", "FAILED")][3] != "" and rep[("fbr", "SYNCED")][3] == ""
+    assert health.online_orders(wide).rows == [] and health.fulfilments(wide).rows == []
+
+
+def test_online_orders_cod_rates_and_returns_by_courier(site):
+    from pos_core.models import Fulfillment, SmartOrder, utcnow
+    from pos_core.reports import health
+
+    def order(n, cod, state, confirmed):
+        return SmartOrder.create(shopify_id=f"gid://shopify/Order/{n}", name=f"#{n}", created_at_shopify="x",
+                                 updated_at_shopify="x", is_cod=cod, state=state,
+                                 confirmed_at=utcnow() if confirmed else None)
+    o1, o2, o3 = order(1, True, "DELIVERED", True), order(2, True, "CANCELLED", False), order(3, True, "RETURNED", True)
+    o4 = order(4, False, "DISPATCHED", False)
+    for o, status, courier in ((o1, "DELIVERED", "leopards"), (o3, "RETURNED", "leopards"), (o4, "DISPATCHED", "postex")):
+        Fulfillment.create(order=o, mode="smart", branch=site.lhr, status=status, courier=courier,
+                           created_by=site.manager)
+    wide = Filters(dt.date(2020, 1, 1), dt.date(2040, 1, 1))
+    cod = health.online_orders(wide).row(kind="COD")
+    # 3 COD orders: 2 confirmed, 1 cancelled, 1 refused (came back), 1 delivered
+    assert (cod["count"], cod["confirmed"], cod["confirmed_pct"], cod["cancelled"], cod["refused"], cod["delivered"]) == (
+        3, 2, D("66.7"), 1, 1, 1)
+    assert health.online_orders(wide).row(kind="Prepaid")["count"] == 1
+    leopards = health.fulfilments(wide).row(courier="leopards")
+    assert (leopards["dispatched"], leopards["returned"], leopards["returned_pct"]) == (2, 1, D("50.0"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from pos_core import ledger
 from pos_core.ledger import Movement
@@ -71,3 +72,19 @@ def test_incoming_transfers_reduce_the_suggestion(site):
     transfers.dispatch(t.number, site.manager.id, shopify_enabled=False)
     row = reorder.suggestions(Filters(dt.date(2027, 2, 1), end), S).row(branch="KHI1", sku="1002")
     assert (row["incoming"], row["qty"]) == (6, 4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.integers(0, 55), st.integers(1, 9), max_size=20), st.integers(0, 6),
+       st.sampled_from([0.1, 0.2, 0.5]))
+def test_the_sparse_forecast_is_the_same_arithmetic(days, offset, alpha):
+    first = MONDAY + dt.timedelta(days=offset)
+    s = reorder.Settings(alpha=alpha)
+    daily = [days.get(i, 0) for i in range(56)]
+    if not any(daily):
+        return
+    dense, sparse = reorder.forecast(daily, first, s), reorder.forecast_sparse(days, 56, first, s)
+    assert sparse.factors == pytest.approx(dense.factors)
+    assert sparse.level == pytest.approx(dense.level, rel=1e-9, abs=1e-12)
+    assert sparse.demand == pytest.approx(dense.demand, rel=1e-9, abs=1e-12)
+    assert sparse.safety == pytest.approx(dense.safety, rel=1e-9, abs=1e-12)

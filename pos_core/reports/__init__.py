@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import discounts, fbr, loyalty, margin, payments, reorder, sales, stock
+from . import discounts, fbr, health, loyalty, margin, payments, reorder, returns, sales, stock
 from .common import Column, Filters, Report, QUICK_LABELS, QUICK_PICKS, parse_day, pk_today, quick_period
 
 
@@ -43,6 +43,8 @@ CATALOG: list[Entry] = [
     Entry("shift_cash", "Payments", "Cash vs counted", payments.shift_variances, printable=True),
     Entry("discounts", "Discounts", "Who gave what", discounts.given),
     Entry("discounts_cashier", "Discounts", "By cashier", discounts.by_cashier),
+    Entry("returns_item", "Returns", "By item", returns.by_item),
+    Entry("returns_cashier", "Returns", "By cashier", returns.by_cashier),
     Entry("promotions", "Discounts", "Promotions and coupons", loyalty.promotions, "bar"),
     Entry("commission", "Commission", "By salesperson", loyalty.commission, "bar"),
     Entry("points", "Loyalty", "Points movements", loyalty.points),
@@ -56,6 +58,9 @@ CATALOG: list[Entry] = [
     Entry("rebalance", "Reorder", "Rebalance branches", reorder.rebalancing),
     Entry("fbr_day", "FBR", "By day and counter", fbr.by_day_counter, printable=True),
     Entry("fbr_pending", "FBR", "Not yet fiscalised", fbr.not_fiscalised),
+    Entry("online_orders", "Online", "Orders and COD", health.online_orders),
+    Entry("fulfilments", "Online", "Workflow and courier", health.fulfilments),
+    Entry("sync_health", "Sync", "Jobs and drift", health.sync_jobs),
 ]
 BY_KEY = {e.key: e for e in CATALOG}
 

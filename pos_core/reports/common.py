@@ -151,14 +151,15 @@ def pk_weekday(col: str) -> str:
     return f"CAST(extract(dow from {col} + interval '5 hours') AS INTEGER)"
 
 
-def query(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+def query(sql: str, params: Sequence[Any] = (), fetch: bool = True) -> list[tuple]:
     """Run report SQL written with `?` marks on either database."""
     if db.is_sqlite():
         # Stored as peewee writes them: 'YYYY-MM-DD HH:MM:SS[.ffffff]', which compares as text.
         params = [p.strftime("%Y-%m-%d %H:%M:%S") if isinstance(p, dt.datetime) else p for p in params]
     else:
         sql = sql.replace("%", "%%").replace("?", "%s")
-    return list(db.database.execute_sql(sql, tuple(params)).fetchall())
+    cursor = db.database.execute_sql(sql, tuple(params))
+    return list(cursor.fetchall()) if fetch else []
 
 
 def order_where(f: Filters, alias: str = "o", with_method: bool = True) -> tuple[str, list[Any]]:

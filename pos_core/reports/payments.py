@@ -26,13 +26,53 @@ def _method_filter(f: Filters) -> tuple[str, list]:
     return " AND p.method = ?", [f.method]
 
 
-def by_branch_day(f: Filters) -> Report:
+
+USE_SUMMARIES = True   # payments_daily (summary.py); tests switch it off to compare with the documents
+
+
+def _pd_where(f: Filters) -> tuple[str, list]:
+    from . import summary
+    summary.refresh_sales()
+    sql, params = ["pd.day >= ?", "pd.day <= ?"], [f.start.isoformat(), f.end.isoformat()]
+    for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
+        if value is not None:
+            sql.append(f"pd.{column} = ?")
+            params.append(value)
+    if f.method:
+        if f.method == "wallet":   # any wallet, whichever name its reference starts with
+            sql.append("pd.method IN ('wallet', 'jazzcash', 'easypaisa')")
+        else:
+            sql.append("pd.method = ?")
+            params.append(f.method)
+    return " AND ".join(sql), params
+
+
+_PD = "(CASE WHEN pd.kind = 'refund' THEN -1 ELSE 1 END)"
+
+
+def _rows(f: Filters, by_day: bool) -> list[tuple]:
+    """(day, branch, method, signed amount) or (method, signed amount) from the summary or the documents."""
+    if USE_SUMMARIES and f.category is None:
+        where, params = _pd_where(f)
+        if by_day:
+            return query(f"SELECT pd.day, b.code, pd.method, SUM({_PD} * pd.amount_paisa) FROM payments_daily pd "
+                         f"JOIN branch b ON b.id = pd.branch_id WHERE {where} GROUP BY pd.day, b.code, pd.method "
+                         "ORDER BY 1, 2", params)
+        return query(f"SELECT pd.method, SUM({_PD} * pd.amount_paisa) FROM payments_daily pd WHERE {where} "
+                     "GROUP BY pd.method", params)
     where, params = order_where(f, with_method=False)
     mwhere, mparams = _method_filter(f)
-    day = pk_day("o.completed_at")
-    rows = query(f"SELECT {day}, b.code, {_METHOD}, SUM({SIGN} * p.amount_paisa) FROM payment p "
-                 f"JOIN pos_order o ON o.id = p.order_id JOIN branch b ON b.id = o.branch_id "
-                 f"WHERE {where}{mwhere} GROUP BY {day}, b.code, {_METHOD} ORDER BY 1, 2", params + mparams)
+    if by_day:
+        day = pk_day("o.completed_at")
+        return query(f"SELECT {day}, b.code, {_METHOD}, SUM({SIGN} * p.amount_paisa) FROM payment p "
+                     f"JOIN pos_order o ON o.id = p.order_id JOIN branch b ON b.id = o.branch_id "
+                     f"WHERE {where}{mwhere} GROUP BY {day}, b.code, {_METHOD} ORDER BY 1, 2", params + mparams)
+    return query(f"SELECT {_METHOD}, SUM({SIGN} * p.amount_paisa) FROM payment p JOIN pos_order o ON o.id = p.order_id "
+                 f"WHERE {where}{mwhere} GROUP BY {_METHOD}", params + mparams)
+
+
+def by_branch_day(f: Filters) -> Report:
+    rows = _rows(f, by_day=True)
     grid: dict[tuple[str, str], dict[str, int]] = {}
     for d, branch, method, amount in rows:
         grid.setdefault((d, branch), {})[method] = int(amount or 0)
@@ -51,11 +91,7 @@ def by_branch_day(f: Filters) -> Report:
 
 def mix(f: Filters) -> Report:
     """Net amount per tender for the period: the payment mix chart."""
-    where, params = order_where(f, with_method=False)
-    mwhere, mparams = _method_filter(f)
-    got = {m: int(a or 0) for m, a in query(
-        f"SELECT {_METHOD}, SUM({SIGN} * p.amount_paisa) FROM payment p JOIN pos_order o ON o.id = p.order_id "
-        f"WHERE {where}{mwhere} GROUP BY {_METHOD}", params + mparams)}
+    got = {m: int(a or 0) for m, a in _rows(f, by_day=False)}
     rows = [[m, label, rupees(got[m])] for m, label in METHODS if got.get(m)]
     rows += [[m, m, rupees(a)] for m, a in got.items() if m not in dict(METHODS) and a]
     return Report("Payment mix", [Column("method", "Method"), Column("label", "Tender"),

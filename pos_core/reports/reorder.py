@@ -73,12 +73,72 @@ def forecast(daily: list[int], first_day: dt.date, settings: Settings) -> Foreca
     return Forecast(level, tuple(factors), demand, settings.z * sd * math.sqrt(settings.horizon))
 
 
-def _history(f: Filters, settings: Settings) -> tuple[dt.date, dict[tuple[int, int], list[int]]]:
+def _weekday_counts(first_day: dt.date, n: int) -> list[int]:
+    counts = [0] * 7
+    for i in range(n):
+        counts[(first_day + dt.timedelta(days=i)).weekday()] += 1
+    return counts
+
+
+def _active_before(i: int, active: list[int], wd0: int) -> int:
+    """How many days j < i of the window fall on one of the `active` weekdays."""
+    total = 0
+    for w in active:
+        c = (w - wd0) % 7
+        if i > c:
+            total += (i - c - 1) // 7 + 1
+    return total
+
+
+def forecast_sparse(days: dict[int, int], n: int, first_day: dt.date, settings: Settings,
+                    counts: list[int] | None = None) -> Forecast:
+    """`forecast` for a series given only by its days with sales ({day index: units}), which is
+    what nearly every item is: the same arithmetic, with runs of zero days folded into one
+    power of (1 - alpha). `forecast` stays the definition; a test holds the two equal."""
+    if n < 7:
+        daily = [0] * n
+        for i, d in days.items():
+            daily[i] = d
+        return forecast(daily, first_day, settings)
+    counts = counts or _weekday_counts(first_day, n)
+    wd0 = first_day.weekday()
+    total = sum(days.values())
+    mean = total / n
+    sums = [0] * 7
+    for i, d in days.items():
+        sums[(wd0 + i) % 7] += d
+    factors = [(sums[w] / counts[w]) / mean if counts[w] and mean else 1.0 for w in range(7)]
+    active = [w for w in range(7) if factors[w]]
+    entries = sorted(days.items())
+    # With a week or more of history every weekday occurs in the first week, so at least one
+    # active day starts the level (active is never empty: no sales means every factor is 1).
+    first_n = _active_before(7, active, wd0)
+    level = sum(d / factors[(wd0 + i) % 7] for i, d in entries if i < 7 and factors[(wd0 + i) % 7]) / first_n
+    pos = start_i = 7             # the next day index to fold in
+    keep = 1 - settings.alpha
+    for i, d in entries:
+        if i < start_i:
+            continue
+        w = (wd0 + i) % 7
+        zeros = _active_before(i, active, wd0) - _active_before(pos, active, wd0)
+        level *= keep ** zeros
+        if factors[w]:
+            level = settings.alpha * (d / factors[w]) + keep * level
+        pos = i + 1
+    level *= keep ** (_active_before(n, active, wd0) - _active_before(pos, active, wd0))
+    start = first_day + dt.timedelta(days=n)
+    demand = sum(level * factors[(start + dt.timedelta(days=k)).weekday()] for k in range(settings.horizon))
+    sq = sum((d - mean) ** 2 for d in days.values()) + (n - len(days)) * mean ** 2
+    sd = math.sqrt(sq / n)
+    return Forecast(level, tuple(factors), demand, settings.z * sd * math.sqrt(settings.horizon))
+
+
+def _history(f: Filters, settings: Settings) -> tuple[dt.date, dict[tuple[int, int], dict[int, int]]]:
     first = f.end - dt.timedelta(days=settings.history_days - 1)
     window = Filters(first, f.end)
     kinds = ", ".join(f"'{k}'" for k in DEMAND_KINDS)
     day = pk_day("m.created_at")
-    series: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0] * settings.history_days)
+    series: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
     cat_join, params = "", [window.start_utc, window.end_utc]
     if f.category is not None:
         cat_join = " JOIN variant v ON v.id = m.variant_id JOIN product pr ON pr.id = v.product_id AND pr.category = ?"
@@ -89,7 +149,8 @@ def _history(f: Filters, settings: Settings) -> tuple[dt.date, dict[tuple[int, i
             f"GROUP BY m.variant_id, m.branch_id, {day}", params):
         i = (dt.date.fromisoformat(d) - first).days
         if 0 <= i < settings.history_days:
-            series[(int(variant_id), int(branch_id))][i] += int(units or 0)
+            one = series[(int(variant_id), int(branch_id))]
+            one[i] = one.get(i, 0) + int(units or 0)
     return first, series
 
 
@@ -122,8 +183,9 @@ def needs(f: Filters, settings: Settings = Settings()) -> list[dict]:
     first, series = _history(f, settings)
     levels, incoming = _levels(), _incoming()
     out = []
-    for (variant_id, branch_id), daily in series.items():
-        fc = forecast(daily, first, settings)
+    counts = _weekday_counts(first, settings.history_days)
+    for (variant_id, branch_id), days in series.items():
+        fc = forecast_sparse(days, settings.history_days, first, settings, counts)
         on_hand, coming = levels.get((variant_id, branch_id), 0), incoming.get((variant_id, branch_id), 0)
         need = math.ceil(fc.demand + fc.safety - 1e-9)
         out.append({"variant_id": variant_id, "branch_id": branch_id, "on_hand": on_hand, "incoming": coming,

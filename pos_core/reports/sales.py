@@ -62,6 +62,34 @@ def _measures(row) -> list:
     return [int(units or 0), rupees(gross), rupees(disc), rupees(net), rupees(tax), rupees(excl), int(baskets or 0)]
 
 
+# --- the daily summary (summary.py): order-level dimensions without a category or method filter ---
+USE_SUMMARIES = True   # tests switch it off to compare with the documents
+SUMMARY_DIMENSIONS = {"day": ("sd.day", "sd.day"), "hour": ("sd.hour", "sd.hour"), "branch": ("b.code", "b.name"),
+                      "counter": ("b.code || '-' || c.code", "c.name"), "cashier": ("s.code", "s.name")}
+_SD = "(CASE WHEN sd.kind = 'refund' THEN -1 ELSE 1 END)"
+_SD_SUMS = (f"SUM({_SD} * sd.units), SUM({_SD} * sd.gross_paisa), SUM({_SD} * sd.discount_paisa), "
+            f"SUM({_SD} * sd.net_paisa), SUM({_SD} * sd.tax_paisa), SUM({_SD} * sd.excl_paisa), "
+            "SUM(CASE WHEN sd.kind = 'sale' THEN sd.docs ELSE 0 END)")
+_SD_FROM = ("FROM sales_daily sd JOIN branch b ON b.id = sd.branch_id JOIN counter c ON c.id = sd.counter_id "
+            "JOIN staff s ON s.id = sd.cashier_id")
+
+
+def summarised(f: Filters) -> bool:
+    return USE_SUMMARIES and f.category is None and f.method is None
+
+
+def sd_where(f: Filters) -> tuple[str, list]:
+    """The period and the branch, counter and cashier filters, over sales_daily (brought up to date)."""
+    from . import summary
+    summary.refresh_sales()
+    sql, params = ["sd.day >= ?", "sd.day <= ?"], [f.start.isoformat(), f.end.isoformat()]
+    for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
+        if value is not None:
+            sql.append(f"sd.{column} = ?")
+            params.append(value)
+    return " AND ".join(sql), params
+
+
 def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
     """Sales grouped by one dimension, the biggest net first (days and hours in order)."""
     if dimension not in DIMENSIONS:
@@ -72,8 +100,13 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
     elif dimension == "hour":
         key = label = pk_hour("o.completed_at")
     frm, where, params = _line_sql(f, joins)
+    sums = _SUMS
+    if dimension in SUMMARY_DIMENSIONS and summarised(f):
+        key, label = SUMMARY_DIMENSIONS[dimension]
+        where, params = sd_where(f)
+        frm, sums = _SD_FROM, _SD_SUMS
     order = "1" if dimension in ("day", "hour") else "6 DESC, 1"  # net, then the key
-    sql = (f"SELECT {key}, MIN({label}), {_SUMS} {frm} WHERE {where} GROUP BY {key} ORDER BY {order}")
+    sql = (f"SELECT {key}, MIN({label}), {sums} {frm} WHERE {where} GROUP BY {key} ORDER BY {order}")
     if limit:
         sql += f" LIMIT {int(limit)}"
     rows = [[r[0] if r[0] is not None else "", r[1] or ""] + _measures(r[2:]) for r in query(sql, params)]
@@ -86,6 +119,9 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
 
 
 def totals(f: Filters) -> list:
+    if summarised(f):
+        where, params = sd_where(f)
+        return _measures(query(f"SELECT {_SD_SUMS} {_SD_FROM} WHERE {where}", params)[0])
     frm, where, params = _line_sql(f, set())
     return _measures(query(f"SELECT {_SUMS} {frm} WHERE {where}", params)[0])
 
@@ -113,10 +149,17 @@ _SUMMARY_ROWS = [("units", "Units", "int"), ("gross", "Gross", "money"), ("disco
 def _summary_values(f: Filters) -> list:
     units, gross, disc, net, tax, excl, baskets = totals(f)
     frm, where, params = _line_sql(f, set())
-    sale_net, sale_units, refund_net = query(
-        f"SELECT SUM(CASE WHEN o.kind = 'sale' THEN l.total_paisa ELSE 0 END), "
-        f"SUM(CASE WHEN o.kind = 'sale' THEN l.qty ELSE 0 END), "
-        f"SUM(CASE WHEN o.kind = 'refund' THEN l.total_paisa ELSE 0 END) {frm} WHERE {where}", params)[0]
+    if summarised(f):
+        where, params = sd_where(f)
+        sale_net, sale_units, refund_net = query(
+            "SELECT SUM(CASE WHEN sd.kind = 'sale' THEN sd.net_paisa ELSE 0 END), "
+            "SUM(CASE WHEN sd.kind = 'sale' THEN sd.units ELSE 0 END), "
+            f"SUM(CASE WHEN sd.kind = 'refund' THEN sd.net_paisa ELSE 0 END) {_SD_FROM} WHERE {where}", params)[0]
+    else:
+        sale_net, sale_units, refund_net = query(
+            f"SELECT SUM(CASE WHEN o.kind = 'sale' THEN l.total_paisa ELSE 0 END), "
+            f"SUM(CASE WHEN o.kind = 'sale' THEN l.qty ELSE 0 END), "
+            f"SUM(CASE WHEN o.kind = 'refund' THEN l.total_paisa ELSE 0 END) {frm} WHERE {where}", params)[0]
     avg = (rupees(sale_net) / baskets).quantize(Decimal("0.01")) if baskets else Decimal(0)
     per = (Decimal(int(sale_units or 0)) / baskets).quantize(Decimal("0.01")) if baskets else Decimal(0)
     return [units, gross, disc, net, tax, excl, baskets, rupees(refund_net), avg, per]
@@ -125,9 +168,12 @@ def _summary_values(f: Filters) -> list:
 def heatmap(f: Filters) -> Report:
     """Net sales by day of the week (rows, Monday first) and hour of day (columns, 00..23)."""
     frm, where, params = _line_sql(f, set())
-    wd, hr = pk_weekday("o.completed_at"), pk_hour("o.completed_at")
+    wd, hr, net = pk_weekday("o.completed_at"), pk_hour("o.completed_at"), f"SUM({SIGN} * l.total_paisa)"
+    if summarised(f):
+        (where, params), frm = sd_where(f), _SD_FROM
+        wd, hr, net = "sd.weekday", "sd.hour", f"SUM({_SD} * sd.net_paisa)"
     cells = {(int(d), int(h)): rupees(n) for d, h, n in
-             query(f"SELECT {wd}, {hr}, SUM({SIGN} * l.total_paisa) {frm} WHERE {where} GROUP BY {wd}, {hr}", params)}
+             query(f"SELECT {wd}, {hr}, {net} {frm} WHERE {where} GROUP BY {wd}, {hr}", params)}
     hours = list(range(24))
     rows = [[WEEKDAYS[d]] + [cells.get((d, h), Decimal(0)) for h in hours] for d in (1, 2, 3, 4, 5, 6, 0)]
     return Report("Sales by weekday and hour", [Column("weekday", "Day")] +

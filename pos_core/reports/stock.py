@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
+from . import summary
 from .common import Column, Filters, Report, query, rupees
 
 # Integer arithmetic on both databases (PostgreSQL's SUM of a bigint is numeric, hence the casts):
@@ -20,7 +21,6 @@ from .common import Column, Filters, Report, query, rupees
 UNIT_COST_SQL = ("(SELECT variant_id, (2 * CAST(SUM(qty * unit_cost_paisa) AS BIGINT) + CAST(SUM(qty) AS BIGINT)) "
                  "/ (2 * CAST(SUM(qty) AS BIGINT)) AS unit_cost "
                  "FROM goods_receipt_line GROUP BY variant_id HAVING SUM(qty) > 0)")
-RECEIVED_KINDS = ("receipt", "transfer-in", "opening")
 AGE_BUCKETS = [(30, "0-30 days"), (60, "31-60 days"), (90, "61-90 days"), (180, "91-180 days"),
                (None, "over 180 days")]
 
@@ -71,24 +71,26 @@ def _ts(value) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(value))
 
 
-def positions(f: Filters) -> list[dict]:
-    """Every item a branch holds (on hand > 0), with its last sale and last receipt."""
+_POSITIONS_FROM = (
+    "FROM stock_level sl JOIN branch b ON b.id = sl.branch_id JOIN variant v ON v.id = sl.variant_id "
+    f"JOIN product pr ON pr.id = v.product_id LEFT JOIN {UNIT_COST_SQL} uc ON uc.variant_id = v.id "
+    "LEFT JOIN stock_activity sa ON sa.variant_id = sl.variant_id AND sa.branch_id = sl.branch_id ")
+
+
+def positions(f: Filters, extra_where: str = "", extra_params: list | None = None, order: str = "b.code, v.sku",
+              limit: int | None = None) -> list[dict]:
+    """Items a branch holds (on hand > 0), with the last sale and last receipt there."""
+    summary.refresh_stock_activity()
     where, params = _level_where(f)
-    kinds = ", ".join(f"'{k}'" for k in RECEIVED_KINDS)
-    rows = query(
-        "SELECT b.code, v.id, v.sku, v.name, v.option_text, pr.category, sl.on_hand, v.price_paisa, uc.unit_cost, "
-        "mv.last_sold, mv.last_received FROM stock_level sl JOIN branch b ON b.id = sl.branch_id "
-        "JOIN variant v ON v.id = sl.variant_id JOIN product pr ON pr.id = v.product_id "
-        f"LEFT JOIN {UNIT_COST_SQL} uc ON uc.variant_id = v.id "
-        "LEFT JOIN (SELECT variant_id, branch_id, MAX(CASE WHEN kind = 'sale' THEN created_at END) AS last_sold, "
-        f"MAX(CASE WHEN kind IN ({kinds}) AND delta > 0 THEN created_at END) AS last_received "
-        "FROM stock_movement GROUP BY variant_id, branch_id) mv "
-        "ON mv.variant_id = sl.variant_id AND mv.branch_id = sl.branch_id "
-        f"WHERE {where} AND sl.on_hand > 0 ORDER BY b.code, v.sku", params)
+    sql = ("SELECT b.code, v.id, v.sku, v.name, v.option_text, pr.category, sl.on_hand, v.price_paisa, "
+           f"uc.unit_cost, sa.last_sold_at, sa.last_received_at {_POSITIONS_FROM}"
+           f"WHERE {where} AND sl.on_hand > 0{extra_where} ORDER BY {order}")
+    if limit:
+        sql += f" LIMIT {int(limit)}"
     keys = ("branch", "variant_id", "sku", "name", "option", "category", "on_hand", "price", "unit_cost",
             "last_sold", "last_received")
     out = []
-    for r in rows:
+    for r in query(sql, params + (extra_params or [])):
         d = dict(zip(keys, r))
         d["last_sold"], d["last_received"] = _ts(d["last_sold"]), _ts(d["last_received"])
         out.append(d)
@@ -99,45 +101,63 @@ def _days_since(when: dt.datetime | None, as_of: dt.datetime) -> int | None:
     return None if when is None else max(0, (as_of - when).days)
 
 
-def dead_stock(f: Filters, idle_days: int = 90) -> Report:
-    """Items on hand with no sale at that branch for `idle_days` up to the period's end (slowest first)."""
+DEAD_LIMIT = 1000
+
+
+def dead_stock(f: Filters, idle_days: int = 90, limit: int = DEAD_LIMIT) -> Report:
+    """Items on hand with no sale at that branch for `idle_days` up to the period's end: the most
+    money tied up first (at cost, else at retail), the first `limit` rows; totals cover them all."""
     as_of = f.end_utc
+    cutoff = as_of - dt.timedelta(days=idle_days)
+    idle = " AND (sa.last_sold_at IS NULL OR sa.last_sold_at <= ?)"
+    summary.refresh_stock_activity()
+    where, params = _level_where(f)
+    tot = query("SELECT COUNT(*), SUM(sl.on_hand), SUM(CASE WHEN uc.unit_cost IS NOT NULL "
+                "THEN sl.on_hand * uc.unit_cost ELSE 0 END), SUM(sl.on_hand * v.price_paisa) "
+                f"{_POSITIONS_FROM}WHERE {where} AND sl.on_hand > 0{idle}", params + [cutoff])
     out = []
-    for p in positions(f):
-        since_sold = _days_since(p["last_sold"], as_of)
-        if since_sold is not None and since_sold < idle_days:
-            continue
-        since_recv = _days_since(p["last_received"], as_of)
+    for p in positions(f, idle, [cutoff], order="COALESCE(sl.on_hand * uc.unit_cost, sl.on_hand * v.price_paisa) "
+                                                "DESC, b.code, v.sku", limit=limit):
         cost = p["on_hand"] * p["unit_cost"] if p["unit_cost"] is not None else None
-        out.append([p["branch"], p["sku"], p["name"], p["on_hand"], since_sold, since_recv,
-                    rupees(cost) if cost is not None else None, rupees(p["on_hand"] * p["price"])])
-    out.sort(key=lambda r: (-(r[4] if r[4] is not None else 10 ** 6), r[0], r[1]))
+        out.append([p["branch"], p["sku"], p["name"], p["on_hand"], _days_since(p["last_sold"], as_of),
+                    _days_since(p["last_received"], as_of), rupees(cost) if cost is not None else None,
+                    rupees(p["on_hand"] * p["price"])])
+    count, units, cost, retail = tot[0]
     cols = [Column("branch", "Branch"), Column("sku", "SKU"), Column("name", "Item"), Column("on_hand", "On hand", "int"),
             Column("days_unsold", "Days unsold", "int"), Column("days_received", "Days since rcvd", "int"),
             Column("value_cost", "At cost", "money"), Column("value_retail", "At retail", "money")]
-    return Report(f"Dead stock (no sale in {idle_days} days)", cols, out, filters=f,
-                  notes=["Days unsold empty: never sold at that branch."])
+    notes = ["Days unsold empty: never sold at that branch."]
+    if count and count > len(out):
+        notes.append(f"Showing the {len(out)} with the most value of {count}.")
+    return Report(f"Dead stock (no sale in {idle_days} days)", cols, out,
+                  [f"Total ({int(count or 0)} items)", "", "", int(units or 0), None, None, rupees(cost), rupees(retail)],
+                  filters=f, notes=notes)
 
 
 def aging(f: Filters) -> Report:
     """Units and value by days since the branch last received the item."""
+    summary.refresh_stock_activity()
     as_of = f.end_utc
-    buckets = {label: [0, 0, 0] for _, label in AGE_BUCKETS}
-    never = [0, 0, 0]
-    for p in positions(f):
-        days = _days_since(p["last_received"], as_of)
-        if days is None:
-            slot = never
+    where, params = _level_where(f)
+    cases, bounds, lower = [], [], None
+    for limit, label in AGE_BUCKETS:
+        if limit is None:
+            cases.append(f"ELSE '{label}'")
         else:
-            slot = next(buckets[label] for limit, label in AGE_BUCKETS if limit is None or days <= limit)
-        slot[0] += p["on_hand"]
-        slot[1] += p["on_hand"] * (p["unit_cost"] or 0)
-        slot[2] += p["on_hand"] * p["price"]
-    rows = [[label, u, rupees(c), rupees(r)] for label, (u, c, r) in buckets.items()]
-    rows.append(["never received", never[0], rupees(never[1]), rupees(never[2])])
+            cases.append(f"WHEN sa.last_received_at > ? THEN '{label}'")
+            bounds.append(as_of - dt.timedelta(days=limit + 1))
+    bucket = "CASE WHEN sa.last_received_at IS NULL THEN 'never received' " + " ".join(cases) + " END"
+    got = {label: (int(u or 0), int(c or 0), int(r or 0)) for label, u, c, r in query(
+        f"SELECT {bucket}, SUM(sl.on_hand), SUM(CASE WHEN uc.unit_cost IS NOT NULL THEN sl.on_hand * uc.unit_cost "
+        f"ELSE 0 END), SUM(sl.on_hand * v.price_paisa) {_POSITIONS_FROM}WHERE {where} AND sl.on_hand > 0 "
+        f"GROUP BY {bucket}", bounds + params + bounds)}
+    labels = [label for _, label in AGE_BUCKETS] + ["never received"]
+    rows = [[label, got.get(label, (0, 0, 0))[0], rupees(got.get(label, (0, 0, 0))[1]),
+             rupees(got.get(label, (0, 0, 0))[2])] for label in labels]
     cols = [Column("age", "Since received"), Column("units", "Units", "int"),
             Column("value_cost", "At cost", "money"), Column("value_retail", "At retail", "money")]
-    return Report("Stock aging", cols, rows, filters=f)
+    return Report("Stock aging", cols, rows, filters=f,
+                  notes=["Days since the branch last received the item (supplier, transfer or opening stock)."])
 
 
 def _size(option: str) -> str:
@@ -160,8 +180,12 @@ def sell_through_by_size(f: Filters) -> Report:
             f"WHERE {where}{cat} GROUP BY b.code, v.option_text", params):
         sold[(branch, _size(option))] += int(units or 0)
     held = defaultdict(int)
-    for p in positions(f):
-        held[(p["branch"], _size(p["option"]))] += p["on_hand"]
+    lwhere, lparams = _level_where(f)
+    for branch, option, units in query(
+            "SELECT b.code, v.option_text, SUM(sl.on_hand) FROM stock_level sl JOIN branch b ON b.id = sl.branch_id "
+            "JOIN variant v ON v.id = sl.variant_id JOIN product pr ON pr.id = v.product_id "
+            f"WHERE {lwhere} AND sl.on_hand > 0 GROUP BY b.code, v.option_text", lparams):
+        held[(branch, _size(option))] += int(units or 0)
     rows = []
     for key in sorted(set(sold) | set(held)):
         s, h = sold.get(key, 0), held.get(key, 0)

@@ -213,6 +213,7 @@ class SaleScreen(Screen):
         """A keyboard-wedge scan, whatever field had focus (called by the app)."""
         self.add_code(code)
 
+    @work.guarded("Looking up the item")
     def add_code(self, text: str) -> None:
         if self.app.committing:
             # The cart is being saved as a sale and will be cleared when it commits; an item added

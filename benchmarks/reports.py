@@ -1,0 +1,405 @@
+"""Back-office reports at a chain's scale: every report in `pos_core.reports.CATALOG` for a month
+and for a year, on SQLite and PostgreSQL; and a report running beside 4 selling tills.
+
+    .venv/bin/python benchmarks/reports.py [--scale 1.0] [--url sqlite:///... | postgresql://...]
+        [--runs 5] [--keep] [--json] [--tills]
+
+Data (scale 1.0): a year of a 10-branch chain, 2 counters each: 50,000 variants (5,000 products x
+10 sizes/colours, 20 categories, 30 vendors), 300,000 documents (3 % refunds) with 1,000,000 lines,
+one or two payments each (10 % split), 2,000,000 stock movements (the sales and refunds, 500,000
+opening rows, goods receipts with costs, transfers and adjustments), 500,000 stock levels (equal to
+the sum of their movements), an FBR outbox job per document (1 % not yet fiscalised), a closed
+shift per counter and day. The rows are written straight into the schema with multi-row inserts
+(building them through the services would take hours); their figures are internally consistent
+(excl + tax = total, levels = Σ movements), which is all the reports' speed depends on.
+
+Each report runs `--runs` times per period after one warm-up; p95 is reported (with 5 runs it is
+the slowest). Goal: p95 <= 1 s on PostgreSQL, <= 2 s on SQLite.
+
+`--tills` (SQLite): 4 processes sell 5-line sales through `sales.complete_sale` on the same file,
+first alone, then while another process runs the year's reports in a loop; the checkout's p99 with
+the reports must stay within 1.2x of the p99 without.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pos_core import branches as branchmod, db, migrations, reports, staff  # noqa: E402
+from pos_core.reports import Filters  # noqa: E402
+
+YEAR_START = dt.date(2026, 1, 1)
+DAYS = 365
+BRANCHES = 10
+COUNTERS_PER_BRANCH = 2
+GOAL_PG_S, GOAL_SQLITE_S = 1.0, 2.0
+SIZES = ("S", "M", "L", "XL", "XXL")
+COLOURS = ("Red", "Black")
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu or platform.processor()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+# --- writing rows fast on either database -----------------------------------------------------------
+
+def bulk(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    if not rows:
+        return
+    if db.is_sqlite():
+        conn = db.database.connection()
+        marks = ", ".join("?" * len(columns))
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+    else:
+        from psycopg2.extras import execute_values
+        with db.database.connection().cursor() as cur:
+            execute_values(cur, f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s", rows, page_size=5000)
+
+
+def ts(d: dt.datetime) -> str:
+    return d.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def generate(scale: float, seed: int = 7) -> dict:
+    rnd = random.Random(seed)
+    n_products = max(20, int(5000 * scale))
+    n_orders = max(200, int(300_000 * scale))
+    t0 = time.perf_counter()
+    with db.write():
+        brs = [branchmod.create_branch(f"B{i:02d}", f"Branch {i}") for i in range(1, BRANCHES + 1)]
+        counters = [branchmod.create_counter(b, f"C{j}", fbr_posid=f"{b.id}{j:04d}")
+                    for b in brs for j in range(1, COUNTERS_PER_BRANCH + 1)]
+    # scrypt PINs, one per person: outside the bulk transaction
+    cashiers = [staff.create(f"c{i:02d}", f"Cashier {i}", "cashier", "1111") for i in range(20)]
+    manager = staff.create("boss", "Owner", "admin", "9999")
+    with db.write():
+        now = ts(dt.datetime(2026, 1, 1))
+        bulk("product", ("id", "title", "vendor", "category", "department", "sub_category", "status", "updated_at"),
+             [(p, f"Product {p}", f"Vendor {p % 30}", f"Category {p % 20}", f"Dept {p % 4}", "", "ACTIVE", now)
+              for p in range(1, n_products + 1)])
+        variants = []
+        for p in range(1, n_products + 1):
+            price = rnd.choice((999_00, 1499_00, 2499_00, 3999_00, 5999_00))
+            for k in range(10):
+                vid = (p - 1) * 10 + k + 1
+                option = f"{COLOURS[k // 5]} / {SIZES[k % 5]}"
+                variants.append((vid, p, f"SKU{vid:06d}", f"Product {p} - {option}", option, price, 1800,
+                                 "6204.4200", False, True, True, now, ""))
+        bulk("variant", ("id", "product_id", "sku", "name", "option_text", "price_paisa", "tax_rate_bp", "pct_code",
+                         "third_schedule", "tracked", "active", "updated_at", "measure_unit"), variants)
+        price_of = {v[0]: v[5] for v in variants}
+    n_variants = len(variants)
+    on_hand: dict[tuple[int, int], int] = {}
+    move_cols = ("event_key", "variant_id", "branch_id", "delta", "kind", "doc_type", "doc_ref", "staff_id",
+                 "reason", "note", "created_at")
+    moves = 0
+
+    def add_moves(rows):
+        nonlocal moves
+        for r in rows:
+            key = (r[1], r[2])
+            on_hand[key] = on_hand.get(key, 0) + r[3]
+        bulk("stock_movement", move_cols, rows)
+        moves += len(rows)
+
+    with db.write():  # opening stock: every variant at every branch, 1 Jan
+        opening = ts(dt.datetime(2025, 12, 31, 19))
+        for chunk in range(0, n_variants, 5000):
+            add_moves([(f"opening:{b.code}:{v}", v, b.id, 20, "opening", "opening_stock", "open", None, "", "", opening)
+                       for v in range(chunk + 1, min(n_variants, chunk + 5000) + 1) for b in brs])
+    with db.write():  # a purchase order and one goods receipt per branch: every variant's cost
+        supplier = db.database.execute_sql("INSERT INTO supplier (name, phone, ntn) VALUES ('Mills', '', '')")
+        sup_id = db.database.execute_sql("SELECT id FROM supplier").fetchone()[0]
+        grl = []
+        for i, b in enumerate(brs):
+            received = dt.datetime(2026, 1, 10 + i, 6)
+            bulk("purchase_order", ("uid", "number", "branch_id", "supplier_id", "status", "created_by_id",
+                                    "created_at", "note"),
+                 [(uuid.uuid4().hex, f"{b.code}-PO-1", b.id, sup_id, "RECEIVED", manager.id, ts(received), "")])
+            po_id = db.database.execute_sql("SELECT MAX(id) FROM purchase_order").fetchone()[0]
+            bulk("goods_receipt", ("uid", "number", "order_id", "received_by_id", "received_at", "note"),
+                 [(uuid.uuid4().hex, f"{b.code}-GRN-1", po_id, manager.id, ts(received), "")])
+            gr_id = db.database.execute_sql("SELECT MAX(id) FROM goods_receipt").fetchone()[0]
+            rows, mv = [], []
+            for v in range(i + 1, n_variants + 1, BRANCHES):
+                cost = price_of[v] * rnd.randint(40, 60) // 100
+                rows.append((gr_id, len(rows) + 1, v, 30, cost))
+                mv.append((f"receipt:{gr_id}:{len(rows)}", v, b.id, 30, "receipt", "goods_receipt", f"{b.code}-GRN-1",
+                           manager.id, "", "", ts(received)))
+            bulk("goods_receipt_line", ("receipt_id", "line_no", "variant_id", "qty", "unit_cost_paisa"), rows)
+            add_moves(mv)
+            grl.append(len(rows))
+
+    # Sales and refunds, in chunks of days so memory stays small.
+    order_cols = ("id", "uid", "number", "kind", "status", "counter_id", "branch_id", "shift_id", "cashier_id",
+                  "original_id", "prices_include_tax", "subtotal_paisa", "discount_paisa", "tax_paisa",
+                  "total_paisa", "service_fee_paisa", "paid_paisa", "change_paisa", "note", "fbr_invoice_number",
+                  "fbr_offline", "created_at", "completed_at")
+    line_cols = ("order_id", "line_no", "variant_id", "sku", "name", "qty", "unit_price_paisa", "price_overridden",
+                 "line_discount_paisa", "order_discount_paisa", "tax_rate_bp", "tax_paisa", "value_excl_paisa",
+                 "total_paisa", "pct_code", "third_schedule", "restock")
+    pay_cols = ("order_id", "method", "amount_paisa", "tendered_paisa", "reference", "created_at")
+    job_cols = ("uid", "channel", "kind", "payload", "idempotency_key", "status", "attempts", "next_attempt_at",
+                "last_error", "doc_type", "doc_ref", "history", "created_at", "updated_at")
+    shift_cols = ("id", "uid", "counter_id", "staff_id", "status", "opened_at", "opening_float_paisa", "closed_at",
+                  "closed_by_id", "expected_paisa", "counted_paisa")
+    per_day = n_orders / DAYS
+    oid, lines_total, numbers = 0, 0, {c.id: 0 for c in counters}
+    shift_id = 0
+    recent_sales: list[tuple] = []
+    methods = ("cash",) * 6 + ("card", "card", "wallet", "bank")
+    for day_i in range(DAYS):
+        day = YEAR_START + dt.timedelta(days=day_i)
+        orders, lines, pays, jobs, mv, shifts_rows = [], [], [], [], [], []
+        shift_of = {}
+        for c in counters:
+            shift_id += 1
+            opened = dt.datetime.combine(day, dt.time(4))
+            shift_of[c.id] = shift_id
+            exp = rnd.randint(50_000_00, 150_000_00)
+            shifts_rows.append((shift_id, uuid.uuid4().hex, c.id, cashiers[c.id % 20].id, "CLOSED", ts(opened), 5000_00,
+                                ts(opened + dt.timedelta(hours=13)), manager.id, exp, exp + rnd.choice((0, 0, -500, 1000))))
+        # weekday seasonality: Fridays and Saturdays sell more
+        weight = 1.4 if day.weekday() in (4, 5) else 0.85
+        count = int(per_day * weight + rnd.random())
+        for _ in range(count):
+            oid += 1
+            c = counters[rnd.randrange(len(counters))]
+            when = dt.datetime.combine(day, dt.time(5)) + dt.timedelta(seconds=rnd.randrange(13 * 3600))
+            refund = recent_sales and rnd.random() < 0.03
+            numbers[c.id] += 1
+            if refund:
+                orig_id, orig_c, orig_line = recent_sales[rnd.randrange(len(recent_sales))]
+                v, q, price, disc, tax, excl, total = orig_line
+                lines.append((oid, 1, v, f"SKU{v:06d}", f"Product - {v}", 1, price, False, disc // q, 0, 1800,
+                              tax // q, excl // q, total // q, "6204.4200", False, True))
+                t = total // q
+                orders.append((oid, uuid.uuid4().hex, f"{c.id}-R{numbers[c.id]:07d}", "refund", "COMPLETED", c.id,
+                               c.branch_id, shift_of[c.id], cashiers[c.id % 20].id, orig_id, True, price, disc // q,
+                               tax // q, t, 0, t, 0, "", None, False, ts(when), ts(when)))
+                pays.append((oid, "cash", t, t, "", ts(when)))
+                mv.append((f"refund:{oid}:1", v, c.branch_id, 1, "refund", "pos_order", str(oid), None, "", "", ts(when)))
+            else:
+                n_lines = rnd.choice((1, 2, 3, 3, 4, 4, 5, 5, 6))
+                sub = dsum = tsum = tot = 0
+                for ln in range(1, n_lines + 1):
+                    v = rnd.randint(1, n_variants)
+                    q = rnd.choice((1, 1, 1, 2))
+                    price = price_of[v]
+                    gross = q * price
+                    disc = gross // 10 if rnd.random() < 0.1 else 0
+                    total = gross - disc
+                    tax = (total * 1800 + 5900) // 11800
+                    lines.append((oid, ln, v, f"SKU{v:06d}", f"Product - {v}", q, price, False, disc, 0, 1800, tax,
+                                  total - tax, total, "6204.4200", False, True))
+                    mv.append((f"sale:{oid}:{ln}", v, c.branch_id, -q, "sale", "pos_order", str(oid), None, "", "",
+                               ts(when)))
+                    sub, dsum, tsum, tot = sub + gross, dsum + disc, tsum + tax, tot + total
+                    if ln == 1 and q <= 2:
+                        recent_sales.append((oid, c.id, (v, q, price, disc, tax, total - tax, total)))
+                fee = 100
+                orders.append((oid, uuid.uuid4().hex, f"{c.id}-{numbers[c.id]:07d}", "sale", "COMPLETED", c.id,
+                               c.branch_id, shift_of[c.id], cashiers[c.id % 20].id, None, True, sub, dsum, tsum, tot,
+                               fee, tot + fee, 0, "", f"FBR{oid}", False, ts(when), ts(when)))
+                m = rnd.choice(methods)
+                if rnd.random() < 0.1:
+                    half = (tot + fee) // 2
+                    pays += [(oid, "card", half, half, "", ts(when)),
+                             (oid, "wallet", tot + fee - half, tot + fee - half, "JazzCash 0300", ts(when))]
+                else:
+                    pays.append((oid, m, tot + fee, tot + fee, "Easypaisa 0345" if m == "wallet" else "", ts(when)))
+            jobs.append((uuid.uuid4().hex, "fbr", "credit_note" if refund else "invoice", "{}", uuid.uuid4().hex,
+                         "PENDING" if rnd.random() < 0.01 else "SYNCED", 1, ts(when), "", "pos_order",
+                         orders[-1][1], "[]", ts(when), ts(when)))
+        recent_sales = recent_sales[-5000:]
+        with db.write():
+            bulk("shift", shift_cols, shifts_rows)
+            bulk("pos_order", order_cols, orders)
+            bulk("pos_order_line", line_cols, lines)
+            bulk("payment", pay_cols, pays)
+            bulk("outbox_job", job_cols, jobs)
+            add_moves(mv)
+        lines_total += len(lines)
+    # Transfers and adjustments until the ledger holds 2,000,000 movements (scaled).
+    target = int(2_000_000 * scale)
+    k = 0
+    while moves < target:
+        batch = []
+        for _ in range(min(20_000, target - moves)):
+            k += 1
+            v, b = rnd.randint(1, n_variants), brs[rnd.randrange(BRANCHES)]
+            when = dt.datetime.combine(YEAR_START + dt.timedelta(days=rnd.randrange(DAYS)), dt.time(6))
+            kind, delta = rnd.choice((("transfer-in", 2), ("transfer-out", -1), ("adjustment", -1), ("adjustment", 1)))
+            batch.append((f"{kind}:bench:{k}", v, b.id, delta, kind, "transfer", f"T{k}", None, "", "", ts(when)))
+        with db.write():
+            add_moves(batch)
+    with db.write():
+        for chunk_start in range(0, len(on_hand), 20_000):
+            items = list(on_hand.items())[chunk_start:chunk_start + 20_000]
+            bulk("stock_level", ("variant_id", "branch_id", "on_hand"), [(v, b, q) for (v, b), q in items])
+    if db.is_postgres():
+        for table in ("product", "variant", "pos_order", "shift"):
+            db.database.execute_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                    f"(SELECT MAX(id) FROM {table}))")
+        db.database.execute_sql("ANALYZE")
+    else:
+        db.database.execute_sql("ANALYZE")
+    return {"variants": n_variants, "orders": oid, "lines": lines_total, "movements": moves,
+            "levels": len(on_hand), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+# --- timing ---------------------------------------------------------------------------------------------
+
+def p95(values: list[float]) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
+
+
+def time_reports(runs: int, keys: list[str] | None = None) -> list[dict]:
+    month = Filters(dt.date(2026, 12, 1), dt.date(2026, 12, 31))
+    year = Filters(YEAR_START, YEAR_START + dt.timedelta(days=DAYS - 1))
+    out = []
+    for entry in reports.CATALOG:
+        if keys and entry.key not in keys:
+            continue
+        row = {"key": entry.key, "area": entry.area, "title": entry.title}
+        for label, f in (("month", month), ("year", year)):
+            reports.run(entry.key, f)  # warm-up
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                rep = reports.run(entry.key, f)
+                times.append(time.perf_counter() - t)
+            row[label] = {"p95_s": round(p95(times), 3), "median_s": round(statistics.median(times), 3),
+                          "rows": len(rep.rows)}
+        out.append(row)
+        print(f"  {entry.key:18} month p95 {row['month']['p95_s']:6.3f} s   year p95 {row['year']['p95_s']:6.3f} s",
+              file=sys.stderr, flush=True)
+    return out
+
+
+# --- a report beside 4 selling tills (SQLite) -------------------------------------------------------------
+
+def _till(url: str, counter_id: int, staff_id: int, n: int, start, q) -> None:
+    from decimal import Decimal
+    from pos_core import sales, shifts
+    from pos_core.models import Variant
+    from pos_core.policy import SalePolicy
+    db.open_database(url)
+    policy = SalePolicy(service_fee_paisa=100, fbr_enabled=True, fbr_posid="1")
+    shift = shifts.current(counter_id) or shifts.open_shift(counter_id, staff_id, Decimal("5000"))
+    vids = [v.id for v in Variant.select(Variant.id).limit(2000)]
+    rnd = random.Random(counter_id)
+    start.wait()
+    times = []
+    for _ in range(n):
+        lines = [sales.SaleLine(rnd.choice(vids), 1) for _ in range(5)]
+        t = time.perf_counter()
+        sales.complete_sale(policy, counter_id=counter_id, shift_id=shift.id, staff_id=staff_id, lines=lines,
+                            tenders=[sales.Tender("cash", Decimal("100000"))])
+        times.append(time.perf_counter() - t)
+        time.sleep(0.05)   # a cashier scans between sales
+    q.put(times)
+
+
+def _reporter(url: str, stop) -> None:
+    db.open_database(url)
+    year = Filters(YEAR_START, YEAR_START + dt.timedelta(days=DAYS - 1))
+    keys = ["sales_day", "sales_item", "payments_day", "fbr_day", "stock_value"]
+    while not stop.is_set():
+        for k in keys:
+            reports.run(k, year)
+            if stop.is_set():
+                break
+
+
+def tills(url: str, n: int) -> dict:
+    from pos_core.models import Counter, Staff
+    counters = [c.id for c in Counter.select().order_by(Counter.id).limit(4)]
+    person = Staff.get(Staff.code == "c00").id
+    Staff.update(branch_codes="").execute()
+    db.close()
+    result = {}
+    for label, with_report in (("alone", False), ("beside reports", True)):
+        ctx = mp.get_context("spawn")
+        start, q, stop = ctx.Event(), ctx.Queue(), ctx.Event()
+        procs = [ctx.Process(target=_till, args=(url, c, person, n, start, q)) for c in counters]
+        rep = ctx.Process(target=_reporter, args=(url, stop)) if with_report else None
+        for p in procs:
+            p.start()
+        if rep:
+            rep.start()
+            time.sleep(1)
+        start.set()
+        times = [t for _ in procs for t in q.get()]
+        for p in procs:
+            p.join()
+        if rep:
+            stop.set()
+            rep.join()
+        times.sort()
+        result[label] = {"p50_ms": round(statistics.median(times) * 1000, 1),
+                         "p99_ms": round(times[int(0.99 * (len(times) - 1))] * 1000, 1), "sales": len(times)}
+        print(f"  checkout {label}: {result[label]}", file=sys.stderr, flush=True)
+    result["ratio_p99"] = round(result["beside reports"]["p99_ms"] / result["alone"]["p99_ms"], 2)
+    db.open_database(url)
+    return result
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", type=float, default=1.0, help="1.0 = 1,000,000 sale lines")
+    ap.add_argument("--url", help="a database URL to fill (an empty PostgreSQL database, or a new SQLite path); "
+                                  "default: a new SQLite file in a temporary directory")
+    ap.add_argument("--reuse", action="store_true", help="the database at --url is already filled: only time")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", nargs="*", help="report keys to time (default: all)")
+    ap.add_argument("--tills", action="store_true", help="also measure checkout beside a running report (SQLite)")
+    ap.add_argument("--till-sales", type=int, default=100, help="sales per till in --tills")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    url = args.url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='pos-bench-reports-')) / 'pos.db'}"
+    db.open_database(url)
+    figures = {"machine": machine(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "backend": "sqlite" if db.is_sqlite() else "postgresql", "url": url.split("@")[-1]}
+    if not args.reuse:
+        migrations.init()
+        print(f"generating at scale {args.scale} into {figures['url']} ...", file=sys.stderr, flush=True)
+        figures["data"] = generate(args.scale)
+        print(f"  {figures['data']}", file=sys.stderr, flush=True)
+    figures["reports"] = time_reports(args.runs, args.only)
+    goal = GOAL_SQLITE_S if db.is_sqlite() else GOAL_PG_S
+    slow = [r["key"] for r in figures["reports"] if max(r["month"]["p95_s"], r["year"]["p95_s"]) > goal]
+    figures["goal_s"], figures["over_goal"] = goal, slow
+    if args.tills and db.is_sqlite():
+        figures["tills"] = tills(url, args.till_sales)
+    if args.json:
+        print(json.dumps(figures, indent=1))
+    else:
+        print(f"{figures['backend']}: {len(slow)} report(s) over {goal} s: {', '.join(slow) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
