@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import discounts, fbr, health, margin, payments, reorder, returns, sales, stock
+from . import discounts, fbr, health, loyalty, margin, payments, reorder, returns, sales, stock
 from .common import Column, Filters, Report, QUICK_LABELS, QUICK_PICKS, parse_day, pk_today, quick_period
 
 
@@ -47,6 +47,9 @@ CATALOG: list[Entry] = [
     Entry("discounts_cashier", "Discounts", "By cashier", discounts.by_cashier),
     Entry("returns_item", "Returns", "By item", returns.by_item),
     Entry("returns_cashier", "Returns", "By cashier", returns.by_cashier),
+    Entry("promotions", "Discounts", "Promotions and coupons", loyalty.promotions, "bar"),
+    Entry("commission", "Commission", "By salesperson", loyalty.commission, "bar"),
+    Entry("points", "Loyalty", "Points movements", loyalty.points),
     Entry("margin_item", "Margin", "By item", margin.by_item),
     Entry("margin_category", "Margin", "By category", margin.by_category),
     Entry("stock_value", "Stock", "On hand and value", stock.on_hand),
