@@ -64,14 +64,18 @@ def _measures(row) -> list:
 
 # --- the daily summary (summary.py): order-level dimensions without a category or method filter ---
 USE_SUMMARIES = True   # tests switch it off to compare with the documents
-SUMMARY_DIMENSIONS = {"day": ("sd.day", "sd.day"), "hour": ("sd.hour", "sd.hour"), "branch": ("b.code", "b.name"),
+SUMMARY_DIMENSIONS = {"day": ("x.k", "x.k"), "hour": ("x.k", "x.k"), "branch": ("b.code", "b.name"),
                       "counter": ("b.code || '-' || c.code", "c.name"), "cashier": ("s.code", "s.name")}
 _SD = "(CASE WHEN sd.kind = 'refund' THEN -1 ELSE 1 END)"
-_SD_SUMS = (f"SUM({_SD} * sd.units), SUM({_SD} * sd.gross_paisa), SUM({_SD} * sd.discount_paisa), "
-            f"SUM({_SD} * sd.net_paisa), SUM({_SD} * sd.tax_paisa), SUM({_SD} * sd.excl_paisa), "
-            "SUM(CASE WHEN sd.kind = 'sale' THEN sd.docs ELSE 0 END)")
-_SD_FROM = ("FROM sales_daily sd JOIN branch b ON b.id = sd.branch_id JOIN counter c ON c.id = sd.counter_id "
-            "JOIN staff s ON s.id = sd.cashier_id")
+_SD_SUMS = (f"SUM({_SD} * sd.units) AS u, SUM({_SD} * sd.gross_paisa) AS g, SUM({_SD} * sd.discount_paisa) AS d, "
+            f"SUM({_SD} * sd.net_paisa) AS n, SUM({_SD} * sd.tax_paisa) AS t, SUM({_SD} * sd.excl_paisa) AS e, "
+            "SUM(CASE WHEN sd.kind = 'sale' THEN sd.docs ELSE 0 END) AS bk")
+_SD_FROM = "FROM sales_daily sd"
+_SD_ID = {"day": "sd.day", "hour": "sd.hour", "branch": "sd.branch_id", "counter": "sd.counter_id",
+          "cashier": "sd.cashier_id"}
+_SD_LABEL = {"branch": " JOIN branch b ON b.id = x.k",
+             "counter": " JOIN counter c ON c.id = x.k JOIN branch b ON b.id = c.branch_id",
+             "cashier": " JOIN staff s ON s.id = x.k"}
 
 
 def summarised(f: Filters) -> bool:
@@ -100,13 +104,16 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
     elif dimension == "hour":
         key = label = pk_hour("o.completed_at")
     frm, where, params = _line_sql(f, joins)
-    sums = _SUMS
-    if dimension in SUMMARY_DIMENSIONS and summarised(f):
-        key, label = SUMMARY_DIMENSIONS[dimension]
-        where, params = sd_where(f)
-        frm, sums = _SD_FROM, _SD_SUMS
     order = "1" if dimension in ("day", "hour") else "6 DESC, 1"  # net, then the key
-    sql = (f"SELECT {key}, MIN({label}), {sums} {frm} WHERE {where} GROUP BY {key} ORDER BY {order}")
+    sql = (f"SELECT {key}, MIN({label}), {_SUMS} {frm} WHERE {where} GROUP BY {key} ORDER BY {order}")
+    if dimension in SUMMARY_DIMENSIONS and summarised(f):
+        # Sum the summary rows by id first, then name the few groups (joining every row costs more).
+        where, params = sd_where(f)
+        key, label = SUMMARY_DIMENSIONS[dimension]
+        inner = (f"SELECT {_SD_ID[dimension]} AS k, {_SD_SUMS} FROM sales_daily sd WHERE {where} "
+                 f"GROUP BY {_SD_ID[dimension]}")
+        sql = (f"SELECT {key}, {label}, x.u, x.g, x.d, x.n, x.t, x.e, x.bk FROM ({inner}) x"
+               f"{_SD_LABEL.get(dimension, '')} ORDER BY {order}")
     if limit:
         sql += f" LIMIT {int(limit)}"
     rows = [[r[0] if r[0] is not None else "", r[1] or ""] + _measures(r[2:]) for r in query(sql, params)]
