@@ -80,7 +80,7 @@ def build_site():
     branch = branches.create_branch("LHR1", "Lahore", shopify_location_id="gid://shopify/Location/1")
     counter = branches.create_counter(branch, "C1", fbr_posid="123456")
     cashier = staff.create("bench", "Bench", "cashier", "1111")
-    product = Product.create(title="Benchmark goods")
+    product = Product.create(title="Benchmark goods", category="Bench")
     variants = []
     for i, price in enumerate((99_99, 333_33, 500_00, 1299_00, 100_00), start=1):
         v = Variant.create(product=product, sku=f"B{i:03d}", name=f"Item {i}", price_paisa=price,
@@ -102,11 +102,23 @@ def fresh(directory: Path, name: str) -> str:
     return str(path)
 
 
-def run_service(directory: Path, n: int, profile: str | None) -> tuple[list[float], list[float], dict]:
+def run_service(directory: Path, n: int, profile: str | None, promotions: int = 0,
+                customer: bool = False) -> tuple[list[float], list[float], dict]:
     fresh(directory, "service.db")
     branch, counter, cashier, variants, shift = build_site()
     lines = [SaleLine(v.id, 1 + i % 3) for i, v in enumerate(variants)]
     tenders = [Tender("cash", Decimal("10000"))]
+    extra = {}
+    if promotions:
+        from bench_promotions import make_promotions
+        make_promotions(promotions, ["Bench"], [v.sku for v in variants])
+    if customer:
+        # Loyalty on and a customer attached: the tier lookup and the earn entry are in the sale.
+        from pos_core import customers, loyalty
+        loyalty.set_program(point_value_paisa=100)
+        loyalty.set_tier("Gold", 100000_00)
+        loyalty.set_rule("1")
+        extra["customer_id"] = customers.get_or_create("03001234567", "Bench").id
     profiler = cProfile.Profile() if profile else None
     times, cpu = [], []
     for _ in range(n):
@@ -114,7 +126,7 @@ def run_service(directory: Path, n: int, profile: str | None) -> tuple[list[floa
             profiler.enable()
         c0, t0 = time.thread_time(), time.perf_counter()
         order = sales.complete_sale(POLICY, counter_id=counter.id, shift_id=shift.id, staff_id=cashier.id,
-                                    lines=lines, tenders=tenders)
+                                    lines=lines, tenders=tenders, **extra)
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.thread_time() - c0) * 1000)
         if profiler:
@@ -203,11 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", help="where the two database files go (default: a new temporary directory)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON only")
     ap.add_argument("--profile", metavar="FILE", help="also cProfile the service run into FILE and print the top")
+    ap.add_argument("--promotions", type=int, default=0, help="active promotions in the database (issue 16: 200)")
+    ap.add_argument("--customer", action="store_true", help="loyalty on and a customer on every sale")
     args = ap.parse_args(argv)
     directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="pos-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
 
-    service_ms, service_cpu, sample = run_service(directory, args.sales, args.profile)
+    service_ms, service_cpu, sample = run_service(directory, args.sales, args.profile, args.promotions, args.customer)
     floor_ms, floor_cpu = run_floor(directory, args.sales, sample)
     s, f = summary(service_ms), summary(floor_ms)
     # CPU time of the calling thread: Python, SQL building and SQLite's own work, not the fsync wait.
@@ -216,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "checkout", "machine": machine(), "directory": str(directory), "sales": args.sales,
         "lines_per_sale": LINES, "outbox_jobs_per_sale": len(sample["jobs"]),
+        "promotions": args.promotions, "customer": args.customer,
         "pragmas": db.SQLITE_PRAGMAS, "service": s, "floor": f,
         "ratio_median": round(s["median_ms"] / f["median_ms"], 2),
         "ratio_p99": round(s["p99_ms"] / f["p99_ms"], 2),
@@ -229,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, "
           f"{m['platform']}; {m['date']}")
     print(f"files in {directory}; pragmas {db.SQLITE_PRAGMAS}")
-    print(f"{args.sales} sales of {LINES} lines, {len(sample['jobs'])} outbox jobs each")
+    print(f"{args.sales} sales of {LINES} lines, {len(sample['jobs'])} outbox jobs each; "
+          f"{args.promotions} active promotions; customer with loyalty: {'yes' if args.customer else 'no'}")
     for name, x in (("service (sales.complete_sale)", s), ("floor (raw sqlite3)", f)):
         print(f"  {name:30} median {x['median_ms']:7.3f} ms   p99 {x['p99_ms']:7.3f} ms   "
               f"mean {x['mean_ms']:7.3f} ms   max {x['max_ms']:7.3f} ms   CPU median {x['cpu_median_ms']:6.3f} ms")

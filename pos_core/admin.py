@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import admin_courier, admin_shelf, admin_stock, backup, cli, demo, ledger, migrations, outbox
+from . import admin_chain, admin_courier, admin_loyalty, admin_shelf, admin_stock, backup, cli, demo, ledger, migrations, outbox
 from .models import OutboxJob
 
 
@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     j = sub.add_parser("jobs", help="list sync jobs that are not yet synced")
     j.add_argument("--all", action="store_true", help="include synced jobs")
     admin_stock.add_commands(sub)
+    admin_loyalty.add_commands(sub)
+    admin_chain.add_commands(sub)
     admin_courier.add_commands(sub)
     admin_shelf.add_commands(sub)
     backup.add_commands(sub)
@@ -50,9 +52,14 @@ def _dispatch(args) -> int:
         except backup.BackupError as exc:
             print(f"{args.command}: {exc}", file=sys.stderr)
             return 1
+    if args.command in admin_chain.COMMANDS:
+        return admin_chain.run(args, cfg)
     if args.command in admin_stock.COMMANDS:
         migrations.check_current()
         return admin_stock.run(args, cfg)
+    if args.command in admin_loyalty.COMMANDS:
+        migrations.check_current()
+        return admin_loyalty.run(args, cfg)
     if args.command in admin_courier.COMMANDS:
         migrations.check_current()
         return admin_courier.run(args, cfg)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import db
 from .errors import InvalidInput, NotFound
-from .models import Barcode, Variant
+from .models import Barcode, Product, Variant
 
 MAX_CODE = 64
 _WORD = re.compile(r"[0-9A-Za-z]+")
@@ -51,7 +51,9 @@ def lookup(code: str, rules=None) -> Found:
     """Exact barcode, then a price- or quantity-embedded code (with `rules`, a
     config.BarcodeRules), then exact SKU. Raises NotFound with a message the cashier can act on."""
     text = check_code(code)
-    v = (Variant.select().join(Barcode).where(Barcode.code == text).first())
+    # The product's category comes with the scan: promotions and points go by it.
+    v = (Variant.select(Variant, Product.id, Product.category).join(Barcode).switch(Variant).join(Product)
+         .where(Barcode.code == text).first())
     if v is not None:
         return Found(v, "barcode")
     if rules is not None:

@@ -142,6 +142,10 @@ def upsert_variants(rows: list[dict], product_ids: dict[str, int], stats: Import
                       "tracked": bool(item.get("tracked", True)),
                       "active": (r.get("productStatus") or "ACTIVE").upper() == "ACTIVE",
                       "shopify_id": r["id"], "shopify_inventory_item_id": item.get("id"), "updated_at": now}
+            # The Urdu name from metafield custom.urdu_name; without one a name set locally stays.
+            urdu = ((r.get("urduName") or {}).get("value") or "").strip()
+            if urdu:
+                values["urdu_name"] = urdu[:255]
             v = by_sid.get(r["id"])
             if v is None:
                 other = by_sku.get(sku)

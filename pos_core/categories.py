@@ -93,6 +93,22 @@ def products_in(department: str = "", category: str = "", sub_category: str = ""
     return q
 
 
+def condition(scope: str, separator: str = ">"):
+    """A query condition on Product for what a person typed as a scope: "Women > Lawn" (that
+    department and category), "Women > Lawn > 3 Piece", or one name ("Lawn"), which matches a
+    category or a department of that name. Used by the stock take and stock levels."""
+    parts = [_clean(p) for p in (scope or "").split(separator)]
+    parts = [p for p in parts if p]
+    if not parts:
+        raise ValueError("an empty category scope")
+    if len(parts) == 1:
+        return (Product.category == parts[0]) | (Product.department == parts[0])
+    cond = (Product.department == parts[0]) & (Product.category == parts[1])
+    if len(parts) > 2:
+        cond &= Product.sub_category == " > ".join(parts[2:])
+    return cond
+
+
 def reclassify(rules: CategoryRules, rows: list[dict]) -> int:
     """rows: {"id": product gid, "productType", "tags"} as read from Shopify; returns how many changed."""
     changed = 0

@@ -70,6 +70,7 @@ class PrinterConfig:
     header: tuple[str, ...] = ()
     footer: tuple[str, ...] = ()
     open_drawer: bool = True
+    label_queue: str = ""     # CUPS queue of a label printer for airway bills (lp -d QUEUE)
 
 
 BARCODE_SYMBOLOGIES = ("ean13", "code128")
@@ -140,6 +141,20 @@ class BackupConfig:
     keep: int = 14            # nightly copies kept by the agent
 
 
+HQ_ROLES = ("off", "branch", "head-office")
+
+
+@dataclass(frozen=True)
+class HqConfig:
+    """The chain link (issue 13). A branch's agent connects out to the head office's PostgreSQL
+    (`url` without the password, which lives in `password_file`, mode 0600)."""
+    role: str = "off"
+    url: str = ""
+    password_file: str = ""
+    branch: str = ""            # this box's branch code; defaults to [counter] branch
+    push_seconds: float = 1.0
+
+
 @dataclass(frozen=True)
 class Config:
     path: str
@@ -158,6 +173,7 @@ class Config:
     adjustment_approval_above: Decimal = Decimal("5000")
     courier_urls: dict[str, str] = field(default_factory=dict)
     backup: BackupConfig = BackupConfig()
+    hq: HqConfig = HqConfig()
     courier_accounts: dict[str, CourierAccount] = field(default_factory=dict)
     barcodes: BarcodeRules = BarcodeRules()
     categories: "CategoryRules" = field(default_factory=lambda: CategoryRules())
@@ -207,7 +223,7 @@ def parse(data: dict, path: Path | str) -> Config:
     r = _Reader(data, Path(path))
     known = {"database", "site", "counter", "tax", "printer", "scanner", "shopify", "fbr", "keys",
              "permissions", "stock", "couriers", "backup", "courier_api", "barcodes", "categories",
-             "receipt", "labels"}
+             "receipt", "labels", "hq"}
     for section in data:
         if section not in known:
             raise ConfigError(path, section, "one of " + ", ".join(sorted(known)), "unknown section")
@@ -227,6 +243,7 @@ def parse(data: dict, path: Path | str) -> Config:
         timeout_ms=r.get("printer.timeout_ms", int, 5000),
         header=tuple(r.strings("printer.header")), footer=tuple(r.strings("printer.footer")),
         open_drawer=r.get("printer.open_drawer", bool, True),
+        label_queue=r.get("printer.label_queue", str, ""),
     )
     scanner = ScannerConfig(
         device=r.get("scanner.device", str, ""),
@@ -275,6 +292,7 @@ def parse(data: dict, path: Path | str) -> Config:
         courier_urls=_courier_urls(r),
         backup=BackupConfig(dir=r.get("backup.dir", str, ""),
                             keep=r.check("backup.keep", int, 14, lambda v: 1 <= v <= 365, "1..365")),
+        hq=_hq(r),
         courier_accounts=_courier_accounts(r),
         barcodes=_barcodes(r), categories=_categories(r),
         receipt=_section(r, "receipt"), labels=_section(r, "labels"),
@@ -343,6 +361,18 @@ def _courier_accounts(r: "_Reader") -> dict[str, CourierAccount]:
             track_minutes=r.check(f"{k}.track_minutes", int, 30, lambda v: 1 <= v <= 1440, "1..1440"),
             timeout_seconds=r.check(f"{k}.timeout_seconds", int, 15, lambda v: 1 <= v <= 120, "1..120"))
     return out
+
+
+def _hq(r: "_Reader") -> HqConfig:
+    role = r.choice("hq.role", HQ_ROLES, "off")
+    url = r.get("hq.url", str, "")
+    if role == "branch" and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(r.path, "hq.url", "the head office's postgresql://ROLE@HOST:PORT/DB", url or "nothing")
+    if "@" in url and ":" in url.split("://", 1)[-1].split("@", 1)[0]:
+        raise ConfigError(r.path, "hq.url", "a URL without a password (put it in hq.password_file)", "a password")
+    seconds = r.decimal("hq.push_seconds", "1", minimum=Decimal("0.1"), maximum=Decimal(600))
+    return HqConfig(role=role, url=url, password_file=r.get("hq.password_file", str, ""),
+                    branch=r.get("hq.branch", str, "").upper(), push_seconds=float(seconds))
 
 
 def _courier_urls(r: "_Reader") -> dict[str, str]:

@@ -7,7 +7,9 @@ with the candidates for a person to choose from: a guess is never booked silentl
 sent to Pindi Bhattian instead of Rawalpindi comes back a week later.
 
 The built-in lists are a subset of each courier's published list (enough for the cities our
-retailers ship to most); `load_cities` replaces a courier's list with the one its API returned.
+retailers ship to most). The agent reads each courier's full list from its API once a day and
+stores it (`store_cities`, in the `courier_cities` heartbeat row the till reads); a stored list
+is used in place of the built-in one. `load_cities` replaces the list in this process only.
 """
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+from . import db
 from .errors import InvalidInput
+
+STORE = "courier_cities"     # the AgentHeartbeat row holding the lists the agent read
 
 
 @dataclass(frozen=True)
@@ -76,10 +81,32 @@ def couriers() -> list[str]:
 
 
 def cities(courier: str) -> list[City]:
-    try:
-        return list(_CITIES[courier])
-    except KeyError:
-        raise InvalidInput(f"no city list for courier {courier!r} (known: {', '.join(couriers())})") from None
+    if courier not in _CITIES:
+        raise InvalidInput(f"no city list for courier {courier!r} (known: {', '.join(couriers())})")
+    stored = _stored().get(courier)
+    if stored:
+        return [City(str(c), str(n)) for c, n in stored]
+    return list(_CITIES[courier])
+
+
+def store_cities(courier: str, rows: list[tuple[str, str]]) -> int:
+    """Keep the list a courier's API returned, for every process on this database."""
+    from . import heartbeat
+    if courier not in _CITIES:
+        raise InvalidInput(f"no city list for courier {courier!r}")
+    clean = sorted({(str(c).strip(), str(n).strip()) for c, n in rows if str(c).strip() and str(n).strip()},
+                   key=lambda r: r[1])
+    if len(clean) < 5:
+        raise InvalidInput(f"{courier} returned {len(clean)} cities; keeping the list we have")
+    heartbeat.beat(STORE, contact=True, detail={courier: [list(r) for r in clean]})
+    return len(clean)
+
+
+def _stored() -> dict:
+    if db.database.obj is None:       # no database open (a pure lookup): the built-in lists
+        return {}
+    from . import heartbeat
+    return heartbeat.get_detail(STORE)
 
 
 def load_cities(courier: str, rows: list[tuple[str, str]]) -> None:

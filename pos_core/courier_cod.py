@@ -62,6 +62,36 @@ def import_statement(courier: str, text: str, *, source: str = "", staff_id: int
         raise InvalidInput(f"{courier!r} is not a courier we settle with (choose {', '.join(sorted(couriers.NAMES))})")
     rows = _parse(text)
     digest = hashlib.sha256(f"{courier}\n{text.strip()}".encode()).hexdigest()
+    return _import(courier, rows, digest, source, staff_id)
+
+
+def import_payments(courier: str, rows: list[tuple[str, int, int, int]], *, source: str = "api") -> CodStatement | None:
+    """Payments the agent read from a courier's payment API: (number, collected, charges, paid) in
+    paisa. Only parcels on no statement yet are taken (an API answers the same payment every day;
+    a parcel already on a statement is for a person, with the courier's CSV), so nothing is
+    counted twice. Returns the statement, or None when there was nothing new."""
+    if courier not in couriers.NAMES:
+        raise InvalidInput(f"{courier!r} is not a courier we settle with")
+    fresh, seen = [], set()
+    for number, collected, charges, paid in rows:
+        number = str(number).strip()
+        if not number or number in seen:
+            continue
+        seen.add(number)
+        c = Consignment.get_or_none((Consignment.tracking_number == number) & (Consignment.courier == courier))
+        if c is not None and CodStatementLine.select().where(CodStatementLine.consignment == c.id).exists():
+            continue
+        fresh.append((number, int(collected), abs(int(charges)), int(paid)))
+    if not fresh:
+        return None
+    digest = hashlib.sha256(f"{courier}\napi\n{sorted(fresh)!r}".encode()).hexdigest()
+    if CodStatement.get_or_none(CodStatement.digest == digest) is not None:
+        return None
+    return _import(courier, fresh, digest, source, None)
+
+
+def _import(courier: str, rows: list[tuple[str, int, int, int]], digest: str, source: str,
+            staff_id: int | None) -> CodStatement:
     with db.write():
         if CodStatement.get_or_none(CodStatement.digest == digest) is not None:
             raise StateError(f"this {couriers.NAMES[courier]} statement was imported already")
@@ -128,6 +158,10 @@ def _settled(c: Consignment, before_id: int | None = None) -> int:
 def _classify(c: Consignment | None, collected: int, charges: int, paid: int) -> tuple[str, str]:
     if c is None:
         return UNKNOWN, "not one of our parcels with this courier"
+    if not c.cod_paisa:
+        if paid > 0:
+            return OVER_PAID, f"prepaid parcel: nothing was to be collected, {_rs(paid)} paid"
+        return CHARGES, "prepaid parcel: charges only"
     due = int(c.cod_paisa) - _settled(c)
     if due <= 0:
         return DUPLICATE, "already settled in full"

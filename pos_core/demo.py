@@ -41,6 +41,16 @@ RANGE = [
 ]
 
 
+# Urdu names printed on receipts with a [receipt] template that has urdu_names = true.
+URDU_NAMES = {
+    "Lawn 3pc Suit Unstitched": "لان سوٹ تین پیس ان سلا", "Embroidered Lawn Kurti": "کڑھائی والی لان کرتی",
+    "Chiffon Dupatta": "شیفون دوپٹہ", "Cotton Shalwar Kameez": "سوتی شلوار قمیض", "Wash & Wear Kurta": "واش اینڈ ویئر کرتا",
+    "Waistcoat": "واسکٹ", "Kids Kurta Pajama": "بچوں کا کرتا پاجامہ", "Khussa": "کھسہ", "Peshawari Chappal": "پشاوری چپل",
+    "Canvas Sneakers": "کینوس جوتے", "Matte Lipstick": "میٹ لپ اسٹک", "Kajal Pencil": "کاجل پنسل",
+    "Attar Oud 12ml": "عطر عود", "Quran Rehal Cover": "رحل کور",
+}
+
+
 def ean13(n: int) -> str:
     body = f"896{n:09d}"  # 896 is GS1 Pakistan
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
@@ -69,7 +79,7 @@ def build(seed: int = 7, stock_per_item: tuple[int, int] = (0, 24)) -> dict:
                     sku = f"{''.join(w[0] for w in title.split())[:4].upper()}-{colour[:3].upper()}-{size or 'OS'}"
                     v = Variant.create(product=product, sku=sku, name=f"{title} - {option}", option_text=option,
                                        price_paisa=price * 100, tax_rate_bp=tax * 100, pct_code=pct,
-                                       third_schedule=third)
+                                       third_schedule=third, urdu_name=URDU_NAMES.get(title))
                     Barcode.create(code=ean13(n), variant=v)
                     variants.append(v)
         # Fill out to about 300 items with more shades and prints.

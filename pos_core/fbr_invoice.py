@@ -15,8 +15,9 @@ from .models import PosOrder, PosOrderLine
 PKT = dt.timezone(dt.timedelta(hours=5), "PKT")
 
 # IMS PaymentMode: 1 cash, 2 card, 3 gift voucher, 4 loyalty card, 5 mixed, 6 cheque. Wallets and
-# bank transfers have no code of their own; they are electronic payments, reported as card.
-PAYMENT_MODE = {"cash": 1, "card": 2, "wallet": 2, "bank": 2, "store_credit": 3, "exchange": 3}
+# bank transfers have no code of their own; they are electronic payments, reported as card. Loyalty
+# points are the loyalty card (4); points with any other tender are mixed (5).
+PAYMENT_MODE = {"cash": 1, "card": 2, "wallet": 2, "bank": 2, "store_credit": 3, "exchange": 3, "points": 4}
 SALE, CREDIT = 1, 3
 
 

@@ -37,6 +37,34 @@ def _search_objects(database) -> None:
         database.execute_sql(sql)
 
 
+def _loyalty(database) -> None:
+    """Issue 16: loyalty points, promotions, coupons, commission and customer profiles (new tables only)."""
+    from .models import LOYALTY_MODELS
+    database.create_tables(LOYALTY_MODELS)
+
+
+# Tables that got a chain-wide `uid` in migration 4 (they had only a local integer id).
+UID_TABLES_4 = ("product", "cash_movement", "payment", "audit_event", "purchase_order_line",
+                "stock_take_count", "smart_order_event")
+
+
+def _chain_identities(database) -> None:
+    """Migration 4 (issue 13): a uid on every row that lacked a chain-wide identity, filled for
+    existing rows, and the change-log tables. Capture triggers are installed only when the site
+    joins a chain (chain.enable_capture), so a single shop writes no change log."""
+    from .models import ChainChange, ChainParked, ChainState
+    fill = ("lower(hex(randomblob(16)))" if db.is_sqlite()
+            else "md5(random()::text || clock_timestamp()::text || id::text)")
+    for table in UID_TABLES_4:
+        if "uid" not in {c.name for c in database.get_columns(table)}:   # (a test may build it so)
+            database.execute_sql(f"ALTER TABLE {table} ADD COLUMN uid VARCHAR(255)")
+        database.execute_sql(f"UPDATE {table} SET uid = {fill} WHERE uid IS NULL")
+        if db.is_postgres():
+            database.execute_sql(f"ALTER TABLE {table} ALTER COLUMN uid SET NOT NULL")
+        database.execute_sql(f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_uid ON {table} (uid)")
+    database.create_tables([ChainChange, ChainState, ChainParked])
+
+
 def _office_summaries(database) -> None:
     # Issue 15: the back office's summary of the ledger (see models.StockActivity).
     from .models import PaymentsDaily, SalesDaily, StockActivity, SummaryWatermark
@@ -69,6 +97,8 @@ def _shelf(database) -> None:
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (1, "initial schema", _initial),
+    (4, "chain identities and change log", _chain_identities),
+    (5, "loyalty, promotions, coupons, commission, customer profiles", _loyalty),
     (6, "shelf: PLU, measure, Urdu name, categories", _shelf),
     (7, "couriers: consignments, COD statements", _couriers),
     (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
@@ -114,6 +144,11 @@ def migrate() -> list[int]:
                 _check_foreign_keys(version)
                 SchemaMigration.create(version=version, name=name)
         ran.append(version)
+    if ran:
+        # A SQLite ALTER may rebuild a table and lose its triggers: a chain site gets them back.
+        from . import chain
+        if chain.capture_enabled():
+            chain.enable_capture()
     return ran
 
 

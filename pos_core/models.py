@@ -9,7 +9,7 @@ import json
 import uuid
 
 from peewee import (
-    BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
+    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
     Model, TextField,
 )
 
@@ -95,6 +95,7 @@ class CreditEntry(BaseModel):
 
 
 class Product(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     title = CharField()
     vendor = CharField(default="")
     category = CharField(default="", index=True)
@@ -183,6 +184,7 @@ class Shift(BaseModel):
 
 
 class CashMovement(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     shift = ForeignKeyField(Shift, backref="cash_movements")
     kind = CharField(max_length=8)  # in, out
     amount_paisa = BigIntegerField()
@@ -251,6 +253,7 @@ class PosOrderLine(BaseModel):
 
 
 class Payment(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(PosOrder, backref="payments", on_delete="CASCADE")
     method = CharField(max_length=16)  # cash, card, wallet, bank, store_credit, exchange
     amount_paisa = BigIntegerField()   # what this tender pays toward the order
@@ -285,6 +288,7 @@ class OutboxJob(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     created_at = DateTimeField(default=utcnow)
     staff = ForeignKeyField(Staff, null=True)
     approver = ForeignKeyField(Staff, null=True)
@@ -360,6 +364,7 @@ class PurchaseOrder(BaseModel):
 
 
 class PurchaseOrderLine(BaseModel):
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(PurchaseOrder, backref="lines", on_delete="CASCADE")
     variant = ForeignKeyField(Variant)
     qty_ordered = IntegerField()
@@ -429,6 +434,7 @@ class StockTakeItem(BaseModel):
 
 class StockTakeCount(BaseModel):
     """One scan or typed count; several people may count different areas at once."""
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     take = ForeignKeyField(StockTake, backref="counts", on_delete="CASCADE")
     variant = ForeignKeyField(Variant)
     qty = IntegerField()
@@ -488,6 +494,7 @@ class SmartOrderLine(BaseModel):
 
 class SmartOrderEvent(BaseModel):
     """The order's timeline: every change the agent saw and everything staff did."""
+    uid = CharField(unique=True, default=new_uid)  # chain-wide identity (migration 4)
     order = ForeignKeyField(SmartOrder, backref="events", on_delete="CASCADE")
     at = DateTimeField(default=utcnow)
     kind = CharField(max_length=32)
@@ -543,6 +550,181 @@ MODELS = [
     StockTakeItem, StockTakeCount, SmartOrder, SmartOrderLine, SmartOrderEvent, Fulfillment,
     FulfillmentLine, ReconciliationRun,
 ]
+
+
+# --- issue 16: loyalty, promotions, coupons, commission, customer profiles (migration 5) ------------
+# New tables only (no ALTERs of existing ones), so the branches editing sales and customers merge cleanly.
+
+class LoyaltyProgram(BaseModel):
+    """One row: what a point is worth and how long it lives."""
+    point_value_paisa = IntegerField(default=100)   # what one point pays at the till (Re 1)
+    expiry_days = IntegerField(default=365)         # 0 = points never expire
+    min_redeem_points = IntegerField(default=0)
+    active = BooleanField(default=True)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class LoyaltyTier(BaseModel):
+    """Silver, Gold...: reached by spend in the last 365 days."""
+    name = CharField(unique=True, max_length=32)
+    min_yearly_spend_paisa = BigIntegerField()
+
+
+class LoyaltyRule(BaseModel):
+    """Points earned per Rs 100 of net spend, in hundredths of a point (150 = 1.5 points per Rs 100).
+    The most specific rule wins: category and tier, then category, then tier, then the default."""
+    category = CharField(default="", max_length=64)
+    tier = CharField(default="", max_length=32)
+    centipoints_per_100 = IntegerField()
+
+    class Meta:
+        indexes = ((("category", "tier"), True),)
+
+
+class PointsEntry(BaseModel):
+    """Points move like store credit: append-only entries, the balance a projection."""
+    customer = ForeignKeyField(Customer, backref="points_entries")
+    delta = IntegerField()
+    kind = CharField(max_length=16)   # earn, redeem, refund_earn, refund_redeem, expire, adjust
+    doc_ref = CharField(default="")
+    event_key = CharField(unique=True)
+    expires_at = DateTimeField(null=True)   # on entries that add points
+    staff = ForeignKeyField(Staff, null=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+
+class PointsBalance(BaseModel):
+    customer = ForeignKeyField(Customer, unique=True, backref="points_balance_row")
+    points = IntegerField(default=0)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class CustomerProfile(BaseModel):
+    customer = ForeignKeyField(Customer, unique=True, backref="profile_row")
+    notes = TextField(default="")
+    marketing_consent = BooleanField(default=False)
+    consent_at = DateTimeField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class Promotion(BaseModel):
+    """An automatic promotion (or the discount behind a coupon). See promotions.py for the kinds."""
+    name = CharField()
+    kind = CharField(max_length=16)       # item_percent, item_amount, bill_percent, bill_amount, bxgy, bundle
+    value = BigIntegerField(default=0)     # basis points for *_percent, paisa for *_amount
+    category = CharField(default="", max_length=64)   # item kinds and bxgy: the goods it applies to
+    skus = JSONField(default=list)         # ... or these SKUs; bundle: the SKUs that make one bundle
+    buy_qty = IntegerField(default=0)      # bxgy
+    get_qty = IntegerField(default=0)
+    free_sku = CharField(default="")       # bxgy: "" = the cheapest eligible units are free
+    bundle_price_paisa = BigIntegerField(default=0)
+    min_spend_paisa = BigIntegerField(default=0)   # spend-over threshold
+    starts_at = DateTimeField(null=True)   # UTC
+    ends_at = DateTimeField(null=True)
+    daily_from = IntegerField(null=True)   # minutes after midnight, Pakistan time (happy hour)
+    daily_to = IntegerField(null=True)
+    branches = CharField(default="")       # comma separated codes; "" = every branch
+    priority = IntegerField(default=0)     # higher first
+    combinable = BooleanField(default=True)
+    coupon_only = BooleanField(default=False)   # applies only with one of its coupons
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)   # every change sets it: the tills' cache key
+
+
+class Coupon(BaseModel):
+    code = CharField(unique=True, max_length=64)   # stored upper case
+    promotion = ForeignKeyField(Promotion, backref="coupons")
+    max_uses = IntegerField(null=True)             # 1 = single use; None = unlimited
+    uses = IntegerField(default=0)
+    per_customer_limit = IntegerField(null=True)
+    min_spend_paisa = BigIntegerField(default=0)
+    expires_at = DateTimeField(null=True)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class CouponUse(BaseModel):
+    coupon = ForeignKeyField(Coupon, backref="uses_rows")
+    order = ForeignKeyField(PosOrder)
+    customer = ForeignKeyField(Customer, null=True)
+    event_key = CharField(unique=True)             # coupon:<order uid>
+    created_at = DateTimeField(default=utcnow)
+
+
+class OrderPromotion(BaseModel):
+    """What each promotion took off a sale, per line (line_no) or for the bill (line_no NULL)."""
+    order = ForeignKeyField(PosOrder, backref="promotions", on_delete="CASCADE")
+    line_no = IntegerField(null=True)
+    promotion = ForeignKeyField(Promotion, null=True)
+    name = CharField()
+    amount_paisa = BigIntegerField()
+
+
+class CommissionPlan(BaseModel):
+    """Percent of the salesperson's net sales (before tax), by category; or slabs over a period."""
+    name = CharField()
+    category = CharField(default="", max_length=64)   # "" = every category
+    rate_bp = IntegerField(default=0)
+    slabs = JSONField(null=True)   # [[from_paisa, rate_bp], ...] marginal, applied to a period's total
+    active = BooleanField(default=True)
+
+
+class CommissionEntry(BaseModel):
+    """Append-only: a sale line credits its salesperson, a refund line takes it back."""
+    order = ForeignKeyField(PosOrder, backref="commission_entries")
+    line_no = IntegerField()
+    salesperson = ForeignKeyField(Staff, backref="commission_entries")
+    base_paisa = BigIntegerField()        # the line's value before tax (negative on refunds)
+    commission_paisa = BigIntegerField()
+    event_key = CharField(unique=True)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+
+LOYALTY_MODELS = [LoyaltyProgram, LoyaltyTier, LoyaltyRule, PointsEntry, PointsBalance, CustomerProfile,
+                  Promotion, Coupon, CouponUse, OrderPromotion, CommissionPlan, CommissionEntry]
+MODELS += LOYALTY_MODELS  # issue 16
+# --- issue 13: chain replication (migration 4) ------------------------------------------------
+
+class ChainChange(BaseModel):
+    """The change log: one row per insert or update of a replicated row, written by a trigger in
+    the same transaction as the row itself (see chain.py). `xid` is the writing transaction's id
+    on PostgreSQL (0 on SQLite, where writers are serialised), so readers can order by (xid, seq)
+    and never pass a transaction that has not committed yet."""
+    seq = BigAutoField()  # INTEGER PRIMARY KEY on SQLite, bigserial on PostgreSQL
+    xid = BigIntegerField(default=0)
+    table_name = CharField(max_length=40)
+    row_id = BigIntegerField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "chain_change"
+
+
+class ChainState(BaseModel):
+    """Small facts about this site's place in a chain: its role, its cursors."""
+    key = CharField(primary_key=True, max_length=40)
+    value = TextField(default="")
+
+    class Meta:
+        table_name = "chain_state"
+
+
+class ChainParked(BaseModel):
+    """A row from the head office this site could not apply, with the reason; retried, never lost."""
+    table_name = CharField(max_length=40)
+    key = TextField()
+    data = TextField()              # the wire record as received (JSON text)
+    reason = TextField()
+    position = CharField(default="")  # the head office's (xid, seq) it came with
+    created_at = DateTimeField(default=utcnow)
+    resolved_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "chain_parked"
+
+
+MODELS += [ChainChange, ChainState, ChainParked]  # issue 13
 
 
 # --- issue 18: couriers (migration 7) ---------------------------------------------------------

@@ -60,6 +60,7 @@ class PriceInput:
     tax_rate_bp: int
     discount: Discount | None = None
     tax_inclusive: bool | None = None  # None: the shop's setting; True for Third Schedule goods
+    promo_paisa: int = 0   # what automatic promotions take off this line, before the manual discount
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class PricedLine:
     tax_paisa: int
     value_excl_paisa: int   # after discounts, before tax
     total_paisa: int        # what the customer pays for the line
+    promo_paisa: int = 0        # the promotions' part of line_discount_paisa
+    order_promo_paisa: int = 0  # the bill promotions' part of order_discount_paisa
 
     @property
     def discount_paisa(self) -> int:
@@ -110,7 +113,10 @@ def check_qty(qty: object) -> int:
 
 
 def price_lines(inputs: list[PriceInput], order_discount: Discount | None,
-                prices_include_tax: bool) -> tuple[list[PricedLine], Totals]:
+                prices_include_tax: bool, order_promo_paisa: int = 0) -> tuple[list[PricedLine], Totals]:
+    """Promotions come in as amounts already worked out (promotions.py): a line's promotion is
+    taken off before its manual discount, the bill promotions before the manual order discount,
+    each spread over the lines like the order discount."""
     if not inputs:
         raise PricingError("an order needs at least one line")
     gross, after_line = [], []
@@ -119,15 +125,22 @@ def price_lines(inputs: list[PriceInput], order_discount: Discount | None,
         if item.unit_price_paisa < 0:
             raise PricingError("a price cannot be negative")
         g = item.qty * item.unit_price_paisa
-        d = item.discount.paisa_of(g) if item.discount else 0
+        if item.promo_paisa < 0 or item.promo_paisa > g:
+            raise PricingError(f"a promotion of {item.promo_paisa} paisa does not fit a line worth {g}")
+        d = item.promo_paisa + (item.discount.paisa_of(g - item.promo_paisa) if item.discount else 0)
         gross.append(g)
         after_line.append((g, d))
-    base = sum(g - d for g, d in after_line)
-    order_total_discount = order_discount.paisa_of(base) if order_discount else 0
-    shares = spread(order_total_discount, [g - d for g, d in after_line])
+    weights = [g - d for g, d in after_line]
+    base = sum(weights)
+    if order_promo_paisa < 0 or order_promo_paisa > base:
+        raise PricingError(f"bill promotions of {order_promo_paisa} paisa do not fit a bill worth {base}")
+    promo_shares = spread(order_promo_paisa, weights)
+    weights = [w - p for w, p in zip(weights, promo_shares)]
+    manual = order_discount.paisa_of(base - order_promo_paisa) if order_discount else 0
+    shares = [p + m for p, m in zip(promo_shares, spread(manual, weights))]
 
     lines = []
-    for item, (g, d), share in zip(inputs, after_line, shares):
+    for item, (g, d), share, pshare in zip(inputs, after_line, shares, promo_shares):
         net = g - d - share
         inclusive = prices_include_tax if item.tax_inclusive is None else item.tax_inclusive
         rate = Decimal(item.tax_rate_bp) / 10000
@@ -138,7 +151,7 @@ def price_lines(inputs: list[PriceInput], order_discount: Discount | None,
             tax = round_half_up(Decimal(net) * rate)
             total, excl = net + tax, net
         lines.append(PricedLine(item.qty, item.unit_price_paisa, g, d, share, item.tax_rate_bp,
-                                tax, excl, total))
+                                tax, excl, total, item.promo_paisa, pshare))
     totals = Totals(
         subtotal_paisa=sum(l.gross_paisa for l in lines),
         discount_paisa=sum(l.discount_paisa for l in lines),

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from peewee import fn
 
-from . import customers, db, ledger, numbering, outbox, staff as staffmod
+from . import commission, customers, db, ledger, loyalty, numbering, outbox, staff as staffmod
 from .errors import InvalidInput, NotFound, PermissionDenied
 from .ledger import Movement
 from .models import Payment, PosOrder, PosOrderLine, new_uid, utcnow
@@ -77,12 +77,13 @@ def refund(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int,
                          buyer=sale.buyer, completed_at=utcnow())
         order.number = numbering.next_number(counter, numbering.REFUNDS)
         order.save()
-        rows, placed = [], defaultdict(int)
+        rows, placed, befores = [], defaultdict(int), {}
         for i, r in enumerate(lines, start=1):
             line = sold[r.original_line_id]
             # Units refunded before, plus those placed earlier on this same refund.
             before = line.qty - refundable_qty(line) + placed[line.id]
             rows.append(_refund_line(order, i, line, r.qty, r.restock, before))
+            befores[i] = before
             placed[line.id] += r.qty
         PosOrderLine.bulk_create(rows)
         order.subtotal_paisa = sum(r.qty * r.unit_price_paisa for r in rows)
@@ -90,10 +91,16 @@ def refund(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int,
         order.tax_paisa = sum(r.tax_paisa for r in rows)
         order.total_paisa = sum(r.total_paisa for r in rows)
 
+        refunded_before = _refunded_goods(sale, order)
+        _, give_points, give_paisa = points_back(sale, refunded_before, order.total_paisa)
         if tenders is None:
-            payments = _back_as_paid(sale, order.total_paisa)
+            payments = _back_as_paid(sale, order.total_paisa - give_paisa)
         else:
-            payments = _check_refund_tenders(sale, tenders, order.total_paisa, allow_exchange=_in_exchange)
+            payments = _check_refund_tenders(sale, tenders, order.total_paisa - give_paisa, allow_exchange=_in_exchange)
+        if give_paisa:
+            # The points part of the refund goes back as points, whatever else the customer chose.
+            payments.append({"method": "points", "amount_paisa": give_paisa, "tendered_paisa": give_paisa,
+                             "reference": f"{give_points} points"})
         order.paid_paisa = sum(p["amount_paisa"] for p in payments)
         order.save()
         _write_payments(order, payments, order.completed_at)
@@ -102,6 +109,8 @@ def refund(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int,
             if not sale.customer_id:
                 raise InvalidInput("store credit needs a customer; attach one to the sale first")
             customers.add_credit(sale.customer_id, credit, order.number, f"refund:{order.uid}", cashier.id)
+        loyalty.on_refund(sale, order, refunded_before, cashier.id, order.completed_at)
+        commission.on_refund(order, rows, sold, befores, order.completed_at)
 
         applied = ledger.record_many([Movement(f"refund:{order.uid}:{row.line_no}", row.variant_id,
                                                counter.branch_id, row.qty, "refund", "pos_order", order.number,
@@ -129,7 +138,8 @@ def exchange(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: in
     with db.write():
         sale = _lock_sale(sale_uid)
         returned = refund_preview(sale, returns)
-        new_total = _preview_total(policy, new_lines, sale) if new_lines else 0
+        returned -= points_back(sale, _refunded_goods(sale, None), returned)[2]  # the points go back as points
+        new_total = _preview_total(policy, new_lines, _counter(counter_id).branch.code) if new_lines else 0
         applied = min(returned, new_total)
         back = returned - applied
         give = [Tender("exchange", Decimal(applied) / 100)] if applied else []
@@ -162,10 +172,35 @@ def refund_preview(sale: PosOrder, returns: list[ReturnLine]) -> int:
     return total
 
 
-def _preview_total(policy, new_lines, sale) -> int:
-    from .sales import _price, _variants
+def _refunded_goods(sale: PosOrder, this: PosOrder | None) -> int:
+    """Goods value refunded from a sale by earlier refunds (not `this` one)."""
+    q = PosOrder.select(fn.COALESCE(fn.SUM(PosOrder.total_paisa), 0)).where(
+        (PosOrder.original == sale.id) & (PosOrder.kind == "refund") & (PosOrder.status == "COMPLETED"))
+    if this is not None and this.id:
+        q = q.where(PosOrder.id != this.id)
+    return int(q.scalar() or 0)
+
+
+def points_back(sale: PosOrder, refunded_before: int, amount: int) -> tuple[int, int, int]:
+    """(earned points taken back, redeemed points given back, their value in paisa) for a refund
+    of `amount` after `refunded_before`. The value is at the rate the sale's points were paid at."""
+    paid = [p for p in sale.payments if p.method == "points"]
+    take, give = loyalty.refund_share(sale, refunded_before, amount)
+    if not paid or not give:
+        return take, give, 0
+    _, redeemed = loyalty.sale_points(sale)
+    per_point = sum(p.amount_paisa for p in paid) // redeemed
+    return take, give, min(give * per_point, amount)
+
+
+def _preview_total(policy, new_lines, branch_code: str) -> int:
+    """What the new goods of an exchange will cost, with the promotions the sale will apply."""
+    from .models import utcnow
+    from .sales import _categories, _price, _unit_prices, _variants, promotion_outcome
     variants = _variants(new_lines)
-    _, totals = _price(new_lines, variants, None, policy.prices_include_tax)
+    prices = _unit_prices(new_lines, variants, policy.barcode_rules)
+    outcome = promotion_outcome(new_lines, variants, _categories(variants), branch_code, utcnow(), None, prices)
+    _, totals = _price(new_lines, variants, None, policy.prices_include_tax, policy.barcode_rules, outcome)
     return totals.total_paisa + policy.service_fee_paisa
 
 
@@ -222,7 +257,8 @@ def _back_as_paid(sale: PosOrder, amount: int) -> list[dict]:
     """Pay back through the tenders the sale used, each up to what it paid less earlier refunds."""
     done = refunded_by_method(sale)
     rows, left = [], amount
-    paid = sorted(sale.payments, key=lambda p: p.method == "cash")  # electronic first, cash last
+    # Electronic first, cash last; points are given back as points by the caller.
+    paid = sorted((p for p in sale.payments if p.method != "points"), key=lambda p: p.method == "cash")
     for p in paid:
         room = p.amount_paisa - done.get(p.method, 0)
         take = min(room, left)
@@ -249,6 +285,8 @@ def _check_refund_tenders(sale: PosOrder, tenders: list[Tender], amount: int, al
             raise InvalidInput(str(exc)) from None
         if value <= 0:
             raise InvalidInput("a refund amount must be more than zero")
+        if t.method == "points":
+            raise InvalidInput("points are given back as points, in proportion; choose another tender for the rest")
         if t.method == "exchange" and not allow_exchange:
             raise InvalidInput("exchange credit is only for exchanges")
         if t.method not in ("store_credit", "cash", "exchange"):

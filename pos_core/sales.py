@@ -10,17 +10,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from . import audit, customers, db, fbr_invoice, ledger, numbering, outbox, staff as staffmod
+from . import (audit, commission, coupons, customers, db, fbr_invoice, ledger, loyalty, numbering, outbox,
+               promotions, staff as staffmod)
 from .errors import InvalidInput, NotFound, PermissionDenied, StateError
 from .ledger import Movement
-from .models import Branch, Counter, Customer, Payment, PosOrder, PosOrderLine, Shift, Staff, Variant, utcnow
+from .models import (Branch, Counter, Customer, OrderPromotion, Payment, PosOrder, PosOrderLine, Product, Shift, Staff,
+                     Variant, utcnow)
 from .money import MoneyError, to_paisa
 from .policy import SalePolicy
 from .pricing import Discount, PriceInput, PricingError, Totals, check_qty, price_lines
 
-TENDERS = ("cash", "card", "wallet", "bank", "store_credit")
+TENDERS = ("cash", "card", "wallet", "bank", "store_credit", "points")
 TENDER_LABELS = {"cash": "Cash", "card": "Card", "wallet": "Mobile wallet", "bank": "Bank transfer",
-                 "store_credit": "Store credit", "exchange": "Exchange credit"}
+                 "store_credit": "Store credit", "exchange": "Exchange credit", "points": "Loyalty points"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class SaleLine:
     # A price- or quantity-embedded code (fabric by the metre): the code, read again here, sets
     # the price, so it is no override. Such a line is always one unit.
     scanned_code: str | None = None
+    salesperson_id: int | None = None   # who helped the customer with this line (commission)
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,10 @@ def draft_lines(draft_uid: str) -> tuple[PosOrder, list[SaleLine]]:
 def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int,
                   lines: list[SaleLine], tenders: list[Tender], order_discount: Discount | None = None,
                   customer_id: int | None = None, buyer: Buyer | None = None,
-                  approver_id: int | None = None, draft_uid: str | None = None) -> PosOrder:
+                  approver_id: int | None = None, draft_uid: str | None = None,
+                  coupon_code: str | None = None, salesperson_id: int | None = None) -> PosOrder:
+    """`salesperson_id` attributes every line without one of its own; `coupon_code` switches on
+    the coupon's promotion (and uses the coupon up) in this sale's transaction."""
     counter = _counter(counter_id)
     cashier = staffmod.get(staff_id)
     staffmod.require(cashier, "sell")
@@ -117,7 +123,15 @@ def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_i
     if not lines:
         raise InvalidInput("the cart is empty")
     variants = _variants(lines)
-    priced, totals = _price(lines, variants, order_discount, policy.prices_include_tax, policy.barcode_rules)
+    categories = _categories(variants)
+    started = utcnow()
+    prices = _unit_prices(lines, variants, policy.barcode_rules)
+    coupon = (coupons.check(coupon_code, customer_id, _gross(lines, prices), started) if coupon_code else None)
+    outcome = promotion_outcome(lines, variants, categories, counter.branch.code, started,
+                                [coupon.promotion] if coupon else None, prices)
+    priced, totals = _price(lines, variants, order_discount, policy.prices_include_tax, policy.barcode_rules,
+                            outcome)
+    people = _salespeople(lines, salesperson_id)
     approver = _check_discretion(policy, cashier, approver_id, lines, variants, priced, order_discount)
     fee = policy.service_fee_paisa
     due = totals.total_paisa + fee
@@ -152,6 +166,15 @@ def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_i
         line_rows = _write_lines(order, lines, variants, priced, policy.barcode_rules)
         _write_payments(order, payments, now)
         _spend_credit(order, payments, cashier)
+        if coupon:
+            coupons.redeem(coupon, order, customer_id, _gross(lines, prices), now)
+        _write_promotions(order, outcome)
+        points_paisa = sum(p["amount_paisa"] for p in payments if p["method"] == "points")
+        points = 0
+        if points_paisa:
+            points = _lock_points(customer, points_paisa, now)
+        loyalty.on_sale(order, line_rows, categories, points, points_paisa, cashier.id, now)
+        commission.on_sale(order, line_rows, people, categories, now)
 
         applied = ledger.record_many([Movement(f"sale:{order.uid}:{row.line_no}", row.variant_id, counter.branch_id,
                                                -row.qty, "sale", "pos_order", order.number, cashier.id)
@@ -215,6 +238,12 @@ def settle(tenders: list[Tender], due: int, customer: Customer | None) -> tuple[
             take = min(cash_left, row["amount_paisa"])
             row["amount_paisa"] -= take
             cash_left -= take
+    points_paisa = sum(r["amount_paisa"] for r in rows if r["method"] == "points")
+    if points_paisa:
+        points = loyalty.check_redeem(customer, points_paisa)
+        for r in rows:
+            if r["method"] == "points":
+                r["reference"] = f"{points} points"
     credit = sum(r["amount_paisa"] for r in rows if r["method"] == "store_credit")
     if credit:
         if customer is None:
@@ -252,13 +281,71 @@ def _open_shift(shift_id: int, counter: Counter) -> Shift:
 
 def _variants(lines: list[SaleLine]) -> dict[int, Variant]:
     ids = {l.variant_id for l in lines}
-    found = {v.id: v for v in Variant.select().where(Variant.id.in_(list(ids)))}
+    # With the product's category in the same query: promotions, points and commission go by it.
+    found = {v.id: v for v in Variant.select(Variant, Product.id, Product.category).join(Product)
+             .where(Variant.id.in_(list(ids)))}
     for l in lines:
         if l.variant_id not in found:
             raise NotFound(f"no item with id {l.variant_id}")
         if not found[l.variant_id].active:
             raise InvalidInput(f"{found[l.variant_id].name} is no longer sold")
     return found
+
+
+def _categories(variants: dict[int, Variant]) -> dict[int, str]:
+    """variant id -> its product's category (promotions, points and commission go by it)."""
+    return {vid: v.product.category for vid, v in variants.items()}
+
+
+def _gross(lines, prices: list[int]) -> int:
+    return sum(l.qty * p for l, p in zip(lines, prices))
+
+
+def promotion_outcome(lines, variants, categories, branch_code: str, now, extra=None,
+                      prices: list[int] | None = None) -> promotions.Outcome:
+    """The promotions running at this branch now, applied to these lines (at `prices`, the unit
+    prices the sale charges: catalog, override or a measured label's)."""
+    rules = promotions.active_rules(branch_code, now, extra)
+    if not rules:
+        return promotions.Outcome([0] * len(lines))
+    prices = prices if prices is not None else _unit_prices(lines, variants)
+    items = [promotions.Item(variants[l.variant_id].sku, categories.get(l.variant_id, ""), l.qty, price, l.discount)
+             for l, price in zip(lines, prices)]
+    return promotions.evaluate(rules, items)
+
+
+def _salespeople(lines, default_id) -> dict[int, int]:
+    people = {i: (l.salesperson_id or default_id) for i, l in enumerate(lines, start=1)}
+    people = {k: v for k, v in people.items() if v}
+    for sid in set(people.values()):
+        person = Staff.get_or_none(Staff.id == sid)
+        if person is None or not person.active:
+            raise InvalidInput(f"no active salesperson with id {sid}")
+    return people
+
+
+def _write_promotions(order: PosOrder, outcome) -> None:
+    if outcome is None or not outcome.applied:
+        return
+    OrderPromotion.insert_many([dict(order=order.id, line_no=None if a.line is None else a.line + 1,
+                                     promotion=a.promotion_id, name=a.name, amount_paisa=a.amount_paisa)
+                                for a in outcome.applied]).execute()
+
+
+def _lock_points(customer: Customer, points_paisa: int, now) -> int:
+    """Inside the sale's transaction: expire what is due, then check the balance again under a lock,
+    so two tills cannot spend the same points."""
+    from .models import PointsBalance
+    loyalty._expire_customer(customer.id, now)
+    q = PointsBalance.select().where(PointsBalance.customer == customer.id)
+    if db.is_postgres():
+        q = q.for_update()
+    row = q.first()
+    points = loyalty.points_of_tender(points_paisa)
+    have = row.points if row else 0
+    if points > have:
+        raise InvalidInput(f"{customer.name or customer.phone} has {have} points now, not {points}")
+    return points
 
 
 def _measured_price(l: SaleLine, v: Variant, rules) -> int:
@@ -272,8 +359,9 @@ def _measured_price(l: SaleLine, v: Variant, rules) -> int:
     return m.price_paisa
 
 
-def _price(lines, variants, order_discount, prices_include_tax, barcode_rules=None):
-    inputs = []
+def _unit_prices(lines, variants, barcode_rules=None) -> list[int]:
+    """Each line's unit price: a measured label's, an override, or the catalog's."""
+    prices = []
     for l in lines:
         try:
             check_qty(l.qty)
@@ -286,10 +374,19 @@ def _price(lines, variants, order_discount, prices_include_tax, barcode_rules=No
             raise InvalidInput(f"{variants[l.variant_id].name}: {exc}") from None
         if price < 0:
             raise InvalidInput(f"{v.name}: a price cannot be negative")
+        prices.append(price)
+    return prices
+
+
+def _price(lines, variants, order_discount, prices_include_tax, barcode_rules=None, outcome=None):
+    inputs = []
+    for i, (l, price) in enumerate(zip(lines, _unit_prices(lines, variants, barcode_rules))):
+        v = variants[l.variant_id]
         inputs.append(PriceInput(l.qty, price, v.tax_rate_bp, l.discount,
-                                 True if v.third_schedule else None))
+                                 True if v.third_schedule else None,
+                                 outcome.line_promo[i] if outcome else 0))
     try:
-        return price_lines(inputs, order_discount, prices_include_tax)
+        return price_lines(inputs, order_discount, prices_include_tax, outcome.order_promo if outcome else 0)
     except (PricingError, MoneyError) as exc:
         raise InvalidInput(str(exc)) from None
 
@@ -358,7 +455,7 @@ def _check_discretion(policy, cashier, approver_id, lines, variants, priced, ord
     overrides = any(l.unit_price is not None and to_paisa(l.unit_price) != variants[l.variant_id].price_paisa
                     for l in lines)
     wanted = max([_requested_percent(l.discount, p.gross_paisa) for l, p in zip(lines, priced)], default=Decimal(0))
-    base = sum(p.gross_paisa - p.line_discount_paisa for p in priced)
+    base = sum(p.gross_paisa - p.line_discount_paisa - p.order_promo_paisa for p in priced)
     wanted = max(wanted, _requested_percent(order_discount, base))
     own_limit = staffmod.discount_limit(cashier, policy.discount_limits)
     needs_approval = wanted > own_limit or (overrides and not staffmod.may(cashier, "price_override"))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN
 
-from . import ledger, transfers
+from . import categories, ledger, transfers
 from .models import Branch, Product, Staff, StockLevel, StockMovement, Variant
 
 
@@ -32,7 +32,7 @@ def branch_levels(branch_id: int, *, low_at: int | None = None, negative: bool =
          .switch(Variant).join(Product)
          .where(Variant.tracked == True).order_by(Variant.sku).limit(limit))  # noqa: E712
     if category:
-        q = q.where(Product.category == category)
+        q = q.where(categories.condition(category))
     rows = [(sku, name, on_hand or 0) for sku, name, on_hand in q.tuples()]
     if negative:
         rows = [r for r in rows if r[2] < 0]

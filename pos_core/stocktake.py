@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, fn
 
-from . import adjustments, audit, db, numbering, staff as staffmod
+from . import adjustments, audit, categories, db, numbering, staff as staffmod
 from .errors import InvalidInput, NotFound, StateError
 from .models import Branch, Product, StockLevel, StockMovement, StockTake, StockTakeCount, StockTakeItem, Variant, utcnow
 
@@ -45,7 +45,7 @@ def start(branch_id: int, staff_id: int, category: str = "") -> StockTake:
         scope = Variant.select(Variant.id, fn.COALESCE(StockLevel.on_hand, 0)).join(
             StockLevel, JOIN.LEFT_OUTER, on=((StockLevel.variant == Variant.id) & (StockLevel.branch == branch_id))).switch(Variant).join(Product).where(Variant.tracked == True)  # noqa: E712
         if category:
-            scope = scope.where(Product.category == category)
+            scope = scope.where(categories.condition(category))
         StockTakeItem.insert_many([{"take": take.id, "variant": v, "frozen_qty": q} for v, q in scope.tuples()]).execute()
         audit.log("stocktake.start", person.id, take.number, category=category)
     return take

@@ -134,6 +134,7 @@ SCREENS: dict[str, tuple[str, str | None]] = {
     "online_order": ("pos_tui.screens.online_order:OnlineOrderScreen", "Online order"),
     "shipment_lines": ("pos_tui.screens.online_ship:LinesBranchScreen", "Shipment lines and branch"),
     "whatsapp": ("pos_tui.screens.online_whatsapp:WhatsAppScreen", None),
+    "parcels": ("pos_tui.screens.parcels:ParcelsScreen", "Parcels"),
     "stock": ("pos_tui.screens.stock:StockScreen", "Stock"),
     "stock_levels": ("pos_tui.screens.stock_levels:LevelsScreen", "Stock levels"),
     "transfers": ("pos_tui.screens.stock_transfers:TransfersScreen", "Transfers"),
@@ -153,6 +154,7 @@ SCREENS: dict[str, tuple[str, str | None]] = {
     "customer": ("pos_tui.screens.dialogs:CustomerScreen", None),
     "pick": ("pos_tui.screens.dialogs:PickScreen", None),
     "text": ("pos_tui.screens.dialogs:TextScreen", None),
+    "customer_profile": ("pos_tui.screens.customer_profile:CustomerProfileScreen", "Customer profile"),
 }
 
 
@@ -368,13 +370,12 @@ class PosApp(App, inherit_bindings=False):
             return
         self._check_pin(pin)
 
-    @work(thread=True, exclusive=True, group="signin", exit_on_error=False)
     def _check_pin(self, pin: str) -> None:
-        try:
+        def check() -> SignInResult:   # scrypt over the staff list: off the UI thread
             person = staffmod.authenticate(pin) if pin.isdigit() and 4 <= len(pin) <= 8 else None
-            self.post_message(SignInResult(person.id if person else None))
-        finally:
-            db.close()
+            return SignInResult(person.id if person else None)
+        tillwork.run(self, check, self.post_message, failed=lambda text: self.say(text, error=True), busy=None,
+                     group="signin", exclusive=True, what="Checking the PIN")
 
     @on(SignInResult)
     def signed_in(self, msg: SignInResult) -> None:
@@ -398,6 +399,7 @@ class PosApp(App, inherit_bindings=False):
         self.enter_till()
 
     def enter_till(self) -> None:
+        self.fresh_promotions(force=True)
         screen = self.open("sale" if self.shift else "open_shift", switch=True)
         if self.cfg.scanner.device:  # say which scanner path is live, and why not evdev
             note = f" (evdev not used: {self.scanner_note})" if self.scanner_reader is None else ""
@@ -423,7 +425,20 @@ class PosApp(App, inherit_bindings=False):
             counter_id=self.counter.id, shift_id=self.shift.id, staff_id=self.staff.id,
             lines=c.sale_lines(), tenders=list(tenders), order_discount=c.order_discount,
             customer_id=c.customer.id if c.customer else None, approver_id=c.approver_id,
-            draft_uid=c.draft_uid))
+            draft_uid=c.draft_uid, coupon_code=c.coupon_code or None))
+
+    PROMOTIONS_TTL_S = 60.0
+
+    def fresh_promotions(self, force: bool = False) -> None:
+        """The promotions running at this branch, re-read at most once a minute (a time window
+        opening or a manager's new promotion shows up within a minute, and a scan costs nothing)."""
+        now = self.clock()
+        if not force and now - getattr(self, "_promotions_at", -1e9) < self.PROMOTIONS_TTL_S:
+            return
+        from pos_core import promotions
+        from pos_core.models import utcnow
+        self.cart.rules = promotions.active_rules(self.counter.branch.code, utcnow())
+        self._promotions_at = now
 
     def _complete_sale(self, args: dict) -> None:
         def sell() -> SaleDone:
@@ -440,6 +455,7 @@ class PosApp(App, inherit_bindings=False):
     def sale_done(self, msg: SaleDone) -> None:
         self.committing = False
         self.cart.clear()
+        self.fresh_promotions()
         self.last_uid = msg.uid
         for screen in self.screen_stack:
             if hasattr(screen, "sale_completed"):

@@ -10,6 +10,8 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
+from peewee import fn
+
 from pos_core import shifts
 from pos_core.models import Payment, PosOrder, PosOrderLine, Shift
 from printers import receipt as r
@@ -128,6 +130,7 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         buyer = order.buyer or {}
         cust = r.Customer(c.name or "Customer", c.phone, buyer.get("cnic") or buyer.get("ntn") or None)
     fbr = fbr_block(order, cfg)
+    extras = loyalty_fields(order)
     title = r.SALE if order.kind == "sale" else r.REFUND
     if order.exchange_uid:
         title = r.EXCHANGE
@@ -138,7 +141,34 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         # A refund hands money back: "Change 0.00" under it only confuses.
         change=rupees(order.change_paisa) if order.kind == "sale" else None, footer_lines=tuple(cfg.printer.footer),
         ref_number=order.original.number if order.original_id else None, reprint=reprint, fbr=fbr,
-        open_drawer=bool(cfg.printer.open_drawer and tendered_cash and not reprint))
+        open_drawer=bool(cfg.printer.open_drawer and tendered_cash and not reprint), **extras)
+
+
+def loyalty_fields(order: PosOrder) -> dict:
+    """Savings, promotions, points and salesperson, read back from the books (so a reprint matches).
+    The points balance is the one right after this document's own entries."""
+    from pos_core import commission
+    from pos_core.models import OrderPromotion, PointsEntry
+    promos: dict[str, int] = {}
+    for p in OrderPromotion.select().where(OrderPromotion.order == order.id).order_by(OrderPromotion.id):
+        promos[p.name] = promos.get(p.name, 0) + p.amount_paisa
+    out: dict = {"promotions": [(name, rupees(amount)) for name, amount in promos.items()]}
+    if order.kind == "sale" and order.discount_paisa > 0:
+        out["savings"] = rupees(order.discount_paisa)
+    people = sorted(set(commission.line_salespeople(order.id).values()))
+    if people:
+        out["salesperson"] = ", ".join(people)
+    if order.customer_id:
+        mine = list(PointsEntry.select().where((PointsEntry.customer == order.customer_id)
+                                               & (PointsEntry.doc_ref == order.number)))
+        if mine:
+            last = max(e.id for e in mine)
+            balance = (PointsEntry.select(fn.COALESCE(fn.SUM(PointsEntry.delta), 0))
+                       .where((PointsEntry.customer == order.customer_id) & (PointsEntry.id <= last)).scalar())
+            earned = sum(e.delta for e in mine if e.kind in ("earn", "refund_earn"))
+            redeemed = -sum(e.delta for e in mine if e.kind in ("redeem", "refund_redeem"))
+            out["points"] = r.PointsLine(earned, redeemed, int(balance))
+    return out
 
 
 def shift_slip(shift: Shift, cfg, title: str) -> r.Slip:

@@ -129,22 +129,6 @@ class SlipPrinted(Message):
         self.what, self.ok, self.error, self.warning = what, ok, error, warning
 
 
-def _guarded(method):
-    import functools
-
-    @functools.wraps(method)
-    def guarded(self, *args, **kwargs):
-        from . import work
-        try:
-            return method(self, *args, **kwargs)
-        except PosError as exc:
-            self.show_message(str(exc), True)
-        except Exception as exc:  # noqa: BLE001 - e.g. "database is locked": say so, keep the till
-            work.log.exception("%s.%s failed", type(self).__name__, method.__name__)
-            self.show_message(work.failure_text(exc, "Reading the stock"), True)
-    return guarded
-
-
 class StockBase(Screen):
     """Code field + head + table. Subclasses set COLUMNS and implement handle_code and reload."""
 
@@ -163,10 +147,11 @@ class StockBase(Screen):
     def __init_subclass__(cls, **kwargs) -> None:
         # The reads these screens make on the UI thread (reload, a scanned code) are guarded the
         # same way as the writes: an unexpected error is logged and shown, the till goes on.
+        from . import work
         super().__init_subclass__(**kwargs)
         for name in ("reload", "handle_code"):
             if name in cls.__dict__:
-                setattr(cls, name, _guarded(cls.__dict__[name]))
+                setattr(cls, name, work.guarded("Reading the stock")(cls.__dict__[name]))
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -249,8 +234,11 @@ class StockBase(Screen):
         def failed(text: str) -> None:
             self.working = False
             self.show_message(text, True)
+        # `what` names the step in the log; the cashier reads whether anything was saved.
+        unexpected = ("NOT saved ({error}); nothing changed, try again" if busy
+                      else "could not read it ({error}); try again")
         work.run(self, lambda: fn(*args, **kwargs), done, failed=failed, busy=busy, group="stock",
-                 what=f"{type(self).__name__}: {getattr(fn, '__name__', 'step')}")
+                 what=f"{type(self).__name__}.{getattr(fn, '__name__', 'step')}", unexpected=unexpected)
 
     def with_manager(self, what: str, then: Callable[[object], None]) -> None:
         """Call then(person) with the signed-in manager, or after a manager approves with a PIN."""

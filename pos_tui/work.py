@@ -10,6 +10,7 @@ The worker's thread closes its database connection when done (pos_core opens one
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Callable
 
@@ -103,3 +104,21 @@ def _deliver(screen, done, failed, result, what: str, unexpected: str) -> None:
         if not isinstance(exc, PosError):
             log.exception("after %s on %s", what or "core work", type(screen).__name__)
         _fail(screen, failed, failure_text(exc, what, unexpected))
+
+
+def guarded(what: str):
+    """For the reads a screen makes on the UI thread (a reload, a scanned code): the method's
+    PosError is shown as it is, any other error logged and shown as one line, and the till goes
+    on. Put it under @on(...) so the handler registered is the guarded one."""
+    def wrap(method):
+        @functools.wraps(method)
+        def guarded_method(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except PosError as exc:
+                say(self, str(exc), True)
+            except Exception as exc:  # noqa: BLE001 - e.g. "database is locked": say so, keep the till
+                log.exception("%s.%s failed", type(self).__name__, method.__name__)
+                say(self, failure_text(exc, what), True)
+        return guarded_method
+    return wrap

@@ -102,6 +102,7 @@ def layout(receipt: Receipt, width: int) -> list[Op]:
     ops += _invoice_details(receipt, width)
     ops += _items(receipt, width)
     ops += _totals(receipt, width)
+    ops += _loyalty(receipt, width)
     if receipt.fbr is not None:
         ops += fbr_block(receipt.fbr, width)
     if receipt.footer_lines:
@@ -131,6 +132,8 @@ def _invoice_details(r: Receipt, width: int) -> list[Op]:
         (f"Branch: {r.branch}", f"Counter: {r.counter}"),
         ("Cashier:", r.cashier),
     ]
+    if r.salesperson:
+        rows.append(("Salesperson:", r.salesperson))
     if r.customer is not None:
         rows.append(("Customer:", r.customer.name))
         if r.customer.phone:
@@ -187,6 +190,29 @@ def _items(r: Receipt, width: int) -> list[Op]:
     count = f"Items: {len(r.lines)}"
     qty = f"Qty: {sum(line.qty for line in r.lines)}"
     return [Rule(), Text(heading, bold=True), Rule(), *_texts(lines), Rule(), *_texts(_left_right(count, qty, width))]
+
+
+def _loyalty(r: Receipt, width: int) -> list[Op]:
+    """Promotions, savings and points under the totals (a [receipt] template places them itself)."""
+    rows: list[tuple[str, str]] = []
+    if r.promotions:
+        rows.append(("Promotions applied:", ""))
+        rows += [(f"  {name}", _neg(amount)) for name, amount in r.promotions]
+    if r.savings:
+        rows.append(("You saved", "Rs " + format_money(r.savings)))
+    if r.points is not None:
+        p = r.points
+        if p.earned:
+            rows.append(("Points earned" if p.earned > 0 else "Points taken back", f"{abs(p.earned):,}"))
+        if p.redeemed:
+            rows.append(("Points redeemed" if p.redeemed > 0 else "Points given back", f"{abs(p.redeemed):,}"))
+        rows.append(("Points balance", f"{p.balance:,}"))
+    if not rows:
+        return []
+    lines: list[str] = []
+    for left, right in rows:
+        lines += _left_right(left, right, width)
+    return [Rule(), *_texts(lines)]
 
 
 def _totals(r: Receipt, width: int) -> list[Op]:

@@ -149,6 +149,12 @@ def print_status() -> int:
         contact = row["last_contact_at"].strftime("%Y-%m-%d %H:%M:%S UTC") if row["last_contact_at"] else "never"
         err = row["last_error"] or "none"
         print(f"  {row['channel']:16} {seen}; last contact {contact}; last error: {err}")
+        if row["channel"] == "hq":
+            d = row["detail"]
+            state = "up" if d.get("up") else "DOWN"
+            print(f"  {'':16} head office link {state} ({d.get('role', '?')}): {d.get('pending', 0)} change(s) "
+                  f"not yet sent, oldest {d.get('lag_s', 0)} s; parked here {d.get('parked_down', 0)}, "
+                  f"at the head office {d.get('parked_up', 0)}")
     _print_fbr_attention()
     return 0
 

@@ -69,7 +69,8 @@ class Agent:
         self.client = client
         if self.client is None and cfg.shopify.enabled:
             self.client = ShopifyClient(cfg.shopify, cfg.path)
-        self.worker = OutboxWorker(self.client, stop=self.stop, **_backoff_from_env()) if self.client else None
+        self.backoff = _backoff_from_env()
+        self.worker = OutboxWorker(self.client, stop=self.stop, **self.backoff) if self.client else None
         self.fbr = None
         if cfg.fbr.mode != "off":
             token = configmod.read_secret(cfg.fbr.token, cfg.fbr.token_file, cfg.path, "fbr.token_file")
@@ -81,6 +82,13 @@ class Agent:
         self.last_error: str | None = None
         self.catalog_error: str | None = None
         self.scheduler: BlockingScheduler | None = None
+        self.hq = None      # the chain link (issue 13): a BranchLink or a HeadOffice
+        if cfg.hq.role == "branch":
+            from .hq.link import BranchLink
+            self.hq = BranchLink.from_config(cfg)
+        elif cfg.hq.role == "head-office":
+            from .hq.office import HeadOffice
+            self.hq = HeadOffice()
         self.looping = False
 
     # -- jobs ---------------------------------------------------------------------------------
@@ -125,6 +133,15 @@ class Agent:
                 log.warning("courier tracking failed: %s", exc)
                 heartbeat.beat("couriers", error=f"courier tracking failed: {exc}")
 
+    def courier_daily(self) -> None:
+        """Each courier's city list (the tills map typed cities against it) and the COD it has
+        paid over (where it has a payment API), daily."""
+        if not self.couriers:
+            return
+        with database.connection_context():
+            courier_worker.refresh_cities(self.couriers)
+            courier_worker.collect_payments(self.couriers)
+
     def _label_dir(self):
         from pathlib import Path
         if self.cfg.database_url.startswith("sqlite:///"):
@@ -145,7 +162,9 @@ class Agent:
                 sent += self.courier_push()
                 summary = self.worker.run_once()
                 sent += summary.synced
-                jobs = orders.run_jobs(self.client)
+                jobs = orders.run_jobs(self.client, **({"backoff_base": self.backoff["backoff_base"],
+                                                        "backoff_cap": self.backoff["backoff_cap"]}
+                                                       if self.backoff else {}))
                 sent += jobs["synced"]
                 if summary.contact:
                     self.last_contact = utcnow()
@@ -160,6 +179,13 @@ class Agent:
                 if not summary.batches and not any(jobs.values()):
                     self.stop.wait(IDLE_POLL)
         return sent
+
+    def hq_sync(self, linger: float = 0.0) -> None:
+        """The chain link: push and pull (branch) or apply the inbox (head office)."""
+        if not self.hq:
+            return
+        with database.connection_context():
+            self.hq.run_once(linger=linger, stop=self.stop)
 
     def fbr_push(self) -> int:
         """Report due invoices in order; the worker's breaker keeps a dead link from being hammered."""
@@ -256,7 +282,9 @@ class Agent:
                 self.poll_orders()
             self.push()
             self.track_couriers()
+            self.courier_daily()
             self.fbr_push()
+            self.hq_sync()
             self.beat()
 
     def run(self) -> int:
@@ -266,7 +294,7 @@ class Agent:
     def _run(self) -> int:
         self.looping = True
         self.start_up()
-        sched = BlockingScheduler(job_defaults=JOB_DEFAULTS, executors={"default": ThreadPoolExecutor(3)})
+        sched = BlockingScheduler(job_defaults=JOB_DEFAULTS, executors={"default": ThreadPoolExecutor(4)})
         self.scheduler = sched
         now = dt.datetime.now(dt.timezone.utc)
         sched.add_job(self.push, "interval", seconds=PUSH_SECONDS, kwargs={"linger": PUSH_SECONDS * 0.9},
@@ -280,12 +308,18 @@ class Agent:
                           next_run_time=now + dt.timedelta(seconds=2), replace_existing=True)
             sched.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile",
                           next_run_time=now + dt.timedelta(minutes=5), replace_existing=True)
+        if self.hq:
+            every = self.cfg.hq.push_seconds
+            sched.add_job(self.hq_sync, "interval", seconds=every, kwargs={"linger": every * 0.9},
+                          id="hq", next_run_time=now, replace_existing=True)
         if self.fbr:
             sched.add_job(self.fbr_push, "interval", seconds=1, id="fbr-push", next_run_time=now,
                           replace_existing=True)
         if self.couriers:
             sched.add_job(self.track_couriers, "interval", seconds=60, id="courier-tracking",
                           next_run_time=now + dt.timedelta(seconds=10), replace_existing=True)
+            sched.add_job(self.courier_daily, "interval", hours=24, id="courier-daily",
+                          next_run_time=now + dt.timedelta(seconds=45), replace_existing=True)
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)
@@ -311,5 +345,7 @@ class Agent:
             self.client.close()
         if self.fbr:
             self.fbr.transport.close()
+        if self.hq is not None and hasattr(self.hq, "close"):
+            self.hq.close()
         log.info("pos-agent stopped")
         return 0

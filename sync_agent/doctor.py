@@ -88,8 +88,10 @@ class Doctor:
             db_ok = self.check_database()
             if db_ok:
                 self.check_heartbeat()
+            self.check_hq(db_ok)
             self.check_shopify()
             self.check_fbr()
+            self.check_couriers()
             self.check_printer()
             self.check_scanner()
         n = len(self.failed)
@@ -357,6 +359,27 @@ class Doctor:
         finally:
             transport.close()
 
+    def check_couriers(self) -> None:
+        """Each [courier_api.*]: its credentials work (the city list is the cheapest call)."""
+        if not self.cfg.courier_accounts:
+            return
+        from .couriers import CourierError, build_adapters
+        try:
+            adapters = build_adapters(self.cfg)
+        except configmod.ConfigError as exc:
+            self.add("couriers", FAIL, str(exc), "fix the courier's secret file (chmod 0640, chgrp pos)")
+            return
+        for name, adapter in adapters.items():
+            try:
+                n = len(adapter.cities())
+                self.add(f"courier {name}", OK, f"{n} cities from {adapter.endpoint}")
+            except CourierError as exc:
+                self.add(f"courier {name}", FAIL, exc.message,
+                         f"check [courier_api.{name}] (key, password or token, endpoint) and the internet link; "
+                         "parcels wait as 'to be booked' meanwhile")
+            finally:
+                adapter.close()
+
     def _posid(self) -> str:
         if self.cfg.fbr.posid:
             return self.cfg.fbr.posid
@@ -399,6 +422,62 @@ class Doctor:
             self.add("fbr posid", OK, f"POSID {posid} accepted (probe invoice refused as incomplete, nothing recorded)")
 
     # -- devices ---------------------------------------------------------------------------------
+    def check_hq(self, db_ok: bool) -> None:
+        """The chain link (issue 13): the head office answers as this branch's role, and what is
+        parked or waiting there."""
+        cfg = self.cfg
+        if cfg.hq.role == "off":
+            return
+        if cfg.hq.role == "head-office":
+            if not db_ok:
+                return
+            from pos_core import hq
+            if not hq.is_hq():
+                self.add("head office", FAIL, "this database is not a head office",
+                         "run `pos-admin hq init` on the head office's PostgreSQL")
+                return
+            rows = hq.status()
+            parked = sum(r["parked"] for r in rows)
+            if parked:
+                self.add("head office", WARN, f"{len(rows)} branch(es); {parked} parked row(s)",
+                         "see `pos-admin hq parked` for each reason (an SKU or staff member to add, an upgrade)")
+            else:
+                self.add("head office", OK, f"{len(rows)} branch(es), nothing parked")
+            return
+        from .hq.link import BranchLink
+        try:
+            link = BranchLink.from_config(cfg)
+        except configmod.ConfigError as exc:
+            self.add("head office", FAIL, str(exc), f"edit {exc.path}: set {exc.key} to {exc.expected}")
+            return
+        shown = cfg.hq.url.split("@")[-1]
+        try:
+            hq_db = link._hq()
+            row = hq_db.execute_sql("SELECT xid, seq FROM hq_position()").fetchone()
+            parked = hq_db.execute_sql("SELECT count(*) FROM hq_inbox WHERE status = 'PARKED'").fetchone()[0]
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a line with a fix
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "password" in text or "authentication" in text:
+                fix = f"put branch {link.branch}'s password (from `pos-admin branch add`) in {cfg.hq.password_file or 'hq.password_file'}"
+            elif "does not exist" in text and "role" in text:
+                fix = f"run `pos-admin branch add {link.branch}` at the head office"
+            elif "permission denied" in text or "hq_position" in text:
+                fix = "run `pos-admin hq init` at the head office (the hq schema is missing or old)"
+            else:
+                fix = f"check the link to {shown} (firewall, the head office's pg_hba.conf hostssl line)"
+            self.add("head office", FAIL, f"cannot reach {shown}: {text}", fix)
+            return
+        finally:
+            link.close()
+        if row is None or row[0] is None:
+            self.add("head office", FAIL, f"the head office does not know branch {link.branch}",
+                     f"run `pos-admin branch add {link.branch}` at the head office")
+        elif parked:
+            self.add("head office", WARN, f"{shown} answers; {parked} of this branch's rows are parked there",
+                     "ask the head office to check `pos-admin hq parked`")
+        else:
+            self.add("head office", OK, f"{shown} answers as branch {link.branch}")
+
     def check_printer(self) -> None:
         p = self.cfg.printer
         if p.kind == "none":

@@ -26,7 +26,8 @@ makes goes through `run_once`, the one place the rule lives:
   and failure policy.
 * `probe=None` is for calls protected by an idempotency key instead: a resend reuses the key,
   which the other side remembers for KEY_WINDOW only; a resend whose first attempt is older
-  raises `UnknownOutcome`, and the caller marks the job NEEDS_RECONCILIATION for a person.
+  raises `UnknownOutcome`, and the caller marks the job NEEDS_RECONCILIATION for a person; once
+  that person retries it (`outbox.retry`), it is sent again.
   (`key_expired` states the same rule for callers with their own stored requests, such as the
   inventory batches.)
 """
@@ -78,7 +79,7 @@ def run_once(job: OutboxJob, step: str, *, send: Callable[[], dict],
                 _clear(job, step)
                 _note(job, "found_existing", step)
                 return Outcome(dict(found), found_existing=True)
-        elif key_expired(mark.get("first_at"), now()):
+        elif key_expired(mark.get("first_at"), now()) and not _retried_by_hand_since(job, mark.get("first_at")):
             raise UnknownOutcome(
                 f"no answer to {step} since {mark.get('first_at')} UTC and its idempotency key has expired; "
                 "check the other side, then retry or settle the job by hand")
@@ -92,6 +93,11 @@ def run_once(job: OutboxJob, step: str, *, send: Callable[[], dict],
         raise
     _clear(job, step)
     return Outcome(dict(result or {}))
+
+
+def _retried_by_hand_since(job: OutboxJob, since: str | None) -> bool:
+    """A person looked (outbox.retry after NEEDS_RECONCILIATION) and chose to send again."""
+    return any(h.get("event") == "manual_retry" and (h.get("at") or "") > (since or "") for h in job.history or [])
 
 
 # -- the marks, each in its own committed write ------------------------------------------------

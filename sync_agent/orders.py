@@ -67,16 +67,16 @@ def _all_lines(client: ShopifyClient, node: dict) -> None:
 
 def due_jobs(limit: int = 20) -> list[OutboxJob]:
     """Due order jobs; one that depends on another (a fulfillment waiting for its courier booking,
-    which brings the tracking number) waits until that one is SYNCED."""
-    jobs = list(OutboxJob.select().where((OutboxJob.channel == outbox.SHOPIFY)
+    which brings the tracking number) waits until that one is SYNCED. The test is in the query,
+    so any number of waiting jobs never hide the due ones behind them."""
+    first = OutboxJob.alias()
+    done = first.select(first.uid).where(first.status == outbox.SYNCED)
+    return list(OutboxJob.select().where((OutboxJob.channel == outbox.SHOPIFY)
                                          & OutboxJob.kind.in_(ORDER_JOB_KINDS)
                                          & (OutboxJob.status == outbox.PENDING)
-                                         & (OutboxJob.next_attempt_at <= utcnow()))
-                .order_by(OutboxJob.id).limit(limit * 5))
-    waits = {j.depends_on for j in jobs if j.depends_on}
-    done = {u for (u,) in OutboxJob.select(OutboxJob.uid).where(
-        OutboxJob.uid.in_(list(waits)) & (OutboxJob.status == outbox.SYNCED)).tuples()} if waits else set()
-    return [j for j in jobs if not j.depends_on or j.depends_on in done][:limit]
+                                         & (OutboxJob.next_attempt_at <= utcnow())
+                                         & (OutboxJob.depends_on.is_null() | OutboxJob.depends_on.in_(done)))
+                .order_by(OutboxJob.id).limit(limit))
 
 
 def recover_interrupted() -> int:
@@ -87,7 +87,8 @@ def recover_interrupted() -> int:
                    & (OutboxJob.status == outbox.SENDING)).execute())
 
 
-def run_jobs(client: ShopifyClient, limit: int = 20) -> dict[str, int]:
+def run_jobs(client: ShopifyClient, limit: int = 20, backoff_base: float = 1.0,
+             backoff_cap: float = 300.0) -> dict[str, int]:
     counts = {"synced": 0, "failed": 0, "deferred": 0}
     for job in due_jobs(limit):
         if not outbox.claim(job):
@@ -96,7 +97,7 @@ def run_jobs(client: ShopifyClient, limit: int = 20) -> dict[str, int]:
             result = HANDLERS[job.kind](client, job)
         except ShopifyError as exc:
             if exc.retryable:
-                delay = min(300, 2 ** min(job.attempts, 8)) * random.uniform(0.5, 1.0)
+                delay = min(backoff_cap, backoff_base * 2 ** min(job.attempts, 8)) * random.uniform(0.5, 1.0)
                 outbox.update_job(job, outbox.PENDING, exc.message, None, event="retry",
                                   next_at=utcnow() + dt.timedelta(seconds=delay))
                 counts["deferred"] += 1

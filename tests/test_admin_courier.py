@@ -122,3 +122,21 @@ def test_agent_books_and_tracks_and_admin_settles(site, tmp_path):
     bad.write_text("Name,Amount\nx,1\n")
     out = run(cfg, "pos_core.admin", "courier", "statement", "leopards", str(bad), "--staff", "imran")
     assert out.returncode == 1 and out.stderr.count("\n") == 1 and "consignment number column" in out.stderr
+
+
+def test_doctor_checks_each_couriers_credentials(site):
+    import io
+    from sync_agent import doctor
+    cfg, sim = site
+
+    def courier_line():
+        out = io.StringIO()
+        doctor.Doctor(str(cfg), False, out, timeout_s=2).run()
+        db.close()
+        return next(l for l in out.getvalue().splitlines() if "courier leopards" in l), out.getvalue()
+
+    line, _ = courier_line()
+    assert line.startswith("OK") and "28 cities" in line
+    cfg.write_text(cfg.read_text().replace('api_password = "leo-pass"', 'api_password = "wrong"'))
+    line, text = courier_line()
+    assert line.startswith("FAIL") and "Invalid API Key or Password" in line and "to be booked" in text

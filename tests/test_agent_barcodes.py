@@ -104,3 +104,20 @@ def test_lost_answer_is_retried_and_lands_once(sim, client):
     assert agent_orders.run_jobs(client)["synced"] == 1
     job = OutboxJob.get(OutboxJob.kind == "variant_barcodes")
     assert job.result["already"] == 1 and job.result["set"] == 0  # it had landed; the resend read that
+
+
+@pytest.mark.parametrize("mode", ["paged", "bulk"])
+def test_catalog_import_brings_urdu_names_from_the_metafield_and_keeps_local_ones(sim, client, mode):
+    from sync_agent import catalog
+    r = httpx.post(f"{sim.url}/_sim/products", json={"product": {"title": f"Lawn Suit {mode}", "productType": "Women > Lawn",
+        "variants": [{"sku": f"LS-{mode}-1", "price": "4990.00", "metafields": {"custom.urdu_name": "لان سوٹ"}},
+                     {"sku": f"LS-{mode}-2", "price": "4990.00"}]}})
+    r.raise_for_status()
+    local = Product.create(title="x")
+    Variant.create(product=local, sku=f"LS-{mode}-2", name="Lawn Suit 2", price_paisa=1, urdu_name="مقامی نام")
+    catalog.import_catalog(client, {}, mode=mode, bulk_poll=0.05)
+    one = Variant.get(Variant.sku == f"LS-{mode}-1")
+    two = Variant.get(Variant.sku == f"LS-{mode}-2")
+    assert one.urdu_name == "لان سوٹ"
+    assert two.urdu_name == "مقامی نام"  # Shopify has none: the name set here stays
+    assert (one.product.department, one.product.category) == ("Women", "Lawn")

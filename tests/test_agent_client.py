@@ -154,9 +154,9 @@ def test_throttled_is_retryable_with_a_wait(client, sim):
 
 
 def test_the_client_paces_itself_from_throttle_status(client, sim):
-    # A page asks for 682 points and costs far less: with a 700-point bucket, back-to-back pages
+    # A page asks for 882 points and costs far less: with a 900-point bucket, back-to-back pages
     # must wait for the bucket to refill; the client sleeps instead of being THROTTLED.
-    sim_post(sim.url, "throttle", {"bucket": 700, "restore": 400, "currently": 700})
+    sim_post(sim.url, "throttle", {"bucket": 900, "restore": 400, "currently": 900})
     slept = []
 
     def sleep(s):

@@ -61,7 +61,7 @@ def shop(tmp_path):
 
 @pytest.fixture
 def setup(shop, sqlite_db, tmp_path):
-    site = mirror_site(shop.url, n_branches=2, n_variants=4)
+    site = mirror_site(shop.url, n_branches=2, n_variants=5)   # the last one is sold online in the soak
     cfg = write_config(tmp_path / "pos.toml", sqlite_db, shop.url, TOKEN,
                        {b.code: b.shopify_location_id for b in site.branches})
     return site, cfg
@@ -194,28 +194,79 @@ def test_an_outage_queues_sales_and_they_drain_in_order_when_the_link_returns(se
     assert TOKEN not in log.read_text()
 
 
+ORDERS = 8
+COD = ("Cash on Delivery (COD)",)
+
+
+def _soak_orders(site, shop):
+    """ORDERS online orders of 2 units each, assigned by Shopify to branch 1's location, already
+    polled into the local database (before any fault is switched on)."""
+    from pos_core.config import ShopifyConfig
+    from sync_agent import orders as agent_orders
+    from sync_agent.shopify.client import ShopifyClient
+    item = site.variants[-1]
+    codes = {l["id"]: l["code"] for l in sim_state(shop.url)["locations"]}
+    for b in site.branches:
+        sim_post(shop.url, "inventory", {"inventoryItemId": item.shopify_inventory_item_id,
+                                         "locationId": b.shopify_location_id, "quantities": {"available": 100}})
+    made = []
+    for i in range(ORDERS):
+        made.append(sim_post(shop.url, "orders", {
+            "action": "create", "gateway": COD[0], "location": codes[site.branches[0].shopify_location_id],
+            "customer": {"firstName": "Hina", "lastName": f"Soak{i}", "phone": "+923001234567"},
+            "phone": "+923001234567", "lines": [{"sku": item.sku, "quantity": 2}],
+            "shippingAddress": {"firstName": "Hina", "lastName": "Baig", "address1": "House 12", "city": "Lahore",
+                                "phone": "+923001234567"}})["order"])
+    sim_post(shop.url, "clock", {"advance_seconds": 1})
+    with ShopifyClient(ShopifyConfig(enabled=True, shop="x", endpoint=shop.url), token=TOKEN) as client:
+        agent_orders.poll(client, COD)
+    return item, made
+
+
+def _ship(site, order_gid: str, i: int, k: int) -> None:
+    """Shipment k (0 or 1) of order i: one unit; the second from branch 2 (a fulfillmentOrderMove)."""
+    from pos_core import fulfillments, online_orders
+    so = online_orders.get(order_gid)
+    if k == 0 and i % 2 == 0:
+        online_orders.confirm(so.id, site.cashier.id, shopify_enabled=True)    # a tagsAdd job
+    f = fulfillments.create(so.id, site.branches[k].id, site.cashier.id, {so.lines[0].id: 1})
+    fulfillments.pack(f.uid, site.cashier.id)
+    fulfillments.dispatch(f.uid, site.cashier.id, "TCS", f"SOAK-{i}-{k}", shopify_enabled=True)
+
+
 @pytest.mark.slow
 def test_exactly_once_under_faults_and_kills(setup, shop, tmp_path):
-    """300 sales on 2 branches / 2 locations; the simulator drops, delays, throttles and loses
-    answers; the agent is SIGKILLed at random moments and restarted."""
+    """300 sales on 2 branches / 2 locations and 16 shipments of 8 online orders (fulfillments,
+    moves, tags); the simulator drops, delays, throttles and loses answers; the agent is
+    SIGKILLed at random moments and restarted."""
     site, cfg = setup
     rng = random.Random(5)
+    order_item, online = _soak_orders(site, shop)
+    sale_items = site.variants[:-1]
     start_state = sim_state(shop.url)
-    sim_post(shop.url, "throttle", {"bucket": 200, "restore": 100})
+    # Shopify's bucket: the order reads cost ~600 points, so a smaller bucket would never fit them
+    sim_post(shop.url, "throttle", {"bucket": 1000, "restore": 100})
     sim_post(shop.url, "faults", {"latency_ms": 20, "error_rate": 0.08, "drop_before_rate": 0.08,
                                   "drop_after_rate": 0.15, "seed": 11})
     log = tmp_path / "agent.log"
     sales_done = threading.Event()
     problems: list[BaseException] = []
+    shipments = [(i, k) for k in (0, 1) for i in range(ORDERS)]
 
     def make_sales():
         try:
             r = random.Random(7)
             for i in range(300):
                 b = r.randrange(2)
-                picks = r.sample(site.variants, r.randint(1, 2))
+                picks = r.sample(sale_items, r.randint(1, 2))
                 sell(site, b, [(v, r.randint(1, 3)) for v in picks])
+                if i % 18 == 5 and shipments:
+                    n, k = shipments.pop(0)
+                    _ship(site, online[n]["id"], n, k)
                 time.sleep(r.uniform(0.0, 0.07))
+            while shipments:
+                n, k = shipments.pop(0)
+                _ship(site, online[n]["id"], n, k)
         except BaseException as exc:  # noqa: BLE001
             problems.append(exc)
         finally:
@@ -232,13 +283,14 @@ def test_exactly_once_under_faults_and_kills(setup, shop, tmp_path):
             if rng.random() < 0.5:   # drain the bucket now and then: THROTTLED answers
                 sim_post(shop.url, "throttle", {"currently": 0})
             proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            # it was killed, not gone by itself (a crash, or refused because another agent held the lock)
+            assert proc.wait() == -signal.SIGKILL, log.read_text(errors="replace")[-2000:]
             kills += 1
             proc = agent(cfg, "run", log=log, level="DEBUG")
         seller.join()
         assert not problems, problems
         assert wait_for(all_synced, max(5.0, deadline - time.monotonic()), 0.3), \
-            Counter(j.status for j in OutboxJob.select())
+            Counter((j.kind, j.status, j.last_error[:80]) for j in OutboxJob.select() if j.status != "SYNCED")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -248,8 +300,24 @@ def test_exactly_once_under_faults_and_kills(setup, shop, tmp_path):
     assert kills >= 5
     faults = httpx.get(f"{shop.url}/_sim/health").json()
     assert faults["ok"]
-    jobs = list(OutboxJob.select())
+    order_jobs = list(OutboxJob.select().where(OutboxJob.kind != "inventory_adjust"))
+    assert Counter(j.kind for j in order_jobs) == {"fulfillment_create": 2 * ORDERS, "tags_add": ORDERS // 2}
+    jobs = list(OutboxJob.select().where(OutboxJob.kind == "inventory_adjust"))
     assert len(jobs) >= 300
+    # every shipment is one fulfillment in Shopify, from the branch that sent it, told once
+    listing = httpx.get(f"{shop.url}/_sim/orders").json()
+    api = listing["apiFulfillments"]
+    for i, o in enumerate(online):
+        mine = [f for f in api if f["orderId"] == o["id"]]
+        assert sorted(n for f in mine for n in f["trackingNumbers"]) == [f"SOAK-{i}-0", f"SOAK-{i}-1"], mine
+        assert sorted(f["locationId"] for f in mine) == sorted(b.shopify_location_id for b in site.branches)
+        tags = next(x for x in listing["orders"] if x["id"] == o["id"])["tags"]
+        assert ("pos-cod-confirmed" in tags) == (i % 2 == 0)
+    end_state = sim_state(shop.url)
+    for b in site.branches:   # each unit's commitment moved once and shipped once: nothing left committed
+        row = next(x for x in end_state["inventory"] if x["inventoryItemId"] == order_item.shopify_inventory_item_id
+                   and x["locationId"] == b.shopify_location_id)
+        assert row["committed"] == 0 and row["on_hand"] == 100 - ORDERS, row
     applied = [a for a in sim_adjustments(shop.url) if a["source"] == "api" and a["name"] == "available"]
     # every applied change belongs to a key the agent recorded, and each job's change was applied once
     want: Counter = Counter()
@@ -259,8 +327,7 @@ def test_exactly_once_under_faults_and_kills(setup, shop, tmp_path):
     assert got == want
     for a in applied:
         assert a["referenceDocumentUri"].startswith(("gid://pk-pos/Sale/", "gid://pk-pos/SyncBatch/"))
-    end_state = sim_state(shop.url)
-    for v in site.variants:
+    for v in sale_items:
         for b in site.branches:
             delta = sum(j.payload["delta"] for j in jobs if j.payload["inventoryItemId"] == v.shopify_inventory_item_id
                         and j.payload["locationId"] == b.shopify_location_id)
@@ -268,5 +335,5 @@ def test_exactly_once_under_faults_and_kills(setup, shop, tmp_path):
             assert available(end_state, item, loc) == available(start_state, item, loc) + delta
     text = log.read_text()
     assert TOKEN not in text
-    assert all(TOKEN not in (j.last_error or "") and TOKEN not in str(j.history) for j in jobs)
-    assert "SIGKILL" not in text  # (the log is the agent's own; it never saw the kills)
+    assert all(TOKEN not in (j.last_error or "") and TOKEN not in str(j.history) for j in jobs + order_jobs)
+    assert "Traceback" not in text, text[-3000:]

@@ -82,3 +82,11 @@ def test_repeat_usin_returns_original_resolves_a_lost_answer_without_a_person(si
     assert fiscal.mark_sending(job_of(other))
     assert fiscal.recover_interrupted(resend=True) == 1
     assert job_of(other).status == "PENDING"
+
+
+def test_a_5xx_page_is_uncertain_but_a_wso2_throttling_fault_is_not_sent():
+    from sync_agent.fbr.transport import NOT_SENT, UNCERTAIN, classify
+    for status in (500, 502, 503, 504):
+        assert classify(status, b"<html><h1>Bad Gateway</h1></html>").kind == UNCERTAIN
+    fault = b'{"fault": {"code": 900802, "message": "Message throttled out", "description": "try later"}}'
+    assert classify(503, fault).kind == NOT_SENT

@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 
-from pos_core import db as dbmod
 from sync_agent.lock import AgentLock, AgentRunning
 from test_agent_daemon import ROOT, agent, run_agent, setup, shop, wait_for  # noqa: F401
 

@@ -10,7 +10,14 @@ import pytest
 from pos_core import db, fulfillments, ledger, online_orders, outbox
 from pos_core.models import OutboxJob
 from sync_agent import once, orders as agent_orders
-from test_agent_orders import env, item, place, poll, shopify_qty, sim, sim_order, smart  # noqa: F401
+import test_agent_orders
+from test_agent_orders import item, place, poll, shopify_qty, sim, sim_order, smart  # noqa: F401
+
+
+@pytest.fixture
+def env(sim, database):
+    """test_agent_orders' environment, on SQLite and on PostgreSQL (the marks are database writes)."""
+    yield from test_agent_orders.env.__wrapped__(sim, database)
 
 
 def lose_next(e, field, times=1):
@@ -104,6 +111,7 @@ def test_a_lost_correction_answer_older_than_the_key_goes_to_a_person(env):
     lose_next(e, "inventorySetQuantities", times=5)   # every resend with the key is lost too
     assert agent_orders.run_jobs(e.client)["deferred"] == 1
     # the box is off for a day: the key Shopify remembered is gone
+    httpx.post(f"{e.sim.url}/_sim/clock", json={"advance_seconds": 25 * 3600}).raise_for_status()
     job = OutboxJob.get_by_id(job.id)
     mark = job.result["once"]["inventorySetQuantities"]
     mark["first_at"] = (dt.datetime.fromisoformat(mark["first_at"]) - dt.timedelta(hours=24)).isoformat()
@@ -114,6 +122,12 @@ def test_a_lost_correction_answer_older_than_the_key_goes_to_a_person(env):
     job = OutboxJob.get_by_id(job.id)
     assert job.status == "NEEDS_RECONCILIATION" and "expired" in job.last_error
     assert e.client.requests == sent   # nothing was sent
+    # a person retries: it is sent, and its compare-and-swap refuses it, since it applied the first time
+    outbox.retry(job.uid, e.manager.id)
+    assert agent_orders.run_jobs(e.client)["failed"] == 1
+    job = OutboxJob.get_by_id(job.id)
+    assert job.status == "FAILED" and job.last_error
+    assert shopify_qty(e, a, "LHR-01")["available"] == 9   # applied once, not twice
 
 
 def test_a_killed_agent_mid_request_probes_before_sending(env):
@@ -146,3 +160,55 @@ def test_a_killed_agent_mid_request_probes_before_sending(env):
     assert agent_orders.run_jobs(e.client)["synced"] == 1
     assert OutboxJob.get_by_id(job.id).result["found_existing"] is True
     assert len(sim_order(e, order["id"])["apiFulfillments"]) == 1
+
+
+def test_an_order_split_into_more_than_five_fulfillment_orders_is_read_to_the_end(env):
+    """OrderFulfillmentOrders reads 5 fulfillment orders a page: the 7th must be found too."""
+    e = env
+    codes = []
+    for n in range(6):
+        code = f"POP-{n}-{id(e) % 10000}"
+        httpx.post(f"{e.sim.url}/_sim/locations", json={"location": {"name": f"Pop-up {code}", "code": code}}
+                   ).raise_for_status()
+        codes.append(code)
+    goods = []
+    for code in codes + ["LHR-01"]:
+        v = item(e)
+        httpx.post(f"{e.sim.url}/_sim/inventory", json={
+            "inventoryItemId": v.shopify_inventory_item_id,
+            "locationId": next(l["id"] for l in httpx.get(f"{e.sim.url}/_sim/state").json()["locations"]
+                               if l["code"] == code),
+            "quantities": {"available": 5}}).raise_for_status()
+        goods.append((v, code))
+    body = {"action": "create", "gateway": "Cash on Delivery (COD)", "phone": "+923001234567",
+            "customer": {"firstName": "Hina", "lastName": "Baig", "phone": "+923001234567"},
+            "shippingAddress": {"firstName": "Hina", "lastName": "Baig", "address1": "House 12", "city": "Lahore",
+                                "phone": "+923001234567"},
+            "lines": [{"sku": v.sku, "quantity": 1, "location": code} for v, code in goods]}
+    r = httpx.post(f"{e.sim.url}/_sim/orders", json=body)
+    r.raise_for_status()
+    order = r.json()["order"]
+    poll(e)
+    so = smart(order["id"])
+    last = next(l for l in so.lines if l.sku == goods[-1][0].sku)    # its FO is the 7th
+    ship(e, so, e.lhr, {last.id: 1}, "PAGE-7")
+    assert agent_orders.run_jobs(e.client) == {"synced": 1, "failed": 0, "deferred": 0}
+    api = sim_order(e, order["id"])["apiFulfillments"]
+    assert [f["trackingNumbers"] for f in api] == [["PAGE-7"]]
+
+
+def test_jobs_waiting_on_a_stuck_booking_do_not_hide_due_order_jobs(env):
+    e = env
+    a = item(e)
+    order = place(e, (a, 1))
+    poll(e)
+    so = smart(order["id"])
+    with db.write():
+        stuck = outbox.enqueue("courier", "book", {"reference": "X"}, "consignment", "c-stuck")
+        OutboxJob.update(status="FAILED").where(OutboxJob.id == stuck.id).execute()
+        for n in range(120):   # more than the agent reads at a time
+            outbox.enqueue(outbox.SHOPIFY, "fulfillment_create", {"orderId": order["id"]}, "fulfillment",
+                           f"f-{n}", depends_on=stuck.uid)
+    online_orders.confirm(so.id, e.clerk.id, shopify_enabled=True)     # a due tagsAdd behind them
+    assert agent_orders.run_jobs(e.client)["synced"] == 1
+    assert OutboxJob.get(OutboxJob.kind == "tags_add").status == "SYNCED"

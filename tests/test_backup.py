@@ -200,7 +200,7 @@ def test_pos_admin_backup_and_restore_commands(sqlite_db, tmp_path):
 
 
 def test_upgrade_across_a_migration_keeps_every_order(sqlite_db, monkeypatch):
-    """A v1 database with sales, then a (test-only) migration 2 that adds a column: every order,
+    """A database at the latest schema with sales, then a (test-only) next migration that adds a column: every order,
     line and movement survives and the ledger still adds up."""
     from conftest import make_site
     from peewee import CharField

@@ -293,3 +293,19 @@ def test_the_agent_imports_with_the_sites_category_rules(database, tmp_path):
         assert (p.department, p.category, p.sub_category) == ("Women", "Footwear", "Khussa")
     finally:
         catalog_import.set_category_rules(None)
+
+
+def test_stock_take_and_levels_scope_by_department_or_path(site):
+    from pos_core import stock, stocktake
+    women = Product.create(title="Lawn suit", department="Women", category="Lawn", sub_category="3 Piece")
+    men = Product.create(title="Kurta", department="Men", category="Kurta")
+    a = Variant.create(product=women, sku="W-1", name="Lawn suit", price_paisa=100)
+    b = Variant.create(product=men, sku="M-1", name="Kurta", price_paisa=100)
+    from pos_core.ledger import Movement, record
+    for v in (a, b):
+        record(Movement(f"opening:LHR1:{v.sku}", v.id, site.lhr.id, 3, "opening", "opening_stock", "open"))
+    assert [r[0] for r in stock.branch_levels(site.lhr.id, category="Women")] == ["W-1"]
+    assert [r[0] for r in stock.branch_levels(site.lhr.id, category="Women > Lawn > 3 Piece")] == ["W-1"]
+    assert [r[0] for r in stock.branch_levels(site.lhr.id, category="Kurta")] == ["M-1"]
+    take = stocktake.start(site.lhr.id, site.manager.id, "Men > Kurta")
+    assert [i.variant_id for i in take.items] == [b.id]

@@ -1,8 +1,18 @@
 """A Shopify city as the customer typed it, on each courier's own list; doubt goes to a person."""
 import pytest
 
-from pos_core import courier_cities as cc
+from pos_core import courier_cities as cc, db as dbmod
 from pos_core.errors import InvalidInput
+
+
+@pytest.fixture(autouse=True)
+def built_in_lists(request):
+    """The lookups below read the built-in lists: no database (one left open by an earlier test
+    would otherwise be asked for a stored list)."""
+    if "database" not in request.fixturenames:
+        dbmod.close()
+        dbmod.database.initialize(None)
+    yield
 
 
 @pytest.mark.parametrize("typed,leopards,postex", [
@@ -49,3 +59,18 @@ def test_a_list_read_from_the_courier_replaces_the_built_in_one():
             cc.load_cities("postex", [])
     finally:
         cc._CITIES["postex"] = before
+
+
+def test_a_list_the_agent_stored_is_what_every_process_uses(database):
+    from pos_core import heartbeat
+    assert cc.match("leopards", "Chitral").city is None              # not on the built-in list
+    rows = [("789", "Lahore"), ("1045", "Rawalpindi"), ("1001", "Pindi Bhattian"), ("2001", "Chitral"),
+            ("2002", "Chakwal"), ("2003", "Chiniot")]
+    assert cc.store_cities("leopards", rows) == 6
+    assert cc.match("leopards", "chitral").city.code == "2001"
+    assert cc.match("leopards", "Karachi").city is None                # the stored list replaces it
+    assert [c.name for c in cc.match("leopards", "Pindi").choices] == ["Rawalpindi", "Pindi Bhattian"]
+    assert cc.match("postex", "Karachi").city is not None              # other couriers keep theirs
+    with pytest.raises(InvalidInput, match="keeping the list"):
+        cc.store_cities("leopards", [("1", "Lahore")])
+    assert len(heartbeat.get_detail(cc.STORE)["leopards"]) == 6

@@ -94,6 +94,17 @@ def test_a_statement_with_every_kind_of_mismatch(site):
     assert [o.tracking_number for o in cod.owed()] == [missing.tracking_number]
 
 
+def test_a_prepaid_parcel_on_a_statement_is_charges_only_or_over_paid(site):
+    a, b = parcel(site), parcel(site)
+    Consignment.update(cod_paisa=0).where(Consignment.id.in_([a.id, b.id])).execute()
+    st = cod.import_statement("leopards", csv_text([(a.tracking_number, a.reference, "0", "180", "-180"),
+                                                    (b.tracking_number, b.reference, "500", "0", "500")]))
+    by = {l.tracking_number: l for l in cod.lines(st)}
+    assert by[a.tracking_number].result == cod.CHARGES and "prepaid" in by[a.tracking_number].note
+    assert by[b.tracking_number].result == cod.OVER_PAID and "prepaid" in by[b.tracking_number].note
+    assert cod.owed() == []
+
+
 def test_a_postex_statement_with_its_own_headings_and_no_net_column(site):
     a = parcel(site, "postex")
     b = parcel(site, "leopards")

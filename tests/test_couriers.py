@@ -205,10 +205,10 @@ def test_a_refused_city_fails_with_the_reason_and_is_booked_once_corrected(site,
         couriers.rebook(c.uid, site.supervisor.id)
 
 
-def book(site, name, adapter, **kw):
+def book(site, courier_name, adapter, **kw):
     f = packed(site, **kw)
-    c = couriers.dispatch(f.uid, site.cashier.id, name, CITY[name], shopify_enabled=True)
-    run_until_settled({name: adapter})
+    c = couriers.dispatch(f.uid, site.cashier.id, courier_name, CITY[courier_name], shopify_enabled=True)
+    run_until_settled({courier_name: adapter})
     return Consignment.get_by_id(c.id)
 
 
@@ -321,10 +321,56 @@ def test_migration_7_adds_the_courier_tables_to_a_database_without_them(tmp_path
                 if version != 7:
                     migrations.SchemaMigration.create(version=version, name=name)
         assert not db.database.table_exists("consignment")
-        assert migrations.migrate() == [7]
+        assert migrations.migrate() == [v for v, _, _ in migrations.MIGRATIONS if v > 1]
         for m in COURIER_MODELS:
             assert db.database.table_exists(m._meta.table_name)
         migrations.check_current()
         assert migrations.migrate() == []
     finally:
         db.close()
+
+
+def test_the_agent_stores_each_couriers_city_list_for_the_tills(site, courier):
+    from pos_core import courier_cities
+    name, sim, adapter = courier
+    count = {"leopards": 28, "postex": 27}[name]
+    assert worker.refresh_cities({name: adapter}) == {name: count}
+    assert len(courier_cities.cities(name)) == count
+    fault(sim, "cities", "error_500")
+    assert "server error" in worker.refresh_cities({name: adapter})[name]    # the stored list stays
+    assert len(courier_cities.cities(name)) == count
+
+
+def test_a_booking_our_records_disagree_with_goes_to_a_person(site, courier):
+    """The consignment already has another number (booked by hand meanwhile?): the job stops."""
+    name, sim, adapter = courier
+    f = packed(site)
+    c = couriers.dispatch(f.uid, site.cashier.id, name, CITY[name], shopify_enabled=False)
+    couriers.record_booked(c.uid, "BY-HAND-1")
+    assert worker.run_jobs({name: adapter})["failed"] == 1
+    job = OutboxJob.get(OutboxJob.uid == c.booking_job)
+    assert job.status == outbox.NEEDS_RECONCILIATION and "BY-HAND-1" in job.last_error
+    assert Consignment.get_by_id(c.id).tracking_number == "BY-HAND-1"
+
+
+def test_leopards_payments_read_from_its_api_settle_delivered_parcels_once(site, sims):
+    from pos_core import courier_cod
+    sim = sims["leopards"]
+    httpx.post(f"{sim.url}/_sim/reset")
+    adapter = adapter_for("leopards", sim.url)
+    paid, pending = (book(site, "leopards", adapter, oid=f"gid://shopify/Order/{n}", name=f"#20{n}") for n in (1, 2))
+    for c in (paid, pending):
+        advance(sim, c.tracking_number, leo_sim.DELIVERED)
+    track("leopards", adapter)
+    httpx.post(f"{sim.url}/_sim/pay", json={"tracking_number": paid.tracking_number, "collected": "2,599.00",
+                                            "charges": "180", "paid": "2419"}).raise_for_status()
+    assert worker.collect_payments({"leopards": adapter}) == {"leopards": 1}
+    line = courier_cod.CodStatementLine.get()
+    assert (line.tracking_number, line.result, line.charges_paisa, line.paid_paisa) == (
+        paid.tracking_number, courier_cod.CHARGES, 18000, 241900)
+    assert [o.tracking_number for o in courier_cod.owed()] == [pending.tracking_number]
+    assert worker.collect_payments({"leopards": adapter}) == {"leopards": 0}     # read again: nothing new
+    assert courier_cod.CodStatementLine.select().count() == 1
+    fault(sim, "payments", "error_500")
+    assert "server error" in worker.collect_payments({"leopards": adapter})["leopards"]
+    adapter.close()

@@ -16,7 +16,7 @@ def loaded_after(import_line: str) -> set[str]:
 
 def test_pos_core_imports_no_ui_network_or_printer_code():
     mods = ("admin", "catalog", "config", "demo", "ledger", "migrations", "outbox", "refunds", "sales", "shifts",
-            "reports")
+            "reports", "barcodes", "categories", "shelf_labels", "admin_shelf", "catalog_import")
     loaded = loaded_after("import pos_core; " + "; ".join(f"import pos_core.{m}" for m in mods))
     assert "pos_core" in loaded and "peewee" in loaded
     assert not loaded & set(FORBIDDEN_IN_CORE), loaded & set(FORBIDDEN_IN_CORE)
@@ -24,6 +24,10 @@ def test_pos_core_imports_no_ui_network_or_printer_code():
 
 @pytest.mark.parametrize("module, forbidden", [
     ("printers.layout", {"textual", "httpx", "pos_core", "escpos"}),
+    # Templates, tags and Urdu load Pillow, fpdf2 and python-barcode only when they draw something.
+    ("printers.template", {"pos_core", "escpos", "PIL", "textual"}),
+    ("printers.labels", {"pos_core", "escpos", "PIL", "fpdf", "barcode"}),
+    ("printers.urdu", {"pos_core", "escpos", "PIL"}),
     # The back office and the till never import each other (the till runs pos-office as a program).
     ("pos_office.app", {"pos_tui", "sync_agent", "httpx"}),
     ("pos_office.__main__", {"pos_tui", "sync_agent"}),

@@ -18,7 +18,7 @@ PKG = Path(pos_tui.__file__).parent
 SCREEN_DIR = PKG / "screens"
 SCREEN_MODULES = sorted(p for p in SCREEN_DIR.glob("*.py") if p.name != "__init__.py")
 # Modules every screen may use: they must not import a screen themselves.
-SHARED = [PKG / "ui.py", PKG / "work.py", PKG / "receipts.py", PKG / "cart.py", PKG / "messages.py",
+SHARED = [PKG / "ui.py", PKG / "work.py", PKG / "receipts.py", PKG / "cart.py", PKG / "messages.py", PKG / "airway.py",
           *sorted((PKG / "widgets").glob("*.py"))]
 
 

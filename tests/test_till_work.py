@@ -62,7 +62,7 @@ async def test_a_stock_write_on_a_locked_database_leaves_the_till_running_with_a
         finally:
             lock.release()
         text = flat(app)
-        assert "NOT done (the database is busy (database is locked)); try again" in text
+        assert "NOT saved (the database is busy (database is locked)); nothing changed, try again" in text
         assert app.is_running and type(app.screen).__name__ == "AdjustScreen"
         assert on_hand(SKU) == start and not Adjustment.select().exists()
         assert "-1" in screen_text(app), "the scanned item is still on the screen"
@@ -155,3 +155,54 @@ async def test_a_sale_on_a_locked_database_keeps_the_cart_and_goes_through_after
         await settle(pilot, app)
         order = PosOrder.get(PosOrder.kind == "sale")
         assert app.cart.lines == [] and app.last_uid == order.uid
+
+
+async def test_a_scan_while_the_database_fails_is_a_message_and_the_next_scan_works(tmp_path, till_db, monkeypatch):
+    import peewee
+
+    from pos_core import catalog
+    real = catalog.lookup
+    calls = []
+
+    def flaky(code, *args, **kwargs):
+        calls.append(code)
+        if len(calls) == 1:
+            raise peewee.OperationalError("database is locked")
+        return real(code, *args, **kwargs)
+    monkeypatch.setattr(catalog, "lookup", flaky)
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await type_text(pilot, SKU, enter=True)
+        await settle(pilot, app)
+        assert app.is_running and app.cart.lines == []
+        assert "Looking up the item NOT done (the database is busy (database is locked)); try again" in flat(app)
+        await type_text(pilot, SKU, enter=True)
+        await settle(pilot, app)
+        assert len(app.cart.lines) == 1 and len(calls) == 2
+
+
+async def test_a_pin_check_that_fails_says_so_and_the_next_try_signs_in(tmp_path, till_db, monkeypatch):
+    import peewee
+
+    from pos_core import staff as staffmod
+    from test_till_kit import sign_in
+    real, calls = staffmod.authenticate, []
+
+    def flaky(pin):
+        calls.append(pin)
+        if len(calls) == 1:
+            raise peewee.OperationalError("database is locked")
+        return real(pin)
+    monkeypatch.setattr(staffmod, "authenticate", flaky)
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app)
+        assert app.is_running and type(app.screen).__name__ == "SignInScreen" and app.staff is None
+        shown = " ".join(" ".join(row.strip().strip("|").split()) for row in screen_text(app).splitlines())
+        assert "Checking the PIN NOT done (the database is busy (database is locked)); try again" in shown
+        assert app.failed_pins == 0, "a database error is not a wrong PIN"
+        await start_selling(pilot, app)
+        assert app.staff is not None and app.staff.code == "ayesha"

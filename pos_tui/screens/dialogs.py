@@ -20,7 +20,7 @@ from pos_core.errors import PosError
 from pos_core.money import fmt
 
 from ..widgets.cart import RowsView
-from ..work import run as run_core
+from ..work import guarded, run as run_core
 
 ESC = Binding("escape", "cancel", "Back", id="dialog.cancel")
 
@@ -181,7 +181,13 @@ class CustomerScreen(ModalScreen):
         self.query_one("#cust-error", Label).update(escape(text))
         self.app.bell()
 
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.query_one("#cust-error", Label).update(escape(text))
+        if error:
+            self.app.bell()
+
     @on(Input.Submitted, "#phone")
+    @guarded("Finding the customer")
     def phone_entered(self, event: Input.Submitted) -> None:
         try:
             found = customers.find_by_phone(event.value)

@@ -14,6 +14,7 @@ from pos_core import online_orders
 from pos_core.errors import PosError
 from pos_core.money import fmt
 
+from .. import work
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
 from ..ui import show_msg
@@ -27,6 +28,8 @@ class OnlineOrdersScreen(Screen):
         Binding("escape", "back", "Back", id="online.back"),
         Binding("enter", "open", "Open", id="online.open"),
         Binding("f2", "next_state", "State", id="online.state", priority=True),
+        Binding("f3", "parcels", "Parcels", id="online.parcels", priority=True,
+                tooltip="Courier parcels at this branch; scan returns back into stock"),
         Binding("up", "move(-1)", "Up", show=False, id="online.up"),
         Binding("down", "move(1)", "Down", show=False, id="online.down"),
     ]
@@ -78,6 +81,7 @@ class OnlineOrdersScreen(Screen):
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
 
+    @work.guarded("Reading the online orders")
     def reload(self) -> None:
         table = self.query_one("#online", DataTable)
         table.clear()
@@ -95,6 +99,9 @@ class OnlineOrdersScreen(Screen):
                           phone, fmt(o.total_paisa), "COD" if o.is_cod else "paid", key=str(o.id))
         self.show_message(f"{len(found)} online orders" + (f" in state {state.lower()}" if state else "")
                           + ("; Enter opens the highlighted one" if found else ""))
+
+    def action_parcels(self) -> None:
+        self.app.open("parcels")
 
     def action_next_state(self) -> None:
         self.state_index = (self.state_index + 1) % len(FILTERS)

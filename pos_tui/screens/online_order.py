@@ -17,14 +17,14 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from pos_core import fulfillments, online_orders, policy as policymod, staff as staffmod
+from pos_core import couriers, fulfillments, online_orders, policy as policymod, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.models import Branch, Fulfillment, SmartOrderEvent
 from pos_core.money import fmt
 
 from ..widgets.keybar import key_label
 from ..widgets.status import StatusBar
-from .. import work
+from .. import airway, work
 from ..ui import ask_yes_no, branch_rows, local_phone, packed_extra, show_msg
 
 PK_OFFSET = dt.timedelta(hours=5)  # Pakistan has no daylight saving
@@ -77,6 +77,8 @@ class OnlineOrderScreen(Screen):
         Binding("f8", "dispatch", "Dispatch", id="online_order.dispatch", priority=True),
         Binding("f9", "deliver", "Delivered", id="online_order.deliver", priority=True),
         Binding("f10", "returned", "Returned", id="online_order.returned", priority=True),
+        Binding("ctrl+l", "airway_bill", "Airway bill", id="online_order.airway_bill",
+                tooltip="Print the airway bill of a parcel the courier booked", priority=True),
         Binding("ctrl+f", "manual", "Manual", id="online_order.manual", tooltip="Manual Fulfillment",
                 priority=True),
         Binding("ctrl+b", "branch_sync", "Branch sync", id="online_order.branch_sync", priority=True),
@@ -132,6 +134,7 @@ class OnlineOrderScreen(Screen):
         show_msg(self, text, error)
 
     # --- drawing --------------------------------------------------------------------------
+    @work.guarded("Reading the order")
     def reload(self, select_uid: str | None = None) -> None:
         self.order = o = online_orders.get(self.order_id)
         pay = "COD" if o.is_cod else "paid"
@@ -152,8 +155,9 @@ class OnlineOrderScreen(Screen):
         table.clear()
         for f in self.ships:
             units = sum(l.qty for l in f.lines)
-            table.add_row(f.uid[:8], f.mode.replace("_", " "), f.branch.code, f.status.lower(), escape(f.courier[:9]),
-                          escape(f.tracking_number[:14]), f"{units:+d}" if f.mode == "repair" else str(units),
+            status, tracking = airway.shipment_cells(f)   # "to be booked", "returning"
+            table.add_row(f.uid[:8], f.mode.replace("_", " "), f.branch.code, status, escape(f.courier[:9]),
+                          escape(tracking[:14]), f"{units:+d}" if f.mode == "repair" else str(units),
                           key=f.uid)
         if select_uid:
             row = next((i for i, f in enumerate(self.ships) if f.uid == select_uid), row)
@@ -219,6 +223,8 @@ class OnlineOrderScreen(Screen):
             "branch_sync": o.needs_branch_sync,
             "exchange_return": bool(packed_extra(o)),
             "goods_back": cancelled and any(f.mode == "smart" and f.status == "PACKED" for f in self.ships),
+            "airway_bill": ship is not None and bool(ship.tracking_number)
+            and couriers.for_fulfillment(ship.uid) is not None,
         }.get(action, True)
 
     def show_keys(self) -> None:
@@ -282,7 +288,8 @@ class OnlineOrderScreen(Screen):
         def failed(text: str) -> None:
             self.reload()
             self.show_message(text, True)
-        work.run(self, fn, ok, failed=failed, busy="Saving...", group="online", what="Saving")
+        work.run(self, fn, ok, failed=failed, busy="Saving...", group="online", what="online order step",
+                 unexpected="NOT saved ({error}); try again")
 
     @property
     def staff_id(self) -> int:
@@ -407,10 +414,13 @@ class OnlineOrderScreen(Screen):
             return
         cfg, staff_id = self.app.cfg, self.staff_id
         templates = {**fulfillments.COURIERS, **cfg.courier_urls}
-        rows = [(name, [name, url.split("/")[2] if url.count("/") >= 2 else url]) for name, url in templates.items()]
+        rows = airway.courier_rows(cfg, templates)
 
         def courier_chosen(courier) -> None:
             if not courier:
+                return
+            if courier.startswith(airway.API):
+                self.dispatch_booked(f, courier[len(airway.API):])
                 return
 
             def check(text: str):
@@ -426,8 +436,52 @@ class OnlineOrderScreen(Screen):
                     return f"Dispatched {f.uid[:8]} by {courier} {number}" + (f" {d.tracking_url}" if d.tracking_url else "")
                 self.run(go)
             self.app.open("prompt", f"Dispatch by {courier}", "Tracking (consignment) number:", check, then=tracking_entered)
-        self.app.open("pick", f"Courier for shipment {f.uid[:8]}", [("Courier", 12), ("Tracking site", 40)],
+        self.app.open("pick", f"Courier for shipment {f.uid[:8]}", [("Courier", 16), ("Tracking site", 42)],
                                         rows, then=courier_chosen)
+
+    def dispatch_booked(self, f: Fulfillment, courier: str) -> None:
+        """Dispatch with a courier whose API books the parcel: the city from the address (the
+        person chooses when it is not certain), the weight, then "to be booked" until the agent
+        has the courier's number."""
+        cfg, staff_id = self.app.cfg, self.staff_id
+        typed = (self.order.shipping or {}).get("city") or ""
+        name = couriers.NAMES[courier]
+
+        def book(city_code: str, weight: int) -> None:
+            def go() -> str:
+                c = couriers.dispatch(f.uid, staff_id, courier, city_code, weight_grams=weight,
+                                      shopify_enabled=cfg.shopify.enabled, url_templates=cfg.courier_urls,
+                                      policy=policymod.from_config(cfg))
+                return (f"Dispatched {f.uid[:8]} by {name} to {c.city_name}: to be booked; "
+                        "the number comes back when the agent has booked it")
+            self.run(go)
+
+        def city_chosen(code) -> None:
+            if code:
+                self.app.open("prompt", f"Dispatch by {name}", "Parcel weight in grams:", airway.check_weight,
+                              value="500", then=lambda w: book(code, w) if w else None)
+
+        city, options = airway.city_choice(courier, typed)
+        if city is not None:
+            city_chosen(city.code)
+        else:
+            self.app.open("pick", f"{name}: which city is '{typed or '(no city)'}'?", [("City", 24), ("Code", 10)],
+                          options, then=city_chosen)
+
+    def action_airway_bill(self) -> None:
+        f = self.shipment()
+        c = couriers.for_fulfillment(f.uid) if f is not None else None
+        if c is None or not c.tracking_number:
+            self.show_message("The airway bill prints once the courier has booked the parcel "
+                              f"({couriers.describe(c)})" if c else "This shipment was not booked with a courier", True)
+            return
+        cfg = self.app.cfg
+
+        def chosen(how) -> None:
+            if how:
+                self.run(lambda: airway.print_bill(cfg, c.uid, how))
+        self.app.open("pick", f"Airway bill {c.tracking_number}", [("Print on", 22), ("", 40)],
+                      airway.output_rows(cfg, c.uid), then=chosen)
 
     def action_deliver(self) -> None:
         f = self.smart_shipment("deliver")
@@ -441,6 +495,26 @@ class OnlineOrderScreen(Screen):
         if f is None:
             return
         cfg, staff_id = self.app.cfg, self.staff_id
+        c = couriers.for_fulfillment(f.uid)
+        if c is not None and c.tracking_number:
+            # A courier's parcel comes back into stock only when it is here: scan its airway bill.
+            branch = self.app.counter.branch
+
+            def check(text: str):
+                number = text.strip()
+                if number != c.tracking_number:
+                    return None, f"that is not this parcel's number ({c.tracking_number}); scan its airway bill"
+                return number, None
+
+            def scanned(number) -> None:
+                if number:
+                    self.run(lambda: (couriers.receive_return(number, branch.id, staff_id,
+                                                              shopify_enabled=cfg.shopify.enabled,
+                                                              policy=policymod.from_config(cfg)),
+                                      f"Parcel {number} received back at {branch.code}: stock restored there")[1])
+            self.app.open("prompt", f"Returned parcel {couriers.describe(c)}",
+                          "Scan the airway bill of the parcel in your hands:", check, then=scanned)
+            return
 
         def chosen(branch_id) -> None:
             if not branch_id:

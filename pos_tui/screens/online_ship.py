@@ -206,7 +206,7 @@ class LinesBranchScreen(Screen):
             self.result = (text, f.uid)
             return text
         work.run(self, go, lambda _text: self.dismiss(self.result), busy="Saving...", group="online",
-                 what="Saving")
+                 what="shipment lines", unexpected="NOT saved ({error}); try again")
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -102,6 +102,7 @@ class OrdersScreen(Screen):
         # Back from a refund or exchange: show the new documents and fresh sync statuses.
         self.reload(self.query_one("#order-search", Input).value)
 
+    @work.guarded("Reading the orders")
     def reload(self, query: str) -> None:
         table = self.query_one("#orders", DataTable)
         table.clear()
@@ -349,6 +350,7 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
         yield KeyBar()
 
     @on(Input.Submitted, "#new-code")
+    @work.guarded("Looking up the item")
     def code_entered(self, event: Input.Submitted) -> None:
         text = event.value
         event.input.value = ""

@@ -27,6 +27,7 @@ class PaymentScreen(ModalScreen):
         Binding("f4", "method('wallet')", "Wallet", id="pay.wallet", priority=True),
         Binding("f5", "method('bank')", "Bank", id="pay.bank", priority=True),
         Binding("f6", "method('store_credit')", "Credit", id="pay.store_credit", priority=True),
+        Binding("f7", "method('points')", "Points", id="pay.points", priority=True),
         Binding("ctrl+d", "remove", "Remove tender", id="pay.remove", priority=True),
     ]
 
@@ -49,7 +50,7 @@ class PaymentScreen(ModalScreen):
                 yield Input(id="reference", placeholder="card slip no. / wallet or bank transaction id",
                             select_on_focus=False)
             yield Label("", id="pay-error", classes="error")
-            yield Label("F2 cash F3 card F4 wallet F5 bank F6 credit  Enter: add  Ctrl+D: remove  Esc: back",
+            yield Label("F2 cash F3 card F4 wallet F5 bank F6 credit F7 points  Enter: add  ^D: remove  Esc: back",
                         classes="hint")
 
     def on_mount(self) -> None:
@@ -72,6 +73,9 @@ class PaymentScreen(ModalScreen):
             label += f" ({WALLETS[self.wallet]}; F4 again switches)"
         if self.method == "store_credit" and self.customer:
             label += f" (balance Rs {fmt(self.customer.store_credit_paisa)})"
+        if self.method == "points" and self.customer:
+            points, value = self.points_left()
+            label += f" ({points:,} points = Rs {fmt(points * value)})"
         self.query_one("#method", Label).update(f"Method: [b]{escape(label)}[/]")
 
     def error(self, text: str) -> None:
@@ -80,6 +84,17 @@ class PaymentScreen(ModalScreen):
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.query_one("#pay-error", Label).update(escape(text))
+
+    def points_left(self) -> tuple[int, int]:
+        """(points the customer still has after the tenders entered, paisa per point)."""
+        from pos_core import loyalty
+        prog = loyalty.program()
+        used = sum(to_paisa(t.amount) for t in self.tenders if t.method == "points") // prog.point_value_paisa
+        return max(loyalty.balance(self.customer.id) - used, 0), prog.point_value_paisa
+
+    def points_default(self) -> int:
+        points, value = self.points_left()
+        return min(points, self.remaining() // value) * value
 
     def action_method(self, method: str) -> None:
         if method == "wallet" and self.method == "wallet":
@@ -92,6 +107,8 @@ class PaymentScreen(ModalScreen):
         # Empty means "the remaining amount": Enter alone pays it exactly; typing gives the cash handed over.
         amount.value = ""
         amount.placeholder = f"Enter alone = Rs {fmt(self.remaining())}"
+        if method == "points" and self.customer is not None:
+            amount.placeholder = f"Enter alone = Rs {fmt(self.points_default())}"
         self.query_one("#pay-error", Label).update("")
         self.render_state()
         amount.focus()
@@ -100,7 +117,10 @@ class PaymentScreen(ModalScreen):
     def add(self, event: Input.Submitted) -> None:
         text = self.query_one("#amount", Input).value.strip()
         try:
-            paisa = to_paisa(text) if text else self.remaining()
+            if self.method == "points" and self.customer is not None and not text:
+                paisa = self.points_default()
+            else:
+                paisa = to_paisa(text) if text else self.remaining()
         except MoneyError as exc:
             self.error(str(exc))
             return
@@ -119,7 +139,37 @@ class PaymentScreen(ModalScreen):
                 self.error(f"the customer has Rs {fmt(self.customer.store_credit_paisa)} store credit")
                 return
         reference = self.query_one("#reference", Input).value.strip()
+        if self.method == "points":
+            self.add_points(paisa)
+            return
         self.tenders.append(Tender(self.method, Decimal(paisa) / 100, reference))
+        self.after_tender()
+
+    def add_points(self, paisa: int) -> None:
+        """Points are the customer's money: they confirm before any are used."""
+        from pos_core import loyalty
+        from pos_core.errors import PosError
+        if self.customer is None:
+            self.error("points need a customer on the sale (Esc, then F3)")
+            return
+        have, value = self.points_left()
+        try:
+            points = loyalty.points_of_tender(paisa)
+        except PosError as exc:
+            self.error(str(exc))
+            return
+        if points > have:
+            self.error(f"the customer has {have:,} points (Rs {fmt(have * value)})")
+            return
+
+        def confirmed(ok) -> None:
+            if ok:
+                self.tenders.append(Tender("points", Decimal(paisa) / 100, f"{points} points"))
+                self.after_tender()
+        self.app.open("confirm", f"Customer {escape(self.customer.name or self.customer.phone)} pays "
+                                 f"Rs {fmt(paisa)} with {points:,} points?", then=confirmed)
+
+    def after_tender(self) -> None:
         if self.paid() >= self.due:
             self.dismiss(list(self.tenders))
             return

@@ -83,6 +83,8 @@ class SaleScreen(Screen):
         Binding("ctrl+e", "preview", "Receipt preview", id="sale.preview", priority=True, show=False),
         Binding("ctrl+r", "reprint", "Reprint", id="sale.reprint", priority=True, show=False),
         Binding("ctrl+l", "sign_out", "Sign out", id="sale.sign_out", priority=True, show=False),
+        Binding("ctrl+p", "coupon", "Coupon", id="sale.coupon", priority=True, show=False),
+        Binding("ctrl+b", "salesperson", "Salesperson badge", id="sale.salesperson", priority=True, show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -114,29 +116,41 @@ class SaleScreen(Screen):
     def render_cart(self, select: int | None = None) -> None:
         view = self.query_one("#cart", CartView)
         row = view.cursor if select is None else select
+        outcome = None
         try:
-            priced, totals = self.cart.priced()
+            outcome = self.cart.outcome()
+            priced, totals = self.cart.priced(outcome)
         except PricingError as exc:
             priced, totals = [], None
             self.show_message(str(exc), True)
-        rows = []
+        rows, notes = [], {}
         for i, line in enumerate(self.cart.lines):
             p = priced[i] if priced else None
             name = line.name[: -len(line.option) - 3] if line.option and line.name.endswith(" - " + line.option) else line.name
             price = fmt(line.price_paisa) + ("*" if line.override_paisa is not None else "")
             disc = fmt(p.line_discount_paisa + p.order_discount_paisa) if p and p.discount_paisa else ""
             rows.append((i + 1, name, line.option, line.qty, price, disc, fmt(p.total_paisa) if p else ""))
-        view.set_rows(rows, row)
-        self.render_totals(totals)
+            # The promotion's name under its line, so the cashier can explain the price.
+            note = [f"{a.name} -{fmt(a.amount_paisa)}" for a in (outcome.applied if outcome else []) if a.line == i]
+            if line.salesperson:
+                note.append(f"by {line.salesperson}")
+            if note:
+                notes[i] = "; ".join(note)
+        view.set_rows(rows, row, notes)
+        self.render_totals(totals, outcome)
         self.render_customer()
 
-    def render_totals(self, totals) -> None:
+    def render_totals(self, totals, outcome=None) -> None:
         fee = self.app.policy.service_fee_paisa if self.cart.lines else 0
         rows = []
         if totals:
             rows.append(f"Subtotal   {fmt(totals.subtotal_paisa):>14}")
-            if totals.discount_paisa:
-                rows.append(f"Discount   {'-' + fmt(totals.discount_paisa):>14}")
+            promo_total = 0
+            for name, amount in (outcome.by_promotion() if outcome else []):
+                rows.append(f"{escape(name[:14]):<14}{'-' + fmt(amount):>11}")
+                promo_total += amount
+            if totals.discount_paisa - promo_total:
+                rows.append(f"Discount   {'-' + fmt(totals.discount_paisa - promo_total):>14}")
             incl = " incl" if self.cart.prices_include_tax else ""
             rows.append(f"Tax{incl:<8}{fmt(totals.tax_paisa):>14}")
             if fee:
@@ -163,6 +177,15 @@ class SaleScreen(Screen):
             notes.append(f"Approved by {escape(self.cart.approver_name)}")
         if self.cart.draft_uid:
             notes.append("recalled draft")
+        if self.cart.coupon_code:
+            notes.append(f"coupon {escape(self.cart.coupon_code)}")
+        if self.cart.salesperson:
+            notes.append(f"salesperson {escape(self.cart.salesperson)}")
+        if c is not None:
+            from pos_core import loyalty
+            points = loyalty.balance(c.id)
+            if points:
+                first += f" points {points:,}"
         self.query_one("#customer", Panel).show(first + ("\n" + ", ".join(notes) if notes else ""))
 
     def show_message(self, text: str, error: bool = False) -> None:
@@ -190,6 +213,7 @@ class SaleScreen(Screen):
         """A keyboard-wedge scan, whatever field had focus (called by the app)."""
         self.add_code(code)
 
+    @work.guarded("Looking up the item")
     def add_code(self, text: str) -> None:
         if self.app.committing:
             # The cart is being saved as a sale and will be cleared when it commits; an item added
@@ -208,6 +232,9 @@ class SaleScreen(Screen):
         try:
             found = catalog.lookup(text, self.app.cfg.barcodes)
         except PosError as exc:
+            # Not an item: perhaps a salesperson's badge or a coupon printed on a parcel.
+            if not star and (self.try_badge(text) or self.try_coupon(text, quiet=True)):
+                return
             self.show_message(str(exc), True)
             self.app.bell()
             return
@@ -215,6 +242,73 @@ class SaleScreen(Screen):
             self.add_measured(found.measured, qty)
             return
         self.add_variant(found.variant, qty)
+
+    # --- salesperson and coupon ---------------------------------------------------------------
+    def try_badge(self, code: str) -> bool:
+        from pos_core.models import Staff
+        person = Staff.get_or_none((Staff.code == code.strip()) & (Staff.active == True))  # noqa: E712
+        if person is None:
+            return False
+        self.set_salesperson(person)
+        return True
+
+    def set_salesperson(self, person) -> None:
+        """Lines added from now on are this person's; so is the highlighted line, or every line
+        when none has a salesperson yet (the whole sale)."""
+        cart = self.cart
+        cart.salesperson_id, cart.salesperson = person.id, person.name
+        unassigned = [l for l in cart.lines if l.salesperson_id is None]
+        targets = unassigned if len(unassigned) == len(cart.lines) else [self.selected()] if cart.lines else []
+        for line in targets:
+            if line is not None:
+                line.salesperson_id, line.salesperson = person.id, person.name
+        self.render_cart()
+        self.show_message(f"Salesperson {person.name}" + (f" on {len(targets)} line(s)" if targets else ""))
+
+    def action_salesperson(self) -> None:
+        def check(text):
+            from pos_core import commission
+            try:
+                return commission.salesperson(text), None
+            except PosError as exc:
+                return None, str(exc)
+        self.app.open("prompt", "Salesperson", "Scan the badge or type the staff code:", check,
+                      then=lambda person: person is not None and self.set_salesperson(person))
+
+    def try_coupon(self, text: str, quiet: bool = False) -> bool:
+        from pos_core import coupons, promotions
+        cart = self.cart
+        try:
+            _, totals = cart.priced()
+            coupon = coupons.check(text, cart.customer.id if cart.customer else None,
+                                   totals.subtotal_paisa if totals else 0)
+        except PosError as exc:
+            if quiet and ("not valid" in str(exc) or "not a coupon code" in str(exc)):
+                return False   # a mistyped item code: the item's error says more
+            self.show_message(str(exc), True)
+            self.app.bell()
+            return True
+        cart.coupon_code, cart.coupon_rule = coupon.code, promotions.rule_of(coupon.promotion)
+        self.render_cart()
+        self.show_message(f"Coupon {coupon.code}: {coupon.promotion.name}")
+        return True
+
+    def action_coupon(self) -> None:
+        if not self.cart.lines:
+            self.show_message("Scan the items first, then the coupon", True)
+            return
+        self.app.open("prompt", "Coupon", "Type or scan the coupon code (0 removes it):",
+                      then=self._coupon_entered)
+
+    def _coupon_entered(self, text) -> None:
+        if not text:
+            return
+        if text.strip() == "0":
+            self.cart.coupon_code, self.cart.coupon_rule = "", None
+            self.render_cart()
+            self.show_message("Coupon removed")
+            return
+        self.try_coupon(text)
 
     def add_measured(self, measured, qty: int = 1) -> None:
         """A label from the scale or the cutting table: its own line at the label's price."""
@@ -237,6 +331,7 @@ class SaleScreen(Screen):
             self.app.bell()
             return
         self.clear_change()
+        self.app.fresh_promotions()
         index = self.cart.add(v, qty)
         self.render_cart(select=index)
         line = self.cart.lines[index]
@@ -260,6 +355,20 @@ class SaleScreen(Screen):
         self.app.open("search", then=chosen)
 
     def action_customer(self) -> None:
+        if self.cart.customer is not None:
+            self.app.open("customer_profile", self.cart.customer, then=self._profile_closed)
+            return
+        self.attach_customer()
+
+    def _profile_closed(self, result) -> None:
+        if result == "change":
+            self.attach_customer()
+        elif result == "detach":
+            self.cart.customer = None
+            self.render_customer()
+            self.show_message("Customer detached")
+
+    def attach_customer(self) -> None:
         def chosen(customer) -> None:
             if customer is not None:
                 self.cart.customer = customer
@@ -453,7 +562,7 @@ class SaleScreen(Screen):
         cart.clear()
         variants = {v.id: v for v in Variant.select().where(Variant.id.in_([l.variant_id for l in lines]))}
         for l in lines:
-            cl = CartLine.of(variants[l.variant_id], l.qty)
+            cl = CartLine.of(variants[l.variant_id], l.qty)  # salespeople are not kept with a draft
             cl.discount = l.discount
             cl.override_paisa = None if l.unit_price is None else to_paisa(l.unit_price)
             cart.lines.append(cl)

@@ -103,6 +103,7 @@ class ShiftScreen(Screen):
     def on_mount(self) -> None:
         self.reload()
 
+    @work.guarded("Reading the shift")
     def reload(self) -> None:
         self.query_one("#xreport", Static).update(escape(slip_text(shift_slip(self.app.shift, self.app.cfg, "X REPORT"))))
 

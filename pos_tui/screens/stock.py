@@ -18,6 +18,7 @@ from pos_core import catalog, stock
 from pos_core.errors import PosError
 
 from ..receipts import pk_time
+from .. import work
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
 from ..ui import show_msg
@@ -66,6 +67,7 @@ class StockScreen(Screen):
         event.input.value = ""
         self.look_up(event.value)
 
+    @work.guarded("Looking up the item")
     def look_up(self, code: str) -> None:
         try:
             v = catalog.lookup(code).variant

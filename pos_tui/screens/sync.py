@@ -73,6 +73,7 @@ class SyncScreen(Screen):
     def show_message(self, text: str, error: bool = False) -> None:
         show_msg(self, text, error)
 
+    @work.guarded("Reading the sync queue")
     def reload(self) -> None:
         table = self.query_one("#jobs", DataTable)
         table.clear()

@@ -32,10 +32,13 @@ class CartView(Widget):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.rows: list[tuple] = []
+        self.notes: dict[int, str] = {}
         self.cursor = 0
 
-    def set_rows(self, rows: list[tuple], cursor: int) -> None:
+    def set_rows(self, rows: list[tuple], cursor: int, notes: dict[int, str] | None = None) -> None:
+        """notes: row index -> a second, dim line under it (the promotion that priced it)."""
         self.rows = rows
+        self.notes = notes or {}
         self.cursor = max(0, min(cursor, len(rows) - 1)) if rows else 0
         self.refresh()
 
@@ -51,6 +54,8 @@ class CartView(Widget):
         for i in range(first, min(len(self.rows), first + room)):
             line = format_row(self.rows[i])
             text.append(line + "\n", style="reverse" if i == self.cursor else "")
+            if i in self.notes:
+                text.append("     " + self.notes[i][:70] + "\n", style="dim italic")
         if not self.rows:
             text.append("  (empty: scan an item or press F2 to find one)", style="dim")
         return text

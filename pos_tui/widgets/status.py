@@ -58,6 +58,31 @@ def fbr_text(detail: dict, now: dt.datetime | None = None) -> str:
     return " ".join(parts)
 
 
+def hq_text(detail: dict, last_contact: dt.datetime | None) -> str:
+    """The head-office link (a chain branch): "HQ 0q", or "HQ down 42q 5m" with the oldest unsent
+    change's age. Read from the agent's heartbeat row: the till never waits on the link."""
+    pending = int(detail.get("pending") or 0)
+    lag = float(detail.get("lag_s") or 0)
+    parked = int(detail.get("parked_up") or 0) + int(detail.get("parked_down") or 0)
+    text = f"HQ {pending}q"
+    if not detail.get("up"):
+        text = f"[bold]HQ down[/] {pending}q"
+        if pending and lag >= 1:
+            text += f" {_span(lag)}"
+        elif last_contact is None:
+            text += " never"
+    elif lag >= 10:
+        text += f" {_span(lag)}"
+    if parked:
+        text += f" [bold red]{parked} parked[/]"
+    return text
+
+
+def _span(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s}s" if s < 60 else f"{s // 60}m" if s < 3600 else f"{s // 3600}h"
+
+
 def _ago(when: dt.datetime | None) -> str:
     if when is None:
         return "never"
@@ -82,6 +107,14 @@ def agent_parts() -> tuple[str, str, str]:
         if bad:
             text += f" [bold red]{bad} FAILED[/]"
         parts.append(text)
+    hq_beat = beats.get("hq")
+    if hq_beat is not None:
+        parts.append(hq_text(hq_beat.detail or {}, hq_beat.last_contact_at))
+    d = depths.get("courier", {})   # parcels to be booked with a courier (issue 18), only when there are
+    if any(d.get(k, 0) for k in (outbox.PENDING, outbox.SENDING, outbox.FAILED, outbox.NEEDS_RECONCILIATION)):
+        text = f"Parcels {d.get(outbox.PENDING, 0) + d.get(outbox.SENDING, 0)} to book"
+        bad = d.get(outbox.FAILED, 0) + d.get(outbox.NEEDS_RECONCILIATION, 0)
+        parts.append(text + (f" [bold red]{bad} refused[/]" if bad else ""))
     fbr_beat = beats.get(outbox.FBR)
     link = fbr_text(fbr_beat.detail or {}) if fbr_beat is not None else ""
     seen = max((b.seen_at for b in beats.values() if b.seen_at), default=None)

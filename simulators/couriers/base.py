@@ -12,6 +12,7 @@ request, so a test says exactly what happens to the next booking:
 /_sim endpoints (JSON):
     POST /_sim/faults   {"op": "book", "fault": "lose_answer", "times": 1, "delay": 3}
     POST /_sim/advance  {"tracking_number": "...", "status": "<the courier's status words>"}
+    POST /_sim/pay      {"tracking_number": "...", "collected": "2599", "charges": "150", "paid": "2449"}
     GET  /_sim/parcels  every parcel, booked or cancelled     GET /_sim/requests  counts per op
     POST /_sim/reset
 """
@@ -46,6 +47,7 @@ class Parcel:
     status: str
     history: list = field(default_factory=list)
     cancelled: bool = False
+    payment: dict | None = None      # set by /_sim/pay: what the courier paid over for it
 
     def public(self) -> dict:
         return dict(self.__dict__)
@@ -82,6 +84,15 @@ class CourierState:
             now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
             p.status = status
             p.history.append({"status": status, "at": now})
+            return p
+
+    def pay(self, number: str, collected: str, charges: str, paid: str) -> Parcel:
+        with self.lock:
+            p = self.parcels.get(number)
+            if p is None:
+                raise ValueError(f"no parcel {number}")
+            p.payment = {"collected": str(collected), "charges": str(charges), "paid": str(paid),
+                         "reference": f"CHQ-{len(self.parcels):05d}"}
             return p
 
     def by_reference(self, reference: str) -> list[Parcel]:
@@ -207,6 +218,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"faults": self.state.faults})
             if (method, path) == ("POST", "/_sim/advance"):
                 p = self.state.advance(data["tracking_number"], data["status"])
+                return self.send_json(200, p.public())
+            if (method, path) == ("POST", "/_sim/pay"):
+                p = self.state.pay(data["tracking_number"], data["collected"], data.get("charges", "0"),
+                                   data["paid"])
                 return self.send_json(200, p.public())
             if (method, path) == ("GET", "/_sim/parcels"):
                 return self.send_json(200, {"parcels": [p.public() for p in self.state.parcels.values()]})

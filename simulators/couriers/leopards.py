@@ -6,6 +6,7 @@
     POST /api/getBookedPacketLastStatus/format/json/  from_date, to_date -> packet_list with
                                                     booked_packet_order_id (our reference lookup)
     POST /api/getAllCities/format/json/             city_list
+    POST /api/getPaymentDetails/format/json/        cn_numbers -> payment_list (COD paid over, charges)
     GET  /slip/<cn>.pdf                             the airway bill (guessed path; Leopards gives a link)
 Every call carries api_key and api_password (form fields or JSON). Leopards answers HTTP 200 with
 `"status": 0` and an `error` text for a refusal.
@@ -39,6 +40,7 @@ class LeopardsHandler(Handler):
         ("POST", "/api/getBookedPacketLastStatus/format/json/"): ("lookup", "lookup"),
         ("GET", "/api/getBookedPacketLastStatus/format/json/"): ("lookup", "lookup"),
         ("POST", "/api/getAllCities/format/json/"): ("cities", "cities"),
+        ("POST", "/api/getPaymentDetails/format/json/"): ("payments", "payments"),
         ("GET", "/slip/"): ("label", "label"),
     }
 
@@ -129,6 +131,24 @@ class LeopardsHandler(Handler):
         if err:
             return 200, {"status": 0, "error": err}
         return 200, {"status": 1, "error": 0, "city_list": [{"id": int(k), "name": v} for k, v in CITIES.items()]}
+
+    def payments(self, raw, query, tail):
+        f = self._fields(raw, query)
+        err = self._auth(f)
+        if err:
+            return 200, {"status": 0, "error": err}
+        rows = []
+        for n in [n.strip() for n in str(f.get("cn_numbers", "")).split(",") if n.strip()]:
+            p = self.state.parcels.get(n)
+            if p is None:
+                continue
+            pay = p.payment or {}
+            rows.append({"booked_packet_cn": n, "booked_packet_order_id": p.reference,
+                         "booked_packet_collect_amount": pay.get("collected", p.cod),
+                         "shipment_charges": pay.get("charges", "0"), "net_amount": pay.get("paid", "0"),
+                         "payment_status": "Paid" if pay else "Pending",
+                         "invoice_cheque_no": pay.get("reference", ""), "invoice_cheque_date": ""})
+        return 200, {"status": 1, "error": 0, "payment_list": rows}
 
     def label(self, raw, query, tail):
         number = tail.removesuffix(".pdf")

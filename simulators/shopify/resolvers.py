@@ -162,6 +162,15 @@ class VariantView(View):
     def displayName(self):
         return f"{self.product.raw['title']} - {self.raw['title']}"
 
+    def metafield(self, info, key, namespace=None):
+        # Single-line text metafields only, which is what the POS reads (custom.urdu_name).
+        ns = namespace or "app"
+        value = (self.raw.get("metafields") or {}).get(f"{ns}.{key}")
+        if value is None:
+            return None
+        return {"namespace": ns, "key": key, "value": value, "type": "single_line_text_field",
+                "id": f"gid://shopify/Metafield/{self.raw['id']}"}
+
     @property
     def inventoryQuantity(self):
         st = self.ctx.state

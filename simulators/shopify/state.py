@@ -251,6 +251,7 @@ class ShopState:
             "taxable": spec.get("taxable", True), "inventoryPolicy": spec.get("inventoryPolicy", "DENY"),
             "position": position, "selectedOptions": options, "inventory_item_id": inum,
             "createdAt": ts, "updatedAt": ts,
+            "metafields": dict(spec.get("metafields") or {}),  # "namespace.key" -> value
         }
         item = {"id": inum, "variant_id": vnum, "tracked": spec.get("tracked", True),
                 "requiresShipping": True, "createdAt": ts, "updatedAt": ts}
@@ -291,6 +292,8 @@ class ShopState:
                     for field in self.VARIANT_FIELDS:
                         if field in vspec:
                             variant[field] = str(vspec[field]) if field == "price" else vspec[field]
+                    if "metafields" in vspec:
+                        variant.setdefault("metafields", {}).update(vspec["metafields"])
                     if "tracked" in vspec:
                         self.data["inventory_items"][str(variant["inventory_item_id"])]["tracked"] = vspec["tracked"]
                     variant["updatedAt"] = ts

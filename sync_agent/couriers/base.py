@@ -54,6 +54,16 @@ def rupees(paisa: int) -> Decimal:
     return (Decimal(int(paisa)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def paisa(value) -> int:
+    """A courier's amount ("2,599.00", 2599, None) in paisa; never through float."""
+    text = str(value if value is not None else "0").replace(",", "").strip() or "0"
+    try:
+        return int((Decimal(text) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    except ArithmeticError:
+        raise CourierError(f"the courier sent {value!r} as an amount", retryable=False, uncertain=False,
+                           answered=True) from None
+
+
 class HttpCourier:
     """Shared HTTP handling: every failure becomes a CourierError saying what we know."""
     name = ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .base import (BOOKED, CANCELLED, DELIVERED, IN_TRANSIT, RETURNING, Booking, CourierError, HttpCourier,
-                   Tracking, lookup_window, rupees)
+                   Tracking, lookup_window, paisa, rupees)
 
 DEFAULT_ENDPOINT = "https://merchantapi.leopardscourier.com"
 
@@ -90,6 +90,17 @@ class Leopards(HttpCourier):
         if res.status_code != 200 or not res.content.startswith(b"%PDF"):
             raise self.refused(self.name, f"no airway bill for {tracking_number} ({res.status_code})")
         return res.content
+
+    def payments(self, tracking_numbers: list[str]) -> list[tuple[str, int, int, int]]:
+        """COD paid over for these parcels: (number, collected, charges, paid) in paisa, paid ones only."""
+        body = self._call("getPaymentDetails", {"cn_numbers": ",".join(tracking_numbers)})
+        out = []
+        for row in body.get("payment_list") or []:
+            if str(row.get("payment_status", "")).strip().lower() != "paid":
+                continue
+            out.append((str(row.get("booked_packet_cn")), paisa(row.get("booked_packet_collect_amount")),
+                        paisa(row.get("shipment_charges")), paisa(row.get("net_amount"))))
+        return out
 
     def cities(self) -> list[tuple[str, str]]:
         body = self._call("getAllCities", {})

@@ -16,6 +16,7 @@ import random
 from pathlib import Path
 
 from pos_core import couriers, db, outbox
+from pos_core.errors import PosError
 from pos_core.models import Consignment, OutboxJob, utcnow
 
 from .. import once
@@ -60,6 +61,13 @@ def run_jobs(adapters: dict, *, url_templates: dict | None = None, label_dir: Pa
             else:
                 result = _cancel(adapter, job)
             counts["contact"] += 1
+        except PosError as exc:
+            # The courier answered, but our records disagree (booked twice under two numbers?):
+            # nothing more is sent for this job; a person compares.
+            outbox.update_job(job, outbox.NEEDS_RECONCILIATION, f"check with the courier: {exc}", None,
+                              event="conflict", answered=True)
+            counts["failed"] += 1
+            continue
         except CourierError as exc:
             counts["contact"] += exc.contact
             if exc.retryable:
@@ -171,3 +179,39 @@ def track_due(adapters: dict, *, shopify_enabled: bool, every: dict[str, dt.time
             counts["delivered"] += after == couriers.DELIVERED
             counts["returning"] += after == couriers.RETURNING
     return counts
+
+
+def refresh_cities(adapters: dict) -> dict[str, int | str]:
+    """Read each courier's city list and store it for the tills (pos_core.courier_cities)."""
+    from pos_core import courier_cities
+    out: dict[str, int | str] = {}
+    for name, adapter in adapters.items():
+        try:
+            out[name] = courier_cities.store_cities(name, adapter.cities())
+        except (CourierError, PosError) as exc:
+            log.warning("%s city list not refreshed: %s", name, exc)
+            out[name] = str(exc)
+    return out
+
+
+def collect_payments(adapters: dict, batch: int = 50) -> dict[str, int | str]:
+    """COD paid over, read from the couriers that have a payment API (Leopards), for delivered
+    parcels on no statement yet; matched like a statement (pos_core.courier_cod.import_payments)."""
+    from pos_core import courier_cod
+    from pos_core.errors import PosError
+    out: dict[str, int | str] = {}
+    for name, adapter in adapters.items():
+        if not hasattr(adapter, "payments"):
+            continue
+        numbers = [o.tracking_number for o in courier_cod.owed(name) if o.kind == courier_cod.MISSING]
+        rows = 0
+        try:
+            for i in range(0, len(numbers), batch):
+                st = courier_cod.import_payments(name, adapter.payments(numbers[i:i + batch]),
+                                                 source=f"api {utcnow():%Y-%m-%d}")
+                rows += st.rows if st else 0
+            out[name] = rows
+        except (CourierError, PosError) as exc:
+            log.warning("%s payments not read: %s", name, exc)
+            out[name] = str(exc)
+    return out

@@ -37,6 +37,9 @@ NOT_ARRIVED, MAY_HAVE_ARRIVED, ANSWERED = "not_arrived", "may_have_arrived", "an
 RETRY_USER_CODES = {"IDEMPOTENCY_CONCURRENT_REQUEST", "ADJUST_QUANTITIES_FAILED", "SERVICE_UNAVAILABLE"}
 RETRY_TOP_CODES = {"THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"}
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+# Mutations without a key whose second application changes nothing (they set values, they do not
+# add anything): `call` may resend them after a lost answer.
+SAME_EFFECT_TWICE = frozenset({"VariantBarcodesSet"})
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
 _FRAGMENT_SPREAD = re.compile(r"\.\.\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 _FRAGMENT_DEF = re.compile(r"\bfragment\s+([A-Za-z_][A-Za-z0-9_]*)\s+on\b")
@@ -290,6 +293,8 @@ class ShopifyClient:
     def is_deduplicated(self, name: str, variables: dict | None) -> bool:
         """May this request be sent twice without doing its work twice? Queries always; a
         mutation only with an idempotency key (Shopify's `@idempotent`)."""
+        if name in SAME_EFFECT_TWICE:
+            return True
         query = self.operation(name)
         is_mutation = query.lstrip().startswith("mutation") or "\nmutation " in query
         return not is_mutation or bool((variables or {}).get("idempotencyKey"))

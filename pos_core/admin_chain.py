@@ -1,0 +1,111 @@
+"""`pos-admin hq ...` (on the head office's database) and `pos-admin branch ...` (both ends).
+
+    pos-admin hq init                 make this PostgreSQL database the chain's head office
+    pos-admin hq status               every branch: last contact, lag in rows and seconds, parked rows
+    pos-admin hq parked               rows the head office could not apply, with the reason
+    pos-admin branch add CODE [NAME]  (head office) the branch's login; its password is printed once
+    pos-admin branch join --hq-url URL --branch CODE [--password-file F]   (branch box)
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from . import chain, config as configmod, db, hq, migrations
+from .errors import InvalidInput
+
+COMMANDS = ("hq", "branch")
+
+
+def add_commands(sub) -> None:
+    h = sub.add_parser("hq", help="the chain's head office").add_subparsers(dest="action", required=True)
+    h.add_parser("init", help="make this PostgreSQL database the head office (schema, roles, row security)")
+    h.add_parser("status", help="every branch: last contact, lag in rows and seconds, parked rows")
+    p = h.add_parser("parked", help="rows the head office could not apply, with the reason")
+    p.add_argument("--limit", type=int, default=100)
+    b = sub.add_parser("branch", help="branches of a chain").add_subparsers(dest="action", required=True)
+    a = b.add_parser("add", help="(head office) create a branch's login; prints its password once")
+    a.add_argument("code")
+    a.add_argument("name", nargs="?", default="")
+    j = b.add_parser("join", help="(branch box) point this database at the head office, with its history")
+    j.add_argument("--hq-url", required=True, help="postgresql://ROLE@HOST:PORT/DB (no password)")
+    j.add_argument("--branch", required=True, help="this box's branch code")
+    j.add_argument("--password-file", help="where the branch's password is (mode 0600); "
+                                           "without it the password is read from standard input")
+
+
+def run(args, cfg) -> int:
+    if args.command == "hq":
+        if args.action == "init":
+            hq.init()
+            print(f"head office ready in database {hq._dbname()} (schema {migrations.LATEST}); "
+                  f"add branches with `pos-admin branch add CODE`")
+            return 0
+        _need_hq()
+        if args.action == "status":
+            rows = hq.status()
+            if not rows:
+                print("no branches yet (`pos-admin branch add CODE`)")
+            for r in rows:
+                contact = r["last_contact_at"].strftime("%Y-%m-%d %H:%M:%S UTC") if r["last_contact_at"] else "never"
+                print(f"{r['branch']:8} last contact {contact}; at the branch {r['pending_rows']} row(s) "
+                      f"({r['lag_seconds']:.0f} s) not yet here; {r['waiting']} waiting, "
+                      f"{r['parked']} parked, {r['applied']} applied; schema {r['schema'] or '?'}")
+            return 0
+        if args.action == "parked":
+            rows = hq.parked(args.limit)
+            if not rows:
+                print("no parked rows")
+            for r in rows:
+                print(f"#{r['id']} {r['branch']} {r['table']} {r['key']}: {r['reason']}")
+            return 1 if rows else 0
+    if args.action == "add":
+        cred = hq.add_branch(args.code, args.name)
+        print(f"branch {cred.branch}: role {cred.role}")
+        print(f"password (shown once; put it in the branch's hq.password_file, mode 0600): {cred.password}")
+        return 0
+    if args.action == "join":
+        return _join(args, cfg)
+    return 2
+
+
+def _need_hq() -> None:
+    if not hq.is_hq():
+        raise InvalidInput("this database is not a head office (run `pos-admin hq init` on its PostgreSQL)")
+
+
+def _join(args, cfg) -> int:
+    from .models import Branch
+    code = args.branch.upper()
+    migrations.migrate()
+    if "@" in args.hq_url and ":" in args.hq_url.split("://", 1)[-1].split("@", 1)[0]:
+        raise InvalidInput("--hq-url must not hold the password; give it in --password-file or on standard input")
+    if not args.hq_url.startswith(("postgresql://", "postgres://")):
+        raise InvalidInput("--hq-url is the head office's postgresql://ROLE@HOST:PORT/DB")
+    cfg_path = Path(cfg.path)
+    if args.password_file:
+        secret_file = Path(args.password_file)
+        configmod.read_secret("", str(secret_file), cfg.path, "hq.password_file")  # exists, 0600
+    else:
+        password = sys.stdin.readline().strip()
+        if not password:
+            raise InvalidInput("no password on standard input (or give --password-file)")
+        secret_file = cfg_path.parent / "hq.secret"
+        configmod.write_private(secret_file, password + "\n")
+    if Branch.get_or_none(Branch.code == code) is None:
+        from . import branches
+        branches.create_branch(code, code)
+    text = cfg_path.read_text()
+    if "[hq]" not in text:
+        with open(cfg_path, "a") as f:
+            f.write(f'\n[hq]\nrole = "branch"\nurl = "{args.hq_url}"\nbranch = "{code}"\n'
+                    f'password_file = "{secret_file.resolve()}"\n')
+    first = not chain.capture_enabled()
+    chain.enable_capture()
+    chain.set_state("role", "branch")
+    chain.set_state("branch", code)
+    logged = chain.backfill() if first else 0
+    print(f"branch {code} joined: {logged} existing row(s) will go to the head office; "
+          f"restart the agent (`systemctl restart pos-agent`) to start the link")
+    return 0

@@ -1,0 +1,537 @@
+"""Chain replication rules: which tables travel, by what identity, owned by whom, in which direction.
+
+Every table in `models.MODELS` is either a `Table` in `TABLES` or named in `LOCAL_ONLY` with the
+reason it stays on its site (a test enforces this; a new table must choose).
+
+* **Identity.** A row crosses the wire by its chain-wide identity (`uid`, or a natural key such as a
+  branch code, an SKU, a staff code, a phone, or its parent's identity plus a line number). Local
+  integer ids never leave the site: a foreign key is sent as the identity of the row it points at
+  and resolved to the receiver's own id on arrival (`serialize` / `apply`).
+* **Ownership.** `up` tables are written by the branch that owns the row (`branch_path` names the
+  foreign-key path to that branch) and flow branch -> head office; `down` tables are written at the
+  head office (staff, branches, counters, catalog) and flow to every branch. `append_only` rows
+  (ledger movements, credit entries, audit events) can be added but never changed.
+* **Capture.** `enable_capture()` installs triggers that write a `chain_change` row (table, row id,
+  and on PostgreSQL the transaction id) in the same transaction as every insert or update of a
+  replicated table. The row is read and serialised when it is sent, so several changes of one row
+  travel as its latest state. A single shop never calls it: nothing changes for one box.
+
+The network side (connections to the head office, pushing and pulling) is `sync_agent/hq/`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+from peewee import BooleanField, DateTimeField, ForeignKeyField
+
+from . import db
+from .models import MODELS
+
+UP, DOWN = "up", "down"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str                       # the SQL table name
+    identity: tuple[str, ...]       # field names; a foreign key in it stands for its row's identity
+    owner: str                      # "branch" (the branch on branch_path), "hq", or "any" (merged)
+    direction: str                  # UP: branch -> head office; DOWN: head office -> branches
+    branch_path: str = ""           # dotted foreign keys from this row to its owning branch
+    only_if: str = ""               # SQL on alias t: rows that do not match stay local (drafts)
+    exclude: tuple[str, ...] = ()   # fields that never travel (local positions, projections)
+    append_only: bool = False       # may be added at the other side, never changed there
+
+
+_NOT_DRAFT_ORDER = "EXISTS (SELECT 1 FROM pos_order o WHERE o.id = t.order_id AND o.status <> 'DRAFT')"
+_NOT_DRAFT_TRANSFER = ("EXISTS (SELECT 1 FROM transfer x WHERE x.id = t.transfer_id "
+                       "AND x.status NOT IN ('DRAFT', 'CANCELLED'))")
+
+# Parents before children: a batch is applied in this order, so a line finds its order.
+TABLES: list[Table] = [
+    # -- down: the head office's records -----------------------------------------------------
+    Table("branch", ("code",), "hq", DOWN),
+    Table("counter", ("branch", "code"), "hq", DOWN),
+    Table("staff", ("code",), "hq", DOWN),
+    Table("product", ("uid",), "hq", DOWN),
+    Table("variant", ("sku",), "hq", DOWN),
+    Table("barcode", ("code",), "hq", DOWN),
+    Table("smart_order", ("shopify_id",), "hq", DOWN),
+    Table("smart_order_line", ("order", "shopify_line_id"), "hq", DOWN),
+    # -- up: what a branch does ----------------------------------------------------------------
+    # Customers are made at every counter; merged by phone (issue 14 merges their histories).
+    # The balance is a projection of the credit entries, rebuilt at each site.
+    Table("customer", ("phone",), "any", UP, exclude=("store_credit_paisa",)),
+    Table("supplier", ("name",), "any", UP),
+    Table("shift", ("uid",), "branch", UP, "counter.branch"),
+    Table("cash_movement", ("uid",), "branch", UP, "shift.counter.branch"),
+    Table("pos_order", ("uid",), "branch", UP, "branch", only_if="t.status <> 'DRAFT'"),
+    Table("pos_order_line", ("order", "line_no"), "branch", UP, "order.branch", only_if=_NOT_DRAFT_ORDER),
+    Table("payment", ("uid",), "branch", UP, "order.branch", only_if=_NOT_DRAFT_ORDER),
+    Table("credit_entry", ("event_key",), "branch", UP, append_only=True),
+    Table("stock_movement", ("event_key",), "branch", UP, "branch", append_only=True),
+    Table("audit_event", ("uid",), "branch", UP, append_only=True),
+    Table("transfer", ("uid",), "branch", UP, "from_branch", only_if="t.status NOT IN ('DRAFT', 'CANCELLED')"),
+    Table("transfer_line", ("transfer", "line_no"), "branch", UP, "transfer.from_branch",
+          only_if=_NOT_DRAFT_TRANSFER),
+    Table("purchase_order", ("uid",), "branch", UP, "branch"),
+    Table("purchase_order_line", ("uid",), "branch", UP, "order.branch"),
+    Table("goods_receipt", ("uid",), "branch", UP, "order.branch"),
+    Table("goods_receipt_line", ("receipt", "line_no"), "branch", UP, "receipt.order.branch"),
+    Table("adjustment", ("uid",), "branch", UP, "branch"),
+    Table("adjustment_line", ("adjustment", "line_no"), "branch", UP, "adjustment.branch"),
+    # A stock take's ledger positions are local movement ids, meaningful only where it is counted
+    # (it is always counted and posted at its own branch): they stay home.
+    Table("stock_take", ("uid",), "branch", UP, "branch", exclude=("snapshot_movement_id",)),
+    Table("stock_take_item", ("take", "variant"), "branch", UP, "take.branch"),
+    Table("stock_take_count", ("uid",), "branch", UP, "take.branch", exclude=("last_movement_id",)),
+    Table("fulfillment", ("uid",), "branch", UP, "branch"),
+    Table("fulfillment_line", ("fulfillment", "line_no"), "branch", UP, "fulfillment.branch"),
+    # -- issue 18: couriers -------------------------------------------------------------------
+    Table("consignment", ("uid",), "branch", UP, "fulfillment.branch"),
+    Table("cod_statement", ("uid",), "branch", UP, append_only=True),
+    Table("cod_statement_line", ("statement", "row_no"), "branch", UP, append_only=True),
+]
+
+LOCAL_ONLY: dict[str, str] = {
+    "stock_level": "a projection of the movements, rebuilt at each site from its own ledger",
+    "document_series": "counter numbering state; numbers are issued only on the counter's own box",
+    "branch_series": "branch document numbering state, issued only at the branch itself",
+    "outbox_job": "this site's work for its own agent; payloads carry local ids (variantId)",
+    "agent_heartbeat": "the liveness of this site's agent, per channel",
+    "reconciliation_run": "a comparison of one site's ledger with Shopify, made and kept there",
+    "smart_order_event": "each site's agent and tills write their own timeline rows (issue 14 decides "
+                         "which site's timeline is the record)",
+    "chain_change": "the change log that drives replication; positions are per site",
+    "chain_state": "this site's role and cursors",
+    "chain_parked": "rows this site could not apply, kept here for a person",
+}
+
+BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+RANK: dict[str, int] = {t.name: i for i, t in enumerate(TABLES)}
+UP_TABLES = tuple(t.name for t in TABLES if t.direction == UP)
+DOWN_TABLES = tuple(t.name for t in TABLES if t.direction == DOWN)
+
+
+class Unresolved(Exception):
+    """A foreign key names a row this side does not have (yet): the row is parked and retried."""
+
+
+class Refused(Exception):
+    """The row may not be applied here (not the sender's, or an append-only row changed)."""
+
+
+# --- model metadata ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def model_for(table: str):
+    for m in MODELS:
+        if m._meta.table_name == table:
+            return m
+    raise KeyError(table)
+
+
+def _fields(table: str):
+    t = BY_NAME[table]
+    return [f for f in model_for(table)._meta.sorted_fields
+            if f.name != "id" and f.name not in t.exclude]
+
+
+def _wire_value(field, raw):
+    if raw is None:
+        return None
+    if isinstance(field, BooleanField):
+        return bool(raw)
+    if isinstance(field, DateTimeField):
+        if isinstance(raw, dt.datetime):
+            return str(raw)   # "YYYY-MM-DD HH:MM:SS[.ffffff]": the form peewee reads back
+        return str(raw)
+    return raw
+
+
+def _sql(d, text: str) -> str:
+    return text.replace("?", d.param) if d.param != "?" else text
+
+
+def _fetch(d, text: str, params=()):
+    return d.execute_sql(_sql(d, text), params).fetchall()
+
+
+# --- out: rows as wire records ----------------------------------------------------------------
+
+class Serializer:
+    """Reads rows of database `d` and turns them into wire records; caches identities per batch."""
+
+    def __init__(self, d):
+        self.d = d
+        self._ident: dict[tuple[str, int], dict] = {}
+
+    def identity_of(self, table: str, row_id: int) -> dict:
+        key = (table, row_id)
+        if key not in self._ident:
+            t = BY_NAME[table]
+            m = model_for(table)
+            fields = [m._meta.fields[name] for name in t.identity]
+            cols = ", ".join(f.column_name for f in fields)
+            rows = _fetch(self.d, f"SELECT {cols} FROM {table} WHERE id = ?", (row_id,))
+            if not rows:
+                raise Unresolved(f"{table} id {row_id} is missing")
+            ident = {}
+            for f, raw in zip(fields, rows[0]):
+                if isinstance(f, ForeignKeyField):
+                    ident[f.name] = self.identity_of(f.rel_model._meta.table_name, raw)
+                else:
+                    ident[f.name] = _wire_value(f, raw)
+            self._ident[key] = ident
+        return self._ident[key]
+
+    def records(self, table: str, row_ids: list[int]) -> dict[int, dict]:
+        """{row id: {"t", "k", "d"}} for rows that exist and pass the table's `only_if`."""
+        if not row_ids:
+            return {}
+        t = BY_NAME[table]
+        fields = _fields(table)
+        cols = ", ".join(f"t.{f.column_name}" for f in fields)
+        marks = ", ".join("?" for _ in row_ids)
+        where = f"t.id IN ({marks})" + (f" AND ({t.only_if})" if t.only_if else "")
+        out = {}
+        for row in _fetch(self.d, f"SELECT t.id, {cols} FROM {table} t WHERE {where}", tuple(row_ids)):
+            data = {}
+            for f, raw in zip(fields, row[1:]):
+                if isinstance(f, ForeignKeyField):
+                    data[f.name] = None if raw is None else self.identity_of(f.rel_model._meta.table_name, raw)
+                else:
+                    data[f.name] = _wire_value(f, raw)
+            ident = {name: data[name] for name in t.identity}
+            out[row[0]] = {"t": table, "k": key_text(ident), "d": data}
+        return out
+
+
+def key_text(identity: dict) -> str:
+    return json.dumps(identity, sort_keys=True, separators=(",", ":"))
+
+
+# --- in: wire records applied by identity ------------------------------------------------------
+
+class Applier:
+    """Applies wire records to database `d` (inside the caller's transaction), resolving identities
+    to this side's ids. `origin` is the sending branch's code (None when the head office sends)."""
+
+    def __init__(self, d):
+        self.d = d
+        self._ids: dict[tuple[str, str], int] = {}
+        self._owners: dict[tuple, str | None] = {}
+
+    def find(self, table: str, identity: dict) -> int | None:
+        key = (table, key_text(identity))
+        if key in self._ids:
+            return self._ids[key]
+        t = BY_NAME[table]
+        m = model_for(table)
+        conds, params = [], []
+        for name in t.identity:
+            f = m._meta.fields[name]
+            value = identity.get(name)
+            if isinstance(f, ForeignKeyField):
+                value = self.resolve(f.rel_model._meta.table_name, value)
+            conds.append(f"{f.column_name} = ?")
+            params.append(value)
+        rows = _fetch(self.d, f"SELECT id FROM {table} WHERE {' AND '.join(conds)}", tuple(params))
+        if rows:
+            self._ids[key] = rows[0][0]
+            return rows[0][0]
+        return None
+
+    def resolve(self, table: str, identity: dict | None) -> int | None:
+        if identity is None:
+            return None
+        found = self.find(table, identity)
+        if found is None:
+            raise Unresolved(f"unknown {table} {key_text(identity)}")
+        return found
+
+    def _branch_code(self, table: str, values: dict) -> str | None:
+        path = BY_NAME[table].branch_path.split(".")
+        m = model_for(table)
+        row_id = values[m._meta.fields[path[0]].column_name]
+        m = m._meta.fields[path[0]].rel_model
+        key = (m._meta.table_name, row_id, tuple(path[1:]))
+        if key in self._owners:
+            return self._owners[key]
+        start = key
+        for part in path[1:]:
+            f = m._meta.fields[part]
+            row_id = _fetch(self.d, f"SELECT {f.column_name} FROM {m._meta.table_name} WHERE id = ?", (row_id,))[0][0]
+            m = f.rel_model
+        rows = _fetch(self.d, "SELECT code FROM branch WHERE id = ?", (row_id,))
+        self._owners[start] = rows[0][0] if rows else None
+        return self._owners[start]
+
+    def _prepare(self, record: dict, origin: str | None):
+        """Check a record and resolve its foreign keys: (values by column, identity)."""
+        table = record["t"]
+        if table not in BY_NAME:
+            raise Refused(f"unknown table {table!r} (the sender runs a newer schema?)")
+        t = BY_NAME[table]
+        data = record["d"]
+        m = model_for(table)
+        known = {f.name: f for f in _fields(table)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise Refused(f"{table}: unknown field(s) {', '.join(unknown)} (the sender runs a newer schema?)")
+        values = {}
+        for name, value in data.items():
+            f = known[name]
+            if isinstance(f, ForeignKeyField):
+                value = self.resolve(f.rel_model._meta.table_name, value)
+            values[f.column_name] = value
+        if origin is not None:
+            if t.direction != UP:
+                raise Refused(f"{table} is the head office's to change, not {origin}'s")
+            if t.branch_path:
+                owner = self._branch_code(table, values)
+                if owner != origin:
+                    raise Refused(f"{table} {record['k']} belongs to {owner}, not to {origin}")
+        return values, {name: data[name] for name in t.identity}
+
+    def apply(self, record: dict, origin: str | None = None) -> str:
+        """Insert or update one record; returns "inserted", "updated" or "same"."""
+        values, ident = self._prepare(record, origin)
+        return self._apply_prepared(record, values, ident)
+
+    def _apply_prepared(self, record: dict, values: dict, ident: dict) -> str:
+        table = record["t"]
+        t = BY_NAME[table]
+        m = model_for(table)
+        known = {f.name: f for f in _fields(table)}
+        existing = self.find(table, ident)
+        if existing is None:
+            cols = list(values)
+            sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})")
+            if db_is_pg(self.d):
+                new_id = self.d.execute_sql(_sql(self.d, sql + " RETURNING id"),
+                                            tuple(values[c] for c in cols)).fetchone()[0]
+            else:
+                new_id = self.d.execute_sql(_sql(self.d, sql), tuple(values[c] for c in cols)).lastrowid
+            self._ids[(table, key_text(ident))] = new_id
+            hook = _AFTER_INSERT.get(table)
+            if hook:
+                hook(self, values)
+            return "inserted"
+        cols = list(values)
+        current = _fetch(self.d, f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (existing,))[0]
+        same = all(_same(known_f, a, values[c]) for known_f, a, c in
+                   zip((_by_column(m, c) for c in cols), current, cols))
+        if same:
+            return "same"
+        if t.append_only:
+            raise Refused(f"{table} {record['k']} was recorded before with other content; "
+                          "an append-only record is never changed")
+        sets = ", ".join(f"{c} = ?" for c in cols)
+        self.d.execute_sql(_sql(self.d, f"UPDATE {table} SET {sets} WHERE id = ?"),
+                           tuple(values[c] for c in cols) + (existing,))
+        return "updated"
+
+
+    def apply_many(self, records: list[dict], origin: str | None = None) -> None:
+        """Apply a batch (PostgreSQL): per table, one query for the rows already here and one
+        INSERT for the new ones, instead of round trips per row. Any problem raises, and the
+        caller undoes the batch and applies it row by row (which parks just the bad rows).
+        Records must come parents first (RANK order)."""
+        from psycopg2.extras import execute_values
+        groups: list[tuple[str, list[dict]]] = []
+        for rec in records:
+            if groups and groups[-1][0] == rec["t"]:
+                groups[-1][1].append(rec)
+            else:
+                groups.append((rec["t"], [rec]))
+        moves: dict[tuple[int, int], int] = {}
+        for table, recs in groups:
+            t = BY_NAME.get(table)
+            prepared = [(rec, *self._prepare(rec, origin)) for rec in recs]
+            m = model_for(table)
+            id_cols = [m._meta.fields[n].column_name for n in t.identity]
+            first, later, seen = [], [], set()
+            for item in prepared:
+                k = item[0]["k"]
+                (later if k in seen else first).append(item)
+                seen.add(k)
+            # which of these are here already
+            here: dict[tuple, int] = {}
+            keys = [tuple(values[c] for c in id_cols) for _, values, _ in first]
+            if keys:
+                cur = self.d.cursor()
+                execute_values(cur, f"SELECT t.id, {', '.join('t.' + c for c in id_cols)} FROM {table} t "
+                                    f"JOIN (VALUES %s) AS v({', '.join(id_cols)}) USING ({', '.join(id_cols)})",
+                               keys, page_size=1000)
+                for row in cur.fetchall():
+                    here[tuple(row[1:])] = row[0]
+            new = [(rec, values, ident) for (rec, values, ident), key in zip(first, keys) if key not in here]
+            old = [(rec, values, ident) for (rec, values, ident), key in zip(first, keys) if key in here]
+            for (rec, values, ident), key in zip(first, keys):
+                if key in here:
+                    self._ids[(table, key_text(ident))] = here[key]
+            if new:
+                cols = list(new[0][1])
+                if any(list(v) != cols for _, v, _ in new):
+                    raise Refused("records of one table differ in their fields")   # row by row instead
+                cur = self.d.cursor()
+                rows = execute_values(cur, f"INSERT INTO {table} ({', '.join(cols)}) VALUES %s "
+                                           f"RETURNING id, {', '.join(id_cols)}",
+                                      [tuple(v[c] for c in cols) for _, v, _ in new], page_size=1000, fetch=True)
+                by_key = {tuple(r[1:]): r[0] for r in rows}
+                for rec, values, ident in new:
+                    new_id = by_key[tuple(values[c] for c in id_cols)]
+                    self._ids[(table, key_text(ident))] = new_id
+                    if origin is not None and t.branch_path:
+                        # its children ask whose it is: we know (it passed the check as origin's)
+                        self._owners[(table, new_id, tuple(t.branch_path.split(".")))] = origin
+                    if table == "stock_movement":
+                        k2 = (values["variant_id"], values["branch_id"])
+                        moves[k2] = moves.get(k2, 0) + values["delta"]
+                    elif table in _AFTER_INSERT:
+                        _AFTER_INSERT[table](self, values)
+            for rec, values, ident in old + later:
+                self._apply_prepared(rec, values, ident)
+        if moves:
+            cur = self.d.cursor()
+            execute_values(cur, "INSERT INTO stock_level (variant_id, branch_id, on_hand) VALUES %s "
+                                "ON CONFLICT (variant_id, branch_id) DO UPDATE SET on_hand = stock_level.on_hand + excluded.on_hand",
+                           sorted((v, b, d) for (v, b), d in moves.items()))
+
+
+def db_is_pg(d) -> bool:
+    from peewee import PostgresqlDatabase
+    return isinstance(getattr(d, "obj", d), PostgresqlDatabase)   # a DatabaseProxy or the database
+
+
+def _by_column(m, column):
+    for f in m._meta.sorted_fields:
+        if f.column_name == column:
+            return f
+    raise KeyError(column)
+
+
+def _same(field, stored, incoming) -> bool:
+    if stored is None or incoming is None:
+        return stored is None and incoming is None
+    if isinstance(field, BooleanField):
+        return bool(stored) == bool(incoming)
+    if isinstance(field, DateTimeField):
+        return str(stored) == str(incoming)
+    return stored == incoming
+
+
+def _after_movement(applier: Applier, v: dict) -> None:
+    # The level is a projection: each site keeps its own from the movements it holds.
+    d = applier.d
+    d.execute_sql(_sql(d, "INSERT INTO stock_level (variant_id, branch_id, on_hand) VALUES (?, ?, ?) "
+                          "ON CONFLICT (variant_id, branch_id) DO UPDATE SET on_hand = stock_level.on_hand + excluded.on_hand"),
+                  (v["variant_id"], v["branch_id"], v["delta"]))
+
+
+def _after_credit(applier: Applier, v: dict) -> None:
+    d = applier.d
+    d.execute_sql(_sql(d, "UPDATE customer SET store_credit_paisa = store_credit_paisa + ? WHERE id = ?"),
+                  (v["delta_paisa"], v["customer_id"]))
+
+
+_AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit}
+
+
+# --- capture ----------------------------------------------------------------------------------
+
+def _trigger_sql_sqlite(table: str) -> list[str]:
+    out = []
+    for op in ("INSERT", "UPDATE"):
+        name = f"chain_{op.lower()}_{table}"
+        out.append(f"DROP TRIGGER IF EXISTS {name}")
+        out.append(f"CREATE TRIGGER {name} AFTER {op} ON {table} BEGIN "
+                   f"INSERT INTO chain_change (xid, table_name, row_id, created_at) "
+                   f"VALUES (0, '{table}', NEW.id, strftime('%Y-%m-%d %H:%M:%f', 'now')); END")
+    return out
+
+
+PG_CAPTURE_FUNCTION = """
+CREATE OR REPLACE FUNCTION chain_capture() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- pg_current_xact_id(): readers order by (xid, seq) and stop below the oldest running
+  -- transaction, so a transaction that took a lower seq but commits later is never passed.
+  INSERT INTO chain_change (xid, table_name, row_id, created_at)
+  VALUES (pg_current_xact_id()::text::bigint, TG_TABLE_NAME, NEW.id, timezone('utc', clock_timestamp()));
+  RETURN NULL;
+END $$
+"""
+
+
+def _trigger_sql_pg(table: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS chain_capture ON {table}",
+            f"CREATE TRIGGER chain_capture AFTER INSERT OR UPDATE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION chain_capture()"]
+
+
+def _drop_trigger_sql(table: str) -> list[str]:
+    if db.is_postgres():
+        return [f"DROP TRIGGER IF EXISTS chain_capture ON {table}"]
+    return [f"DROP TRIGGER IF EXISTS chain_{op}_{table}" for op in ("insert", "update")]
+
+
+def enable_capture(role: str | None = None) -> None:
+    """Install (or re-install after a migration) the change-capture triggers on the tables this
+    site sends: a branch its `up` tables, the head office its `down` tables (what a site only
+    receives is not logged, so applying it costs no trigger). Marks the site."""
+    role = role or get_state("capture_role") or "branch"
+    sends = UP if role == "branch" else DOWN
+    with db.write():
+        if db.is_postgres():
+            db.database.execute_sql(PG_CAPTURE_FUNCTION)
+        for t in TABLES:
+            if t.direction == sends:
+                sqls = _trigger_sql_pg(t.name) if db.is_postgres() else _trigger_sql_sqlite(t.name)
+            else:
+                sqls = _drop_trigger_sql(t.name)
+            for sql in sqls:
+                db.database.execute_sql(sql)
+        set_state("capture", "on")
+        set_state("capture_role", role)
+
+
+def capture_enabled() -> bool:
+    return get_state("capture") == "on"
+
+
+def backfill() -> int:
+    """Log every existing replicated row once, parents first: a shop joining a chain sends its
+    history. Returns the number of rows logged."""
+    n = 0
+    with db.write():
+        for t in TABLES:
+            if t.direction != UP:
+                continue
+            cur = db.database.execute_sql(
+                _sql(db.database, f"INSERT INTO chain_change (xid, table_name, row_id, created_at) "
+                                  f"SELECT {'pg_current_xact_id()::text::bigint' if db.is_postgres() else '0'}, "
+                                  f"'{t.name}', id, ? FROM {t.name} ORDER BY id"),
+                (str(_now()),))
+            n += cur.rowcount or 0
+    return n
+
+
+def _now():
+    from .models import utcnow
+    return utcnow()
+
+
+def get_state(key: str, default: str = "") -> str:
+    from .models import ChainState
+    row = ChainState.get_or_none(ChainState.key == key)
+    return row.value if row else default
+
+
+def set_state(key: str, value: str) -> None:
+    from .models import ChainState
+    with db.write():
+        ChainState.insert(key=key, value=value).on_conflict(
+            conflict_target=[ChainState.key], update={ChainState.value: value}).execute()

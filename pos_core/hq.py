@@ -1,0 +1,292 @@
+"""The head office's side of the chain: its schema in PostgreSQL, the branch credentials, and the
+applier that turns what branches pushed into the chain's system of record.
+
+The head office database is an ordinary pos_core database (same tables, its own local ids) plus:
+
+* `hq_inbox`: what branches pushed, one row per branch change (branch code, the branch's change
+  position (xid, seq), the wire record). UNIQUE (branch_code, xid, seq): a batch sent twice adds
+  nothing. Row-level security lets a branch's role insert and read only rows of its own branch.
+* `hq_branch_link`: one row per branch: its role, how far it has pushed (moved in the same
+  transaction as the inbox rows, so a restored head office asks for exactly what it lost), last
+  contact, what it still holds.
+* `hq_down_change`: a view of the change log limited to the head office's own tables, which
+  branches pull from with an (xid, seq) cursor.
+
+A branch's role can read the down tables and write only through RLS and two SECURITY DEFINER
+functions that act on the caller's own row: it cannot change another branch's orders, stock or
+staff (it has no privilege on those tables at all, and the applier refuses rows not its own).
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+
+from peewee import IntegrityError
+
+from . import chain, db, migrations
+from .errors import InvalidInput
+
+NEW, APPLIED, PARKED, SUPERSEDED = "NEW", "APPLIED", "PARKED", "SUPERSEDED"
+
+
+class HqError(InvalidInput):
+    pass
+
+
+def _dbname() -> str:
+    return db.database.execute_sql("SELECT current_database()").fetchone()[0]
+
+
+def group_role() -> str:
+    # Roles are cluster-wide: named after the database so two head offices on one server differ.
+    return f"{_dbname()}_branches"[:63].lower()
+
+
+def branch_role(code: str) -> str:
+    return f"{_dbname()}_br_{code}"[:63].lower()
+
+
+def _schema_sql(group: str) -> list[str]:
+    down = ", ".join(f"'{t}'" for t in chain.DOWN_TABLES)
+    return [
+        """CREATE TABLE IF NOT EXISTS hq_branch_link (
+             branch_code varchar(16) PRIMARY KEY,
+             role_name text UNIQUE NOT NULL,
+             pushed_xid bigint NOT NULL DEFAULT 0,
+             pushed_seq bigint NOT NULL DEFAULT 0,
+             last_contact_at timestamp,
+             pending_rows bigint NOT NULL DEFAULT 0,
+             oldest_pending_at timestamp,
+             schema_version int,
+             last_error text NOT NULL DEFAULT '')""",
+        """CREATE TABLE IF NOT EXISTS hq_inbox (
+             id bigserial PRIMARY KEY,
+             branch_code varchar(16) NOT NULL,
+             xid bigint NOT NULL,
+             seq bigint NOT NULL,
+             table_name text NOT NULL,
+             key text NOT NULL,
+             data text NOT NULL,
+             schema_version int NOT NULL,
+             changed_at timestamp,
+             received_at timestamp NOT NULL DEFAULT timezone('utc', clock_timestamp()),
+             status varchar(12) NOT NULL DEFAULT 'NEW',
+             reason text NOT NULL DEFAULT '',
+             applied_at timestamp,
+             UNIQUE (branch_code, xid, seq))""",
+        "CREATE INDEX IF NOT EXISTS hq_inbox_status ON hq_inbox (status, id)",
+        "CREATE INDEX IF NOT EXISTS hq_inbox_key ON hq_inbox (branch_code, table_name, key)",
+        f"CREATE OR REPLACE VIEW hq_down_change AS SELECT seq, xid, table_name, row_id FROM chain_change "
+        f"WHERE table_name IN ({down})",
+        # session_user: inside SECURITY DEFINER current_user is the owner, not the branch.
+        """CREATE OR REPLACE FUNCTION hq_my_branch() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+           SET search_path = public AS
+           $$ SELECT branch_code FROM hq_branch_link WHERE role_name = session_user $$""",
+        """CREATE OR REPLACE FUNCTION hq_position(OUT xid bigint, OUT seq bigint) LANGUAGE sql STABLE
+           SECURITY DEFINER SET search_path = public AS
+           $$ SELECT pushed_xid, pushed_seq FROM hq_branch_link WHERE role_name = session_user $$""",
+        """CREATE OR REPLACE FUNCTION hq_mark(p_xid bigint, p_seq bigint, p_pending bigint,
+             p_oldest timestamp, p_schema int, p_error text) RETURNS void LANGUAGE sql VOLATILE
+           SECURITY DEFINER SET search_path = public AS $$
+             UPDATE hq_branch_link SET
+               pushed_xid = CASE WHEN (p_xid, p_seq) > (pushed_xid, pushed_seq) THEN p_xid ELSE pushed_xid END,
+               pushed_seq = CASE WHEN (p_xid, p_seq) > (pushed_xid, pushed_seq) THEN p_seq ELSE pushed_seq END,
+               last_contact_at = timezone('utc', clock_timestamp()),
+               pending_rows = p_pending, oldest_pending_at = p_oldest, schema_version = p_schema,
+               last_error = coalesce(p_error, '')
+             WHERE role_name = session_user $$""",
+        # Transaction ids are per cluster: a branch keeps its pull cursor only while this is the same.
+        """CREATE OR REPLACE FUNCTION hq_cluster_id() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+           SET search_path = public AS $$ SELECT system_identifier::text FROM pg_control_system() $$""",
+        "ALTER TABLE hq_inbox ENABLE ROW LEVEL SECURITY",
+        "DROP POLICY IF EXISTS hq_inbox_own ON hq_inbox",
+        f"""CREATE POLICY hq_inbox_own ON hq_inbox TO {group}
+            USING (branch_code = hq_my_branch())
+            WITH CHECK (branch_code = hq_my_branch() AND status = 'NEW')""",
+        f"GRANT SELECT, INSERT ON hq_inbox TO {group}",
+        f"GRANT USAGE ON SEQUENCE hq_inbox_id_seq TO {group}",
+        f"GRANT SELECT ON hq_down_change, schema_migration, {', '.join(chain.DOWN_TABLES)} TO {group}",
+        f"REVOKE ALL ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) TO {group}",
+    ]
+
+
+def init() -> None:
+    """Make this PostgreSQL database a head office: the pos schema, the hq tables, the branches'
+    group role and its rights, and change capture on the head office's own tables. Idempotent."""
+    if not db.is_postgres():
+        raise HqError("the head office database must be PostgreSQL")
+    migrations.migrate()
+    group = group_role()
+    with db.write():
+        exists = db.database.execute_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (group,)).fetchone()
+        if not exists:
+            db.database.execute_sql(f"CREATE ROLE {group} NOLOGIN")
+        for sql in _schema_sql(group):
+            db.database.execute_sql(sql)
+    chain.enable_capture("head-office")
+    chain.set_state("role", "head-office")
+
+
+def is_hq() -> bool:
+    return db.is_postgres() and db.database.table_exists("hq_inbox")
+
+
+_CODE = re.compile(r"^[A-Z0-9]{2,16}$")
+
+
+@dataclass(frozen=True)
+class Credential:
+    branch: str
+    role: str
+    password: str
+
+
+def add_branch(code: str, name: str = "") -> Credential:
+    """Create (or re-key) a branch's login role; the password is returned once, never stored here."""
+    if not is_hq():
+        raise HqError("this database is not a head office; run `pos-admin hq init` first")
+    code = code.upper()
+    if not _CODE.match(code):
+        raise HqError(f"a branch code is 2-16 letters or digits, e.g. LHR1 (got {code!r})")
+    from . import branches
+    from .models import Branch
+    role = branch_role(code)
+    password = secrets.token_urlsafe(24)
+    with db.write():
+        if Branch.get_or_none(Branch.code == code) is None:
+            branches.create_branch(code, name or code)
+        exists = db.database.execute_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        # The password cannot be a bind parameter in CREATE ROLE; token_urlsafe has no quote.
+        db.database.execute_sql(f"{verb} ROLE {role} LOGIN PASSWORD '{password}'")
+        if not exists:
+            db.database.execute_sql(f"GRANT {group_role()} TO {role}")
+        db.database.execute_sql(
+            "INSERT INTO hq_branch_link (branch_code, role_name) VALUES (%s, %s) "
+            "ON CONFLICT (branch_code) DO UPDATE SET role_name = excluded.role_name", (code, role))
+    return Credential(code, role, password)
+
+
+# --- applying what branches pushed -------------------------------------------------------------
+
+def apply_inbox(limit: int = 1000) -> dict:
+    """Apply NEW inbox rows, oldest first (parents before children within the batch). A row that
+    cannot be applied is PARKED with its reason; the rest carry on. One transaction per batch, so
+    the rows and their APPLIED marks commit together."""
+    counts = {"applied": 0, "parked": 0}
+    with db.write():
+        rows = db.database.execute_sql(
+            "SELECT id, branch_code, table_name, key, data, schema_version FROM hq_inbox "
+            "WHERE status = 'NEW' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (limit,)).fetchall()
+        if not rows:
+            return counts
+        done = _apply_rows(rows)
+        for status, n in done.items():
+            counts["applied" if status == APPLIED else "parked"] += n
+    return counts
+
+
+def retry_parked(limit: int = 500) -> dict:
+    """Try parked rows again (an SKU added since, a branch upgraded, a parent that arrived)."""
+    counts = {"applied": 0, "parked": 0}
+    with db.write():
+        rows = db.database.execute_sql(
+            "SELECT id, branch_code, table_name, key, data, schema_version FROM hq_inbox "
+            "WHERE status = 'PARKED' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (limit,)).fetchall()
+        if rows:
+            done = _apply_rows(rows)
+            counts["applied"], counts["parked"] = done.get(APPLIED, 0), done.get(PARKED, 0)
+    return counts
+
+
+class _Retry(Exception):
+    pass
+
+
+def _apply_rows(rows) -> dict:
+    d = db.database
+    rows = sorted(rows, key=lambda r: (chain.RANK.get(r[2], -1), r[0]))
+    # Most batches apply whole: try that without a savepoint per row (two round trips each); if
+    # any row fails, undo the batch and go row by row, parking the ones that fail.
+    if all(schema <= migrations.LATEST for *_, schema in rows):
+        try:
+            with d.atomic():
+                applier = chain.Applier(d)
+                by_branch: dict[str, list[dict]] = {}
+                for rid, branch, table, key, data, schema in rows:
+                    by_branch.setdefault(branch, []).append(json.loads(data))
+                try:
+                    for branch, recs in by_branch.items():
+                        applier.apply_many(recs, origin=branch)
+                except (chain.Unresolved, chain.Refused, IntegrityError, KeyError) as exc:
+                    raise _Retry() from exc
+            return _mark([(r[0], APPLIED, "") for r in rows])
+        except _Retry:
+            pass
+    applier = chain.Applier(d)
+    results: list[tuple[int, str, str]] = []
+    for rid, branch, table, key, data, schema in rows:
+        reason = ""
+        if schema > migrations.LATEST:
+            reason = (f"{branch} runs schema {schema}, the head office {migrations.LATEST}: "
+                      "upgrade the head office (kept, applied after)")
+        else:
+            try:
+                with d.atomic():
+                    applier.apply(json.loads(data), origin=branch)
+            except (chain.Unresolved, chain.Refused) as exc:
+                reason = str(exc)
+                applier = chain.Applier(d)   # its cache may hold ids of the rolled-back row
+            except IntegrityError as exc:
+                reason = f"conflicts with a row here: {str(exc).splitlines()[0]}"
+                applier = chain.Applier(d)
+        results.append((rid, PARKED if reason else APPLIED, reason[:1000]))
+    return _mark(results)
+
+
+def _mark(results: list[tuple[int, str, str]]) -> dict:
+    d = db.database
+    counts: dict[str, int] = {}
+    for rid, status, reason in results:
+        counts[status] = counts.get(status, 0) + 1
+    applied = [r for r in results if r[1] == APPLIED]
+    parked = [r for r in results if r[1] == PARKED]
+    if applied:
+        d.execute_sql("UPDATE hq_inbox SET status = 'APPLIED', reason = '', "
+                      "applied_at = timezone('utc', clock_timestamp()) WHERE id = ANY(%s)",
+                      ([r[0] for r in applied],))
+        # A parked older state of a row that has now applied is history, not work.
+        d.execute_sql("UPDATE hq_inbox p SET status = 'SUPERSEDED' FROM hq_inbox a "
+                      "WHERE a.id = ANY(%s) AND p.status = 'PARKED' AND p.branch_code = a.branch_code "
+                      "AND p.table_name = a.table_name AND p.key = a.key AND p.id < a.id",
+                      ([r[0] for r in applied],))
+    for rid, _, reason in parked:
+        d.execute_sql("UPDATE hq_inbox SET status = 'PARKED', reason = %s WHERE id = %s", (reason, rid))
+    return counts
+
+
+# --- what people see -------------------------------------------------------------------------
+
+def status() -> list[dict]:
+    """Every branch: last contact, what it still holds (rows, seconds), what waits and is parked."""
+    rows = db.database.execute_sql(
+        "SELECT l.branch_code, l.last_contact_at, l.pending_rows, "
+        "  EXTRACT(EPOCH FROM (timezone('utc', now()) - l.oldest_pending_at)), l.schema_version, l.last_error, "
+        "  (SELECT count(*) FROM hq_inbox i WHERE i.branch_code = l.branch_code AND i.status = 'NEW'), "
+        "  (SELECT count(*) FROM hq_inbox i WHERE i.branch_code = l.branch_code AND i.status = 'PARKED'), "
+        "  (SELECT count(*) FROM hq_inbox i WHERE i.branch_code = l.branch_code AND i.status = 'APPLIED') "
+        "FROM hq_branch_link l ORDER BY l.branch_code").fetchall()
+    return [{"branch": r[0], "last_contact_at": r[1], "pending_rows": r[2],
+             "lag_seconds": float(r[3]) if r[3] is not None else 0.0, "schema": r[4], "last_error": r[5],
+             "waiting": r[6], "parked": r[7], "applied": r[8]} for r in rows]
+
+
+def parked(limit: int = 100) -> list[dict]:
+    rows = db.database.execute_sql(
+        "SELECT id, branch_code, table_name, key, reason, received_at FROM hq_inbox "
+        "WHERE status = 'PARKED' ORDER BY id LIMIT %s", (limit,)).fetchall()
+    return [{"id": r[0], "branch": r[1], "table": r[2], "key": r[3], "reason": r[4], "received_at": r[5]}
+            for r in rows]

@@ -1,0 +1,293 @@
+"""The agent's `hq` channel on a branch: push the branch's changes up, pull the head office's down.
+
+The branch opens every connection (outbound only: NAT and mobile links), straight to the head
+office's PostgreSQL as the branch's own role. See docs/chain.md for why not an HTTP ingress.
+
+Push, exactly once and in order:
+  1. ask the head office how far it has this branch (`hq_position()`: stored in the same
+     transaction as the inbox rows, so it is right after a lost answer, a SIGKILL of either side
+     or a head office restored from an older backup);
+  2. read the local change log after that position, oldest first; on PostgreSQL only rows of
+     transactions older than every running one (see `_changes`);
+  3. send the rows' current state and the new position in ONE head-office transaction; the inbox
+     is UNIQUE (branch, xid, seq), so a resent batch adds nothing.
+Pull: the head office's own change log (its staff, branches, counters, catalog) with an (xid, seq)
+cursor kept here, read under one REPEATABLE READ snapshot and only below that snapshot's xmin.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import time
+from urllib.parse import parse_qs, unquote, urlparse
+
+from peewee import IntegrityError, PostgresqlDatabase
+
+from pos_core import chain, config as configmod, db, heartbeat, migrations
+from pos_core.models import ChainChange, ChainParked, utcnow
+
+log = logging.getLogger("sync_agent.hq")
+CHANNEL = "hq"
+BATCH = 2000
+
+
+class HqUnavailable(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _local_snapshot():
+    """On PostgreSQL one REPEATABLE READ snapshot for the log and the rows (and the xmin rule);
+    SQLite needs none (and a transaction there would take the write lock the tills need)."""
+    if not db.is_postgres():
+        yield
+        return
+    with db.database.atomic():
+        db.database.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def connect(url: str, password: str = "", *, timeout: int = 5) -> PostgresqlDatabase:
+    """A peewee Database for the head office, not bound to any model (the local models stay on
+    the local database). Keepalives and a TCP user timeout so a dead link fails in seconds."""
+    u = urlparse(url)
+    query = {k: v[-1] for k, v in parse_qs(u.query).items()}
+    kwargs = dict(host=u.hostname or "127.0.0.1", port=u.port or 5432, user=unquote(u.username or ""),
+                  connect_timeout=timeout, keepalives=1, keepalives_idle=10, keepalives_interval=3,
+                  keepalives_count=3, tcp_user_timeout=15000, options="-c statement_timeout=60000",
+                  application_name="pos-agent-hq")
+    if password:
+        kwargs["password"] = password
+    if "sslmode" in query:
+        kwargs["sslmode"] = query["sslmode"]
+    return PostgresqlDatabase(u.path.lstrip("/"), **kwargs)
+
+
+def _pos(text: str) -> tuple[int, int]:
+    if not text:
+        return (0, 0)
+    x, s = text.split(":")
+    return (int(x), int(s))
+
+
+class BranchLink:
+    def __init__(self, url: str, password: str, branch: str):
+        self.url, self.password, self.branch = url, password, branch
+        self.hq: PostgresqlDatabase | None = None
+        self.last_contact: dt.datetime | None = None
+        self.last_error = ""
+        self.up = False
+        self.parked_up = 0
+
+    @classmethod
+    def from_config(cls, cfg) -> "BranchLink":
+        password = configmod.read_secret("", cfg.hq.password_file, cfg.path, "hq.password_file")
+        branch = cfg.hq.branch or cfg.branch
+        if not branch:
+            raise configmod.ConfigError(cfg.path, "hq.branch", "this box's branch code", "nothing")
+        return cls(cfg.hq.url, password, branch.upper())
+
+    # -- connection ---------------------------------------------------------------------------
+    def _hq(self) -> PostgresqlDatabase:
+        if self.hq is None:
+            self.hq = connect(self.url, self.password)
+        if self.hq.is_closed():
+            self.hq.connect()
+        return self.hq
+
+    def _drop(self, exc: Exception) -> None:
+        self.up = False
+        self.last_error = f"head office unreachable: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        if self.hq is not None:
+            try:
+                self.hq.close()
+            except Exception:  # noqa: BLE001 - the connection is already broken
+                pass
+            self.hq = None
+
+    def close(self) -> None:
+        if self.hq is not None and not self.hq.is_closed():
+            self.hq.close()
+
+    # -- push ---------------------------------------------------------------------------------
+    def _changes(self, after: tuple[int, int], limit: int) -> list[tuple[int, int, str, int, dt.datetime]]:
+        """Local changes after `after`, in (xid, seq) order. On PostgreSQL (a branch server) only
+        changes of transactions below the snapshot's xmin: every transaction under xmin has ended,
+        so no change can later appear below the position we move to. On SQLite writers are
+        serialised, so every snapshot holds a prefix of the log and xid is 0."""
+        q = ("SELECT xid, seq, table_name, row_id, created_at FROM chain_change "
+             "WHERE (xid > ? OR (xid = ? AND seq > ?))")
+        params = [after[0], after[0], after[1]]
+        if db.is_postgres():
+            q += " AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        q += " ORDER BY xid, seq LIMIT ?"
+        params.append(limit)
+        return chain._fetch(db.database, q, tuple(params))
+
+    def pending(self, after: tuple[int, int]) -> tuple[int, dt.datetime | None]:
+        q = "SELECT count(*), min(created_at) FROM chain_change WHERE (xid > ? OR (xid = ? AND seq > ?))"
+        n, oldest = chain._fetch(db.database, q, (after[0], after[0], after[1]))[0]
+        if isinstance(oldest, str):
+            oldest = dt.datetime.fromisoformat(oldest)
+        return n, oldest
+
+    def push_once(self, limit: int = BATCH) -> int:
+        """One batch up. Returns the number of change rows it moved past (0: nothing to do)."""
+        hq = self._hq()
+        row = hq.execute_sql("SELECT xid, seq FROM hq_position()").fetchone()
+        if row is None or row[0] is None:
+            raise HqUnavailable(f"the head office does not know branch {self.branch}'s role; "
+                                f"run `pos-admin branch add {self.branch}` there")
+        after = (row[0], row[1])
+        with _local_snapshot():
+            changes = self._changes(after, limit)
+            if not changes:
+                self._mark(hq, after, 0, None)
+            else:
+                out = self._serialize(changes)
+        if not changes:
+            if chain.get_state("pushed") != f"{after[0]}:{after[1]}":
+                chain.set_state("pushed", f"{after[0]}:{after[1]}")
+            return 0
+        end = (changes[-1][0], changes[-1][1])
+        from psycopg2.extras import execute_values
+        with hq.atomic():
+            if out:
+                cur = hq.cursor()
+                execute_values(cur, "INSERT INTO hq_inbox (branch_code, xid, seq, table_name, key, data, "
+                                    "schema_version, changed_at) VALUES %s ON CONFLICT DO NOTHING", out,
+                               page_size=500)
+            n_left, oldest = self.pending(end)
+            self._mark(hq, end, n_left, oldest)
+        chain.set_state("pushed", f"{end[0]}:{end[1]}")
+        return len(changes)
+
+    def _serialize(self, changes) -> list[tuple]:
+        last: dict[tuple[str, int], tuple[int, int, dt.datetime]] = {}
+        for xid, seq, table, row_id, created in changes:
+            if table in chain.UP_TABLES:
+                # Several changes of one row travel once, as its latest state, at its FIRST
+                # position: a parent's first change comes before its children's, so an order sits
+                # ahead of its lines in the inbox even when it was updated after them.
+                last.setdefault((table, row_id), (xid, seq, created))
+        by_table: dict[str, list[int]] = {}
+        for (table, row_id) in last:
+            by_table.setdefault(table, []).append(row_id)
+        ser = chain.Serializer(db.database)
+        out = []
+        for table, ids in by_table.items():
+            for row_id, rec in ser.records(table, ids).items():
+                xid, seq, created = last[(table, row_id)]
+                out.append((self.branch, xid, seq, table, rec["k"], json.dumps(rec, sort_keys=True),
+                            migrations.LATEST, str(created)))
+        out.sort(key=lambda r: (r[1], r[2]))   # inbox ids in position order: the applier's order
+        return out
+
+    def _mark(self, hq, pos, pending: int, oldest) -> None:
+        hq.execute_sql("SELECT hq_mark(%s, %s, %s, %s, %s, %s)",
+                       (pos[0], pos[1], pending, oldest, migrations.LATEST, ""))
+
+    # -- pull ---------------------------------------------------------------------------------
+    def pull_once(self, limit: int = BATCH) -> int:
+        hq = self._hq()
+        cursor = _pos(chain.get_state("pull_cursor"))
+        with hq.atomic():
+            hq.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            sysid = str(hq.execute_sql("SELECT hq_cluster_id()").fetchone()[0])
+            known = chain.get_state("hq_system_id")
+            if known and known != sysid:
+                # Another cluster (rebuilt, or restored elsewhere): its transaction ids mean nothing
+                # against our cursor. Pull everything again; applying by identity is idempotent.
+                log.warning("head office cluster changed (%s -> %s): pulling everything again", known, sysid)
+                cursor = (0, 0)
+            rows = hq.execute_sql(
+                "SELECT xid, seq, table_name, row_id FROM hq_down_change "
+                "WHERE (xid > %s OR (xid = %s AND seq > %s)) "
+                "AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+                "ORDER BY xid, seq LIMIT %s", (cursor[0], cursor[0], cursor[1], limit)).fetchall()
+            ser = chain.Serializer(hq)
+            by_table: dict[str, set[int]] = {}
+            for _, _, table, row_id in rows:
+                if table in chain.DOWN_TABLES:
+                    by_table.setdefault(table, set()).add(row_id)
+            records = []
+            for table in sorted(by_table, key=lambda t: chain.RANK[t]):
+                records += list(ser.records(table, sorted(by_table[table])).values())
+        new_cursor = (rows[-1][0], rows[-1][1]) if rows else cursor
+        with db.write():
+            self._apply_down(records, f"{new_cursor[0]}:{new_cursor[1]}")
+            chain.set_state("pull_cursor", f"{new_cursor[0]}:{new_cursor[1]}")
+            chain.set_state("hq_system_id", sysid)
+        return len(rows)
+
+    def _apply_down(self, records: list[dict], position: str) -> None:
+        d = db.database
+        applier = chain.Applier(d)
+        for rec in records:
+            try:
+                with d.atomic():
+                    applier.apply(rec)
+                (ChainParked.update(resolved_at=utcnow())
+                 .where(ChainParked.table_name == rec["t"], ChainParked.key == rec["k"],
+                        ChainParked.resolved_at.is_null()).execute())
+            except (chain.Unresolved, chain.Refused, IntegrityError) as exc:
+                applier = chain.Applier(d)
+                ChainParked.create(table_name=rec["t"], key=rec["k"], data=json.dumps(rec),
+                                   reason=str(exc).splitlines()[0][:1000], position=position)
+
+    def retry_parked_down(self) -> int:
+        rows = list(ChainParked.select().where(ChainParked.resolved_at.is_null()).order_by(ChainParked.id).limit(200))
+        fixed = 0
+        for p in rows:
+            try:
+                with db.write():
+                    chain.Applier(db.database).apply(json.loads(p.data))
+                    ChainParked.update(resolved_at=utcnow()).where(ChainParked.id == p.id).execute()
+                fixed += 1
+            except (chain.Unresolved, chain.Refused, IntegrityError):
+                pass
+        return fixed
+
+    # -- one pass, as the daemon runs it --------------------------------------------------------
+    def run_once(self, linger: float = 0.0, stop=None) -> dict:
+        """Push until the log is drained, pull once; never raises for a link problem."""
+        summary = {"pushed": 0, "pulled": 0}
+        deadline = time.monotonic() + linger
+        try:
+            while True:
+                n = self.push_once()
+                summary["pushed"] += n
+                if n == 0 or n < BATCH:
+                    summary["pulled"] += self.pull_once()
+                    if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                        break
+                    if n == 0:
+                        (stop.wait(0.2) if stop is not None else time.sleep(0.2))
+            self.retry_parked_down()
+            self.parked_up = self._hq().execute_sql(
+                "SELECT count(*) FROM hq_inbox WHERE status = 'PARKED'").fetchone()[0]
+            self.up, self.last_error, self.last_contact = True, "", utcnow()
+        except HqUnavailable as exc:
+            self.up, self.last_error = False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a flaky link: drop the connection, try next run
+            if db.database.in_transaction():
+                raise
+            log.warning("hq link: %s", exc)
+            self._drop(exc)
+        self.beat()
+        return summary
+
+    def beat(self) -> None:
+        """The till's status bar reads this row: it never waits on the link itself."""
+        n, oldest = self.pending(_pos(chain.get_state("pushed")))
+        lag = (utcnow() - oldest).total_seconds() if oldest else 0.0
+        parked_down = ChainParked.select().where(ChainParked.resolved_at.is_null()).count()
+        kwargs = {"detail": {"role": "branch", "branch": self.branch, "up": self.up, "pending": n,
+                             "lag_s": round(max(lag, 0.0), 1), "parked_up": self.parked_up,
+                             "parked_down": parked_down},
+                  "error": self.last_error}
+        if self.last_contact:
+            kwargs["contact"] = self.last_contact
+        heartbeat.beat(CHANNEL, **kwargs)

@@ -1,0 +1,49 @@
+"""The agent's `hq` channel at the head office: apply what branches pushed, retry what is parked.
+
+Nothing here connects to a branch; branches come to the head office's PostgreSQL themselves.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from pos_core import heartbeat, hq
+from pos_core.models import utcnow
+
+log = logging.getLogger("sync_agent.hq")
+CHANNEL = "hq"
+RETRY_PARKED_SECONDS = 5.0
+
+
+class HeadOffice:
+    def __init__(self):
+        self.last_retry = 0.0
+        self.applied = 0
+
+    def run_once(self, linger: float = 0.0, stop=None) -> dict:
+        total = {"applied": 0, "parked": 0}
+        deadline = time.monotonic() + linger
+        while True:
+            counts = hq.apply_inbox()
+            for k in total:
+                total[k] += counts[k]
+            if time.monotonic() - self.last_retry >= RETRY_PARKED_SECONDS:
+                self.last_retry = time.monotonic()
+                fixed = hq.retry_parked()
+                total["applied"] += fixed["applied"]
+            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                break
+            if not counts["applied"] and not counts["parked"]:
+                (stop.wait(0.1) if stop is not None else time.sleep(0.1))
+        self.applied += total["applied"]
+        if total["applied"] or total["parked"]:
+            log.info("hq: applied %d, parked %d", total["applied"], total["parked"])
+        self.beat()
+        return total
+
+    def beat(self) -> None:
+        rows = hq.status()
+        heartbeat.beat(CHANNEL, contact=utcnow(), error="", detail={
+            "role": "head-office", "branches": len(rows), "up": True,
+            "pending": sum(r["waiting"] for r in rows), "parked_up": sum(r["parked"] for r in rows),
+            "lag_s": max((r["lag_seconds"] for r in rows), default=0.0)})

@@ -1,0 +1,250 @@
+"""Two branch boxes (SQLite files) and a head office (PostgreSQL), driven in this process:
+pull the chain's records down, sell offline, push up, converge; duplicates, parking, the pull
+cursor under out-of-order commits, and the head office refusing a branch's credential."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import psycopg2
+import pytest
+
+from chain_kit import (PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url,
+                       sync_until_sent)
+from pos_core import chain, db, hq, ledger, sales
+from pos_core.models import ChainChange, PosOrder, StockLevel, StockMovement, Variant
+from pos_core.policy import SalePolicy
+from sync_agent.hq.link import BranchLink
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="needs POS_TEST_PG_URL (the head office is PostgreSQL)")
+POLICY = SalePolicy()
+
+
+@pytest.fixture
+def chain_sites(tmp_path):
+    url, name = new_hq()
+    with at(url):
+        hq.add_branch("LHR1")
+        hq.add_branch("KHI1")
+    sites = {"hq": url, "hq_name": name,
+             "LHR1": new_branch_db(tmp_path / "lhr.db"), "KHI1": new_branch_db(tmp_path / "khi.db")}
+    yield sites
+    db.close()
+    drop_hq(name)
+
+
+def link(sites, code) -> BranchLink:
+    return BranchLink(role_url(sites["hq_name"], code), "", code)
+
+
+def sell(counter, shift, cashier, items):
+    lines = [sales.SaleLine(Variant.get(Variant.sku == sku).id, q) for sku, q in items]
+    total = sum(Variant.get(Variant.sku == sku).price_paisa * q for sku, q in items)
+    return sales.complete_sale(POLICY, counter_id=counter.id, shift_id=shift.id, staff_id=cashier.id,
+                               lines=lines, tenders=[sales.Tender("cash", Decimal(total) / 100)])
+
+
+def ledger_of(code) -> dict[str, int]:
+    rows = (StockLevel.select(Variant.sku, StockLevel.on_hand).join(Variant)
+            .switch(StockLevel).join(chain.model_for("branch")).where(chain.model_for("branch").code == code).tuples())
+    return dict(rows)
+
+
+def test_sell_offline_then_converge_exactly_once(chain_sites):
+    s = chain_sites
+    sold = {}
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln)                                    # staff, branches, counters, catalog
+            assert Variant.select().count() == len(SKUS)
+            counter, shift, cashier = open_for_trade(code)
+            # offline: the sales complete locally; nothing waits for the head office
+            orders = [sell(counter, shift, cashier, [("1001", 1), ("1002", 2)]) for _ in range(5)]
+            sold[code] = {o.uid for o in orders}
+            ln.run_once()                                     # the link comes up: push and pull
+            assert ln.up and ln.last_error == ""
+            mine = ledger_of(code)
+            assert mine["1001"] == 45 and mine["1002"] == 40
+            ln.close()
+    with at(s["hq"]):
+        counts = hq.apply_inbox()
+        assert counts["parked"] == 0 and counts["applied"] > 0
+        for code in ("LHR1", "KHI1"):
+            at_hq = {o.uid for o in PosOrder.select().join(chain.model_for("branch"))
+                     .where(chain.model_for("branch").code == code)}
+            assert at_hq == sold[code]
+            assert ledger_of(code) == {"1001": 45, "1002": 40, "1003": 50, "1004": 50}
+        assert ledger.check() == []
+        before = db.database.execute_sql("SELECT count(*) FROM hq_inbox").fetchone()[0]
+        status = {r["branch"]: r for r in hq.status()}
+        assert status["LHR1"]["pending_rows"] == 0 and status["LHR1"]["parked"] == 0
+        assert status["LHR1"]["last_contact_at"] is not None
+    # duplicate delivery: the branch forgets how far it got and sends everything again
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        hq_db = ln._hq()
+        with hq_db.atomic():
+            hq_db.execute_sql("SELECT hq_mark(0, 0, 0, NULL, 4, '')")   # cannot move the position back
+        assert ln.push_once() == 0
+        # resend the whole log by hand, as a lost answer would
+        ser = chain.Serializer(db.database)
+        out = []
+        for c in ChainChange.select().where(ChainChange.table_name.in_(chain.UP_TABLES)):
+            for rec in ser.records(c.table_name, [c.row_id]).values():
+                out.append((c.xid, c.seq, c.table_name, rec["k"], json.dumps(rec)))
+        with hq_db.atomic():
+            for xid, seq, t, k, d in out:
+                hq_db.execute_sql("INSERT INTO hq_inbox (branch_code, xid, seq, table_name, key, data, schema_version) "
+                                  "VALUES ('LHR1', %s, %s, %s, %s, %s, 4) ON CONFLICT DO NOTHING", (xid, seq, t, k, d))
+        ln.close()
+    with at(s["hq"]):
+        assert db.database.execute_sql("SELECT count(*) FROM hq_inbox").fetchone()[0] == before
+        assert hq.apply_inbox() == {"applied": 0, "parked": 0}
+        assert PosOrder.select().count() == 10
+        assert StockMovement.select().where(StockMovement.kind == "sale").count() == 20
+
+
+def test_a_row_the_head_office_cannot_apply_is_parked_and_the_rest_flow(chain_sites):
+    s = chain_sites
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        counter, shift, cashier = open_for_trade("LHR1")
+        # an item made at the branch alone: the head office has no such SKU
+        from pos_core.models import Product
+        Variant.create(product=Product.get(), sku="LOCAL-9", name="Local", price_paisa=100_00)
+        with db.write():
+            v = Variant.get(Variant.sku == "LOCAL-9")
+            ledger.record(ledger.Movement("opening:LHR1:LOCAL-9", v.id, counter.branch_id, 5, "opening", "o", "o"))
+        bad = sell(counter, shift, cashier, [("LOCAL-9", 1)])
+        good = sell(counter, shift, cashier, [("1001", 1)])
+        ln.run_once()
+        ln.close()
+    with at(s["hq"]):
+        hq.apply_inbox()
+        assert PosOrder.get_or_none(PosOrder.uid == good.uid) is not None
+        parked = hq.parked()
+        assert parked and all("unknown variant" in p["reason"] for p in parked)
+        assert {p["table"] for p in parked} >= {"pos_order_line", "stock_movement"}
+        # the head office adds the SKU; the parked rows apply on the next retry, nothing lost
+        from pos_core.models import Product
+        with db.write():
+            Variant.create(product=Product.get(), sku="LOCAL-9", name="Local", price_paisa=100_00)
+        hq.retry_parked()
+        assert hq.parked() == []
+        order = PosOrder.get(PosOrder.uid == bad.uid)
+        assert [l.sku for l in order.lines] == ["LOCAL-9"]
+        assert ledger.check() == []
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        ln.run_once()
+        assert ln.parked_up == 0
+        ln.close()
+
+
+def test_pull_never_skips_a_transaction_that_commits_out_of_order(chain_sites):
+    """T1 takes the lower seq but commits after T2. A pull in between must not move past T1."""
+    s = chain_sites
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        ln.close()
+    t1 = psycopg2.connect(s["hq"])
+    t2 = psycopg2.connect(s["hq"])
+    c1, c2 = t1.cursor(), t2.cursor()
+    c1.execute("UPDATE variant SET price_paisa = 11100 WHERE sku = '1001'")   # lower seq, still open
+    c2.execute("UPDATE variant SET price_paisa = 22200 WHERE sku = '1002'")
+    t2.commit()                                                                 # higher seq commits first
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        ln.pull_once()
+        prices = {v.sku: v.price_paisa for v in Variant.select()}
+        assert prices["1001"] == 99_99
+        # T2's row is held back as well: its xid is above the oldest running transaction
+        assert prices["1002"] == 333_33
+        t1.commit()
+        want = {"1001": 11100, "1002": 22200, "1003": 500_00, "1004": 1299_00}
+        pull_until(ln, lambda: {v.sku: v.price_paisa for v in Variant.select()} == want)
+        ln.close()
+    t1.close()
+    t2.close()
+
+
+def test_a_branch_credential_cannot_touch_another_branchs_rows(chain_sites):
+    s = chain_sites
+    with at(s["KHI1"]):
+        ln = link(s, "KHI1")
+        pull_until(ln)
+        counter, shift, cashier = open_for_trade("KHI1")
+        khi_order = sell(counter, shift, cashier, [("1001", 1)])
+        ln.run_once()
+        ln.close()
+    with at(s["hq"]):
+        hq.apply_inbox()
+        khi_rec = db.database.execute_sql("SELECT data FROM hq_inbox WHERE table_name = 'pos_order'").fetchone()[0]
+    lhr = psycopg2.connect(role_url(s["hq_name"], "LHR1"))
+    lhr.autocommit = True
+    cur = lhr.cursor()
+    for sql in ("UPDATE pos_order SET total_paisa = 1",
+                "UPDATE stock_level SET on_hand = 999",
+                "UPDATE staff SET role = 'admin'",
+                "DELETE FROM stock_movement",
+                "UPDATE hq_inbox SET status = 'APPLIED'"):
+        with pytest.raises(psycopg2.Error, match="permission denied"):
+            cur.execute(sql)
+    with pytest.raises(psycopg2.Error, match="row-level security"):
+        cur.execute("INSERT INTO hq_inbox (branch_code, xid, seq, table_name, key, data, schema_version) "
+                    "VALUES ('KHI1', 0, 999999, 'pos_order', 'k', '{}', 4)")
+    cur.execute("SELECT DISTINCT branch_code FROM hq_inbox")
+    assert cur.fetchall() in ([], [("LHR1",)])              # Karachi's rows are invisible to Lahore
+    # Lahore, through its own inbox, claiming to change Karachi's order: parked, not applied
+    rec = json.loads(khi_rec)
+    rec["d"]["total_paisa"] = 1
+    cur.execute("INSERT INTO hq_inbox (branch_code, xid, seq, table_name, key, data, schema_version) "
+                "VALUES ('LHR1', 0, 999999, 'pos_order', %s, %s, 4)", (rec["k"], json.dumps(rec)))
+    lhr.close()
+    with at(s["hq"]):
+        hq.apply_inbox()
+        assert PosOrder.get(PosOrder.uid == khi_order.uid).total_paisa != 1
+        reasons = [p["reason"] for p in hq.parked()]
+        assert any("belongs to KHI1, not to LHR1" in r for r in reasons)
+
+
+def test_the_till_never_waits_on_a_dead_link(chain_sites, tmp_path):
+    s = chain_sites
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        counter, shift, cashier = open_for_trade("LHR1")
+        ln.close()
+        dead = BranchLink("postgresql://nobody@127.0.0.1:1/none", "", "LHR1")
+        sell(counter, shift, cashier, [("1001", 1)])
+        dead.run_once()
+        assert not dead.up and "unreachable" in dead.last_error
+        from pos_core import heartbeat
+        row = heartbeat.get_detail("hq")
+        assert row["up"] is False and row["pending"] > 0
+
+
+def test_a_newer_branch_is_parked_until_the_head_office_upgrades(chain_sites, monkeypatch):
+    s = chain_sites
+    from pos_core import migrations
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        counter, shift, cashier = open_for_trade("LHR1")
+        order = sell(counter, shift, cashier, [("1001", 1)])
+        monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)   # the branch runs a newer release
+        ln.run_once()
+        ln.close()
+        monkeypatch.undo()
+    with at(s["hq"]):
+        hq.apply_inbox()
+        reasons = {p["reason"] for p in hq.parked()}
+        assert reasons and all("upgrade the head office" in r for r in reasons)
+        assert PosOrder.get_or_none(PosOrder.uid == order.uid) is None
+        monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)   # the head office upgrades
+        hq.retry_parked()
+        assert hq.parked() == []
+        assert PosOrder.get(PosOrder.uid == order.uid).number == order.number

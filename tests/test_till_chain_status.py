@@ -1,0 +1,37 @@
+"""The till's status bar shows the head-office link of a chain branch from the agent's heartbeat:
+up with nothing waiting, or down with what waits and for how long. It reads one row; it never
+touches the link, so selling goes on at the same speed with the link dead."""
+from __future__ import annotations
+
+import time
+
+from pos_core import heartbeat
+from pos_core.models import utcnow
+from pos_tui.app import make_app
+from pos_tui.widgets.status import hq_text
+
+from test_till_kit import make_config, open_shift, screen_text, start_selling, till_db  # noqa: F401
+
+
+def test_hq_text_says_what_waits_and_for_how_long():
+    assert hq_text({"up": True, "pending": 0, "lag_s": 0}, utcnow()) == "HQ 0q"
+    assert hq_text({"up": False, "pending": 42, "lag_s": 300}, utcnow()) == "[bold]HQ down[/] 42q 5m"
+    assert hq_text({"up": False, "pending": 0}, None) == "[bold]HQ down[/] 0q never"
+    assert "3 parked" in hq_text({"up": True, "pending": 1, "parked_up": 2, "parked_down": 1}, utcnow())
+
+
+async def test_status_bar_shows_the_head_office_link(tmp_path, till_db):
+    open_shift()
+    heartbeat.beat("hq", detail={"role": "branch", "up": False, "pending": 42, "lag_s": 300.0,
+                                 "parked_up": 0, "parked_down": 0}, error="head office unreachable")
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await start_selling(pilot, app)
+        t0 = time.monotonic()
+        app.screen.query_one("#status").refresh_status()
+        assert time.monotonic() - t0 < 0.5
+        assert "HQ down 42q 5m" in screen_text(app) or "HQ down 42q 5m" in str(app.screen.query_one("#status").render())
+        heartbeat.beat("hq", detail={"up": True, "pending": 0, "lag_s": 0.0}, error="", contact=True)
+        app.screen.query_one("#status").refresh_status()
+        await pilot.pause()
+        assert "HQ 0q" in str(app.screen.query_one("#status").render())

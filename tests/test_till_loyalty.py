@@ -1,0 +1,89 @@
+"""The till with promotions, coupons, salespeople, points and the customer profile, through Textual's pilot."""
+from __future__ import annotations
+
+from pos_core import coupons, customers, loyalty, promotions
+from pos_core.models import CommissionEntry, Coupon, OrderPromotion, PosOrder
+from pos_tui.app import make_app
+
+from test_till_kit import (barcode_of, flat, make_config, open_shift, screen_text, settle, staff,  # noqa: F401
+                           start_selling, till_db, type_text)
+
+
+async def test_promotion_coupon_and_salesperson_on_screen_and_receipt(tmp_path, till_db):
+    open_shift()
+    promotions.create("Eid 20% Women", "item_percent", value=2000, category="Women")
+    parcel = promotions.create("Parcel 10%", "bill_percent", value=1000, coupon_only=True)
+    coupons.create("PARCEL-1", parcel.id, max_uses=1)
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_selling(pilot, app)
+        await type_text(pilot, "bilal", enter=True)          # a salesperson's badge, scanned or typed
+        await type_text(pilot, barcode_of("L3SU-BLA-OS"), enter=True)
+        text = screen_text(app)
+        assert "Eid 20% Women -998.00" in text and "by Bilal Ahmed" in text
+        assert "3,992.00" in text                            # 4,990 less 20%
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await type_text(pilot, "parcel-1", enter=True)
+        text = screen_text(app)
+        assert "Parcel 10%" in text and "coupon PARCEL-1" in text and "3,592.80" in text
+        await type_text(pilot, "NOT-A-CODE", enter=True)
+        assert "NOT-A-CODE" in flat(app)                     # the item lookup's own error, not a coupon's
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")                           # exact cash
+        await settle(pilot, app)
+    order = PosOrder.get(PosOrder.kind == "sale")
+    assert order.total_paisa == 3592_80
+    assert sorted((p.name, p.amount_paisa) for p in OrderPromotion.select()) == [("Eid 20% Women", 998_00),
+                                                                               ("Parcel 10%", 399_20)]
+    assert [e.salesperson.code for e in CommissionEntry.select()] == ["bilal"]
+    assert Coupon.get(Coupon.code == "PARCEL-1").uses == 1
+    printed = (tmp_path / "printer.bin").read_bytes()
+    for words in (b"Eid 20% Women", b"Parcel 10%", b"You saved", b"1,397.20", b"Salesperson:", b"Bilal Ahmed"):
+        assert words in printed, words
+
+
+async def test_points_tender_with_confirmation_and_the_f3_profile(tmp_path, till_db):
+    open_shift()
+    loyalty.set_program(point_value_paisa=100)
+    loyalty.set_rule("1")
+    ali = customers.get_or_create("03001234567", "Ali Raza")
+    loyalty.move(ali.id, 1000, "adjust", "welcome", "adjust:ali")
+    customers.set_profile(ali.id, notes="Size M", marketing_consent=True)
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_selling(pilot, app)
+        await pilot.press("f3")
+        await pilot.pause()
+        await type_text(pilot, "0300 1234567", enter=True)
+        assert "points 1,000" in screen_text(app)
+        await pilot.press("f3")                              # attached: F3 shows the profile
+        await pilot.pause()
+        text = flat(app)
+        assert "Points 1,000" in text and "Notes: Size M" in text and "adjusted" in text
+        assert "Marketing messages: yes" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        await type_text(pilot, barcode_of("L3SU-BLA-OS"), enter=True)
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("f7")
+        await pilot.pause()
+        assert "1,000 points = Rs 1,000.00" in screen_text(app)
+        await pilot.press("enter")                           # all the points, then the customer confirms
+        await pilot.pause()
+        assert "pays Rs 1,000.00 with 1,000 points?" in flat(app)
+        await type_text(pilot, "n", enter=True)
+        assert "type Y, or Esc" in flat(app)                 # nothing used without a yes
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "y", enter=True)
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot, app)
+    order = PosOrder.get(PosOrder.kind == "sale")
+    assert sorted((p.method, p.amount_paisa) for p in order.payments) == [("cash", 3990_00), ("points", 1000_00)]
+    assert loyalty.balance(ali.id) == 39                     # 1,000 spent; 1 per Rs 100 on the Rs 3,990 paid
+    printed = (tmp_path / "printer.bin").read_bytes()
+    assert b"Points redeemed" in printed and b"Points balance" in printed and b"Loyalty points" in printed
