@@ -107,6 +107,12 @@ LOCAL_ONLY: dict[str, str] = {
     "chain_change": "the change log that drives replication; positions are per site",
     "chain_state": "this site's role and cursors",
     "chain_parked": "rows this site could not apply, kept here for a person",
+    # issue 15: the back office's summaries, recomputed at each site from the documents it holds
+    # (the head office's cover the whole chain, a branch's its own branch)
+    "stock_activity": "a summary of this site's ledger, caught up from its own movements",
+    "summary_watermark": "how far this site's summaries are brought up to date",
+    "sales_daily": "a summary of the documents this site holds, recomputed there",
+    "payments_daily": "a summary of the documents this site holds, recomputed there",
 }
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
