@@ -327,6 +327,7 @@ def _till(url: str, counter_id: int, staff_id: int, n: int, start, q) -> None:
 
 
 def _reporter(url: str, stop) -> None:
+    os.nice(10)   # as pos-office does (POS_OFFICE_NICE)
     db.open_database(url)
     year = Filters(YEAR_START, YEAR_START + dt.timedelta(days=DAYS - 1))
     keys = ["sales_day", "sales_item", "payments_day", "fbr_day", "stock_value"]
