@@ -136,11 +136,12 @@ LOCAL_ONLY: dict[str, str] = {
     "points_balance": "a projection of the points entries, rebuilt at each site from the entries it holds",
     "loyalty_program": "one row of settings per site (point value, expiry), set there with pos-admin loyalty",
     "commission_plan": "each site's plans, set there with pos-admin commission (no chain-wide plans yet)",
-    # Issue 15's report summaries (declared here so the registry test holds after both merges):
-    "sales_daily": "a summary of this site's documents for the reports, recomputed from them",
-    "payments_daily": "a summary of this site's tenders for the reports, recomputed from them",
-    "stock_activity": "a summary of this site's ledger for the stock reports, caught up from it",
-    "summary_watermark": "how far this site's own summaries have been brought up to date",
+    # issue 15: the back office's summaries, recomputed at each site from the documents it holds
+    # (the head office's cover the whole chain, a branch's its own branch)
+    "stock_activity": "a summary of this site's ledger, caught up from its own movements",
+    "summary_watermark": "how far this site's summaries are brought up to date",
+    "sales_daily": "a summary of the documents this site holds, recomputed there",
+    "payments_daily": "a summary of the documents this site holds, recomputed there",
 }
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}

@@ -407,18 +407,24 @@ class OfficeApp(App):
             return
         header = self.cfg.printer.header[0] if self.cfg.printer.header else self.cfg.site_name
         builder = printing.shift_slip if self.report_key == "shift_cash" else printing.day_slip
-        self.print_worker(builder(self.filters, self.scope(), header))
+        self.status("Printing...")
+        self.print_worker(builder, self.filters, self.scope(), header)
 
     @work(thread=True, group="print", exit_on_error=False)
-    def print_worker(self, slip) -> None:
+    def print_worker(self, builder, f: Filters, scope: str, header: str) -> None:
+        # The slip's figures are read here too: a year's day report must not freeze the screen.
+        from printers.transport import PrintResult
+        title = "Report"
         try:
+            slip = builder(f, scope, header)
+            title = slip.title.title()
             result = printing.print_slip(self.cfg, slip)
         except Exception as exc:  # noqa: BLE001 - printing never takes the app down
-            from printers.transport import PrintResult
             result = PrintResult(False, str(exc))
+        finally:
+            db.close()
         self.last_print = result
-        self.call_from_thread(self.status, f"{slip.title.title()} printed" if result.ok
-                              else f"not printed: {result.error}")
+        self.call_from_thread(self.status, f"{title} printed" if result.ok else f"not printed: {result.error}")
 
 
 def _cell(value, kind: str, bold: bool = False):
