@@ -110,6 +110,12 @@ def book_again(consignment_uid: str, staff_id: int, courier: str, city_code: str
                              consignee_name=old.consignee_name, phone=old.phone, address=old.address,
                              cod_paisa=old.cod_paisa, weight_grams=weight_grams or old.weight_grams,
                              pieces=old.pieces)
+        # A Shopify fulfillment not sent yet must not go out with the cancelled number: it waits
+        # for the new booking, which writes the new number into it.
+        for job in outbox.jobs_for(f.uid, outbox.SHOPIFY):
+            if job.kind == "fulfillment_create" and job.status == outbox.PENDING and not job.attempts:
+                job.depends_on = c.booking_job
+                job.save(only=[OutboxJob.depends_on])
         online_orders.add_event(f.order, "courier_booking_again", person.id, shipment=f.uid, courier=NAMES[courier],
                                 instead_of=old.tracking_number)
         audit.log("courier.book_again", person.id, c.reference, instead_of=old.reference)

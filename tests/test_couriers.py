@@ -436,3 +436,19 @@ def test_the_tracking_poll_asks_for_fifty_parcels_at_a_time(site, courier):
     counts = track(name, adapter)
     assert counts["errors"] == 2 and all("server error" in Consignment.get_by_id(c.id).last_error
                                          for c in (booked[0], booked[2]))
+
+
+def test_booked_again_before_shopify_had_it_the_fulfillment_waits_for_the_new_number(site, courier):
+    name, sim, adapter = courier
+    c = book(site, name, adapter)                      # booked; Shopify is offline: its job waits unsent
+    couriers.request_cancel(c.uid, site.supervisor.id)
+    run_until_settled({name: adapter})
+    again = couriers.book_again(c.uid, site.supervisor.id, name, CITY[name])
+    ship = OutboxJob.get(OutboxJob.kind == "fulfillment_create")
+    assert ship.depends_on == again.booking_job and agent_orders.due_jobs() == []
+    run_until_settled({name: adapter})
+    again = Consignment.get_by_id(again.id)
+    ship = OutboxJob.get_by_id(ship.id)
+    assert ship.payload["tracking"]["number"] == again.tracking_number != c.tracking_number
+    assert [j.uid for j in agent_orders.due_jobs()] == [ship.uid]
+    assert OutboxJob.select().where(OutboxJob.kind == "tracking_update").count() == 0
