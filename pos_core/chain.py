@@ -105,11 +105,19 @@ TABLES: list[Table] = [
     Table("consignment", ("uid",), "branch", UP, "fulfillment.branch"),
     Table("cod_statement", ("uid",), "branch", UP, append_only=True),
     Table("cod_statement_line", ("statement", "row_no"), "branch", UP, append_only=True),
-    # -- issue 16: loyalty, promotions, commission -----------------------------------------------
+    # -- issue 16: loyalty, promotions, coupons, commission -------------------------------------
+    # The rules are the head office's; points, coupon uses, promotions given and commission are
+    # what a branch did. A coupon's use count travels down from the head office, which counts
+    # every branch's uses as they arrive (so a code used up elsewhere is refused once that use
+    # has reached this branch; two branches offline at once can each use a single-use code).
     Table("loyalty_tier", ("name",), "hq", DOWN),
     Table("loyalty_rule", ("category", "tier"), "hq", DOWN),
-    Table("points_entry", ("event_key",), "branch", UP, append_only=True),
+    Table("promotion", ("uid",), "hq", DOWN),
+    Table("coupon", ("code",), "hq", DOWN),
     Table("customer_profile", ("customer",), "any", UP),
+    Table("points_entry", ("event_key",), "branch", UP, append_only=True),
+    Table("coupon_use", ("event_key",), "branch", UP, append_only=True),
+    Table("order_promotion", ("uid",), "branch", UP, "order.branch", append_only=True),
     Table("commission_entry", ("event_key",), "branch", UP, "order.branch", append_only=True),
 ]
 
@@ -125,21 +133,15 @@ LOCAL_ONLY: dict[str, str] = {
     "chain_change": "the change log that drives replication; positions are per site",
     "chain_state": "this site's role and cursors",
     "chain_parked": "rows this site could not apply, kept here for a person",
-    # issue 16. Promotions, coupons and commission plans are head-office settings, but their rows
-    # have no chain-wide identity yet (no uid, names not unique): until they get one they stay at
-    # each site, and so do the rows that point at them.
-    "loyalty_program": "one settings row with no identity column yet; to come down from the head office",
-    "points_balance": "a projection of the points entries, rebuilt at each site",
-    "promotion": "no chain-wide identity yet (needs a uid) to come down from the head office",
-    "coupon": "points at a promotion, which has no chain-wide identity yet",
-    "coupon_use": "points at a coupon, which has no chain-wide identity yet",
-    "order_promotion": "points at a promotion, which has no chain-wide identity yet",
-    "commission_plan": "no chain-wide identity yet (names not unique) to come down from the head office",
-    # issue 15: summaries of this site's own ledger and documents
-    "stock_activity": "a summary of this site's ledger, rebuilt from it",
-    "summary_watermark": "how far this site's summaries have read its own ledger (local ids)",
-    "sales_daily": "a summary of this site's documents, rebuilt from them",
-    "payments_daily": "a summary of this site's tenders, rebuilt from them",
+    "points_balance": "a projection of the points entries, rebuilt at each site from the entries it holds",
+    "loyalty_program": "one row of settings per site (point value, expiry), set there with pos-admin loyalty",
+    "commission_plan": "each site's plans, set there with pos-admin commission (no chain-wide plans yet)",
+    # issue 15: the back office's summaries, recomputed at each site from the documents it holds
+    # (the head office's cover the whole chain, a branch's its own branch)
+    "stock_activity": "a summary of this site's ledger, caught up from its own movements",
+    "summary_watermark": "how far this site's summaries are brought up to date",
+    "sales_daily": "a summary of the documents this site holds, recomputed there",
+    "payments_daily": "a summary of the documents this site holds, recomputed there",
 }
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
@@ -499,7 +501,22 @@ def _after_credit(applier: Applier, v: dict) -> None:
                   (v["delta_paisa"], v["customer_id"]))
 
 
-_AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit}
+def _after_points(applier: Applier, v: dict) -> None:
+    # Like store credit: the balance is a projection of the entries this site holds.
+    d = applier.d
+    d.execute_sql(_sql(d, "INSERT INTO points_balance (customer_id, points, updated_at) VALUES (?, ?, ?) "
+                          "ON CONFLICT (customer_id) DO UPDATE SET points = points_balance.points + excluded.points"),
+                  (v["customer_id"], v["delta"], _now()))
+
+
+def _after_coupon_use(applier: Applier, v: dict) -> None:
+    # At the head office: count a branch's use, so the coupon row going down carries every use.
+    d = applier.d
+    d.execute_sql(_sql(d, "UPDATE coupon SET uses = uses + 1 WHERE id = ?"), (v["coupon_id"],))
+
+
+_AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit,
+                 "points_entry": _after_points, "coupon_use": _after_coupon_use}
 
 
 def _merge_customer(here: dict, incoming: dict) -> dict:

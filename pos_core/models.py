@@ -609,6 +609,7 @@ class CustomerProfile(BaseModel):
 
 class Promotion(BaseModel):
     """An automatic promotion (or the discount behind a coupon). See promotions.py for the kinds."""
+    uid = CharField(unique=True, default=new_uid)   # its identity across a chain
     name = CharField()
     kind = CharField(max_length=16)       # item_percent, item_amount, bill_percent, bill_amount, bxgy, bundle
     value = BigIntegerField(default=0)     # basis points for *_percent, paisa for *_amount
@@ -654,6 +655,7 @@ class CouponUse(BaseModel):
 
 class OrderPromotion(BaseModel):
     """What each promotion took off a sale, per line (line_no) or for the bill (line_no NULL)."""
+    uid = CharField(unique=True, default=new_uid)
     order = ForeignKeyField(PosOrder, backref="promotions", on_delete="CASCADE")
     line_no = IntegerField(null=True)
     promotion = ForeignKeyField(Promotion, null=True)

@@ -25,7 +25,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from pos_core import config as configmod, fiscal, heartbeat, migrations, outbox
+from pos_core import config as configmod, fiscal, heartbeat, loyalty, migrations, outbox
 from pos_core.db import database
 from pos_core.models import utcnow
 
@@ -224,6 +224,18 @@ class Agent:
                 log.warning("reconciliation failed: %s", exc)
                 heartbeat.beat("reconcile", error=f"reconciliation failed: {exc}")
 
+    def expire_points(self) -> int:
+        """Loyalty points whose time has come (issue 16), hourly: a balance is right the same day."""
+        with database.connection_context():
+            try:
+                n = loyalty.expire()
+            except Exception as exc:  # noqa: BLE001 - the next hour tries again
+                log.warning("loyalty expiry failed: %s", exc)
+                return 0
+        if n:
+            log.info("loyalty: %d points expired", n)
+        return n
+
     def beat(self) -> None:
         with database.connection_context():
             self._beat_shopify()
@@ -330,6 +342,8 @@ class Agent:
                           next_run_time=now + dt.timedelta(seconds=10), replace_existing=True)
             sched.add_job(self.courier_daily, "interval", hours=24, id="courier-daily",
                           next_run_time=now + dt.timedelta(seconds=45), replace_existing=True)
+        sched.add_job(self.expire_points, "interval", hours=1, id="points-expiry",
+                      next_run_time=now + dt.timedelta(minutes=1), replace_existing=True)
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)
@@ -341,6 +355,8 @@ class Agent:
                            EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
         def on_signal(signum, frame):
+            if self.stop.is_set():   # a second signal (timeout(1) signals the group too): already stopping
+                return
             log.info("signal %d: finishing the job in hand, then stopping", signum)
             sdnotify.notify("STOPPING=1")
             self.stop.set()
