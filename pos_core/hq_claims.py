@@ -88,3 +88,41 @@ def claim_for(cfg, order_id: int, line_ids: list[int] | None = None, from_branch
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def release_unheld(cfg, order_id: int) -> str:
+    """After an unpack (or goods back after a cancellation): give back the claim on the order's
+    lines this branch no longer has in any live shipment, so another branch may pack them. Never
+    fails the step it follows: with the link down it says the claim is still held. Returns a note
+    for the person ("" when there is nothing to say)."""
+    if cfg.hq.role != "branch":
+        return ""
+    import psycopg2
+    from . import config as configmod
+    from .models import Branch, Fulfillment, FulfillmentLine, SmartOrder, SmartOrderLine
+    branch = (cfg.hq.branch or cfg.branch).upper()
+    so = SmartOrder.get_or_none(SmartOrder.id == order_id)
+    here = Branch.get_or_none(Branch.code == branch)
+    if so is None or here is None:
+        return ""
+    live = {line for (line,) in FulfillmentLine.select(FulfillmentLine.order_line).join(Fulfillment)
+            .where((Fulfillment.order == order_id) & (Fulfillment.branch == here.id)
+                   & (Fulfillment.status != "UNPACKED")).tuples()}
+    free = [l.shopify_line_id for l in SmartOrderLine.select().where(SmartOrderLine.order == order_id)
+            if l.id not in live]
+    if not free:
+        return ""
+    try:
+        password = configmod.read_secret("", cfg.hq.password_file, cfg.path, "hq.password_file")
+        conn = psycopg2.connect(cfg.hq.url, password=password or None, connect_timeout=5,
+                                application_name="pos-till-claim", options="-c statement_timeout=15000")
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(RELEASE_SQL, (so.shopify_id, free))
+                n = cur.fetchone()[0]
+        finally:
+            conn.close()
+    except (psycopg2.Error, configmod.ConfigError) as exc:
+        return (f"; {branch} still holds its claim on the order at the head office ({_first_line(exc)}): "
+                "another branch cannot pack it until the link is back and it is unpacked again")
+    return f"; {branch}'s claim on {n} line(s) given back" if n else ""

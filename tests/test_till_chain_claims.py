@@ -57,9 +57,16 @@ async def test_shipping_an_order_another_branch_holds_is_refused_then_packed_onc
         assert type(app.screen).__name__ == "OnlineOrderScreen"
         f = Fulfillment.select().where(Fulfillment.order == order.id).get()
         assert f.status == "PENDING" and len(list(f.lines)) == 2
+        assert claims.claim(karachi, "gid://shopify/Order/2003").held_elsewhere == {"L1": "LHR1", "L2": "LHR1"}
+        await press(pilot, app, "f6")                # packed at Lahore
+        assert Fulfillment.get_by_id(f.id).status == "PACKED"
+        await press(pilot, app, "f7")                # unpacked: Lahore gives the lines back
+        assert Fulfillment.get_by_id(f.id).status == "UNPACKED"
+        assert "LHR1's claim on 2 line(s) given back" in " ".join(screen_text(app).split())
+    assert claims.claim(karachi, "gid://shopify/Order/2003").ok       # now Karachi may pack it
     karachi.close()
     with at(hq_url(office)):
-        assert hq.claims("gid://shopify/Order/2003") == {"L1": "LHR1", "L2": "LHR1"}
+        assert hq.claims("gid://shopify/Order/2003") == {"L1": "KHI1", "L2": "KHI1"}
     db.open_database(f"sqlite:///{till_db}")
 
 
@@ -76,3 +83,6 @@ def test_claim_for_refuses_offline_and_another_branchs_goods(tmp_path, till_db, 
     with pytest.raises(StateError, match="the goods would leave KHI1: pack it at KHI1's counter, not at LHR1"):
         hq_claims.claim_for(cfg, order.id, None, "KHI1")
     assert hq_claims.claim_for(make_config(tmp_path, till_db), order.id) is None   # a single shop claims nothing
+    # giving a claim back never fails the unpack it follows: offline, it says the claim is still held
+    assert "LHR1 still holds its claim on the order at the head office" in hq_claims.release_unheld(cfg, order.id)
+    assert hq_claims.release_unheld(make_config(tmp_path, till_db), order.id) == ""
