@@ -194,6 +194,17 @@ def claims(order_shopify_id: str) -> dict[str, str]:
         (order_shopify_id,)).fetchall())
 
 
+def release_claim(order_shopify_id: str, lines: list[str] | None = None) -> dict[str, str]:
+    """At the head office, for a manager: give back whichever branch's claim on these lines (all
+    the order's when None), e.g. one a branch could not give back while its link was down.
+    Returns {line: branch} of what was released."""
+    with db.write():
+        rows = db.database.execute_sql(
+            "DELETE FROM hq_claim WHERE order_shopify_id = %s AND (%s::text[] IS NULL OR line_id = ANY(%s::text[])) "
+            "RETURNING line_id, branch_code", (order_shopify_id, lines, lines)).fetchall()
+    return dict(rows)
+
+
 def init() -> None:
     """Make this PostgreSQL database a head office: the pos schema, the hq tables, the branches'
     group role and its rights, and change capture on the head office's own tables. Idempotent."""

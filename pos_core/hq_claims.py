@@ -124,5 +124,5 @@ def release_unheld(cfg, order_id: int) -> str:
             conn.close()
     except (psycopg2.Error, configmod.ConfigError) as exc:
         return (f"; {branch} still holds its claim on the order at the head office ({_first_line(exc)}): "
-                "another branch cannot pack it until the link is back and it is unpacked again")
+                "another branch cannot pack it until the head office releases it (pos-admin hq release)")
     return f"; {branch}'s claim on {n} line(s) given back" if n else ""

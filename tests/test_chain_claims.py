@@ -131,3 +131,27 @@ def test_one_shopify_poller_per_shop(tmp_path, role, polls, monkeypatch):
         db.close()
     assert ("poll_orders" in calls) is polls and ("catalog_pass" in calls) is polls
     assert "push" in calls and "hq_sync" in calls
+
+
+def test_pos_admin_shows_and_releases_claims_at_the_head_office(office, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    lhr = link(office, "LHR1")
+    assert claims.claim(lhr, "gid://shopify/Order/3").ok
+    lhr.close()
+    cfg = tmp_path / "hq.toml"
+    cfg.write_text(f'[database]\nurl = "{office["url"]}"\n')
+
+    def admin(*args):
+        return subprocess.run([sys.executable, "-m", "pos_core.admin", "--config", str(cfg), "hq", *args],
+                              cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60)
+    r = admin("claims", "gid://shopify/Order/3")
+    assert r.returncode == 0 and "L1" in r.stdout and "LHR1" in r.stdout
+    r = admin("release", "gid://shopify/Order/3", "L2")
+    assert r.returncode == 0 and "L2: LHR1's claim given back" in r.stdout
+    with at(office["url"]):
+        assert hq.claims("gid://shopify/Order/3") == {"L1": "LHR1"}
+    assert admin("release", "gid://shopify/Order/3").returncode == 0
+    r = admin("release", "gid://shopify/Order/3")
+    assert r.returncode == 1 and "no claim on gid://shopify/Order/3 to give back" in r.stdout
