@@ -180,6 +180,22 @@ def _claim_sql(group: str) -> list[str]:
                              AND branch_code = hq_my_branch()
                              AND (p_lines IS NULL OR line_id = ANY(p_lines)) RETURNING 1)
              SELECT count(*) FROM gone $$""",
+        # Chain-wide stock at the counter: every branch's on-hand and in-transit for one SKU, as
+        # the head office has it (each branch as of its last contact).
+        """CREATE OR REPLACE FUNCTION hq_stock(p_sku text)
+           RETURNS TABLE (o_branch text, o_on_hand bigint, o_in_transit bigint, o_as_of timestamp)
+           LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+             SELECT b.code::text,
+                    coalesce((SELECT sl.on_hand FROM stock_level sl JOIN variant v ON v.id = sl.variant_id
+                               WHERE v.sku = p_sku AND sl.branch_id = b.id), 0)::bigint,
+                    coalesce((SELECT sum(tl.qty_sent) FROM transfer_line tl JOIN transfer t ON t.id = tl.transfer_id
+                               JOIN variant v ON v.id = tl.variant_id
+                               WHERE v.sku = p_sku AND t.to_branch_id = b.id AND t.status = 'DISPATCHED'), 0)::bigint,
+                    l.last_contact_at
+               FROM branch b LEFT JOIN hq_branch_link l ON l.branch_code = b.code
+              ORDER BY b.code $$""",
+        "REVOKE ALL ON FUNCTION hq_stock(text) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_stock(text) TO {group}",
         "REVOKE ALL ON FUNCTION hq_claim(text, text[]) FROM PUBLIC",
         "REVOKE ALL ON FUNCTION hq_release(text, text[]) FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION hq_claim(text, text[]) TO {group}",

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import conftest
-from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
+from chain_kit import (PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url,
+                       sync_until_sent)
 from pos_core import chain, customers, db, hq, ledger, refunds, sales, staff, transfers
 from pos_core.errors import StateError
 from pos_core.models import (Branch, ChainParked, Counter, CreditEntry, Customer, PosOrder, Shift, Staff, StockLevel, Transfer, TransferReceipt, TransferSettlement,
@@ -49,7 +50,7 @@ def sites(tmp_path, request):
             ln = link(s, code)
             pull_until(ln)
             open_for_trade(code, qty=50)
-            ln.run_once()
+            sync_until_sent(ln)
             ln.close()
     yield s
     db.close()
@@ -66,8 +67,9 @@ def sync(s, code, test=None):
     """One agent pass at `code`, the head office applying what came up, then pulls until `test`."""
     with at(s[code]):
         ln = link(s, code)
-        ln.run_once()
-        assert ln.up, ln.last_error
+        # until all is sent: on a PostgreSQL branch the push waits for older writers on the shared
+        # test cluster to finish (a delay, never a skip)
+        sync_until_sent(ln)
         ln.close()
     with at(s["hq"]):
         assert hq.apply_inbox()["parked"] == 0, hq.parked()
@@ -111,6 +113,12 @@ def test_transfer_between_boxes_sender_offline_after_dispatch(sites):
     sync(s, "LHR1")
     with at(s["hq"]):
         assert Transfer.get(Transfer.number == number).status == "DISPATCHED"
+    # a Karachi cashier's Ctrl+K: every branch as the head office has it, in transit included
+    from pos_core import config as configmod, hq_stock
+    cfg = configmod.parse({"database": {"url": "sqlite:///unused.db"}, "counter": {"branch": "KHI1", "code": "C1"},
+                           "hq": {"role": "branch", "url": role_url(s["hq_name"], "KHI1")}}, "khi.toml")
+    seen = {r.branch: (r.on_hand, r.in_transit, r.as_of is not None) for r in hq_stock.chain_stock(cfg, "1001")}
+    assert seen == {"LHR1": (45, 0, True), "KHI1": (50, 5, True), "ISB1": (0, 0, False)}
 
     # Karachi comes online later: the transfer addressed to it arrives through the head office.
     with at(s["KHI1"]):
@@ -151,7 +159,7 @@ def test_transfer_between_boxes_sender_offline_after_dispatch(sites):
     with at(s["KHI1"]):
         ln = link(s, "KHI1")
         pull_until(ln, lambda: Transfer.get(Transfer.number == number).status == "RECEIVED")
-        ln.run_once()
+        sync_until_sent(ln)
         ln.close()
         line = Transfer.get(Transfer.number == number).lines.order_by(chain.model_for("transfer_line").line_no)[1]
         assert line.resolution == "returned_to_sender"
@@ -159,17 +167,17 @@ def test_transfer_between_boxes_sender_offline_after_dispatch(sites):
         assert hq.apply_inbox()["parked"] == 0 and hq.parked() == []
         t = Transfer.get(Transfer.number == number)
         assert t.status == "RECEIVED"
-        hq_stock = {code: stock(code) for code in ("LHR1", "KHI1")}
+        hq_levels = {code: stock(code) for code in ("LHR1", "KHI1")}
         assert ledger.check() == []
     # Every site: a clean ledger, the head office's copy equal to the branch's own, nothing parked.
     for code in ("LHR1", "KHI1"):
         with at(s[code]):
             assert ledger.check() == []
-            assert stock(code) == hq_stock[code]
+            assert stock(code) == hq_levels[code]
             assert ChainParked.select().where(ChainParked.resolved_at.is_null()).count() == 0
             assert Transfer.get(Transfer.number == number).status == "RECEIVED"
-    assert hq_stock["LHR1"]["1001"] == 45 and hq_stock["LHR1"]["1002"] == 48
-    assert hq_stock["KHI1"]["1001"] == 55 and hq_stock["KHI1"]["1002"] == 52
+    assert hq_levels["LHR1"]["1001"] == 45 and hq_levels["LHR1"]["1002"] == 48
+    assert hq_levels["KHI1"]["1001"] == 55 and hq_levels["KHI1"]["1002"] == 52
 
 
 @needs_pg

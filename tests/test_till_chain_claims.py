@@ -86,3 +86,28 @@ def test_claim_for_refuses_offline_and_another_branchs_goods(tmp_path, till_db, 
     # giving a claim back never fails the unpack it follows: offline, it says the claim is still held
     assert "LHR1 still holds its claim on the order at the head office" in hq_claims.release_unheld(cfg, order.id)
     assert hq_claims.release_unheld(make_config(tmp_path, till_db), order.id) == ""
+    from pos_core import hq_stock
+    with pytest.raises(StateError, match="other branches: the head office cannot be reached"):
+        hq_stock.chain_stock(cfg, "1001")
+    assert hq_stock.chain_stock(make_config(tmp_path, till_db), "1001") is None
+
+
+async def test_ctrl_k_shows_every_branch_from_the_head_office(tmp_path, till_db, office):
+    from test_till_kit import flat, settle, type_text
+    sku = stocked(1)[0]
+    open_shift()
+    cfg = make_config(tmp_path, till_db, hq={"role": "branch", "url": role_url(office, "LHR1")})
+    app = make_app(cfg)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_selling(pilot, app)
+        await pilot.press("ctrl+k")
+        await settle(pilot, app)
+        await type_text(pilot, sku, enter=True)
+        await settle(pilot, app)
+        for _ in range(50):
+            if "Every branch" in flat(app):
+                break
+            await pilot.pause(0.1)
+        text = flat(app)
+        assert "Every branch (head office; as of each branch's last sync)" in text
+        assert "KHI1 on hand 0" in text and "as of never" in text

@@ -89,6 +89,31 @@ class StockScreen(Screen):
                          f"{escape(h.person[:10]):10} {escape(h.reason[:14])}")
         self.query_one("#stock-view", Static).update("\n".join(lines))
         self.show_message(f"{v.sku}: {view['on_hand'].get(here.code, 0)} here")
+        if self.app.cfg.hq.role == "branch":
+            self.chain_view(v.sku, lines)
+
+    def chain_view(self, sku: str, lines: list[str]) -> None:
+        """In a chain: every branch as the head office has it (as of each one's last contact),
+        fetched in a worker so a slow link never holds the counter."""
+        from pos_core import hq_stock
+        from pos_core.models import utcnow
+        here, cfg = self.app.counter.branch.code, self.app.cfg
+
+        def show(rows) -> None:
+            now = utcnow()
+            more = ["", "Every branch (head office; as of each branch's last sync):"]
+            for r in rows:
+                mark = " (this branch)" if r.branch == here else ""
+                more.append(f"  {r.branch:8} on hand {r.on_hand:5}"
+                            + (f"   in transit to it {r.in_transit}" if r.in_transit else "")
+                            + f"   as of {hq_stock.age(r.as_of, now)}{mark}")
+            self.query_one("#stock-view", Static).update("\n".join(lines + more))
+
+        def offline(text: str) -> None:
+            self.query_one("#stock-view", Static).update("\n".join(lines + ["", text]))
+
+        work.run(self, lambda: hq_stock.chain_stock(cfg, sku), show, failed=offline, busy=None,
+                 group="chain-stock", exclusive=True, what="other branches' stock")
 
     # --- the branch's stock work -------------------------------------------------------------
     def action_levels(self) -> None:
