@@ -127,6 +127,7 @@ class ReportsScreen(Screen):
         Binding("f10", "export", "Export", id="office.export"),
         Binding("ctrl+p", "print", "Print", id="office.print"),
         Binding("ctrl+l", "toggle_list", "List", id="office.list"),
+        Binding("ctrl+t", "tags", "Tags", id="office.tags"),
         Binding("ctrl+q", "app.quit", "Quit", id="office.quit"),
     ]
 
@@ -222,6 +223,10 @@ class ReportsScreen(Screen):
     def action_chart(self) -> None:
         self.app.show_chart = not self.app.show_chart
         self.app.draw()
+
+    def action_tags(self) -> None:
+        from .tags import TagsScreen  # price tags for a picked list (issue 17)
+        self.app.push_screen(TagsScreen())
 
     def action_toggle_list(self) -> None:
         lst = self.query_one("#reports")
@@ -402,18 +407,24 @@ class OfficeApp(App):
             return
         header = self.cfg.printer.header[0] if self.cfg.printer.header else self.cfg.site_name
         builder = printing.shift_slip if self.report_key == "shift_cash" else printing.day_slip
-        self.print_worker(builder(self.filters, self.scope(), header))
+        self.status("Printing...")
+        self.print_worker(builder, self.filters, self.scope(), header)
 
     @work(thread=True, group="print", exit_on_error=False)
-    def print_worker(self, slip) -> None:
+    def print_worker(self, builder, f: Filters, scope: str, header: str) -> None:
+        # The slip's figures are read here too: a year's day report must not freeze the screen.
+        from printers.transport import PrintResult
+        title = "Report"
         try:
+            slip = builder(f, scope, header)
+            title = slip.title.title()
             result = printing.print_slip(self.cfg, slip)
         except Exception as exc:  # noqa: BLE001 - printing never takes the app down
-            from printers.transport import PrintResult
             result = PrintResult(False, str(exc))
+        finally:
+            db.close()
         self.last_print = result
-        self.call_from_thread(self.status, f"{slip.title.title()} printed" if result.ok
-                              else f"not printed: {result.error}")
+        self.call_from_thread(self.status, f"{title} printed" if result.ok else f"not printed: {result.error}")
 
 
 def _cell(value, kind: str, bold: bool = False):

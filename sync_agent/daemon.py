@@ -42,6 +42,7 @@ log = logging.getLogger("sync_agent")
 
 PUSH_SECONDS, HEARTBEAT_SECONDS, CATALOG_SECONDS, RECONCILE_SECONDS = 2.0, 5.0, 600.0, 3600.0
 IDLE_POLL = 0.2
+HQ_SECONDS = 5.0
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
 
@@ -185,7 +186,10 @@ class Agent:
         if not self.hq:
             return
         with database.connection_context():
-            self.hq.run_once(linger=linger, stop=self.stop)
+            if self.cfg.hq.role == "branch":
+                self.hq.run_once(linger=linger, stop=self.stop, idle=self.cfg.hq.push_seconds)
+            else:
+                self.hq.run_once(linger=linger, stop=self.stop, idle=min(self.cfg.hq.push_seconds, 0.1))
 
     def fbr_push(self) -> int:
         """Report due invoices in order; the worker's breaker keeps a dead link from being hammered."""
@@ -321,7 +325,9 @@ class Agent:
             sched.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile",
                           next_run_time=now + dt.timedelta(minutes=5), replace_existing=True)
         if self.hq:
-            every = self.cfg.hq.push_seconds
+            # One run lingers most of HQ_SECONDS, looking for work every hq.push_seconds; a run that
+            # catches up a backlog stops at the end of its time and the next one goes on.
+            every = max(HQ_SECONDS, self.cfg.hq.push_seconds)
             sched.add_job(self.hq_sync, "interval", seconds=every, kwargs={"linger": every * 0.9},
                           id="hq", next_run_time=now, replace_existing=True)
         if self.fbr:
@@ -345,6 +351,8 @@ class Agent:
                            EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
         def on_signal(signum, frame):
+            if self.stop.is_set():   # a second signal (timeout(1) signals the group too): already stopping
+                return
             log.info("signal %d: finishing the job in hand, then stopping", signum)
             sdnotify.notify("STOPPING=1")
             self.stop.set()

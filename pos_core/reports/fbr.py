@@ -19,13 +19,13 @@ USE_SUMMARIES = True   # sales_daily (summary.py); tests switch it off to compar
 
 def _from_summary(f: Filters) -> list[tuple]:
     from .sales import sd_where
-    where, params = sd_where(f)
+    sd_from, where, params = sd_where(f)
     counts = query(
         "SELECT sd.day, b.code || '-' || c.code, c.fbr_posid, SUM(CASE WHEN sd.kind = 'sale' THEN sd.docs ELSE 0 END), "
         "SUM(CASE WHEN sd.kind = 'refund' THEN sd.docs ELSE 0 END), "
         "SUM(CASE WHEN sd.kind = 'refund' THEN -sd.tax_paisa ELSE sd.tax_paisa END), "
         "SUM(CASE WHEN sd.kind = 'refund' THEN -sd.fees_paisa ELSE sd.fees_paisa END) "
-        "FROM sales_daily sd JOIN counter c ON c.id = sd.counter_id JOIN branch b ON b.id = sd.branch_id "
+        f"{sd_from} JOIN counter c ON c.id = sd.counter_id JOIN branch b ON b.id = sd.branch_id "
         f"WHERE {where} GROUP BY sd.day, b.code, c.code, c.fbr_posid ORDER BY 1, 2", params)
     # What is not yet fiscalised changes as the agent works: always read live (few rows: by job state).
     owhere, oparams = order_where(f)

@@ -541,6 +541,15 @@ class MutationRoot:
             out["fulfillment"] = FulfillmentView(self.ctx, out["fulfillment"])
         return out
 
+    def fulfillmentTrackingInfoUpdate(self, info, fulfillmentId, trackingInfoInput, notifyCustomer=None):
+        from . import orders as om
+        from .order_views import FulfillmentView
+        out = self._locked(lambda: om.fulfillment_tracking_update(self.state, fulfillmentId, trackingInfoInput,
+                                                                  notifyCustomer))
+        if out["fulfillment"] is not None:
+            out["fulfillment"] = FulfillmentView(self.ctx, out["fulfillment"])
+        return out
+
     def fulfillmentOrderMove(self, info, id, newLocationId, fulfillmentOrderLineItems=None):
         from . import orders as om
         from .order_views import FulfillmentOrderView
