@@ -194,12 +194,31 @@ def claims(order_shopify_id: str) -> dict[str, str]:
         (order_shopify_id,)).fetchall())
 
 
+def release_claim(order_shopify_id: str, lines: list[str] | None = None) -> dict[str, str]:
+    """At the head office, for a manager: give back whichever branch's claim on these lines (all
+    the order's when None), e.g. one a branch could not give back while its link was down.
+    Returns {line: branch} of what was released."""
+    with db.write():
+        rows = db.database.execute_sql(
+            "DELETE FROM hq_claim WHERE order_shopify_id = %s AND (%s::text[] IS NULL OR line_id = ANY(%s::text[])) "
+            "RETURNING line_id, branch_code", (order_shopify_id, lines, lines)).fetchall()
+    return dict(rows)
+
+
 def init() -> None:
     """Make this PostgreSQL database a head office: the pos schema, the hq tables, the branches'
     group role and its rights, and change capture on the head office's own tables. Idempotent."""
     if not db.is_postgres():
         raise HqError("the head office database must be PostgreSQL")
     migrations.migrate()
+    refresh()
+    chain.enable_capture("head-office")
+    chain.set_state("role", "head-office")
+
+
+def refresh() -> None:
+    """(Re)create the hq tables, functions, rights and row security: after an upgrade that added a
+    table branches read (issue 14's relayed tables), `pos-admin migrate` calls this."""
     group = group_role()
     with db.write():
         exists = db.database.execute_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (group,)).fetchone()
@@ -207,8 +226,6 @@ def init() -> None:
             db.database.execute_sql(f"CREATE ROLE {group} NOLOGIN")
         for sql in _schema_sql(group):
             db.database.execute_sql(sql)
-    chain.enable_capture("head-office")
-    chain.set_state("role", "head-office")
 
 
 def is_hq() -> bool:

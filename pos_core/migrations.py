@@ -169,9 +169,11 @@ def migrate() -> list[int]:
         ran.append(version)
     if ran:
         # A SQLite ALTER may rebuild a table and lose its triggers: a chain site gets them back.
-        from . import chain
+        from . import chain, hq
         if chain.capture_enabled():
             chain.enable_capture()
+        if hq.is_hq():
+            hq.refresh()   # the branches' rights on tables this upgrade added
     return ran
 
 

@@ -114,6 +114,9 @@ def receive(ref: str, staff_id: int, counted: dict[int, int], *, shopify_enabled
         if t.status != "DISPATCHED":
             raise StateError(f"transfer {t.number} is {t.status}; it can be received once, after dispatch")
         lines = list(t.lines.order_by(TransferLine.line_no))
+        if not lines:   # a chain branch whose copy of the transfer has come without its lines yet
+            raise StateError(f"transfer {t.number} has not fully arrived from the head office yet; "
+                             "try again after the next sync")
         sent: dict[int, int] = {}
         for l in lines:
             sent[l.variant_id] = sent.get(l.variant_id, 0) + l.qty_sent

@@ -91,6 +91,10 @@ class Agent:
             from .hq.office import HeadOffice
             self.hq = HeadOffice()
         self.looping = False
+        # One poller per shop (issue 14): in a chain the head office's agent polls Shopify's orders,
+        # imports the catalog and reconciles; a branch gets them from the head office. A single
+        # shop (no [hq] role) polls as before.
+        self.polls_shopify = cfg.hq.role != "branch"
 
     # -- jobs ---------------------------------------------------------------------------------
     def start_up(self) -> None:
@@ -305,7 +309,7 @@ class Agent:
         """Every job a single time. Refused (AgentRunning) while another agent holds the database."""
         with AgentLock():
             self.start_up()
-            if self.client:
+            if self.client and self.polls_shopify:
                 self.catalog_pass("auto")
                 self.poll_orders()
             self.push()
@@ -329,7 +333,7 @@ class Agent:
                       id="outbox-push", next_run_time=now, replace_existing=True)
         sched.add_job(self.beat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
                       next_run_time=now, replace_existing=True)
-        if self.client:
+        if self.client and self.polls_shopify:
             sched.add_job(self.catalog_pass, "interval", seconds=CATALOG_SECONDS, id="catalog",
                           next_run_time=now + dt.timedelta(seconds=30), replace_existing=True)
             sched.add_job(self.discount_codes, "interval", seconds=CATALOG_SECONDS, id="discount-codes",

@@ -103,3 +103,55 @@ def test_claiming_needs_the_head_office_link_and_says_so(office):
     dead = BranchLink("postgresql://nobody@127.0.0.1:1/none", "", "LHR1")
     with pytest.raises(claims.ClaimUnavailable, match="needs the head-office link, and it is down"):
         claims.claim(dead, "gid://shopify/Order/0")
+
+
+@pytest.mark.parametrize("role, polls", [("off", True), ("head-office", True), ("branch", False)])
+def test_one_shopify_poller_per_shop(tmp_path, role, polls, monkeypatch):
+    """The head office's agent (or a single shop's) polls orders and imports the catalog; a
+    branch's agent does not: it gets Smart Orders and the catalog from the head office."""
+    from pos_core import config as configmod
+    from sync_agent import daemon
+    data = {"database": {"url": f"sqlite:///{tmp_path / 'pos.db'}"}, "counter": {"branch": "LHR1", "code": "C1"}}
+    if role != "off":
+        data["hq"] = {"role": role}
+        if role == "branch":
+            data["hq"]["url"] = "postgresql://pos_hq_br_lhr1@127.0.0.1:1/pos_hq"
+    cfg = configmod.parse(data, tmp_path / "pos.toml")
+    agent = daemon.Agent(cfg, client=object())
+    calls = []
+    for name in ("catalog_pass", "poll_orders", "push", "track_couriers", "courier_daily", "fbr_push",
+                 "hq_sync", "beat", "start_up"):
+        monkeypatch.setattr(agent, name, lambda *a, _n=name, **k: calls.append(_n))
+    from pos_core import migrations
+    db.open_database(cfg.database_url)
+    try:
+        migrations.init()
+        agent.once()
+    finally:
+        db.close()
+    assert ("poll_orders" in calls) is polls and ("catalog_pass" in calls) is polls
+    assert "push" in calls and "hq_sync" in calls
+
+
+def test_pos_admin_shows_and_releases_claims_at_the_head_office(office, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    lhr = link(office, "LHR1")
+    assert claims.claim(lhr, "gid://shopify/Order/3").ok
+    lhr.close()
+    cfg = tmp_path / "hq.toml"
+    cfg.write_text(f'[database]\nurl = "{office["url"]}"\n')
+
+    def admin(*args):
+        return subprocess.run([sys.executable, "-m", "pos_core.admin", "--config", str(cfg), "hq", *args],
+                              cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60)
+    r = admin("claims", "gid://shopify/Order/3")
+    assert r.returncode == 0 and "L1" in r.stdout and "LHR1" in r.stdout
+    r = admin("release", "gid://shopify/Order/3", "L2")
+    assert r.returncode == 0 and "L2: LHR1's claim given back" in r.stdout
+    with at(office["url"]):
+        assert hq.claims("gid://shopify/Order/3") == {"L1": "LHR1"}
+    assert admin("release", "gid://shopify/Order/3").returncode == 0
+    r = admin("release", "gid://shopify/Order/3")
+    assert r.returncode == 1 and "no claim on gid://shopify/Order/3 to give back" in r.stdout

@@ -14,7 +14,7 @@ import pytest
 
 import conftest
 from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
-from pos_core import chain, customers, db, hq, ledger, refunds, sales, transfers
+from pos_core import chain, customers, db, hq, ledger, refunds, sales, staff, transfers
 from pos_core.errors import StateError
 from pos_core.models import (Branch, ChainParked, Counter, CreditEntry, Customer, PosOrder, Shift, Staff, StockLevel, Transfer, TransferReceipt, TransferSettlement,
                              Variant)
@@ -328,3 +328,79 @@ def test_one_customer_chain_wide_and_credit_overdrawn_offline_is_flagged(sites, 
             assert ChainParked.select().where(ChainParked.resolved_at.is_null()).count() == 0
     with at(s["hq"]):
         assert hq.parked() == []
+
+
+# --- staff managed once, at the head office ----------------------------------------------------
+
+def _admin(cfg, *args, pin=None):
+    import os
+    env = dict(os.environ)
+    if pin is not None:
+        env["POS_NEW_PIN"] = pin
+    return subprocess.run([sys.executable, "-m", "pos_core.admin", "--config", str(cfg), *args], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@needs_pg
+def test_staff_managed_at_the_head_office_reach_a_branch_that_was_offline(sites, tmp_path):
+    s = sites
+    hq_cfg, khi_cfg = tmp_path / "hq.toml", tmp_path / "khi.toml"
+    hq_cfg.write_text(f'[database]\nurl = "{s["hq"]}"\n')
+    khi_cfg.write_text(f'[database]\nurl = "{s["KHI1"]}"\n')
+    r = _admin(hq_cfg, "staff", "add", "bilal", "Bilal", "cashier", "--branches", "KHI1", pin="4444")
+    assert r.returncode == 0 and "added bilal (Bilal, cashier, KHI1)" in r.stdout, r.stderr
+    r = _admin(hq_cfg, "staff", "add", "bilal", "Bilal", "cashier", pin="4444")
+    assert r.returncode == 1 and "staff code 'bilal' is taken" in r.stderr and "Traceback" not in r.stderr
+    r = _admin(hq_cfg, "staff", "add", "zara", "Zara", "cashier", "--branches", "QTA1", pin="12")
+    assert r.returncode == 1 and "a PIN is 4 to 8 digits" in r.stderr
+    with at(s["KHI1"]):
+        ln = link(s, "KHI1")
+        pull_until(ln, lambda: staff.authenticate("4444") is not None)
+        ln.close()
+        assert staff.authenticate("4444").code == "bilal"
+    # a branch box refuses to change staff itself: the change would never travel
+    r = _admin(khi_cfg, "staff", "disable", "ayesha")
+    assert r.returncode == 1 and "staff are managed at the head office" in r.stderr
+    # Karachi is offline for days; the head office disables Bilal and gives Imran a new PIN
+    assert _admin(hq_cfg, "staff", "disable", "bilal").returncode == 0
+    r = _admin(hq_cfg, "staff", "reset-pin", "imran", pin="98765")
+    assert r.returncode == 0, r.stderr
+    with at(s["KHI1"]):
+        assert staff.authenticate("4444").code == "bilal"      # the branch's last copy, while offline
+        assert staff.authenticate("3333").code == "imran"
+        ln = link(s, "KHI1")
+        pull_until(ln, lambda: staff.authenticate("4444") is None)
+        pull_until(ln, lambda: staff.authenticate("98765") is not None)
+        ln.close()
+        assert staff.authenticate("3333") is None
+        assert unsent(ln) == 0
+    r = _admin(hq_cfg, "staff", "list")
+    assert r.returncode == 0 and "bilal" in r.stdout and "disabled" in r.stdout
+
+
+@needs_pg
+def test_a_head_office_upgraded_to_migration_9_lets_branches_read_the_new_tables(sites):
+    s = sites
+    from pos_core import migrations
+    from pos_core.models import WORKFLOW_MODELS
+    with at(s["hq"]):
+        with db.write():   # the head office as it was at schema 8
+            db.database.drop_tables(WORKFLOW_MODELS)
+            migrations.SchemaMigration.delete().where(migrations.SchemaMigration.version == 9).execute()
+        assert migrations.migrate() == [9]
+    ln = link(s, "KHI1")
+    hq_db = ln._hq()
+    assert [hq_db.execute_sql(f"SELECT count(*) FROM {m._meta.table_name}").fetchone()[0]
+            for m in WORKFLOW_MODELS] == [0, 0, 0]
+    ln.close()
+
+
+def test_a_transfer_whose_lines_have_not_arrived_is_not_received(site):
+    from pos_core.models import TransferLine
+    t = transfers.create(site.lhr.id, site.khi.id, site.cashier.id, [transfers.TransferItem(site.kurta.id, 2)])
+    transfers.dispatch(t.number, site.cashier.id, shopify_enabled=False)
+    with db.write():   # as a branch's copy may be for a moment, between two pulls
+        TransferLine.delete().where(TransferLine.transfer == t.id).execute()
+    with pytest.raises(StateError, match="has not fully arrived from the head office yet"):
+        transfers.receive(t.number, site.cashier.id, {}, shopify_enabled=False)
+    assert TransferReceipt.select().count() == 0

@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from pos_core import courier_cities, couriers, fulfillments, online_orders, policy as policymod, staff as staffmod
+from pos_core import courier_cities, couriers, fulfillments, hq_claims, online_orders, policy as policymod, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.models import Branch, Fulfillment, SmartOrderEvent
 from pos_core.money import fmt
@@ -338,6 +338,8 @@ class OnlineOrderScreen(Screen):
             def go() -> str:
                 for f in packed:
                     fulfillments.after_cancel(f.uid, staff_id, yes)
+                if yes:
+                    hq_claims.release_unheld(self.app.cfg, packed[0].order_id)
                 return (f"{units} packed unit(s) back in stock at {packed[0].branch.code}" if yes
                         else "Noted: the packed goods are not back yet (Ctrl+G when they are)")
             self.run(go)
@@ -407,8 +409,10 @@ class OnlineOrderScreen(Screen):
         f = self.smart_shipment("unpack")
         if f:
             staff_id = self.staff_id
+            cfg, order_id = self.app.cfg, f.order_id
             self.run(lambda: (fulfillments.unpack(f.uid, staff_id),
-                              f"Unpacked {f.uid[:8]}: goods back in stock at {f.branch.code}")[1])
+                              f"Unpacked {f.uid[:8]}: goods back in stock at {f.branch.code}"
+                              + hq_claims.release_unheld(cfg, order_id))[1])
 
     def action_dispatch(self) -> None:
         ship = self.shipment(quiet=True)
