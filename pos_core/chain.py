@@ -114,8 +114,9 @@ TABLES: list[Table] = [
     Table("loyalty_rule", ("category", "tier"), "hq", DOWN),
     Table("promotion", ("uid",), "hq", DOWN),
     Table("coupon", ("code",), "hq", DOWN),
-    Table("customer_profile", ("customer",), "any", UP),
-    Table("points_entry", ("event_key",), "branch", UP, append_only=True),
+    # Points and profiles follow the customer to every branch, like store credit.
+    Table("customer_profile", ("customer",), "any", UP, relay="all"),
+    Table("points_entry", ("event_key",), "branch", UP, append_only=True, relay="all"),
     Table("coupon_use", ("event_key",), "branch", UP, append_only=True),
     Table("order_promotion", ("uid",), "branch", UP, "order.branch", append_only=True),
     Table("commission_entry", ("event_key",), "branch", UP, "order.branch", append_only=True),

@@ -224,6 +224,18 @@ class Agent:
                 log.warning("reconciliation failed: %s", exc)
                 heartbeat.beat("reconcile", error=f"reconciliation failed: {exc}")
 
+    def discount_codes(self) -> None:
+        """Shopify's code discounts as the tills' coupons (issue 16), with the catalog's period."""
+        if not self.client:
+            return
+        from .discounts import import_discount_codes
+        with database.connection_context():
+            try:
+                stats = import_discount_codes(self.client)
+                log.info("discount codes: %(discounts)d discounts, %(codes)d codes, %(skipped)d skipped", stats)
+            except Exception as exc:  # noqa: BLE001 - the next pass tries again
+                log.warning("discount codes not read: %s", exc)
+
     def expire_points(self) -> int:
         """Loyalty points whose time has come (issue 16), hourly: a balance is right the same day."""
         with database.connection_context():
@@ -324,6 +336,8 @@ class Agent:
         if self.client and self.polls_shopify:
             sched.add_job(self.catalog_pass, "interval", seconds=CATALOG_SECONDS, id="catalog",
                           next_run_time=now + dt.timedelta(seconds=30), replace_existing=True)
+            sched.add_job(self.discount_codes, "interval", seconds=CATALOG_SECONDS, id="discount-codes",
+                          next_run_time=now + dt.timedelta(seconds=40), replace_existing=True)
             sched.add_job(self.poll_orders, "interval", seconds=self.cfg.shopify.poll_seconds, id="orders",
                           next_run_time=now + dt.timedelta(seconds=2), replace_existing=True)
             sched.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile",
