@@ -242,6 +242,16 @@ def refresh() -> None:
             db.database.execute_sql(f"CREATE ROLE {group} NOLOGIN")
         for sql in _schema_sql(group):
             db.database.execute_sql(sql)
+        for (role,) in db.database.execute_sql("SELECT role_name FROM hq_branch_link").fetchall():
+            _session_limits(role)
+
+
+def _session_limits(role: str) -> None:
+    # A branch's link that dies mid-transaction (a mobile link, a NAT timeout) can leave its
+    # session open here, idle in a transaction, for as long as TCP takes to notice (hours), and
+    # its uncommitted inbox rows would hold up the branch's next push of the same positions.
+    # PostgreSQL ends such a session after 15 s; the branch's next push resends what it had.
+    db.database.execute_sql(f"ALTER ROLE {role} SET idle_in_transaction_session_timeout = '15s'")
 
 
 def is_hq() -> bool:
@@ -278,6 +288,7 @@ def add_branch(code: str, name: str = "") -> Credential:
         db.database.execute_sql(f"{verb} ROLE {role} LOGIN PASSWORD '{password}'")
         if not exists:
             db.database.execute_sql(f"GRANT {group_role()} TO {role}")
+        _session_limits(role)
         db.database.execute_sql(
             "INSERT INTO hq_branch_link (branch_code, role_name) VALUES (%s, %s) "
             "ON CONFLICT (branch_code) DO UPDATE SET role_name = excluded.role_name", (code, role))
