@@ -10,7 +10,7 @@
    (BranchLink.push_once until drained) and the head office applies it (hq.apply_inbox until
    empty), one after the other in this process: an upper bound, the agents overlap the two.
 3. lag: a head-office agent and a branch agent run as processes (`pos-agent run`, the branch's
-   `push_seconds` at its default 1 s); this process sells one sale every 0.2 s at the branch and
+   `push_seconds` at its default 0.5 s); this process sells one sale every 0.2 s at the branch and
    a watcher thread polls the head office every 20 ms for each sale's uid. Lag = first seen at the
    head office - commit at the branch.
 4. ingest: B simulated branches (B login roles, B threads, one connection each) push 20 sales each
@@ -84,7 +84,7 @@ def commit_overhead(directory: Path, n: int) -> dict:
 
 
 def catch_up(directory: Path, n: int) -> dict:
-    from chain_kit import at, drop_hq, new_branch_db, new_hq, open_for_trade, role_url
+    from chain_kit import at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
     from sync_agent.hq.link import BranchLink
     hq_url, hq_name = new_hq()
     try:
@@ -93,7 +93,7 @@ def catch_up(directory: Path, n: int) -> dict:
         url = new_branch_db(directory / "catchup.db")
         ln = BranchLink(role_url(hq_name, "LHR1"), "", "LHR1")
         with at(url):
-            ln.pull_once()
+            pull_until(ln)
             counter, shift, cashier = open_for_trade("LHR1", 1_000_000)
             from pos_core.models import Variant
             vs = list(Variant.select().order_by(Variant.sku))
@@ -129,7 +129,7 @@ def catch_up(directory: Path, n: int) -> dict:
 
 def lag(directory: Path, n: int) -> dict:
     import psycopg2
-    from chain_kit import at, drop_hq, new_branch_db, new_hq, open_for_trade, role_url
+    from chain_kit import at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
     hq_url, hq_name = new_hq()
     procs = []
     try:
@@ -193,7 +193,7 @@ def lag(directory: Path, n: int) -> dict:
 
 def ingest(directory: Path, branches_n: int, per_branch: int = 20) -> dict:
     import psycopg2
-    from chain_kit import at, drop_hq, new_branch_db, new_hq, open_for_trade, role_url
+    from chain_kit import at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
     from sync_agent.hq.link import BranchLink
     hq_url, hq_name = new_hq()
     try:
@@ -212,7 +212,7 @@ def ingest(directory: Path, branches_n: int, per_branch: int = 20) -> dict:
         url = new_branch_db(directory / "template.db")
         ln = BranchLink(role_url(hq_name, "LHR1"), "", "LHR1")
         with at(url):
-            ln.pull_once()
+            pull_until(ln)
             ln.close()
             counter, shift, cashier = open_for_trade("LHR1", 1_000_000)
             from pos_core.models import ChainChange, Variant

@@ -176,8 +176,8 @@ def run_floor(directory: Path, n: int, sample: dict) -> tuple[list[float], list[
             "VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?, ?, 0, 1)",
             [(order_id, no, vid, sku, name, qty, price, bp, 0, qty * price, qty * price, pct)
              for no, (vid, sku, name, qty, price, bp, pct) in enumerate(items, start=1)])
-        conn.execute("INSERT INTO payment (order_id, method, amount_paisa, tendered_paisa, reference, created_at) "
-                     "VALUES (?, 'cash', ?, 1000000, '', ?)", (order_id, o.paid_paisa, now))
+        conn.execute("INSERT INTO payment (uid, order_id, method, amount_paisa, tendered_paisa, reference, created_at) "
+                     "VALUES (?, ?, 'cash', ?, 1000000, '', ?)", (uuid.uuid4().hex, order_id, o.paid_paisa, now))
         conn.executemany(
             "INSERT INTO stock_movement (event_key, variant_id, branch_id, delta, kind, doc_type, doc_ref, "
             "staff_id, reason, note, created_at) VALUES (?, ?, ?, ?, 'sale', 'pos_order', ?, ?, '', '', ?) "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import admin_chain, admin_courier, admin_loyalty, admin_shelf, admin_stock, backup, cli, demo, ledger, migrations, outbox
+from . import admin_chain, admin_courier, admin_loyalty, admin_shelf, admin_staff, admin_stock, backup, cli, demo, ledger, migrations, outbox
 from .models import OutboxJob
 
 
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     admin_chain.add_commands(sub)
     admin_courier.add_commands(sub)
     admin_shelf.add_commands(sub)
+    admin_staff.add_commands(sub)
     backup.add_commands(sub)
     doc = sub.add_parser("doctor", help="check config, database, agent, Shopify, FBR, printer, scanner, clock")
     doc.add_argument("--print", action="store_true", help="also print a test slip")
@@ -63,6 +64,9 @@ def _dispatch(args) -> int:
     if args.command in admin_courier.COMMANDS:
         migrations.check_current()
         return admin_courier.run(args, cfg)
+    if args.command in admin_staff.COMMANDS:
+        migrations.check_current()
+        return admin_staff.run(args, cfg)
     if args.command in admin_shelf.COMMANDS:
         migrations.check_current()
         return admin_shelf.run(args, cfg)

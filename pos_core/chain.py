@@ -43,6 +43,10 @@ class Table:
     only_if: str = ""               # SQL on alias t: rows that do not match stay local (drafts)
     exclude: tuple[str, ...] = ()   # fields that never travel (local positions, projections)
     append_only: bool = False       # may be added at the other side, never changed there
+    # Issue 14: an `up` row the head office passes on to branches: "all" (every branch: customers,
+    # store credit) or "parties" (the branches the row names: a transfer's sender and receiver,
+    # enforced at the head office by row-level security). The owner never takes its own row back.
+    relay: str = ""
 
 
 _NOT_DRAFT_ORDER = "EXISTS (SELECT 1 FROM pos_order o WHERE o.id = t.order_id AND o.status <> 'DRAFT')"
@@ -63,19 +67,27 @@ TABLES: list[Table] = [
     # -- up: what a branch does ----------------------------------------------------------------
     # Customers are made at every counter; merged by phone (issue 14 merges their histories).
     # The balance is a projection of the credit entries, rebuilt at each site.
-    Table("customer", ("phone",), "any", UP, exclude=("store_credit_paisa",)),
+    Table("customer", ("phone",), "any", UP, exclude=("store_credit_paisa",), relay="all"),
     Table("supplier", ("name",), "any", UP),
     Table("shift", ("uid",), "branch", UP, "counter.branch"),
     Table("cash_movement", ("uid",), "branch", UP, "shift.counter.branch"),
     Table("pos_order", ("uid",), "branch", UP, "branch", only_if="t.status <> 'DRAFT'"),
     Table("pos_order_line", ("order", "line_no"), "branch", UP, "order.branch", only_if=_NOT_DRAFT_ORDER),
     Table("payment", ("uid",), "branch", UP, "order.branch", only_if=_NOT_DRAFT_ORDER),
-    Table("credit_entry", ("event_key",), "branch", UP, append_only=True),
+    Table("credit_entry", ("event_key",), "branch", UP, append_only=True, relay="all"),
     Table("stock_movement", ("event_key",), "branch", UP, "branch", append_only=True),
     Table("audit_event", ("uid",), "branch", UP, append_only=True),
-    Table("transfer", ("uid",), "branch", UP, "from_branch", only_if="t.status NOT IN ('DRAFT', 'CANCELLED')"),
+    # A transfer is the sender's; the receiver's count and each settlement are rows of the branch
+    # that made them (issue 14). What was received and settled on the transfer itself is a
+    # projection of those rows (transfers.project), rebuilt at each site: it does not travel.
+    Table("transfer", ("uid",), "branch", UP, "from_branch", only_if="t.status NOT IN ('DRAFT', 'CANCELLED')",
+          exclude=("received_by", "received_at"), relay="parties"),
     Table("transfer_line", ("transfer", "line_no"), "branch", UP, "transfer.from_branch",
-          only_if=_NOT_DRAFT_TRANSFER),
+          only_if=_NOT_DRAFT_TRANSFER, exclude=("qty_received", "resolution", "resolved_by", "resolved_at"),
+          relay="parties"),
+    Table("transfer_receipt", ("transfer",), "branch", UP, "branch", relay="parties"),
+    Table("transfer_receipt_line", ("receipt", "line_no"), "branch", UP, "receipt.branch", relay="parties"),
+    Table("transfer_settlement", ("transfer", "line_no"), "branch", UP, "branch", relay="parties"),
     Table("purchase_order", ("uid",), "branch", UP, "branch"),
     Table("purchase_order_line", ("uid",), "branch", UP, "order.branch"),
     Table("goods_receipt", ("uid",), "branch", UP, "order.branch"),
@@ -93,6 +105,21 @@ TABLES: list[Table] = [
     Table("consignment", ("uid",), "branch", UP, "fulfillment.branch"),
     Table("cod_statement", ("uid",), "branch", UP, append_only=True),
     Table("cod_statement_line", ("statement", "row_no"), "branch", UP, append_only=True),
+    # -- issue 16: loyalty, promotions, coupons, commission -------------------------------------
+    # The rules are the head office's; points, coupon uses, promotions given and commission are
+    # what a branch did. A coupon's use count travels down from the head office, which counts
+    # every branch's uses as they arrive (so a code used up elsewhere is refused once that use
+    # has reached this branch; two branches offline at once can each use a single-use code).
+    Table("loyalty_tier", ("name",), "hq", DOWN),
+    Table("loyalty_rule", ("category", "tier"), "hq", DOWN),
+    Table("promotion", ("uid",), "hq", DOWN),
+    Table("coupon", ("code",), "hq", DOWN),
+    # Points and profiles follow the customer to every branch, like store credit.
+    Table("customer_profile", ("customer",), "any", UP, relay="all"),
+    Table("points_entry", ("event_key",), "branch", UP, append_only=True, relay="all"),
+    Table("coupon_use", ("event_key",), "branch", UP, append_only=True),
+    Table("order_promotion", ("uid",), "branch", UP, "order.branch", append_only=True),
+    Table("commission_entry", ("event_key",), "branch", UP, "order.branch", append_only=True),
 ]
 
 LOCAL_ONLY: dict[str, str] = {
@@ -107,6 +134,9 @@ LOCAL_ONLY: dict[str, str] = {
     "chain_change": "the change log that drives replication; positions are per site",
     "chain_state": "this site's role and cursors",
     "chain_parked": "rows this site could not apply, kept here for a person",
+    "points_balance": "a projection of the points entries, rebuilt at each site from the entries it holds",
+    "loyalty_program": "one row of settings per site (point value, expiry), set there with pos-admin loyalty",
+    "commission_plan": "each site's plans, set there with pos-admin commission (no chain-wide plans yet)",
     # issue 15: the back office's summaries, recomputed at each site from the documents it holds
     # (the head office's cover the whole chain, a branch's its own branch)
     "stock_activity": "a summary of this site's ledger, caught up from its own movements",
@@ -119,6 +149,8 @@ BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 RANK: dict[str, int] = {t.name: i for i, t in enumerate(TABLES)}
 UP_TABLES = tuple(t.name for t in TABLES if t.direction == UP)
 DOWN_TABLES = tuple(t.name for t in TABLES if t.direction == DOWN)
+RELAY_TABLES = tuple(t.name for t in TABLES if t.relay)
+PULLED_TABLES = DOWN_TABLES + RELAY_TABLES   # what a branch pulls from the head office
 
 
 class Unresolved(Exception):
@@ -170,8 +202,11 @@ def _fetch(d, text: str, params=()):
 class Serializer:
     """Reads rows of database `d` and turns them into wire records; caches identities per batch."""
 
-    def __init__(self, d):
+    def __init__(self, d, columns: dict[str, set[str]] | None = None):
+        """`columns`: what the database at `d` has, per table, when it may run another release
+        (the head office, read by a branch): fields it lacks are left out, not asked for."""
         self.d = d
+        self.columns = columns
         self._ident: dict[tuple[str, int], dict] = {}
 
     def identity_of(self, table: str, row_id: int) -> dict:
@@ -199,6 +234,8 @@ class Serializer:
             return {}
         t = BY_NAME[table]
         fields = _fields(table)
+        if self.columns is not None:
+            fields = [f for f in fields if f.column_name in self.columns.get(table, ())]
         cols = ", ".join(f"t.{f.column_name}" for f in fields)
         marks = ", ".join("?" for _ in row_ids)
         where = f"t.id IN ({marks})" + (f" AND ({t.only_if})" if t.only_if else "")
@@ -307,6 +344,18 @@ class Applier:
         values, ident = self._prepare(record, origin)
         return self._apply_prepared(record, values, ident)
 
+    @staticmethod
+    def _with_defaults(table: str, values: dict) -> dict:
+        """A record from an older release lacks some fields: a new row gets their defaults. So do
+        the fields that never travel (a customer's credit balance starts at 0 and is projected)."""
+        out = dict(values)
+        for f in model_for(table)._meta.sorted_fields:
+            if f.name == "id":
+                continue
+            if f.column_name not in out and f.default is not None:
+                out[f.column_name] = f.db_value(f.default() if callable(f.default) else f.default)
+        return out
+
     def _apply_prepared(self, record: dict, values: dict, ident: dict) -> str:
         table = record["t"]
         t = BY_NAME[table]
@@ -314,6 +363,7 @@ class Applier:
         known = {f.name: f for f in _fields(table)}
         existing = self.find(table, ident)
         if existing is None:
+            values = self._with_defaults(table, values)
             cols = list(values)
             sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})")
             if db_is_pg(self.d):
@@ -325,9 +375,13 @@ class Applier:
             hook = _AFTER_INSERT.get(table)
             if hook:
                 hook(self, values)
+            _after_apply(self, table, values, new_id)
             return "inserted"
         cols = list(values)
         current = _fetch(self.d, f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (existing,))[0]
+        merge = _MERGE.get(table)
+        if merge:
+            values = merge(dict(zip(cols, current)), values)
         same = all(_same(known_f, a, values[c]) for known_f, a, c in
                    zip((_by_column(m, c) for c in cols), current, cols))
         if same:
@@ -338,25 +392,27 @@ class Applier:
         sets = ", ".join(f"{c} = ?" for c in cols)
         self.d.execute_sql(_sql(self.d, f"UPDATE {table} SET {sets} WHERE id = ?"),
                            tuple(values[c] for c in cols) + (existing,))
+        _after_apply(self, table, values, existing)
         return "updated"
 
 
-    def apply_many(self, records: list[dict], origin: str | None = None) -> None:
+    def apply_many(self, records: list[dict], origin: str | list[str | None] | None = None) -> None:
         """Apply a batch (PostgreSQL): per table, one query for the rows already here and one
         INSERT for the new ones, instead of round trips per row. Any problem raises, and the
         caller undoes the batch and applies it row by row (which parks just the bad rows).
         Records must come parents first (RANK order)."""
         from psycopg2.extras import execute_values
-        groups: list[tuple[str, list[dict]]] = []
-        for rec in records:
+        origins = origin if isinstance(origin, list) else [origin] * len(records)
+        groups: list[tuple[str, list[tuple[dict, str | None]]]] = []
+        for rec, o in zip(records, origins):
             if groups and groups[-1][0] == rec["t"]:
-                groups[-1][1].append(rec)
+                groups[-1][1].append((rec, o))
             else:
-                groups.append((rec["t"], [rec]))
+                groups.append((rec["t"], [(rec, o)]))
         moves: dict[tuple[int, int], int] = {}
         for table, recs in groups:
             t = BY_NAME.get(table)
-            prepared = [(rec, *self._prepare(rec, origin)) for rec in recs]
+            prepared = [(rec, *self._prepare(rec, o), o) for rec, o in recs]
             m = model_for(table)
             id_cols = [m._meta.fields[n].column_name for n in t.identity]
             first, later, seen = [], [], set()
@@ -366,7 +422,7 @@ class Applier:
                 seen.add(k)
             # which of these are here already
             here: dict[tuple, int] = {}
-            keys = [tuple(values[c] for c in id_cols) for _, values, _ in first]
+            keys = [tuple(values[c] for c in id_cols) for _, values, _, _ in first]
             if keys:
                 cur = self.d.cursor()
                 execute_values(cur, f"SELECT t.id, {', '.join('t.' + c for c in id_cols)} FROM {table} t "
@@ -374,32 +430,34 @@ class Applier:
                                keys, page_size=1000)
                 for row in cur.fetchall():
                     here[tuple(row[1:])] = row[0]
-            new = [(rec, values, ident) for (rec, values, ident), key in zip(first, keys) if key not in here]
-            old = [(rec, values, ident) for (rec, values, ident), key in zip(first, keys) if key in here]
-            for (rec, values, ident), key in zip(first, keys):
+            new = [item for item, key in zip(first, keys) if key not in here]
+            old = [item for item, key in zip(first, keys) if key in here]
+            for (rec, values, ident, _), key in zip(first, keys):
                 if key in here:
                     self._ids[(table, key_text(ident))] = here[key]
             if new:
+                new = [(rec, self._with_defaults(table, v), ident, o) for rec, v, ident, o in new]
                 cols = list(new[0][1])
-                if any(list(v) != cols for _, v, _ in new):
+                if any(list(v) != cols for _, v, _, _ in new):
                     raise Refused("records of one table differ in their fields")   # row by row instead
                 cur = self.d.cursor()
                 rows = execute_values(cur, f"INSERT INTO {table} ({', '.join(cols)}) VALUES %s "
                                            f"RETURNING id, {', '.join(id_cols)}",
-                                      [tuple(v[c] for c in cols) for _, v, _ in new], page_size=1000, fetch=True)
+                                      [tuple(v[c] for c in cols) for _, v, _, _ in new], page_size=1000, fetch=True)
                 by_key = {tuple(r[1:]): r[0] for r in rows}
-                for rec, values, ident in new:
+                for rec, values, ident, o in new:
                     new_id = by_key[tuple(values[c] for c in id_cols)]
                     self._ids[(table, key_text(ident))] = new_id
-                    if origin is not None and t.branch_path:
-                        # its children ask whose it is: we know (it passed the check as origin's)
-                        self._owners[(table, new_id, tuple(t.branch_path.split(".")))] = origin
+                    if o is not None and t.branch_path:
+                        # its children ask whose it is: we know (it passed the check as the sender's)
+                        self._owners[(table, new_id, tuple(t.branch_path.split(".")))] = o
                     if table == "stock_movement":
                         k2 = (values["variant_id"], values["branch_id"])
                         moves[k2] = moves.get(k2, 0) + values["delta"]
                     elif table in _AFTER_INSERT:
                         _AFTER_INSERT[table](self, values)
-            for rec, values, ident in old + later:
+                    _after_apply(self, table, values, new_id)
+            for rec, values, ident, _ in old + later:
                 self._apply_prepared(rec, values, ident)
         if moves:
             cur = self.d.cursor()
@@ -444,7 +502,90 @@ def _after_credit(applier: Applier, v: dict) -> None:
                   (v["delta_paisa"], v["customer_id"]))
 
 
-_AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit}
+def _after_points(applier: Applier, v: dict) -> None:
+    # Like store credit: the balance is a projection of the entries this site holds.
+    d = applier.d
+    d.execute_sql(_sql(d, "INSERT INTO points_balance (customer_id, points, updated_at) VALUES (?, ?, ?) "
+                          "ON CONFLICT (customer_id) DO UPDATE SET points = points_balance.points + excluded.points"),
+                  (v["customer_id"], v["delta"], _now()))
+
+
+def _after_coupon_use(applier: Applier, v: dict) -> None:
+    # At the head office: count a branch's use, so the coupon row going down carries every use.
+    d = applier.d
+    d.execute_sql(_sql(d, "UPDATE coupon SET uses = uses + 1 WHERE id = ?"), (v["coupon_id"],))
+
+
+_AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit,
+                 "points_entry": _after_points, "coupon_use": _after_coupon_use}
+
+
+def _merge_customer(here: dict, incoming: dict) -> dict:
+    """One customer chain-wide, by phone. Two branches that made the same phone offline both keep
+    their history (their documents point at the phone, so at the head office they point at one
+    customer); the details merge field by field: a value is never replaced by an empty one, the
+    later edit wins, the earliest creation date stays. Every site merges alike, so they converge."""
+    out = dict(incoming)
+    newer = str(incoming.get("updated_at") or "") > str(here.get("updated_at") or "")
+    for col in ("name", "email", "shopify_id"):
+        if col in out:
+            mine, theirs = here.get(col), out[col]
+            if not theirs or (mine and not newer):
+                out[col] = mine
+    for col, pick in (("created_at", min), ("updated_at", max)):
+        if out.get(col) is not None and here.get(col) is not None:
+            out[col] = pick((str(here[col]), str(out[col])))
+    return out
+
+
+_MERGE = {"customer": _merge_customer}
+
+
+def _after_apply(applier: Applier, table: str, values: dict, row_id: int) -> None:
+    """A transfer's status is a projection of its receipt and settlements: rebuild it whenever
+    one of them, or the transfer itself, is applied here."""
+    if not table.startswith("transfer"):
+        return
+    if table == "transfer":
+        transfer_id = row_id
+    elif table == "transfer_receipt_line":
+        rows = _fetch(applier.d, "SELECT transfer_id FROM transfer_receipt WHERE id = ?", (values["receipt_id"],))
+        transfer_id = rows[0][0] if rows else None
+    else:
+        transfer_id = values.get("transfer_id")
+    if transfer_id is not None:
+        from . import transfers
+        transfers.project(transfer_id)
+
+
+def owner_code(d, table: str, row_id: int) -> str | None:
+    """The code of the branch that owns a row of `table` (along its branch_path), read locally."""
+    m = model_for(table)
+    for part in BY_NAME[table].branch_path.split("."):
+        f = m._meta.fields[part]
+        rows = _fetch(d, f"SELECT {f.column_name} FROM {m._meta.table_name} WHERE id = ?", (row_id,))
+        if not rows or rows[0][0] is None:
+            return None
+        row_id, m = rows[0][0], f.rel_model
+    rows = _fetch(d, "SELECT code FROM branch WHERE id = ?", (row_id,))
+    return rows[0][0] if rows else None
+
+
+def change_mark(d) -> int:
+    """Where this transaction's change rows will start (see forget_changes_since)."""
+    if db_is_pg(d):
+        return 0
+    return _fetch(d, "SELECT coalesce(max(seq), 0) FROM chain_change")[0][0]
+
+
+def forget_changes_since(d, mark: int) -> None:
+    """Drop the change rows this transaction wrote: what a branch applied from the head office
+    (and the projections it rebuilt from it) is not news to send back. On SQLite writers are
+    serialised, so every row after `mark` is ours; on PostgreSQL, ours carry our transaction id."""
+    if db_is_pg(d):
+        d.execute_sql("DELETE FROM chain_change WHERE xid = pg_current_xact_id()::text::bigint")
+    else:
+        d.execute_sql("DELETE FROM chain_change WHERE seq > ?", (mark,))
 
 
 # --- capture ----------------------------------------------------------------------------------
@@ -490,11 +631,12 @@ def enable_capture(role: str | None = None) -> None:
     receives is not logged, so applying it costs no trigger). Marks the site."""
     role = role or get_state("capture_role") or "branch"
     sends = UP if role == "branch" else DOWN
+    relayed = set(RELAY_TABLES) if role != "branch" else set()
     with db.write():
         if db.is_postgres():
             db.database.execute_sql(PG_CAPTURE_FUNCTION)
         for t in TABLES:
-            if t.direction == sends:
+            if t.direction == sends or t.name in relayed:
                 sqls = _trigger_sql_pg(t.name) if db.is_postgres() else _trigger_sql_sqlite(t.name)
             else:
                 sqls = _drop_trigger_sql(t.name)

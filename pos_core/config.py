@@ -152,7 +152,7 @@ class HqConfig:
     url: str = ""
     password_file: str = ""
     branch: str = ""            # this box's branch code; defaults to [counter] branch
-    push_seconds: float = 1.0
+    push_seconds: float = 0.5   # how often an idle link looks for new changes
 
 
 @dataclass(frozen=True)
@@ -370,7 +370,7 @@ def _hq(r: "_Reader") -> HqConfig:
         raise ConfigError(r.path, "hq.url", "the head office's postgresql://ROLE@HOST:PORT/DB", url or "nothing")
     if "@" in url and ":" in url.split("://", 1)[-1].split("@", 1)[0]:
         raise ConfigError(r.path, "hq.url", "a URL without a password (put it in hq.password_file)", "a password")
-    seconds = r.decimal("hq.push_seconds", "1", minimum=Decimal("0.1"), maximum=Decimal(600))
+    seconds = r.decimal("hq.push_seconds", "0.5", minimum=Decimal("0.1"), maximum=Decimal(600))
     return HqConfig(role=role, url=url, password_file=r.get("hq.password_file", str, ""),
                     branch=r.get("hq.branch", str, "").upper(), push_seconds=float(seconds))
 

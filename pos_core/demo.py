@@ -57,8 +57,10 @@ def ean13(n: int) -> str:
     return body + str((10 - total % 10) % 10)
 
 
-def build(seed: int = 7, stock_per_item: tuple[int, int] = (0, 24)) -> dict:
-    """Create the demo site in an initialised, empty database. Returns a summary."""
+def build(seed: int = 7, stock_per_item: tuple[int, int] = (0, 24), transfer: bool = True) -> dict:
+    """Create the demo site in an initialised, empty database. Returns a summary.
+    A chain's head office (`scripts/demo --chain`) is built with no stock and no transfer: each
+    branch box records its own opening stock, which then replicates up."""
     if Branch.select().exists():
         raise RuntimeError("the database already has branches; the demo needs an empty database")
     rng = random.Random(seed)
@@ -102,7 +104,7 @@ def build(seed: int = 7, stock_per_item: tuple[int, int] = (0, 24)) -> dict:
                     movements.append(Movement(f"opening:{b.code}:{v.sku}", v.id, b.id, qty, "opening",
                                               "opening_stock", f"opening-{b.code}", reason="opening stock"))
         ledger.record_many(movements)
-    transfer = _demo_transfer(made, variants)
+    transfer = _demo_transfer(made, variants) if transfer else ""
     return {"branches": len(made), "counters": 2 * len(made), "staff": len(DEMO_STAFF),
             "variants": len(variants), "opening_movements": len(movements), "transfer": transfer}
 

@@ -127,6 +127,7 @@ class ReportsScreen(Screen):
         Binding("f10", "export", "Export", id="office.export"),
         Binding("ctrl+p", "print", "Print", id="office.print"),
         Binding("ctrl+l", "toggle_list", "List", id="office.list"),
+        Binding("ctrl+t", "tags", "Tags", id="office.tags"),
         Binding("ctrl+q", "app.quit", "Quit", id="office.quit"),
     ]
 
@@ -222,6 +223,10 @@ class ReportsScreen(Screen):
     def action_chart(self) -> None:
         self.app.show_chart = not self.app.show_chart
         self.app.draw()
+
+    def action_tags(self) -> None:
+        from .tags import TagsScreen  # price tags for a picked list (issue 17)
+        self.app.push_screen(TagsScreen())
 
     def action_toggle_list(self) -> None:
         lst = self.query_one("#reports")

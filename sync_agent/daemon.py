@@ -25,7 +25,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from pos_core import config as configmod, fiscal, heartbeat, migrations, outbox
+from pos_core import config as configmod, fiscal, heartbeat, loyalty, migrations, outbox
 from pos_core.db import database
 from pos_core.models import utcnow
 
@@ -42,6 +42,7 @@ log = logging.getLogger("sync_agent")
 
 PUSH_SECONDS, HEARTBEAT_SECONDS, CATALOG_SECONDS, RECONCILE_SECONDS = 2.0, 5.0, 600.0, 3600.0
 IDLE_POLL = 0.2
+HQ_SECONDS = 5.0
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
 
@@ -90,6 +91,10 @@ class Agent:
             from .hq.office import HeadOffice
             self.hq = HeadOffice()
         self.looping = False
+        # One poller per shop (issue 14): in a chain the head office's agent polls Shopify's orders,
+        # imports the catalog and reconciles; a branch gets them from the head office. A single
+        # shop (no [hq] role) polls as before.
+        self.polls_shopify = cfg.hq.role != "branch"
 
     # -- jobs ---------------------------------------------------------------------------------
     def start_up(self) -> None:
@@ -185,7 +190,10 @@ class Agent:
         if not self.hq:
             return
         with database.connection_context():
-            self.hq.run_once(linger=linger, stop=self.stop)
+            if self.cfg.hq.role == "branch":
+                self.hq.run_once(linger=linger, stop=self.stop, idle=self.cfg.hq.push_seconds)
+            else:
+                self.hq.run_once(linger=linger, stop=self.stop, idle=min(self.cfg.hq.push_seconds, 0.1))
 
     def fbr_push(self) -> int:
         """Report due invoices in order; the worker's breaker keeps a dead link from being hammered."""
@@ -215,6 +223,30 @@ class Agent:
             except Exception as exc:  # noqa: BLE001
                 log.warning("reconciliation failed: %s", exc)
                 heartbeat.beat("reconcile", error=f"reconciliation failed: {exc}")
+
+    def discount_codes(self) -> None:
+        """Shopify's code discounts as the tills' coupons (issue 16), with the catalog's period."""
+        if not self.client:
+            return
+        from .discounts import import_discount_codes
+        with database.connection_context():
+            try:
+                stats = import_discount_codes(self.client)
+                log.info("discount codes: %(discounts)d discounts, %(codes)d codes, %(skipped)d skipped", stats)
+            except Exception as exc:  # noqa: BLE001 - the next pass tries again
+                log.warning("discount codes not read: %s", exc)
+
+    def expire_points(self) -> int:
+        """Loyalty points whose time has come (issue 16), hourly: a balance is right the same day."""
+        with database.connection_context():
+            try:
+                n = loyalty.expire()
+            except Exception as exc:  # noqa: BLE001 - the next hour tries again
+                log.warning("loyalty expiry failed: %s", exc)
+                return 0
+        if n:
+            log.info("loyalty: %d points expired", n)
+        return n
 
     def beat(self) -> None:
         with database.connection_context():
@@ -277,7 +309,7 @@ class Agent:
         """Every job a single time. Refused (AgentRunning) while another agent holds the database."""
         with AgentLock():
             self.start_up()
-            if self.client:
+            if self.client and self.polls_shopify:
                 self.catalog_pass("auto")
                 self.poll_orders()
             self.push()
@@ -301,15 +333,19 @@ class Agent:
                       id="outbox-push", next_run_time=now, replace_existing=True)
         sched.add_job(self.beat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
                       next_run_time=now, replace_existing=True)
-        if self.client:
+        if self.client and self.polls_shopify:
             sched.add_job(self.catalog_pass, "interval", seconds=CATALOG_SECONDS, id="catalog",
                           next_run_time=now + dt.timedelta(seconds=30), replace_existing=True)
+            sched.add_job(self.discount_codes, "interval", seconds=CATALOG_SECONDS, id="discount-codes",
+                          next_run_time=now + dt.timedelta(seconds=40), replace_existing=True)
             sched.add_job(self.poll_orders, "interval", seconds=self.cfg.shopify.poll_seconds, id="orders",
                           next_run_time=now + dt.timedelta(seconds=2), replace_existing=True)
             sched.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile",
                           next_run_time=now + dt.timedelta(minutes=5), replace_existing=True)
         if self.hq:
-            every = self.cfg.hq.push_seconds
+            # One run lingers most of HQ_SECONDS, looking for work every hq.push_seconds; a run that
+            # catches up a backlog stops at the end of its time and the next one goes on.
+            every = max(HQ_SECONDS, self.cfg.hq.push_seconds)
             sched.add_job(self.hq_sync, "interval", seconds=every, kwargs={"linger": every * 0.9},
                           id="hq", next_run_time=now, replace_existing=True)
         if self.fbr:
@@ -320,6 +356,8 @@ class Agent:
                           next_run_time=now + dt.timedelta(seconds=10), replace_existing=True)
             sched.add_job(self.courier_daily, "interval", hours=24, id="courier-daily",
                           next_run_time=now + dt.timedelta(seconds=45), replace_existing=True)
+        sched.add_job(self.expire_points, "interval", hours=1, id="points-expiry",
+                      next_run_time=now + dt.timedelta(minutes=1), replace_existing=True)
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)
@@ -331,6 +369,8 @@ class Agent:
                            EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
         def on_signal(signum, frame):
+            if self.stop.is_set():   # a second signal (timeout(1) signals the group too): already stopping
+                return
             log.info("signal %d: finishing the job in hand, then stopping", signum)
             sdnotify.notify("STOPPING=1")
             self.stop.set()

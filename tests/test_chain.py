@@ -43,6 +43,15 @@ def test_no_replicated_row_is_identified_by_a_local_id():
                 assert f.rel_model._meta.table_name in chain.BY_NAME
 
 
+def test_every_foreign_key_of_a_replicated_table_can_travel():
+    """A foreign key is sent as its target's identity: the target must be replicated too."""
+    for t in chain.TABLES:
+        for f in chain.model_for(t.name)._meta.refs:
+            if f.name in t.exclude:
+                continue
+            assert f.rel_model._meta.table_name in chain.BY_NAME, f"{t.name}.{f.name} -> a LOCAL_ONLY table"
+
+
 def test_parents_come_before_children_in_the_registry():
     for t in chain.TABLES:
         m = chain.model_for(t.name)
@@ -173,3 +182,18 @@ def test_migration_4_gives_old_rows_a_uid(sqlite_db):
         d.execute_sql("SELECT count(*) FROM product").fetchone()[0]
     migrations.check_current()
     cash_sale(site, [(site.kurta, 1)], policy=PLAIN)   # new rows get theirs from the model
+
+
+def test_hq_config_errors_are_one_line():
+    from pos_core import config
+    base = {"database": {"url": "sqlite:///x.db"}}
+    assert config.parse(base, "pos.toml").hq.role == "off"
+    cfg = config.parse(dict(base, hq={"role": "branch", "url": "postgresql://r@h:5432/hq", "branch": "lhr1"}), "pos.toml")
+    assert cfg.hq.branch == "LHR1" and cfg.hq.push_seconds == 0.5
+    for bad, key in (({"role": "satellite"}, "hq.role"), ({"role": "branch"}, "hq.url"),
+                     ({"role": "branch", "url": "postgresql://r:secret@h/hq"}, "hq.url"),
+                     ({"role": "branch", "url": "postgresql://r@h/hq", "push_seconds": 0.5}, "hq.push_seconds")):
+        with pytest.raises(config.ConfigError) as err:
+            config.parse(dict(base, hq=bad), "pos.toml")
+        assert err.value.key == key and "\n" not in str(err.value)
+        assert "secret" not in str(err.value)

@@ -4,13 +4,13 @@ cursor under out-of-order commits, and the head office refusing a branch's crede
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from decimal import Decimal
 
 import psycopg2
 import pytest
 
-from chain_kit import (PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url,
-                       sync_until_sent)
+from chain_kit import PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
 from pos_core import chain, db, hq, ledger, sales
 from pos_core.models import ChainChange, PosOrder, StockLevel, StockMovement, Variant
 from pos_core.policy import SalePolicy
@@ -248,3 +248,48 @@ def test_a_newer_branch_is_parked_until_the_head_office_upgrades(chain_sites, mo
         hq.retry_parked()
         assert hq.parked() == []
         assert PosOrder.get(PosOrder.uid == order.uid).number == order.number
+
+
+def test_an_older_head_office_still_feeds_a_newer_branch(chain_sites):
+    """The head office lacks a column the branch's release has: the pull leaves it out and the
+    branch's rows get its default; nothing stops."""
+    s = chain_sites
+    with at(s["hq"]):
+        db.database.execute_sql("ALTER TABLE variant DROP COLUMN option_text")
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        assert {v.option_text for v in Variant.select()} == {""}
+        assert ln.retry_parked_down() == 0
+        from pos_core.models import ChainParked
+        assert ChainParked.select().count() == 0
+        ln.close()
+
+
+def test_a_branch_restored_from_an_older_backup_stops_and_says_so(chain_sites, tmp_path):
+    import shutil
+    s = chain_sites
+    path = s["LHR1"].replace("sqlite:///", "")
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        till = open_for_trade("LHR1")
+        sell(*till, [("1001", 1)])
+        ln.run_once()
+        ln.close()
+    shutil.copy(path, tmp_path / "old.db")                 # last night's copy
+    with at(s["LHR1"]):
+        for _ in range(3):
+            sell(*till, [("1002", 1)])
+        ln.run_once()
+        ln.close()
+    for suffix in ("-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
+    shutil.copy(tmp_path / "old.db", path)                 # the disk died: restored
+    with at(s["LHR1"]):
+        ln.run_once()
+        assert not ln.up and "behind the head office" in ln.last_error
+        ln.close()
+    with at(s["hq"]):
+        status = {r["branch"]: r for r in hq.status()}
+        assert "restored from an older backup" in status["LHR1"]["last_error"]

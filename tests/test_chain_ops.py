@@ -3,7 +3,6 @@ its history, refunds included), a head office restored from an older backup, a b
 database is PostgreSQL (a branch server)."""
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import conftest
 from chain_kit import (PG_URL, SKUS, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url,
                        sync_until_sent)
 from pos_core import branches, chain, config as configmod, db, hq, ledger, migrations, refunds, sales, staff
-from pos_core.models import Branch, Counter, PosOrder, Product, Staff, StockLevel, Variant
+from pos_core.models import Branch, PosOrder, Product, Staff, StockLevel, Variant
 from pos_core.policy import SalePolicy
 from sync_agent.hq.link import BranchLink
 

@@ -1,8 +1,8 @@
 """The chain with real processes: a head office on PostgreSQL with its agent, two branch boxes
 (SQLite files) with theirs, and a fault-injecting TCP proxy on each branch's link. The branches
-sell while links are cut and flap and an agent is SIGKILLed mid-push; after the links heal every
-sale is at the head office exactly once and the head office's stock per branch equals each
-branch's own ledger."""
+sell, refund, adjust, take cash out, dispatch a transfer and close shifts while links are cut and
+flap and agents are SIGKILLed mid-push; after the links heal every document is at the head office
+exactly once and the head office's stock per branch equals each branch's own ledger."""
 from __future__ import annotations
 
 import os
@@ -17,7 +17,7 @@ import pytest
 
 from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, role_url
 from faultproxy import FaultProxy
-from pos_core import chain, db, hq, ledger, sales
+from pos_core import db, hq, ledger, sales
 from pos_core.models import Branch, PosOrder, StockLevel, Variant
 from pos_core.policy import SalePolicy
 
@@ -36,9 +36,18 @@ class Agent:
         self.cfg, self.log, self.proc = cfg, log, None
 
     def start(self):
+        """Start it as systemd would restart it: a SIGKILLed agent's PostgreSQL advisory lock goes
+        when the server notices the dead connection, so a restart at once may be refused; retry."""
         env = dict(os.environ, POS_AGENT_LOG="INFO")
-        self.proc = subprocess.Popen([sys.executable, "-m", "sync_agent", "--config", str(self.cfg), "run"],
-                                     cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        for _ in range(20):
+            self.proc = subprocess.Popen([sys.executable, "-m", "sync_agent", "--config", str(self.cfg), "run"],
+                                         cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+            try:
+                self.proc.wait(1.5)
+            except subprocess.TimeoutExpired:
+                return                      # still running: it has the lock
+            time.sleep(0.5)
+        raise AssertionError(f"{self.cfg.name}: the agent would not stay up (see {self.log})")
 
     def kill9(self):
         os.kill(self.proc.pid, signal.SIGKILL)
@@ -74,6 +83,31 @@ def sell_many(url, code, n, counter_shift_cashier):
                                     lines=[sales.SaleLine(v.id, 1)],
                                     tenders=[sales.Tender("cash", Decimal(v.price_paisa) / 100)])
             made.append(o.uid)
+    return made
+
+
+def other_documents(url, code, till, sold_uid):
+    """A refund, an adjustment, cash out of the drawer and (Lahore) a transfer to Karachi, then the
+    shift closed: the documents other than sales that go up. Returns their uids."""
+    from pos_core import adjustments, refunds, shifts, transfers
+    from pos_core.models import Staff
+    counter, shift, cashier = till
+    made = {}
+    with at(url):
+        manager = Staff.get(Staff.code == "imran")
+        sale = PosOrder.get(PosOrder.uid == sold_uid)
+        made["refund"] = refunds.refund(POLICY, counter_id=counter.id, shift_id=shift.id, staff_id=manager.id,
+                                        sale_uid=sale.uid, lines=[refunds.ReturnLine(sale.lines[0].id, 1)]).uid
+        v = Variant.get(Variant.sku == "1003")
+        made["adjustment"] = adjustments.create(counter.branch_id, manager.id, "damaged",
+                                                [adjustments.AdjustItem(v.id, -2)], "water damage",
+                                                shopify_enabled=False).uid
+        made["cash"] = shifts.cash_movement(shift.id, manager.id, "out", "500", "tea and biscuits").uid
+        if code == "LHR1":
+            khi = Branch.get(Branch.code == "KHI1")
+            t = transfers.create(counter.branch_id, khi.id, manager.id, [transfers.TransferItem(v.id, 3)])
+            made["transfer"] = transfers.dispatch(t.number, manager.id, shopify_enabled=False).uid
+        made["shift"] = shifts.close_shift(shift.id, manager.id, {5000: 1}).uid
     return made
 
 
@@ -135,19 +169,28 @@ def test_two_branches_and_a_head_office_converge_through_faults(tmp_path):
         hq_agent.kill9()
         sold["KHI1"] += sell_many(urls["KHI1"], "KHI1", 20, till["KHI1"])
         hq_agent.start()
+        docs = {code: other_documents(urls[code], code, till[code], sold[code][0]) for code in urls}
         proxies["KHI1"].heal()
 
         def converged():
             with at(hq_url):
                 waiting = db.database.execute_sql("SELECT count(*) FROM hq_inbox WHERE status = 'NEW'").fetchone()[0]
-                return waiting == 0 and PosOrder.select().count() == sum(len(v) for v in sold.values())
+                return waiting == 0 and PosOrder.select().count() == sum(len(v) + 1 for v in sold.values())
         wait_for("the head office to hold every sale", converged, timeout=90, every=0.5)
 
         with at(hq_url):
             for code, uids in sold.items():
                 at_hq = [o.uid for o in PosOrder.select(PosOrder.uid).join(Branch).where(Branch.code == code)]
-                assert sorted(at_hq) == sorted(uids), code          # every sale once, nothing else
+                assert sorted(at_hq) == sorted(uids + [docs[code]["refund"]]), code   # each once, nothing else
             hq_levels = {code: levels(code) for code in sold}
+            from pos_core.models import Adjustment, CashMovement, Shift, Transfer
+            for code, made in docs.items():
+                assert PosOrder.get(PosOrder.uid == made["refund"]).original.uid == sold[code][0]
+                assert Adjustment.get(Adjustment.uid == made["adjustment"]).branch.code == code
+                assert CashMovement.get(CashMovement.uid == made["cash"]).amount_paisa == 500_00
+                assert Shift.get(Shift.uid == made["shift"]).status == "CLOSED"
+            t = Transfer.get(Transfer.uid == docs["LHR1"]["transfer"])
+            assert t.status == "DISPATCHED" and [l.qty_sent for l in t.lines] == [3]
             assert ledger.check() == []
             assert hq.parked() == []
             status = {r["branch"]: r for r in hq.status()}

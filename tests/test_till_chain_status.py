@@ -35,3 +35,24 @@ async def test_status_bar_shows_the_head_office_link(tmp_path, till_db):
         app.screen.query_one("#status").refresh_status()
         await pilot.pause()
         assert "HQ 0q" in str(app.screen.query_one("#status").render())
+
+
+async def test_sync_screen_lists_what_this_branch_could_not_apply(tmp_path, till_db):
+    from pos_core import db as dbmod
+    from pos_core.models import ChainParked
+    from pos_core import migrations
+    open_shift()
+    heartbeat.beat("hq", detail={"role": "branch", "up": True, "pending": 0, "lag_s": 0.0,
+                                 "parked_up": 2, "parked_down": 1}, error="", contact=True)
+    with dbmod.write():
+        ChainParked.create(table_name="variant", key='{"sku":"9-CLASH"}', data="{}",
+                           reason="conflicts with a row here: barcode 2000009 is another item's")
+    assert migrations.LATEST
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await start_selling(pilot, app)
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+        assert "Head office link up" in text and "2 parked at the head office" in text
+        assert "not applied here variant" in text and "another item's" in text

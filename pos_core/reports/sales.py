@@ -23,7 +23,10 @@ DIMENSIONS = {
     "counter": ("b.code || '-' || c.code", "c.name", {"branch", "counter"}, "Counter"),
     "cashier": ("s.code", "s.name", {"cashier"}, "Cashier"),
     "item": ("l.sku", "l.name", set(), "Item"),
+    "department": ("pr.department", "pr.department", {"product"}, "Department"),
     "category": ("pr.category", "pr.category", {"product"}, "Category"),
+    "sub_category": ("pr.department || ' > ' || pr.category || ' > ' || pr.sub_category", "pr.sub_category",
+                     {"product"}, "Sub-category"),
     "vendor": ("pr.vendor", "pr.vendor", {"product"}, "Vendor"),
     "option": ("v.option_text", "v.option_text", {"product"}, "Size / colour"),
 }

@@ -20,7 +20,7 @@ from pos_core.models import OutboxJob, PosOrder
 from .. import work
 from ..receipts import pk_time
 from ..widgets.keybar import KeyBar
-from ..widgets.status import StatusBar
+from ..widgets.status import StatusBar, hq_lines
 from ..ui import show_msg
 
 SHOWN = (outbox.PENDING, outbox.SENDING, outbox.FAILED, outbox.NEEDS_RECONCILIATION)
@@ -57,6 +57,7 @@ class SyncScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Label("Waiting and failed sync jobs (newest first)", classes="dialog-title", id="sync-title")
+        yield Static(id="hq-link")
         yield DataTable(id="jobs", cursor_type="row")
         yield Static(id="job-error")
         yield Label("", id="msg")
@@ -75,6 +76,9 @@ class SyncScreen(Screen):
 
     @work.guarded("Reading the sync queue")
     def reload(self) -> None:
+        hq = hq_lines()     # a chain branch: the head-office link and rows not applied here
+        self.query_one("#hq-link", Static).update("\n".join(hq))
+        self.query_one("#hq-link", Static).display = bool(hq)
         table = self.query_one("#jobs", DataTable)
         table.clear()
         jobs = list(OutboxJob.select().where(OutboxJob.status.in_(SHOWN)).order_by(OutboxJob.id.desc()).limit(200))

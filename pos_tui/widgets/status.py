@@ -78,6 +78,26 @@ def hq_text(detail: dict, last_contact: dt.datetime | None) -> str:
     return text
 
 
+def hq_lines(limit: int = 3) -> list[str]:
+    """For the sync screen: the head-office link in words and the rows this branch could not
+    apply, with their reasons ([] on a single shop)."""
+    from pos_core.models import ChainParked
+    row = AgentHeartbeat.get_or_none(AgentHeartbeat.channel == "hq")
+    if row is None:
+        return []
+    d = row.detail or {}
+    state = "up" if d.get("up") else "DOWN"
+    lines = [f"Head office link {state}: {int(d.get('pending') or 0)} change(s) waiting"
+             f"{', oldest ' + _span(float(d.get('lag_s') or 0)) if d.get('pending') else ''}; "
+             f"{int(d.get('parked_up') or 0)} parked at the head office (pos-admin hq parked there)"]
+    if row.last_error:
+        lines.append(escape(row.last_error))
+    parked = list(ChainParked.select().where(ChainParked.resolved_at.is_null()).order_by(ChainParked.id).limit(limit))
+    for p in parked:
+        lines.append(f"[bold red]not applied here[/] {escape(p.table_name)} {escape(p.key)}: {escape(p.reason)}")
+    return lines
+
+
 def _span(seconds: float) -> str:
     s = int(seconds)
     return f"{s}s" if s < 60 else f"{s // 60}m" if s < 3600 else f"{s // 3600}h"

@@ -26,11 +26,12 @@ from urllib.parse import parse_qs, unquote, urlparse
 from peewee import IntegrityError, PostgresqlDatabase
 
 from pos_core import chain, config as configmod, db, heartbeat, migrations
-from pos_core.models import ChainChange, ChainParked, utcnow
+from pos_core.models import ChainParked, utcnow
 
 log = logging.getLogger("sync_agent.hq")
 CHANNEL = "hq"
 BATCH = 2000
+MARK_IDLE_SECONDS = 10.0   # an idle branch reports its last contact this often
 
 
 class HqUnavailable(Exception):
@@ -80,6 +81,7 @@ class BranchLink:
         self.last_error = ""
         self.up = False
         self.parked_up = 0
+        self._marked_at = -MARK_IDLE_SECONDS
 
     @classmethod
     def from_config(cls, cfg) -> "BranchLink":
@@ -141,9 +143,22 @@ class BranchLink:
             raise HqUnavailable(f"the head office does not know branch {self.branch}'s role; "
                                 f"run `pos-admin branch add {self.branch}` there")
         after = (row[0], row[1])
+        top = chain._fetch(db.database, "SELECT xid, seq FROM chain_change ORDER BY xid DESC, seq DESC LIMIT 1")
+        if after > (tuple(top[0]) if top else (0, 0)):
+            # The head office has positions this log never reached: this database was restored
+            # from a backup older than what the head office holds. Pushing now would reuse those
+            # positions and the head office would drop the new rows as duplicates, so stop and say so.
+            msg = (f"this branch's database is behind the head office (it has up to {after[0]}:{after[1]}, "
+                   f"this log ends at {top[0][0] if top else 0}:{top[0][1] if top else 0}): restored from "
+                   "an older backup? Nothing is pushed; call support before selling on")
+            with hq.atomic():
+                hq.execute_sql("SELECT hq_mark(%s, %s, %s, %s, %s, %s)",
+                               (after[0], after[1], 0, None, migrations.LATEST, msg))
+            raise HqUnavailable(msg)
         with _local_snapshot():
             changes = self._changes(after, limit)
-            if not changes:
+            if not changes and time.monotonic() - self._marked_at >= MARK_IDLE_SECONDS:
+                # nothing new: tell the head office we are alive now and then, not every poll
                 self._mark(hq, after, 0, None)
             else:
                 out = self._serialize(changes)
@@ -178,6 +193,10 @@ class BranchLink:
         ser = chain.Serializer(db.database)
         out = []
         for table, ids in by_table.items():
+            if chain.BY_NAME[table].relay and chain.BY_NAME[table].branch_path:
+                # A relayed row another branch owns (its transfer, kept here as a copy with this
+                # site's projection of the receipt) is not ours to send.
+                ids = [i for i in ids if chain.owner_code(db.database, table, i) in (self.branch, None)]
             for row_id, rec in ser.records(table, ids).items():
                 xid, seq, created = last[(table, row_id)]
                 out.append((self.branch, xid, seq, table, rec["k"], json.dumps(rec, sort_keys=True),
@@ -186,6 +205,7 @@ class BranchLink:
         return out
 
     def _mark(self, hq, pos, pending: int, oldest) -> None:
+        self._marked_at = time.monotonic()
         hq.execute_sql("SELECT hq_mark(%s, %s, %s, %s, %s, %s)",
                        (pos[0], pos[1], pending, oldest, migrations.LATEST, ""))
 
@@ -207,10 +227,16 @@ class BranchLink:
                 "WHERE (xid > %s OR (xid = %s AND seq > %s)) "
                 "AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
                 "ORDER BY xid, seq LIMIT %s", (cursor[0], cursor[0], cursor[1], limit)).fetchall()
-            ser = chain.Serializer(hq)
+            # The head office may run another release: read only the columns it has.
+            have: dict[str, set[str]] = {}
+            for table, column in hq.execute_sql(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = ANY(%s)", (list(chain.PULLED_TABLES),)):
+                have.setdefault(table, set()).add(column)
+            ser = chain.Serializer(hq, columns=have)
             by_table: dict[str, set[int]] = {}
             for _, _, table, row_id in rows:
-                if table in chain.DOWN_TABLES:
+                if table in chain.PULLED_TABLES:
                     by_table.setdefault(table, set()).add(row_id)
             records = []
             for table in sorted(by_table, key=lambda t: chain.RANK[t]):
@@ -222,13 +248,23 @@ class BranchLink:
             chain.set_state("hq_system_id", sysid)
         return len(rows)
 
+    def _mine(self, applier, rec: dict) -> bool:
+        """A relayed row this branch owns itself: its own copy is the newer one, keep it."""
+        t = chain.BY_NAME[rec["t"]]
+        if not (t.relay and t.branch_path):
+            return False
+        values, _ = applier._prepare(rec, None)
+        return applier._branch_code(rec["t"], values) == self.branch
+
     def _apply_down(self, records: list[dict], position: str) -> None:
         d = db.database
         applier = chain.Applier(d)
+        mark = chain.change_mark(d)
         for rec in records:
             try:
                 with d.atomic():
-                    applier.apply(rec)
+                    if not self._mine(applier, rec):
+                        applier.apply(rec)
                 (ChainParked.update(resolved_at=utcnow())
                  .where(ChainParked.table_name == rec["t"], ChainParked.key == rec["k"],
                         ChainParked.resolved_at.is_null()).execute())
@@ -236,6 +272,7 @@ class BranchLink:
                 applier = chain.Applier(d)
                 ChainParked.create(table_name=rec["t"], key=rec["k"], data=json.dumps(rec),
                                    reason=str(exc).splitlines()[0][:1000], position=position)
+        chain.forget_changes_since(d, mark)
 
     def retry_parked_down(self) -> int:
         rows = list(ChainParked.select().where(ChainParked.resolved_at.is_null()).order_by(ChainParked.id).limit(200))
@@ -243,7 +280,12 @@ class BranchLink:
         for p in rows:
             try:
                 with db.write():
-                    chain.Applier(db.database).apply(json.loads(p.data))
+                    mark = chain.change_mark(db.database)
+                    applier = chain.Applier(db.database)
+                    rec = json.loads(p.data)
+                    if not self._mine(applier, rec):
+                        applier.apply(rec)
+                    chain.forget_changes_since(db.database, mark)
                     ChainParked.update(resolved_at=utcnow()).where(ChainParked.id == p.id).execute()
                 fixed += 1
             except (chain.Unresolved, chain.Refused, IntegrityError):
@@ -251,20 +293,23 @@ class BranchLink:
         return fixed
 
     # -- one pass, as the daemon runs it --------------------------------------------------------
-    def run_once(self, linger: float = 0.0, stop=None) -> dict:
-        """Push until the log is drained, pull once; never raises for a link problem."""
+    def run_once(self, linger: float = 0.0, stop=None, idle: float = 0.2) -> dict:
+        """Push until the log is drained (or `linger` has passed: the next run goes on), pull,
+        and until `linger` has passed keep looking every `idle` seconds. Never raises for a link
+        problem: the link's state and error go to the heartbeat the till reads."""
         summary = {"pushed": 0, "pulled": 0}
         deadline = time.monotonic() + linger
         try:
             while True:
                 n = self.push_once()
                 summary["pushed"] += n
-                if n == 0 or n < BATCH:
+                late = time.monotonic() >= deadline or (stop is not None and stop.is_set())
+                if n < BATCH or (late and linger):
                     summary["pulled"] += self.pull_once()
-                    if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                    if late:
                         break
                     if n == 0:
-                        (stop.wait(0.2) if stop is not None else time.sleep(0.2))
+                        (stop.wait(idle) if stop is not None else time.sleep(idle))
             self.retry_parked_down()
             self.parked_up = self._hq().execute_sql(
                 "SELECT count(*) FROM hq_inbox WHERE status = 'PARKED'").fetchone()[0]

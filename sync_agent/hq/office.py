@@ -20,7 +20,7 @@ class HeadOffice:
         self.last_retry = 0.0
         self.applied = 0
 
-    def run_once(self, linger: float = 0.0, stop=None) -> dict:
+    def run_once(self, linger: float = 0.0, stop=None, idle: float = 0.1) -> dict:
         total = {"applied": 0, "parked": 0}
         deadline = time.monotonic() + linger
         while True:
@@ -34,7 +34,7 @@ class HeadOffice:
             if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
                 break
             if not counts["applied"] and not counts["parked"]:
-                (stop.wait(0.1) if stop is not None else time.sleep(0.1))
+                (stop.wait(idle) if stop is not None else time.sleep(idle))
         self.applied += total["applied"]
         if total["applied"] or total["parked"]:
             log.info("hq: applied %d, parked %d", total["applied"], total["parked"])
