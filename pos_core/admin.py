@@ -55,21 +55,11 @@ def _dispatch(args) -> int:
             return 1
     if args.command in admin_chain.COMMANDS:
         return admin_chain.run(args, cfg)
-    if args.command in admin_stock.COMMANDS:
-        migrations.check_current()
-        return admin_stock.run(args, cfg)
-    if args.command in admin_loyalty.COMMANDS:
-        migrations.check_current()
-        return admin_loyalty.run(args, cfg)
-    if args.command in admin_courier.COMMANDS:
-        migrations.check_current()
-        return admin_courier.run(args, cfg)
-    if args.command in admin_staff.COMMANDS:
-        migrations.check_current()
-        return admin_staff.run(args, cfg)
-    if args.command in admin_shelf.COMMANDS:
-        migrations.check_current()
-        return admin_shelf.run(args, cfg)
+    # Command groups that work on documents: each needs the schema this program knows.
+    for group in (admin_stock, admin_loyalty, admin_courier, admin_staff, admin_shelf):
+        if args.command in group.COMMANDS:
+            migrations.check_current()
+            return group.run(args, cfg)
     if args.command == "init":
         migrations.init()
         print(f"database initialised at schema {migrations.LATEST}")
