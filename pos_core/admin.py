@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import admin_chain, admin_courier, admin_loyalty, admin_shelf, admin_stock, backup, cli, demo, ledger, migrations, outbox
+from . import admin_chain, admin_courier, admin_loyalty, admin_shelf, admin_staff, admin_stock, backup, cli, demo, ledger, migrations, outbox
 from .models import OutboxJob
 
 
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     admin_chain.add_commands(sub)
     admin_courier.add_commands(sub)
     admin_shelf.add_commands(sub)
+    admin_staff.add_commands(sub)
     backup.add_commands(sub)
     doc = sub.add_parser("doctor", help="check config, database, agent, Shopify, FBR, printer, scanner, clock")
     doc.add_argument("--print", action="store_true", help="also print a test slip")
@@ -54,18 +55,11 @@ def _dispatch(args) -> int:
             return 1
     if args.command in admin_chain.COMMANDS:
         return admin_chain.run(args, cfg)
-    if args.command in admin_stock.COMMANDS:
-        migrations.check_current()
-        return admin_stock.run(args, cfg)
-    if args.command in admin_loyalty.COMMANDS:
-        migrations.check_current()
-        return admin_loyalty.run(args, cfg)
-    if args.command in admin_courier.COMMANDS:
-        migrations.check_current()
-        return admin_courier.run(args, cfg)
-    if args.command in admin_shelf.COMMANDS:
-        migrations.check_current()
-        return admin_shelf.run(args, cfg)
+    # Command groups that work on documents: each needs the schema this program knows.
+    for group in (admin_stock, admin_loyalty, admin_courier, admin_staff, admin_shelf):
+        if args.command in group.COMMANDS:
+            migrations.check_current()
+            return group.run(args, cfg)
     if args.command == "init":
         migrations.init()
         print(f"database initialised at schema {migrations.LATEST}")

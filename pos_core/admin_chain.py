@@ -3,6 +3,9 @@
     pos-admin hq init                 make this PostgreSQL database the chain's head office
     pos-admin hq status               every branch: last contact, lag in rows and seconds, parked rows
     pos-admin hq parked               rows the head office could not apply, with the reason
+    pos-admin hq overdrafts           store credit spent twice at two branches offline (exit 1 while any)
+    pos-admin hq claims ORDER         which branch holds each line of an online order
+    pos-admin hq release ORDER [LINE...]   give back a claim (a manager's override)
     pos-admin branch add CODE [NAME]  (head office) the branch's login; its password is printed once
     pos-admin branch join --hq-url URL --branch CODE [--password-file F]   (branch box)
 """
@@ -21,6 +24,13 @@ def add_commands(sub) -> None:
     h = sub.add_parser("hq", help="the chain's head office").add_subparsers(dest="action", required=True)
     h.add_parser("init", help="make this PostgreSQL database the head office (schema, roles, row security)")
     h.add_parser("status", help="every branch: last contact, lag in rows and seconds, parked rows")
+    h.add_parser("overdrafts", help="store credit spent twice at two branches offline: who, how much, "
+                                    "and each branch's document (exit 1 while any)")
+    c = h.add_parser("claims", help="which branch holds each line of an online order")
+    c.add_argument("order", help="the order's Shopify id (gid://shopify/Order/...)")
+    r = h.add_parser("release", help="give back a branch's claim on an order's lines (all, or those named)")
+    r.add_argument("order")
+    r.add_argument("lines", nargs="*")
     p = h.add_parser("parked", help="rows the head office could not apply, with the reason")
     p.add_argument("--limit", type=int, default=100)
     b = sub.add_parser("branch", help="branches of a chain").add_subparsers(dest="action", required=True)
@@ -54,6 +64,33 @@ def run(args, cfg) -> int:
                 if r["last_error"]:
                     print(f"{'':8} the branch reports: {r['last_error']}")
             return 0
+        if args.action == "claims":
+            held = hq.claims(args.order)
+            if not held:
+                print(f"no branch holds any line of {args.order}")
+            for line, branch in held.items():
+                print(f"{line:40} {branch}")
+            return 0
+        if args.action == "release":
+            gone = hq.release_claim(args.order, args.lines or None)
+            if not gone:
+                print(f"no claim on {args.order}{' ' + ', '.join(args.lines) if args.lines else ''} to give back")
+                return 1
+            for line, branch in gone.items():
+                print(f"{line}: {branch}'s claim given back")
+            return 0
+        if args.action == "overdrafts":
+            rows = hq.overdrafts()
+            if not rows:
+                print("no store credit overdrawn")
+                return 0
+            for r in rows:
+                print(f"{r['phone']} {r['name'] or '(no name)'}: store credit Rs {_rs(r['balance_paisa'])} "
+                      f"(overdrawn; settle with the customer)")
+                for d in r["documents"]:
+                    print(f"    {d['branch']:8} {d['doc_ref']:24} Rs {_rs(d['delta_paisa'])}  "
+                          f"{d['at']:%Y-%m-%d %H:%M} UTC")
+            return 1
         if args.action == "parked":
             rows = hq.parked(args.limit)
             if not rows:
@@ -69,6 +106,11 @@ def run(args, cfg) -> int:
     if args.action == "join":
         return _join(args, cfg)
     return 2
+
+
+def _rs(paisa: int) -> str:
+    from decimal import Decimal
+    return f"{Decimal(paisa) / 100:,.2f}"
 
 
 def _need_hq() -> None:

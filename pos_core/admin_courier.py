@@ -5,6 +5,8 @@
     courier city COURIER TEXT              how a typed city maps to the courier's list
     courier rebook REF [--city C] [--phone P] --staff CODE   correct a refused booking, queue it again
     courier cancel REF --staff CODE        cancel a booking before pickup
+    courier book-again REF COURIER CITY --staff CODE   book a cancelled parcel again
+    courier by-hand REF COURIER NUMBER --staff CODE   a refused parcel leaves with another courier
     courier receive CN --branch B --staff CODE   a returned parcel scanned in: stock back at B
     courier statement COURIER FILE --staff CODE  import a COD payment statement (CSV)
     courier owed [--courier C]             COD money the couriers still owe
@@ -39,6 +41,16 @@ def add_commands(sub) -> None:
     rb.add_argument("--city", help="the courier's city code or name")
     rb.add_argument("--phone")
     rb.add_argument("--staff", required=True)
+    bh = c.add_parser("by-hand", help="a refused (or never sent) booking leaves with another courier instead")
+    bh.add_argument("ref")
+    bh.add_argument("courier", help="e.g. TCS")
+    bh.add_argument("number", help="that courier's tracking number")
+    bh.add_argument("--staff", required=True)
+    ba = c.add_parser("book-again", help="book a cancelled parcel of a dispatched shipment again")
+    ba.add_argument("ref")
+    ba.add_argument("courier", choices=sorted(couriers.NAMES))
+    ba.add_argument("city", help="the courier's city code or name")
+    ba.add_argument("--staff", required=True)
     cn = c.add_parser("cancel", help="cancel a booking before pickup")
     cn.add_argument("ref")
     cn.add_argument("--staff", required=True)
@@ -83,6 +95,15 @@ def run(args, cfg) -> int:
     elif a == "rebook":
         c = couriers.rebook(couriers.find(args.ref).uid, _staff(args).id, city_code=args.city, phone=args.phone)
         print(f"{c.reference}: queued again for {couriers.NAMES[c.courier]} to {c.city_name}")
+    elif a == "by-hand":
+        c = couriers.book_by_hand(couriers.find(args.ref).uid, _staff(args).id, args.courier, args.number,
+                                  url_templates=cfg.courier_urls)
+        print(f"{c.fulfillment.order.name}: goes with {args.courier} {args.number}; the {couriers.NAMES[c.courier]} "
+              "booking is withdrawn")
+    elif a == "book-again":
+        c = couriers.book_again(couriers.find(args.ref).uid, _staff(args).id, args.courier, args.city)
+        print(f"{c.fulfillment.order.name}: to be booked again with {couriers.NAMES[c.courier]} to {c.city_name} "
+              f"({c.reference})")
     elif a == "cancel":
         c = couriers.find(args.ref)
         couriers.request_cancel(c.uid, _staff(args).id)

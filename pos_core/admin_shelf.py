@@ -47,6 +47,9 @@ def _decimal(text: str, what: str) -> Decimal:
 
 def run(args, cfg) -> int:
     if args.command == "barcodes":
+        from . import shelf_labels
+        if not shelf_labels.may_assign(cfg):
+            raise InvalidInput("this is a chain's branch: barcodes are made at the head office and come with the catalog")
         ids = [_variant(s).id for s in args.sku] if args.sku else None
         r = barcodes.assign_missing(cfg.barcodes, variant_ids=ids, shopify_enabled=cfg.shopify.enabled)
         for a in r.assigned:

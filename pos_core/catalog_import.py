@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from . import db
+from . import audit, db
 from .customers import normalise_phone
 from .errors import InvalidInput
 from .models import Barcode, Customer, Product, Variant, utcnow
@@ -166,6 +166,9 @@ def upsert_variants(rows: list[dict], product_ids: dict[str, int], stats: Import
                     left_behind.add(v.product_id)
                 if price is not None:
                     values["price_paisa"] = price
+                    if price != v.price_paisa:
+                        # Shelf tags now show the old price: the till's tag list offers these (F4).
+                        audit.log("price_change", None, v.sku, variant_id=v.id, old=v.price_paisa, new=price)
                 if r.get("taxable") is False:
                     values["tax_rate_bp"] = 0
                 if sku != v.sku:

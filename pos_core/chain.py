@@ -43,6 +43,10 @@ class Table:
     only_if: str = ""               # SQL on alias t: rows that do not match stay local (drafts)
     exclude: tuple[str, ...] = ()   # fields that never travel (local positions, projections)
     append_only: bool = False       # may be added at the other side, never changed there
+    # Issue 14: an `up` row the head office passes on to branches: "all" (every branch: customers,
+    # store credit) or "parties" (the branches the row names: a transfer's sender and receiver,
+    # enforced at the head office by row-level security). The owner never takes its own row back.
+    relay: str = ""
 
 
 _NOT_DRAFT_ORDER = "EXISTS (SELECT 1 FROM pos_order o WHERE o.id = t.order_id AND o.status <> 'DRAFT')"
@@ -63,19 +67,27 @@ TABLES: list[Table] = [
     # -- up: what a branch does ----------------------------------------------------------------
     # Customers are made at every counter; merged by phone (issue 14 merges their histories).
     # The balance is a projection of the credit entries, rebuilt at each site.
-    Table("customer", ("phone",), "any", UP, exclude=("store_credit_paisa",)),
+    Table("customer", ("phone",), "any", UP, exclude=("store_credit_paisa",), relay="all"),
     Table("supplier", ("name",), "any", UP),
     Table("shift", ("uid",), "branch", UP, "counter.branch"),
     Table("cash_movement", ("uid",), "branch", UP, "shift.counter.branch"),
     Table("pos_order", ("uid",), "branch", UP, "branch", only_if="t.status <> 'DRAFT'"),
     Table("pos_order_line", ("order", "line_no"), "branch", UP, "order.branch", only_if=_NOT_DRAFT_ORDER),
     Table("payment", ("uid",), "branch", UP, "order.branch", only_if=_NOT_DRAFT_ORDER),
-    Table("credit_entry", ("event_key",), "branch", UP, append_only=True),
+    Table("credit_entry", ("event_key",), "branch", UP, append_only=True, relay="all"),
     Table("stock_movement", ("event_key",), "branch", UP, "branch", append_only=True),
     Table("audit_event", ("uid",), "branch", UP, append_only=True),
-    Table("transfer", ("uid",), "branch", UP, "from_branch", only_if="t.status NOT IN ('DRAFT', 'CANCELLED')"),
+    # A transfer is the sender's; the receiver's count and each settlement are rows of the branch
+    # that made them (issue 14). What was received and settled on the transfer itself is a
+    # projection of those rows (transfers.project), rebuilt at each site: it does not travel.
+    Table("transfer", ("uid",), "branch", UP, "from_branch", only_if="t.status NOT IN ('DRAFT', 'CANCELLED')",
+          exclude=("received_by", "received_at"), relay="parties"),
     Table("transfer_line", ("transfer", "line_no"), "branch", UP, "transfer.from_branch",
-          only_if=_NOT_DRAFT_TRANSFER),
+          only_if=_NOT_DRAFT_TRANSFER, exclude=("qty_received", "resolution", "resolved_by", "resolved_at"),
+          relay="parties"),
+    Table("transfer_receipt", ("transfer",), "branch", UP, "branch", relay="parties"),
+    Table("transfer_receipt_line", ("receipt", "line_no"), "branch", UP, "receipt.branch", relay="parties"),
+    Table("transfer_settlement", ("transfer", "line_no"), "branch", UP, "branch", relay="parties"),
     Table("purchase_order", ("uid",), "branch", UP, "branch"),
     Table("purchase_order_line", ("uid",), "branch", UP, "order.branch"),
     Table("goods_receipt", ("uid",), "branch", UP, "order.branch"),
@@ -93,11 +105,20 @@ TABLES: list[Table] = [
     Table("consignment", ("uid",), "branch", UP, "fulfillment.branch"),
     Table("cod_statement", ("uid",), "branch", UP, append_only=True),
     Table("cod_statement_line", ("statement", "row_no"), "branch", UP, append_only=True),
-    # -- issue 16: loyalty, promotions, commission -----------------------------------------------
+    # -- issue 16: loyalty, promotions, coupons, commission -------------------------------------
+    # The rules are the head office's; points, coupon uses, promotions given and commission are
+    # what a branch did. A coupon's use count travels down from the head office, which counts
+    # every branch's uses as they arrive (so a code used up elsewhere is refused once that use
+    # has reached this branch; two branches offline at once can each use a single-use code).
     Table("loyalty_tier", ("name",), "hq", DOWN),
     Table("loyalty_rule", ("category", "tier"), "hq", DOWN),
-    Table("points_entry", ("event_key",), "branch", UP, append_only=True),
-    Table("customer_profile", ("customer",), "any", UP),
+    Table("promotion", ("uid",), "hq", DOWN),
+    Table("coupon", ("code",), "hq", DOWN),
+    # Points and profiles follow the customer to every branch, like store credit.
+    Table("customer_profile", ("customer",), "any", UP, relay="all"),
+    Table("points_entry", ("event_key",), "branch", UP, append_only=True, relay="all"),
+    Table("coupon_use", ("event_key",), "branch", UP, append_only=True),
+    Table("order_promotion", ("uid",), "branch", UP, "order.branch", append_only=True),
     Table("commission_entry", ("event_key",), "branch", UP, "order.branch", append_only=True),
 ]
 
@@ -113,27 +134,23 @@ LOCAL_ONLY: dict[str, str] = {
     "chain_change": "the change log that drives replication; positions are per site",
     "chain_state": "this site's role and cursors",
     "chain_parked": "rows this site could not apply, kept here for a person",
-    # issue 16. Promotions, coupons and commission plans are head-office settings, but their rows
-    # have no chain-wide identity yet (no uid, names not unique): until they get one they stay at
-    # each site, and so do the rows that point at them.
-    "loyalty_program": "one settings row with no identity column yet; to come down from the head office",
-    "points_balance": "a projection of the points entries, rebuilt at each site",
-    "promotion": "no chain-wide identity yet (needs a uid) to come down from the head office",
-    "coupon": "points at a promotion, which has no chain-wide identity yet",
-    "coupon_use": "points at a coupon, which has no chain-wide identity yet",
-    "order_promotion": "points at a promotion, which has no chain-wide identity yet",
-    "commission_plan": "no chain-wide identity yet (names not unique) to come down from the head office",
-    # issue 15: summaries of this site's own ledger and documents
-    "stock_activity": "a summary of this site's ledger, rebuilt from it",
-    "summary_watermark": "how far this site's summaries have read its own ledger (local ids)",
-    "sales_daily": "a summary of this site's documents, rebuilt from them",
-    "payments_daily": "a summary of this site's tenders, rebuilt from them",
+    "points_balance": "a projection of the points entries, rebuilt at each site from the entries it holds",
+    "loyalty_program": "one row of settings per site (point value, expiry), set there with pos-admin loyalty",
+    "commission_plan": "each site's plans, set there with pos-admin commission (no chain-wide plans yet)",
+    # issue 15: the back office's summaries, recomputed at each site from the documents it holds
+    # (the head office's cover the whole chain, a branch's its own branch)
+    "stock_activity": "a summary of this site's ledger, caught up from its own movements",
+    "summary_watermark": "how far this site's summaries are brought up to date",
+    "sales_daily": "a summary of the documents this site holds, recomputed there",
+    "payments_daily": "a summary of the documents this site holds, recomputed there",
 }
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 RANK: dict[str, int] = {t.name: i for i, t in enumerate(TABLES)}
 UP_TABLES = tuple(t.name for t in TABLES if t.direction == UP)
 DOWN_TABLES = tuple(t.name for t in TABLES if t.direction == DOWN)
+RELAY_TABLES = tuple(t.name for t in TABLES if t.relay)
+PULLED_TABLES = DOWN_TABLES + RELAY_TABLES   # what a branch pulls from the head office
 
 
 class Unresolved(Exception):
@@ -329,9 +346,12 @@ class Applier:
 
     @staticmethod
     def _with_defaults(table: str, values: dict) -> dict:
-        """A record from an older release lacks some fields: a new row gets their defaults."""
+        """A record from an older release lacks some fields: a new row gets their defaults. So do
+        the fields that never travel (a customer's credit balance starts at 0 and is projected)."""
         out = dict(values)
-        for f in _fields(table):
+        for f in model_for(table)._meta.sorted_fields:
+            if f.name == "id":
+                continue
             if f.column_name not in out and f.default is not None:
                 out[f.column_name] = f.db_value(f.default() if callable(f.default) else f.default)
         return out
@@ -355,9 +375,13 @@ class Applier:
             hook = _AFTER_INSERT.get(table)
             if hook:
                 hook(self, values)
+            _after_apply(self, table, values, new_id)
             return "inserted"
         cols = list(values)
         current = _fetch(self.d, f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (existing,))[0]
+        merge = _MERGE.get(table)
+        if merge:
+            values = merge(dict(zip(cols, current)), values)
         same = all(_same(known_f, a, values[c]) for known_f, a, c in
                    zip((_by_column(m, c) for c in cols), current, cols))
         if same:
@@ -368,6 +392,7 @@ class Applier:
         sets = ", ".join(f"{c} = ?" for c in cols)
         self.d.execute_sql(_sql(self.d, f"UPDATE {table} SET {sets} WHERE id = ?"),
                            tuple(values[c] for c in cols) + (existing,))
+        _after_apply(self, table, values, existing)
         return "updated"
 
 
@@ -431,6 +456,7 @@ class Applier:
                         moves[k2] = moves.get(k2, 0) + values["delta"]
                     elif table in _AFTER_INSERT:
                         _AFTER_INSERT[table](self, values)
+                    _after_apply(self, table, values, new_id)
             for rec, values, ident, _ in old + later:
                 self._apply_prepared(rec, values, ident)
         if moves:
@@ -476,7 +502,90 @@ def _after_credit(applier: Applier, v: dict) -> None:
                   (v["delta_paisa"], v["customer_id"]))
 
 
-_AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit}
+def _after_points(applier: Applier, v: dict) -> None:
+    # Like store credit: the balance is a projection of the entries this site holds.
+    d = applier.d
+    d.execute_sql(_sql(d, "INSERT INTO points_balance (customer_id, points, updated_at) VALUES (?, ?, ?) "
+                          "ON CONFLICT (customer_id) DO UPDATE SET points = points_balance.points + excluded.points"),
+                  (v["customer_id"], v["delta"], _now()))
+
+
+def _after_coupon_use(applier: Applier, v: dict) -> None:
+    # At the head office: count a branch's use, so the coupon row going down carries every use.
+    d = applier.d
+    d.execute_sql(_sql(d, "UPDATE coupon SET uses = uses + 1 WHERE id = ?"), (v["coupon_id"],))
+
+
+_AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit,
+                 "points_entry": _after_points, "coupon_use": _after_coupon_use}
+
+
+def _merge_customer(here: dict, incoming: dict) -> dict:
+    """One customer chain-wide, by phone. Two branches that made the same phone offline both keep
+    their history (their documents point at the phone, so at the head office they point at one
+    customer); the details merge field by field: a value is never replaced by an empty one, the
+    later edit wins, the earliest creation date stays. Every site merges alike, so they converge."""
+    out = dict(incoming)
+    newer = str(incoming.get("updated_at") or "") > str(here.get("updated_at") or "")
+    for col in ("name", "email", "shopify_id"):
+        if col in out:
+            mine, theirs = here.get(col), out[col]
+            if not theirs or (mine and not newer):
+                out[col] = mine
+    for col, pick in (("created_at", min), ("updated_at", max)):
+        if out.get(col) is not None and here.get(col) is not None:
+            out[col] = pick((str(here[col]), str(out[col])))
+    return out
+
+
+_MERGE = {"customer": _merge_customer}
+
+
+def _after_apply(applier: Applier, table: str, values: dict, row_id: int) -> None:
+    """A transfer's status is a projection of its receipt and settlements: rebuild it whenever
+    one of them, or the transfer itself, is applied here."""
+    if not table.startswith("transfer"):
+        return
+    if table == "transfer":
+        transfer_id = row_id
+    elif table == "transfer_receipt_line":
+        rows = _fetch(applier.d, "SELECT transfer_id FROM transfer_receipt WHERE id = ?", (values["receipt_id"],))
+        transfer_id = rows[0][0] if rows else None
+    else:
+        transfer_id = values.get("transfer_id")
+    if transfer_id is not None:
+        from . import transfers
+        transfers.project(transfer_id)
+
+
+def owner_code(d, table: str, row_id: int) -> str | None:
+    """The code of the branch that owns a row of `table` (along its branch_path), read locally."""
+    m = model_for(table)
+    for part in BY_NAME[table].branch_path.split("."):
+        f = m._meta.fields[part]
+        rows = _fetch(d, f"SELECT {f.column_name} FROM {m._meta.table_name} WHERE id = ?", (row_id,))
+        if not rows or rows[0][0] is None:
+            return None
+        row_id, m = rows[0][0], f.rel_model
+    rows = _fetch(d, "SELECT code FROM branch WHERE id = ?", (row_id,))
+    return rows[0][0] if rows else None
+
+
+def change_mark(d) -> int:
+    """Where this transaction's change rows will start (see forget_changes_since)."""
+    if db_is_pg(d):
+        return 0
+    return _fetch(d, "SELECT coalesce(max(seq), 0) FROM chain_change")[0][0]
+
+
+def forget_changes_since(d, mark: int) -> None:
+    """Drop the change rows this transaction wrote: what a branch applied from the head office
+    (and the projections it rebuilt from it) is not news to send back. On SQLite writers are
+    serialised, so every row after `mark` is ours; on PostgreSQL, ours carry our transaction id."""
+    if db_is_pg(d):
+        d.execute_sql("DELETE FROM chain_change WHERE xid = pg_current_xact_id()::text::bigint")
+    else:
+        d.execute_sql("DELETE FROM chain_change WHERE seq > ?", (mark,))
 
 
 # --- capture ----------------------------------------------------------------------------------
@@ -522,11 +631,12 @@ def enable_capture(role: str | None = None) -> None:
     receives is not logged, so applying it costs no trigger). Marks the site."""
     role = role or get_state("capture_role") or "branch"
     sends = UP if role == "branch" else DOWN
+    relayed = set(RELAY_TABLES) if role != "branch" else set()
     with db.write():
         if db.is_postgres():
             db.database.execute_sql(PG_CAPTURE_FUNCTION)
         for t in TABLES:
-            if t.direction == sends:
+            if t.direction == sends or t.name in relayed:
                 sqls = _trigger_sql_pg(t.name) if db.is_postgres() else _trigger_sql_sqlite(t.name)
             else:
                 sqls = _drop_trigger_sql(t.name)

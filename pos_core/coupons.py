@@ -86,3 +86,65 @@ def redeem(c: Coupon, order: PosOrder, customer_id: int | None, bill_paisa: int,
         raise InvalidInput(f"this customer has just used coupon {c.code} at another till")
     CouponUse.insert(coupon=c.id, order=order.id, customer=customer_id, event_key=f"coupon:{order.uid}",
                      created_at=now).execute()
+
+
+# --- Shopify's discount codes (read by the agent) ------------------------------------------------
+
+def _shopify_time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def import_shopify(nodes: list[dict]) -> dict:
+    """The shop's code discounts off the whole order as coupon-only promotions and their codes, so
+    a code printed on a parcel works at the till. Other kinds (buy X get Y, free shipping, codes for
+    chosen products) are skipped and counted. A promotion is keyed by the discount's gid (its uid);
+    a code's use count is the larger of ours and Shopify's, so a code used up online stays used."""
+    from decimal import Decimal
+
+    from .money import to_paisa
+    stats = {"discounts": 0, "codes": 0, "skipped": 0}
+    with db.write():
+        for node in nodes:
+            d = node.get("discount") or {}
+            gets = d.get("customerGets") or {}
+            value = gets.get("value") or {}
+            if (d.get("__typename") != "DiscountCodeBasic" or (gets.get("items") or {}).get("__typename") != "AllDiscountItems"
+                    or value.get("__typename") not in ("DiscountPercentage", "DiscountAmount")):
+                stats["skipped"] += 1
+                continue
+            if value["__typename"] == "DiscountPercentage":
+                kind, amount = "bill_percent", int(Decimal(str(value["percentage"])) * 10000)
+            else:
+                kind = "item_amount" if value.get("appliesOnEachItem") else "bill_amount"
+                amount = to_paisa(str(value["amount"]["amount"]))
+            minimum = d.get("minimumRequirement") or {}
+            min_paisa = (to_paisa(str(minimum["greaterThanOrEqualToSubtotal"]["amount"]))
+                         if minimum.get("__typename") == "DiscountMinimumSubtotal" else 0)
+            fields = dict(name=d["title"][:200], kind=kind, value=amount, coupon_only=True,
+                          active=d.get("status") != "EXPIRED", starts_at=_shopify_time(d.get("startsAt")),
+                          ends_at=_shopify_time(d.get("endsAt")), updated_at=utcnow())
+            promo = Promotion.get_or_none(Promotion.uid == node["id"])
+            if promo is None:
+                promo = Promotion.create(uid=node["id"], **fields)
+            else:
+                Promotion.update(**fields).where(Promotion.id == promo.id).execute()
+            stats["discounts"] += 1
+            for c in (d.get("codes") or {}).get("nodes", []):
+                try:
+                    code = normalise(c["code"])
+                except InvalidInput:
+                    stats["skipped"] += 1
+                    continue
+                row = Coupon.get_or_none(Coupon.code == code)
+                values = dict(promotion=promo.id, max_uses=d.get("usageLimit"), min_spend_paisa=min_paisa,
+                              per_customer_limit=1 if d.get("appliesOncePerCustomer") else None,
+                              expires_at=fields["ends_at"], active=fields["active"])
+                if row is None:
+                    Coupon.create(code=code, uses=int(c.get("asyncUsageCount") or 0), **values)
+                else:
+                    Coupon.update(uses=max(row.uses, int(c.get("asyncUsageCount") or 0)), **values).where(
+                        Coupon.id == row.id).execute()
+                stats["codes"] += 1
+    return stats

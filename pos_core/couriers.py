@@ -66,19 +66,59 @@ def dispatch(uid: str, staff_id: int, courier: str, city_code: str, *, shopify_e
         phone = order.phone or ship.get("phone") or ""
         if not phone:
             raise InvalidInput(f"order {order.name} has no phone number; a courier will not book without one")
-        c = Consignment(fulfillment=f, courier=courier, status=TO_BE_BOOKED, city_code=city.code,
-                        city_name=city.name, consignee_name=ship.get("name") or order.customer_name or "Customer",
-                        phone=phone, address=address, cod_paisa=cod_paisa, weight_grams=weight_grams,
-                        pieces=pieces)
-        c.reference = f"{order.name.lstrip('#')}-{c.uid[:8]}"
-        c.history = [_h(TO_BE_BOOKED, person.id)]
-        c.save(force_insert=True)
-        job = outbox.enqueue(COURIER, "book", booking_payload(c), "consignment", c.uid)
-        c.booking_job = job.uid
-        c.save()
+        c = _new_consignment(f, person.id, courier=courier, city_code=city.code, city_name=city.name,
+                             consignee_name=ship.get("name") or order.customer_name or "Customer", phone=phone,
+                             address=address, cod_paisa=cod_paisa, weight_grams=weight_grams, pieces=pieces)
+        job = OutboxJob.get(OutboxJob.uid == c.booking_job)
         fulfillments.mark_dispatched(f, person.id, NAMES[courier], "", "", shopify_enabled=shopify_enabled,
                                      notify_customer=notify_customer, policy=policy, depends_on=job.uid,
                                      consignment=c.uid, booking="to be booked")
+    return c
+
+
+def _new_consignment(f: Fulfillment, staff_id: int, **fields) -> Consignment:
+    """A consignment to be booked and its booking job, inside the caller's transaction."""
+    c = Consignment(fulfillment=f, status=TO_BE_BOOKED, **fields)
+    c.reference = f"{f.order.name.lstrip('#')}-{c.uid[:8]}"
+    c.history = [_h(TO_BE_BOOKED, staff_id)]
+    job = outbox.enqueue(COURIER, "book", booking_payload(c), "consignment", c.uid)
+    c.booking_job = job.uid
+    c.save(force_insert=True)
+    return c
+
+
+def book_again(consignment_uid: str, staff_id: int, courier: str, city_code: str, *,
+               weight_grams: int | None = None) -> Consignment:
+    """A cancelled booking of a dispatched shipment, booked again (same or another courier): a new
+    consignment, to be booked; once booked, its number replaces the old one on the shipment and
+    in Shopify (a tracking update when the fulfillment was already created)."""
+    person = staffmod.get(staff_id)
+    if courier not in NAMES:
+        raise InvalidInput(f"{courier!r} is not a courier we can book with (choose {', '.join(sorted(NAMES))})")
+    city = courier_cities.find(courier, city_code)
+    with db.write():
+        old = _get(consignment_uid)
+        if old.status != CANCELLED:
+            raise StateError(f"consignment {old.reference} is {LABELS[old.status]}; only a cancelled one is "
+                             "booked again")
+        f = old.fulfillment
+        if f.status != "DISPATCHED":
+            raise StateError(f"shipment {f.uid[:8]} is {f.status.lower()}; only a dispatched one is booked again")
+        if for_fulfillment(f.uid).id != old.id:
+            raise StateError(f"shipment {f.uid[:8]} already has a newer booking")
+        c = _new_consignment(f, person.id, courier=courier, city_code=city.code, city_name=city.name,
+                             consignee_name=old.consignee_name, phone=old.phone, address=old.address,
+                             cod_paisa=old.cod_paisa, weight_grams=weight_grams or old.weight_grams,
+                             pieces=old.pieces)
+        # A Shopify fulfillment not sent yet must not go out with the cancelled number: it waits
+        # for the new booking, which writes the new number into it.
+        for job in outbox.jobs_for(f.uid, outbox.SHOPIFY):
+            if job.kind == "fulfillment_create" and job.status == outbox.PENDING and not job.attempts:
+                job.depends_on = c.booking_job
+                job.save(only=[OutboxJob.depends_on])
+        online_orders.add_event(f.order, "courier_booking_again", person.id, shipment=f.uid, courier=NAMES[courier],
+                                instead_of=old.tracking_number)
+        audit.log("courier.book_again", person.id, c.reference, instead_of=old.reference)
     return c
 
 
@@ -118,13 +158,22 @@ def record_booked(consignment_uid: str, tracking_number: str, *, label_url: str 
                                               "booked": tracking_number, "courier": NAMES[c.courier]}]
         f.save()
         # The Shopify job has waited on the booking and has never been sent: it is completed here,
-        # once, before its first attempt.
+        # once, before its first attempt. A fulfillment already sent (the parcel was booked again
+        # after a cancellation) gets a tracking update once it exists.
+        tracking = {"company": NAMES[c.courier], "number": tracking_number, "url": url}
+        sent = None
         for job in outbox.jobs_for(f.uid, outbox.SHOPIFY):
-            if job.kind == "fulfillment_create" and job.depends_on == c.booking_job and not job.attempts:
-                payload = dict(job.payload)
-                payload["tracking"] = {"company": NAMES[c.courier], "number": tracking_number, "url": url}
-                job.payload = payload
+            if job.kind != "fulfillment_create":
+                continue
+            if job.status == outbox.PENDING and not job.attempts:
+                job.payload = dict(job.payload, tracking=tracking)
                 job.save(only=[OutboxJob.payload])
+            else:
+                sent = job
+        if sent is not None:
+            outbox.enqueue(outbox.SHOPIFY, "tracking_update", {
+                "fulfillmentUid": f.uid, "fulfillmentId": f.shopify_fulfillment_id, "tracking": tracking,
+                "notifyCustomer": True}, "fulfillment", f.uid, depends_on=sent.uid)
         online_orders.add_event(f.order, "courier_booked", None, shipment=f.uid, courier=NAMES[c.courier],
                                 tracking=tracking_number, found_existing=found_existing)
     return c
@@ -159,6 +208,48 @@ def rebook(consignment_uid: str, staff_id: int, city_code: str | None = None, ph
         job.payload = booking_payload(c)
         job.save(only=[OutboxJob.payload])
         outbox.retry(job.uid, person.id)
+    return c
+
+
+def book_by_hand(consignment_uid: str, staff_id: int, courier: str, tracking_number: str, *,
+                 url_templates: dict[str, str] | None = None) -> Consignment:
+    """The courier refused the parcel (or it never went out) and it leaves with another courier,
+    booked on the counter or the courier's portal: that number goes on the shipment and to Shopify.
+    Only when nothing can have been booked through the API: the booking was refused, or never sent."""
+    person = staffmod.get(staff_id)
+    courier, number = (courier or "").strip(), (tracking_number or "").strip()
+    if not courier or not number:
+        raise InvalidInput("enter the courier and the tracking (consignment) number")
+    with db.write():
+        c = _get(consignment_uid)
+        if c.status != TO_BE_BOOKED:
+            raise StateError(f"consignment {c.reference} is {LABELS[c.status]}; only one still to be booked "
+                             "can go with another courier")
+        # Take the job away from the agent in the same statement that checks it was never sent
+        # (or was refused), so it cannot be sent while we write.
+        taken = (OutboxJob.update(status=outbox.SYNCED, updated_at=utcnow(),
+                                  result={"superseded": f"booked by hand: {courier} {number}"})
+                 .where((OutboxJob.uid == c.booking_job)
+                        & ((OutboxJob.status == outbox.FAILED)
+                           | ((OutboxJob.status == outbox.PENDING) & (OutboxJob.attempts == 0)))).execute())
+        if not taken:
+            raise StateError(f"the booking of {c.reference} may have reached {NAMES[c.courier]} (it is being "
+                             "sent or its answer was lost); wait for it, or check their portal first")
+        c.status = CANCELLED
+        c.history = list(c.history or []) + [_h("BOOKED_BY_HAND", person.id, courier=courier, tracking=number)]
+        c.save()
+        f = c.fulfillment
+        templates = {**fulfillments.COURIERS, **(url_templates or {})}
+        url = templates.get(courier, "").format(n=number)
+        f.courier, f.tracking_number, f.tracking_url = courier, number, url
+        f.save()
+        for job in outbox.jobs_for(f.uid, outbox.SHOPIFY):
+            if job.kind == "fulfillment_create" and job.depends_on == c.booking_job and not job.attempts:
+                job.payload = dict(job.payload, tracking={"company": courier, "number": number, "url": url})
+                job.save(only=[OutboxJob.payload])
+        online_orders.add_event(f.order, "booked_by_hand", person.id, shipment=f.uid, courier=courier,
+                                tracking=number, instead_of=NAMES[c.courier])
+        audit.log("courier.by_hand", person.id, c.reference, courier=courier, tracking=number)
     return c
 
 

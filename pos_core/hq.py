@@ -23,6 +23,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+import psycopg2
 from peewee import IntegrityError
 
 from . import chain, db, migrations
@@ -49,7 +50,22 @@ def branch_role(code: str) -> str:
 
 
 def _schema_sql(group: str) -> list[str]:
-    down = ", ".join(f"'{t}'" for t in chain.DOWN_TABLES)
+    down = ", ".join(f"'{t}'" for t in chain.PULLED_TABLES)
+    parties = [
+        # issue 14: a branch reads a transfer (and its count and settlements) only when it is the
+        # sender or the receiver; the child tables follow their transfer's visibility.
+        ("transfer", "hq_my_branch() IN (SELECT b.code FROM branch b WHERE b.id IN (from_branch_id, to_branch_id))"),
+        ("transfer_line", "EXISTS (SELECT 1 FROM transfer x WHERE x.id = transfer_id)"),
+        ("transfer_receipt", "EXISTS (SELECT 1 FROM transfer x WHERE x.id = transfer_id)"),
+        ("transfer_receipt_line", "EXISTS (SELECT 1 FROM transfer_receipt r WHERE r.id = receipt_id)"),
+        ("transfer_settlement", "EXISTS (SELECT 1 FROM transfer x WHERE x.id = transfer_id)"),
+    ]
+    assert {t for t, _ in parties} == {t.name for t in chain.TABLES if t.relay == "parties"}
+    rls = []
+    for table, using in parties:
+        rls += [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+                f"DROP POLICY IF EXISTS hq_party ON {table}",
+                f"CREATE POLICY hq_party ON {table} FOR SELECT TO {group} USING ({using})"]
     return [
         """CREATE TABLE IF NOT EXISTS hq_branch_link (
              branch_code varchar(16) PRIMARY KEY,
@@ -107,10 +123,86 @@ def _schema_sql(group: str) -> list[str]:
             WITH CHECK (branch_code = hq_my_branch() AND status = 'NEW')""",
         f"GRANT SELECT, INSERT ON hq_inbox TO {group}",
         f"GRANT USAGE ON SEQUENCE hq_inbox_id_seq TO {group}",
-        f"GRANT SELECT ON hq_down_change, schema_migration, {', '.join(chain.DOWN_TABLES)} TO {group}",
+        f"GRANT SELECT ON hq_down_change, schema_migration, {', '.join(chain.PULLED_TABLES)} TO {group}",
         f"REVOKE ALL ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) TO {group}",
+    ] + rls + _claim_sql(group)
+
+
+def _claim_sql(group: str) -> list[str]:
+    """Issue 14: a branch claims an online order's lines before packing them. Decided here, in one
+    place, under a per-order lock, so two branches can never both hold (and pack) the same line;
+    a refusal names the branch that holds it. Branches reach it only through these functions."""
+    return [
+        """CREATE TABLE IF NOT EXISTS hq_claim (
+             order_shopify_id text NOT NULL,
+             line_id text NOT NULL,
+             branch_code varchar(16) NOT NULL,
+             claimed_at timestamp NOT NULL DEFAULT timezone('utc', clock_timestamp()),
+             PRIMARY KEY (order_shopify_id, line_id))""",
+        # (%% is a literal % for RAISE: the statement goes through the driver's parameter formatting)
+        """CREATE OR REPLACE FUNCTION hq_claim(p_order text, p_lines text[])
+           RETURNS TABLE (o_line text, o_branch text) LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+           SET search_path = public AS $$
+           DECLARE me text := hq_my_branch(); want text[]; missing text[];
+           BEGIN
+             IF me IS NULL THEN RAISE EXCEPTION 'this login is not a branch of the head office'; END IF;
+             -- one claim of an order at a time: the check and the insert below see every earlier claim
+             PERFORM pg_advisory_xact_lock(hashtext('hq_claim:' || p_order));
+             IF NOT EXISTS (SELECT 1 FROM smart_order WHERE shopify_id = p_order) THEN
+               RAISE EXCEPTION 'the head office has no online order %%', p_order;
+             END IF;
+             IF p_lines IS NULL OR cardinality(p_lines) = 0 THEN
+               SELECT array_agg(l.shopify_line_id ORDER BY l.shopify_line_id) INTO want
+                 FROM smart_order_line l JOIN smart_order o ON o.id = l.order_id
+                WHERE o.shopify_id = p_order AND l.current_quantity > 0;
+             ELSE
+               want := p_lines;
+               SELECT array_agg(x) INTO missing FROM unnest(want) x WHERE NOT EXISTS (
+                 SELECT 1 FROM smart_order_line l JOIN smart_order o ON o.id = l.order_id
+                  WHERE o.shopify_id = p_order AND l.shopify_line_id = x);
+               IF missing IS NOT NULL THEN
+                 RAISE EXCEPTION 'online order %% has no line %%', p_order, array_to_string(missing, ', ');
+               END IF;
+             END IF;
+             IF NOT EXISTS (SELECT 1 FROM hq_claim c WHERE c.order_shopify_id = p_order
+                             AND c.line_id = ANY(want) AND c.branch_code <> me) THEN
+               INSERT INTO hq_claim (order_shopify_id, line_id, branch_code)
+               SELECT p_order, x, me FROM unnest(want) x ON CONFLICT DO NOTHING;
+             END IF;
+             -- every wanted line and who holds it now (all or nothing: ours only if none was another's)
+             RETURN QUERY SELECT x, c.branch_code::text FROM unnest(want) x
+               LEFT JOIN hq_claim c ON c.order_shopify_id = p_order AND c.line_id = x ORDER BY x;
+           END $$""",
+        """CREATE OR REPLACE FUNCTION hq_release(p_order text, p_lines text[]) RETURNS bigint
+           LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
+             WITH gone AS (DELETE FROM hq_claim WHERE order_shopify_id = p_order
+                             AND branch_code = hq_my_branch()
+                             AND (p_lines IS NULL OR line_id = ANY(p_lines)) RETURNING 1)
+             SELECT count(*) FROM gone $$""",
+        "REVOKE ALL ON FUNCTION hq_claim(text, text[]) FROM PUBLIC",
+        "REVOKE ALL ON FUNCTION hq_release(text, text[]) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_claim(text, text[]) TO {group}",
+        f"GRANT EXECUTE ON FUNCTION hq_release(text, text[]) TO {group}",
     ]
+
+
+def claims(order_shopify_id: str) -> dict[str, str]:
+    """At the head office: {line id: branch} holding each claimed line of an online order."""
+    return dict(db.database.execute_sql(
+        "SELECT line_id, branch_code FROM hq_claim WHERE order_shopify_id = %s ORDER BY line_id",
+        (order_shopify_id,)).fetchall())
+
+
+def release_claim(order_shopify_id: str, lines: list[str] | None = None) -> dict[str, str]:
+    """At the head office, for a manager: give back whichever branch's claim on these lines (all
+    the order's when None), e.g. one a branch could not give back while its link was down.
+    Returns {line: branch} of what was released."""
+    with db.write():
+        rows = db.database.execute_sql(
+            "DELETE FROM hq_claim WHERE order_shopify_id = %s AND (%s::text[] IS NULL OR line_id = ANY(%s::text[])) "
+            "RETURNING line_id, branch_code", (order_shopify_id, lines, lines)).fetchall()
+    return dict(rows)
 
 
 def init() -> None:
@@ -119,6 +211,14 @@ def init() -> None:
     if not db.is_postgres():
         raise HqError("the head office database must be PostgreSQL")
     migrations.migrate()
+    refresh()
+    chain.enable_capture("head-office")
+    chain.set_state("role", "head-office")
+
+
+def refresh() -> None:
+    """(Re)create the hq tables, functions, rights and row security: after an upgrade that added a
+    table branches read (issue 14's relayed tables), `pos-admin migrate` calls this."""
     group = group_role()
     with db.write():
         exists = db.database.execute_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (group,)).fetchone()
@@ -126,8 +226,6 @@ def init() -> None:
             db.database.execute_sql(f"CREATE ROLE {group} NOLOGIN")
         for sql in _schema_sql(group):
             db.database.execute_sql(sql)
-    chain.enable_capture("head-office")
-    chain.set_state("role", "head-office")
 
 
 def is_hq() -> bool:
@@ -218,7 +316,7 @@ def _apply_rows(rows) -> dict:
                 try:
                     # every branch's rows together: one query per table for the whole batch
                     applier.apply_many([json.loads(r[4]) for r in rows], origin=[r[1] for r in rows])
-                except (chain.Unresolved, chain.Refused, IntegrityError, KeyError) as exc:
+                except (chain.Unresolved, chain.Refused, IntegrityError, psycopg2.IntegrityError, KeyError) as exc:
                     raise _Retry() from exc
             return _mark([(r[0], APPLIED, "") for r in rows])
         except _Retry:
@@ -287,3 +385,37 @@ def parked(limit: int = 100) -> list[dict]:
         "WHERE status = 'PARKED' ORDER BY id LIMIT %s", (limit,)).fetchall()
     return [{"id": r[0], "branch": r[1], "table": r[2], "key": r[3], "reason": r[4], "received_at": r[5]}
             for r in rows]
+
+
+# --- store credit spent twice (issue 14) ---------------------------------------------------------
+
+def overdrafts() -> list[dict]:
+    """Customers whose store credit went below zero at the head office: two branches spent the same
+    credit while one of them had not heard of the other's spend. Nothing is clipped: every entry
+    stands as the branch made it, and the balance shows what is owed. Each overdraft names the
+    spends since the customer's last credit before it went negative, with the branch that made
+    each (from the inbox), for a manager to settle with the customer."""
+    from .models import CreditEntry, Customer
+    out = []
+    for c in Customer.select().where(Customer.store_credit_paisa < 0).order_by(Customer.phone):
+        entries = list(CreditEntry.select().where(CreditEntry.customer == c.id)
+                       .order_by(CreditEntry.created_at, CreditEntry.id))
+        running, start = 0, None   # start: where the balance last went (and stayed) below zero
+        for i, e in enumerate(entries):
+            running += e.delta_paisa
+            if running < 0 and start is None:
+                start = i
+            elif running >= 0:
+                start = None
+        start = len(entries) if start is None else start
+        last_credit = max((i for i in range(start) if entries[i].delta_paisa > 0), default=-1)
+        spends = [e for e in entries[last_credit + 1:] if e.delta_paisa < 0]
+        keys = [chain.key_text({"event_key": e.event_key}) for e in spends]
+        where = dict(db.database.execute_sql(
+            "SELECT key, branch_code FROM hq_inbox WHERE table_name = 'credit_entry' AND key = ANY(%s)",
+            (keys,)).fetchall()) if keys else {}
+        out.append({"phone": c.phone, "name": c.name, "balance_paisa": c.store_credit_paisa,
+                    "documents": [{"branch": where.get(k, "head office"), "doc_ref": e.doc_ref,
+                                   "delta_paisa": e.delta_paisa, "at": e.created_at}
+                                  for e, k in zip(spends, keys)]})
+    return out

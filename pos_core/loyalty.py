@@ -26,7 +26,7 @@ from decimal import Decimal
 from peewee import EXCLUDED, fn
 
 from . import db
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput
 from .models import (Customer, LoyaltyProgram, LoyaltyRule, LoyaltyTier, PointsBalance, PointsEntry, PosOrder,
                      utcnow)
 from .money import prorate
@@ -310,10 +310,3 @@ def _expire_customer(customer_id: int, now: dt.datetime) -> int:
             if move(customer_id, -left, "expire", "expiry", f"expire:{customer_id}:{lot.id}", now=now):
                 total += left
     return total
-
-
-def customer_or_error(customer_id: int) -> Customer:
-    c = Customer.get_or_none(Customer.id == customer_id)
-    if c is None:
-        raise NotFound(f"no customer with id {customer_id}")
-    return c

@@ -93,6 +93,28 @@ def _shelf(database) -> None:
         m.add_index("product", ("department",), False))
 
 
+def _transfer_receipts(database) -> None:
+    """Issue 14: a transfer's receipt and settlements become rows of the branch that made them.
+    A database that already received transfers gets those rows from its lines, so the transfer's
+    status (now their projection) stays what it was."""
+    from .models import (Transfer, TransferLine, TransferReceipt, TransferReceiptLine, TransferSettlement,
+                         WORKFLOW_MODELS, new_uid, utcnow)
+    database.create_tables(WORKFLOW_MODELS)
+    for t in Transfer.select().where(Transfer.received_at.is_null(False)):
+        r = TransferReceipt.create(uid=new_uid(), transfer=t.id, branch=t.to_branch_id,
+                                   received_by=t.received_by_id or t.created_by_id, received_at=t.received_at)
+        for line in TransferLine.select().where(TransferLine.transfer == t.id):
+            TransferReceiptLine.create(receipt=r.id, line_no=line.line_no, qty_received=line.qty_received or 0)
+            if line.resolution:
+                from .transfers import RESOLUTIONS
+                side = RESOLUTIONS.get(line.resolution, (None, None))[1]
+                TransferSettlement.create(uid=new_uid(), transfer=t.id, line_no=line.line_no,
+                                          branch=t.from_branch_id if side == "from" else t.to_branch_id,
+                                          resolution=line.resolution,
+                                          resolved_by=line.resolved_by_id or t.created_by_id,
+                                          resolved_at=line.resolved_at or utcnow())
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -102,6 +124,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (6, "shelf: PLU, measure, Urdu name, categories", _shelf),
     (7, "couriers: consignments, COD statements", _couriers),
     (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
+    (9, "chain workflows: transfer receipts and settlements", _transfer_receipts),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 
@@ -146,9 +169,11 @@ def migrate() -> list[int]:
         ran.append(version)
     if ran:
         # A SQLite ALTER may rebuild a table and lose its triggers: a chain site gets them back.
-        from . import chain
+        from . import chain, hq
         if chain.capture_enabled():
             chain.enable_capture()
+        if hq.is_hq():
+            hq.refresh()   # the branches' rights on tables this upgrade added
     return ran
 
 

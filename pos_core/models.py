@@ -609,6 +609,7 @@ class CustomerProfile(BaseModel):
 
 class Promotion(BaseModel):
     """An automatic promotion (or the discount behind a coupon). See promotions.py for the kinds."""
+    uid = CharField(unique=True, default=new_uid)   # its identity across a chain
     name = CharField()
     kind = CharField(max_length=16)       # item_percent, item_amount, bill_percent, bill_amount, bxgy, bundle
     value = BigIntegerField(default=0)     # basis points for *_percent, paisa for *_amount
@@ -654,6 +655,7 @@ class CouponUse(BaseModel):
 
 class OrderPromotion(BaseModel):
     """What each promotion took off a sale, per line (line_no) or for the bill (line_no NULL)."""
+    uid = CharField(unique=True, default=new_uid)
     order = ForeignKeyField(PosOrder, backref="promotions", on_delete="CASCADE")
     line_no = IntegerField(null=True)
     promotion = ForeignKeyField(Promotion, null=True)
@@ -858,3 +860,51 @@ class PaymentsDaily(BaseModel):
 
 
 MODELS += [StockActivity, SummaryWatermark, SalesDaily, PaymentsDaily]
+
+
+# --- issue 14: chain workflows (migration 9) --------------------------------------------------
+# A transfer row belongs to the sending branch; what the receiving branch counted and what a manager
+# settled are rows of their own, owned by the branch that wrote them, so no row has two owners.
+# The transfer's status and its lines' received/settled columns are a projection of these rows
+# (transfers.project), kept at every site like a stock level.
+
+class TransferReceipt(BaseModel):
+    """The receiving branch's count of a transfer. UNIQUE on the transfer: received once."""
+    uid = CharField(unique=True, default=new_uid)
+    transfer = ForeignKeyField(Transfer, unique=True, backref="receipts")
+    branch = ForeignKeyField(Branch)            # the receiving branch, the row's owner
+    received_by = ForeignKeyField(Staff)
+    received_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "transfer_receipt"
+
+
+class TransferReceiptLine(BaseModel):
+    receipt = ForeignKeyField(TransferReceipt, backref="lines", on_delete="CASCADE")
+    line_no = IntegerField()                    # the transfer line it counts
+    qty_received = IntegerField()
+
+    class Meta:
+        table_name = "transfer_receipt_line"
+        indexes = ((("receipt", "line_no"), True),)
+
+
+class TransferSettlement(BaseModel):
+    """A manager's settlement of one line's shortfall or excess, made at the branch whose stock it
+    moves (the sender for returned_to_sender / sender_sent_extra, the receiver otherwise)."""
+    uid = CharField(unique=True, default=new_uid)
+    transfer = ForeignKeyField(Transfer, backref="settlements")
+    line_no = IntegerField()
+    branch = ForeignKeyField(Branch)            # where it was settled, the row's owner
+    resolution = CharField()
+    resolved_by = ForeignKeyField(Staff)
+    resolved_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "transfer_settlement"
+        indexes = ((("transfer", "line_no"), True),)
+
+
+WORKFLOW_MODELS = [TransferReceipt, TransferReceiptLine, TransferSettlement]
+MODELS += WORKFLOW_MODELS  # issue 14

@@ -193,6 +193,14 @@ def points_back(sale: PosOrder, refunded_before: int, amount: int) -> tuple[int,
     return take, give, min(give * per_point, amount)
 
 
+def refund_split(sale: PosOrder, returns: list[ReturnLine]) -> tuple[int, int, int]:
+    """(money back, points back, what those points are worth) for these returns, no writes: the
+    part a sale paid with points goes back as points, the rest by the tenders chosen."""
+    total = refund_preview(sale, returns)
+    _, give, give_paisa = points_back(sale, _refunded_goods(sale, None), total)
+    return total - give_paisa, give, give_paisa
+
+
 def _preview_total(policy, new_lines, branch_code: str) -> int:
     """What the new goods of an exchange will cost, with the promotions the sale will apply."""
     from .models import utcnow

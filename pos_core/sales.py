@@ -15,7 +15,7 @@ from . import (audit, commission, coupons, customers, db, fbr_invoice, ledger, l
 from .errors import InvalidInput, NotFound, PermissionDenied, StateError
 from .ledger import Movement
 from .models import (Branch, Counter, Customer, OrderPromotion, Payment, PosOrder, PosOrderLine, Product, Shift, Staff,
-                     Variant, utcnow)
+                     Variant, new_uid, utcnow)
 from .money import MoneyError, to_paisa
 from .policy import SalePolicy
 from .pricing import Discount, PriceInput, PricingError, Totals, check_qty, price_lines
@@ -327,7 +327,7 @@ def _salespeople(lines, default_id) -> dict[int, int]:
 def _write_promotions(order: PosOrder, outcome) -> None:
     if outcome is None or not outcome.applied:
         return
-    OrderPromotion.insert_many([dict(order=order.id, line_no=None if a.line is None else a.line + 1,
+    OrderPromotion.insert_many([dict(uid=new_uid(), order=order.id, line_no=None if a.line is None else a.line + 1,
                                      promotion=a.promotion_id, name=a.name, amount_paisa=a.amount_paisa)
                                 for a in outcome.applied]).execute()
 

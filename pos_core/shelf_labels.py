@@ -46,9 +46,16 @@ def _product_name(v: Variant) -> str:
     return v.name
 
 
+def may_assign(cfg) -> bool:
+    """A chain's branch does not make barcodes: the catalog (and its codes) comes from the head
+    office, and a code made here would clash with one made there."""
+    return getattr(getattr(cfg, "hq", None), "role", "off") != "branch"
+
+
 def for_variants(picked: list[tuple[int, int]], rules: BarcodeRules | None = None,
-                 sale_prices: dict[int, int] | None = None) -> list[LabelItem]:
-    """[(variant id, copies)] -> labels, in the order given; items without a code get one."""
+                 sale_prices: dict[int, int] | None = None, assign: bool = True) -> list[LabelItem]:
+    """[(variant id, copies)] -> labels, in the order given; items without a code get one
+    (with assign=False, as at a chain's branch, they are refused instead)."""
     rules = rules or BarcodeRules()
     sale_prices = sale_prices or {}
     for vid, copies in picked:
@@ -59,7 +66,11 @@ def for_variants(picked: list[tuple[int, int]], rules: BarcodeRules | None = Non
     missing = [i for i in ids if i not in variants]
     if missing:
         raise NotFound(f"no item with id {missing[0]}")
-    if barcodes.variants_without_barcode(ids):
+    bare = barcodes.variants_without_barcode(ids)
+    if bare and not assign:
+        raise InvalidInput(f"{bare[0].sku} has no barcode yet: the head office gives it one "
+                           "(pos-admin barcodes there), and it comes here with the catalog")
+    if bare:
         barcodes.assign_missing(rules, variant_ids=ids)
     out = []
     for vid, copies in picked:
@@ -75,16 +86,16 @@ def for_variants(picked: list[tuple[int, int]], rules: BarcodeRules | None = Non
     return out
 
 
-def for_goods_receipt(number: str, rules: BarcodeRules | None = None) -> list[LabelItem]:
+def for_goods_receipt(number: str, rules: BarcodeRules | None = None, assign: bool = True) -> list[LabelItem]:
     """One label per unit received on a goods receipt (GRN number)."""
     grn = GoodsReceipt.get_or_none(GoodsReceipt.number == number)
     if grn is None:
         raise NotFound(f"no goods receipt {number}")
     rows = list(GoodsReceiptLine.select().where(GoodsReceiptLine.receipt == grn.id).order_by(GoodsReceiptLine.line_no))
-    return for_variants(_merge((r.variant_id, r.qty) for r in rows), rules)
+    return for_variants(_merge((r.variant_id, r.qty) for r in rows), rules, assign=assign)
 
 
-def for_transfer_received(number: str, rules: BarcodeRules | None = None) -> list[LabelItem]:
+def for_transfer_received(number: str, rules: BarcodeRules | None = None, assign: bool = True) -> list[LabelItem]:
     """One label per unit that actually arrived on a received transfer."""
     t = Transfer.get_or_none(Transfer.number == number)
     if t is None:
@@ -92,14 +103,29 @@ def for_transfer_received(number: str, rules: BarcodeRules | None = None) -> lis
     if t.status not in ("RECEIVED", "DISCREPANCY"):
         raise InvalidInput(f"transfer {number} is {t.status.lower()}; labels are printed when it is received")
     rows = TransferLine.select().where(TransferLine.transfer == t.id).order_by(TransferLine.line_no)
-    return for_variants(_merge((r.variant_id, r.qty_received or 0) for r in rows), rules)
+    return for_variants(_merge((r.variant_id, r.qty_received or 0) for r in rows), rules, assign=assign)
 
 
 def for_price_change(variant_ids: list[int], rules: BarcodeRules | None = None,
-                     copies: dict[int, int] | None = None) -> list[LabelItem]:
+                     copies: dict[int, int] | None = None, assign: bool = True) -> list[LabelItem]:
     """New tags for items whose price changed (one each, or as many as are on the shelf)."""
     copies = copies or {}
-    return for_variants([(vid, copies.get(vid, 1)) for vid in dict.fromkeys(variant_ids)], rules)
+    return for_variants([(vid, copies.get(vid, 1)) for vid in dict.fromkeys(variant_ids)], rules, assign=assign)
+
+
+def price_changes(days: int = 7) -> list[int]:
+    """Variants whose price changed (catalog import, `price_change` audit events) in the last
+    `days` days and that are still sold, most recent first, each once."""
+    import datetime as dt
+    from .models import AuditEvent, utcnow
+    if not 1 <= days <= 365:
+        raise InvalidInput("days must be 1 to 365")
+    since = utcnow() - dt.timedelta(days=days)
+    events = (AuditEvent.select().where((AuditEvent.action == "price_change") & (AuditEvent.created_at >= since))
+              .order_by(AuditEvent.id.desc()))
+    ids = list(dict.fromkeys(e.detail["variant_id"] for e in events if e.detail and "variant_id" in e.detail))
+    live = {v.id for v in Variant.select(Variant.id).where(Variant.id.in_(ids) & (Variant.active == True))}  # noqa: E712
+    return [i for i in ids if i in live]
 
 
 def _merge(rows) -> list[tuple[int, int]]:

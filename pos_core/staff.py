@@ -98,3 +98,64 @@ def discount_limit(staff: Staff, limits: dict[str, Decimal] | None = None) -> De
 
 def works_at(staff: Staff, branch_code: str) -> bool:
     return not staff.branch_codes or branch_code in staff.branch_codes.split(",")
+
+
+# --- managed once, at the head office (issue 14) --------------------------------------------------
+# Staff are the head office's rows in a chain (`down`): changed there, they reach every branch on
+# its next pull, and a branch offline for days keeps its last copy. A branch box refuses to change
+# them itself, since its change would never travel and the next pull would undo it.
+
+def _managed_here() -> None:
+    from . import chain
+    if chain.get_state("role") == "branch":
+        raise InvalidInput("staff are managed at the head office (run `pos-admin staff ...` there); "
+                           "this branch gets the change on its next sync")
+
+
+def _by_code(code: str) -> Staff:
+    s = Staff.get_or_none(Staff.code == code)
+    if s is None:
+        raise NotFound(f"no staff member with code {code!r}")
+    return s
+
+
+def add(code: str, name: str, role: str, pin: str, branch_codes: str = "") -> Staff:
+    from .db import write
+    from .models import Branch
+    _managed_here()
+    code, name = (code or "").strip().lower(), (name or "").strip()
+    if not code or not code.replace("-", "").replace("_", "").isalnum() or len(code) > 32:
+        raise InvalidInput(f"a staff code is letters and digits, e.g. ayesha (got {code!r})")
+    if not name:
+        raise InvalidInput("a staff member needs a name")
+    check_pin_format(pin)
+    codes = [c.strip().upper() for c in (branch_codes or "").split(",") if c.strip()]
+    known = {b.code for b in Branch.select(Branch.code)}
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise InvalidInput(f"no branch {', '.join(unknown)}")
+    with write():
+        if Staff.get_or_none(Staff.code == code) is not None:
+            raise InvalidInput(f"staff code {code!r} is taken")
+        return create(code, name, role, pin, ",".join(codes))
+
+
+def set_active(code: str, active: bool) -> Staff:
+    from .db import write
+    _managed_here()
+    with write():
+        s = _by_code(code)
+        s.active = active
+        s.save()
+    return s
+
+
+def reset_pin(code: str, pin: str) -> Staff:
+    from .db import write
+    _managed_here()
+    check_pin_format(pin)
+    with write():
+        s = _by_code(code)
+        s.pin_hash = hash_pin(pin)
+        s.save()
+    return s

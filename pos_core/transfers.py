@@ -5,17 +5,24 @@ Draft (lines, quantities) -> dispatched by the sending branch (-q there; the goo
 excess stays on the line as a discrepancy until a manager settles it; each settlement that moves
 stock is a movement with its reason. Shopify hears of a transfer only when the two branches map to
 different locations: -q at the sender's on dispatch, +q at the receiver's on receipt.
+
+In a chain (issue 14) the two branches are on different boxes. The transfer row is the sender's;
+the receiving branch writes a `TransferReceipt` (its count) and each manager's settlement is a
+`TransferSettlement` written at the branch whose stock it moves. Both reach the other branch through
+the head office. The transfer's status and its lines' received/settled columns are a projection of
+those rows (`project`), rebuilt at every site whenever one of them is written or arrives.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peewee import fn
+from peewee import IntegrityError, fn
 
 from . import audit, db, numbering, staff as staffmod, stock_moves
 from .errors import InvalidInput, NotFound, StateError
 from .ledger import Movement
-from .models import Branch, Transfer, TransferLine, Variant, utcnow
+from .models import (Branch, Transfer, TransferLine, TransferReceipt, TransferReceiptLine,
+                     TransferSettlement, Variant, utcnow)
 from .pricing import check_qty, PricingError
 
 # How a manager settles a line whose received quantity differs from what was sent:
@@ -78,15 +85,38 @@ def dispatch(ref: str, staff_id: int, *, shopify_enabled: bool) -> Transfer:
     return t
 
 
+def here() -> str | None:
+    """This box's branch code when it is a branch of a chain (its database holds other branches'
+    transfers as copies it may not change); None for a single shop, where every branch is local."""
+    from . import chain
+    if chain.get_state("role") == "branch":
+        return chain.get_state("branch") or None
+    return None
+
+
 def receive(ref: str, staff_id: int, counted: dict[int, int], *, shopify_enabled: bool) -> Transfer:
     """`counted`: {variant id: units that arrived}. Items not listed arrived as zero; items that
-    were not on the transfer at all are refused (they need a transfer of their own)."""
+    were not on the transfer at all are refused (they need a transfer of their own).
+
+    Received once: the receipt is UNIQUE on the transfer. Two counters of one branch share the
+    branch's database, so the second scan of a slip is refused there and then, with who received
+    it and when, whether or not the head office is reachable (see docs/chain.md)."""
     person = staffmod.get(staff_id)
+    mine = here()
     with db.write():
         t = _locked(ref)
+        if mine is not None and t.to_branch.code != mine:
+            raise StateError(f"transfer {t.number} goes to {t.to_branch.code}; it is received there, not at {mine}")
+        done = TransferReceipt.get_or_none(TransferReceipt.transfer == t.id)
+        if done is not None:
+            raise StateError(f"transfer {t.number} was already received at {done.branch.code} by "
+                             f"{done.received_by.name} ({_pk_time(done.received_at)}); a transfer is received once")
         if t.status != "DISPATCHED":
             raise StateError(f"transfer {t.number} is {t.status}; it can be received once, after dispatch")
         lines = list(t.lines.order_by(TransferLine.line_no))
+        if not lines:   # a chain branch whose copy of the transfer has come without its lines yet
+            raise StateError(f"transfer {t.number} has not fully arrived from the head office yet; "
+                             "try again after the next sync")
         sent: dict[int, int] = {}
         for l in lines:
             sent[l.variant_id] = sent.get(l.variant_id, 0) + l.qty_sent
@@ -96,67 +126,122 @@ def receive(ref: str, staff_id: int, counted: dict[int, int], *, shopify_enabled
             if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0 or qty > 99_999:
                 raise InvalidInput("a received count is a whole number from 0")
         left = dict(counted)
-        moves, discrepancy = [], False
+        moves, discrepancy, shares = [], False, []
         last_line = {l.variant_id: l.line_no for l in lines}
         for l in lines:  # a variant on several lines: fill them in order, any excess on the last
             have = left.get(l.variant_id, 0)
             share = have if l.line_no == last_line[l.variant_id] else min(have, l.qty_sent)
             left[l.variant_id] = left.get(l.variant_id, 0) - share
-            l.qty_received = share
-            l.save()
+            shares.append((l.line_no, share))
             discrepancy |= share != l.qty_sent
             if share:
                 moves.append(Movement(f"transfer-in:{t.uid}:{l.line_no}", l.variant_id, t.to_branch_id, share,
                                       "transfer-in", "transfer", t.number, person.id,
                                       reason=f"from {t.from_branch.code}"))
+        try:
+            with db.database.atomic():
+                receipt = TransferReceipt.create(transfer=t.id, branch=t.to_branch_id, received_by=person.id)
+        except IntegrityError:   # another counter's receipt committed between our read and write
+            raise StateError(f"transfer {t.number} was already received; a transfer is received once") from None
+        TransferReceiptLine.insert_many([{"receipt": receipt.id, "line_no": n, "qty_received": q}
+                                         for n, q in shares]).execute()
         stock_moves.apply(moves, shopify_reason="movement_received" if _pushes(t) else None,
                           reference_uri=f"gid://pk-pos/Transfer/{t.number}", doc_type="transfer", doc_ref=t.uid,
                           shopify_enabled=shopify_enabled)
-        t.status = "DISCREPANCY" if discrepancy else "RECEIVED"
-        t.received_by, t.received_at = person, utcnow()
-        t.save()
+        project(t.id)
         audit.log("transfer.receive", person.id, t.number, discrepancy=discrepancy)
-    return t
+    return get(t.number)
 
 
 def resolve(ref: str, line_no: int, resolution: str, staff_id: int, *, shopify_enabled: bool) -> Transfer:
+    """A manager settles one line's shortfall or excess. In a chain it is settled at the branch
+    whose stock it moves (returned_to_sender and sender_sent_extra at the sender, the others at
+    the receiver): that branch owns the movement and the settlement."""
     person = staffmod.get(staff_id)
     staffmod.require(person, "stock_fix")
     if resolution not in RESOLUTIONS:
         raise InvalidInput("resolution must be one of " + ", ".join(RESOLUTIONS))
     applies, side, sign, reason = RESOLUTIONS[resolution]
+    mine = here()
     with db.write():
         t = _locked(ref)
         line = t.lines.where(TransferLine.line_no == line_no).first()
         if line is None:
             raise NotFound(f"transfer {t.number} has no line {line_no}")
-        if t.status != "DISCREPANCY" or line.qty_received is None:
+        counted = (TransferReceiptLine.select().join(TransferReceipt)
+                   .where((TransferReceipt.transfer == t.id) & (TransferReceiptLine.line_no == line_no)).first())
+        if counted is None:
             raise StateError(f"transfer {t.number} has no discrepancy to settle")
-        if line.resolution:
-            raise StateError(f"line {line_no} was already settled as {line.resolution}")
-        diff = line.qty_received - line.qty_sent
+        done = TransferSettlement.get_or_none((TransferSettlement.transfer == t.id)
+                                              & (TransferSettlement.line_no == line_no))
+        if done is not None:
+            raise StateError(f"line {line_no} was already settled as {done.resolution}")
+        diff = counted.qty_received - line.qty_sent
         kind = "shortfall" if diff < 0 else "excess" if diff > 0 else None
         if kind is None:
             raise StateError(f"line {line_no} arrived complete")
         if kind != applies:
             raise InvalidInput(f"{resolution} settles a {applies}, but line {line_no} has a {kind}")
+        where = (t.from_branch if side == "from" else t.to_branch) if side else None
+        if mine is not None:
+            if where is not None and where.code != mine:
+                raise StateError(f"{resolution.replace('_', ' ')} moves stock at {where.code}: "
+                                 f"settle it there, not at {mine}")
+            if where is None:
+                if mine not in (t.from_branch.code, t.to_branch.code):
+                    raise StateError(f"transfer {t.number} is not {mine}'s to settle")
+                where = Branch.get(Branch.code == mine)
+        where = where or t.to_branch
         if side:
-            branch_id = t.from_branch_id if side == "from" else t.to_branch_id
             pushes = _pushes(t)
-            stock_moves.apply([Movement(f"transfer-{resolution}:{t.uid}:{line_no}", line.variant_id, branch_id,
+            stock_moves.apply([Movement(f"transfer-{resolution}:{t.uid}:{line_no}", line.variant_id, where.id,
                                         sign * abs(diff), "transfer-fix", "transfer", t.number, person.id,
                                         reason=resolution.replace("_", " "))],
                               shopify_reason=reason if pushes else None,
                               reference_uri=f"gid://pk-pos/Transfer/{t.number}", doc_type="transfer",
                               doc_ref=t.uid, shopify_enabled=shopify_enabled)
-        line.resolution, line.resolved_by, line.resolved_at = resolution, person, utcnow()
-        line.save()
-        open_lines = [l for l in t.lines if l.qty_received != l.qty_sent and not l.resolution]
-        if not open_lines:
-            t.status = "RECEIVED"
-            t.save()
+        try:
+            with db.database.atomic():
+                TransferSettlement.create(transfer=t.id, line_no=line_no, branch=where.id,
+                                          resolution=resolution, resolved_by=person.id)
+        except IntegrityError:
+            raise StateError(f"line {line_no} was already settled") from None
+        project(t.id)
         audit.log("transfer.resolve", person.id, t.number, line=line_no, resolution=resolution, units=abs(diff))
-    return t
+    return get(t.number)
+
+
+def project(transfer_id: int) -> None:
+    """Rebuild the transfer's status and its lines' received/settled columns from its receipt and
+    settlements (call inside a write transaction). Only the receipt and settlements travel; each
+    site keeps this projection of them, so a branch never changes a row another branch owns."""
+    t = Transfer.get_or_none(Transfer.id == transfer_id)
+    if t is None or t.status in ("DRAFT", "CANCELLED"):
+        return
+    receipt = TransferReceipt.get_or_none(TransferReceipt.transfer == t.id)
+    counted = ({r.line_no: r.qty_received for r in receipt.lines} if receipt else {})
+    settled = {s.line_no: s for s in TransferSettlement.select().where(TransferSettlement.transfer == t.id)}
+    status = "DISPATCHED"
+    if receipt is not None:
+        status = "RECEIVED"
+    for line in t.lines:
+        qty = counted.get(line.line_no) if receipt else None
+        s = settled.get(line.line_no)
+        want = (qty, s.resolution if s else None, s.resolved_by_id if s else None, s.resolved_at if s else None)
+        if (line.qty_received, line.resolution, line.resolved_by_id, line.resolved_at) != want:
+            (TransferLine.update(qty_received=want[0], resolution=want[1], resolved_by=want[2], resolved_at=want[3])
+             .where(TransferLine.id == line.id).execute())
+        if receipt is not None and qty != line.qty_sent and s is None:
+            status = "DISCREPANCY"
+    fields = (status, receipt.received_by_id if receipt else None, receipt.received_at if receipt else None)
+    if (t.status, t.received_by_id, t.received_at) != fields:
+        (Transfer.update(status=fields[0], received_by=fields[1], received_at=fields[2])
+         .where(Transfer.id == t.id).execute())
+
+
+def _pk_time(when) -> str:
+    import datetime as dt
+    return (when + dt.timedelta(hours=5)).strftime("%d %b %H:%M PKT") if when else "?"
 
 
 def cancel(ref: str, staff_id: int) -> Transfer:
@@ -175,7 +260,8 @@ def in_transit(variant_id: int) -> dict[str, int]:
     """Units dispatched and not yet received, by receiving branch code."""
     rows = (TransferLine.select(Branch.code, fn.SUM(TransferLine.qty_sent))
             .join(Transfer).join(Branch, on=(Transfer.to_branch == Branch.id))
-            .where((TransferLine.variant == variant_id) & (Transfer.status == "DISPATCHED"))
+            .where((TransferLine.variant == variant_id) & (Transfer.status == "DISPATCHED")
+                   & ~fn.EXISTS(TransferReceipt.select().where(TransferReceipt.transfer == Transfer.id)))
             .group_by(Branch.code).tuples())
     return {code: int(n) for code, n in rows}
 

@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> int:
         from pos_core import config as configmod, migrations
+        # Reports share the box with selling tills: the back office yields the CPU to them.
+        # POS_OFFICE_NICE=0 turns it off (a head-office server with no tills).
+        try:
+            os.nice(int(os.environ.get("POS_OFFICE_NICE", "10")))
+        except (OSError, ValueError):
+            pass
         cfg = cli.load_and_open(args.config)
         migrations.check_current()
         if args.exports:

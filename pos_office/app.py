@@ -127,6 +127,7 @@ class ReportsScreen(Screen):
         Binding("f10", "export", "Export", id="office.export"),
         Binding("ctrl+p", "print", "Print", id="office.print"),
         Binding("ctrl+l", "toggle_list", "List", id="office.list"),
+        Binding("ctrl+t", "tags", "Tags", id="office.tags"),
         Binding("ctrl+q", "app.quit", "Quit", id="office.quit"),
     ]
 
@@ -145,11 +146,13 @@ class ReportsScreen(Screen):
                 yield Static("", id="filters")
                 yield DataTable(id="table", zebra_stripes=True, cursor_type="row")
                 yield _chart_widget()
+                yield Static("", id="heat")
                 yield Static("", id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#chart").display = False
+        self.query_one("#heat").display = False
         self.query_one("#reports", OptionList).focus()
         self.app.refresh_report()
 
@@ -223,6 +226,10 @@ class ReportsScreen(Screen):
         self.app.show_chart = not self.app.show_chart
         self.app.draw()
 
+    def action_tags(self) -> None:
+        from .tags import TagsScreen  # price tags for a picked list (issue 17)
+        self.app.push_screen(TagsScreen())
+
     def action_toggle_list(self) -> None:
         lst = self.query_one("#reports")
         lst.display = not lst.display
@@ -250,6 +257,7 @@ class OfficeApp(App):
     #filters { height: 1; padding: 0 1; color: $text-muted; }
     #table { height: 1fr; }
     #chart { height: 1fr; }
+    #heat { height: 1fr; padding: 1 0; }
     #status { height: 1; padding: 0 1; }
     #signin { width: 60; height: auto; padding: 1 2; border: round $primary; margin: 2 4; }
     #signin-error, #dates-error { color: $error; height: auto; }
@@ -370,8 +378,13 @@ class OfficeApp(App):
             table.add_row(*row, key="totals" if rep.totals and i == len(body) - 1 else str(i))
         entry = reports.BY_KEY[self.report_key]
         charted = self.show_chart and entry.chart is not None
-        table.display, chart.display = not charted, charted
-        if charted:
+        heat = screen.query_one("#heat", Static)
+        table.display = not charted
+        chart.display = charted and entry.chart != "heatmap"
+        heat.display = charted and entry.chart == "heatmap"
+        if heat.display:
+            heat.update(heat_text(rep))
+        elif charted:
             _draw_chart(chart, entry.chart, rep)
         elif self.show_chart:
             self.status("This report has no chart; F9 again for the table.")
@@ -402,24 +415,52 @@ class OfficeApp(App):
             return
         header = self.cfg.printer.header[0] if self.cfg.printer.header else self.cfg.site_name
         builder = printing.shift_slip if self.report_key == "shift_cash" else printing.day_slip
-        self.print_worker(builder(self.filters, self.scope(), header))
+        self.status("Printing...")
+        self.print_worker(builder, self.filters, self.scope(), header)
 
     @work(thread=True, group="print", exit_on_error=False)
-    def print_worker(self, slip) -> None:
+    def print_worker(self, builder, f: Filters, scope: str, header: str) -> None:
+        # The slip's figures are read here too: a year's day report must not freeze the screen.
+        from printers.transport import PrintResult
+        title = "Report"
         try:
+            slip = builder(f, scope, header)
+            title = slip.title.title()
             result = printing.print_slip(self.cfg, slip)
         except Exception as exc:  # noqa: BLE001 - printing never takes the app down
-            from printers.transport import PrintResult
             result = PrintResult(False, str(exc))
+        finally:
+            db.close()
         self.last_print = result
-        self.call_from_thread(self.status, f"{slip.title.title()} printed" if result.ok
-                              else f"not printed: {result.error}")
+        self.call_from_thread(self.status, f"{title} printed" if result.ok else f"not printed: {result.error}")
 
 
 def _cell(value, kind: str, bold: bool = False):
     from rich.text import Text
     text = exports.cell_text(value, kind)
     return Text(text, justify="right" if kind in NUMERIC else "left", style="bold" if bold else "")
+
+
+SHADES = " ░▒▓█"
+
+
+def heat_text(rep: Report) -> str:
+    """The weekday x hour heatmap as shaded characters: readable in 16 colours, over SSH, on paper."""
+    from rich.markup import escape
+    values = [v for r in rep.rows for v in r[1:]]
+    top = max([v for v in values if v > 0], default=0)
+    lines = ["hour " + "".join(f"{h:<2}" if h % 3 == 0 else "  " for h in range(24))]
+    for r in rep.rows:
+        cells = []
+        for v in r[1:]:
+            if v < 0:
+                cells.append("--")
+            else:
+                i = 0 if not top or not v else min(4, 1 + int(v * 4 / top) if v < top else 4)
+                cells.append(SHADES[i] * 2)
+        lines.append(f"{r[0]:<4} " + "".join(cells))
+    lines.append(f"{SHADES[1]} low {SHADES[2]} {SHADES[3]} {SHADES[4]} top: Rs {top:,.0f} an hour; -- refunds")
+    return escape("\n".join(lines))
 
 
 def _draw_chart(widget, kind: str, rep: Report) -> None:

@@ -52,27 +52,9 @@ def shift_slip(f: Filters, scope: str, header: str = "") -> r.Slip:
                   header_lines=(header,) if header else (), when=_now_pk())
 
 
-def printer_settings(cfg) -> dict | None:
-    """The dict printers.transport wants, or None when no printer is set up (as the till reads it)."""
-    p = cfg.printer
-    if p.kind == "none":
-        return None
-    d = {"kind": p.kind, "paper_mm": 58 if p.width == 32 else 80}
-    if p.profile:
-        d["profile"] = p.profile
-    if p.kind == "file":
-        d["path"] = p.path
-    elif p.kind == "network":
-        d.update(host=p.host, port=p.port, timeout=max(1, p.timeout_ms // 1000))
-    elif p.kind == "serial":
-        d.update(device=p.device, baudrate=p.baudrate)
-    elif p.kind == "usb":
-        d.update(vendor_id=p.vendor_id, product_id=p.product_id, timeout=p.timeout_ms)
-    return d
-
-
 def print_slip(cfg, slip: r.Slip):
     from printers.layout import layout_slip
+    from printers.settings import printer_settings
     from printers.transport import PrintResult, columns_for, print_ops
     settings = printer_settings(cfg)
     if settings is None:

@@ -54,6 +54,23 @@ def shipment_cells(f) -> tuple[str, str]:
     return status, tracking
 
 
+def refused_booking(f):
+    """The consignment of a shipment whose booking the courier refused (a person must act), or None."""
+    from pos_core import outbox
+    from pos_core.models import OutboxJob
+    c = couriers.for_fulfillment(f.uid) if f is not None and f.mode == "smart" else None
+    if c is None or c.status != couriers.TO_BE_BOOKED:
+        return None
+    job = OutboxJob.get_or_none(OutboxJob.uid == c.booking_job)
+    return c if job is not None and job.status == outbox.FAILED else None
+
+
+def cancelled_booking(f):
+    """The consignment of a dispatched shipment whose courier booking was cancelled, or None."""
+    c = couriers.for_fulfillment(f.uid) if f is not None and f.mode == "smart" else None
+    return c if c is not None and c.status == couriers.CANCELLED and f.status == "DISPATCHED" else None
+
+
 def label_dir(cfg) -> Path:
     """Where airway bill PDFs live: beside a SQLite database (the agent saves the courier's there),
     else in the till user's home."""

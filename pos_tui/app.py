@@ -337,7 +337,7 @@ class PosApp(App, inherit_bindings=False):
         return [sys.executable, "-m", "pos_office", "--config", self.cfg.path]
 
     def back_office(self) -> None:
-        """Ctrl+B: the back office's reports in this terminal (it asks for a manager's PIN); the
+        """F11: the back office's reports in this terminal (it asks for a manager's PIN); the
         till is suspended meanwhile and comes back as it was when the reports are closed."""
         from textual.app import SuspendNotSupported
         try:

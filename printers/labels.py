@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .ops import Barcode, Cut, Feed, Op, Rule, Text
+from .ops import Barcode, Cut, Feed, Op, Text
 from .receipt import format_money
 
 LANGUAGES = ("tspl", "zpl", "escpos", "pdf")

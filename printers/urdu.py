@@ -92,13 +92,55 @@ def warm_up(font: str = "nastaliq", size: int = 26) -> None:
     render_lines([Line("شکریہ")], dots=DOTS_58MM, font=font, size=size)
 
 
+_char_widths: dict[tuple[int, str], float] = {}
+
+
+def _isolated_width(font, text: str) -> float:
+    total = 0.0
+    for ch in text:
+        key = (id(font), ch)
+        w = _char_widths.get(key)
+        if w is None:
+            w = _char_widths[key] = font.getlength(ch, direction="rtl", language="ur")
+        total += w
+    return total
+
+
+def _fit(lines: list[Line], dots: int, ur, la, margin: int) -> list[Line]:
+    """Rows that fit the paper: a line too wide for its room (beside its amount, if any) is
+    wrapped at spaces, the first words on the first row as Urdu reads; the amount stays on the
+    last row. A single word wider than the paper is left as it is (the paper cuts it)."""
+    rows: list[Line] = []
+    for line in lines:
+        room = dots - 2 * margin - (la.getlength(line.left) + 2 * margin if line.left else 0)
+        width = lambda t: ur.getlength(t, direction="rtl", language="ur")  # noqa: E731
+        # Shaping costs as much as drawing: first a cheap bound, the letters' isolated widths
+        # added up (joined letters are narrower), and the real width only when that is too wide.
+        if not line.text or _isolated_width(ur, line.text) <= room or width(line.text) <= room:
+            rows.append(line)
+            continue
+        words, current, out = line.text.split(), "", []
+        for word in words:
+            trial = f"{current} {word}".strip()
+            if current and width(trial) > room:
+                out.append(current)
+                current = word
+            else:
+                current = trial
+        out.append(current)
+        rows += [Line(t, "", line.align) for t in out[:-1]] + [Line(out[-1], line.left, line.align)]
+    return rows
+
+
 def render_lines(lines: list[Line], dots: int = DOTS_80MM, font: str = "nastaliq", size: int = 26,
                  margin: int = 4):
-    """One 1-bit image, `dots` wide, one row per line; black text on white."""
+    """One 1-bit image, `dots` wide, one row per line (more for a line that has to wrap); black
+    text on white."""
     from PIL import Image, ImageDraw
     if dots % 8:
         raise ValueError("the dot width must be a multiple of 8 (raster bytes)")
     ur, la = _font(font, size), _latin(int(size * 0.85))
+    lines = _fit(lines, dots, ur, la, margin)
     row = int(size * LINE_FACTOR[font])
     img = Image.new("1", (dots, max(1, row * len(lines))), 1)
     draw = ImageDraw.Draw(img)

@@ -38,7 +38,7 @@ def set_barcodes(client: ShopifyClient, job: OutboxJob) -> dict:
         else:
             send.append({"id": row["id"], "barcode": row["barcode"]})
     if send:
-        client.call("VariantBarcodesSet", {"productId": p["productId"], "variants": send},
+        client.call("ProductVariantsBulkUpdate", {"productId": p["productId"], "variants": send},
                     payload_field="productVariantsBulkUpdate")
     if kept:
         log.warning("barcodes: %d variant(s) of %s already have another barcode in Shopify; kept theirs",

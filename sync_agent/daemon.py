@@ -25,7 +25,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from pos_core import config as configmod, fiscal, heartbeat, migrations, outbox
+from pos_core import config as configmod, fiscal, heartbeat, loyalty, migrations, outbox
 from pos_core.db import database
 from pos_core.models import utcnow
 
@@ -91,6 +91,10 @@ class Agent:
             from .hq.office import HeadOffice
             self.hq = HeadOffice()
         self.looping = False
+        # One poller per shop (issue 14): in a chain the head office's agent polls Shopify's orders,
+        # imports the catalog and reconciles; a branch gets them from the head office. A single
+        # shop (no [hq] role) polls as before.
+        self.polls_shopify = cfg.hq.role != "branch"
 
     # -- jobs ---------------------------------------------------------------------------------
     def start_up(self) -> None:
@@ -228,6 +232,30 @@ class Agent:
                 log.warning("reconciliation failed: %s", exc)
                 heartbeat.beat("reconcile", error=f"reconciliation failed: {exc}")
 
+    def discount_codes(self) -> None:
+        """Shopify's code discounts as the tills' coupons (issue 16), with the catalog's period."""
+        if not self.client:
+            return
+        from .discounts import import_discount_codes
+        with database.connection_context():
+            try:
+                stats = import_discount_codes(self.client)
+                log.info("discount codes: %(discounts)d discounts, %(codes)d codes, %(skipped)d skipped", stats)
+            except Exception as exc:  # noqa: BLE001 - the next pass tries again
+                log.warning("discount codes not read: %s", exc)
+
+    def expire_points(self) -> int:
+        """Loyalty points whose time has come (issue 16), hourly: a balance is right the same day."""
+        with database.connection_context():
+            try:
+                n = loyalty.expire()
+            except Exception as exc:  # noqa: BLE001 - the next hour tries again
+                log.warning("loyalty expiry failed: %s", exc)
+                return 0
+        if n:
+            log.info("loyalty: %d points expired", n)
+        return n
+
     def beat(self) -> None:
         with database.connection_context():
             self._beat_shopify()
@@ -289,7 +317,7 @@ class Agent:
         """Every job a single time. Refused (AgentRunning) while another agent holds the database."""
         with AgentLock():
             self.start_up()
-            if self.client:
+            if self.client and self.polls_shopify:
                 self.catalog_pass("auto")
                 self.poll_orders()
             self.push()
@@ -313,9 +341,11 @@ class Agent:
                       id="outbox-push", next_run_time=now, replace_existing=True)
         sched.add_job(self.beat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
                       next_run_time=now, replace_existing=True)
-        if self.client:
+        if self.client and self.polls_shopify:
             sched.add_job(self.catalog_pass, "interval", seconds=CATALOG_SECONDS, id="catalog",
                           next_run_time=now + dt.timedelta(seconds=30), replace_existing=True)
+            sched.add_job(self.discount_codes, "interval", seconds=CATALOG_SECONDS, id="discount-codes",
+                          next_run_time=now + dt.timedelta(seconds=40), replace_existing=True)
             sched.add_job(self.poll_orders, "interval", seconds=self.cfg.shopify.poll_seconds, id="orders",
                           next_run_time=now + dt.timedelta(seconds=2), replace_existing=True)
             sched.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile",
@@ -334,6 +364,8 @@ class Agent:
                           next_run_time=now + dt.timedelta(seconds=10), replace_existing=True)
             sched.add_job(self.courier_daily, "interval", hours=24, id="courier-daily",
                           next_run_time=now + dt.timedelta(seconds=45), replace_existing=True)
+        sched.add_job(self.expire_points, "interval", hours=1, id="points-expiry",
+                      next_run_time=now + dt.timedelta(minutes=1), replace_existing=True)
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)
@@ -345,6 +377,8 @@ class Agent:
                            EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
         def on_signal(signum, frame):
+            if self.stop.is_set():   # a second signal (timeout(1) signals the group too): already stopping
+                return
             log.info("signal %d: finishing the job in hand, then stopping", signum)
             sdnotify.notify("STOPPING=1")
             self.stop.set()

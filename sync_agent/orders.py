@@ -25,7 +25,7 @@ from .shopify.client import ShopifyClient, ShopifyError
 log = logging.getLogger("pos.agent.orders")
 OVERLAP = dt.timedelta(minutes=2)
 FIRST_POLL_DAYS = 14
-ORDER_JOB_KINDS = ("fulfillment_create", "tags_add", "inventory_set", "variant_barcodes")
+ORDER_JOB_KINDS = ("fulfillment_create", "tags_add", "inventory_set", "variant_barcodes", "tracking_update")
 
 
 def poll(client: ShopifyClient, cod_gateways: tuple[str, ...], now: dt.datetime | None = None) -> int:
@@ -191,8 +191,24 @@ def _set_barcodes(client: ShopifyClient, job: OutboxJob) -> dict:
     return barcodes.set_barcodes(client, job)
 
 
+def update_tracking(client: ShopifyClient, job: OutboxJob) -> dict:
+    """A shipment booked again with a courier after its fulfillment was created: its new number.
+    Setting the tracking is idempotent (a resend sets the same value), so no probe is needed. The
+    job depends on the fulfillment_create job, which recorded the fulfillment's id."""
+    p = job.payload
+    f = Fulfillment.get_or_none(Fulfillment.uid == p["fulfillmentUid"])
+    fid = p.get("fulfillmentId") or (f.shopify_fulfillment_id if f else None)
+    if not fid:
+        raise JobRefused("the shipment has no Shopify fulfillment to update; was it fulfilled in Shopify?")
+    data = client.call("FulfillmentTrackingInfoUpdate", {
+        "fulfillmentId": fid, "notifyCustomer": bool(p.get("notifyCustomer")),
+        "trackingInfoInput": {k: v for k, v in p["tracking"].items() if v}},
+        payload_field="fulfillmentTrackingInfoUpdate").data
+    return {"fulfillmentId": ((data["fulfillmentTrackingInfoUpdate"].get("fulfillment") or {}).get("id") or fid)}
+
+
 HANDLERS = {"fulfillment_create": create_fulfillment, "tags_add": add_tags, "inventory_set": set_quantity,
-            "variant_barcodes": _set_barcodes}
+            "variant_barcodes": _set_barcodes, "tracking_update": update_tracking}
 
 
 def _fulfillment_state(client: ShopifyClient, order_id: str) -> dict:

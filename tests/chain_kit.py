@@ -60,12 +60,15 @@ def role_url(hq_name: str, code: str) -> str:
     return f"postgresql://{hq_name}_br_{code.lower()}@{u.hostname}:{u.port}/{hq_name}"
 
 
-def new_branch_db(path) -> str:
+def new_branch_db(path, code: str = "") -> str:
+    """A branch box's SQLite database; `code` tells it which branch it is (as `branch join` does)."""
     url = f"sqlite:///{path}"
     with at(url):
         migrations.init()
         chain.enable_capture()
         chain.set_state("role", "branch")
+        if code:
+            chain.set_state("branch", code)
     return url
 
 

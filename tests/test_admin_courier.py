@@ -118,6 +118,9 @@ def test_agent_books_and_tracks_and_admin_settles(site, tmp_path):
     owed = run(cfg, "pos_core.admin", "courier", "owed")
     assert "owed: Leopards Rs 500.00" in owed.stdout
 
+    refused = run(cfg, "pos_core.admin", "courier", "by-hand", c.reference, "TCS", "779", "--staff", "imran")
+    assert refused.returncode == 1 and "only one still to be booked" in refused.stderr
+
     bad = tmp_path / "bad.csv"
     bad.write_text("Name,Amount\nx,1\n")
     out = run(cfg, "pos_core.admin", "courier", "statement", "leopards", str(bad), "--staff", "imran")

@@ -309,3 +309,25 @@ def test_stock_take_and_levels_scope_by_department_or_path(site):
     assert [r[0] for r in stock.branch_levels(site.lhr.id, category="Kurta")] == ["M-1"]
     take = stocktake.start(site.lhr.id, site.manager.id, "Men > Kurta")
     assert [i.variant_id for i in take.items] == [b.id]
+
+
+def test_measured_lines_refund_and_exchange_with_the_sites_own_prefixes(site):
+    from pos_core import refunds
+    rules = BarcodeRules(price_prefixes=("27",), quantity_prefixes=("26",))
+    policy = SalePolicy(**{**POLICY.__dict__, "barcode_rules": rules})
+    fabric = _fabric()
+    cut = barcodes.embedded_code(rules, 123, quantity=D("1.5"))  # 1.5 m x 1,200 = 1,800
+    sale = sales.complete_sale(policy, counter_id=site.counter.id, shift_id=site.shift.id, staff_id=site.manager.id,
+                               lines=[sales.SaleLine(fabric.id, 1, scanned_code=cut)],
+                               tenders=[sales.Tender("cash", D("1801"))])
+    line = PosOrderLine.get(PosOrderLine.order == sale.id)
+    assert line.total_paisa == 1800_00
+    # exchanged for a longer cut: the new line is priced from its own label, with the site's prefixes
+    longer = barcodes.embedded_code(rules, 123, quantity=D("2.5"))
+    back, new = refunds.exchange(policy, counter_id=site.counter.id, shift_id=site.shift.id, staff_id=site.manager.id,
+                                 sale_uid=sale.uid, returns=[refunds.ReturnLine(line.id, 1)],
+                                 new_lines=[sales.SaleLine(fabric.id, 1, scanned_code=longer)],
+                                 tenders=[sales.Tender("cash", D("1201"))])
+    assert back.total_paisa == 1800_00
+    new_line = PosOrderLine.get(PosOrderLine.order == new.id)
+    assert (new_line.total_paisa, new_line.scanned_code) == (3000_00, longer)

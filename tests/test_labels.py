@@ -183,3 +183,65 @@ def test_price_change_and_picked_lists(site):
         shelf_labels.for_variants([(site.book.id, 0)])
     with pytest.raises(NotFound):
         shelf_labels.for_variants([(999999, 1)])
+
+
+def test_price_changes_from_the_catalog_import_become_a_tag_list(site):
+    from pos_core.catalog_import import ImportStats, upsert_products, upsert_variants
+    ids = upsert_products([{"id": "gid://shopify/Product/5", "title": "Kurta", "productType": "Men"}], ImportStats())
+    row = {"id": "gid://shopify/ProductVariant/51", "sku": "KRT-1", "price": "2500.00", "title": "Default Title",
+           "product": "gid://shopify/Product/5", "productTitle": "Kurta"}
+    upsert_variants([row], ids, ImportStats())
+    assert shelf_labels.price_changes() == []  # a new item is not a price change
+    upsert_variants([{**row, "price": "2200.00"}], ids, ImportStats())
+    upsert_variants([{**row, "price": "2200.00"}], ids, ImportStats())  # unchanged: no second event
+    v = Variant.get(Variant.sku == "KRT-1")
+    assert shelf_labels.price_changes() == [v.id]
+    items = shelf_labels.for_price_change(shelf_labels.price_changes())
+    assert [(i.sku, i.price_paisa, i.copies) for i in items] == [("KRT-1", 220000, 1)]
+    from pos_core.models import AuditEvent
+    ev = AuditEvent.get(AuditEvent.action == "price_change")
+    assert ev.detail == {"variant_id": v.id, "old": 250000, "new": 220000}
+    with pytest.raises(InvalidInput):
+        shelf_labels.price_changes(0)
+
+
+def test_send_to_a_network_label_printer_a_device_file_and_a_pdf_folder(tmp_path):
+    import socket
+    import threading
+    got = bytearray()
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            while chunk := conn.recv(65536):
+                got.extend(chunk)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    out = labels.parse_output({"language": "zpl", "device": f"127.0.0.1:{port}"})
+    assert "sent to 127.0.0.1" in labels.send(out, [LAWN])
+    t.join(5)
+    server.close()
+    check_zpl(got.decode("utf-8"))
+    dev = tmp_path / "lp1"
+    assert "TSPL" in labels.send(labels.parse_output({"language": "tspl", "device": str(dev)}), [KURTA])
+    check_tspl(dev.read_bytes())
+    done = labels.send(labels.parse_output({"language": "pdf", "dir": str(tmp_path / "sheets")}), [LAWN], name="grn-1")
+    assert (tmp_path / "sheets" / "grn-1.pdf").read_bytes().startswith(b"%PDF") and "1 page" in done
+    with pytest.raises(ValueError, match="no receipt printer"):
+        labels.send(labels.parse_output({}), [LAWN], None)
+    with pytest.raises(OSError):
+        labels.send(labels.parse_output({"language": "zpl", "device": "127.0.0.1:1"}), [LAWN])
+
+
+def test_a_chains_branch_does_not_make_barcodes(site):
+    from types import SimpleNamespace
+    p = Product.create(title="Bare")
+    bare = Variant.create(product=p, sku="BARE-1", name="Bare", price_paisa=100)
+    branch_cfg = SimpleNamespace(hq=SimpleNamespace(role="branch"))
+    assert not shelf_labels.may_assign(branch_cfg) and shelf_labels.may_assign(SimpleNamespace())
+    with pytest.raises(InvalidInput, match="head office gives it one"):
+        shelf_labels.for_variants([(bare.id, 1)], assign=shelf_labels.may_assign(branch_cfg))
+    assert not Barcode.select().where(Barcode.variant == bare.id).exists()
+    assert [i.sku for i in shelf_labels.for_variants([(site.kurta.id, 1)], assign=False)] == ["1001"]

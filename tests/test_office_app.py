@@ -94,6 +94,16 @@ async def test_filters_table_chart_and_exports_at_80x24(office_both, tmp_path):
         await settle(pilot)
         assert table.display
 
+        # The weekday x hour heatmap as shaded cells (readable in 16 colours): Karachi sold only on
+        # Monday at 20:00.
+        await _open_report(pilot, "sales_heatmap")
+        await pilot.press("f9")
+        await settle(pilot)
+        shown = screen_text(app)
+        assert "Mon" in shown and "\u2588\u2588" in shown and "top: Rs 1,000 an hour" in shown
+        await pilot.press("f9")
+        await settle(pilot)
+
         await pilot.press("f4")
         await _choose(pilot, "All branches")
         await _open_report(pilot, "payments_day")

@@ -210,6 +210,16 @@ def test_quick_picks():
     assert FEB.start_utc == dt.datetime(2027, 1, 31, 19)
 
 
+def test_sales_by_department_and_sub_category(site, data):
+    # issue 17: the hierarchy from categories.py; the test goods are all one product
+    from pos_core.models import Product
+    Product.update(department="Women", category="Lawn", sub_category="3 Piece").execute()
+    dept = sales.by("department", FEB)
+    assert [r[0] for r in dept.rows] == ["Women"] and dept.row(key="Women")["net"] == D("2635.74")
+    sub = sales.by("sub_category", FEB)
+    assert [r[0] for r in sub.rows] == ["Women > Lawn > 3 Piece"] and sub.row(key="Women > Lawn > 3 Piece")["units"] == 6
+
+
 def test_returns_by_item_and_cashier(site, data):
     from pos_core.reports import returns
     items = {r["sku"]: r for r in returns.by_item(FEB).as_dicts()}

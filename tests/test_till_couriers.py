@@ -129,6 +129,10 @@ async def test_the_returns_desk_scans_parcels_back_into_stock(tmp_path, till_db)
         assert type(app.screen).__name__ == "ParcelsScreen"
         text = screen_text(app)
         assert "LE000000101" in text and "returning" in text and "220000000202" in text and "in transit" in text
+        await press(pilot, app, "ctrl+l", "down", "enter")    # the highlighted (newest) parcel as a PDF label
+        await settle(pilot, app)
+        assert "Airway bill saved" in flat(app)
+        assert (till_db.parent / "labels" / "220000000202-pos.pdf").exists()
         await type_text(pilot, "NOPE123", enter=True)
         assert "No parcel NOPE123" in flat(app)
         await type_text(pilot, "LE000000101", enter=True)     # returning: received at once
@@ -147,3 +151,67 @@ async def test_the_returns_desk_scans_parcels_back_into_stock(tmp_path, till_db)
     assert level(sku, "LHR1") == before + 2
     assert {Consignment.get_by_id(c.id).status for c in (c1, c2)} == {couriers.RETURNED}
     assert ledger.check() == []
+
+
+async def test_a_refused_booking_is_fixed_at_the_till(tmp_path, till_db):
+    from pos_core import outbox
+    sku = stocked(1)[0]
+    cashier = staff("ayesha").id
+    _, f1 = packed("#3005", sku)
+    _, f2 = packed("#3006", sku)
+    refused = []
+    for f in (f1, f2):
+        c = couriers.dispatch(f.uid, cashier, "leopards", "1001", shopify_enabled=True)
+        job = OutboxJob.get(OutboxJob.uid == c.booking_job)
+        outbox.claim(job)
+        outbox.update_job(job, outbox.FAILED, "leopards refused: Invalid destination city: 1001", None,
+                          event="refused", answered=True)
+        couriers.record_booking_error(c.uid, "leopards refused: Invalid destination city: 1001")
+        refused.append(c)
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db, courier_api=API, shopify=SHOPIFY))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await open_order(pilot, app, "#3005")
+        assert "to be booked !" in screen_text(app) and "F8 Dispatch" in screen_text(app)
+        await press(pilot, app, "f8")
+        assert "Leopards refused" in flat(app)
+        await press(pilot, app, "enter")                  # choose the city again (Lahore is first)
+        await press(pilot, app, "enter")
+        assert "queued again for Leopards" in flat(app)
+        await press(pilot, app, "escape")
+        await open_order(pilot, app, "#3006")
+        await press(pilot, app, "f8", "down", "enter")    # another courier
+        await press(pilot, app, "enter")                  # TCS
+        await type_text(pilot, "779000222", enter=True)
+        await settle(pilot, app)
+        assert "goes by TCS 779000222" in flat(app)
+    first, second = (Consignment.get_by_id(c.id) for c in refused)
+    assert first.status == couriers.TO_BE_BOOKED and first.city_name == "Lahore"
+    assert OutboxJob.get(OutboxJob.uid == first.booking_job).status == outbox.PENDING
+    assert second.status == couriers.CANCELLED
+    assert fulfillments.Fulfillment.get_by_id(f2.id).tracking_number == "779000222"
+
+
+async def test_a_cancelled_booking_is_booked_again_with_f8(tmp_path, till_db):
+    sku = stocked(1)[0]
+    cashier = staff("ayesha").id
+    _, f = packed("#3007", sku, city="Rawalpindi")
+    c = couriers.dispatch(f.uid, cashier, "leopards", "1045", shopify_enabled=False)
+    couriers.record_booked(c.uid, "LE000000303")
+    couriers.record_cancelled(c.uid)
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db, courier_api=API))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await open_order(pilot, app, "#3007")
+        assert "F8 Dispatch" in screen_text(app)
+        await press(pilot, app, "f8")
+        assert "again (was LE000000303)" in flat(app)
+        await press(pilot, app, "enter")                   # Leopards; Rawalpindi is certain
+        assert "weight in grams" in screen_text(app)
+        await pilot.press("enter")                          # the weight booked last time
+        await settle(pilot, app)
+        assert "to be booked again with Leopards to Rawalpindi" in flat(app)
+    new = couriers.for_fulfillment(f.uid)
+    assert new.id != c.id and new.status == couriers.TO_BE_BOOKED and new.weight_grams == c.weight_grams

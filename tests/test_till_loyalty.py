@@ -87,3 +87,69 @@ async def test_points_tender_with_confirmation_and_the_f3_profile(tmp_path, till
     assert loyalty.balance(ali.id) == 39                     # 1,000 spent; 1 per Rs 100 on the Rs 3,990 paid
     printed = (tmp_path / "printer.bin").read_bytes()
     assert b"Points redeemed" in printed and b"Points balance" in printed and b"Loyalty points" in printed
+
+
+async def test_whatsapp_receipt_link_from_the_profile(tmp_path, till_db):
+    from decimal import Decimal
+    from urllib.parse import unquote
+
+    from pos_core import sales, shifts
+    from pos_core.branches import find_counter
+    from pos_core.models import Variant
+    from pos_core.policy import SalePolicy
+    shift = open_shift()
+    ali = customers.get_or_create("03001234567", "Ali Raza")
+    v = Variant.get(Variant.sku == "L3SU-BLA-OS")
+    sale = sales.complete_sale(SalePolicy(), counter_id=find_counter("LHR1", "C1").id, shift_id=shift.id,
+                               staff_id=staff("ayesha").id, lines=[sales.SaleLine(v.id, 1)],
+                               tenders=[sales.Tender("cash", Decimal("4990"))], customer_id=ali.id)
+    del shifts
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await start_selling(pilot, app)
+        await pilot.press("f3")
+        await pilot.pause()
+        await type_text(pilot, "03001234567", enter=True)
+        await pilot.press("f3")
+        await pilot.pause()
+        await pilot.press("f7")
+        await pilot.pause()
+        text = app.screen.text if hasattr(app.screen, "text") else screen_text(app)
+    link = next(w for w in text.split() if w.startswith("https://wa.me/"))
+    assert link.startswith("https://wa.me/923001234567?text=")
+    summary = unquote(link.split("text=", 1)[1])
+    assert sale.number in summary and "Lawn 3pc Suit" in summary and "Total Rs 4,990.00" in summary
+
+
+async def test_refund_of_a_sale_paid_partly_with_points_gives_the_points_back(tmp_path, till_db):
+    from decimal import Decimal
+
+    from pos_core import sales
+    from pos_core.branches import find_counter
+    from pos_core.models import Variant
+    from pos_core.policy import SalePolicy
+    shift = open_shift()
+    loyalty.set_program(point_value_paisa=100)
+    ali = customers.get_or_create("03001234567", "Ali Raza")
+    loyalty.move(ali.id, 2000, "adjust", "welcome", "adjust:ref")
+    v = Variant.get(Variant.sku == "L3SU-BLA-OS")
+    sale = sales.complete_sale(SalePolicy(), counter_id=find_counter("LHR1", "C1").id, shift_id=shift.id,
+                               staff_id=staff("ayesha").id, lines=[sales.SaleLine(v.id, 2)], customer_id=ali.id,
+                               tenders=[sales.Tender("points", Decimal("1000")), sales.Tender("cash", Decimal("8980"))])
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_selling(pilot, app, pin="2222")          # a supervisor may refund
+        await pilot.press("ctrl+o")
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "1", enter=True)
+        assert "Back to customer: Rs 4,490.00 + 500 points" in screen_text(app)
+        await pilot.press("f4")                              # refund by cash
+        await pilot.press("f10")
+        await settle(pilot, app)
+    back = PosOrder.get(PosOrder.kind == "refund")
+    assert back.original_id == sale.id
+    assert sorted((p.method, p.amount_paisa) for p in back.payments) == [("cash", 4490_00), ("points", 500_00)]
+    assert loyalty.balance(ali.id) == 2000 - 1000 + 500

@@ -124,3 +124,62 @@ async def test_receipt_template_with_urdu_prints_raster_and_a_gift_receipt_has_n
         assert "Gift receipt" in flat(app) and "printed" in flat(app)
         gift = printer.read_bytes()
         assert b"GIFT RECEIPT" in gift and b"4,990.00" not in gift and order.number.encode() in gift
+
+
+async def test_tags_from_a_received_transfer_and_from_price_changes(tmp_path, till_db):
+    from pos_core import audit, transfers
+    from pos_core.models import Branch, Staff
+    open_shift()
+    lhr, khi = Branch.get(Branch.code == "LHR1"), Branch.get(Branch.code == "KHI1")
+    imran = Staff.get(Staff.code == "imran")
+    kurta = Variant.get(Variant.sku == "L3SU-BLA-OS")
+    t = transfers.create(khi.id, lhr.id, imran.id, [transfers.TransferItem(kurta.id, 2)])
+    transfers.dispatch(t.number, imran.id, shopify_enabled=False)
+    transfers.receive(t.number, imran.id, {kurta.id: 2}, shopify_enabled=False)
+    other = Variant.get(Variant.sku == "PLS-002-L")
+    audit.log("price_change", None, other.sku, variant_id=other.id, old=249000, new=199000)
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app, "3333")
+        await pilot.press("ctrl+k")
+        await pilot.press("f3")
+        await pilot.pause()
+        await type_text(pilot, t.number, enter=True)
+        await pilot.pause()
+        assert type(app.screen).__name__ == "TransferScreen", type(app.screen).__name__
+        await pilot.press("f9")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "LabelsScreen"
+        assert "1 items, 2 tags" in flat(app)
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press("enter")  # 7 days
+        await settle(pilot, app)
+        assert "1 item(s) changed price" in flat(app) and "2 items, 3 tags" in flat(app)
+
+
+async def test_tags_for_the_last_delivery_of_a_purchase_order(tmp_path, till_db):
+    from pos_core import purchasing
+    from pos_core.models import Branch, Staff
+    open_shift()
+    imran = Staff.get(Staff.code == "imran")
+    lhr = Branch.get(Branch.code == "LHR1")
+    p = Product.create(title="Unstitched Khaddar")
+    bare = Variant.create(product=p, sku="UK-GRY", name="Unstitched Khaddar - Grey", option_text="Grey",
+                          price_paisa=2200_00)
+    po = purchasing.create(lhr.id, purchasing.supplier("Faisalabad Mills").id, imran.id,
+                           [purchasing.OrderItem(bare.id, 10, Decimal("1100"))])
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app, "3333")
+        app.open("purchase_order", po.number)
+        await pilot.pause()
+        await pilot.press("f9")
+        await settle(pilot, app)
+        assert "nothing has been received" in flat(app)
+        purchasing.receive(po.number, imran.id, [purchasing.Delivered(bare.id, 6)], shopify_enabled=False)
+        await pilot.press("f9")
+        await settle(pilot, app)
+        assert type(app.screen).__name__ == "LabelsScreen"
+        assert "1 items, 6 tags" in flat(app) and "goods receipt" in flat(app)
+        assert barcodes.is_valid_ean13(Barcode.get(Barcode.variant == bare.id).code)

@@ -114,3 +114,18 @@ def test_key_map_comes_from_the_registry():
     with_keys = [t for t in expected if screen_class(next(n for n, (_, tt) in SCREENS.items() if tt == t)).BINDINGS]
     assert seen == ["Everywhere"] + with_keys
     assert PosApp.BINDINGS
+
+
+def test_no_screen_binds_one_key_twice():
+    # Two bindings on one key: only one of them ever runs, so the other feature is unreachable.
+    from textual.binding import Binding
+    for name in list(SCREENS) + ["__app__"]:
+        cls = PosApp if name == "__app__" else screen_class(name)
+        seen: dict[str, str] = {}
+        for b in getattr(cls, "BINDINGS", []):
+            if not isinstance(b, Binding):
+                continue
+            for key in b.key.split(","):
+                key = key.strip()
+                assert key not in seen, f"{name}: {key} is bound to both {seen[key]} and {b.action}"
+                seen[key] = b.action

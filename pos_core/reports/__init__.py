@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import discounts, fbr, health, margin, payments, reorder, returns, sales, stock
+from . import discounts, fbr, health, loyalty, margin, payments, reorder, returns, sales, stock
 from .common import Column, Filters, Report, QUICK_LABELS, QUICK_PICKS, parse_day, pk_today, quick_period
 
 
@@ -33,7 +33,9 @@ CATALOG: list[Entry] = [
     Entry("sales_counter", "Sales", "By counter", _sales("counter"), "bar"),
     Entry("sales_cashier", "Sales", "By cashier", _sales("cashier"), "bar"),
     Entry("sales_item", "Sales", "Top items", lambda f: sales.by("item", f, limit=200), "bar"),
+    Entry("sales_department", "Sales", "By department", _sales("department"), "bar"),
     Entry("sales_category", "Sales", "By category", _sales("category"), "bar"),
+    Entry("sales_sub_category", "Sales", "By sub-category", _sales("sub_category"), "bar"),
     Entry("sales_vendor", "Sales", "By vendor", _sales("vendor"), "bar"),
     Entry("sales_option", "Sales", "By size / colour", _sales("option"), "bar"),
     Entry("sales_hour", "Sales", "By hour of day", _sales("hour"), "bar"),
@@ -45,6 +47,9 @@ CATALOG: list[Entry] = [
     Entry("discounts_cashier", "Discounts", "By cashier", discounts.by_cashier),
     Entry("returns_item", "Returns", "By item", returns.by_item),
     Entry("returns_cashier", "Returns", "By cashier", returns.by_cashier),
+    Entry("promotions", "Discounts", "Promotions and coupons", loyalty.promotions, "bar"),
+    Entry("commission", "Commission", "By salesperson", loyalty.commission, "bar"),
+    Entry("points", "Loyalty", "Points movements", loyalty.points),
     Entry("margin_item", "Margin", "By item", margin.by_item),
     Entry("margin_category", "Margin", "By category", margin.by_category),
     Entry("stock_value", "Stock", "On hand and value", stock.on_hand),

@@ -30,10 +30,11 @@ def _method_filter(f: Filters) -> tuple[str, list]:
 USE_SUMMARIES = True   # payments_daily (summary.py); tests switch it off to compare with the documents
 
 
-def _pd_where(f: Filters) -> tuple[str, list]:
+def _pd_where(f: Filters) -> tuple[str, str, list]:
     from . import summary
-    summary.refresh_sales()
-    sql, params = ["pd.day >= ?", "pd.day <= ?"], [f.start.isoformat(), f.end.isoformat()]
+    source, params = summary.payments_source(f.end)
+    sql = ["pd.day >= ?", "pd.day <= ?"]
+    params = params + [f.start.isoformat(), f.end.isoformat()]
     for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
         if value is not None:
             sql.append(f"pd.{column} = ?")
@@ -44,7 +45,7 @@ def _pd_where(f: Filters) -> tuple[str, list]:
         else:
             sql.append("pd.method = ?")
             params.append(f.method)
-    return " AND ".join(sql), params
+    return f"FROM {source} pd", " AND ".join(sql), params
 
 
 _PD = "(CASE WHEN pd.kind = 'refund' THEN -1 ELSE 1 END)"
@@ -53,12 +54,12 @@ _PD = "(CASE WHEN pd.kind = 'refund' THEN -1 ELSE 1 END)"
 def _rows(f: Filters, by_day: bool) -> list[tuple]:
     """(day, branch, method, signed amount) or (method, signed amount) from the summary or the documents."""
     if USE_SUMMARIES and f.category is None:
-        where, params = _pd_where(f)
+        pd_from, where, params = _pd_where(f)
         if by_day:
-            return query(f"SELECT pd.day, b.code, pd.method, SUM({_PD} * pd.amount_paisa) FROM payments_daily pd "
+            return query(f"SELECT pd.day, b.code, pd.method, SUM({_PD} * pd.amount_paisa) {pd_from} "
                          f"JOIN branch b ON b.id = pd.branch_id WHERE {where} GROUP BY pd.day, b.code, pd.method "
                          "ORDER BY 1, 2", params)
-        return query(f"SELECT pd.method, SUM({_PD} * pd.amount_paisa) FROM payments_daily pd WHERE {where} "
+        return query(f"SELECT pd.method, SUM({_PD} * pd.amount_paisa) {pd_from} WHERE {where} "
                      "GROUP BY pd.method", params)
     where, params = order_where(f, with_method=False)
     mwhere, mparams = _method_filter(f)

@@ -168,12 +168,25 @@ def _incoming() -> dict[tuple[int, int], int]:
     return got
 
 
-def _levels() -> dict[tuple[int, int], int]:
-    return {(int(v), int(b)): int(q) for v, b, q in query("SELECT variant_id, branch_id, on_hand FROM stock_level")}
+def _in_chunks(sql: str, ids: list[int]) -> list[tuple]:
+    """`sql` with `IN ({ids})`, run in chunks (a chain sells tens of thousands of items a month)."""
+    out: list[tuple] = []
+    ids = sorted(set(ids))
+    for i in range(0, len(ids), 900):
+        part = ids[i:i + 900]
+        out += query(sql.replace("{ids}", ", ".join("?" * len(part))), part)
+    return out
 
 
-def _names() -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
-    variants = {int(i): (s, n) for i, s, n in query("SELECT id, sku, name FROM variant")}
+def _levels(variant_ids: list[int]) -> dict[tuple[int, int], int]:
+    """Stock levels of these items at every branch (only the items that sold are ever needed)."""
+    return {(int(v), int(b)): int(q) for v, b, q in
+            _in_chunks("SELECT variant_id, branch_id, on_hand FROM stock_level WHERE variant_id IN ({ids})", variant_ids)}
+
+
+def _names(variant_ids: list[int]) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
+    variants = {int(i): (s, n) for i, s, n in _in_chunks("SELECT id, sku, name FROM variant WHERE id IN ({ids})",
+                                                          variant_ids)}
     branches = {int(i): c for i, c in query("SELECT id, code FROM branch")}
     return variants, branches
 
@@ -181,7 +194,7 @@ def _names() -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
 def needs(f: Filters, settings: Settings = Settings()) -> list[dict]:
     """Every item and branch that sold in the history window, with its forecast and suggestion."""
     first, series = _history(f, settings)
-    levels, incoming = _levels(), _incoming()
+    levels, incoming = _levels([v for v, _ in series]), _incoming()
     out = []
     counts = _weekday_counts(first, settings.history_days)
     for (variant_id, branch_id), days in series.items():
@@ -195,10 +208,11 @@ def needs(f: Filters, settings: Settings = Settings()) -> list[dict]:
 
 def suggestions(f: Filters, settings: Settings = Settings()) -> Report:
     """Per branch: what to order (a draft purchase order once exported)."""
-    variants, branches = _names()
+    all_needs = needs(f, settings)
+    variants, branches = _names([n["variant_id"] for n in all_needs if n["suggest"] > 0])
     costs = unit_costs()
     rows = []
-    for n in needs(f, settings):
+    for n in all_needs:
         if n["suggest"] <= 0 or (f.branch_id is not None and n["branch_id"] != f.branch_id):
             continue
         sku, name = variants[n["variant_id"]]
@@ -219,10 +233,11 @@ def suggestions(f: Filters, settings: Settings = Settings()) -> Report:
 
 def rebalancing(f: Filters, settings: Settings = Settings()) -> Report:
     """Transfers from branches holding more than they need to branches that will run out."""
-    variants, branches = _names()
     all_needs = needs(f, settings)
+    wanted_ids = [n["variant_id"] for n in all_needs if n["suggest"] > 0]
+    variants, branches = _names(wanted_ids)
     by_variant: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for (v, b), on_hand in _levels().items():
+    for (v, b), on_hand in _levels(wanted_ids).items():
         if on_hand > 0:
             by_variant[v].append((b, on_hand))
     need_of = {(n["variant_id"], n["branch_id"]): n for n in all_needs}

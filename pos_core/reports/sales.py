@@ -23,7 +23,10 @@ DIMENSIONS = {
     "counter": ("b.code || '-' || c.code", "c.name", {"branch", "counter"}, "Counter"),
     "cashier": ("s.code", "s.name", {"cashier"}, "Cashier"),
     "item": ("l.sku", "l.name", set(), "Item"),
+    "department": ("pr.department", "pr.department", {"product"}, "Department"),
     "category": ("pr.category", "pr.category", {"product"}, "Category"),
+    "sub_category": ("pr.department || ' > ' || pr.category || ' > ' || pr.sub_category", "pr.sub_category",
+                     {"product"}, "Sub-category"),
     "vendor": ("pr.vendor", "pr.vendor", {"product"}, "Vendor"),
     "option": ("v.option_text", "v.option_text", {"product"}, "Size / colour"),
 }
@@ -64,30 +67,35 @@ def _measures(row) -> list:
 
 # --- the daily summary (summary.py): order-level dimensions without a category or method filter ---
 USE_SUMMARIES = True   # tests switch it off to compare with the documents
-SUMMARY_DIMENSIONS = {"day": ("sd.day", "sd.day"), "hour": ("sd.hour", "sd.hour"), "branch": ("b.code", "b.name"),
+SUMMARY_DIMENSIONS = {"day": ("x.k", "x.k"), "hour": ("x.k", "x.k"), "branch": ("b.code", "b.name"),
                       "counter": ("b.code || '-' || c.code", "c.name"), "cashier": ("s.code", "s.name")}
 _SD = "(CASE WHEN sd.kind = 'refund' THEN -1 ELSE 1 END)"
-_SD_SUMS = (f"SUM({_SD} * sd.units), SUM({_SD} * sd.gross_paisa), SUM({_SD} * sd.discount_paisa), "
-            f"SUM({_SD} * sd.net_paisa), SUM({_SD} * sd.tax_paisa), SUM({_SD} * sd.excl_paisa), "
-            "SUM(CASE WHEN sd.kind = 'sale' THEN sd.docs ELSE 0 END)")
-_SD_FROM = ("FROM sales_daily sd JOIN branch b ON b.id = sd.branch_id JOIN counter c ON c.id = sd.counter_id "
-            "JOIN staff s ON s.id = sd.cashier_id")
+_SD_SUMS = (f"SUM({_SD} * sd.units) AS u, SUM({_SD} * sd.gross_paisa) AS g, SUM({_SD} * sd.discount_paisa) AS d, "
+            f"SUM({_SD} * sd.net_paisa) AS n, SUM({_SD} * sd.tax_paisa) AS t, SUM({_SD} * sd.excl_paisa) AS e, "
+            "SUM(CASE WHEN sd.kind = 'sale' THEN sd.docs ELSE 0 END) AS bk")
+_SD_ID = {"day": "sd.day", "hour": "sd.hour", "branch": "sd.branch_id", "counter": "sd.counter_id",
+          "cashier": "sd.cashier_id"}
+_SD_LABEL = {"branch": " JOIN branch b ON b.id = x.k",
+             "counter": " JOIN counter c ON c.id = x.k JOIN branch b ON b.id = c.branch_id",
+             "cashier": " JOIN staff s ON s.id = x.k"}
 
 
 def summarised(f: Filters) -> bool:
     return USE_SUMMARIES and f.category is None and f.method is None
 
 
-def sd_where(f: Filters) -> tuple[str, list]:
-    """The period and the branch, counter and cashier filters, over sales_daily (brought up to date)."""
+def sd_where(f: Filters) -> tuple[str, str, list]:
+    """(FROM clause, WHERE clause, parameters) over the daily summary as `sd`: the stored days and
+    today's documents (summary.sales_source), narrowed by period, branch, counter and cashier."""
     from . import summary
-    summary.refresh_sales()
-    sql, params = ["sd.day >= ?", "sd.day <= ?"], [f.start.isoformat(), f.end.isoformat()]
+    source, params = summary.sales_source(f.end)
+    sql = ["sd.day >= ?", "sd.day <= ?"]
+    params = params + [f.start.isoformat(), f.end.isoformat()]
     for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
         if value is not None:
             sql.append(f"sd.{column} = ?")
             params.append(value)
-    return " AND ".join(sql), params
+    return f"FROM {source} sd", " AND ".join(sql), params
 
 
 def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
@@ -100,13 +108,16 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
     elif dimension == "hour":
         key = label = pk_hour("o.completed_at")
     frm, where, params = _line_sql(f, joins)
-    sums = _SUMS
-    if dimension in SUMMARY_DIMENSIONS and summarised(f):
-        key, label = SUMMARY_DIMENSIONS[dimension]
-        where, params = sd_where(f)
-        frm, sums = _SD_FROM, _SD_SUMS
     order = "1" if dimension in ("day", "hour") else "6 DESC, 1"  # net, then the key
-    sql = (f"SELECT {key}, MIN({label}), {sums} {frm} WHERE {where} GROUP BY {key} ORDER BY {order}")
+    sql = (f"SELECT {key}, MIN({label}), {_SUMS} {frm} WHERE {where} GROUP BY {key} ORDER BY {order}")
+    if dimension in SUMMARY_DIMENSIONS and summarised(f):
+        # Sum the summary rows by id first, then name the few groups (joining every row costs more).
+        sd_from, where, params = sd_where(f)
+        key, label = SUMMARY_DIMENSIONS[dimension]
+        inner = (f"SELECT {_SD_ID[dimension]} AS k, {_SD_SUMS} {sd_from} WHERE {where} "
+                 f"GROUP BY {_SD_ID[dimension]}")
+        sql = (f"SELECT {key}, {label}, x.u, x.g, x.d, x.n, x.t, x.e, x.bk FROM ({inner}) x"
+               f"{_SD_LABEL.get(dimension, '')} ORDER BY {order}")
     if limit:
         sql += f" LIMIT {int(limit)}"
     rows = [[r[0] if r[0] is not None else "", r[1] or ""] + _measures(r[2:]) for r in query(sql, params)]
@@ -120,8 +131,8 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
 
 def totals(f: Filters) -> list:
     if summarised(f):
-        where, params = sd_where(f)
-        return _measures(query(f"SELECT {_SD_SUMS} {_SD_FROM} WHERE {where}", params)[0])
+        sd_from, where, params = sd_where(f)
+        return _measures(query(f"SELECT {_SD_SUMS} {sd_from} WHERE {where}", params)[0])
     frm, where, params = _line_sql(f, set())
     return _measures(query(f"SELECT {_SUMS} {frm} WHERE {where}", params)[0])
 
@@ -150,11 +161,11 @@ def _summary_values(f: Filters) -> list:
     units, gross, disc, net, tax, excl, baskets = totals(f)
     frm, where, params = _line_sql(f, set())
     if summarised(f):
-        where, params = sd_where(f)
+        sd_from, where, params = sd_where(f)
         sale_net, sale_units, refund_net = query(
             "SELECT SUM(CASE WHEN sd.kind = 'sale' THEN sd.net_paisa ELSE 0 END), "
             "SUM(CASE WHEN sd.kind = 'sale' THEN sd.units ELSE 0 END), "
-            f"SUM(CASE WHEN sd.kind = 'refund' THEN sd.net_paisa ELSE 0 END) {_SD_FROM} WHERE {where}", params)[0]
+            f"SUM(CASE WHEN sd.kind = 'refund' THEN sd.net_paisa ELSE 0 END) {sd_from} WHERE {where}", params)[0]
     else:
         sale_net, sale_units, refund_net = query(
             f"SELECT SUM(CASE WHEN o.kind = 'sale' THEN l.total_paisa ELSE 0 END), "
@@ -170,7 +181,7 @@ def heatmap(f: Filters) -> Report:
     frm, where, params = _line_sql(f, set())
     wd, hr, net = pk_weekday("o.completed_at"), pk_hour("o.completed_at"), f"SUM({SIGN} * l.total_paisa)"
     if summarised(f):
-        (where, params), frm = sd_where(f), _SD_FROM
+        frm, where, params = sd_where(f)
         wd, hr, net = "sd.weekday", "sd.hour", f"SUM({_SD} * sd.net_paisa)"
     cells = {(int(d), int(h)): rupees(n) for d, h, n in
              query(f"SELECT {wd}, {hr}, {net} {frm} WHERE {where} GROUP BY {wd}, {hr}", params)}

@@ -84,13 +84,29 @@ def recompute_stock_activity() -> dict[tuple[int, int], tuple]:
 
 # --- daily sales and payments --------------------------------------------------------------------
 # Past Pakistan days never change: a document is dated when it is completed, and a refund or an
-# exchange is a new document dated the day it is given. So each refresh recomputes, from the
-# documents, only the days from (the last refresh - SETTLE) on, in one write transaction: delete
-# those days' rows, insert them again. SETTLE covers a document stamped just before a refresh but
-# committed just after it.
+# exchange is a new document dated the day it is given. So the tables hold closed days only, and
+# the reports read today's documents live (a day's worth, cheap) beside them: no write while the
+# tills sell. A day counts as closed SETTLE after midnight (a document stamped 23:59:59 and
+# committed a moment later is in). Once a day the first report recomputes, from the documents,
+# the days closed since the last refresh (and the one before, to be safe), in one transaction.
 SETTLE = dt.timedelta(hours=1)
 _SALES = "sales_daily"
 _SALES_KEY = "day, hour, weekday, branch_id, counter_id, cashier_id, kind"
+SALES_COLUMNS = (f"{_SALES_KEY}, docs, fees_paisa, units, gross_paisa, discount_paisa, net_paisa, tax_paisa, "
+                 "excl_paisa")
+PAYMENT_COLUMNS = "day, branch_id, counter_id, cashier_id, kind, method, amount_paisa"
+
+
+def now() -> dt.datetime:
+    """The clock (tests move it)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def open_from() -> tuple[str, dt.datetime]:
+    """The first day not yet closed (Pakistan date, ISO) and its first UTC instant."""
+    from .common import PK_OFFSET
+    day = (now() - SETTLE + PK_OFFSET).date()
+    return day.isoformat(), dt.datetime.combine(day, dt.time()) - PK_OFFSET
 
 
 def _sales_select(where: str) -> str:
@@ -122,49 +138,75 @@ def _payments_select(where: str) -> str:
 _DOCS = "o.status = 'COMPLETED' AND o.kind IN ('sale', 'refund')"
 
 
-def refresh_sales(now: dt.datetime | None = None) -> str | None:
-    """Bring sales_daily and payments_daily up to date; returns the first day recomputed."""
-    from .common import PK_OFFSET
-    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+def _ordinal(day: str) -> int:
+    return dt.date.fromisoformat(day).toordinal()
+
+
+def refresh_sales() -> str | None:
+    """Store the days closed since the last refresh; returns the first day recomputed, or None
+    when nothing closed (no write at all, the usual case while tills sell)."""
+    open_day, open_start = open_from()
+    row = query("SELECT through_id FROM summary_watermark WHERE name = ?", [_SALES])
+    if row and int(row[0][0]) >= _ordinal(open_day):
+        return None
     with db.write():
         row = query("SELECT through_id FROM summary_watermark WHERE name = ?", [_SALES])
+        if row and int(row[0][0]) >= _ordinal(open_day):
+            return None          # another process did it meanwhile
         if row:
-            since = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=int(row[0][0])) - SETTLE
-            first_day = (since + PK_OFFSET).date().isoformat()
-            start_utc = dt.datetime.combine(dt.date.fromisoformat(first_day), dt.time()) - PK_OFFSET
-            where, params = f"{_DOCS} AND o.completed_at >= ?", [start_utc]
+            first_day = dt.date.fromordinal(int(row[0][0]) - 1).isoformat()
+            from .common import PK_OFFSET
+            first_start = dt.datetime.combine(dt.date.fromisoformat(first_day), dt.time()) - PK_OFFSET
+            where, params = f"{_DOCS} AND o.completed_at >= ? AND o.completed_at < ?", [first_start, open_start]
             query("DELETE FROM sales_daily WHERE day >= ?", [first_day], fetch=False)
             query("DELETE FROM payments_daily WHERE day >= ?", [first_day], fetch=False)
         else:
-            first_day, where, params = "", _DOCS, []
+            first_day, where, params = "0000-00-00", f"{_DOCS} AND o.completed_at < ?", [open_start]
             query("DELETE FROM sales_daily", fetch=False)
             query("DELETE FROM payments_daily", fetch=False)
-        query(f"INSERT INTO sales_daily ({_SALES_KEY}, docs, fees_paisa, units, gross_paisa, discount_paisa, "
-              f"net_paisa, tax_paisa, excl_paisa) {_sales_select(where)}", params * 2, fetch=False)
-        query("INSERT INTO payments_daily (day, branch_id, counter_id, cashier_id, kind, method, amount_paisa) "
-              f"{_payments_select(where)}", params, fetch=False)
-        mark = int((now - dt.datetime(1970, 1, 1)).total_seconds())
+        query(f"INSERT INTO sales_daily ({SALES_COLUMNS}) {_sales_select(where)}", params * 2, fetch=False)
+        query(f"INSERT INTO payments_daily ({PAYMENT_COLUMNS}) {_payments_select(where)}", params, fetch=False)
+        stamp = [_ordinal(open_day), now(), _SALES]
         if row:
-            query("UPDATE summary_watermark SET through_id = ?, updated_at = ? WHERE name = ?", [mark, now, _SALES],
-                  fetch=False)
+            query("UPDATE summary_watermark SET through_id = ?, updated_at = ? WHERE name = ?", stamp, fetch=False)
         else:
-            query("INSERT INTO summary_watermark (name, through_id, updated_at) VALUES (?, ?, ?)", [_SALES, mark, now],
-                  fetch=False)
-    return first_day or None
+            query("INSERT INTO summary_watermark (through_id, updated_at, name) VALUES (?, ?, ?)", stamp, fetch=False)
+    return first_day
+
+
+def sales_source(end: dt.date) -> tuple[str, list]:
+    """What reports read as `sd`: the stored closed days, plus today's documents live when the
+    period reaches today."""
+    refresh_sales()
+    open_day, open_start = open_from()
+    if end.isoformat() < open_day:
+        return "sales_daily", []
+    live = _sales_select(f"{_DOCS} AND o.completed_at >= ?")
+    return (f"(SELECT {SALES_COLUMNS} FROM sales_daily WHERE day < ? UNION ALL {live})", [open_day, open_start, open_start])
+
+
+def payments_source(end: dt.date) -> tuple[str, list]:
+    refresh_sales()
+    open_day, open_start = open_from()
+    if end.isoformat() < open_day:
+        return "payments_daily", []
+    live = _payments_select(f"{_DOCS} AND o.completed_at >= ?")
+    return f"(SELECT {PAYMENT_COLUMNS} FROM payments_daily WHERE day < ? UNION ALL {live})", [open_day, open_start]
 
 
 def stored_sales() -> tuple[set, set]:
     s = {tuple(int(v) if isinstance(v, (int,)) or hasattr(v, "as_tuple") else v for v in r) for r in query(
-        f"SELECT {_SALES_KEY}, docs, fees_paisa, units, gross_paisa, discount_paisa, net_paisa, tax_paisa, excl_paisa "
-        "FROM sales_daily")}
+        f"SELECT {SALES_COLUMNS} FROM sales_daily")}
     p = {tuple(int(v) if hasattr(v, "as_tuple") else v for v in r) for r in query(
-        "SELECT day, branch_id, counter_id, cashier_id, kind, method, amount_paisa FROM payments_daily")}
+        f"SELECT {PAYMENT_COLUMNS} FROM payments_daily")}
     return s, p
 
 
 def recompute_sales() -> tuple[set, set]:
-    """The rows both tables must hold, straight from the documents."""
+    """The rows both tables must hold (every closed day), straight from the documents."""
+    _, open_start = open_from()
+    where = f"{_DOCS} AND o.completed_at < ?"
     s = {tuple(int(v) if isinstance(v, int) or hasattr(v, "as_tuple") else v for v in r)
-         for r in query(_sales_select(_DOCS))}
-    p = {tuple(int(v) if hasattr(v, "as_tuple") else v for v in r) for r in query(_payments_select(_DOCS))}
+         for r in query(_sales_select(where), [open_start] * 2)}
+    p = {tuple(int(v) if hasattr(v, "as_tuple") else v for v in r) for r in query(_payments_select(where), [open_start])}
     return s, p

@@ -19,6 +19,41 @@ KINDS = {"earn": "earned", "redeem": "paid with", "refund_earn": "taken back", "
          "expire": "expired", "adjust": "adjusted"}
 
 
+def receipt_summary(order, site_name: str) -> str:
+    """The receipt in a few lines, for WhatsApp instead of paper."""
+    from pos_core.models import PosOrderLine
+    lines = [f"{site_name}: receipt {order.number}, {pk_time(order.completed_at)}"]
+    for l in order.lines.order_by(PosOrderLine.line_no):
+        lines.append(f"{l.qty} x {l.name}  Rs {fmt(l.total_paisa)}")
+    if order.discount_paisa:
+        lines.append(f"You saved Rs {fmt(order.discount_paisa)}")
+    lines.append(f"Total Rs {fmt(order.total_paisa + order.service_fee_paisa)}")
+    from pos_core import loyalty
+    if order.customer_id and loyalty.program().active:
+        lines.append(f"Points balance {loyalty.balance(order.customer_id):,}")
+    lines.append("Thank you!")
+    return "\n".join(lines)
+
+
+def whatsapp_text(customer, site_name: str) -> str:
+    """The wa.me link of the customer's last receipt, and a QR of it to open on the shop's phone."""
+    from pos_core.models import PosOrder
+    order = (PosOrder.select().where((PosOrder.customer == customer.id) & (PosOrder.kind == "sale")
+                                     & (PosOrder.status == "COMPLETED"))
+             .order_by(PosOrder.completed_at.desc()).first())
+    if order is None:
+        return "This customer has no receipt yet."
+    link = customers.whatsapp_link(customer.phone, receipt_summary(order, site_name))
+    import io
+
+    import qrcode
+    qr = qrcode.QRCode(border=1)
+    qr.add_data(link)
+    out = io.StringIO()
+    qr.print_ascii(out=out)
+    return f"Receipt {order.number} for {customer.phone}. Scan with the shop's phone, or open:\n{link}\n\n{out.getvalue()}"
+
+
 def profile_text(customer_id: int) -> str:
     p = customers.profile(customer_id)
     c = p.customer
@@ -44,6 +79,7 @@ class CustomerProfileScreen(ModalScreen):
         Binding("ctrl+d", "detach", "Walk-in", id="profile.detach", priority=True),
         Binding("f5", "notes", "Notes", id="profile.notes", priority=True),
         Binding("f6", "consent", "Consent", id="profile.consent", priority=True),
+        Binding("f7", "whatsapp", "WhatsApp receipt", id="profile.whatsapp", priority=True),
     ]
 
     def __init__(self, customer):
@@ -55,7 +91,8 @@ class CustomerProfileScreen(ModalScreen):
             yield Label("Customer", classes="dialog-title")
             with VerticalScroll(id="profile-scroll"):
                 yield Static(id="profile-body")
-            yield Label("F3 other customer  ^D walk-in  F5 notes  F6 marketing consent  Esc back", classes="hint")
+            yield Label("F3 other customer  ^D walk-in  F5 notes  F6 consent  F7 WhatsApp receipt  Esc back",
+                        classes="hint")
 
     def on_mount(self) -> None:
         self.refresh_profile()
@@ -81,6 +118,9 @@ class CustomerProfileScreen(ModalScreen):
                 customers.set_profile(self.customer.id, notes=text)
                 self.refresh_profile()
         self.app.open("prompt", "Notes", "Notes about this customer (sizes, preferences):", None, current, then=done)
+
+    def action_whatsapp(self) -> None:
+        self.app.open("text", "WhatsApp receipt", whatsapp_text(self.customer, self.app.cfg.site_name))
 
     def action_consent(self) -> None:
         now = customers.profile(self.customer.id).marketing_consent

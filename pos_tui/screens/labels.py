@@ -1,8 +1,8 @@
 """Ctrl+K F8: price tags. A list of labels to print, with a preview of the selected one.
 
 Fill it by scanning items (3*code = three tags), or with F2 from a goods receipt (one tag per unit
-received) or F3 from a received transfer (one per unit that arrived); a price change's list comes
-the same way from the back office. Items with no barcode get one (config [barcodes]) before their
+received), F3 from a received transfer (one per unit that arrived) or F4 with the items whose price
+the catalog import changed in the last days. The PO and transfer screens open it with F9. Items with no barcode get one (config [barcodes]) before their
 tag is made, so every tag scans. F9 prints on the label printer of config [labels] (TSPL, ZPL),
 the receipt printer (ESC/POS) or writes an A4 PDF sheet.
 """
@@ -34,6 +34,8 @@ class LabelsScreen(StockBase):
                 tooltip="One tag per unit of a goods receipt"),
         Binding("f3", "from_transfer", "Transfer", id="labels.transfer", priority=True,
                 tooltip="One tag per unit of a received transfer"),
+        Binding("f4", "price_changes", "Price chg", id="labels.price_changes", priority=True,
+                tooltip="Tags for items whose price changed in the last days"),
         Binding("delete", "remove", "Remove", id="labels.remove", priority=True, tooltip="Remove the selected tag"),
         Binding("f9", "print", "Print", id="labels.print", priority=True, tooltip="Print every tag in the list"),
     ]
@@ -97,25 +99,28 @@ class LabelsScreen(StockBase):
         try:
             qty, code, _ = parse_entry(text)
             v = catalog.lookup(code).variant
-            new = shelf_labels.for_variants([(v.id, qty)], self.app.cfg.barcodes)
         except PosError as exc:
             self.show_message(str(exc), True)
             return
-        self.add(new)
-        self.show_message(f"{new[0].sku}: {qty} tag(s) added (code {new[0].code})")
+
+        def added(new) -> None:
+            self.add(new)
+            self.show_message(f"{new[0].sku}: {qty} tag(s) added (code {new[0].code})")
+        # An item without a barcode is given one: a write, so through core (a worker thread).
+        self.core(shelf_labels.for_variants, [(v.id, qty)], self.app.cfg.barcodes, busy=None, then=added,
+                  assign=shelf_labels.may_assign(self.app.cfg))
 
     def _from(self, title: str, fn, kind: str) -> None:
-        def chosen(number) -> None:
-            if not number:
-                return
-            try:
-                new = fn(number.strip(), self.app.cfg.barcodes)
-            except PosError as exc:
-                self.show_message(str(exc), True)
-                return
-            self.title_text = f"{kind} {number.strip()}"
+        def loaded(number, new) -> None:
+            self.title_text = f"{kind} {number}"
             self.add(new)
-            self.show_message(f"{sum(i.copies for i in new)} tags from {kind} {number.strip()}")
+            self.show_message(f"{sum(i.copies for i in new)} tags from {kind} {number}")
+
+        def chosen(number) -> None:
+            if number:
+                n = number.strip()
+                self.core(fn, n, self.app.cfg.barcodes, busy="Making tags...", then=lambda new: loaded(n, new),
+                          assign=shelf_labels.may_assign(self.app.cfg))
         self.app.open("prompt", title, f"{kind} number:", lambda t: (t, None) if t.strip() else (None, "type a number"),
                       then=chosen)
 
@@ -124,6 +129,30 @@ class LabelsScreen(StockBase):
 
     def action_from_transfer(self) -> None:
         self._from("Tags for a received transfer", shelf_labels.for_transfer_received, "transfer")
+
+    def action_price_changes(self) -> None:
+        def loaded(days, new) -> None:
+            if not new:
+                self.show_message(f"no price changed in the last {days} day(s)")
+                return
+            self.title_text = f"price changes, {days} day(s)"
+            self.add(new)
+            self.show_message(f"{len(new)} item(s) changed price in the last {days} day(s)")
+
+        def changed(days: int) -> list:
+            ids = shelf_labels.price_changes(days)
+            return shelf_labels.for_price_change(ids, self.app.cfg.barcodes,
+                                                 assign=shelf_labels.may_assign(self.app.cfg)) if ids else []
+
+        def chosen(days) -> None:
+            if days is not None:
+                self.core(changed, days, busy="Making tags...", then=lambda new: loaded(days, new))
+
+        def check(text):
+            t = text.strip() or "7"
+            return (int(t), None) if t.isdigit() and 1 <= int(t) <= 365 else (None, "a number of days, 1 to 365")
+        self.app.open("prompt", "Tags for price changes", "Changed in the last how many days?", check, "7",
+                      then=chosen)
 
     def action_remove(self) -> None:
         key = self.current_key()

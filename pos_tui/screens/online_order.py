@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from pos_core import couriers, fulfillments, online_orders, policy as policymod, staff as staffmod
+from pos_core import courier_cities, couriers, fulfillments, hq_claims, online_orders, policy as policymod, staff as staffmod
 from pos_core.errors import PosError
 from pos_core.models import Branch, Fulfillment, SmartOrderEvent
 from pos_core.money import fmt
@@ -209,6 +209,8 @@ class OnlineOrderScreen(Screen):
         o = self.order
         cancelled = bool(o.cancelled_at or o.staff_cancel_reason)
         ship = self.shipment(quiet=True)
+        if action == "dispatch" and (airway.refused_booking(ship) or airway.cancelled_booking(ship)) is not None:
+            return True      # F8 again: refused (city again, another courier) or cancelled (book again)
         if action in self.SHIPMENT_STATES:
             return ship is not None and ship.mode == "smart" and ship.status in self.SHIPMENT_STATES[action] \
                 and not (cancelled and action == "pack") \
@@ -336,6 +338,8 @@ class OnlineOrderScreen(Screen):
             def go() -> str:
                 for f in packed:
                     fulfillments.after_cancel(f.uid, staff_id, yes)
+                if yes:
+                    hq_claims.release_unheld(self.app.cfg, packed[0].order_id)
                 return (f"{units} packed unit(s) back in stock at {packed[0].branch.code}" if yes
                         else "Noted: the packed goods are not back yet (Ctrl+G when they are)")
             self.run(go)
@@ -405,10 +409,24 @@ class OnlineOrderScreen(Screen):
         f = self.smart_shipment("unpack")
         if f:
             staff_id = self.staff_id
+            cfg, order_id = self.app.cfg, f.order_id
             self.run(lambda: (fulfillments.unpack(f.uid, staff_id),
-                              f"Unpacked {f.uid[:8]}: goods back in stock at {f.branch.code}")[1])
+                              f"Unpacked {f.uid[:8]}: goods back in stock at {f.branch.code}"
+                              + hq_claims.release_unheld(cfg, order_id))[1])
 
     def action_dispatch(self) -> None:
+        ship = self.shipment(quiet=True)
+        refused = airway.refused_booking(ship)
+        if refused is not None:
+            self.fix_refused(refused)
+            return
+        cancelled = airway.cancelled_booking(ship)
+        if cancelled is not None:
+            rows = [r for r in airway.courier_rows(self.app.cfg, {}) if r[0].startswith(airway.API)]
+            self.app.open("pick", f"Book {ship.uid[:8]} again (was {cancelled.tracking_number})",
+                          [("Courier", 16), ("", 42)], rows,
+                          then=lambda key: key and self.dispatch_booked(ship, key[len(airway.API):], again=cancelled))
+            return
         f = self.smart_shipment("dispatch")
         if f is None:
             return
@@ -439,16 +457,20 @@ class OnlineOrderScreen(Screen):
         self.app.open("pick", f"Courier for shipment {f.uid[:8]}", [("Courier", 16), ("Tracking site", 42)],
                                         rows, then=courier_chosen)
 
-    def dispatch_booked(self, f: Fulfillment, courier: str) -> None:
+    def dispatch_booked(self, f: Fulfillment, courier: str, again=None) -> None:
         """Dispatch with a courier whose API books the parcel: the city from the address (the
         person chooses when it is not certain), the weight, then "to be booked" until the agent
         has the courier's number."""
         cfg, staff_id = self.app.cfg, self.staff_id
-        typed = (self.order.shipping or {}).get("city") or ""
+        typed = again.city_name if again is not None else (self.order.shipping or {}).get("city") or ""
         name = couriers.NAMES[courier]
 
         def book(city_code: str, weight: int) -> None:
             def go() -> str:
+                if again is not None:
+                    c = couriers.book_again(again.uid, staff_id, courier, city_code, weight_grams=weight)
+                    return (f"{f.uid[:8]} to be booked again with {name} to {c.city_name}; Shopify gets the "
+                            "new number once the agent has it")
                 c = couriers.dispatch(f.uid, staff_id, courier, city_code, weight_grams=weight,
                                       shopify_enabled=cfg.shopify.enabled, url_templates=cfg.courier_urls,
                                       policy=policymod.from_config(cfg))
@@ -459,7 +481,8 @@ class OnlineOrderScreen(Screen):
         def city_chosen(code) -> None:
             if code:
                 self.app.open("prompt", f"Dispatch by {name}", "Parcel weight in grams:", airway.check_weight,
-                              value="500", then=lambda w: book(code, w) if w else None)
+                              value=str(again.weight_grams) if again is not None else "500",
+                              then=lambda w: book(code, w) if w else None)
 
         city, options = airway.city_choice(courier, typed)
         if city is not None:
@@ -467,6 +490,42 @@ class OnlineOrderScreen(Screen):
         else:
             self.app.open("pick", f"{name}: which city is '{typed or '(no city)'}'?", [("City", 24), ("Code", 10)],
                           options, then=city_chosen)
+
+    def fix_refused(self, c) -> None:
+        """The courier refused the booking (its words are shown): choose its city again, or send
+        the parcel with another courier and type that courier's number."""
+        cfg, staff_id = self.app.cfg, self.staff_id
+        name = couriers.NAMES[c.courier]
+
+        def city_chosen(code) -> None:
+            if code:
+                self.run(lambda: (couriers.rebook(c.uid, staff_id, city_code=code),
+                                  f"{c.reference}: queued again for {name}; the agent books it")[1])
+
+        def other_chosen(other) -> None:
+            if not other:
+                return
+
+            def check(text: str):
+                return (text.strip(), None) if text.strip() else (None, "enter the tracking (consignment) number")
+            self.app.open("prompt", f"Send by {other}", "Tracking (consignment) number:", check,
+                          then=lambda number: number and self.run(lambda: (
+                              couriers.book_by_hand(c.uid, staff_id, other, number, url_templates=cfg.courier_urls),
+                              f"Shipment goes by {other} {number}; the {name} booking is withdrawn")[1]))
+
+        def chosen(how) -> None:
+            if how == "city":
+                self.app.open("pick", f"{name}: which city?", [("City", 24), ("Code", 10)],
+                              [(x.code, [x.name, x.code]) for x in courier_cities.cities(c.courier)],
+                              then=city_chosen)
+            elif how == "other":
+                templates = {**fulfillments.COURIERS, **cfg.courier_urls}
+                self.app.open("pick", "Send with which courier?", [("Courier", 16), ("Tracking site", 42)],
+                              [r for r in airway.courier_rows(cfg, templates) if not r[0].startswith(airway.API)],
+                              then=other_chosen)
+        self.app.open("pick", f"{name} refused: {c.last_error[:60]}", [("Do", 30), ("", 30)],
+                      [("city", [f"Choose the {name} city again", f"now: {c.city_name}"]),
+                       ("other", ["Send with another courier", "type its tracking number"])], then=chosen)
 
     def action_airway_bill(self) -> None:
         f = self.shipment()

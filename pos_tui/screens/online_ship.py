@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from pos_core import fulfillments, online_orders
+from pos_core import fulfillments, hq_claims, online_orders
 from pos_core.models import Branch
 
 from ..widgets.keybar import KeyBar
@@ -189,8 +189,13 @@ class LinesBranchScreen(Screen):
                               "again if the goods really are there", True)
             return
         order_id, branch, staff_id, mode = self.order_id, self.branch, self.app.staff.id, self.mode
+        cfg = self.app.cfg
 
         def go() -> str:
+            if mode in ("smart", "manual", "branch_sync"):
+                # In a chain the head office decides which branch packs these lines (a refusal
+                # names the branch holding them; offline: packing needs the link). One shop: nothing.
+                hq_claims.claim_for(cfg, order_id, None if mode == "branch_sync" else list(wanted), branch.code)
             if mode == "smart":
                 f = fulfillments.create(order_id, branch.id, staff_id, wanted)
                 text = f"Shipment {f.uid[:8]} from {branch.code}: F6 packs it (takes the stock)"

@@ -245,11 +245,17 @@ class RefundScreen(Screen):
         self.render_summary()
 
     def returned_paisa(self) -> int:
-        return refunds.refund_preview(self.sale, self.returns()) if self.returns() else 0
+        """The money going back; a part the sale paid with loyalty points goes back as points."""
+        return refunds.refund_split(self.sale, self.returns())[0] if self.returns() else 0
+
+    def returned_points(self) -> int:
+        return refunds.refund_split(self.sale, self.returns())[1] if self.returns() else 0
 
     def render_summary(self) -> None:
+        points = self.returned_points()
         self.query_one("#return-summary", Static).update(
-            f"Back to customer: Rs {fmt(self.returned_paisa())}   refund by: {REFUND_TENDERS[self.tender][0]}")
+            f"Back to customer: Rs {fmt(self.returned_paisa())}" + (f" + {points:,} points" if points else "")
+            + f"   refund by: {REFUND_TENDERS[self.tender][0]}")
 
     def action_move(self, step: int) -> None:
         table = self.query_one("#return-lines", DataTable)
@@ -300,7 +306,9 @@ class RefundScreen(Screen):
             self.show_message("Set how many come back (Enter on a line)", True)
             return
         method = REFUND_TENDERS[self.tender][1]
-        tenders = None if method is None else [Tender(method, Decimal(self.returned_paisa()) / 100)]
+        money = self.returned_paisa()
+        # All of it back as points: no money tender at all.
+        tenders = None if method is None else ([Tender(method, Decimal(money) / 100)] if money else [])
         app = self.app
 
         def go(approver_id) -> None:

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from pos_core import couriers, policy as policymod
 from pos_core.models import Consignment, Fulfillment
 
+from .. import airway
 from ..ui import StockBase, cut
 
 VIEWS = [("open", couriers.OPEN + (couriers.TO_BE_BOOKED,)), ("returning", (couriers.RETURNING,)),
@@ -29,6 +30,8 @@ class ParcelsScreen(StockBase):
     BINDINGS = StockBase.BINDINGS + [
         Binding("f2", "next_view", "View", id="parcels.view", priority=True,
                 tooltip="open, returning, to be booked, all"),
+        Binding("ctrl+l", "airway_bill", "Airway bill", id="parcels.airway_bill", priority=True,
+                tooltip="Print the highlighted parcel's airway bill"),
     ]
 
     def __init__(self) -> None:
@@ -54,6 +57,21 @@ class ParcelsScreen(StockBase):
     def action_next_view(self) -> None:
         self.view = (self.view + 1) % len(VIEWS)
         self.reload()
+
+    def action_airway_bill(self) -> None:
+        uid = self.current_key()
+        c = Consignment.get_or_none(Consignment.uid == uid) if uid else None
+        if c is None or not c.tracking_number:
+            self.show_message("Choose a booked parcel (Up/Down): the airway bill prints once the courier "
+                              "has booked it", True)
+            return
+        cfg = self.app.cfg
+
+        def chosen(how) -> None:
+            if how:
+                self.core(airway.print_bill, cfg, c.uid, how, then=lambda text: self.show_message(text))
+        self.app.open("pick", f"Airway bill {c.tracking_number}", [("Print on", 22), ("", 40)],
+                      airway.output_rows(cfg, c.uid), then=chosen)
 
     def handle_code(self, text: str) -> None:
         number = text.strip()

@@ -79,7 +79,7 @@ class SaleScreen(Screen):
         Binding("ctrl+y", "sync", "Sync", id="sale.sync", priority=True, show=False),
         Binding("ctrl+w", "online", "Online orders", id="sale.online", priority=True, show=False),
         Binding("ctrl+k", "stock", "Stock", id="sale.stock", priority=True, show=False),
-        Binding("ctrl+b", "back_office", "Back office reports", id="sale.back_office", priority=True, show=False),
+        Binding("f11", "back_office", "Back office reports", id="sale.back_office", priority=True, show=False),
         Binding("ctrl+e", "preview", "Receipt preview", id="sale.preview", priority=True, show=False),
         Binding("ctrl+r", "reprint", "Reprint", id="sale.reprint", priority=True, show=False),
         Binding("ctrl+l", "sign_out", "Sign out", id="sale.sign_out", priority=True, show=False),

@@ -208,6 +208,8 @@ class PurchaseOrderScreen(StockBase):
         Binding("f8", "cancel_po", "Cancel", id="po_one.cancel", priority=True, tooltip="Cancel (no deliveries yet)"),
         Binding("f10", "receive", "Receive", id="po_one.receive", priority=True,
                 tooltip="Confirm this delivery (goods receipt)"),
+        Binding("f9", "tags", "Tags", id="po_one.tags", priority=True,
+                tooltip="Price tags for the last delivery, one per unit"),
     ]
 
     def __init__(self, number: str, note: str = "") -> None:
@@ -223,6 +225,19 @@ class PurchaseOrderScreen(StockBase):
     @property
     def po(self) -> PurchaseOrder:
         return purchasing.get(self.number)
+
+    def action_tags(self) -> None:
+        from pos_core import shelf_labels
+        from pos_core.models import GoodsReceipt
+        grn = (GoodsReceipt.select().where(GoodsReceipt.order == self.po.id)
+               .order_by(GoodsReceipt.id.desc()).first())
+        if grn is None:
+            self.show_message("nothing has been received on this order yet", True)
+            return
+        # Items without a barcode are given one here: a write, so through core (a worker).
+        self.core(shelf_labels.for_goods_receipt, grn.number, self.app.cfg.barcodes, busy="Making tags...",
+                  assign=shelf_labels.may_assign(self.app.cfg),
+                  then=lambda items: self.app.open("labels", items, f"goods receipt {grn.number}"))
 
     def reload(self) -> None:
         po = self.po

@@ -182,6 +182,8 @@ class TransferScreen(StockBase):
         Binding("f8", "cancel_draft", "Cancel", id="transfer.cancel", priority=True, tooltip="Cancel the draft"),
         Binding("f10", "receive", "Received", id="transfer.receive", priority=True,
                 tooltip="Confirm what arrived"),
+        Binding("f9", "tags", "Tags", id="transfer.tags", priority=True,
+                tooltip="Price tags for what arrived, one per unit"),
     ]
 
     def __init__(self, number: str, note: str = "") -> None:
@@ -197,6 +199,12 @@ class TransferScreen(StockBase):
     @property
     def t(self) -> Transfer:
         return transfers.get(self.number)
+
+    def action_tags(self) -> None:
+        from pos_core import shelf_labels
+        self.core(shelf_labels.for_transfer_received, self.number, self.app.cfg.barcodes, busy="Making tags...",
+                  assign=shelf_labels.may_assign(self.app.cfg),
+                  then=lambda items: self.app.open("labels", items, f"transfer {self.number}"))
 
     def _lines(self, t: Transfer) -> list[TransferLine]:
         return list(t.lines.order_by(TransferLine.line_no))

@@ -4,6 +4,7 @@ Base /services/integration/api/order; every call has a `token` header.
     POST v3/create-order                 orderRefNumber, invoicePayment, customerName, customerPhone,
                                          deliveryAddress, cityName, items, orderType ... -> trackingNumber
     GET  v1/track-order/<trackingNumber> transactionStatus and transactionStatusHistory
+    GET  v1/track-bulk-order?TrackingNumbers=a,b   the same for several parcels
     PUT  v1/cancel-order                 {"trackingNumber": ...}
     GET  v1/get-invoice?trackingNumbers= the airway bill as a PDF
     GET  v1/get-all-order?orderStatusId=0&startDate=&endDate=  orders with orderRefNumber (our lookup)
@@ -32,6 +33,7 @@ class PostExHandler(Handler):
     ROUTES = {
         ("POST", BASE + "v3/create-order"): ("book", "book"),
         ("GET", BASE + "v1/track-order/"): ("track", "track"),
+        ("GET", BASE + "v1/track-bulk-order"): ("track", "track_bulk"),
         ("PUT", BASE + "v1/cancel-order"): ("cancel", "cancel"),
         ("GET", BASE + "v1/get-invoice"): ("label", "label"),
         ("GET", BASE + "v1/get-all-order"): ("lookup", "lookup"),
@@ -82,6 +84,14 @@ class PostExHandler(Handler):
         if p is None:
             return 400, {"statusCode": "400", "statusMessage": "INVALID TRACKING NUMBER"}
         return 200, {"statusCode": "200", "statusMessage": "SUCCESSFULLY OPERATED", "dist": self._order(p)}
+
+    def track_bulk(self, raw, query, tail):
+        denied = self._denied()
+        if denied:
+            return denied
+        numbers = [n for n in query.get("TrackingNumbers", "").split(",") if n]
+        return 200, {"statusCode": "200", "statusMessage": "SUCCESSFULLY OPERATED",
+                     "dist": [self._order(self.state.parcels[n]) for n in numbers if n in self.state.parcels]}
 
     def cancel(self, raw, query, tail):
         denied = self._denied()

@@ -737,6 +737,30 @@ def fulfillment_create(state: ShopState, fulfillment: dict, message: str | None,
     return {"fulfillment": record, "userErrors": []}
 
 
+# -- fulfillmentTrackingInfoUpdate -----------------------------------------------------------------
+def fulfillment_tracking_update(state: ShopState, fulfillment_id: str, tracking: dict,
+                                notify: bool | None) -> dict:
+    """Replace a fulfillment's tracking (company, numbers, urls). Setting the same value again
+    changes nothing, so a resend is harmless."""
+    f = state.data["fulfillments"].get(str(parse_gid(fulfillment_id, "Fulfillment")))
+    if f is None:
+        return {"fulfillment": None, "userErrors": [{"field": ["fulfillmentId"],
+                                                     "message": "Fulfillment does not exist."}]}
+    if f["status"] in ("CANCELLED", "ERROR", "FAILURE"):
+        return {"fulfillment": None, "userErrors": [{"field": ["fulfillmentId"],
+                                                     "message": f"Fulfillment is {f['status'].lower()}."}]}
+    if tracking.get("number") is not None and tracking.get("numbers"):
+        return {"fulfillment": None, "userErrors": [{"field": ["trackingInfoInput"],
+                                                     "message": "Specify either tracking number or tracking numbers, not both."}]}
+    f["tracking_company"] = tracking.get("company", f["tracking_company"])
+    f["tracking_numbers"] = tracking.get("numbers") or ([tracking["number"]] if tracking.get("number") else [])
+    f["tracking_urls"] = tracking.get("urls") or ([tracking["url"]] if tracking.get("url") else [])
+    f["updatedAt"] = state.now()
+    if notify:
+        f["notifyCustomer"] = True
+    return {"fulfillment": f, "userErrors": []}
+
+
 # -- fulfillmentOrderMove ---------------------------------------------------------------------------
 def fulfillment_order_move(state: ShopState, fo_id: str, new_location_id: str, lines: list | None) -> dict:
     """Typed errors (FulfillmentOrderMoveFulfillmentOrderMoveUserError); code is null except for the

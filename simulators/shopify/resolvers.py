@@ -331,6 +331,42 @@ def materialize(ctx: Ctx, payload):
     return payload
 
 
+class Typed(dict):
+    """A plain object that is one member of a union or interface (type_resolver reads `typename`)."""
+
+    def __init__(self, typename: str, **fields):
+        super().__init__(fields, __typename=typename)
+        self.typename = typename
+
+
+def _money(text) -> dict:
+    return {"amount": str(text), "currencyCode": "PKR"}
+
+
+def discount_view(d: dict) -> dict:
+    """A DiscountNode over a DiscountCodeBasic (the only kind the simulator keeps)."""
+    if d.get("percentage") is not None:
+        value = Typed("DiscountPercentage", percentage=float(d["percentage"]))
+    else:
+        value = Typed("DiscountAmount", amount=_money(d["amount"]), appliesOnEachItem=d["appliesOnEachItem"])
+    minimum = (Typed("DiscountMinimumSubtotal", greaterThanOrEqualToSubtotal=_money(d["minimumSubtotal"]))
+               if d.get("minimumSubtotal") else None)
+    items = Typed("AllDiscountItems", allItems=True) if d.get("items", "all") == "all" else Typed(
+        "DiscountProducts", products={"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}})
+
+    def codes(info, **args):
+        rows = [{"id": gid("DiscountRedeemCode", d["id"] * 100 + i), "code": c,
+                 "asyncUsageCount": int(d.get("usage", {}).get(c, 0))} for i, c in enumerate(d["codes"])]
+        return connection(rows, key=lambda r: (r["id"], r["id"]), args=args)
+    basic = Typed("DiscountCodeBasic", title=d["title"], status=d["status"], startsAt=d["startsAt"],
+                  endsAt=d["endsAt"], usageLimit=d["usageLimit"], appliesOncePerCustomer=d["appliesOncePerCustomer"],
+                  codes=codes, minimumRequirement=minimum, createdAt=d["createdAt"], updatedAt=d["updatedAt"],
+                  asyncUsageCount=sum(int(v) for v in d.get("usage", {}).values()),
+                  customerGets={"value": value, "items": items, "appliesOnOneTimePurchase": True,
+                                "appliesOnSubscription": False})
+    return Typed("DiscountNode", id=gid("DiscountCodeNode", d["id"]), discount=basic)
+
+
 # -- roots ---------------------------------------------------------------------------------
 class QueryRoot:
     typename = "QueryRoot"
@@ -357,6 +393,12 @@ class QueryRoot:
         key = _sort(args.get("sortKey"), {"ID": lambda v: (v.raw["id"], v.raw["id"]),
                                            "NAME": lambda v: (v.raw["name"], v.raw["id"])}, "NAME")
         return connection(locs, key=key, args=args, bulk=self.ctx.bulk)
+
+    def discountNodes(self, info, **args):
+        keep = _search(args, lambda d: {"method": lambda: ["code"], "status": lambda: [d["status"].lower()],
+                                        "title": lambda: [d["title"]]}, lambda d: d["title"])
+        rows = [discount_view(d) for d in self.state.data["discounts"].values() if keep(d)]
+        return connection(rows, key=lambda v: (v["id"], v["id"]), args=args, bulk=self.ctx.bulk)
 
     def location(self, info, id=None):
         if id is None:  # the shop's primary location
@@ -537,6 +579,15 @@ class MutationRoot:
         from . import orders as om
         from .order_views import FulfillmentView
         out = self._locked(lambda: om.fulfillment_create(self.state, fulfillment, message, origin="api"))
+        if out["fulfillment"] is not None:
+            out["fulfillment"] = FulfillmentView(self.ctx, out["fulfillment"])
+        return out
+
+    def fulfillmentTrackingInfoUpdate(self, info, fulfillmentId, trackingInfoInput, notifyCustomer=None):
+        from . import orders as om
+        from .order_views import FulfillmentView
+        out = self._locked(lambda: om.fulfillment_tracking_update(self.state, fulfillmentId, trackingInfoInput,
+                                                                  notifyCustomer))
         if out["fulfillment"] is not None:
             out["fulfillment"] = FulfillmentView(self.ctx, out["fulfillment"])
         return out

@@ -107,6 +107,8 @@ def load_seed_file(state: ShopState, path: Path) -> None:
             state.create_product(product)
         for customer in spec.get("customers", []):
             state.upsert_customer(customer)
+        for discount in spec.get("discounts", []):
+            state.add_discount(discount)
 
 
 def initialise(state: ShopState, seed_products: int = 0) -> None:

@@ -78,6 +78,7 @@ def empty_shop() -> dict:
         "locations": {}, "products": {}, "variants": {}, "inventory_items": {},
         "levels": {},          # "<item id>:<location id>" -> level (exists only once activated)
         "customers": {},
+        "discounts": {},       # code discounts (DiscountCodeBasic), for the tills' coupons
         "deletion_events": [],
         "adjustments": [],     # applied inventory changes, for /_sim/adjustments
         "idempotency": {},     # "<mutation>:<key>" -> record (see idempotency.py)
@@ -312,6 +313,24 @@ class ShopState:
             product["updatedAt"] = ts
             self.data["deletion_events"].append(
                 {"subjectId": gid("Product", num), "subjectType": "PRODUCT", "occurredAt": ts})
+
+    def add_discount(self, spec: dict) -> dict:
+        """A code discount off the whole order: {"title", "codes": [...], "percentage" (0-1) or
+        "amount" (text), "minimumSubtotal", "usageLimit", "appliesOncePerCustomer", "startsAt",
+        "endsAt", "status", "usage": {code: count}}."""
+        with self.lock:
+            num, ts = self.new_id(), self.now()
+            d = {"id": num, "title": spec["title"], "codes": list(spec["codes"]),
+                 "percentage": spec.get("percentage"), "amount": spec.get("amount"),
+                 "appliesOnEachItem": bool(spec.get("appliesOnEachItem", False)),
+                 "minimumSubtotal": spec.get("minimumSubtotal"), "usageLimit": spec.get("usageLimit"),
+                 "appliesOncePerCustomer": bool(spec.get("appliesOncePerCustomer", False)),
+                 "startsAt": spec.get("startsAt") or ts,
+                 "endsAt": spec.get("endsAt"), "status": spec.get("status", "ACTIVE"),
+                 "usage": dict(spec.get("usage", {})), "items": spec.get("items", "all"),
+                 "createdAt": ts, "updatedAt": ts}
+            self.data["discounts"][str(num)] = d
+            return d
 
     def upsert_customer(self, spec: dict) -> dict:
         with self.lock:

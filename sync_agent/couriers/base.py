@@ -54,6 +54,14 @@ def rupees(paisa: int) -> Decimal:
     return (Decimal(int(paisa)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def local_phone(phone: str) -> str:
+    """+923001234567 -> 03001234567: the form Pakistani couriers' riders dial and their APIs take."""
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    if digits.startswith("92") and len(digits) == 12:
+        return "0" + digits[2:]
+    return digits or phone
+
+
 def paisa(value) -> int:
     """A courier's amount ("2,599.00", 2599, None) in paisa; never through float."""
     text = str(value if value is not None else "0").replace(",", "").strip() or "0"

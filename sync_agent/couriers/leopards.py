@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .base import (BOOKED, CANCELLED, DELIVERED, IN_TRANSIT, RETURNING, Booking, CourierError, HttpCourier,
-                   Tracking, lookup_window, paisa, rupees)
+                   Tracking, local_phone, lookup_window, paisa, rupees)
 
 DEFAULT_ENDPOINT = "https://merchantapi.leopardscourier.com"
 
@@ -52,7 +52,7 @@ class Leopards(HttpCourier):
             "origin_city": a.origin_city or "self", "destination_city": p["city"]["code"],
             "shipment_name_eng": a.shipper_name or "self", "shipment_email": "self",
             "shipment_phone": a.shipper_phone or "self", "shipment_address": a.shipper_address or "self",
-            "consignment_name_eng": p["consignee"]["name"], "consignment_phone": p["consignee"]["phone"],
+            "consignment_name_eng": p["consignee"]["name"], "consignment_phone": local_phone(p["consignee"]["phone"]),
             "consignment_address": p["consignee"]["address"], "consignment_email": "",
             "special_instructions": p.get("description", "")[:250], "shipment_type": "overnight",
         })
@@ -75,13 +75,21 @@ class Leopards(HttpCourier):
         self._call("cancelBookedPackets", {"cn_numbers": tracking_number})
 
     def track(self, tracking_number: str) -> Tracking:
-        body = self._call("trackBookedPacket", {"track_numbers": tracking_number})
-        packet = next((x for x in body.get("packet_list") or [] if str(x.get("track_number")) == tracking_number), None)
-        if packet is None:
+        found = self.track_many([tracking_number])
+        if tracking_number not in found:
             raise self.refused(self.name, f"no packet {tracking_number} in the tracking answer")
-        words = str(packet.get("booked_packet_status") or "")
-        detail = packet.get("Tracking Detail") or []
-        return Tracking(status_of(words), words, str((detail[-1] if detail else {}).get("Activity_datetime", "")))
+        return found[tracking_number]
+
+    def track_many(self, tracking_numbers: list[str]) -> dict[str, Tracking]:
+        """One request for many parcels (trackBookedPacket takes a comma-separated list)."""
+        body = self._call("trackBookedPacket", {"track_numbers": ",".join(tracking_numbers)})
+        out = {}
+        for packet in body.get("packet_list") or []:
+            words = str(packet.get("booked_packet_status") or "")
+            detail = packet.get("Tracking Detail") or []
+            out[str(packet.get("track_number"))] = Tracking(
+                status_of(words), words, str((detail[-1] if detail else {}).get("Activity_datetime", "")))
+        return out
 
     def airway_bill(self, tracking_number: str, label_url: str = "") -> bytes:
         url = label_url or f"{self.endpoint}/slip/{tracking_number}.pdf"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .base import (BOOKED, CANCELLED, DELIVERED, IN_TRANSIT, RETURNING, Booking, CourierError, HttpCourier, Tracking,
-                   lookup_window, rupees)
+                   local_phone, lookup_window, rupees)
 
 DEFAULT_ENDPOINT = "https://api.postex.pk"
 BASE = "/services/integration/api/order/"
@@ -46,7 +46,7 @@ class PostEx(HttpCourier):
         body = self._call("POST", "v3/create-order", json={
             "orderRefNumber": p["reference"], "invoicePayment": float(rupees(p["cod_paisa"])),
             "orderDetail": p.get("description", "")[:250], "customerName": p["consignee"]["name"],
-            "customerPhone": p["consignee"]["phone"], "deliveryAddress": p["consignee"]["address"],
+            "customerPhone": local_phone(p["consignee"]["phone"]), "deliveryAddress": p["consignee"]["address"],
             "cityName": p["city"]["code"], "invoiceDivision": 1, "items": p["pieces"], "orderType": "Normal",
             "pickupAddressCode": self.account.pickup_address_code, "transactionNotes": p.get("order", ""),
             "weight": p["weight_grams"] / 1000,
@@ -70,10 +70,12 @@ class PostEx(HttpCourier):
         self._call("PUT", "v1/cancel-order", json={"trackingNumber": tracking_number})
 
     def track(self, tracking_number: str) -> Tracking:
-        dist = self._call("GET", f"v1/track-order/{tracking_number}").get("dist") or {}
-        words = str(dist.get("transactionStatus") or "")
-        history = dist.get("transactionStatusHistory") or []
-        return Tracking(status_of(words), words, str((history[-1] if history else {}).get("modifiedDatetime", "")))
+        return _tracking(self._call("GET", f"v1/track-order/{tracking_number}").get("dist") or {})
+
+    def track_many(self, tracking_numbers: list[str]) -> dict[str, Tracking]:
+        """One request for many parcels (track-bulk-order)."""
+        body = self._call("GET", "v1/track-bulk-order", params={"TrackingNumbers": ",".join(tracking_numbers)})
+        return {str(d.get("trackingNumber")): _tracking(d) for d in body.get("dist") or []}
 
     def airway_bill(self, tracking_number: str, label_url: str = "") -> bytes:
         res = self.request("GET", BASE + "v1/get-invoice", params={"trackingNumbers": tracking_number},
@@ -86,3 +88,9 @@ class PostEx(HttpCourier):
         body = self._call("GET", "v2/get-operational-city")
         return [(str(c["operationalCityName"]), str(c["operationalCityName"])) for c in body.get("dist") or []
                 if c.get("isDeliveryCity", True)]
+
+
+def _tracking(dist: dict) -> Tracking:
+    words = str(dist.get("transactionStatus") or "")
+    history = dist.get("transactionStatusHistory") or []
+    return Tracking(status_of(words), words, str((history[-1] if history else {}).get("modifiedDatetime", "")))

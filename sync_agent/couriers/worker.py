@@ -24,6 +24,7 @@ from .base import CANCELLED, CourierError
 
 log = logging.getLogger("sync_agent.couriers")
 KINDS = ("book", "cancel")
+TRACK_BATCH = 50        # parcels per tracking request where the courier takes a list
 
 
 def recover_interrupted() -> int:
@@ -151,34 +152,59 @@ def _save_label(adapter, result: dict, label_dir: Path) -> None:
 def track_due(adapters: dict, *, shopify_enabled: bool, every: dict[str, dt.timedelta] | None = None,
               now: dt.datetime | None = None, limit: int = 200) -> dict[str, int]:
     """Read the status of each open parcel not read within its courier's interval."""
-    counts = {"read": 0, "delivered": 0, "returning": 0, "errors": 0}
+    counts = {"read": 0, "delivered": 0, "returning": 0, "errors": 0, "requests": 0}
     now = now or utcnow()
     shortest = min((every or {}).values(), default=dt.timedelta(minutes=30))
+    due: dict[str, list[Consignment]] = {}
     for c in couriers.due_for_tracking(shortest, now, limit):
-        adapter = adapters.get(c.courier)
-        if adapter is None:
-            continue
         gap = (every or {}).get(c.courier, shortest)
-        if c.last_tracked_at and c.last_tracked_at > now - gap:
-            continue
-        try:
-            t = adapter.track(c.tracking_number)
-        except CourierError as exc:
-            counts["errors"] += 1
-            with db.write():
-                Consignment.update(last_tracked_at=now, last_error=exc.message[:500]).where(
-                    Consignment.id == c.id).execute()
-            continue
-        if t.status == CANCELLED:
-            couriers.record_cancelled(c.uid)
-            continue
-        before = c.status
-        after = couriers.record_tracking(c.uid, t.status, t.words, shopify_enabled=shopify_enabled, now=now).status
-        counts["read"] += 1
-        if after != before:
-            counts["delivered"] += after == couriers.DELIVERED
-            counts["returning"] += after == couriers.RETURNING
+        if c.courier in adapters and not (c.last_tracked_at and c.last_tracked_at > now - gap):
+            due.setdefault(c.courier, []).append(c)
+    for name, parcels in due.items():
+        adapter = adapters[name]
+        many = getattr(adapter, "track_many", None)
+        step = TRACK_BATCH if many else 1
+        for i in range(0, len(parcels), step):
+            chunk = parcels[i:i + step]
+            counts["requests"] += 1
+            try:
+                if many:
+                    found = many([c.tracking_number for c in chunk])
+                else:
+                    found = {chunk[0].tracking_number: adapter.track(chunk[0].tracking_number)}
+            except CourierError as exc:
+                counts["errors"] += len(chunk)
+                with db.write():
+                    Consignment.update(last_tracked_at=now, last_error=exc.message[:500]).where(
+                        Consignment.id.in_([c.id for c in chunk])).execute()
+                continue
+            with db.write():    # one commit per answer; each parcel in its own savepoint
+                for c in chunk:
+                    t = found.get(c.tracking_number)
+                    if t is None:
+                        counts["errors"] += 1
+                        Consignment.update(last_tracked_at=now, last_error="not in the courier's tracking answer").where(
+                            Consignment.id == c.id).execute()
+                        continue
+                    try:
+                        with db.write():
+                            _record(c, t, counts, shopify_enabled, now)
+                    except PosError as exc:
+                        counts["errors"] += 1
+                        log.warning("tracking %s not recorded: %s", c.tracking_number, exc)
     return counts
+
+
+def _record(c: Consignment, t, counts: dict, shopify_enabled: bool, now) -> None:
+    if t.status == CANCELLED:
+        couriers.record_cancelled(c.uid)
+        return
+    before = c.status
+    after = couriers.record_tracking(c.uid, t.status, t.words, shopify_enabled=shopify_enabled, now=now).status
+    counts["read"] += 1
+    if after != before:
+        counts["delivered"] += after == couriers.DELIVERED
+        counts["returning"] += after == couriers.RETURNING
 
 
 def refresh_cities(adapters: dict) -> dict[str, int | str]:

@@ -257,6 +257,10 @@ class BranchLink:
         ser = chain.Serializer(db.database)
         out = []
         for table, ids in by_table.items():
+            if chain.BY_NAME[table].relay and chain.BY_NAME[table].branch_path:
+                # A relayed row another branch owns (its transfer, kept here as a copy with this
+                # site's projection of the receipt) is not ours to send.
+                ids = [i for i in ids if chain.owner_code(db.database, table, i) in (self.branch, None)]
             for row_id, rec in ser.records(table, ids).items():
                 xid, seq, created = last[(table, row_id)]
                 out.append((self.branch, xid, seq, table, rec["k"], json.dumps(rec, sort_keys=True),
@@ -292,13 +296,13 @@ class BranchLink:
                 have: dict[str, set[str]] = {}
                 for table, column in hq.execute_sql(
                         "SELECT table_name, column_name FROM information_schema.columns "
-                        "WHERE table_schema = current_schema() AND table_name = ANY(%s)", (list(chain.DOWN_TABLES),)):
+                        "WHERE table_schema = current_schema() AND table_name = ANY(%s)", (list(chain.PULLED_TABLES),)):
                     have.setdefault(table, set()).add(column)
                 self._hq_columns = have
             ser = chain.Serializer(hq, columns=self._hq_columns)
             by_table: dict[str, set[int]] = {}
             for _, _, table, row_id in rows:
-                if table in chain.DOWN_TABLES:
+                if table in chain.PULLED_TABLES:
                     by_table.setdefault(table, set()).add(row_id)
             records = []
             for table in sorted(by_table, key=lambda t: chain.RANK[t]):
@@ -310,13 +314,23 @@ class BranchLink:
             chain.set_state("hq_system_id", sysid)
         return len(rows)
 
+    def _mine(self, applier, rec: dict) -> bool:
+        """A relayed row this branch owns itself: its own copy is the newer one, keep it."""
+        t = chain.BY_NAME[rec["t"]]
+        if not (t.relay and t.branch_path):
+            return False
+        values, _ = applier._prepare(rec, None)
+        return applier._branch_code(rec["t"], values) == self.branch
+
     def _apply_down(self, records: list[dict], position: str) -> None:
         d = db.database
         applier = chain.Applier(d)
+        mark = chain.change_mark(d)
         for rec in records:
             try:
                 with d.atomic():
-                    applier.apply(rec)
+                    if not self._mine(applier, rec):
+                        applier.apply(rec)
                 (ChainParked.update(resolved_at=utcnow())
                  .where(ChainParked.table_name == rec["t"], ChainParked.key == rec["k"],
                         ChainParked.resolved_at.is_null()).execute())
@@ -324,6 +338,7 @@ class BranchLink:
                 applier = chain.Applier(d)
                 ChainParked.create(table_name=rec["t"], key=rec["k"], data=json.dumps(rec),
                                    reason=str(exc).splitlines()[0][:1000], position=position)
+        chain.forget_changes_since(d, mark)
 
     def retry_parked_down(self) -> int:
         rows = list(ChainParked.select().where(ChainParked.resolved_at.is_null()).order_by(ChainParked.id).limit(200))
@@ -331,7 +346,12 @@ class BranchLink:
         for p in rows:
             try:
                 with db.write():
-                    chain.Applier(db.database).apply(json.loads(p.data))
+                    mark = chain.change_mark(db.database)
+                    applier = chain.Applier(db.database)
+                    rec = json.loads(p.data)
+                    if not self._mine(applier, rec):
+                        applier.apply(rec)
+                    chain.forget_changes_since(db.database, mark)
                     ChainParked.update(resolved_at=utcnow()).where(ChainParked.id == p.id).execute()
                 fixed += 1
             except (chain.Unresolved, chain.Refused, IntegrityError):
