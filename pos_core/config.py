@@ -153,6 +153,7 @@ class HqConfig:
     password_file: str = ""
     branch: str = ""            # this box's branch code; defaults to [counter] branch
     push_seconds: float = 0.5   # how often an idle link looks for new changes
+    timeout_seconds: int = 30   # a head-office call silent this long fails (a stalled link)
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,8 @@ def _hq(r: "_Reader") -> HqConfig:
         raise ConfigError(r.path, "hq.url", "a URL without a password (put it in hq.password_file)", "a password")
     seconds = r.decimal("hq.push_seconds", "0.5", minimum=Decimal("0.1"), maximum=Decimal(600))
     return HqConfig(role=role, url=url, password_file=r.get("hq.password_file", str, ""),
-                    branch=r.get("hq.branch", str, "").upper(), push_seconds=float(seconds))
+                    branch=r.get("hq.branch", str, "").upper(), push_seconds=float(seconds),
+                    timeout_seconds=r.check("hq.timeout_seconds", int, 30, lambda v: 2 <= v <= 600, "2..600"))
 
 
 def _courier_urls(r: "_Reader") -> dict[str, str]:

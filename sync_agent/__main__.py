@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
         from . import doctor
         return doctor.run(args.config, print_slip=args.print)
+    import faulthandler
+    import signal
+    faulthandler.register(signal.SIGUSR1, all_threads=True)   # `kill -USR1`: every thread's stack to the log
     logging.basicConfig(level=os.environ.get("POS_AGENT_LOG", "INFO").upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)

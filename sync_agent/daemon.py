@@ -185,6 +185,14 @@ class Agent:
                     self.stop.wait(IDLE_POLL)
         return sent
 
+    def _hq_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.hq_sync(linger=HQ_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - logged; the loop must outlive any one failure
+                log.warning("hq: %s", exc)
+                self.stop.wait(self.cfg.hq.push_seconds)
+
     def hq_sync(self, linger: float = 0.0) -> None:
         """The chain link: push and pull (branch) or apply the inbox (head office)."""
         if not self.hq:
@@ -342,12 +350,12 @@ class Agent:
                           next_run_time=now + dt.timedelta(seconds=2), replace_existing=True)
             sched.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile",
                           next_run_time=now + dt.timedelta(minutes=5), replace_existing=True)
+        hq_thread = None
         if self.hq:
-            # One run lingers most of HQ_SECONDS, looking for work every hq.push_seconds; a run that
-            # catches up a backlog stops at the end of its time and the next one goes on.
-            every = max(HQ_SECONDS, self.cfg.hq.push_seconds)
-            sched.add_job(self.hq_sync, "interval", seconds=every, kwargs={"linger": every * 0.9},
-                          id="hq", next_run_time=now, replace_existing=True)
+            # The chain link runs in a loop of its own, not as a scheduler job: a job's gap between
+            # runs would add to the lag, and a run that catches up a backlog would be reported as
+            # "skipped" runs. Each pass lingers HQ_SECONDS, looking for work every hq.push_seconds.
+            hq_thread = threading.Thread(target=self._hq_loop, name="hq", daemon=True)
         if self.fbr:
             sched.add_job(self.fbr_push, "interval", seconds=1, id="fbr-push", next_run_time=now,
                           replace_existing=True)
@@ -380,7 +388,11 @@ class Agent:
         signal.signal(signal.SIGINT, on_signal)
         sdnotify.notify("READY=1", "STATUS=syncing")
         log.info("pos-agent running (shopify %s)", "on" if self.client else "off")
+        if hq_thread is not None:
+            hq_thread.start()
         sched.start()      # returns after shutdown
+        if hq_thread is not None:
+            hq_thread.join(30)   # the pass in hand ends at the stop event
         if self.client:
             self.client.close()
         if self.fbr:

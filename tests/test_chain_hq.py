@@ -293,3 +293,32 @@ def test_a_branch_restored_from_an_older_backup_stops_and_says_so(chain_sites, t
     with at(s["hq"]):
         status = {r["branch"]: r for r in hq.status()}
         assert "restored from an older backup" in status["LHR1"]["last_error"]
+
+
+def test_a_stalled_link_fails_in_seconds_and_recovers(chain_sites):
+    """The link stops passing bytes without closing (the nearest hop still answers keepalives):
+    the call fails after the silence limit instead of hanging the agent, and the next one works."""
+    import time
+    from urllib.parse import urlparse
+    from faultproxy import FaultProxy
+    s = chain_sites
+    port = urlparse(PG_URL).port
+    proxy = FaultProxy(port)
+    try:
+        url = role_url(s["hq_name"], "LHR1").replace(f":{port}/", f":{proxy.port}/")
+        with at(s["LHR1"]):
+            ln = BranchLink(url, "", "LHR1", silence_s=2)
+            pull_until(ln)
+            till = open_for_trade("LHR1")
+            sell(*till, [("1001", 1)])
+            proxy.stall()
+            t0 = time.monotonic()
+            ln.run_once()
+            assert time.monotonic() - t0 < 10
+            assert not ln.up and "did not answer for 2 s" in ln.last_error
+            proxy.heal()
+            ln.run_once()
+            assert ln.up, ln.last_error
+            ln.close()
+    finally:
+        proxy.close()

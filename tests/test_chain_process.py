@@ -135,7 +135,7 @@ def test_two_branches_and_a_head_office_converge_through_faults(tmp_path):
             link_url = role_url(hq_name, code).replace(f":{_pg_port()}/", f":{proxies[code].port}/")
             cfg = tmp_path / f"{code}.toml"
             cfg.write_text(f'[database]\nurl = "{urls[code]}"\n[counter]\nbranch = "{code}"\ncode = "C1"\n'
-                           f'[hq]\nrole = "branch"\nurl = "{link_url}"\npush_seconds = "0.5"\n')
+                           f'[hq]\nrole = "branch"\nurl = "{link_url}"\npush_seconds = "0.5"\ntimeout_seconds = 5\n')
             branch_agents[code] = Agent(cfg, tmp_path / f"{code}.log")
         agents = [hq_agent, *branch_agents.values()]
         for a in agents:
@@ -176,7 +176,14 @@ def test_two_branches_and_a_head_office_converge_through_faults(tmp_path):
             with at(hq_url):
                 waiting = db.database.execute_sql("SELECT count(*) FROM hq_inbox WHERE status = 'NEW'").fetchone()[0]
                 return waiting == 0 and PosOrder.select().count() == sum(len(v) + 1 for v in sold.values())
-        wait_for("the head office to hold every sale", converged, timeout=90, every=0.5)
+        try:
+            wait_for("the head office to hold every sale", converged, timeout=90, every=0.5)
+        except AssertionError:
+            for a in agents:          # their stacks into their logs, for whoever reads them
+                if a.proc.poll() is None:
+                    os.kill(a.proc.pid, signal.SIGUSR1)
+            time.sleep(1)
+            raise
 
         with at(hq_url):
             for code, uids in sold.items():

@@ -23,6 +23,14 @@ import logging
 import time
 from urllib.parse import parse_qs, unquote, urlparse
 
+import os
+import select
+import socket
+import threading
+import weakref
+
+import psycopg2
+import psycopg2.extensions
 from peewee import IntegrityError, PostgresqlDatabase
 
 from pos_core import chain, config as configmod, db, heartbeat, migrations
@@ -32,6 +40,7 @@ log = logging.getLogger("sync_agent.hq")
 CHANNEL = "hq"
 BATCH = 2000
 MARK_IDLE_SECONDS = 10.0   # an idle branch reports its last contact this often
+PULL_SECONDS = 2.0         # the head office's own changes (staff, catalog) are looked for this often
 
 
 class HqUnavailable(Exception):
@@ -50,7 +59,59 @@ def _local_snapshot():
         yield
 
 
-def connect(url: str, password: str = "", *, timeout: int = 5) -> PostgresqlDatabase:
+# A link can stall without closing (a mobile dead spot, a middlebox, a proxy that stops passing
+# bytes): the kernel's keepalives are answered by whatever is nearest, and statement_timeout runs
+# on a server that hears nothing. So every head-office connection gets a client-side limit: if the
+# socket is silent that long during one call, the call fails and the connection is dropped.
+_watched: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+_connecting = threading.local()   # the limit for a connection still being opened in this thread
+
+
+def _wait(conn) -> None:
+    limit = _watched.get(conn, getattr(_connecting, "limit", None))
+    while True:
+        state = conn.poll()
+        if state == psycopg2.extensions.POLL_OK:
+            return
+        if state == psycopg2.extensions.POLL_READ:
+            ready = select.select([conn.fileno()], [], [], limit)[0]
+        elif state == psycopg2.extensions.POLL_WRITE:
+            ready = select.select([], [conn.fileno()], [], limit)[1]
+        else:
+            raise psycopg2.OperationalError(f"bad poll state {state}")
+        if not ready:
+            # conn.close() would itself wait on the dead socket; shutting the socket down makes
+            # libpq see a broken connection at once (the fd is duplicated so libpq still owns its own).
+            sock = socket.socket(fileno=os.dup(conn.fileno()))
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+            raise psycopg2.OperationalError(f"the head office did not answer for {limit:g} s")
+
+
+class _TimedDatabase(PostgresqlDatabase):
+    def __init__(self, *args, silence_s: float = 30.0, **kwargs):
+        self.silence_s = silence_s
+        super().__init__(*args, **kwargs)
+
+    def _connect(self):
+        if psycopg2.extensions.get_wait_callback() is not _wait:
+            # process-wide; connections that are not watched wait without a limit, as before
+            psycopg2.extensions.set_wait_callback(_wait)
+        _connecting.limit = self.silence_s
+        try:
+            conn = super()._connect()
+        finally:
+            _connecting.limit = None
+        _watched[conn] = self.silence_s
+        return conn
+
+
+def connect(url: str, password: str = "", *, timeout: int = 5, silence_s: float = 30.0) -> PostgresqlDatabase:
     """A peewee Database for the head office, not bound to any model (the local models stay on
     the local database). Keepalives and a TCP user timeout so a dead link fails in seconds."""
     u = urlparse(url)
@@ -63,7 +124,7 @@ def connect(url: str, password: str = "", *, timeout: int = 5) -> PostgresqlData
         kwargs["password"] = password
     if "sslmode" in query:
         kwargs["sslmode"] = query["sslmode"]
-    return PostgresqlDatabase(u.path.lstrip("/"), **kwargs)
+    return _TimedDatabase(u.path.lstrip("/"), silence_s=silence_s, **kwargs)
 
 
 def _pos(text: str) -> tuple[int, int]:
@@ -74,14 +135,16 @@ def _pos(text: str) -> tuple[int, int]:
 
 
 class BranchLink:
-    def __init__(self, url: str, password: str, branch: str):
-        self.url, self.password, self.branch = url, password, branch
+    def __init__(self, url: str, password: str, branch: str, silence_s: float = 30.0):
+        self.url, self.password, self.branch, self.silence_s = url, password, branch, silence_s
         self.hq: PostgresqlDatabase | None = None
         self.last_contact: dt.datetime | None = None
         self.last_error = ""
         self.up = False
         self.parked_up = 0
         self._marked_at = -MARK_IDLE_SECONDS
+        self._pulled_at = -PULL_SECONDS
+        self._hq_columns: dict[str, set[str]] | None = None
 
     @classmethod
     def from_config(cls, cfg) -> "BranchLink":
@@ -89,12 +152,13 @@ class BranchLink:
         branch = cfg.hq.branch or cfg.branch
         if not branch:
             raise configmod.ConfigError(cfg.path, "hq.branch", "this box's branch code", "nothing")
-        return cls(cfg.hq.url, password, branch.upper())
+        return cls(cfg.hq.url, password, branch.upper(), silence_s=cfg.hq.timeout_seconds)
 
     # -- connection ---------------------------------------------------------------------------
     def _hq(self) -> PostgresqlDatabase:
         if self.hq is None:
-            self.hq = connect(self.url, self.password)
+            self.hq = connect(self.url, self.password, silence_s=self.silence_s)
+            self._hq_columns = None
         if self.hq.is_closed():
             self.hq.connect()
         return self.hq
@@ -228,12 +292,14 @@ class BranchLink:
                 "AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
                 "ORDER BY xid, seq LIMIT %s", (cursor[0], cursor[0], cursor[1], limit)).fetchall()
             # The head office may run another release: read only the columns it has.
-            have: dict[str, set[str]] = {}
-            for table, column in hq.execute_sql(
-                    "SELECT table_name, column_name FROM information_schema.columns "
-                    "WHERE table_schema = current_schema() AND table_name = ANY(%s)", (list(chain.PULLED_TABLES),)):
-                have.setdefault(table, set()).add(column)
-            ser = chain.Serializer(hq, columns=have)
+            if self._hq_columns is None:     # once a connection (an upgrade there reconnects)
+                have: dict[str, set[str]] = {}
+                for table, column in hq.execute_sql(
+                        "SELECT table_name, column_name FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = ANY(%s)", (list(chain.PULLED_TABLES),)):
+                    have.setdefault(table, set()).add(column)
+                self._hq_columns = have
+            ser = chain.Serializer(hq, columns=self._hq_columns)
             by_table: dict[str, set[int]] = {}
             for _, _, table, row_id in rows:
                 if table in chain.PULLED_TABLES:
@@ -305,7 +371,9 @@ class BranchLink:
                 summary["pushed"] += n
                 late = time.monotonic() >= deadline or (stop is not None and stop.is_set())
                 if n < BATCH or (late and linger):
-                    summary["pulled"] += self.pull_once()
+                    if late or time.monotonic() - self._pulled_at >= PULL_SECONDS:
+                        summary["pulled"] += self.pull_once()
+                        self._pulled_at = time.monotonic()
                     if late:
                         break
                     if n == 0:
