@@ -34,6 +34,10 @@ class Env:
 @pytest.fixture
 def env(sim, sqlite_db):
     httpx.post(f"{sim.url}/_sim/reset-faults")
+    # The simulator lives for the module and its bucket refills only as its own clock moves: each
+    # test starts with a full bucket, so none is throttled by what the tests before it spent.
+    full = httpx.get(f"{sim.url}/_sim/throttle").json()["maximumAvailable"]
+    httpx.post(f"{sim.url}/_sim/throttle", json={"currently": full})
     e = Env()
     e.sim = sim
     state = httpx.get(f"{sim.url}/_sim/state").json()
