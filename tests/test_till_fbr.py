@@ -13,7 +13,7 @@ import httpx
 import pytest
 from textual import events
 
-from pos_core import heartbeat, outbox, policy as policymod, sales, shifts
+from pos_core import db, heartbeat, outbox, policy as policymod, sales, shifts
 from pos_core.branches import find_counter
 from pos_core.models import OutboxJob, PosOrder, Variant, utcnow
 from pos_tui.app import make_app
@@ -266,3 +266,25 @@ async def test_status_bar_shows_the_20_hour_alarm(tmp_path, till_db):
         await start_selling(pilot, app)
         line = screen_text(app).splitlines()[0]
         assert "ALARM 1 FBR unsent 20h" in line and "offline since" not in line
+
+
+async def test_sync_screen_shows_a_credit_note_waiting_on_a_rejected_original(tmp_path, till_db):
+    # To the agent the credit note is PENDING, but it cannot go before its original: a person
+    # must see it among the FBR documents to act on, with the reason.
+    open_shift()
+    cfg = fbr_config(tmp_path, till_db)
+    with db.write():
+        original = outbox.enqueue(outbox.FBR, "invoice", {"usin": "LHR1-C1-000777"}, "order", "doc-original")
+        OutboxJob.update(status=outbox.FAILED, last_error="FBR: 0046 invalid NTN").where(
+            OutboxJob.id == original.id).execute()
+        note = outbox.enqueue(outbox.FBR, "credit_note", {"usin": "LHR1-C1-R000009"}, "order", "doc-credit",
+                              depends_on=original.uid)
+    app = make_app(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "WAITING" in text and "REJECTED" in text and "1 waiting" in text
+        assert [j.uid for j in app.screen.jobs] == [note.uid, original.uid]   # newest first
+        assert "waits for its original invoice LHR1-C1-000777" in " ".join(screen_text(app).split())

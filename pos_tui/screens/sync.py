@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from pos_core import outbox, staff as staffmod
+from pos_core import fiscal, outbox, staff as staffmod
 from pos_core.models import OutboxJob, PosOrder
 
 from .. import work
@@ -30,7 +30,9 @@ FBR_LABELS = {outbox.PENDING: "PENDING", outbox.SENDING: "SENDING", outbox.FAILE
 SHOPIFY_LABELS = {outbox.PENDING: "PENDING", outbox.SENDING: "SENDING", outbox.FAILED: "FAILED",
                   outbox.NEEDS_RECONCILIATION: "ATTENTION"}
 STYLES = {"PENDING": "yellow", "SENDING": "yellow", "FAILED": "bold red", "REJECTED": "bold red",
-          "RECONCILE": "bold red", "ATTENTION": "bold red"}
+          "RECONCILE": "bold red", "ATTENTION": "bold red", "WAITING": "bold red"}
+# A credit note behind a rejected or uncertain original is PENDING to the agent, but it will never
+# go until a person settles the original: it is shown as WAITING, with the reason.
 
 
 def status_label(job: OutboxJob) -> str:
@@ -46,6 +48,7 @@ def check_fiscal_number(text: str):
 
 class SyncScreen(Screen):
     SCANS = None
+    waiting: dict[str, str] = {}   # job uid -> why it waits for a person (set by reload)
     BINDINGS = [
         Binding("escape", "back", "Back", id="sync.back"),
         Binding("f5", "retry", "Retry/resend", id="sync.retry", priority=True),
@@ -85,24 +88,27 @@ class SyncScreen(Screen):
         numbers = dict(PosOrder.select(PosOrder.uid, PosOrder.number)
                        .where(PosOrder.uid.in_([j.doc_ref for j in jobs])).tuples()) if jobs else {}
         self.jobs, self.numbers = jobs, numbers
+        self.waiting = {j.uid: why for j, why in fiscal.needing_person() if j.status == outbox.PENDING}
         for j in jobs:
-            label = status_label(j)
+            label = "WAITING" if j.uid in self.waiting else status_label(j)
             style = STYLES.get(label)
             table.add_row(j.channel, j.kind[:12], numbers.get(j.doc_ref) or j.doc_ref[:16],
                           f"[{style}]{label}[/]" if style else label,
                           str(j.attempts), pk_time(j.created_at, "%d-%m %H:%M"), key=j.uid)
-        self.query_one("#sync-title", Label).update(self.summary(jobs))
+        self.query_one("#sync-title", Label).update(self.summary(jobs, self.waiting))
         self.show_message(f"{len(jobs)} jobs waiting or failed" if jobs else "Nothing waiting: all synced")
         self.show_error()
 
     @staticmethod
-    def summary(jobs: list[OutboxJob]) -> str:
-        fbr = [status_label(j) for j in jobs if j.channel == outbox.FBR]
+    def summary(jobs: list[OutboxJob], waiting: dict | None = None) -> str:
+        waiting = waiting or {}
+        fbr = ["WAITING" if j.uid in waiting else status_label(j) for j in jobs if j.channel == outbox.FBR]
         shop = [j for j in jobs if j.channel != outbox.FBR]
         parts = []
         if fbr:
             parts.append("FBR: " + ", ".join(f"{fbr.count(s)} {s.lower()}" for s in
-                                             ("PENDING", "SENDING", "REJECTED", "RECONCILE") if fbr.count(s)))
+                                             ("PENDING", "SENDING", "WAITING", "REJECTED", "RECONCILE")
+                                             if fbr.count(s)))
         if shop:
             parts.append(f"Shopify: {len(shop)} waiting or failed")
         return "  ".join(parts) or "Waiting and failed sync jobs"
@@ -116,7 +122,9 @@ class SyncScreen(Screen):
         job = self.current()
         text = ""
         if job is not None and job.channel == outbox.FBR:
-            if job.status == outbox.FAILED:
+            if job.uid in self.waiting:
+                text = f"Waiting for a person: {self.waiting[job.uid]}"
+            elif job.status == outbox.FAILED:
                 text = f"Rejected by FBR: {job.last_error or 'no reason given'}\nF5 sends it again as it is"
             elif job.status == outbox.NEEDS_RECONCILIATION:
                 text = (f"Outcome unknown: {job.last_error or 'no answer from FBR'}\nLook in FBR's portal: "
