@@ -183,3 +183,23 @@ async def test_tags_for_the_last_delivery_of_a_purchase_order(tmp_path, till_db)
         assert type(app.screen).__name__ == "LabelsScreen"
         assert "1 items, 6 tags" in flat(app) and "goods receipt" in flat(app)
         assert barcodes.is_valid_ean13(Barcode.get(Barcode.variant == bare.id).code)
+
+
+async def test_a_parked_measured_line_comes_back_at_its_label_price(tmp_path, till_db):
+    open_shift()
+    v = fabric()
+    code = barcodes.embedded_code(BarcodeRules(), 4321, quantity=Decimal("2.35"))
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await type_text(pilot, code, enter=True)
+        await pilot.press("f8")
+        await settle(pilot, app)
+        assert app.cart.lines == []
+        await pilot.press("f9")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        [line] = app.cart.lines
+        assert (line.variant_id, line.scanned_code, line.price_paisa) == (v.id, code, 2820_00)
+        assert "Khaddar Plain 2.350 m" in flat(app)

@@ -562,6 +562,13 @@ class SaleScreen(Screen):
         cart.clear()
         variants = {v.id: v for v in Variant.select().where(Variant.id.in_([l.variant_id for l in lines]))}
         for l in lines:
+            if l.scanned_code:
+                # A measured label: its code, read again, gives the price and the description
+                # (the catalog price per metre would be wrong for 2.35 m of cloth).
+                from pos_core import barcodes
+                self.cart.add_measured(barcodes.measured_line(l.scanned_code, self.app.cfg.barcodes))
+                cart.lines[-1].discount = l.discount
+                continue
             cl = CartLine.of(variants[l.variant_id], l.qty)  # salespeople are not kept with a draft
             cl.discount = l.discount
             cl.override_paisa = None if l.unit_price is None else to_paisa(l.unit_price)
