@@ -322,3 +322,43 @@ def test_a_stalled_link_fails_in_seconds_and_recovers(chain_sites):
             ln.close()
     finally:
         proxy.close()
+
+
+def test_a_64_kbit_link_still_delivers_every_sale_once(chain_sites):
+    """A branch on a slow mobile link (64 kbit/s both ways): the backlog goes up in however many
+    runs it takes, the till never waits, and the head office ends with each sale once."""
+    import time
+    from urllib.parse import urlparse
+    from faultproxy import FaultProxy
+    s = chain_sites
+    port = urlparse(PG_URL).port
+    proxy = FaultProxy(port)
+    try:
+        url = role_url(s["hq_name"], "LHR1").replace(f":{port}/", f":{proxy.port}/")
+        with at(s["LHR1"]):
+            ln = BranchLink(url, "", "LHR1")
+            pull_until(ln)
+            till = open_for_trade("LHR1")
+            proxy.slow(64)
+            t0 = time.monotonic()
+            sold = {sell(*till, [("1001", 1), ("1002", 1)]).uid for _ in range(20)}
+            assert time.monotonic() - t0 < 5          # selling never touches the link
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                ln.run_once()
+                if ln.up and ln.push_once() == 0:
+                    break
+            assert ln.up, ln.last_error
+            assert ln.push_once() == 0
+            took = time.monotonic() - t0
+            ln.close()
+    finally:
+        proxy.close()
+    print(f"64 kbit/s: 20 sales up in {took:.1f} s")
+    assert took > 2    # the proxy really held the link to 64 kbit/s (unthrottled it takes about 0.2 s)
+    with at(s["hq"]):
+        assert hq.apply_inbox()["parked"] == 0
+        at_hq = [o.uid for o in PosOrder.select().join(chain.model_for("branch"))
+                 .where(chain.model_for("branch").code == "LHR1")]
+        assert sorted(at_hq) == sorted(sold)
+        assert ledger_of("LHR1") == {"1001": 30, "1002": 30, "1003": 50, "1004": 50}
