@@ -115,6 +115,17 @@ def _transfer_receipts(database) -> None:
                                           resolved_at=line.resolved_at or utcnow())
 
 
+def _draft_extras(database) -> None:
+    """A parked draft keeps its coupon and its lines' salespeople (they were lost on recall); a
+    completed line keeps its salesperson too."""
+    from peewee import CharField as Char
+    from playhouse.migrate import SchemaMigrator, migrate as run
+    from .models import PosOrderLine
+    m = SchemaMigrator.from_database(database)
+    run(m.add_column("pos_order", "draft_coupon", Char(default="")),
+        m.add_column("pos_order_line", "salesperson_id", PosOrderLine.salesperson))
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -125,6 +136,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (7, "couriers: consignments, COD statements", _couriers),
     (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
     (9, "chain workflows: transfer receipts and settlements", _transfer_receipts),
+    (10, "drafts keep their coupon and salespeople", _draft_extras),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 

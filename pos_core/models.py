@@ -216,6 +216,7 @@ class PosOrder(BaseModel):
     change_paisa = BigIntegerField(default=0)
     buyer = JSONField(null=True)                 # {"name","cnic","ntn","phone"} for FBR
     note = TextField(default="")
+    draft_coupon = CharField(default="")  # migration 10: a parked draft keeps its coupon code
     fbr_invoice_number = CharField(null=True)
     fbr_offline = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
@@ -247,6 +248,8 @@ class PosOrderLine(BaseModel):
     original_line = ForeignKeyField("self", null=True)  # on a refund line: the sold line
     restock = BooleanField(default=True)
     scanned_code = CharField(null=True)  # migration 6: the price/quantity-embedded code that priced it
+    # migration 10: who helped the customer with this line (kept on a parked draft, too)
+    salesperson = ForeignKeyField(Staff, null=True, backref="sold_lines")
 
     class Meta:
         indexes = ((("order", "line_no"), True),)

@@ -63,7 +63,7 @@ FBR_BUYER_REQUIRED_ABOVE_PAISA = 100_000 * 100
 
 def save_draft(counter_id: int, staff_id: int, lines: list[SaleLine], *, customer_id: int | None = None,
                order_discount: Discount | None = None, note: str = "",
-               draft_uid: str | None = None, prices_include_tax: bool = True) -> PosOrder:
+               draft_uid: str | None = None, prices_include_tax: bool = True, coupon_code: str = "") -> PosOrder:
     """Create a draft, or replace the contents of an existing one. Moves no stock, queues nothing."""
     counter = _counter(counter_id)
     cashier = staffmod.get(staff_id)
@@ -78,6 +78,7 @@ def save_draft(counter_id: int, staff_id: int, lines: list[SaleLine], *, custome
         order.customer = customer_id
         order.order_discount = order_discount.as_json() if order_discount else None
         order.note = note
+        order.draft_coupon = coupon_code   # checked again when the draft is recalled and paid
         order.prices_include_tax = prices_include_tax
         priced, totals = _price(lines, variants, order_discount, prices_include_tax) if lines else ([], None)
         _set_totals(order, totals or Totals(0, 0, 0, 0))
@@ -101,7 +102,7 @@ def draft_lines(draft_uid: str) -> tuple[PosOrder, list[SaleLine]]:
     order = _draft(draft_uid)
     lines = [SaleLine(l.variant_id, l.qty,
                       Decimal(l.unit_price_paisa) / 100 if l.price_overridden else None,
-                      Discount.from_json(l.line_discount), l.scanned_code)
+                      Discount.from_json(l.line_discount), l.scanned_code, l.salesperson_id)
              for l in order.lines.order_by(PosOrderLine.line_no)]
     return order, lines
 
@@ -410,7 +411,7 @@ def _write_lines(order, lines, variants, priced, barcode_rules=None) -> list[Pos
         rows.append(PosOrderLine(
             order=order.id, line_no=i, variant=v.id, sku=v.sku, name=name, qty=p.qty,
             unit_price_paisa=p.unit_price_paisa, price_overridden=l.unit_price is not None,
-            scanned_code=l.scanned_code,
+            scanned_code=l.scanned_code, salesperson=l.salesperson_id,
             line_discount=l.discount.as_json() if l.discount else None,
             line_discount_paisa=p.line_discount_paisa, order_discount_paisa=p.order_discount_paisa,
             tax_rate_bp=p.tax_rate_bp, tax_paisa=p.tax_paisa, value_excl_paisa=p.value_excl_paisa,

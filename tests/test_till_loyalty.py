@@ -153,3 +153,36 @@ async def test_refund_of_a_sale_paid_partly_with_points_gives_the_points_back(tm
     assert back.original_id == sale.id
     assert sorted((p.method, p.amount_paisa) for p in back.payments) == [("cash", 4490_00), ("points", 500_00)]
     assert loyalty.balance(ali.id) == 2000 - 1000 + 500
+
+
+async def test_a_parked_sale_keeps_its_coupon_and_salesperson(tmp_path, till_db):
+    open_shift()
+    parcel = promotions.create("Parcel 10%", "bill_percent", value=1000, coupon_only=True)
+    coupons.create("PARCEL-2", parcel.id, max_uses=1)
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_selling(pilot, app)
+        await type_text(pilot, "bilal", enter=True)
+        await type_text(pilot, barcode_of("L3SU-BLA-OS"), enter=True)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await type_text(pilot, "parcel-2", enter=True)
+        assert "coupon PARCEL-2" in screen_text(app)
+        await pilot.press("f8")
+        await settle(pilot, app)
+        assert app.cart.lines == []
+        await pilot.press("f9")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "by Bilal Ahmed" in text and "coupon PARCEL-2" in text
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot, app)
+    order = PosOrder.get(PosOrder.kind == "sale")
+    assert order.total_paisa == 4491_00                       # 4,990 less the coupon's 10%
+    assert [e.salesperson.code for e in CommissionEntry.select()] == ["bilal"]
+    assert [l.salesperson.code for l in order.lines] == ["bilal"]
+    assert Coupon.get(Coupon.code == "PARCEL-2").uses == 1

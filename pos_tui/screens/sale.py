@@ -522,7 +522,8 @@ class SaleScreen(Screen):
             return
         app.committing = True   # no payment or second park while this one is saved
         args = dict(customer_id=cart.customer.id if cart.customer else None, order_discount=cart.order_discount,
-                    draft_uid=cart.draft_uid, prices_include_tax=cart.prices_include_tax)
+                    draft_uid=cart.draft_uid, prices_include_tax=cart.prices_include_tax,
+                    coupon_code=cart.coupon_code)
         lines = cart.sale_lines()
 
         def parked(order) -> None:
@@ -561,24 +562,32 @@ class SaleScreen(Screen):
         cart = self.cart
         cart.clear()
         variants = {v.id: v for v in Variant.select().where(Variant.id.in_([l.variant_id for l in lines]))}
+        from pos_core.models import Staff
+        people = dict(Staff.select(Staff.id, Staff.name)
+                      .where(Staff.id.in_([l.salesperson_id for l in lines if l.salesperson_id])).tuples())
         for l in lines:
             if l.scanned_code:
                 # A measured label: its code, read again, gives the price and the description
                 # (the catalog price per metre would be wrong for 2.35 m of cloth).
                 from pos_core import barcodes
                 self.cart.add_measured(barcodes.measured_line(l.scanned_code, self.app.cfg.barcodes))
-                cart.lines[-1].discount = l.discount
-                continue
-            cl = CartLine.of(variants[l.variant_id], l.qty)  # salespeople are not kept with a draft
+                cl = cart.lines[-1]
+            else:
+                cl = CartLine.of(variants[l.variant_id], l.qty)
+                cart.lines.append(cl)
             cl.discount = l.discount
-            cl.override_paisa = None if l.unit_price is None else to_paisa(l.unit_price)
-            cart.lines.append(cl)
+            cl.salesperson_id, cl.salesperson = l.salesperson_id, people.get(l.salesperson_id, "")
+            if not l.scanned_code:
+                cl.override_paisa = None if l.unit_price is None else to_paisa(l.unit_price)
         cart.customer = order.customer if order.customer_id else None
         from pos_core.pricing import Discount as D
         cart.order_discount = D.from_json(order.order_discount)
         cart.draft_uid = uid
         self.render_cart(select=0)
         self.show_message(f"Draft recalled: {len(lines)} lines")
+        if order.draft_coupon:
+            # checked again: it may have expired or been used up since the sale was parked
+            self.try_coupon(order.draft_coupon)
 
     # --- paying -------------------------------------------------------------------------------
     def action_pay(self) -> None:
