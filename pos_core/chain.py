@@ -319,7 +319,6 @@ class Applier:
             raise Refused(f"unknown table {table!r} (the sender runs a newer schema?)")
         t = BY_NAME[table]
         data = record["d"]
-        m = model_for(table)
         known = {f.name: f for f in _fields(table)}
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -360,7 +359,6 @@ class Applier:
         table = record["t"]
         t = BY_NAME[table]
         m = model_for(table)
-        known = {f.name: f for f in _fields(table)}
         existing = self.find(table, ident)
         if existing is None:
             values = self._with_defaults(table, values)

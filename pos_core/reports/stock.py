@@ -139,7 +139,7 @@ def aging(f: Filters) -> Report:
     summary.refresh_stock_activity()
     as_of = f.end_utc
     where, params = _level_where(f)
-    cases, bounds, lower = [], [], None
+    cases, bounds = [], []
     for limit, label in AGE_BUCKETS:
         if limit is None:
             cases.append(f"ELSE '{label}'")

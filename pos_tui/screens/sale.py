@@ -562,6 +562,7 @@ class SaleScreen(Screen):
         cart = self.cart
         cart.clear()
         variants = {v.id: v for v in Variant.select().where(Variant.id.in_([l.variant_id for l in lines]))}
+        from pos_core import barcodes
         from pos_core.models import Staff
         people = dict(Staff.select(Staff.id, Staff.name)
                       .where(Staff.id.in_([l.salesperson_id for l in lines if l.salesperson_id])).tuples())
@@ -569,9 +570,7 @@ class SaleScreen(Screen):
             if l.scanned_code:
                 # A measured label: its code, read again, gives the price and the description
                 # (the catalog price per metre would be wrong for 2.35 m of cloth).
-                from pos_core import barcodes
-                self.cart.add_measured(barcodes.measured_line(l.scanned_code, self.app.cfg.barcodes))
-                cl = cart.lines[-1]
+                cl = cart.lines[cart.add_measured(barcodes.measured_line(l.scanned_code, self.app.cfg.barcodes))]
             else:
                 cl = CartLine.of(variants[l.variant_id], l.qty)
                 cart.lines.append(cl)
