@@ -510,8 +510,13 @@ def _after_points(applier: Applier, v: dict) -> None:
 
 def _after_coupon_use(applier: Applier, v: dict) -> None:
     # At the head office: count a branch's use, so the coupon row going down carries every use.
+    # The use that reaches a Shopify code's limit ends the code in Shopify (the head office reads
+    # Shopify's codes, so it talks to Shopify): uses at two branches offline at once add up here.
     d = applier.d
     d.execute_sql(_sql(d, "UPDATE coupon SET uses = uses + 1 WHERE id = ?"), (v["coupon_id"],))
+    from . import coupons
+    from .models import PosOrder
+    coupons.queue_writeback(v["coupon_id"], PosOrder.get_by_id(v["order_id"]))
 
 
 _AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit,

@@ -90,17 +90,16 @@ def redeem(c: Coupon, order: PosOrder, customer_id: int | None, bill_paisa: int,
                      created_at=now).execute()
 
 
-def queue_writeback(c: Coupon, order: PosOrder) -> bool:
-    """After `redeem`, in the sale's transaction: a Shopify code this use has used up (single use,
-    or its usage limit reached) gets a job that ends it in Shopify, so it no longer works online.
-    Per-customer limits and unlimited codes are only counted here: nothing to write back."""
+def queue_writeback(coupon_id: int, order: PosOrder) -> bool:
+    """After a use is counted, in the same transaction (the sale's at the till; the applier's at
+    the head office, which counts every branch's uses): a Shopify code this use has used up
+    (single use, or the last of its usage limit) gets a job that ends it in Shopify, so it no longer
+    works online. Per-customer limits and unlimited codes are only counted here."""
+    c = Coupon.get_by_id(coupon_id)
     promo_uid = Promotion.select(Promotion.uid).where(Promotion.id == c.promotion_id).scalar() or ""
-    if c.max_uses is None or not promo_uid.startswith(SHOPIFY_GID):
+    if c.max_uses is None or c.uses != c.max_uses or not promo_uid.startswith(SHOPIFY_GID):
         return False
-    uses = Coupon.select(Coupon.uses).where(Coupon.id == c.id).scalar()
-    if uses < c.max_uses:
-        return False
-    outbox.enqueue(outbox.SHOPIFY, WRITEBACK_KIND, {"discountId": promo_uid, "code": c.code, "uses": uses,
+    outbox.enqueue(outbox.SHOPIFY, WRITEBACK_KIND, {"discountId": promo_uid, "code": c.code, "uses": c.uses,
                                                     "usageLimit": c.max_uses, "orderNumber": order.number},
                    "pos_order", order.uid)
     return True

@@ -10,14 +10,17 @@ from decimal import Decimal as D
 import httpx
 import pytest
 
+from chain_kit import at, pull_until
 from helpers import POLICY, PLAIN
 from pos_core import customers, outbox, sales
 from pos_core.config import ShopifyConfig
-from pos_core.models import Coupon, OutboxJob
+from pos_core.models import Coupon, OutboxJob, Variant
+from pos_core.policy import SalePolicy
 from simulators.shopify.server import start
 from sync_agent import orders
 from sync_agent.discounts import import_discount_codes
 from sync_agent.shopify.client import ShopifyClient
+from test_chain_workflows import _trade, link, needs_pg, sites, staff_id, sync  # noqa: F401
 
 TOKEN = "shpat_writeback_test_token"
 DISCOUNTS = [
@@ -113,3 +116,41 @@ def test_a_userError_or_a_discount_with_other_codes_fails_the_job_with_the_reaso
     assert b.status == "FAILED" and "has 2 codes" in b.last_error and "BATCH-1" in b.last_error
     assert _sim_discounts(shop)["BATCH-2"]["status"] == "ACTIVE"      # its other code still works
     assert outbox.doc_status(gone.uid, "shopify") == "FAILED"          # the sale shows it needs a look
+
+
+@needs_pg
+def test_in_a_chain_the_head_office_ends_a_code_whose_limit_two_branches_reached_offline(sites, shop):
+    """TWICE (usage limit 2) is used once at each branch while both are offline: neither branch
+    reaches the limit, the head office counts both uses and its agent ends the code in Shopify."""
+    s = sites
+    with at(s["hq"]):
+        c = ShopifyClient(ShopifyConfig(enabled=True, shop="x", endpoint=shop.url), token=TOKEN)
+        import_discount_codes(c)
+        c.close()
+    numbers = []
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln, lambda: Coupon.get_or_none(Coupon.code == "TWICE") is not None)
+            ln.close()
+    for code in ("LHR1", "KHI1"):                   # both offline now
+        with at(s[code]):
+            counter, shift = _trade(code)
+            v = Variant.get(Variant.sku == "1004")
+            order = sales.complete_sale(SalePolicy(shopify_enabled=True), counter_id=counter.id, shift_id=shift.id,
+                                        staff_id=staff_id("ayesha"), lines=[sales.SaleLine(v.id, 1)],
+                                        tenders=[sales.Tender("cash", D("2000"))], coupon_code="TWICE")
+            numbers.append(order.number)
+            assert _writebacks() == []               # one use of two, as far as this branch knows
+    sync(s, "LHR1")
+    sync(s, "KHI1")
+    with at(s["hq"]):
+        assert Coupon.get(Coupon.code == "TWICE").uses == 2
+        [job] = _writebacks()
+        assert (job.status, job.payload["code"], job.payload["orderNumber"]) == ("PENDING", "TWICE", numbers[1])
+        c = ShopifyClient(ShopifyConfig(enabled=True, shop="x", endpoint=shop.url), token=TOKEN)
+        try:
+            assert orders.run_jobs(c)["synced"] == 1
+        finally:
+            c.close()
+    assert _sim_discounts(shop)["TWICE"]["status"] == "EXPIRED"
