@@ -126,6 +126,15 @@ def _draft_extras(database) -> None:
         m.add_column("pos_order_line", "salesperson_id", PosOrderLine.salesperson))
 
 
+def _return_reasons(database) -> None:
+    """Issue 15: a refund records why the goods came back (a short list) and the cashier's note."""
+    from peewee import CharField as Char, TextField as Text
+    from playhouse.migrate import SchemaMigrator, migrate as run
+    m = SchemaMigrator.from_database(database)
+    run(m.add_column("pos_order", "return_reason", Char(default="", max_length=16)),
+        m.add_column("pos_order", "return_note", Text(default="")))
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -137,6 +146,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
     (9, "chain workflows: transfer receipts and settlements", _transfer_receipts),
     (10, "drafts keep their coupon and salespeople", _draft_extras),
+    (15, "refunds record a return reason", _return_reasons),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 

@@ -217,6 +217,9 @@ class PosOrder(BaseModel):
     buyer = JSONField(null=True)                 # {"name","cnic","ntn","phone"} for FBR
     note = TextField(default="")
     draft_coupon = CharField(default="")  # migration 10: a parked draft keeps its coupon code
+    # migration 15: on a refund, why the goods came back (refunds.REASONS) and the cashier's words
+    return_reason = CharField(default="", max_length=16)
+    return_note = TextField(default="")
     fbr_invoice_number = CharField(null=True)
     fbr_offline = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
