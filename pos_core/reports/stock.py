@@ -173,11 +173,20 @@ def sell_through_by_size(f: Filters) -> Report:
     if f.category is not None:
         cat, params = " AND pr.category = ?", params + [f.category]
     sold = defaultdict(int)
-    for branch, option, units in query(
+    from .sales import S_SIGN, item_where, items_summarised
+    if items_summarised(f):
+        frm, swhere, sparams = item_where(f)
+        sql = (f"SELECT b.code, v.option_text, x.u FROM (SELECT s.branch_id AS bid, s.variant_id AS vid, "
+               f"SUM({S_SIGN} * s.units) AS u {frm} WHERE {swhere} GROUP BY s.branch_id, s.variant_id) x "
+               "JOIN branch b ON b.id = x.bid JOIN variant v ON v.id = x.vid")
+        sold_rows = query(sql, sparams)
+    else:
+        sold_rows = query(
             "SELECT b.code, v.option_text, SUM(CASE WHEN o.kind = 'refund' THEN -l.qty ELSE l.qty END) "
             "FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id JOIN branch b ON b.id = o.branch_id "
             "JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id "
-            f"WHERE {where}{cat} GROUP BY b.code, v.option_text", params):
+            f"WHERE {where}{cat} GROUP BY b.code, v.option_text", params)
+    for branch, option, units in sold_rows:
         sold[(branch, _size(option))] += int(units or 0)
     held = defaultdict(int)
     lwhere, lparams = _level_where(f)
