@@ -133,3 +133,18 @@ def test_upgrade_to_migration_11_backfills_the_summary(sqlite_db, monkeypatch):
     rows = _same()
     assert {r[0] for r in rows} == {"2027-01", "2027-02"}
     assert summary.refresh_items() is None               # the migration left it up to date
+
+
+def test_the_nightly_run_stores_everything_the_morning_reports_read(site, monkeypatch):
+    from pos_core import reports
+    from pos_core.reports import reorder
+    from sync_agent import daemon
+    reports_data.build(site)
+    monkeypatch.setattr(summary, "now", lambda: dt.datetime(2027, 3, 1, 20, 30))   # 01:30 on 2 March, PK
+    done = reports.nightly()
+    assert done["sales_item_monthly"] == "0000-00" and done["sales_daily"] == "0000-00-00"
+    _same()
+    assert reorder.stored_at(dt.date(2027, 3, 1)) == dt.datetime(2027, 3, 1, 20, 30)
+    assert summary.refresh_items() is None and summary.refresh_sales() is None
+    fire = daemon.reports_nightly_trigger().get_next_fire_time(None, dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc))
+    assert (fire.hour, fire.minute, str(fire.tzinfo)) == (1, 30, "Asia/Karachi")

@@ -67,11 +67,22 @@ CATALOG: list[Entry] = [
 BY_KEY = {e.key: e for e in CATALOG}
 
 
+def nightly() -> dict:
+    """What the agent runs once a night: the summaries caught up and the reorder forecasts for
+    yesterday stored, so the first report of the morning reads them instead of computing them."""
+    import datetime as dt
+    from . import summary
+    yesterday = pk_today(summary.now()) - dt.timedelta(days=1)
+    return {"sales_daily": summary.refresh_sales(), "sales_item_monthly": summary.refresh_items(groups=True),
+            "stock_activity": summary.refresh_stock_activity(),
+            "reorder_forecast": reorder.stored_at(yesterday) or reorder.store_forecasts(yesterday)}
+
+
 def run(key: str, f: Filters) -> Report:
     report = BY_KEY[key].run(f)
     report.filters = f
     return report
 
 
-__all__ = ["CATALOG", "BY_KEY", "Entry", "run", "Filters", "Report", "Column", "QUICK_PICKS", "QUICK_LABELS",
+__all__ = ["CATALOG", "BY_KEY", "Entry", "run", "nightly", "Filters", "Report", "Column", "QUICK_PICKS", "QUICK_LABELS",
            "parse_day", "pk_today", "quick_period"]
