@@ -148,3 +148,24 @@ def test_the_nightly_run_stores_everything_the_morning_reports_read(site, monkey
     assert summary.refresh_items() is None and summary.refresh_sales() is None
     fire = daemon.reports_nightly_trigger().get_next_fire_time(None, dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc))
     assert (fire.hour, fire.minute, str(fire.tzinfo)) == (1, 30, "Asia/Karachi")
+
+
+def test_a_background_report_writes_before_it_yields_and_reads_only_after(site, monkeypatch):
+    """reports.run(background=True) as the back office runs it: read_only gives the documents'
+    figures with nothing stored (it never writes), and the background run stores first."""
+    import threading
+    from pos_core import reports
+    reports_data.build(site)
+    monkeypatch.setattr(summary, "now", lambda: dt.datetime(2027, 3, 2, 9))
+    keys = ITEM_REPORTS + ("sales_day", "payments_day", "stock_aging", "reorder")
+    f = Filters(dt.date(2027, 1, 1), dt.date(2027, 2, 28))
+    with summary.read_only():   # (stock_activity is read as stored: a stock report needs prepare())
+        unstored = {k: reports.run(k, f).rows for k in keys if k != "stock_aging"}
+    assert SummaryWatermark.select().count() == 0 and SalesItemMonthly.select().count() == 0
+    got = {}
+    worker = threading.Thread(target=lambda: got.update({k: reports.run(k, f, background=True).rows for k in keys}))
+    worker.start()
+    worker.join(120)
+    assert got == dict(unstored, stock_aging=reports.run("stock_aging", f).rows)
+    assert summary.refresh_items() is None and summary.stored_items()
+    _same()

@@ -272,7 +272,11 @@ def needs(f: Filters, settings: Settings = Settings()) -> tuple[list[dict], dt.d
     the time they were computed (None: computed now)."""
     if not USE_STORED or settings != Settings():
         return compute_needs(f, settings), None
-    at = stored_at(f.end) or store_forecasts(f.end, settings)
+    from .summary import writes_allowed
+    at = stored_at(f.end)
+    if at is None and not writes_allowed():
+        return compute_needs(f, settings), None
+    at = at or store_forecasts(f.end, settings)
     cat_join, params = "", []
     if f.category is not None:
         cat_join = " JOIN variant v ON v.id = r.variant_id JOIN product pr ON pr.id = v.product_id AND pr.category = ?"

@@ -15,10 +15,31 @@ transaction would have to stay open while 10,000 later movements commit to be mi
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 
 from .. import db
 from .common import query
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def read_only():
+    """Within: the summaries are read as stored and never refreshed (no write, so no lock a till
+    could wait on): what is not stored yet is read from the documents instead. Reports run so at
+    a low CPU priority (reports.run(background=True)) after a refresh at the normal one."""
+    before = getattr(_local, "read_only", False)
+    _local.read_only = True
+    try:
+        yield
+    finally:
+        _local.read_only = before
+
+
+def writes_allowed() -> bool:
+    return not getattr(_local, "read_only", False)
 
 RECEIVED_KINDS = ("receipt", "transfer-in", "opening")
 LOOKBACK = 10_000
@@ -41,6 +62,11 @@ def _later(column: str) -> str:
 
 def refresh_stock_activity() -> int:
     """Fold the movements since the last refresh into stock_activity; returns rows touched."""
+    if not writes_allowed():
+        return 0
+    row = query("SELECT through_id FROM summary_watermark WHERE name = ?", [_NAME])
+    if row and (query("SELECT MAX(id) FROM stock_movement")[0][0] or 0) <= int(row[0][0]):
+        return 0                 # nothing moved: no write transaction at all
     with db.write():
         top = query("SELECT MAX(id) FROM stock_movement")[0][0] or 0
         row = query("SELECT through_id FROM summary_watermark WHERE name = ?", [_NAME])
@@ -176,6 +202,8 @@ def refresh_sales() -> str | None:
     """Store the days closed since the last refresh (and the days of late documents); returns
     the first day recomputed, or None when nothing changed (no write at all, the usual case
     while tills sell)."""
+    if not writes_allowed():
+        return None
     open_day, open_start = open_from()
     names = (_SALES, f"{_SALES}:id")
     if _stale_from(_watermarks(*names), _SALES, open_day) is None:
@@ -205,11 +233,20 @@ def refresh_sales() -> str | None:
     return first_day
 
 
+def stored_open(name: str) -> tuple[str, dt.datetime]:
+    """The first day a day-stamped summary does not hold (what the clock says is closed may not
+    be stored yet, in read_only), and its first UTC instant."""
+    from .common import PK_OFFSET
+    mark = _watermarks(name).get(name)
+    day = dt.date.fromordinal(mark) if mark else dt.date(1, 1, 2)
+    return day.isoformat(), dt.datetime.combine(day, dt.time()) - (PK_OFFSET if mark else dt.timedelta())
+
+
 def sales_source(end: dt.date) -> tuple[str, list]:
     """What reports read as `sd`: the stored closed days, plus today's documents live when the
     period reaches today."""
     refresh_sales()
-    open_day, open_start = open_from()
+    open_day, open_start = stored_open(_SALES)
     if end.isoformat() < open_day:
         return "sales_daily", []
     live = _sales_select(f"{_DOCS} AND o.completed_at >= ?")
@@ -218,7 +255,7 @@ def sales_source(end: dt.date) -> tuple[str, list]:
 
 def payments_source(end: dt.date) -> tuple[str, list]:
     refresh_sales()
-    open_day, open_start = open_from()
+    open_day, open_start = stored_open(_SALES)
     if end.isoformat() < open_day:
         return "payments_daily", []
     live = _payments_select(f"{_DOCS} AND o.completed_at >= ?")
@@ -336,6 +373,8 @@ def refresh_items(groups: bool = False) -> str | None:
     """Bring sales_item_monthly up to the last closed day; returns the first month recomputed, or
     None when nothing changed (no write). `groups`: a report about to use the basket counts per
     group checks first that no item changed group since (else everything is recomputed)."""
+    if not writes_allowed():
+        return None
     open_day, open_start = open_from()
     marks = _watermarks(_ITEMS, _ITEMS_ID)
     first = _items_first_month(marks, open_day)
@@ -404,7 +443,7 @@ def item_source(start: dt.date, end: dt.date, groups: bool = False) -> tuple[str
     days around them."""
     from .common import PK_OFFSET
     refresh_items(groups)
-    open_day, _ = open_from()
+    open_day, _ = stored_open(_ITEMS)
     months, live = item_plan(start, end, open_day)
     if not live:
         return "FROM sales_item_monthly s", "s.month >= ? AND s.month <= ?", list(months)
