@@ -143,6 +143,9 @@ LOCAL_ONLY: dict[str, str] = {
     "summary_watermark": "how far this site's summaries are brought up to date",
     "sales_daily": "a summary of the documents this site holds, recomputed there",
     "payments_daily": "a summary of the documents this site holds, recomputed there",
+    "sales_item_monthly": "a summary of the documents this site holds, recomputed there",
+    "sales_item_catalog": "the catalog groups this site's item summary was counted with",
+    "reorder_forecast": "this site's forecast from its own ledger, recomputed there",
 }
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
