@@ -126,6 +126,13 @@ def _draft_extras(database) -> None:
         m.add_column("pos_order_line", "salesperson_id", PosOrderLine.salesperson))
 
 
+def _chain_copies(database) -> None:
+    """Issue 14: a chain branch keeps the head office's last answers (every branch's stock of an
+    item, who holds an online order's lines) for when its link is down. New tables only."""
+    from .models import COPY_MODELS
+    database.create_tables(COPY_MODELS)
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -137,6 +144,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
     (9, "chain workflows: transfer receipts and settlements", _transfer_receipts),
     (10, "drafts keep their coupon and salespeople", _draft_extras),
+    (16, "chain copies: other branches' stock, online order claims", _chain_copies),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 
