@@ -145,6 +145,13 @@ def _item_summaries(database) -> None:
     summary.refresh_sales()   # the daily summaries now also watch for late documents: one full pass
 
 
+def _chain_copies(database) -> None:
+    """Issue 14: a chain branch keeps the head office's last answers (every branch's stock of an
+    item, who holds an online order's lines) for when its link is down. New tables only."""
+    from .models import COPY_MODELS
+    database.create_tables(COPY_MODELS)
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -158,6 +165,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (10, "drafts keep their coupon and salespeople", _draft_extras),
     (15, "refunds record a return reason", _return_reasons),
     (11, "back office: monthly item summary, stored reorder forecasts", _item_summaries),
+    (16, "chain copies: other branches' stock, online order claims", _chain_copies),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 

@@ -978,3 +978,40 @@ class ReorderForecast(BaseModel):
 
 
 MODELS += [SalesItemMonthly, SalesItemCatalog, ReorderForecast]
+
+
+# --- issue 14: what a chain branch keeps of the head office's answers (migration 16) ----------
+# Both are this site's copies of answers it got over the link, for when the link is down; neither
+# travels (chain.LOCAL_ONLY).
+
+class ChainStockCopy(BaseModel):
+    """The head office's last answer of `hq_stock()` for an item at one branch: Branch Sync and
+    Ctrl+K show it, with its age, while the head office cannot be reached."""
+    sku = CharField(max_length=64)
+    branch_code = CharField(max_length=16)
+    on_hand = IntegerField()
+    in_transit = IntegerField()
+    as_of = DateTimeField(null=True)            # UTC: that branch's last contact with the head office
+    fetched_at = DateTimeField(default=utcnow)  # UTC: when this site asked
+
+    class Meta:
+        table_name = "chain_stock_copy"
+        indexes = ((("sku", "branch_code"), True),)
+
+
+class OrderClaim(BaseModel):
+    """Who holds an online order's line, as the head office last told this branch (a claim it was
+    granted, or the branch named in a refusal). Claims are decided at the head office; this copy lets
+    dispatch, delivered and returned be checked when the link is down."""
+    order_shopify_id = CharField(max_length=255)
+    line_id = CharField(max_length=255)
+    branch_code = CharField(max_length=16)
+    told_at = DateTimeField(default=utcnow)     # UTC
+
+    class Meta:
+        table_name = "order_claim"
+        indexes = ((("order_shopify_id", "line_id"), True),)
+
+
+COPY_MODELS = [ChainStockCopy, OrderClaim]
+MODELS += COPY_MODELS  # issue 14, migration 16
