@@ -66,6 +66,11 @@ def _schema_sql(group: str) -> list[str]:
         rls += [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
                 f"DROP POLICY IF EXISTS hq_party ON {table}",
                 f"CREATE POLICY hq_party ON {table} FOR SELECT TO {group} USING ({using})"]
+    # issue 14: the outcome of a branch's Shopify job is read by that branch only
+    rls += ["ALTER TABLE shopify_outcome ENABLE ROW LEVEL SECURITY",
+            "DROP POLICY IF EXISTS hq_own_outcome ON shopify_outcome",
+            f"CREATE POLICY hq_own_outcome ON shopify_outcome FOR SELECT TO {group} USING "
+            "(hq_my_branch() = (SELECT b.code FROM branch b WHERE b.id = branch_id))"]
     return [
         """CREATE TABLE IF NOT EXISTS hq_branch_link (
              branch_code varchar(16) PRIMARY KEY,

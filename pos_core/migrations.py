@@ -126,6 +126,18 @@ def _draft_extras(database) -> None:
         m.add_column("pos_order_line", "salesperson_id", PosOrderLine.salesperson))
 
 
+def _shopify_via_hq(database) -> None:
+    """Issue 14: a chain branch's Shopify jobs go up to the head office and their outcomes come
+    down (new tables), and the outbox says which jobs were handed over or are a branch's."""
+    from playhouse.migrate import SchemaMigrator, migrate as run
+    from .models import OutboxJob, RELAY_MODELS
+    database.create_tables(RELAY_MODELS)
+    m = SchemaMigrator.from_database(database)
+    run(m.add_column("outbox_job", "via_hq", OutboxJob.via_hq),
+        m.add_column("outbox_job", "origin_branch", OutboxJob.origin_branch),
+        m.add_index("outbox_job", ("origin_branch",), False))
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -137,6 +149,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
     (9, "chain workflows: transfer receipts and settlements", _transfer_receipts),
     (10, "drafts keep their coupon and salespeople", _draft_extras),
+    (12, "chain: branch Shopify jobs sent by the head office", _shopify_via_hq),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 

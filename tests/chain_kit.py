@@ -111,3 +111,31 @@ def sync_until_sent(ln, timeout: float = 30.0) -> None:
         if time.monotonic() > end:
             raise AssertionError(f"the push did not drain in time ({ln.last_error})")
         time.sleep(0.1)
+
+
+def map_to_shop(hq_url: str, sim_url: str, *, shared: bool = False, quantity: int = 100) -> dict:
+    """At the head office: the chain's SKUs become the simulator's items and LHR1/KHI1 its first
+    two locations (one location for both when `shared`), each item at `quantity` there. The
+    mapping is the head office's (down rows), so branches have it after a pull.
+    Returns {"locations": {code: gid}, "items": {sku: inventory item gid}}."""
+    from sync_agent.testing import sim_post, sim_state
+    st = sim_state(sim_url)
+    locs = [loc["id"] for loc in st["locations"]][:2]
+    where = {"LHR1": locs[0], "KHI1": locs[0] if shared else locs[1]}
+    stocked = {(r["inventoryItemId"], r["locationId"]) for r in st["inventory"]}
+    sim_variants = [v for p in st["products"] for v in p["variants"]
+                    if v["tracked"] and all((v["inventoryItemId"], loc) in stocked for loc in locs)]
+    items = {}
+    with at(hq_url):
+        with db.write():
+            for code, loc in where.items():
+                Branch.update(shopify_location_id=loc).where(Branch.code == code).execute()
+            for (sku, _), sv in zip(SKUS, sim_variants):
+                Variant.update(shopify_id=sv["id"], shopify_inventory_item_id=sv["inventoryItemId"],
+                               tracked=True).where(Variant.sku == sku).execute()
+                items[sku] = sv["inventoryItemId"]
+    for item in items.values():
+        for loc in set(where.values()):
+            sim_post(sim_url, "inventory", {"inventoryItemId": item, "locationId": loc,
+                                            "quantities": {"available": quantity}})
+    return {"locations": where, "items": items}
