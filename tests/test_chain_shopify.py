@@ -33,7 +33,7 @@ SHOPIFY = SalePolicy(shopify_enabled=True)
 
 @pytest.fixture
 def chain(tmp_path):
-    shop = start(port=0, data_dir=tmp_path / "shop", seed_products=4, token=TOKEN)
+    shop = start(port=0, data_dir=tmp_path / "shop", seed_products=0, token=TOKEN)
     url, name = new_hq()
     with at(url):
         for code in ("LHR1", "KHI1"):
