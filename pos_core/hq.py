@@ -411,6 +411,18 @@ def status() -> list[dict]:
              "waiting": r[6], "parked": r[7], "applied": r[8]} for r in rows]
 
 
+def branches_behind(location_id: str) -> list[str]:
+    """Branches mapped to a Shopify location that still hold changes for the head office, or whose
+    changes here are not applied yet: their ledger here (and their Shopify jobs) are not complete,
+    so reconciling the location now would show differences that are not real."""
+    rows = db.database.execute_sql(
+        "SELECT b.code FROM branch b LEFT JOIN hq_branch_link l ON l.branch_code = b.code "
+        "WHERE b.shopify_location_id = %s AND (coalesce(l.pending_rows, 0) > 0 OR EXISTS ("
+        "  SELECT 1 FROM hq_inbox i WHERE i.branch_code = b.code AND i.status = 'NEW')) ORDER BY b.code",
+        (location_id,)).fetchall()
+    return [r[0] for r in rows]
+
+
 def parked(limit: int = 100) -> list[dict]:
     rows = db.database.execute_sql(
         "SELECT id, branch_code, table_name, key, reason, received_at FROM hq_inbox "

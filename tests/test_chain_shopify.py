@@ -32,13 +32,14 @@ SHOPIFY = SalePolicy(shopify_enabled=True)
 
 
 @pytest.fixture
-def chain(tmp_path):
+def chain(tmp_path, request):
+    """LHR1 and KHI1 on their own Shopify locations, or (param "shared") both on one."""
     shop = start(port=0, data_dir=tmp_path / "shop", seed_products=0, token=TOKEN)
     url, name = new_hq()
     with at(url):
         for code in ("LHR1", "KHI1"):
             hq.add_branch(code)
-    mapping = map_to_shop(url, shop.url)
+    mapping = map_to_shop(url, shop.url, shared=getattr(request, "param", "") == "shared")
     s = {"hq": url, "hq_name": name, "shop": shop, "map": mapping}
     for code in ("LHR1", "KHI1"):
         s[code] = new_branch_db(tmp_path / f"{code}.db", code)
@@ -213,3 +214,86 @@ def test_a_job_this_box_was_already_sending_is_not_handed_over(chain):
     assert available(sim_state(s["shop"].url), s["map"]["items"]["1001"], khi) == 98
     with at(s["hq"]):
         assert OutboxJob.get(OutboxJob.uid == job.uid).idempotency_key == job.idempotency_key
+
+
+@pytest.mark.parametrize("chain", ["shared"], indirect=True)
+def test_a_shared_location_is_reconciled_at_the_head_office_and_each_correction_names_its_branch(chain):
+    """LHR1 and KHI1 sell from one Shopify location. Three differences are planted (stock that
+    moved at a branch and never reached Shopify): LHR1 -2 of 1001 and +3 of 1002, KHI1 -4 of 1001.
+    Besides them, KHI1's sale of 1003 reached Shopify and LHR1's sale of 1002 is still waiting at the
+    head office: those are explained, not corrected. Plus a direct edit in Shopify of 1004 (+1),
+    which is no branch's. At the head office the location is compared with the sum of both ledgers
+    and each difference is split by branch; the corrections are one delta per branch, named."""
+    from pos_core import adjustments, reconcile
+    from pos_core.models import AuditEvent, Staff
+    from sync_agent import reconcile as agent_reconcile
+    from sync_agent.testing import sim_post
+    s = chain
+    loc, items = s["map"]["locations"]["LHR1"], s["map"]["items"]
+    assert s["map"]["locations"]["KHI1"] == loc
+    for code, changes in (("LHR1", [("1001", -2, "damaged"), ("1002", 3, "found")]), ("KHI1", [("1001", -4, "lost")])):
+        with at(s[code]):
+            b = Staff.get(Staff.code == "imran")
+            branch_id = s[f"till_{code}"][0].branch_id
+            for sku, delta, why in changes:
+                adjustments.create(branch_id, b.id, why, [adjustments.AdjustItem(Variant.get(Variant.sku == sku).id, delta)],
+                                   "counted on the shelf", shopify_enabled=False)   # never told to Shopify
+    with at(s["KHI1"]):
+        sell(s, "KHI1", "1003", 1)
+    branch_pass(s, "KHI1")
+    assert office_pass(s)["synced"] == 1           # KHI1's sale reached Shopify through the head office
+    with at(s["LHR1"]):
+        sell(s, "LHR1", "1002", 1)
+    branch_pass(s, "LHR1")
+    sim_post(s["shop"].url, "inventory", {"inventoryItemId": items["1004"], "locationId": loc,
+                                          "quantities": {"available": 101}})
+    with at(s["hq"]):
+        assert hq.apply_inbox()["parked"] == 0
+        assert OutboxJob.get(OutboxJob.origin_branch == "LHR1").status == outbox.PENDING   # not sent yet
+        levels, _ = agent_reconcile.read_location(s["client"], loc)
+        run = reconcile.compare(loc, levels)
+        rows = {d["sku"]: d for d in run.differences}
+        assert set(rows) == {"1001", "1002", "1004"}      # 1003 agrees: its sale was told
+        parts = {sku: {b["branch"]: b["unexplained"] for b in r["branches"]} for sku, r in rows.items()}
+        assert parts == {"1001": {"LHR1": 2, "KHI1": 4}, "1002": {"LHR1": -3, "KHI1": 0},
+                         "1004": {"LHR1": 0, "KHI1": 0}}
+        assert [rows[k]["unexplained"] for k in ("1001", "1002", "1004")] == [6, -3, 1]
+        assert [rows[k]["unattributed"] for k in ("1001", "1002", "1004")] == [0, 0, 1]
+        lhr_1002 = next(b for b in rows["1002"]["branches"] if b["branch"] == "LHR1")
+        assert lhr_1002["explained"] == ["-1 still in the outbox"]           # its sale, waiting at the head office
+        assert "+4 at KHI1: moved there and never told to Shopify" in rows["1001"]["causes"]
+        assert "+1 changed directly in Shopify (no branch)" in rows["1004"]["causes"]
+        manager = Staff.get(Staff.code == "imran").id
+        with pytest.raises(Exception, match="name the branch"):
+            reconcile.accept(run.uid, items["1001"], manager)
+        with pytest.raises(Exception, match="no unexplained difference"):
+            reconcile.accept(run.uid, items["1002"], manager, branch="KHI1")
+        jobs = [reconcile.accept(run.uid, items["1001"], manager, branch="LHR1"),
+                reconcile.accept(run.uid, items["1001"], manager, branch="KHI1"),
+                reconcile.accept(run.uid, items["1002"], manager, branch="LHR1"),
+                reconcile.accept(run.uid, items["1004"], manager, branch="")]
+        with pytest.raises(Exception, match="already accepted"):
+            reconcile.accept(run.uid, items["1001"], manager, branch="KHI1")
+        assert [(j.payload["branch"], j.payload["sku"], j.payload["delta"]) for j in jobs] == [
+            ("LHR1", "1001", -2), ("KHI1", "1001", -4), ("LHR1", "1002", 3), (None, "1004", -1)]
+        audit = [(e.detail["branch"], e.detail["sku"], e.detail["delta"]) for e in
+                 AuditEvent.select().where(AuditEvent.action == "reconcile.accept").order_by(AuditEvent.id)]
+        assert audit == [("LHR1", "1001", -2), ("KHI1", "1001", -4), ("LHR1", "1002", 3), ("no branch", "1004", -1)]
+        assert all(r["accepted"] for r in run_rows(run.uid))
+    office_pass(s)     # the corrections, and LHR1's waiting sale
+    st = sim_state(s["shop"].url)
+    # Shopify as expected: 100 at the start; what both branches did, every unit once
+    assert {sku: available(st, items[sku], loc) for sku in ("1001", "1002", "1003", "1004")} == \
+        {"1001": 94, "1002": 102, "1003": 99, "1004": 100}
+    with at(s["hq"]):
+        levels, _ = agent_reconcile.read_location(s["client"], loc)
+        assert reconcile.compare(loc, levels).differences == []           # nothing left to explain
+        assert ledger.check() == []
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            assert ledger.check() == []
+
+
+def run_rows(uid):
+    from pos_core.models import ReconciliationRun
+    return ReconciliationRun.get(ReconciliationRun.uid == uid).differences
