@@ -120,6 +120,12 @@ TABLES: list[Table] = [
     Table("coupon_use", ("event_key",), "branch", UP, append_only=True),
     Table("order_promotion", ("uid",), "branch", UP, "order.branch", append_only=True),
     Table("commission_entry", ("event_key",), "branch", UP, "order.branch", append_only=True),
+    # -- issue 14: Shopify through the head office ----------------------------------------------
+    # A branch's Shopify job goes up with its stored payload and key; the head office's agent
+    # sends it and its outcome comes down to that branch only (row-level security). See
+    # shopify_relay.py.
+    Table("shopify_relay", ("job_uid",), "branch", UP, "branch"),
+    Table("shopify_outcome", ("job_uid",), "hq", DOWN),
 ]
 
 LOCAL_ONLY: dict[str, str] = {
@@ -552,7 +558,12 @@ _MERGE = {"customer": _merge_customer}
 
 def _after_apply(applier: Applier, table: str, values: dict, row_id: int) -> None:
     """A transfer's status is a projection of its receipt and settlements: rebuild it whenever
-    one of them, or the transfer itself, is applied here."""
+    one of them, or the transfer itself, is applied here. A branch's Shopify job arriving at the
+    head office becomes a job of the head office's outbox."""
+    if table == "shopify_relay":
+        from . import shopify_relay   # at the head office: the branch's job becomes one it sends
+        shopify_relay.arrived(row_id)
+        return
     if not table.startswith("transfer"):
         return
     if table == "transfer":

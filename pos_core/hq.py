@@ -66,6 +66,11 @@ def _schema_sql(group: str) -> list[str]:
         rls += [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
                 f"DROP POLICY IF EXISTS hq_party ON {table}",
                 f"CREATE POLICY hq_party ON {table} FOR SELECT TO {group} USING ({using})"]
+    # issue 14: the outcome of a branch's Shopify job is read by that branch only
+    rls += ["ALTER TABLE shopify_outcome ENABLE ROW LEVEL SECURITY",
+            "DROP POLICY IF EXISTS hq_own_outcome ON shopify_outcome",
+            f"CREATE POLICY hq_own_outcome ON shopify_outcome FOR SELECT TO {group} USING "
+            "(hq_my_branch() = (SELECT b.code FROM branch b WHERE b.id = branch_id))"]
     return [
         """CREATE TABLE IF NOT EXISTS hq_branch_link (
              branch_code varchar(16) PRIMARY KEY,
@@ -404,6 +409,18 @@ def status() -> list[dict]:
     return [{"branch": r[0], "last_contact_at": r[1], "pending_rows": r[2],
              "lag_seconds": float(r[3]) if r[3] is not None else 0.0, "schema": r[4], "last_error": r[5],
              "waiting": r[6], "parked": r[7], "applied": r[8]} for r in rows]
+
+
+def branches_behind(location_id: str) -> list[str]:
+    """Branches mapped to a Shopify location that still hold changes for the head office, or whose
+    changes here are not applied yet: their ledger here (and their Shopify jobs) are not complete,
+    so reconciling the location now would show differences that are not real."""
+    rows = db.database.execute_sql(
+        "SELECT b.code FROM branch b LEFT JOIN hq_branch_link l ON l.branch_code = b.code "
+        "WHERE b.shopify_location_id = %s AND (coalesce(l.pending_rows, 0) > 0 OR EXISTS ("
+        "  SELECT 1 FROM hq_inbox i WHERE i.branch_code = b.code AND i.status = 'NEW')) ORDER BY b.code",
+        (location_id,)).fetchall()
+    return [r[0] for r in rows]
 
 
 def parked(limit: int = 100) -> list[dict]:

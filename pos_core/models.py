@@ -292,6 +292,10 @@ class OutboxJob(BaseModel):
     history = JSONField(default=list)      # earlier keys and errors, for people and audits
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # Issue 14 (migration 12), Shopify through the head office: at a branch, the job was handed to
+    # the head office (this box never sends it); at the head office, the branch whose job it sends.
+    via_hq = BooleanField(default=False)
+    origin_branch = CharField(max_length=16, null=True, index=True)
 
 
 class AuditEvent(BaseModel):
@@ -1015,3 +1019,47 @@ class OrderClaim(BaseModel):
 
 COPY_MODELS = [ChainStockCopy, OrderClaim]
 MODELS += COPY_MODELS  # issue 14, migration 16
+# --- issue 14: a branch's Shopify jobs sent by the head office's agent (migration 12) ------------
+
+class ShopifyRelay(BaseModel):
+    """A branch's Shopify outbox job handed to the head office: the stored payload (exact JSON
+    text) and idempotency key, unchanged. The branch's row; `retries` counts the retries a person
+    asked for at the branch, `hq_status` the last outcome the branch heard (so a head office
+    restored from an older backup does not send again what it had sent)."""
+    job_uid = CharField(unique=True)
+    branch = ForeignKeyField(Branch)
+    kind = CharField(max_length=32)
+    payload = TextField()
+    idempotency_key = CharField()
+    doc_type = CharField(max_length=24)
+    doc_ref = CharField()
+    depends_on = CharField(null=True)
+    retries = IntegerField(default=0)
+    hq_status = CharField(max_length=24, default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "shopify_relay"
+
+
+class ShopifyOutcome(BaseModel):
+    """Where the head office's copy of a branch's job has got to: the head office's row, read only
+    by that branch (row-level security)."""
+    job_uid = CharField(unique=True)
+    branch = ForeignKeyField(Branch)
+    status = CharField(max_length=24)
+    last_error = TextField(default="")
+    idempotency_key = CharField()
+    attempts = IntegerField(default=0)
+    result = TextField(default="{}")          # JSON: what Shopify gave back (fulfillment id, ...)
+    first_sent_at = CharField(default="")     # when the head office first sent it (the key's age)
+    job_updated_at = DateTimeField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "shopify_outcome"
+
+
+RELAY_MODELS = [ShopifyRelay, ShopifyOutcome]
+MODELS += RELAY_MODELS  # issue 14

@@ -7,17 +7,19 @@ from __future__ import annotations
 import logging
 import time
 
-from pos_core import heartbeat, hq
+from pos_core import heartbeat, hq, shopify_relay
 from pos_core.models import utcnow
 
 log = logging.getLogger("sync_agent.hq")
 CHANNEL = "hq"
 RETRY_PARKED_SECONDS = 5.0
+PUBLISH_SECONDS = 0.5
 
 
 class HeadOffice:
     def __init__(self):
         self.last_retry = 0.0
+        self.last_publish = 0.0
         self.applied = 0
 
     def run_once(self, linger: float = 0.0, stop=None, idle: float = 0.1) -> dict:
@@ -27,6 +29,10 @@ class HeadOffice:
             counts = hq.apply_inbox()
             for k in total:
                 total[k] += counts[k]
+            # where the branches' Shopify jobs sent here have got to, for them to pull (issue 14)
+            if time.monotonic() - self.last_publish >= PUBLISH_SECONDS:
+                self.last_publish = time.monotonic()
+                shopify_relay.publish()
             if time.monotonic() - self.last_retry >= RETRY_PARKED_SECONDS:
                 self.last_retry = time.monotonic()
                 fixed = hq.retry_parked()
