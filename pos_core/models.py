@@ -1019,6 +1019,8 @@ class OrderClaim(BaseModel):
 
 COPY_MODELS = [ChainStockCopy, OrderClaim]
 MODELS += COPY_MODELS  # issue 14, migration 16
+
+
 # --- issue 14: a branch's Shopify jobs sent by the head office's agent (migration 12) ------------
 
 class ShopifyRelay(BaseModel):
