@@ -29,6 +29,12 @@ _COUNTER_NO = re.compile(r"^(?P<b>[^-]+)-(?P<c>[^-]+)-(?P<p>R?)(?P<n>\d+)$")   #
 _BRANCH_NO = re.compile(r"^(?P<s>[A-Z]+)-(?P<b>[^-]+)-(?P<n>\d+)$")          # TR-LHR1-000001
 
 
+# Rows of the branch that are transport, not record: a Shopify job handed to the head office is
+# the head office's to send (its own outbox holds it); bringing the relay row back here would make
+# this box take it for a job arriving at the head office.
+NOT_BROUGHT_BACK = ("shopify_relay",)
+
+
 @dataclass
 class Report:
     applied: dict[str, int] = field(default_factory=dict)     # table -> rows brought back or updated
@@ -54,7 +60,7 @@ def restore(records: list[dict], keep: set[tuple[str, str]], branch_code: str) -
         if here is not None and chain.key_text({"uid": here.uid}) != rec["k"]:
             report.renumbered.append(_renumber(rec["t"], here))
     report.kept = sum(1 for rec in records if (rec["t"], rec["k"]) in keep)
-    todo = [rec for rec in records if (rec["t"], rec["k"]) not in keep]
+    todo = [rec for rec in records if (rec["t"], rec["k"]) not in keep and rec["t"] not in NOT_BROUGHT_BACK]
     failed: list[tuple[dict, str]] = []
     for attempt in (1, 2):   # the second pass: rows whose parent came later in the first
         applier = chain.Applier(d)
@@ -67,6 +73,11 @@ def restore(records: list[dict], keep: set[tuple[str, str]], branch_code: str) -
                 applier = chain.Applier(d)
                 failed.append((rec, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__))
                 continue
+            if result == "inserted" and rec["t"] == "coupon_use":
+                # Applying a use counts it, as at the head office; but the coupon row pulled just
+                # before came down from the head office with this use already counted.
+                d.execute_sql(chain._sql(d, "UPDATE coupon SET uses = uses - 1 WHERE id = ?"),
+                              (applier.resolve("coupon", rec["d"]["coupon"]),))
             if result != "same":
                 report.applied[rec["t"]] = report.applied.get(rec["t"], 0) + 1
         todo = [rec for rec, _ in failed]

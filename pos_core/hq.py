@@ -7,7 +7,8 @@ The head office database is an ordinary pos_core database (same tables, its own 
   position (xid, seq), the wire record). UNIQUE (branch_code, xid, seq): a batch sent twice adds
   nothing. Row-level security lets a branch's role insert and read only rows of its own branch.
 * `hq_branch_link`: one row per branch: its role, how far it has pushed (moved in the same
-  transaction as the inbox rows, so a restored head office asks for exactly what it lost), last
+  transaction as the inbox rows, so a restored head office asks for exactly what it lost) and the
+  digest of the change at that position (so a restored *branch* sees it no longer holds it), last
   contact, what it still holds.
 * `hq_down_change`: a view of the change log limited to the head office's own tables, which
   branches pull from with an (xid, seq) cursor.

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url, sync_until_sent
-from pos_core import adjustments, backup, customers, db, heartbeat, hq, ledger, refunds, sales, shifts
-from pos_core.models import (Branch, Counter, CreditEntry, Customer, OutboxJob, PosOrder, Shift, Staff,
+from pos_core import (adjustments, backup, coupons, customers, db, heartbeat, hq, ledger, promotions, refunds,
+                      sales, shifts)
+from pos_core.models import (Branch, Counter, Coupon, CreditEntry, Customer, OutboxJob, PosOrder, Shift, Staff,
                              StockLevel, StockMovement, Variant)
 from pos_core.policy import SalePolicy
 from sync_agent.hq.link import BranchLink
@@ -37,11 +38,11 @@ def chain_sites(tmp_path):
     drop_hq(name)
 
 
-def sell(till, sku, qty=1, policy=POLICY, customer=None):
+def sell(till, sku, qty=1, policy=POLICY, customer=None, coupon=None):
     counter, shift, cashier = till
     v = Variant.get(Variant.sku == sku)
     return sales.complete_sale(policy, counter_id=counter.id, shift_id=shift.id, staff_id=cashier.id,
-                               lines=[sales.SaleLine(v.id, qty)], customer_id=customer,
+                               lines=[sales.SaleLine(v.id, qty)], customer_id=customer, coupon_code=coupon,
                                tenders=[sales.Tender("cash", Decimal(v.price_paisa * qty) / 100)])
 
 
@@ -76,10 +77,14 @@ def trading_then_backup(s, tmp_path, sales_before: int):
 def test_a_restored_branch_is_detected_recovered_and_converges(chain_sites, tmp_path):
     s = chain_sites
     url = s["LHR1"]
+    with at(s["hq"]):
+        coupons.create("EID5", promotions.create("Eid 10%", "bill_percent", value=1000, coupon_only=True).id,
+                       max_uses=5)
     ln, till, kept, night = trading_then_backup(s, tmp_path, 3)
     with at(url):
         sana = customers.get_or_create("03001234567", "Sana").id
-        lost = [sell(till, "1002", customer=sana).uid for _ in range(3)]
+        lost = [sell(till, "1002", customer=sana).uid for _ in range(2)]
+        lost.append(sell(till, "1002", customer=sana, coupon="EID5").uid)
         sale = PosOrder.get(PosOrder.uid == lost[0])
         refund = refunds.refund(POLICY, counter_id=till[0].id, shift_id=till[1].id,
                                 staff_id=Staff.get(Staff.code == "imran").id, sale_uid=sale.uid,
@@ -156,6 +161,7 @@ def test_a_restored_branch_is_detected_recovered_and_converges(chain_sites, tmp_
         job = OutboxJob.get(OutboxJob.doc_ref == renumbered.uid, OutboxJob.channel == "fbr")
         assert job.payload["usin"] == "LHR1-C1-000012" and '"USIN":"LHR1-C1-000012"' in job.payload["body"]
         assert Shift.get(Shift.id == till[1].id).counted_paisa == 15000_00
+        assert Coupon.get(Coupon.code == "EID5").uses == 1            # the lost use, counted once
         # numbering continues above everything the chain has seen
         till = (till[0], shifts.open_shift(till[0].id, till[2].id, Decimal("5000")), till[2])
         assert sell(till, "1001").number == "LHR1-C1-000015"
@@ -174,6 +180,7 @@ def test_a_restored_branch_is_detected_recovered_and_converges(chain_sites, tmp_
         assert levels() == ledger_here and ledger.check() == []
         assert Customer.get(Customer.phone == "+923001234567").store_credit_paisa == credit_here
         assert Shift.get(Shift.uid == shift_uid).counted_paisa == 15000_00
+        assert Coupon.get(Coupon.code == "EID5").uses == 1
     with at(url):
         ln.run_once()
         assert ln.up and ln.unsent() == 0

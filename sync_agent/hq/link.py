@@ -11,6 +11,9 @@ Push, exactly once and in order:
      transactions older than every running one (see `_changes`);
   3. send the rows' current state and the new position in ONE head-office transaction; the inbox
      is UNIQUE (branch, xid, seq), so a resent batch adds nothing.
+Before step 2 the branch checks that it still holds the change the head office took last (its
+digest is kept there with the position): a database restored from an older backup does not, and
+stops pushing until `pos-admin branch recover` (`rewound`, `hq/recover.py`).
 Pull: the head office's own change log (its staff, branches, counters, catalog) with an (xid, seq)
 cursor kept here, read under one REPEATABLE READ snapshot and only below that snapshot's xmin.
 """
