@@ -198,6 +198,11 @@ def test_a_restore_with_nothing_sold_since_recovers_too(chain_sites, tmp_path):
         sync_until_sent(ln)
         ln.close()
     backup.restore(night.path, url)
+    cfg = tmp_path / "pos.toml"
+    cfg.write_text(f'[database]\nurl = "{url}"\n[counter]\nbranch = "LHR1"\ncode = "C1"\n'
+                   '[hq]\nrole = "branch"\nurl = "postgresql://nobody@127.0.0.1:1/none"\nbranch = "LHR1"\n')
+    r = run("pos_core.admin", "--config", str(cfg), "branch", "recover")   # the link is down
+    assert r.returncode == 1 and "cannot reach the head office" in r.stderr and "Traceback" not in r.stderr
     from sync_agent.hq.recover import recover
     with at(url):
         said: list[str] = []

@@ -18,6 +18,8 @@ def test_hq_text_says_what_waits_and_for_how_long():
     assert hq_text({"up": False, "pending": 42, "lag_s": 300}, utcnow()) == "[bold]HQ down[/] 42q 5m"
     assert hq_text({"up": False, "pending": 0}, None) == "[bold]HQ down[/] 0q never"
     assert "3 parked" in hq_text({"up": True, "pending": 1, "parked_up": 2, "parked_down": 1}, utcnow())
+    # a box restored from an older backup: the link stops pushing until `pos-admin branch recover`
+    assert "HQ stopped: restored" in hq_text({"up": False, "pending": 7, "rewound": "behind"}, utcnow())
 
 
 async def test_status_bar_shows_the_head_office_link(tmp_path, till_db):
