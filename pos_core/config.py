@@ -154,6 +154,7 @@ class HqConfig:
     branch: str = ""            # this box's branch code; defaults to [counter] branch
     push_seconds: float = 0.5   # how often an idle link looks for new changes
     timeout_seconds: int = 30   # a head-office call silent this long fails (a stalled link)
+    keep_days: int = 7          # confirmed change-log rows are kept this long (for a restored peer)
 
 
 @dataclass(frozen=True)
@@ -374,7 +375,8 @@ def _hq(r: "_Reader") -> HqConfig:
     seconds = r.decimal("hq.push_seconds", "0.5", minimum=Decimal("0.1"), maximum=Decimal(600))
     return HqConfig(role=role, url=url, password_file=r.get("hq.password_file", str, ""),
                     branch=r.get("hq.branch", str, "").upper(), push_seconds=float(seconds),
-                    timeout_seconds=r.check("hq.timeout_seconds", int, 30, lambda v: 2 <= v <= 600, "2..600"))
+                    timeout_seconds=r.check("hq.timeout_seconds", int, 30, lambda v: 2 <= v <= 600, "2..600"),
+                    keep_days=r.check("hq.keep_days", int, 7, lambda v: 0 <= v <= 3660, "0..3660"))
 
 
 def _courier_urls(r: "_Reader") -> dict[str, str]:
