@@ -120,6 +120,12 @@ TABLES: list[Table] = [
     Table("coupon_use", ("event_key",), "branch", UP, append_only=True),
     Table("order_promotion", ("uid",), "branch", UP, "order.branch", append_only=True),
     Table("commission_entry", ("event_key",), "branch", UP, "order.branch", append_only=True),
+    # -- issue 14: Shopify through the head office ----------------------------------------------
+    # A branch's Shopify job goes up with its stored payload and key; the head office's agent
+    # sends it and its outcome comes down to that branch only (row-level security). See
+    # shopify_relay.py.
+    Table("shopify_relay", ("job_uid",), "branch", UP, "branch"),
+    Table("shopify_outcome", ("job_uid",), "hq", DOWN),
 ]
 
 LOCAL_ONLY: dict[str, str] = {
@@ -143,6 +149,12 @@ LOCAL_ONLY: dict[str, str] = {
     "summary_watermark": "how far this site's summaries are brought up to date",
     "sales_daily": "a summary of the documents this site holds, recomputed there",
     "payments_daily": "a summary of the documents this site holds, recomputed there",
+    "sales_item_monthly": "a summary of the documents this site holds, recomputed there",
+    "sales_item_catalog": "the catalog groups this site's item summary was counted with",
+    "reorder_forecast": "this site's forecast from its own ledger, recomputed there",
+    # issue 14: a branch's copies of the head office's answers, for when the link is down
+    "chain_stock_copy": "the head office's last answer of every branch's stock, kept where it was asked",
+    "order_claim": "who holds an online order's lines, as the head office last told this branch",
 }
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
@@ -623,8 +635,13 @@ def _after_points(applier: Applier, v: dict) -> None:
 
 def _after_coupon_use(applier: Applier, v: dict) -> None:
     # At the head office: count a branch's use, so the coupon row going down carries every use.
+    # The use that reaches a Shopify code's limit ends the code in Shopify (the head office reads
+    # Shopify's codes, so it talks to Shopify): uses at two branches offline at once add up here.
     d = applier.d
     d.execute_sql(_sql(d, "UPDATE coupon SET uses = uses + 1 WHERE id = ?"), (v["coupon_id"],))
+    from . import coupons
+    from .models import PosOrder
+    coupons.queue_writeback(v["coupon_id"], PosOrder.get_by_id(v["order_id"]))
 
 
 _AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit,
@@ -654,7 +671,12 @@ _MERGE = {"customer": _merge_customer}
 
 def _after_apply(applier: Applier, table: str, values: dict, row_id: int) -> None:
     """A transfer's status is a projection of its receipt and settlements: rebuild it whenever
-    one of them, or the transfer itself, is applied here."""
+    one of them, or the transfer itself, is applied here. A branch's Shopify job arriving at the
+    head office becomes a job of the head office's outbox."""
+    if table == "shopify_relay":
+        from . import shopify_relay   # at the head office: the branch's job becomes one it sends
+        shopify_relay.arrived(row_id)
+        return
     if not table.startswith("transfer"):
         return
     if table == "transfer":

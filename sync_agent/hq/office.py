@@ -8,13 +8,14 @@ import logging
 import threading
 import time
 
-from pos_core import db, heartbeat, hq
+from pos_core import db, heartbeat, hq, shopify_relay
 from pos_core.models import utcnow
 
 log = logging.getLogger("sync_agent.hq")
 CHANNEL = "hq"
 RETRY_PARKED_SECONDS = 5.0
 PRUNE_SECONDS = 60.0
+PUBLISH_SECONDS = 0.5
 # Appliers working at once, each on its own connection and its own share of the branches: one
 # applier leaves a core idle while it waits on PostgreSQL (half its time), two keep both busy.
 APPLIERS = 2
@@ -24,6 +25,7 @@ class HeadOffice:
     def __init__(self, appliers: int = APPLIERS, keep_days: float = 7):
         self.last_retry = 0.0
         self.last_prune = -PRUNE_SECONDS
+        self.last_publish = 0.0
         self.applied = 0
         self.appliers = max(1, appliers)
         self.keep_days = keep_days
@@ -41,6 +43,10 @@ class HeadOffice:
             counts = hq.apply_inbox(part=(0, n))
             for k in total:
                 total[k] += counts[k]
+            # where the branches' Shopify jobs sent here have got to, for them to pull (issue 14)
+            if time.monotonic() - self.last_publish >= PUBLISH_SECONDS:
+                self.last_publish = time.monotonic()
+                shopify_relay.publish()
             if time.monotonic() - self.last_retry >= RETRY_PARKED_SECONDS:
                 self.last_retry = time.monotonic()
                 fixed = hq.retry_parked()
