@@ -13,7 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..errors import InvalidInput
-from .common import SIGN, Column, Filters, Report, order_where, pk_day, pk_hour, pk_weekday, query, rupees
+from .common import (SIGN, Column, Filters, Report, line_salesperson, order_where, pk_day, pk_hour, pk_weekday,
+                     query, rupees, salesperson_where)
 
 # dimension -> (key expression, label expression, joins needed, column label)
 DIMENSIONS = {
@@ -29,6 +30,7 @@ DIMENSIONS = {
                      {"product"}, "Sub-category"),
     "vendor": ("pr.vendor", "pr.vendor", {"product"}, "Vendor"),
     "option": ("v.option_text", "v.option_text", {"product"}, "Size / colour"),
+    "salesperson": ("COALESCE(sp.code, '')", "sp.name", {"salesperson"}, "Salesperson"),
 }
 WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
@@ -47,6 +49,7 @@ _JOINS = {
     "counter": "JOIN counter c ON c.id = o.counter_id",
     "cashier": "JOIN staff s ON s.id = o.cashier_id",
     "product": "JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id",
+    "salesperson": f"LEFT JOIN staff sp ON sp.id = {line_salesperson()}",
 }
 
 
@@ -56,7 +59,10 @@ def _line_sql(f: Filters, joins: set[str]) -> tuple[str, str, list]:
         joins = joins | {"product"}
         where += " AND pr.category = ?"
         params.append(f.category)
-    join_sql = " ".join(_JOINS[j] for j in ("branch", "counter", "cashier", "product") if j in joins)
+    sp_sql, sp_params = salesperson_where(f)
+    where += sp_sql
+    params += sp_params
+    join_sql = " ".join(_JOINS[j] for j in ("branch", "counter", "cashier", "product", "salesperson") if j in joins)
     return f"FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id {join_sql}", where, params
 
 
@@ -81,7 +87,7 @@ _SD_LABEL = {"branch": " JOIN branch b ON b.id = x.k",
 
 
 def summarised(f: Filters) -> bool:
-    return USE_SUMMARIES and f.category is None and f.method is None
+    return USE_SUMMARIES and f.category is None and f.method is None and f.salesperson_id is None
 
 
 def sd_where(f: Filters) -> tuple[str, str, list]:
@@ -178,6 +184,8 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
     if limit:
         sql += f" LIMIT {int(limit)}"
     rows = [[r[0] if r[0] is not None else "", r[1] or ""] + _measures(r[2:]) for r in query(sql, params)]
+    if dimension == "salesperson":
+        rows = [r if r[0] else [r[0], "(no salesperson)"] + r[2:] for r in rows]
     if dimension == "hour":
         rows = [[f"{int(r[0]):02d}:00", ""] + r[2:] for r in rows]
     cols = [Column("key", heading, "date" if dimension == "day" else "text"), Column("name", "Name")] + MEASURES

@@ -371,12 +371,30 @@ def _items_first_month(marks: dict[str, int], open_day: str) -> str | None:
     return first[:7] if first else None
 
 
+_CHAIN_READY: set = set()
+
+
+def _chain_table() -> None:
+    # sales_item_chain joined migration 11 after a first version of it had been merged (never
+    # released): a database stamped 11 without it gets it here once, with its rows built.
+    key = id(db.database.obj) if hasattr(db.database, "obj") else 0
+    if key in _CHAIN_READY:
+        return
+    if not db.database.table_exists("sales_item_chain"):
+        from ..models import SalesItemChain
+        with db.write():
+            db.database.create_tables([SalesItemChain])
+            query("DELETE FROM summary_watermark WHERE name = ?", [_ITEMS], fetch=False)
+    _CHAIN_READY.add(key)
+
+
 def refresh_items(groups: bool = False) -> str | None:
     """Bring sales_item_monthly up to the last closed day; returns the first month recomputed, or
     None when nothing changed (no write). `groups`: a report about to use the basket counts per
     group checks first that no item changed group since (else everything is recomputed)."""
     if not writes_allowed():
         return None
+    _chain_table()
     open_day, open_start = open_from()
     marks = _watermarks(_ITEMS, _ITEMS_ID)
     first = _items_first_month(marks, open_day)
