@@ -139,9 +139,9 @@ def _return_reasons(database) -> None:
 def _item_summaries(database) -> None:
     """Issue 15: the per-item monthly sales summary and the stored reorder forecasts. Existing
     documents are summed in here, so the first report after the upgrade is already fast."""
-    from .models import ReorderForecast, SalesItemCatalog, SalesItemMonthly
+    from .models import ReorderForecast, SalesItemCatalog, SalesItemChain, SalesItemMonthly
     from .reports import summary
-    database.create_tables([SalesItemMonthly, SalesItemCatalog, ReorderForecast])
+    database.create_tables([SalesItemMonthly, SalesItemChain, SalesItemCatalog, ReorderForecast])
     summary.refresh_items()
     summary.refresh_sales()   # the daily summaries now also watch for late documents: one full pass
 
