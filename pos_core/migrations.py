@@ -135,6 +135,16 @@ def _return_reasons(database) -> None:
         m.add_column("pos_order", "return_note", Text(default="")))
 
 
+def _item_summaries(database) -> None:
+    """Issue 15: the per-item monthly sales summary and the stored reorder forecasts. Existing
+    documents are summed in here, so the first report after the upgrade is already fast."""
+    from .models import ReorderForecast, SalesItemCatalog, SalesItemMonthly
+    from .reports import summary
+    database.create_tables([SalesItemMonthly, SalesItemCatalog, ReorderForecast])
+    summary.refresh_items()
+    summary.refresh_sales()   # the daily summaries now also watch for late documents: one full pass
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -147,6 +157,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (9, "chain workflows: transfer receipts and settlements", _transfer_receipts),
     (10, "drafts keep their coupon and salespeople", _draft_extras),
     (15, "refunds record a return reason", _return_reasons),
+    (11, "back office: monthly item summary, stored reorder forecasts", _item_summaries),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 

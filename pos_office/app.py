@@ -347,7 +347,7 @@ class OfficeApp(App):
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def run_report(self, key: str, f: Filters) -> None:
         try:
-            rep = reports.run(key, f)
+            rep = reports.run(key, f, background=True)   # this thread only yields the CPU to the tills
             self.call_from_thread(self._show, key, f, rep, None)
         except PosError as exc:
             self.call_from_thread(self._show, key, f, None, str(exc))

@@ -30,7 +30,16 @@ def _where(f: Filters) -> tuple[str, list]:
     return where + sp_sql, params + sp_params
 
 
-def by_item(f: Filters) -> Report:
+def _by_item_rows(f: Filters) -> list[tuple]:
+    """(SKU, name, sold, returned, restocked, in exchanges, refunded paisa) per item refunded."""
+    from .sales import item_where, items_summarised
+    if items_summarised(f):
+        frm, where, params = item_where(f)
+        return query(
+            "SELECT s.sku, MIN(s.name), SUM(CASE WHEN s.kind = 'sale' THEN s.units ELSE 0 END), "
+            "SUM(CASE WHEN s.kind = 'refund' THEN s.units ELSE 0 END), SUM(s.restocked_units), SUM(s.exchange_units), "
+            f"SUM(CASE WHEN s.kind = 'refund' THEN s.net_paisa ELSE 0 END) {frm} WHERE {where} GROUP BY s.sku "
+            "HAVING SUM(CASE WHEN s.kind = 'refund' THEN s.units ELSE 0 END) > 0 ORDER BY 4 DESC, 1", params)
     where, params = _where(f)
     # Only items refunded in the period can have a row: read their lines alone (refunds are a few
     # per cent of documents, so this skips most of a year's lines).
@@ -38,7 +47,7 @@ def by_item(f: Filters) -> Report:
     where += (" AND l.variant_id IN (SELECT rl.variant_id FROM pos_order_line rl JOIN pos_order ro "
               f"ON ro.id = rl.order_id WHERE {rwhere} AND ro.kind = 'refund')")
     params += rparams
-    rows = query(
+    return query(
         "SELECT l.sku, MIN(l.name), SUM(CASE WHEN o.kind = 'sale' THEN l.qty ELSE 0 END), "
         "SUM(CASE WHEN o.kind = 'refund' THEN l.qty ELSE 0 END), "
         "SUM(CASE WHEN o.kind = 'refund' AND l.restock THEN l.qty ELSE 0 END), "
@@ -46,6 +55,10 @@ def by_item(f: Filters) -> Report:
         "SUM(CASE WHEN o.kind = 'refund' THEN l.total_paisa ELSE 0 END) "
         f"FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id WHERE {where} GROUP BY l.sku "
         "HAVING SUM(CASE WHEN o.kind = 'refund' THEN l.qty ELSE 0 END) > 0 ORDER BY 4 DESC, 1", params)
+
+
+def by_item(f: Filters) -> Report:
+    rows = _by_item_rows(f)
     out = [[sku, name, int(sold), int(back), _rate(int(back), int(sold)), int(restocked), int(back) - int(restocked),
             int(exch), rupees(value)] for sku, name, sold, back, restocked, exch, value in rows]
     cols = [Column("sku", "SKU"), Column("name", "Item"), Column("sold", "Sold", "int"), Column("returned", "Returned", "int"),
