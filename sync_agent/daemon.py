@@ -74,7 +74,12 @@ class Agent:
         catalog_import.set_category_rules(cfg.categories)  # department > category > sub, [categories]
         self.stop = stop or threading.Event()
         self.client = client
-        if self.client is None and cfg.shopify.enabled:
+        # Issue 14: a chain branch whose Shopify work goes through the head office never talks to
+        # Shopify (and needs no token): its agent hands the jobs over on the hq channel.
+        self.shopify_via_hq = cfg.hq.role == "branch" and cfg.hq.shopify == "head-office"
+        if self.shopify_via_hq:
+            self.client = None
+        elif self.client is None and cfg.shopify.enabled:
             self.client = ShopifyClient(cfg.shopify, cfg.path)
         self.backoff = _backoff_from_env()
         self.worker = OutboxWorker(self.client, stop=self.stop, **self.backoff) if self.client else None
@@ -93,6 +98,7 @@ class Agent:
         if cfg.hq.role == "branch":
             from .hq.link import BranchLink
             self.hq = BranchLink.from_config(cfg)
+            self.hq.relay_shopify = self.shopify_via_hq
         elif cfg.hq.role == "head-office":
             from .hq.office import HeadOffice
             self.hq = HeadOffice()
@@ -271,6 +277,9 @@ class Agent:
     def _beat_shopify(self) -> None:
         depths = outbox.queue_depths()
         kwargs = {"detail": {"queue": depths.get("shopify", {}), "pid": os.getpid()}}
+        if self.shopify_via_hq:
+            from pos_core import shopify_relay
+            kwargs["detail"].update(via="head-office", where=shopify_relay.summary())
         if self.last_contact:
             kwargs["contact"] = self.last_contact
         if self.last_error is not None:
