@@ -149,6 +149,9 @@ LOCAL_ONLY: dict[str, str] = {
     "summary_watermark": "how far this site's summaries are brought up to date",
     "sales_daily": "a summary of the documents this site holds, recomputed there",
     "payments_daily": "a summary of the documents this site holds, recomputed there",
+    "sales_item_monthly": "a summary of the documents this site holds, recomputed there",
+    "sales_item_catalog": "the catalog groups this site's item summary was counted with",
+    "reorder_forecast": "this site's forecast from its own ledger, recomputed there",
 }
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
@@ -516,8 +519,13 @@ def _after_points(applier: Applier, v: dict) -> None:
 
 def _after_coupon_use(applier: Applier, v: dict) -> None:
     # At the head office: count a branch's use, so the coupon row going down carries every use.
+    # The use that reaches a Shopify code's limit ends the code in Shopify (the head office reads
+    # Shopify's codes, so it talks to Shopify): uses at two branches offline at once add up here.
     d = applier.d
     d.execute_sql(_sql(d, "UPDATE coupon SET uses = uses + 1 WHERE id = ?"), (v["coupon_id"],))
+    from . import coupons
+    from .models import PosOrder
+    coupons.queue_writeback(v["coupon_id"], PosOrder.get_by_id(v["order_id"]))
 
 
 _AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit,

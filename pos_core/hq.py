@@ -431,35 +431,10 @@ def parked(limit: int = 100) -> list[dict]:
             for r in rows]
 
 
-# --- store credit spent twice (issue 14) ---------------------------------------------------------
+# --- store credit and points spent twice (issue 14) ---------------------------------------------
 
-def overdrafts() -> list[dict]:
-    """Customers whose store credit went below zero at the head office: two branches spent the same
-    credit while one of them had not heard of the other's spend. Nothing is clipped: every entry
-    stands as the branch made it, and the balance shows what is owed. Each overdraft names the
-    spends since the customer's last credit before it went negative, with the branch that made
-    each (from the inbox), for a manager to settle with the customer."""
-    from .models import CreditEntry, Customer
-    out = []
-    for c in Customer.select().where(Customer.store_credit_paisa < 0).order_by(Customer.phone):
-        entries = list(CreditEntry.select().where(CreditEntry.customer == c.id)
-                       .order_by(CreditEntry.created_at, CreditEntry.id))
-        running, start = 0, None   # start: where the balance last went (and stayed) below zero
-        for i, e in enumerate(entries):
-            running += e.delta_paisa
-            if running < 0 and start is None:
-                start = i
-            elif running >= 0:
-                start = None
-        start = len(entries) if start is None else start
-        last_credit = max((i for i in range(start) if entries[i].delta_paisa > 0), default=-1)
-        spends = [e for e in entries[last_credit + 1:] if e.delta_paisa < 0]
-        keys = [chain.key_text({"event_key": e.event_key}) for e in spends]
-        where = dict(db.database.execute_sql(
-            "SELECT key, branch_code FROM hq_inbox WHERE table_name = 'credit_entry' AND key = ANY(%s)",
-            (keys,)).fetchall()) if keys else {}
-        out.append({"phone": c.phone, "name": c.name, "balance_paisa": c.store_credit_paisa,
-                    "documents": [{"branch": where.get(k, "head office"), "doc_ref": e.doc_ref,
-                                   "delta_paisa": e.delta_paisa, "at": e.created_at}
-                                  for e, k in zip(spends, keys)]})
-    return out
+def overdrafts(what: str | None = None) -> list[dict]:
+    """Customers whose store credit or points went below zero here and are not settled yet
+    (see pos_core/overdrafts.py)."""
+    from . import overdrafts as od
+    return od.open_list(what)

@@ -138,6 +138,25 @@ def _shopify_via_hq(database) -> None:
         m.add_index("outbox_job", ("origin_branch",), False))
 
 
+def _return_reasons(database) -> None:
+    """Issue 15: a refund records why the goods came back (a short list) and the cashier's note."""
+    from peewee import CharField as Char, TextField as Text
+    from playhouse.migrate import SchemaMigrator, migrate as run
+    m = SchemaMigrator.from_database(database)
+    run(m.add_column("pos_order", "return_reason", Char(default="", max_length=16)),
+        m.add_column("pos_order", "return_note", Text(default="")))
+
+
+def _item_summaries(database) -> None:
+    """Issue 15: the per-item monthly sales summary and the stored reorder forecasts. Existing
+    documents are summed in here, so the first report after the upgrade is already fast."""
+    from .models import ReorderForecast, SalesItemCatalog, SalesItemMonthly
+    from .reports import summary
+    database.create_tables([SalesItemMonthly, SalesItemCatalog, ReorderForecast])
+    summary.refresh_items()
+    summary.refresh_sales()   # the daily summaries now also watch for late documents: one full pass
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -149,6 +168,8 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
     (9, "chain workflows: transfer receipts and settlements", _transfer_receipts),
     (10, "drafts keep their coupon and salespeople", _draft_extras),
+    (15, "refunds record a return reason", _return_reasons),
+    (11, "back office: monthly item summary, stored reorder forecasts", _item_summaries),
     (12, "chain: branch Shopify jobs sent by the head office", _shopify_via_hq),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)

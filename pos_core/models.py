@@ -9,7 +9,8 @@ import json
 import uuid
 
 from peewee import (
-    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
+    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, DoubleField, ForeignKeyField,
+    IntegerField,
     Model, TextField,
 )
 
@@ -217,6 +218,9 @@ class PosOrder(BaseModel):
     buyer = JSONField(null=True)                 # {"name","cnic","ntn","phone"} for FBR
     note = TextField(default="")
     draft_coupon = CharField(default="")  # migration 10: a parked draft keeps its coupon code
+    # migration 15: on a refund, why the goods came back (refunds.REASONS) and the cashier's words
+    return_reason = CharField(default="", max_length=16)
+    return_note = TextField(default="")
     fbr_invoice_number = CharField(null=True)
     fbr_offline = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
@@ -961,3 +965,66 @@ class ShopifyOutcome(BaseModel):
 
 RELAY_MODELS = [ShopifyRelay, ShopifyOutcome]
 MODELS += RELAY_MODELS  # issue 14
+
+
+# --- issue 15: item-level summaries and stored reorder forecasts (migration 11) ---------------
+
+class SalesItemMonthly(BaseModel):
+    """Counter lines summed per Pakistan month, branch, item (variant and the SKU sold) and kind,
+    for the item-level reports (by item, category, vendor, size, margin, returns, sell-through).
+    The current month holds its closed days only; `reports.summary.refresh_items` recomputes the
+    months touched since the last refresh, and tests hold every row equal to the documents.
+    `docs_*` count the documents in which this line is the first of its group (the SKU, the
+    department, ...), so that summing them over a group counts each basket once."""
+    month = CharField(max_length=7)         # YYYY-MM, Pakistan
+    branch = ForeignKeyField(Branch)
+    variant = ForeignKeyField(Variant)
+    sku = CharField()
+    kind = CharField(max_length=8)          # sale, refund
+    name = CharField()                      # MIN(line name), as the documents report shows
+    units = IntegerField()
+    gross_paisa = BigIntegerField()
+    discount_paisa = BigIntegerField()
+    net_paisa = BigIntegerField()
+    tax_paisa = BigIntegerField()
+    excl_paisa = BigIntegerField()
+    restocked_units = IntegerField()
+    exchange_units = IntegerField()
+    docs_item = IntegerField()
+    docs_department = IntegerField()
+    docs_category = IntegerField()
+    docs_sub_category = IntegerField()
+    docs_vendor = IntegerField()
+    docs_option = IntegerField()
+
+    class Meta:
+        indexes = ((("month", "branch", "variant", "sku", "kind"), True),)
+
+
+class SalesItemCatalog(BaseModel):
+    """The catalog groups (department, category, ...) each item had when `docs_*` were counted: a
+    product moved to another category makes the counts stale, and the next refresh rebuilds them."""
+    variant = ForeignKeyField(Variant, primary_key=True)
+    department = CharField(default="")
+    category = CharField(default="")
+    sub_category = CharField(default="")
+    vendor = CharField(default="")
+    option_text = CharField(default="")
+
+
+class ReorderForecast(BaseModel):
+    """The reorder forecast per item and branch as of one Pakistan day (reports.reorder), stored so
+    the reorder and rebalancing reports read it instead of forecasting ~150,000 series each time.
+    Quantities are units (floats are fine for a forecast; money is never here)."""
+    variant = ForeignKeyField(Variant)
+    branch = ForeignKeyField(Branch)
+    level = DoubleField()
+    demand = DoubleField()
+    safety = DoubleField()
+    need = IntegerField()
+
+    class Meta:
+        indexes = ((("variant", "branch"), True),)
+
+
+MODELS += [SalesItemMonthly, SalesItemCatalog, ReorderForecast]

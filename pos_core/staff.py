@@ -30,6 +30,7 @@ NEEDS = {
     "cash_out": "supervisor",
     "retry_sync": "supervisor",
     "stock_fix": "manager",
+    "settle_overdraft": "manager",
     "manage_staff": "admin",
 }
 

@@ -51,6 +51,12 @@ def nightly_backup_trigger():
     return CronTrigger(hour=2, minute=30, timezone="Asia/Karachi")
 
 
+def reports_nightly_trigger():
+    # After the day has closed (summary.SETTLE, an hour) and before the nightly backup.
+    from apscheduler.triggers.cron import CronTrigger
+    return CronTrigger(hour=1, minute=30, timezone="Asia/Karachi")
+
+
 def _backoff_from_env() -> dict:
     """POS_AGENT_BACKOFF="base,cap" (seconds) tunes the per-job retry backoff (tests use it)."""
     raw = os.environ.get("POS_AGENT_BACKOFF", "")
@@ -318,6 +324,16 @@ class Agent:
         with database.connection_context():
             heartbeat.beat("backup", error="", detail={"last": info.path.name, "bytes": info.size})
 
+    def reports_nightly(self) -> None:
+        """The back office's summaries and reorder forecasts, brought up to date at night."""
+        from pos_core import reports
+        try:
+            with database.connection_context():
+                done = reports.nightly()
+            log.info("back-office summaries refreshed: %s", done)
+        except Exception as exc:  # noqa: BLE001 - the reports compute what they need on demand
+            log.warning("back-office summaries failed: %s", exc)
+
     def watchdog(self) -> None:
         sdnotify.notify("WATCHDOG=1")
 
@@ -378,6 +394,7 @@ class Agent:
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)
+        sched.add_job(self.reports_nightly, reports_nightly_trigger(), id="reports-nightly", replace_existing=True)
         period = sdnotify.watchdog_period()
         if period:
             sched.add_job(self.watchdog, "interval", seconds=period, id="watchdog", next_run_time=now)

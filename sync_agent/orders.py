@@ -25,7 +25,8 @@ from .shopify.client import ShopifyClient, ShopifyError
 log = logging.getLogger("pos.agent.orders")
 OVERLAP = dt.timedelta(minutes=2)
 FIRST_POLL_DAYS = 14
-ORDER_JOB_KINDS = ("fulfillment_create", "tags_add", "inventory_set", "variant_barcodes", "tracking_update")
+ORDER_JOB_KINDS = ("fulfillment_create", "tags_add", "inventory_set", "variant_barcodes", "tracking_update",
+                   "discount_deactivate")
 
 
 def poll(client: ShopifyClient, cod_gateways: tuple[str, ...], now: dt.datetime | None = None) -> int:
@@ -209,8 +210,14 @@ def update_tracking(client: ShopifyClient, job: OutboxJob) -> dict:
     return {"fulfillmentId": ((data["fulfillmentTrackingInfoUpdate"].get("fulfillment") or {}).get("id") or fid)}
 
 
+def _deactivate_discount(client: ShopifyClient, job: OutboxJob) -> dict:
+    from . import discounts  # issue 16: a Shopify code used up at the till ends in Shopify
+    return discounts.deactivate(client, job)
+
+
 HANDLERS = {"fulfillment_create": create_fulfillment, "tags_add": add_tags, "inventory_set": set_quantity,
-            "variant_barcodes": _set_barcodes, "tracking_update": update_tracking}
+            "variant_barcodes": _set_barcodes, "tracking_update": update_tracking,
+            "discount_deactivate": _deactivate_discount}
 
 
 def _fulfillment_state(client: ShopifyClient, order_id: str) -> dict:
