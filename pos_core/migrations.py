@@ -134,8 +134,7 @@ def _shopify_via_hq(database) -> None:
     database.create_tables(RELAY_MODELS)
     m = SchemaMigrator.from_database(database)
     run(m.add_column("outbox_job", "via_hq", OutboxJob.via_hq),
-        m.add_column("outbox_job", "origin_branch", OutboxJob.origin_branch),
-        m.add_index("outbox_job", ("origin_branch",), False))
+        m.add_column("outbox_job", "origin_branch", OutboxJob.origin_branch))   # (with its index)
 
 
 def _return_reasons(database) -> None:
