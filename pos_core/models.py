@@ -921,52 +921,6 @@ WORKFLOW_MODELS = [TransferReceipt, TransferReceiptLine, TransferSettlement]
 MODELS += WORKFLOW_MODELS  # issue 14
 
 
-# --- issue 14: a branch's Shopify jobs sent by the head office's agent (migration 12) ------------
-
-class ShopifyRelay(BaseModel):
-    """A branch's Shopify outbox job handed to the head office: the stored payload (exact JSON
-    text) and idempotency key, unchanged. The branch's row; `retries` counts the retries a person
-    asked for at the branch, `hq_status` the last outcome the branch heard (so a head office
-    restored from an older backup does not send again what it had sent)."""
-    job_uid = CharField(unique=True)
-    branch = ForeignKeyField(Branch)
-    kind = CharField(max_length=32)
-    payload = TextField()
-    idempotency_key = CharField()
-    doc_type = CharField(max_length=24)
-    doc_ref = CharField()
-    depends_on = CharField(null=True)
-    retries = IntegerField(default=0)
-    hq_status = CharField(max_length=24, default="")
-    created_at = DateTimeField(default=utcnow)
-    updated_at = DateTimeField(default=utcnow)
-
-    class Meta:
-        table_name = "shopify_relay"
-
-
-class ShopifyOutcome(BaseModel):
-    """Where the head office's copy of a branch's job has got to: the head office's row, read only
-    by that branch (row-level security)."""
-    job_uid = CharField(unique=True)
-    branch = ForeignKeyField(Branch)
-    status = CharField(max_length=24)
-    last_error = TextField(default="")
-    idempotency_key = CharField()
-    attempts = IntegerField(default=0)
-    result = TextField(default="{}")          # JSON: what Shopify gave back (fulfillment id, ...)
-    first_sent_at = CharField(default="")     # when the head office first sent it (the key's age)
-    job_updated_at = DateTimeField(null=True)
-    updated_at = DateTimeField(default=utcnow)
-
-    class Meta:
-        table_name = "shopify_outcome"
-
-
-RELAY_MODELS = [ShopifyRelay, ShopifyOutcome]
-MODELS += RELAY_MODELS  # issue 14
-
-
 # --- issue 15: item-level summaries and stored reorder forecasts (migration 11) ---------------
 
 class SalesItemMonthly(BaseModel):
@@ -1028,3 +982,86 @@ class ReorderForecast(BaseModel):
 
 
 MODELS += [SalesItemMonthly, SalesItemCatalog, ReorderForecast]
+
+
+# --- issue 14: what a chain branch keeps of the head office's answers (migration 16) ----------
+# Both are this site's copies of answers it got over the link, for when the link is down; neither
+# travels (chain.LOCAL_ONLY).
+
+class ChainStockCopy(BaseModel):
+    """The head office's last answer of `hq_stock()` for an item at one branch: Branch Sync and
+    Ctrl+K show it, with its age, while the head office cannot be reached."""
+    sku = CharField(max_length=64)
+    branch_code = CharField(max_length=16)
+    on_hand = IntegerField()
+    in_transit = IntegerField()
+    as_of = DateTimeField(null=True)            # UTC: that branch's last contact with the head office
+    fetched_at = DateTimeField(default=utcnow)  # UTC: when this site asked
+
+    class Meta:
+        table_name = "chain_stock_copy"
+        indexes = ((("sku", "branch_code"), True),)
+
+
+class OrderClaim(BaseModel):
+    """Who holds an online order's line, as the head office last told this branch (a claim it was
+    granted, or the branch named in a refusal). Claims are decided at the head office; this copy lets
+    dispatch, delivered and returned be checked when the link is down."""
+    order_shopify_id = CharField(max_length=255)
+    line_id = CharField(max_length=255)
+    branch_code = CharField(max_length=16)
+    told_at = DateTimeField(default=utcnow)     # UTC
+
+    class Meta:
+        table_name = "order_claim"
+        indexes = ((("order_shopify_id", "line_id"), True),)
+
+
+COPY_MODELS = [ChainStockCopy, OrderClaim]
+MODELS += COPY_MODELS  # issue 14, migration 16
+
+
+# --- issue 14: a branch's Shopify jobs sent by the head office's agent (migration 12) ------------
+
+class ShopifyRelay(BaseModel):
+    """A branch's Shopify outbox job handed to the head office: the stored payload (exact JSON
+    text) and idempotency key, unchanged. The branch's row; `retries` counts the retries a person
+    asked for at the branch, `hq_status` the last outcome the branch heard (so a head office
+    restored from an older backup does not send again what it had sent)."""
+    job_uid = CharField(unique=True)
+    branch = ForeignKeyField(Branch)
+    kind = CharField(max_length=32)
+    payload = TextField()
+    idempotency_key = CharField()
+    doc_type = CharField(max_length=24)
+    doc_ref = CharField()
+    depends_on = CharField(null=True)
+    retries = IntegerField(default=0)
+    hq_status = CharField(max_length=24, default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "shopify_relay"
+
+
+class ShopifyOutcome(BaseModel):
+    """Where the head office's copy of a branch's job has got to: the head office's row, read only
+    by that branch (row-level security)."""
+    job_uid = CharField(unique=True)
+    branch = ForeignKeyField(Branch)
+    status = CharField(max_length=24)
+    last_error = TextField(default="")
+    idempotency_key = CharField()
+    attempts = IntegerField(default=0)
+    result = TextField(default="{}")          # JSON: what Shopify gave back (fulfillment id, ...)
+    first_sent_at = CharField(default="")     # when the head office first sent it (the key's age)
+    job_updated_at = DateTimeField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "shopify_outcome"
+
+
+RELAY_MODELS = [ShopifyRelay, ShopifyOutcome]
+MODELS += RELAY_MODELS  # issue 14

@@ -129,6 +129,7 @@ class ReportsScreen(Screen):
         Binding("ctrl+p", "print", "Print", id="office.print"),
         Binding("ctrl+l", "toggle_list", "List", id="office.list"),
         Binding("ctrl+t", "tags", "Tags", id="office.tags"),
+        Binding("ctrl+u", "staff", "Staff", id="office.staff"),
         Binding("ctrl+q", "app.quit", "Quit", id="office.quit"),
     ]
 
@@ -238,6 +239,10 @@ class ReportsScreen(Screen):
     def action_tags(self) -> None:
         from .tags import TagsScreen  # price tags for a picked list (issue 17)
         self.app.push_screen(TagsScreen())
+
+    def action_staff(self) -> None:
+        from .staff import StaffScreen  # people, roles, PINs, branches (issue 14)
+        self.app.push_screen(StaffScreen())
 
     def action_toggle_list(self) -> None:
         lst = self.query_one("#reports")
