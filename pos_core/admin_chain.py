@@ -3,7 +3,9 @@
     pos-admin hq init                 make this PostgreSQL database the chain's head office
     pos-admin hq status               every branch: last contact, lag in rows and seconds, parked rows
     pos-admin hq parked               rows the head office could not apply, with the reason
-    pos-admin hq overdrafts           store credit spent twice at two branches offline (exit 1 while any)
+    pos-admin hq overdrafts           store credit or points spent twice at two branches offline (exit 1 while any)
+    pos-admin hq overdrafts --settled the settled ones: who, how, the note, the documents
+    pos-admin hq overdrafts settle PHONE --how writeoff|charge --note TEXT --staff CODE [--what credit|points]
     pos-admin hq claims ORDER         which branch holds each line of an online order
     pos-admin hq release ORDER [LINE...]   give back a claim (a manager's override)
     pos-admin branch add CODE [NAME]  (head office) the branch's login; its password is printed once
@@ -14,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import chain, config as configmod, hq, migrations
+from . import chain, config as configmod, hq, migrations, overdrafts
 from .errors import InvalidInput
 
 COMMANDS = ("hq", "branch")
@@ -24,8 +26,18 @@ def add_commands(sub) -> None:
     h = sub.add_parser("hq", help="the chain's head office").add_subparsers(dest="action", required=True)
     h.add_parser("init", help="make this PostgreSQL database the head office (schema, roles, row security)")
     h.add_parser("status", help="every branch: last contact, lag in rows and seconds, parked rows")
-    h.add_parser("overdrafts", help="store credit spent twice at two branches offline: who, how much, "
-                                    "and each branch's document (exit 1 while any)")
+    o = h.add_parser("overdrafts", help="store credit or points spent twice at two branches offline: who, how "
+                                        "much, and each branch's document (exit 1 while any)")
+    o.add_argument("--settled", action="store_true", help="list the settled overdrafts instead")
+    os_ = o.add_subparsers(dest="overdraft_action")
+    st = os_.add_parser("settle", help="a manager settles a customer's overdraft with an entry of its own")
+    st.add_argument("phone")
+    st.add_argument("--how", required=True, choices=overdrafts.HOWS,
+                    help="writeoff: the shop bears it, the balance returns to zero; "
+                         "charge: the customer owes it, the balance stays below zero")
+    st.add_argument("--note", required=True, help="what was agreed with the customer")
+    st.add_argument("--staff", required=True, help="your staff code (a manager; your PIN is asked for)")
+    st.add_argument("--what", choices=overdrafts.WHATS, help="credit or points, when both are overdrawn")
     c = h.add_parser("claims", help="which branch holds each line of an online order")
     c.add_argument("order", help="the order's Shopify id (gid://shopify/Order/...)")
     r = h.add_parser("release", help="give back a branch's claim on an order's lines (all, or those named)")
@@ -80,17 +92,7 @@ def run(args, cfg) -> int:
                 print(f"{line}: {branch}'s claim given back")
             return 0
         if args.action == "overdrafts":
-            rows = hq.overdrafts()
-            if not rows:
-                print("no store credit overdrawn")
-                return 0
-            for r in rows:
-                print(f"{r['phone']} {r['name'] or '(no name)'}: store credit Rs {_rs(r['balance_paisa'])} "
-                      f"(overdrawn; settle with the customer)")
-                for d in r["documents"]:
-                    print(f"    {d['branch']:8} {d['doc_ref']:24} Rs {_rs(d['delta_paisa'])}  "
-                          f"{d['at']:%Y-%m-%d %H:%M} UTC")
-            return 1
+            return _overdrafts(args)
         if args.action == "parked":
             rows = hq.parked(args.limit)
             if not rows:
@@ -108,9 +110,48 @@ def run(args, cfg) -> int:
     return 2
 
 
-def _rs(paisa: int) -> str:
-    from decimal import Decimal
-    return f"{Decimal(paisa) / 100:,.2f}"
+def _overdrafts(args) -> int:
+    amount = overdrafts.amount_text
+    if args.overdraft_action == "settle":
+        from .admin_stock import _staff_code
+        person = _staff_code(args.staff)
+        r = overdrafts.settle(args.phone, args.how, args.note, person.id, what=args.what)
+        if not r["done"]:
+            print(f"{r['phone']}: {r['reason']}")
+            return 0
+        owed = amount(r["what"], r["owed"]) + (" of store credit" if r["what"] == "credit" else "")
+        after = amount(r["what"], r["balance_after"])
+        if r["how"] == "writeoff":
+            print(f"{r['phone']}: {owed} written off; balance now {after}")
+        else:
+            print(f"{r['phone']}: {owed} charged to the customer; her balance stays {after} "
+                  f"until what she earns (or pays in) brings it back")
+        return 0
+    if args.settled:
+        rows = overdrafts.history()
+        if not rows:
+            print("no overdraft settled yet")
+        for r in rows:
+            how = "written off" if r["how"] == "writeoff" else "charged to the customer"
+            print(f"{r['at']:%Y-%m-%d %H:%M} UTC {r['customer']} {_what(r['what'])} {amount(r['what'], r['balance'])}: "
+                  f"{how} by {r['by']}: {r['note']}")
+            for d in r.get("documents") or []:
+                print(f"    {d['branch']:8} {d['doc_ref']:24} {amount(r['what'], d['delta'])}")
+        return 0
+    rows = hq.overdrafts()
+    if not rows:
+        print("no store credit or points overdrawn")
+        return 0
+    for r in rows:
+        print(f"{r['phone']} {r['name'] or '(no name)'}: {_what(r['what'])} {amount(r['what'], r['balance'])} "
+              f"(overdrawn; settle with the customer: `pos-admin hq overdrafts settle {r['phone']} ...`)")
+        for d in r["documents"]:
+            print(f"    {d['branch']:8} {d['doc_ref']:24} {amount(r['what'], d['delta'])}  {d['at']:%Y-%m-%d %H:%M} UTC")
+    return 1
+
+
+def _what(what: str) -> str:
+    return "store credit" if what == "credit" else "loyalty points"
 
 
 def _need_hq() -> None:

@@ -13,11 +13,13 @@ import re
 
 from peewee import fn
 
-from . import db
+from . import db, outbox
 from .errors import InvalidInput
 from .models import Coupon, CouponUse, PosOrder, Promotion, utcnow
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,63}$")
+WRITEBACK_KIND = "discount_deactivate"
+SHOPIFY_GID = "gid://shopify/"
 
 
 def normalise(code: str) -> str:
@@ -86,6 +88,21 @@ def redeem(c: Coupon, order: PosOrder, customer_id: int | None, bill_paisa: int,
         raise InvalidInput(f"this customer has just used coupon {c.code} at another till")
     CouponUse.insert(coupon=c.id, order=order.id, customer=customer_id, event_key=f"coupon:{order.uid}",
                      created_at=now).execute()
+
+
+def queue_writeback(coupon_id: int, order: PosOrder) -> bool:
+    """After a use is counted, in the same transaction (the sale's at the till; the applier's at
+    the head office, which counts every branch's uses): a Shopify code this use has used up
+    (single use, or the last of its usage limit) gets a job that ends it in Shopify, so it no longer
+    works online. Per-customer limits and unlimited codes are only counted here."""
+    c = Coupon.get_by_id(coupon_id)
+    promo_uid = Promotion.select(Promotion.uid).where(Promotion.id == c.promotion_id).scalar() or ""
+    if c.max_uses is None or c.uses != c.max_uses or not promo_uid.startswith(SHOPIFY_GID):
+        return False
+    outbox.enqueue(outbox.SHOPIFY, WRITEBACK_KIND, {"discountId": promo_uid, "code": c.code, "uses": c.uses,
+                                                    "usageLimit": c.max_uses, "orderNumber": order.number},
+                   "pos_order", order.uid)
+    return True
 
 
 # --- Shopify's discount codes (read by the agent) ------------------------------------------------

@@ -50,8 +50,9 @@ def get_or_create(phone: str, name: str = "") -> Customer:
 
 
 def add_credit(customer_id: int, delta_paisa: int, doc_ref: str, event_key: str,
-               staff_id: int | None = None) -> None:
-    """Move store credit; call inside the document's transaction."""
+               staff_id: int | None = None) -> bool:
+    """Move store credit; call inside the document's transaction. False when the event key was
+    recorded before (nothing changed)."""
     inserted = (CreditEntry.insert(customer=customer_id, delta_paisa=delta_paisa, doc_ref=doc_ref,
                                    event_key=event_key, staff=staff_id, created_at=utcnow())
                 .on_conflict_ignore().as_rowcount().execute())
@@ -59,6 +60,7 @@ def add_credit(customer_id: int, delta_paisa: int, doc_ref: str, event_key: str,
         (Customer.update(store_credit_paisa=Customer.store_credit_paisa + delta_paisa,
                          updated_at=utcnow())
          .where(Customer.id == customer_id).execute())
+    return bool(inserted)
 
 
 # --- profiles (issue 16) -------------------------------------------------------------------------

@@ -174,9 +174,10 @@ def check_redeem(customer: Customer | None, amount_paisa: int) -> int:
 
 def move(customer_id: int, delta: int, kind: str, doc_ref: str, event_key: str, *,
          staff_id: int | None = None, now: dt.datetime | None = None, expires_at: dt.datetime | None = None,
-         prog: Program | None = None) -> bool:
-    """One entry and the balance with it; call inside the document's transaction."""
-    if not delta:
+         prog: Program | None = None, allow_zero: bool = False) -> bool:
+    """One entry and the balance with it; call inside the document's transaction. A zero entry is
+    written only with `allow_zero` (an overdraft charged to the customer records the decision)."""
+    if not delta and not allow_zero:
         return False
     now = now or utcnow()
     if delta > 0 and expires_at is None:

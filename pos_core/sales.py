@@ -169,6 +169,8 @@ def complete_sale(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_i
         _spend_credit(order, payments, cashier)
         if coupon:
             coupons.redeem(coupon, order, customer_id, _gross(lines, prices), now)
+            if policy.shopify_enabled:
+                coupons.queue_writeback(coupon.id, order)
         _write_promotions(order, outcome)
         points_paisa = sum(p["amount_paisa"] for p in payments if p["method"] == "points")
         points = 0

@@ -30,6 +30,7 @@ NEEDS = {
     "cash_out": "supervisor",
     "retry_sync": "supervisor",
     "stock_fix": "manager",
+    "settle_overdraft": "manager",
     "manage_staff": "manager",   # and never above their own role (may_manage)
 }
 

@@ -313,8 +313,8 @@ def test_one_customer_chain_wide_and_credit_overdrawn_offline_is_flagged(sites, 
         assert _balance() == -701_00                       # not clipped: what is owed shows
         assert CreditEntry.select().count() == 4
         [o] = hq.overdrafts()
-        assert o["phone"] == "+923001234567" and o["balance_paisa"] == -701_00
-        assert sorted((d["branch"], d["doc_ref"], d["delta_paisa"]) for d in o["documents"]) == sorted([
+        assert (o["what"], o["phone"], o["balance"]) == ("credit", "+923001234567", -701_00)
+        assert sorted((d["branch"], d["doc_ref"], d["delta"]) for d in o["documents"]) == sorted([
             ("LHR1", lahore_spend.number, -500_00), ("LHR1", lahore_spend2.number, -500_00),
             ("KHI1", karachi_spend.number, -1000_00)])
         assert ledger.check() == []

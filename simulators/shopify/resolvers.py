@@ -345,6 +345,10 @@ def _money(text) -> dict:
 
 def discount_view(d: dict) -> dict:
     """A DiscountNode over a DiscountCodeBasic (the only kind the simulator keeps)."""
+    return Typed("DiscountNode", id=gid("DiscountCodeNode", d["id"]), discount=_code_basic(d))
+
+
+def _code_basic(d: dict) -> "Typed":
     if d.get("percentage") is not None:
         value = Typed("DiscountPercentage", percentage=float(d["percentage"]))
     else:
@@ -362,9 +366,10 @@ def discount_view(d: dict) -> dict:
                   endsAt=d["endsAt"], usageLimit=d["usageLimit"], appliesOncePerCustomer=d["appliesOncePerCustomer"],
                   codes=codes, minimumRequirement=minimum, createdAt=d["createdAt"], updatedAt=d["updatedAt"],
                   asyncUsageCount=sum(int(v) for v in d.get("usage", {}).values()),
+                  codesCount={"count": len(d["codes"]), "precision": "EXACT"},
                   customerGets={"value": value, "items": items, "appliesOnOneTimePurchase": True,
                                 "appliesOnSubscription": False})
-    return Typed("DiscountNode", id=gid("DiscountCodeNode", d["id"]), discount=basic)
+    return basic
 
 
 # -- roots ---------------------------------------------------------------------------------
@@ -399,6 +404,10 @@ class QueryRoot:
                                         "title": lambda: [d["title"]]}, lambda d: d["title"])
         rows = [discount_view(d) for d in self.state.data["discounts"].values() if keep(d)]
         return connection(rows, key=lambda v: (v["id"], v["id"]), args=args, bulk=self.ctx.bulk)
+
+    def discountNode(self, info, id):
+        d = self.state.discount(id)
+        return discount_view(d) if d else None
 
     def location(self, info, id=None):
         if id is None:  # the shop's primary location
@@ -612,6 +621,17 @@ class MutationRoot:
 
     def tagsAdd(self, info, id, tags):
         return self._tags(id, tags, add=True)
+
+    def discountCodeDeactivate(self, info, id):
+        """Shopify ends the discount now (status EXPIRED) and so every one of its codes; doing it
+        again changes nothing. An id that is no code discount is refused with a userError."""
+        d = self._locked(lambda: self.state.deactivate_discount(id))
+        if d is None:
+            return {"codeDiscountNode": None,
+                    "userErrors": [{"field": ["id"], "message": "Discount does not exist", "code": "INVALID",
+                                    "extraInfo": None}]}
+        return {"codeDiscountNode": Typed("DiscountCodeNode", id=gid("DiscountCodeNode", d["id"]),
+                                          codeDiscount=_code_basic(d)), "userErrors": []}
 
     def tagsRemove(self, info, id, tags):
         return self._tags(id, tags, add=False)

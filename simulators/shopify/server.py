@@ -32,6 +32,8 @@ Control (test-only, no token, never subject to faults):
        {"action": "mark_paid" | "hold" | "release_hold", "id", ...}   {"action": "add_tags"|"remove_tags", "id", "tags"}
      "id" may be the order GID, its name ("#1001") or number. Answers {"order": snapshot, ...}; 400 if refused.
   GET  /_sim/bulk/<id>.jsonl            bulk operation results (the `url` Shopify would give)
+  GET  /_sim/discounts                  {"discounts": [{"id": GID, "title", "codes", "status", "endsAt", "usage"}]}
+  POST /_sim/discounts                  {"action": "create", "discount": {...seed-style spec}} | {"action": "delete", "id": GID}
 """
 
 from __future__ import annotations
@@ -174,6 +176,10 @@ def control(sim: Simulator, method: str, path: str, body: dict, query: dict):
         return 200, {"adjustments": [r for r in rows if key is None or r["idempotencyKey"] == key]}
     if path == "/_sim/orders" and method == "GET":
         return 200, _orders_listing(sim, query)
+    if path == "/_sim/discounts" and method == "GET":
+        with st.lock:
+            return 200, {"discounts": [{"id": f"gid://shopify/DiscountCodeNode/{d['id']}", **{
+                k: d[k] for k in ("title", "codes", "status", "endsAt", "usage")}} for d in st.data["discounts"].values()]}
     if path.startswith("/_sim/bulk/") and method == "GET":
         f = sim.bulk.file(path.rsplit("/", 1)[1])
         return (200, f) if f else (404, {"error": "no such bulk result"})
@@ -183,6 +189,17 @@ def control(sim: Simulator, method: str, path: str, body: dict, query: dict):
         return 200, {"product": _products(sim, body)}
     if path == "/_sim/orders":
         return orders_control(sim, body)
+    if path == "/_sim/discounts":
+        with st.lock:
+            if body.get("action", "create") == "create":
+                d = st.add_discount(body["discount"])
+                out = {"id": f"gid://shopify/DiscountCodeNode/{d['id']}"}
+            elif body["action"] == "delete":
+                out = {"deleted": st.delete_discount(body["id"])}
+            else:
+                return 400, {"error": f"unknown discounts action {body['action']!r}"}
+            st.save()
+        return 200, out
     if path == "/_sim/customers":
         with st.lock:
             cust = st.upsert_customer(body["customer"])

@@ -332,6 +332,25 @@ class ShopState:
             self.data["discounts"][str(num)] = d
             return d
 
+    def discount(self, discount_gid: str) -> dict | None:
+        if gid_type(discount_gid) != "DiscountCodeNode":
+            return None
+        return self.data["discounts"].get(str(parse_gid(discount_gid, "DiscountCodeNode")))
+
+    def deactivate_discount(self, discount_gid: str) -> dict | None:
+        """As Shopify: the discount ends now (EXPIRED); an ended one stays as it is."""
+        d = self.discount(discount_gid)
+        if d is not None and d["status"] != "EXPIRED":
+            ts = self.now()
+            d.update(status="EXPIRED", endsAt=ts, updatedAt=ts)
+        return d
+
+    def delete_discount(self, discount_gid: str) -> bool:
+        d = self.discount(discount_gid)
+        if d is not None:
+            del self.data["discounts"][str(d["id"])]
+        return d is not None
+
     def upsert_customer(self, spec: dict) -> dict:
         with self.lock:
             ts = self.now()

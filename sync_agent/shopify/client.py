@@ -39,7 +39,7 @@ RETRY_TOP_CODES = {"THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"}
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 # Mutations without a key whose second application changes nothing (they set values, they do not
 # add anything): `call` may resend them after a lost answer.
-SAME_EFFECT_TWICE = frozenset({"VariantBarcodesSet"})
+SAME_EFFECT_TWICE = frozenset({"VariantBarcodesSet", "DiscountCodeDeactivate"})
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0)
 _FRAGMENT_SPREAD = re.compile(r"\.\.\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 _FRAGMENT_DEF = re.compile(r"\bfragment\s+([A-Za-z_][A-Za-z0-9_]*)\s+on\b")
