@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import statistics
@@ -191,7 +192,7 @@ def lag(directory: Path, n: int) -> dict:
         drop_hq(hq_name)
 
 
-def ingest(directory: Path, branches_n: int, per_branch: int = 20) -> dict:
+def ingest(directory: Path, branches_n: int, per_branch: int = 20, appliers: int = 1) -> dict:
     import psycopg2
     from chain_kit import at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url
     from sync_agent.hq.link import BranchLink
@@ -235,17 +236,19 @@ def ingest(directory: Path, branches_n: int, per_branch: int = 20) -> dict:
 
         def batch_for(code: str) -> list[tuple]:
             out = []
+            changed = str(dt.datetime.utcnow())
             s_uid = uuid.uuid4().hex
             st = shift_text.replace(shift_rec["d"]["uid"], s_uid).replace('"LHR1"', f'"{code}"')
             s = json.loads(st)
-            out.append((code, 0, 1, "shift", s["k"], st, migrations.LATEST))
+            out.append((code, 0, 1, "shift", s["k"], st, migrations.LATEST, changed))
             seq = 2
             for i in range(per_branch):
                 text = (template.replace(order_uid, uuid.uuid4().hex).replace(pay_uid, uuid.uuid4().hex)
                         .replace(number, f"{code}-C1-{i:06d}").replace('"LHR1"', f'"{code}"')
                         .replace(shift_rec["d"]["uid"], s_uid))
                 for rec in json.loads(text):
-                    out.append((code, 0, seq, rec["t"], rec["k"], json.dumps(rec), migrations.LATEST))
+                    out.append((code, 0, seq, rec["t"], rec["k"], json.dumps(rec, sort_keys=True),
+                                migrations.LATEST, changed))
                     seq += 1
             return out
         batches = {code: batch_for(code) for code in codes}
@@ -253,48 +256,105 @@ def ingest(directory: Path, branches_n: int, per_branch: int = 20) -> dict:
         from psycopg2.extras import execute_values
         go = threading.Event()
         errors = []
+        push_cpu: list[float] = []
 
         def push(code):
+            # As BranchLink.push_once does it: read the position, insert the rows, move the
+            # position, in one head-office transaction.
             try:
                 conn = psycopg2.connect(host_url.replace("_br_b00@", f"_br_{code.lower()}@"))
+                with conn.cursor() as cur:
+                    cur.execute("SELECT pg_backend_pid()")
+                    pid = cur.fetchone()[0]
+                conn.commit()
                 go.wait()
                 with conn, conn.cursor() as cur:
+                    cur.execute("SELECT xid, seq FROM hq_position()")
                     execute_values(cur, "INSERT INTO hq_inbox (branch_code, xid, seq, table_name, key, data, "
-                                        "schema_version) VALUES %s ON CONFLICT DO NOTHING", batches[code], page_size=500)
+                                        "schema_version, changed_at) VALUES %s ON CONFLICT DO NOTHING", batches[code],
+                                   page_size=500)
+                    last = batches[code][-1]
+                    cur.execute("SELECT hq_mark(%s, %s, %s, %s, %s, %s)", (last[1], last[2], 0, None, migrations.LATEST, ""))
+                push_cpu.append(_backend_cpu(pid))
                 conn.close()
             except Exception as exc:  # noqa: BLE001
                 errors.append(f"{code}: {exc}")
         threads = [threading.Thread(target=push, args=(c,)) for c in codes]
         for t in threads:
             t.start()
+        pushing = lambda: any(t.is_alive() for t in threads)   # noqa: E731
         db.open_database(hq_url)
         time.sleep(1.0)
-        c0, t0 = time.thread_time(), time.perf_counter()
+        results, t0 = [], time.perf_counter()
+
+        def drain(part):
+            # as the head office's agent runs it (sync_agent/hq/office.py): until the inbox is empty
+            c0 = time.thread_time()
+            pid = db.database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+            s0 = _backend_cpu(pid)
+            applied = 0
+            try:
+                while True:
+                    c = hq.apply_inbox(part=part)
+                    applied += c["applied"]
+                    if c["parked"]:
+                        raise RuntimeError(f"parked: {hq.parked(3)}")
+                    if not c["applied"] and not c.get("retried"):
+                        if not pushing() and not hq.apply_inbox(part=part)["applied"]:
+                            break
+                        time.sleep(IDLE)   # the agent's pause when its inbox is empty
+                results.append((applied, time.thread_time() - c0, _backend_cpu(pid) - s0, time.perf_counter()))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"applier {part}: {exc}")
+            finally:
+                db.close()
+        parts = [(k, appliers) for k in range(appliers)]
+        workers = [threading.Thread(target=drain, args=(p,)) for p in parts[1:]]
         go.set()
-        applied = 0
-        while True:
-            c = hq.apply_inbox(2000)
-            applied += c["applied"]
-            if c["parked"]:
-                raise RuntimeError(f"parked: {hq.parked(3)}")
-            if not c["applied"] and all(not t.is_alive() for t in threads):
-                if not hq.apply_inbox(2000)["applied"]:
-                    break
-        wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+        for w in workers:
+            w.start()
+        drain(parts[0])
+        for w in workers:
+            w.join()
         for t in threads:
             t.join()
         if errors:
             raise RuntimeError(errors[:3])
+        wall = max(r[3] for r in results) - t0
+        applied = sum(r[0] for r in results)
+        cpu, server_cpu = sum(r[1] for r in results), sum(r[2] for r in results)
         from pos_core.models import PosOrder
+        db.open_database(hq_url)
+        # "documents" as the issue counts them: sales applied at the head office (their lines,
+        # payments and movements are rows of the same document; the 50 shifts are not counted)
         docs = PosOrder.select().count()   # the template sale itself was never pushed
         assert docs == branches_n * per_branch, docs
+        assert applied == sum(len(b) for b in batches.values()), applied
         db.close()
-        return {"branches": branches_n, "documents": docs, "rows_per_document": rows_per_sale + 0,
-                "rows_applied": applied, "wall_s": round(wall, 2), "docs_per_s": round(docs / wall, 1),
-                "applier_cpu_ms_per_doc": round(cpu * 1000 / docs, 2)}
+        out = {"branches": branches_n, "appliers": appliers, "documents": docs,
+               "rows_per_document": rows_per_sale, "rows_applied": applied, "wall_s": round(wall, 2),
+               "docs_per_s": round(docs / wall, 1), "applier_cpu_ms_per_doc": round(cpu * 1000 / docs, 2)}
+        if push_cpu and None not in push_cpu and server_cpu == server_cpu:
+            # the head office's PostgreSQL backends: the applier's connection(s) and the 50 pushes
+            out["server_cpu_ms_per_doc"] = round((server_cpu + sum(push_cpu)) * 1000 / docs, 2)
+            out["hq_cpu_ms_per_doc"] = round((cpu + server_cpu + sum(push_cpu)) * 1000 / docs, 2)
+        return out
     finally:
         db.close()
         drop_hq(hq_name)
+
+
+IDLE = 0.1   # HeadOffice.run_once(idle=...) as the agent calls it
+
+
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a PostgreSQL backend on this machine; NaN when it cannot
+    be read (a server on another box)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def main() -> int:
@@ -303,6 +363,7 @@ def main() -> int:
     ap.add_argument("--commit-sales", type=int, default=1000)
     ap.add_argument("--lag-sales", type=int, default=200)
     ap.add_argument("--branches", type=int, default=50)
+    ap.add_argument("--appliers", type=int, default=None, help="ingest: applier workers (default: the agent's)")
     ap.add_argument("--only", choices=("commit", "catchup", "lag", "ingest"))
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -319,7 +380,8 @@ def main() -> int:
         if args.only in (None, "lag"):
             result["lag"] = lag(d, args.lag_sales)
         if args.only in (None, "ingest"):
-            result["ingest"] = ingest(d, args.branches)
+            from sync_agent.hq.office import APPLIERS
+            result["ingest"] = ingest(d, args.branches, appliers=args.appliers or APPLIERS)
     print(json.dumps(result, indent=1) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
     return 0
 

@@ -6,6 +6,11 @@ once, at the head office, and reach every branch on its next sync (a branch box 
     pos-admin staff disable CODE      cannot sign in anywhere once each branch has synced
     pos-admin staff enable CODE
     pos-admin staff reset-pin CODE    the new PIN is asked for ($POS_NEW_PIN)
+    pos-admin staff role CODE ROLE
+    pos-admin staff branches CODE [LHR1,KHI1]   none: every branch
+
+Every change is audited (`staff.*` events, with the box's OS user); the back office's staff screen
+makes the same changes through the same functions (pos_core.staff).
 """
 from __future__ import annotations
 
@@ -33,6 +38,12 @@ def add_commands(sub) -> None:
                        ("reset-pin", "a new PIN ($POS_NEW_PIN)")):
         p = s.add_parser(verb, help=text)
         p.add_argument("code")
+    p = s.add_parser("role", help="change a staff member's role")
+    p.add_argument("code")
+    p.add_argument("role", choices=ROLES)
+    p = s.add_parser("branches", help="the branches a staff member works at (none: every branch)")
+    p.add_argument("code")
+    p.add_argument("branches", nargs="?", default="")
 
 
 def _new_pin() -> str:
@@ -54,7 +65,7 @@ def run(args, cfg) -> int:
                   f"{'active' if s.active else 'disabled'}")
         return 0
     if args.action == "add":
-        staffmod._managed_here()      # before asking for a PIN that would be refused
+        staffmod.managed_here()      # before asking for a PIN that would be refused
         s = staffmod.add(args.code, args.name, args.role, _new_pin(), args.branches)
         print(f"added {s.code} ({s.name}, {s.role}, {s.branch_codes or 'every branch'})")
     elif args.action in ("disable", "enable"):
@@ -62,7 +73,13 @@ def run(args, cfg) -> int:
         print(f"{s.code} {'may sign in again' if s.active else 'can no longer sign in'} "
               "(at each branch once it has synced)")
     elif args.action == "reset-pin":
-        staffmod._managed_here()
+        staffmod.managed_here()
         s = staffmod.reset_pin(args.code, _new_pin())
         print(f"new PIN set for {s.code} (at each branch once it has synced)")
+    elif args.action == "role":
+        s = staffmod.set_role(args.code, args.role)
+        print(f"{s.code} is now a {s.role} (at each branch once it has synced)")
+    elif args.action == "branches":
+        s = staffmod.set_branches(args.code, args.branches)
+        print(f"{s.code} works at {s.branch_codes or 'every branch'} (at each branch once it has synced)")
     return 0

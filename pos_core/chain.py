@@ -120,6 +120,12 @@ TABLES: list[Table] = [
     Table("coupon_use", ("event_key",), "branch", UP, append_only=True),
     Table("order_promotion", ("uid",), "branch", UP, "order.branch", append_only=True),
     Table("commission_entry", ("event_key",), "branch", UP, "order.branch", append_only=True),
+    # -- issue 14: Shopify through the head office ----------------------------------------------
+    # A branch's Shopify job goes up with its stored payload and key; the head office's agent
+    # sends it and its outcome comes down to that branch only (row-level security). See
+    # shopify_relay.py.
+    Table("shopify_relay", ("job_uid",), "branch", UP, "branch"),
+    Table("shopify_outcome", ("job_uid",), "hq", DOWN),
 ]
 
 LOCAL_ONLY: dict[str, str] = {
@@ -143,6 +149,12 @@ LOCAL_ONLY: dict[str, str] = {
     "summary_watermark": "how far this site's summaries are brought up to date",
     "sales_daily": "a summary of the documents this site holds, recomputed there",
     "payments_daily": "a summary of the documents this site holds, recomputed there",
+    "sales_item_monthly": "a summary of the documents this site holds, recomputed there",
+    "sales_item_catalog": "the catalog groups this site's item summary was counted with",
+    "reorder_forecast": "this site's forecast from its own ledger, recomputed there",
+    # issue 14: a branch's copies of the head office's answers, for when the link is down
+    "chain_stock_copy": "the head office's last answer of every branch's stock, kept where it was asked",
+    "order_claim": "who holds an online order's lines, as the head office last told this branch",
 }
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
@@ -171,10 +183,24 @@ def model_for(table: str):
     raise KeyError(table)
 
 
+@lru_cache(maxsize=None)
 def _fields(table: str):
     t = BY_NAME[table]
     return [f for f in model_for(table)._meta.sorted_fields
             if f.name != "id" and f.name not in t.exclude]
+
+
+@lru_cache(maxsize=None)
+def _known(table: str) -> dict:
+    return {f.name: f for f in _fields(table)}
+
+
+def _frozen(identity):
+    """A hashable stand-in for an identity, for the applier's caches (json.dumps with sorted keys,
+    once per foreign key of every row, was a fifth of the applier's time)."""
+    if isinstance(identity, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in identity.items()))
+    return identity
 
 
 def _wire_value(field, raw):
@@ -264,11 +290,12 @@ class Applier:
 
     def __init__(self, d):
         self.d = d
-        self._ids: dict[tuple[str, str], int] = {}
+        self._ids: dict[tuple, int] = {}             # (table, _frozen(identity)) -> id here
         self._owners: dict[tuple, str | None] = {}
+        self._branches: dict[int, str] | None = None
 
     def find(self, table: str, identity: dict) -> int | None:
-        key = (table, key_text(identity))
+        key = (table, _frozen(identity))
         if key in self._ids:
             return self._ids[key]
         t = BY_NAME[table]
@@ -286,6 +313,103 @@ class Applier:
             self._ids[key] = rows[0][0]
             return rows[0][0]
         return None
+
+    def prefetch(self, table: str, identities) -> None:
+        """Resolve many identities of `table` in one query (theirs first, recursively), so a batch
+        costs one round trip per table rather than one per foreign key. What is not found is left
+        to `find`, which raises Unresolved for it as before."""
+        from psycopg2.extras import execute_values
+        t = BY_NAME.get(table)
+        if t is None:
+            return
+        todo: dict[tuple, dict] = {}
+        for ident in identities:
+            if isinstance(ident, dict):
+                k = (table, _frozen(ident))
+                if k not in self._ids:
+                    todo.setdefault(k, ident)
+        if not todo:
+            return
+        m = model_for(table)
+        fields = [m._meta.fields[n] for n in t.identity]
+        for f in fields:
+            if isinstance(f, ForeignKeyField):
+                self.prefetch(f.rel_model._meta.table_name, [i.get(f.name) for i in todo.values()])
+        wanted: dict[tuple, tuple] = {}
+        for k, ident in todo.items():
+            row = []
+            for f in fields:
+                v = ident.get(f.name)
+                if isinstance(f, ForeignKeyField) and v is not None:
+                    v = self._ids.get((f.rel_model._meta.table_name, _frozen(v)))
+                if v is None:
+                    break
+                row.append(v)
+            else:
+                wanted[tuple(row)] = k
+        if not wanted:
+            return
+        cols = [f.column_name for f in fields]
+        # the first hop towards the owning branch comes along, for the sender check
+        path = t.branch_path.split(".") if t.branch_path else []
+        hop = m._meta.fields[path[0]].column_name if path else None
+        extra = f", t.{hop}" if hop else ""
+        cur = self.d.cursor()
+        rows = execute_values(cur, f"SELECT t.id{extra}, {', '.join('t.' + c for c in cols)} FROM {table} t "
+                                   f"JOIN (VALUES %s) AS v({', '.join(cols)}) USING ({', '.join(cols)})",
+                              list(wanted), page_size=1000, fetch=True)
+        for r in rows:
+            row_id, rest = r[0], r[1:]
+            if hop:
+                hop_id, rest = rest[0], rest[1:]
+                target = m._meta.fields[path[0]].rel_model._meta.table_name
+                if len(path) == 1 and hop_id is not None:
+                    self._owners[(table, row_id, tuple(path))] = self._code_of_branch(hop_id)
+                elif hop_id is not None and (target, hop_id, tuple(path[1:])) in self._owners:
+                    self._owners[(table, row_id, tuple(path))] = self._owners[(target, hop_id, tuple(path[1:]))]
+            k = wanted.get(tuple(rest))
+            if k is not None:
+                self._ids[k] = row_id
+                self._learn_owner(table, row_id, todo[k])
+
+    def _learn_owner(self, table: str, row_id: int, ident: dict) -> None:
+        # A row whose identity names its branch (a counter) or is a branch: its owner is known.
+        if table == "branch":
+            self._owners[("branch", row_id, ())] = ident.get("code")
+            return
+        m = model_for(table)
+        for name in BY_NAME[table].identity:
+            f = m._meta.fields[name]
+            if isinstance(f, ForeignKeyField) and f.rel_model._meta.table_name == "branch":
+                value = ident.get(name)
+                if isinstance(value, dict):
+                    self._owners[(table, row_id, (name,))] = value.get("code")
+
+    def _code_of_branch(self, branch_id: int) -> str | None:
+        key = ("branch", branch_id, ())
+        if key not in self._owners:
+            if self._branches is None:     # a chain has tens of branches: read them all once
+                self._branches = dict(_fetch(self.d, "SELECT id, code FROM branch"))
+            if branch_id in self._branches:
+                self._owners[key] = self._branches[branch_id]
+            else:
+                rows = _fetch(self.d, "SELECT code FROM branch WHERE id = ?", (branch_id,))
+                self._owners[key] = rows[0][0] if rows else None
+        return self._owners[key]
+
+    def prefetch_records(self, records: list[dict]) -> None:
+        """Resolve every foreign key that `records` (of one table) name, one query per table."""
+        if not records or records[0]["t"] not in BY_NAME:
+            return
+        wanted: dict[str, list] = {}
+        known = _known(records[0]["t"])
+        for rec in records:
+            for name, value in rec["d"].items():
+                f = known.get(name)
+                if isinstance(value, dict) and isinstance(f, ForeignKeyField):
+                    wanted.setdefault(f.rel_model._meta.table_name, []).append(value)
+        for table in sorted(wanted, key=lambda n: RANK.get(n, -1)):
+            self.prefetch(table, wanted[table])
 
     def resolve(self, table: str, identity: dict | None) -> int | None:
         if identity is None:
@@ -308,8 +432,7 @@ class Applier:
             f = m._meta.fields[part]
             row_id = _fetch(self.d, f"SELECT {f.column_name} FROM {m._meta.table_name} WHERE id = ?", (row_id,))[0][0]
             m = f.rel_model
-        rows = _fetch(self.d, "SELECT code FROM branch WHERE id = ?", (row_id,))
-        self._owners[start] = rows[0][0] if rows else None
+        self._owners[start] = self._code_of_branch(row_id)
         return self._owners[start]
 
     def _prepare(self, record: dict, origin: str | None):
@@ -319,7 +442,7 @@ class Applier:
             raise Refused(f"unknown table {table!r} (the sender runs a newer schema?)")
         t = BY_NAME[table]
         data = record["d"]
-        known = {f.name: f for f in _fields(table)}
+        known = _known(table)
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise Refused(f"{table}: unknown field(s) {', '.join(unknown)} (the sender runs a newer schema?)")
@@ -369,7 +492,7 @@ class Applier:
                                             tuple(values[c] for c in cols)).fetchone()[0]
             else:
                 new_id = self.d.execute_sql(_sql(self.d, sql), tuple(values[c] for c in cols)).lastrowid
-            self._ids[(table, key_text(ident))] = new_id
+            self._ids[(table, _frozen(ident))] = new_id
             hook = _AFTER_INSERT.get(table)
             if hook:
                 hook(self, values)
@@ -395,10 +518,12 @@ class Applier:
 
 
     def apply_many(self, records: list[dict], origin: str | list[str | None] | None = None) -> None:
-        """Apply a batch (PostgreSQL): per table, one query for the rows already here and one
-        INSERT for the new ones, instead of round trips per row. Any problem raises, and the
-        caller undoes the batch and applies it row by row (which parks just the bad rows).
-        Records must come parents first (RANK order)."""
+        """Apply a batch (PostgreSQL) in a few statements per table instead of round trips per row:
+        one query per referenced table resolves the foreign keys the rows name (`prefetch`), one
+        INSERT ... ON CONFLICT DO NOTHING RETURNING adds the new rows, and only the rows that were
+        here already (a resend, a later state of a row) are compared one by one. Any problem
+        raises, and the caller undoes the batch and applies it row by row (which parks just the
+        bad rows). Records must come parents first (RANK order)."""
         from psycopg2.extras import execute_values
         origins = origin if isinstance(origin, list) else [origin] * len(records)
         groups: list[tuple[str, list[tuple[dict, str | None]]]] = []
@@ -410,6 +535,7 @@ class Applier:
         moves: dict[tuple[int, int], int] = {}
         for table, recs in groups:
             t = BY_NAME.get(table)
+            self.prefetch_records([rec for rec, _ in recs])
             prepared = [(rec, *self._prepare(rec, o), o) for rec, o in recs]
             m = model_for(table)
             id_cols = [m._meta.fields[n].column_name for n in t.identity]
@@ -418,34 +544,27 @@ class Applier:
                 k = item[0]["k"]
                 (later if k in seen else first).append(item)
                 seen.add(k)
-            # which of these are here already
-            here: dict[tuple, int] = {}
-            keys = [tuple(values[c] for c in id_cols) for _, values, _, _ in first]
-            if keys:
-                cur = self.d.cursor()
-                execute_values(cur, f"SELECT t.id, {', '.join('t.' + c for c in id_cols)} FROM {table} t "
-                                    f"JOIN (VALUES %s) AS v({', '.join(id_cols)}) USING ({', '.join(id_cols)})",
-                               keys, page_size=1000)
-                for row in cur.fetchall():
-                    here[tuple(row[1:])] = row[0]
-            new = [item for item, key in zip(first, keys) if key not in here]
-            old = [item for item, key in zip(first, keys) if key in here]
-            for (rec, values, ident, _), key in zip(first, keys):
-                if key in here:
-                    self._ids[(table, key_text(ident))] = here[key]
-            if new:
-                new = [(rec, self._with_defaults(table, v), ident, o) for rec, v, ident, o in new]
-                cols = list(new[0][1])
-                if any(list(v) != cols for _, v, _, _ in new):
+            old = []
+            if first:
+                rows_in = [self._with_defaults(table, v) for _, v, _, _ in first]
+                cols = list(rows_in[0])
+                if any(list(v) != cols for v in rows_in):
                     raise Refused("records of one table differ in their fields")   # row by row instead
                 cur = self.d.cursor()
+                # A row already here (or clashing with another unique key) is skipped by the
+                # INSERT and taken by the slow path below, which compares, updates or raises.
                 rows = execute_values(cur, f"INSERT INTO {table} ({', '.join(cols)}) VALUES %s "
-                                           f"RETURNING id, {', '.join(id_cols)}",
-                                      [tuple(v[c] for c in cols) for _, v, _, _ in new], page_size=1000, fetch=True)
+                                           f"ON CONFLICT DO NOTHING RETURNING id, {', '.join(id_cols)}",
+                                      [tuple(v[c] for c in cols) for v in rows_in], page_size=1000, fetch=True)
                 by_key = {tuple(r[1:]): r[0] for r in rows}
-                for rec, values, ident, o in new:
-                    new_id = by_key[tuple(values[c] for c in id_cols)]
-                    self._ids[(table, key_text(ident))] = new_id
+                matched = 0
+                for (rec, sent, ident, o), values in zip(first, rows_in):
+                    new_id = by_key.get(tuple(values[c] for c in id_cols))
+                    if new_id is None:
+                        old.append((rec, sent, ident))
+                        continue
+                    matched += 1
+                    self._ids[(table, _frozen(ident))] = new_id
                     if o is not None and t.branch_path:
                         # its children ask whose it is: we know (it passed the check as the sender's)
                         self._owners[(table, new_id, tuple(t.branch_path.split(".")))] = o
@@ -455,7 +574,13 @@ class Applier:
                     elif table in _AFTER_INSERT:
                         _AFTER_INSERT[table](self, values)
                     _after_apply(self, table, values, new_id)
-            for rec, values, ident, _ in old + later:
+                if matched != len(rows):
+                    # an inserted row we could not tell by its identity: never guess (its hooks
+                    # would not run); undo and go row by row
+                    raise Refused(f"{table}: inserted rows do not match their identities")
+            if old:
+                self.prefetch(table, [ident for _, _, ident in old])
+            for rec, values, ident in old + [(rec, v, i) for rec, v, i, _ in later]:
                 self._apply_prepared(rec, values, ident)
         if moves:
             cur = self.d.cursor()
@@ -546,7 +671,12 @@ _MERGE = {"customer": _merge_customer}
 
 def _after_apply(applier: Applier, table: str, values: dict, row_id: int) -> None:
     """A transfer's status is a projection of its receipt and settlements: rebuild it whenever
-    one of them, or the transfer itself, is applied here."""
+    one of them, or the transfer itself, is applied here. A branch's Shopify job arriving at the
+    head office becomes a job of the head office's outbox."""
+    if table == "shopify_relay":
+        from . import shopify_relay   # at the head office: the branch's job becomes one it sends
+        shopify_relay.arrived(row_id)
+        return
     if not table.startswith("transfer"):
         return
     if table == "transfer":

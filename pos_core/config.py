@@ -142,6 +142,7 @@ class BackupConfig:
 
 
 HQ_ROLES = ("off", "branch", "head-office")
+HQ_SHOPIFY = ("head-office", "direct")
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,10 @@ class HqConfig:
     branch: str = ""            # this box's branch code; defaults to [counter] branch
     push_seconds: float = 0.5   # how often an idle link looks for new changes
     timeout_seconds: int = 30   # a head-office call silent this long fails (a stalled link)
+    # Issue 14: who sends a branch's Shopify jobs. "head-office" (a branch's default): its agent
+    # hands them to the head office, whose agent sends them; the branch needs no Shopify token.
+    # "direct": the branch's agent sends them itself with the shop's token, as a single shop does.
+    shopify: str = "head-office"
 
 
 @dataclass(frozen=True)
@@ -374,7 +379,8 @@ def _hq(r: "_Reader") -> HqConfig:
     seconds = r.decimal("hq.push_seconds", "0.5", minimum=Decimal("0.1"), maximum=Decimal(600))
     return HqConfig(role=role, url=url, password_file=r.get("hq.password_file", str, ""),
                     branch=r.get("hq.branch", str, "").upper(), push_seconds=float(seconds),
-                    timeout_seconds=r.check("hq.timeout_seconds", int, 30, lambda v: 2 <= v <= 600, "2..600"))
+                    timeout_seconds=r.check("hq.timeout_seconds", int, 30, lambda v: 2 <= v <= 600, "2..600"),
+                    shopify=r.choice("hq.shopify", HQ_SHOPIFY, "head-office"))
 
 
 def _courier_urls(r: "_Reader") -> dict[str, str]:

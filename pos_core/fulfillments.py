@@ -42,17 +42,25 @@ class BranchOption:
         return not self.short
 
 
-def branch_options(order_id: int, lines: dict[int, int] | None = None) -> list[BranchOption]:
-    """For each branch: stock of every line's item and where it falls short of what is wanted."""
+def branch_options(order_id: int, lines: dict[int, int] | None = None,
+                   elsewhere: dict[str, dict[str, int]] | None = None) -> list[BranchOption]:
+    """For each branch: stock of every line's item and where it falls short of what is wanted.
+    `elsewhere` (a chain branch: SKU -> {branch code: on hand} as the head office has it) gives the
+    figures of the branches this site's ledger does not hold; any other comes from the ledger."""
     order = online_orders.get(order_id)
     wanted = lines if lines is not None else online_orders.remaining_units(order)
     by_id = {l.id: l for l in order.lines}
+    elsewhere = elsewhere or {}
     out = []
     for b in Branch.select().order_by(Branch.code):
         stock, short = {}, {}
         for line_id, qty in wanted.items():
             line = by_id[line_id]
-            have = ledger.on_hand(line.variant_id, b.id) if line.variant_id else 0
+            there = elsewhere.get(line.variant.sku if line.variant_id else line.sku, {}) if elsewhere else {}
+            if b.code in there:
+                have = there[b.code]
+            else:
+                have = ledger.on_hand(line.variant_id, b.id) if line.variant_id else 0
             stock[line_id] = have
             if qty > have:
                 short[line_id] = qty - have

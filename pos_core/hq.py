@@ -66,6 +66,11 @@ def _schema_sql(group: str) -> list[str]:
         rls += [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
                 f"DROP POLICY IF EXISTS hq_party ON {table}",
                 f"CREATE POLICY hq_party ON {table} FOR SELECT TO {group} USING ({using})"]
+    # issue 14: the outcome of a branch's Shopify job is read by that branch only
+    rls += ["ALTER TABLE shopify_outcome ENABLE ROW LEVEL SECURITY",
+            "DROP POLICY IF EXISTS hq_own_outcome ON shopify_outcome",
+            f"CREATE POLICY hq_own_outcome ON shopify_outcome FOR SELECT TO {group} USING "
+            "(hq_my_branch() = (SELECT b.code FROM branch b WHERE b.id = branch_id))"]
     return [
         """CREATE TABLE IF NOT EXISTS hq_branch_link (
              branch_code varchar(16) PRIMARY KEY,
@@ -119,8 +124,8 @@ def _schema_sql(group: str) -> list[str]:
         "ALTER TABLE hq_inbox ENABLE ROW LEVEL SECURITY",
         "DROP POLICY IF EXISTS hq_inbox_own ON hq_inbox",
         f"""CREATE POLICY hq_inbox_own ON hq_inbox TO {group}
-            USING (branch_code = hq_my_branch())
-            WITH CHECK (branch_code = hq_my_branch() AND status = 'NEW')""",
+            USING (branch_code = (SELECT hq_my_branch()))
+            WITH CHECK (branch_code = (SELECT hq_my_branch()) AND status = 'NEW')""",
         f"GRANT SELECT, INSERT ON hq_inbox TO {group}",
         f"GRANT USAGE ON SEQUENCE hq_inbox_id_seq TO {group}",
         f"GRANT SELECT ON hq_down_change, schema_migration, {', '.join(chain.PULLED_TABLES)} TO {group}",
@@ -297,21 +302,56 @@ def add_branch(code: str, name: str = "") -> Credential:
 
 # --- applying what branches pushed -------------------------------------------------------------
 
-def apply_inbox(limit: int = 1000) -> dict:
+APPLY_BATCH = 2000   # inbox rows per applier transaction
+
+
+def apply_inbox(limit: int = APPLY_BATCH, part: tuple[int, int] | None = None) -> dict:
     """Apply NEW inbox rows, oldest first (parents before children within the batch). A row that
     cannot be applied is PARKED with its reason; the rest carry on. One transaction per batch, so
-    the rows and their APPLIED marks commit together."""
+    the rows and their APPLIED marks commit together. The batch is taken and marked APPLIED in one
+    statement (each inbox row is written once, not locked and then updated); the rows that park
+    are marked again, in the same transaction.
+
+    `part` = (k, n): apply only the k-th of n shares of the branches (by code), so n appliers can
+    run at once, each on its own connection. A branch's rows are always applied by the same one,
+    in order; what two branches share (a customer) is applied by both under row locks, and a
+    deadlock between them undoes one batch, which is taken again by the next call."""
     counts = {"applied": 0, "parked": 0}
-    with db.write():
-        rows = db.database.execute_sql(
-            "SELECT id, branch_code, table_name, key, data, schema_version FROM hq_inbox "
-            "WHERE status = 'NEW' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (limit,)).fetchall()
-        if not rows:
-            return counts
-        done = _apply_rows(rows)
-        for status, n in done.items():
-            counts["applied" if status == APPLIED else "parked"] += n
+    share, params = "", [limit]
+    if part is not None and part[1] > 1:
+        share = ("AND branch_code IN (SELECT branch_code FROM (SELECT branch_code, "
+                 "row_number() OVER (ORDER BY branch_code) AS n FROM hq_branch_link) s WHERE n %% %s = %s) ")
+        params = [part[1], part[0], limit]
+    try:
+        with db.write():
+            rows = db.database.execute_sql(
+                "UPDATE hq_inbox SET status = 'APPLIED', reason = '', applied_at = timezone('utc', clock_timestamp()) "
+                f"WHERE id IN (SELECT id FROM hq_inbox WHERE status = 'NEW' {share}"
+                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "RETURNING id, branch_code, table_name, key, data, schema_version", tuple(params)).fetchall()
+            if not rows:
+                return counts
+            done = _apply_rows(rows, marked=True)
+    except Exception as exc:
+        if not _rolled_back(exc):
+            raise
+        counts["retried"] = 1     # nothing of the batch stays; its rows are NEW again
+        return counts
+    for status, n in done.items():
+        counts["applied" if status == APPLIED else "parked"] += n
     return counts
+
+
+def _rolled_back(exc: BaseException) -> bool:
+    """A deadlock or serialisation failure: PostgreSQL undid the transaction; it may simply be retried."""
+    for _ in range(5):     # peewee wraps the driver's error: look through the wrapping
+        if exc is None:
+            return False
+        if isinstance(exc, psycopg2.extensions.TransactionRollbackError):
+            return True
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = inner or exc.__cause__ or exc.__context__
+    return False
 
 
 def retry_parked(limit: int = 500) -> dict:
@@ -331,7 +371,9 @@ class _Retry(Exception):
     pass
 
 
-def _apply_rows(rows) -> dict:
+def _apply_rows(rows, marked: bool = False) -> dict:
+    """`marked`: the rows are already APPLIED in this transaction (apply_inbox); only those that
+    park are written again."""
     d = db.database
     rows = sorted(rows, key=lambda r: (chain.RANK.get(r[2], -1), r[0]))
     # Most batches apply whole: try that without a savepoint per row (two round trips each); if
@@ -345,7 +387,7 @@ def _apply_rows(rows) -> dict:
                     applier.apply_many([json.loads(r[4]) for r in rows], origin=[r[1] for r in rows])
                 except (chain.Unresolved, chain.Refused, IntegrityError, psycopg2.IntegrityError, KeyError) as exc:
                     raise _Retry() from exc
-            return _mark([(r[0], APPLIED, "") for r in rows])
+            return _mark([(r[0], APPLIED, "") for r in rows], marked)
         except _Retry:
             pass
     applier = chain.Applier(d)
@@ -366,27 +408,29 @@ def _apply_rows(rows) -> dict:
                 reason = f"conflicts with a row here: {str(exc).splitlines()[0]}"
                 applier = chain.Applier(d)
         results.append((rid, PARKED if reason else APPLIED, reason[:1000]))
-    return _mark(results)
+    return _mark(results, marked)
 
 
-def _mark(results: list[tuple[int, str, str]]) -> dict:
+def _mark(results: list[tuple[int, str, str]], marked: bool = False) -> dict:
+    from psycopg2.extras import execute_values
     d = db.database
     counts: dict[str, int] = {}
     for rid, status, reason in results:
         counts[status] = counts.get(status, 0) + 1
-    applied = [r for r in results if r[1] == APPLIED]
+    applied = [r[0] for r in results if r[1] == APPLIED]
     parked = [r for r in results if r[1] == PARKED]
     if applied:
-        d.execute_sql("UPDATE hq_inbox SET status = 'APPLIED', reason = '', "
-                      "applied_at = timezone('utc', clock_timestamp()) WHERE id = ANY(%s)",
-                      ([r[0] for r in applied],))
+        if not marked:
+            d.execute_sql("UPDATE hq_inbox SET status = 'APPLIED', reason = '', "
+                          "applied_at = timezone('utc', clock_timestamp()) WHERE id = ANY(%s)", (applied,))
         # A parked older state of a row that has now applied is history, not work.
         d.execute_sql("UPDATE hq_inbox p SET status = 'SUPERSEDED' FROM hq_inbox a "
                       "WHERE a.id = ANY(%s) AND p.status = 'PARKED' AND p.branch_code = a.branch_code "
-                      "AND p.table_name = a.table_name AND p.key = a.key AND p.id < a.id",
-                      ([r[0] for r in applied],))
-    for rid, _, reason in parked:
-        d.execute_sql("UPDATE hq_inbox SET status = 'PARKED', reason = %s WHERE id = %s", (reason, rid))
+                      "AND p.table_name = a.table_name AND p.key = a.key AND p.id < a.id", (applied,))
+    if parked:
+        execute_values(d.cursor(), "UPDATE hq_inbox i SET status = 'PARKED', reason = v.reason, applied_at = NULL "
+                                   "FROM (VALUES %s) AS v(id, reason) WHERE i.id = v.id",
+                       [(rid, reason) for rid, _, reason in parked], page_size=1000)
     return counts
 
 
@@ -404,6 +448,18 @@ def status() -> list[dict]:
     return [{"branch": r[0], "last_contact_at": r[1], "pending_rows": r[2],
              "lag_seconds": float(r[3]) if r[3] is not None else 0.0, "schema": r[4], "last_error": r[5],
              "waiting": r[6], "parked": r[7], "applied": r[8]} for r in rows]
+
+
+def branches_behind(location_id: str) -> list[str]:
+    """Branches mapped to a Shopify location that still hold changes for the head office, or whose
+    changes here are not applied yet: their ledger here (and their Shopify jobs) are not complete,
+    so reconciling the location now would show differences that are not real."""
+    rows = db.database.execute_sql(
+        "SELECT b.code FROM branch b LEFT JOIN hq_branch_link l ON l.branch_code = b.code "
+        "WHERE b.shopify_location_id = %s AND (coalesce(l.pending_rows, 0) > 0 OR EXISTS ("
+        "  SELECT 1 FROM hq_inbox i WHERE i.branch_code = b.code AND i.status = 'NEW')) ORDER BY b.code",
+        (location_id,)).fetchall()
+    return [r[0] for r in rows]
 
 
 def parked(limit: int = 100) -> list[dict]:

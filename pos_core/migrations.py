@@ -126,6 +126,44 @@ def _draft_extras(database) -> None:
         m.add_column("pos_order_line", "salesperson_id", PosOrderLine.salesperson))
 
 
+def _return_reasons(database) -> None:
+    """Issue 15: a refund records why the goods came back (a short list) and the cashier's note."""
+    from peewee import CharField as Char, TextField as Text
+    from playhouse.migrate import SchemaMigrator, migrate as run
+    m = SchemaMigrator.from_database(database)
+    run(m.add_column("pos_order", "return_reason", Char(default="", max_length=16)),
+        m.add_column("pos_order", "return_note", Text(default="")))
+
+
+def _item_summaries(database) -> None:
+    """Issue 15: the per-item monthly sales summary and the stored reorder forecasts. Existing
+    documents are summed in here, so the first report after the upgrade is already fast."""
+    from .models import ReorderForecast, SalesItemCatalog, SalesItemMonthly
+    from .reports import summary
+    database.create_tables([SalesItemMonthly, SalesItemCatalog, ReorderForecast])
+    summary.refresh_items()
+    summary.refresh_sales()   # the daily summaries now also watch for late documents: one full pass
+
+
+def _chain_copies(database) -> None:
+    """Issue 14: a chain branch keeps the head office's last answers (every branch's stock of an
+    item, who holds an online order's lines) for when its link is down. New tables only."""
+    from .models import COPY_MODELS
+    database.create_tables(COPY_MODELS)
+
+
+def _shopify_via_hq(database) -> None:
+    """Issue 14: a chain branch's Shopify jobs go up to the head office and their outcomes come
+    down (new tables), and the outbox says which jobs were handed over or are a branch's."""
+    from playhouse.migrate import SchemaMigrator, migrate as run
+    from .models import OutboxJob, RELAY_MODELS
+    database.create_tables(RELAY_MODELS)
+    m = SchemaMigrator.from_database(database)
+    # add_column makes the field's index itself (origin_branch is index=True)
+    run(m.add_column("outbox_job", "via_hq", OutboxJob.via_hq),
+        m.add_column("outbox_job", "origin_branch", OutboxJob.origin_branch))
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -137,6 +175,10 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (8, "back office: stock activity, daily sales and payments summaries", _office_summaries),
     (9, "chain workflows: transfer receipts and settlements", _transfer_receipts),
     (10, "drafts keep their coupon and salespeople", _draft_extras),
+    (15, "refunds record a return reason", _return_reasons),
+    (11, "back office: monthly item summary, stored reorder forecasts", _item_summaries),
+    (16, "chain copies: other branches' stock, online order claims", _chain_copies),
+    (12, "chain: branch Shopify jobs sent by the head office", _shopify_via_hq),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 

@@ -9,7 +9,8 @@ import json
 import uuid
 
 from peewee import (
-    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
+    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, DoubleField, ForeignKeyField,
+    IntegerField,
     Model, TextField,
 )
 
@@ -217,6 +218,9 @@ class PosOrder(BaseModel):
     buyer = JSONField(null=True)                 # {"name","cnic","ntn","phone"} for FBR
     note = TextField(default="")
     draft_coupon = CharField(default="")  # migration 10: a parked draft keeps its coupon code
+    # migration 15: on a refund, why the goods came back (refunds.REASONS) and the cashier's words
+    return_reason = CharField(default="", max_length=16)
+    return_note = TextField(default="")
     fbr_invoice_number = CharField(null=True)
     fbr_offline = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
@@ -288,6 +292,10 @@ class OutboxJob(BaseModel):
     history = JSONField(default=list)      # earlier keys and errors, for people and audits
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # Issue 14 (migration 12), Shopify through the head office: at a branch, the job was handed to
+    # the head office (this box never sends it); at the head office, the branch whose job it sends.
+    via_hq = BooleanField(default=False)
+    origin_branch = CharField(max_length=16, null=True, index=True)
 
 
 class AuditEvent(BaseModel):
@@ -911,3 +919,149 @@ class TransferSettlement(BaseModel):
 
 WORKFLOW_MODELS = [TransferReceipt, TransferReceiptLine, TransferSettlement]
 MODELS += WORKFLOW_MODELS  # issue 14
+
+
+# --- issue 15: item-level summaries and stored reorder forecasts (migration 11) ---------------
+
+class SalesItemMonthly(BaseModel):
+    """Counter lines summed per Pakistan month, branch, item (variant and the SKU sold) and kind,
+    for the item-level reports (by item, category, vendor, size, margin, returns, sell-through).
+    The current month holds its closed days only; `reports.summary.refresh_items` recomputes the
+    months touched since the last refresh, and tests hold every row equal to the documents.
+    `docs_*` count the documents in which this line is the first of its group (the SKU, the
+    department, ...), so that summing them over a group counts each basket once."""
+    month = CharField(max_length=7)         # YYYY-MM, Pakistan
+    branch = ForeignKeyField(Branch)
+    variant = ForeignKeyField(Variant)
+    sku = CharField()
+    kind = CharField(max_length=8)          # sale, refund
+    name = CharField()                      # MIN(line name), as the documents report shows
+    units = IntegerField()
+    gross_paisa = BigIntegerField()
+    discount_paisa = BigIntegerField()
+    net_paisa = BigIntegerField()
+    tax_paisa = BigIntegerField()
+    excl_paisa = BigIntegerField()
+    restocked_units = IntegerField()
+    exchange_units = IntegerField()
+    docs_item = IntegerField()
+    docs_department = IntegerField()
+    docs_category = IntegerField()
+    docs_sub_category = IntegerField()
+    docs_vendor = IntegerField()
+    docs_option = IntegerField()
+
+    class Meta:
+        indexes = ((("month", "branch", "variant", "sku", "kind"), True),)
+
+
+class SalesItemCatalog(BaseModel):
+    """The catalog groups (department, category, ...) each item had when `docs_*` were counted: a
+    product moved to another category makes the counts stale, and the next refresh rebuilds them."""
+    variant = ForeignKeyField(Variant, primary_key=True)
+    department = CharField(default="")
+    category = CharField(default="")
+    sub_category = CharField(default="")
+    vendor = CharField(default="")
+    option_text = CharField(default="")
+
+
+class ReorderForecast(BaseModel):
+    """The reorder forecast per item and branch as of one Pakistan day (reports.reorder), stored so
+    the reorder and rebalancing reports read it instead of forecasting ~150,000 series each time.
+    Quantities are units (floats are fine for a forecast; money is never here)."""
+    variant = ForeignKeyField(Variant)
+    branch = ForeignKeyField(Branch)
+    level = DoubleField()
+    demand = DoubleField()
+    safety = DoubleField()
+    need = IntegerField()
+
+    class Meta:
+        indexes = ((("variant", "branch"), True),)
+
+
+MODELS += [SalesItemMonthly, SalesItemCatalog, ReorderForecast]
+
+
+# --- issue 14: what a chain branch keeps of the head office's answers (migration 16) ----------
+# Both are this site's copies of answers it got over the link, for when the link is down; neither
+# travels (chain.LOCAL_ONLY).
+
+class ChainStockCopy(BaseModel):
+    """The head office's last answer of `hq_stock()` for an item at one branch: Branch Sync and
+    Ctrl+K show it, with its age, while the head office cannot be reached."""
+    sku = CharField(max_length=64)
+    branch_code = CharField(max_length=16)
+    on_hand = IntegerField()
+    in_transit = IntegerField()
+    as_of = DateTimeField(null=True)            # UTC: that branch's last contact with the head office
+    fetched_at = DateTimeField(default=utcnow)  # UTC: when this site asked
+
+    class Meta:
+        table_name = "chain_stock_copy"
+        indexes = ((("sku", "branch_code"), True),)
+
+
+class OrderClaim(BaseModel):
+    """Who holds an online order's line, as the head office last told this branch (a claim it was
+    granted, or the branch named in a refusal). Claims are decided at the head office; this copy lets
+    dispatch, delivered and returned be checked when the link is down."""
+    order_shopify_id = CharField(max_length=255)
+    line_id = CharField(max_length=255)
+    branch_code = CharField(max_length=16)
+    told_at = DateTimeField(default=utcnow)     # UTC
+
+    class Meta:
+        table_name = "order_claim"
+        indexes = ((("order_shopify_id", "line_id"), True),)
+
+
+COPY_MODELS = [ChainStockCopy, OrderClaim]
+MODELS += COPY_MODELS  # issue 14, migration 16
+
+
+# --- issue 14: a branch's Shopify jobs sent by the head office's agent (migration 12) ------------
+
+class ShopifyRelay(BaseModel):
+    """A branch's Shopify outbox job handed to the head office: the stored payload (exact JSON
+    text) and idempotency key, unchanged. The branch's row; `retries` counts the retries a person
+    asked for at the branch, `hq_status` the last outcome the branch heard (so a head office
+    restored from an older backup does not send again what it had sent)."""
+    job_uid = CharField(unique=True)
+    branch = ForeignKeyField(Branch)
+    kind = CharField(max_length=32)
+    payload = TextField()
+    idempotency_key = CharField()
+    doc_type = CharField(max_length=24)
+    doc_ref = CharField()
+    depends_on = CharField(null=True)
+    retries = IntegerField(default=0)
+    hq_status = CharField(max_length=24, default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "shopify_relay"
+
+
+class ShopifyOutcome(BaseModel):
+    """Where the head office's copy of a branch's job has got to: the head office's row, read only
+    by that branch (row-level security)."""
+    job_uid = CharField(unique=True)
+    branch = ForeignKeyField(Branch)
+    status = CharField(max_length=24)
+    last_error = TextField(default="")
+    idempotency_key = CharField()
+    attempts = IntegerField(default=0)
+    result = TextField(default="{}")          # JSON: what Shopify gave back (fulfillment id, ...)
+    first_sent_at = CharField(default="")     # when the head office first sent it (the key's age)
+    job_updated_at = DateTimeField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "shopify_outcome"
+
+
+RELAY_MODELS = [ShopifyRelay, ShopifyOutcome]
+MODELS += RELAY_MODELS  # issue 14

@@ -138,6 +138,8 @@ def retry(job_uid: str, staff_id: int | None = None) -> OutboxJob:
     refuse that key again (IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED), and a corrected request is a new
     attempt: the payload is rebuilt from the current mapping and gets a new key; the old key is
     kept in the history. A request that never got an answer keeps its payload and key.
+    A job a chain branch handed to the head office (`via_hq`) is retried there: the request goes
+    up and the head office, which saw the answer, decides about the key (shopify_relay.py).
     """
     with db.write():
         job = OutboxJob.get_or_none(OutboxJob.uid == job_uid)
@@ -146,25 +148,37 @@ def retry(job_uid: str, staff_id: int | None = None) -> OutboxJob:
         if job.status not in (FAILED, NEEDS_RECONCILIATION):
             raise StateError(f"job {job_uid} is {job.status}; only FAILED or NEEDS_RECONCILIATION "
                              "jobs can be retried")
-        history = list(job.history or [])
-        answered = bool(history and history[-1].get("answered"))
-        if answered and job.channel == SHOPIFY:
-            history.append({"at": utcnow().isoformat(), "event": "retired_key",
-                            "key": job.idempotency_key})
-            job.idempotency_key = new_uid()
-            if job.kind == "inventory_adjust":
-                job.payload = _refresh_mapping(job.payload)
-        history.append({"at": utcnow().isoformat(), "event": "manual_retry", "staff": staff_id})
-        job.history = history
-        job.status, job.next_attempt_at, job.updated_at = PENDING, utcnow(), utcnow()
-        job.last_error = ""
-        job.save()
+        if job.via_hq:
+            from . import shopify_relay
+            shopify_relay.ask_retry(job, staff_id)
+        else:
+            retry_job(job, staff_id)
         audit.log("outbox.retry", staff_id, doc_ref=job.doc_ref, job=job.uid)
     return job
 
 
+def retry_job(job: OutboxJob, staff_id: int | None, event: str = "manual_retry", **note) -> None:
+    """Back to PENDING (inside the caller's transaction), with a new key if Shopify answered."""
+    history = list(job.history or [])
+    answered = bool(history and history[-1].get("answered"))
+    if answered and job.channel == SHOPIFY:
+        history.append({"at": utcnow().isoformat(), "event": "retired_key",
+                        "key": job.idempotency_key})
+        job.idempotency_key = new_uid()
+        if job.kind == "inventory_adjust":
+            job.payload = _refresh_mapping(job.payload)
+    # once.py counts any retry by a person (here or asked by a branch) as "a person looked"
+    history.append({"at": utcnow().isoformat(), "event": event, "staff": staff_id, **note})
+    job.history = history
+    job.status, job.next_attempt_at, job.updated_at = PENDING, utcnow(), utcnow()
+    job.last_error = ""
+    job.save()
+
+
 def _refresh_mapping(payload: dict) -> dict:
-    variant = Variant.get_or_none(Variant.id == payload.get("variantId"))
+    # By SKU first: a variant id is local to the site that made the job (a branch's, at the head office).
+    variant = (Variant.get_or_none(Variant.sku == payload["sku"]) if payload.get("sku") else None) \
+        or Variant.get_or_none(Variant.id == payload.get("variantId"))
     branch = Branch.get_or_none(Branch.code == payload.get("branch"))
     fresh = dict(payload)
     if variant is not None and variant.shopify_inventory_item_id:

@@ -23,6 +23,30 @@ from .sales import (Buyer, SaleLine, Tender, _counter, _open_shift, _write_payme
                     queue_jobs)
 
 
+# Why goods come back: chosen at the till from this short list (key, what the till and reports say).
+# "other" needs the cashier's own words; any reason may carry a note.
+REASONS = (("damaged", "Damaged"), ("wrong_size", "Wrong size"), ("changed_mind", "Changed mind"),
+           ("defective", "Defective"), ("other", "Other"))
+REASON_LABELS = dict(REASONS)
+NOTE_MAX = 200
+
+
+def check_reason(reason: str | None, note: str = "") -> tuple[str, str]:
+    """(reason, note) as stored; "" for a refund made without one (older callers, imports)."""
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise InvalidInput(f"the return note is {len(note)} characters; keep it within {NOTE_MAX}")
+    if not reason:
+        if note:
+            raise InvalidInput("a return note needs a reason; choose one of " + ", ".join(REASON_LABELS))
+        return "", ""
+    if reason not in REASON_LABELS:
+        raise InvalidInput(f"unknown return reason {reason!r}; use one of {', '.join(REASON_LABELS)}")
+    if reason == "other" and not note:
+        raise InvalidInput("a return for another reason needs a few words saying why")
+    return reason, note
+
+
 @dataclass(frozen=True)
 class ReturnLine:
     original_line_id: int
@@ -47,8 +71,10 @@ def refunded_by_method(sale: PosOrder) -> dict[str, int]:
 def refund(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int, sale_uid: str,
            lines: list[ReturnLine], tenders: list[Tender] | None = None,
            approver_id: int | None = None, exchange_uid: str | None = None,
-           _in_exchange: bool = False) -> PosOrder:
-    """Refund chosen lines of a sale. `tenders=None` pays back the way the customer paid."""
+           reason: str | None = None, note: str = "", _in_exchange: bool = False) -> PosOrder:
+    """Refund chosen lines of a sale. `tenders=None` pays back the way the customer paid.
+    `reason` (a key of REASONS) and `note` say why the goods came back."""
+    reason, note = check_reason(reason, note)
     counter = _counter(counter_id)
     cashier = staffmod.get(staff_id)
     _authorise(cashier, approver_id, "exchange" if exchange_uid else "refund")
@@ -74,7 +100,7 @@ def refund(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int,
         order = PosOrder(kind="refund", status="COMPLETED", counter=counter, branch=counter.branch_id,
                          shift=shift, cashier=cashier, customer=sale.customer_id, original=sale,
                          exchange_uid=exchange_uid, prices_include_tax=sale.prices_include_tax,
-                         buyer=sale.buyer, completed_at=utcnow())
+                         buyer=sale.buyer, completed_at=utcnow(), return_reason=reason, return_note=note)
         order.number = numbering.next_number(counter, numbering.REFUNDS)
         order.save()
         rows, placed, befores = [], defaultdict(int), {}
@@ -127,7 +153,8 @@ def refund(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int,
 
 def exchange(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: int, sale_uid: str,
              returns: list[ReturnLine], new_lines: list[SaleLine], tenders: list[Tender],
-             approver_id: int | None = None, buyer: Buyer | None = None) -> tuple[PosOrder, PosOrder | None]:
+             approver_id: int | None = None, buyer: Buyer | None = None, reason: str | None = None,
+             note: str = "") -> tuple[PosOrder, PosOrder | None]:
     """Returned lines and new ones as one operation: a refund and a sale linked by an exchange id.
 
     The returned value pays for the new goods first ("exchange" tender on both documents). If the
@@ -135,6 +162,7 @@ def exchange(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: in
     back (cash, the original tender, or store credit).
     """
     link = new_uid()
+    check_reason(reason, note)   # before anything is priced or locked
     with db.write():
         sale = _lock_sale(sale_uid)
         returned = refund_preview(sale, returns)
@@ -146,7 +174,8 @@ def exchange(policy: SalePolicy, *, counter_id: int, shift_id: int, staff_id: in
         back_tenders = give + (tenders if back else [])
         credit_note = refund(policy, counter_id=counter_id, shift_id=shift_id, staff_id=staff_id,
                              sale_uid=sale_uid, lines=returns, tenders=back_tenders,
-                             approver_id=approver_id, exchange_uid=link, _in_exchange=True)
+                             approver_id=approver_id, exchange_uid=link, reason=reason, note=note,
+                             _in_exchange=True)
         new_sale = None
         if new_lines:
             sale_tenders = give + (tenders if not back else [])

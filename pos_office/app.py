@@ -123,11 +123,13 @@ class ReportsScreen(Screen):
         Binding("f6", "cashier", "Cashier", id="office.cashier"),
         Binding("f7", "category", "Category", id="office.category"),
         Binding("f8", "method", "Payment", id="office.method"),
+        Binding("ctrl+e", "salesperson", "Salesperson", id="office.salesperson"),
         Binding("f9", "chart", "Chart", id="office.chart"),
         Binding("f10", "export", "Export", id="office.export"),
         Binding("ctrl+p", "print", "Print", id="office.print"),
         Binding("ctrl+l", "toggle_list", "List", id="office.list"),
         Binding("ctrl+t", "tags", "Tags", id="office.tags"),
+        Binding("ctrl+u", "staff", "Staff", id="office.staff"),
         Binding("ctrl+q", "app.quit", "Quit", id="office.quit"),
     ]
 
@@ -221,6 +223,14 @@ class ReportsScreen(Screen):
         self._choose("Payment method", choices, lambda m: setattr(self.app, "filters",
                                                                   replace(self.app.filters, method=m)))
 
+    def action_salesperson(self) -> None:
+        # Anyone who can be named on a line: active staff (a badge at the till), by name.
+        choices = [(None, "All salespeople")] + [(s.id, f"{s.code} {s.name}")
+                                                 for s in Staff.select().where(Staff.active == True)  # noqa: E712
+                                                 .order_by(Staff.name)]
+        self._choose("Salesperson", choices, lambda sid: setattr(self.app, "filters",
+                                                                 replace(self.app.filters, salesperson_id=sid)))
+
     # --- views and output -------------------------------------------------------------------------
     def action_chart(self) -> None:
         self.app.show_chart = not self.app.show_chart
@@ -229,6 +239,10 @@ class ReportsScreen(Screen):
     def action_tags(self) -> None:
         from .tags import TagsScreen  # price tags for a picked list (issue 17)
         self.app.push_screen(TagsScreen())
+
+    def action_staff(self) -> None:
+        from .staff import StaffScreen  # people, roles, PINs, branches (issue 14)
+        self.app.push_screen(StaffScreen())
 
     def action_toggle_list(self) -> None:
         lst = self.query_one("#reports")
@@ -314,6 +328,7 @@ class OfficeApp(App):
             "cashier": Staff.get_by_id(f.cashier_id).name if f.cashier_id else "",
             "category": f.category or "",
             "method": dict(METHODS).get(f.method, f.method or ""),
+            "salesperson": f"sold by {Staff.get_by_id(f.salesperson_id).name}" if f.salesperson_id else "",
         }
         parts = [v for v in names.values() if v]
         return ", ".join(parts)
@@ -327,15 +342,17 @@ class OfficeApp(App):
         screen.query_one("#title", Static).update(
             f"Back office | {entry.area}: {entry.title} | {self.person.name} ({self.person.role})")
         f = self.filters
+        ignored = entry.ignored(f)
         screen.query_one("#filters", Static).update(
-            f"{self.period_name}: {f.start} .. {f.end}  |  {self.scope()}")
+            f"{self.period_name}: {f.start} .. {f.end}  |  {self.scope()}"
+            + (f"  (not used here: {', '.join(ignored)})" if ignored else ""))
         screen.query_one("#status", Static).update("Working...")
         self.run_report(self.report_key, f)
 
     @work(thread=True, exclusive=True, group="report", exit_on_error=False)
     def run_report(self, key: str, f: Filters) -> None:
         try:
-            rep = reports.run(key, f)
+            rep = reports.run(key, f, background=True)   # this thread only yields the CPU to the tills
             self.call_from_thread(self._show, key, f, rep, None)
         except PosError as exc:
             self.call_from_thread(self._show, key, f, None, str(exc))

@@ -158,8 +158,25 @@ def print_status() -> int:
             print(f"  {'':16} head office link {state} ({d.get('role', '?')}): {d.get('pending', 0)} change(s) "
                   f"not yet sent, oldest {d.get('lag_s', 0)} s; parked here {d.get('parked_down', 0)}, "
                   f"at the head office {d.get('parked_up', 0)}")
+    _print_relay()
     _print_fbr_attention()
     return 0
+
+
+def _print_relay() -> None:
+    """A chain branch whose Shopify work the head office sends (issue 14): where its jobs are, and
+    the ones a person must look at (retry them here with `pos-admin retry`: it goes to the head office)."""
+    from pos_core import shopify_relay
+    from pos_core.models import OutboxJob
+    where = shopify_relay.summary()
+    if heartbeat.get_detail("shopify").get("via") != "head-office" and not any(k.startswith("head") for k in where):
+        return
+    print("shopify via the head office: " + (", ".join(f"{k} {n}" for k, n in sorted(where.items()))
+                                             or "everything synced"))
+    for job in (OutboxJob.select().where((OutboxJob.via_hq == True)  # noqa: E712
+                                         & OutboxJob.status.in_([outbox.FAILED, outbox.NEEDS_RECONCILIATION]))
+                .order_by(OutboxJob.id).limit(20)):
+        print(f"  {job.kind} {job.doc_type} {job.doc_ref}  {job.status}  {job.last_error[:120]}  (job {job.uid})")
 
 
 def _print_fbr_attention() -> None:

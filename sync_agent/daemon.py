@@ -51,6 +51,12 @@ def nightly_backup_trigger():
     return CronTrigger(hour=2, minute=30, timezone="Asia/Karachi")
 
 
+def reports_nightly_trigger():
+    # After the day has closed (summary.SETTLE, an hour) and before the nightly backup.
+    from apscheduler.triggers.cron import CronTrigger
+    return CronTrigger(hour=1, minute=30, timezone="Asia/Karachi")
+
+
 def _backoff_from_env() -> dict:
     """POS_AGENT_BACKOFF="base,cap" (seconds) tunes the per-job retry backoff (tests use it)."""
     raw = os.environ.get("POS_AGENT_BACKOFF", "")
@@ -68,7 +74,12 @@ class Agent:
         catalog_import.set_category_rules(cfg.categories)  # department > category > sub, [categories]
         self.stop = stop or threading.Event()
         self.client = client
-        if self.client is None and cfg.shopify.enabled:
+        # Issue 14: a chain branch whose Shopify work goes through the head office never talks to
+        # Shopify (and needs no token): its agent hands the jobs over on the hq channel.
+        self.shopify_via_hq = cfg.hq.role == "branch" and cfg.hq.shopify == "head-office"
+        if self.shopify_via_hq:
+            self.client = None
+        elif self.client is None and cfg.shopify.enabled:
             self.client = ShopifyClient(cfg.shopify, cfg.path)
         self.backoff = _backoff_from_env()
         self.worker = OutboxWorker(self.client, stop=self.stop, **self.backoff) if self.client else None
@@ -87,6 +98,7 @@ class Agent:
         if cfg.hq.role == "branch":
             from .hq.link import BranchLink
             self.hq = BranchLink.from_config(cfg)
+            self.hq.relay_shopify = self.shopify_via_hq
         elif cfg.hq.role == "head-office":
             from .hq.office import HeadOffice
             self.hq = HeadOffice()
@@ -265,6 +277,9 @@ class Agent:
     def _beat_shopify(self) -> None:
         depths = outbox.queue_depths()
         kwargs = {"detail": {"queue": depths.get("shopify", {}), "pid": os.getpid()}}
+        if self.shopify_via_hq:
+            from pos_core import shopify_relay
+            kwargs["detail"].update(via="head-office", where=shopify_relay.summary())
         if self.last_contact:
             kwargs["contact"] = self.last_contact
         if self.last_error is not None:
@@ -308,6 +323,16 @@ class Agent:
             return
         with database.connection_context():
             heartbeat.beat("backup", error="", detail={"last": info.path.name, "bytes": info.size})
+
+    def reports_nightly(self) -> None:
+        """The back office's summaries and reorder forecasts, brought up to date at night."""
+        from pos_core import reports
+        try:
+            with database.connection_context():
+                done = reports.nightly()
+            log.info("back-office summaries refreshed: %s", done)
+        except Exception as exc:  # noqa: BLE001 - the reports compute what they need on demand
+            log.warning("back-office summaries failed: %s", exc)
 
     def watchdog(self) -> None:
         sdnotify.notify("WATCHDOG=1")
@@ -369,6 +394,7 @@ class Agent:
         if self.cfg.database_url.startswith("sqlite"):
             sched.add_job(self.nightly_backup, nightly_backup_trigger(), id="nightly-backup",
                           replace_existing=True)
+        sched.add_job(self.reports_nightly, reports_nightly_trigger(), id="reports-nightly", replace_existing=True)
         period = sdnotify.watchdog_period()
         if period:
             sched.add_job(self.watchdog, "interval", seconds=period, id="watchdog", next_run_time=now)

@@ -97,7 +97,7 @@ def run_once(job: OutboxJob, step: str, *, send: Callable[[], dict],
 
 def _retried_by_hand_since(job: OutboxJob, since: str | None) -> bool:
     """A person looked (outbox.retry after NEEDS_RECONCILIATION) and chose to send again."""
-    return any(h.get("event") == "manual_retry" and (h.get("at") or "") > (since or "") for h in job.history or [])
+    return any(h.get("event") in ("manual_retry", "branch_retry") and (h.get("at") or "") > (since or "") for h in job.history or [])
 
 
 # -- the marks, each in its own committed write ------------------------------------------------

@@ -74,7 +74,7 @@ def due_jobs(limit: int = 20) -> list[OutboxJob]:
     done = first.select(first.uid).where(first.status == outbox.SYNCED)
     return list(OutboxJob.select().where((OutboxJob.channel == outbox.SHOPIFY)
                                          & OutboxJob.kind.in_(ORDER_JOB_KINDS)
-                                         & (OutboxJob.status == outbox.PENDING)
+                                         & (OutboxJob.status == outbox.PENDING) & (OutboxJob.via_hq == False)  # noqa: E712
                                          & (OutboxJob.next_attempt_at <= utcnow())
                                          & (OutboxJob.depends_on.is_null() | OutboxJob.depends_on.in_(done)))
                 .order_by(OutboxJob.id).limit(limit))
@@ -85,7 +85,7 @@ def recover_interrupted() -> int:
     current state before it sends, so a resend cannot apply twice."""
     return (OutboxJob.update(status=outbox.PENDING)
             .where((OutboxJob.channel == outbox.SHOPIFY) & OutboxJob.kind.in_(ORDER_JOB_KINDS)
-                   & (OutboxJob.status == outbox.SENDING)).execute())
+                   & (OutboxJob.status == outbox.SENDING) & (OutboxJob.via_hq == False)).execute())  # noqa: E712
 
 
 def run_jobs(client: ShopifyClient, limit: int = 20, backoff_base: float = 1.0,
@@ -115,7 +115,9 @@ def run_jobs(client: ShopifyClient, limit: int = 20, backoff_base: float = 1.0,
             counts["failed"] += 1
             continue
         outbox.update_job(job, outbox.SYNCED, "", result, event="synced")
-        if job.kind == "fulfillment_create" and result.get("fulfillmentId"):
+        # A branch's shipment (sent here for it, issue 14) is the branch's row: it records the id
+        # itself when the outcome reaches it, and the row comes back up.
+        if job.kind == "fulfillment_create" and result.get("fulfillmentId") and not job.origin_branch:
             Fulfillment.update(shopify_fulfillment_id=result["fulfillmentId"]).where(
                 Fulfillment.uid == job.payload.get("fulfillmentUid")).execute()
         counts["synced"] += 1

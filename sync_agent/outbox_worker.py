@@ -46,6 +46,8 @@ KEY_NAMESPACE = uuid.UUID("6f1d3c2e-8a4b-5e7f-9c0d-1a2b3c4d5e6f")
 RESEND_WINDOW = once.KEY_WINDOW          # Shopify keeps idempotency keys for 24 h
 SCAN_LIMIT = 2000
 MIN_RETRY_DELAY = 0.5
+# A job a chain branch handed to the head office (issue 14) is never sent from this box.
+_SENT_HERE = OutboxJob.via_hq == False  # noqa: E712
 
 
 def batch_key(job_keys: list[str]) -> str:
@@ -94,7 +96,7 @@ class OutboxWorker:
         now = self.now()
         with db.write():
             stuck = list(OutboxJob.select().where((OutboxJob.status == SENDING) & (OutboxJob.channel == SHOPIFY)
-                                                  & (OutboxJob.kind == KIND)))
+                                                  & (OutboxJob.kind == KIND) & _SENT_HERE))
             for job in stuck:
                 job.history = list(job.history or []) + [{
                     "at": now.isoformat(), "event": "interrupted", "batch": job.batch_uid, "answered": False,
@@ -117,7 +119,7 @@ class OutboxWorker:
         n = 0
         with db.write():
             uids = {u for (u,) in OutboxJob.select(OutboxJob.batch_uid).where(
-                (OutboxJob.channel == SHOPIFY) & (OutboxJob.kind == KIND) & OutboxJob.batch_uid.is_null(False)
+                (OutboxJob.channel == SHOPIFY) & (OutboxJob.kind == KIND) & OutboxJob.batch_uid.is_null(False) & _SENT_HERE
                 & OutboxJob.status.in_([PENDING, SENDING])).tuples()}
             for uid in uids:
                 members = list(OutboxJob.select().where((OutboxJob.batch_uid == uid)
@@ -176,7 +178,7 @@ class OutboxWorker:
             now = self.now()
             pending = list(OutboxJob.select()
                            .where((OutboxJob.channel == SHOPIFY) & (OutboxJob.kind == KIND)
-                                  & (OutboxJob.status == PENDING))
+                                  & (OutboxJob.status == PENDING) & _SENT_HERE)
                            .order_by(OutboxJob.id).limit(SCAN_LIMIT))
             # Order per location: while a stored batch waits for its retry, later changes at
             # that location wait behind it instead of overtaking it in new batches.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from pos_core import reconcile
+from pos_core import hq, reconcile
 from pos_core.models import Branch, ReconciliationRun
 
 from .shopify.client import ShopifyClient
@@ -39,6 +39,10 @@ def run(client: ShopifyClient, location_id: str | None = None) -> list[Reconcili
     for loc in locations:
         if not reconcile.outbox_clear(loc):
             log.info("reconcile %s: outbox not empty yet, skipped", loc)
+            continue
+        behind = hq.branches_behind(loc) if hq.is_hq() else []
+        if behind:   # at the head office: a branch's ledger and jobs here are not complete yet
+            log.info("reconcile %s: %s still sending to the head office, skipped", loc, ", ".join(behind))
             continue
         levels, cost = read_location(client, loc)
         run_ = reconcile.compare(loc, levels, cost_used=cost)

@@ -7,9 +7,10 @@ made (the services stamp "now"), in UTC; Pakistan time is UTC+5.
   B  LHR1-C2 sana    1 Feb 11:30 PK    lipstick (1,299.00, Third Schedule) + suit (333.33), 10% order
                                        discount (within a supervisor's 25%), card 1,000 + JazzCash rest
   K  KHI1-C1 imran   1 Feb 20:00 PK    2 x book, cash
-  R  LHR1-C1 sana    2 Feb 10:00 PK    refund of 1 kurta from A (across the month boundary), restocked
+  R  LHR1-C1 sana    2 Feb 10:00 PK    refund of 1 kurta from A (across the month boundary), restocked;
+                                       reason "wrong size"
   X  LHR1-C1 sana    3 Feb 18:00 PK    exchange: suit from B back, 3 x kurta out; the customer pays the
-                                       difference in cash
+                                       difference in cash; reason "changed mind", note "wanted blue"
   D  LHR1-C1 ayesha  4 Feb 12:00 PK    suit with a 20% line discount (beyond a cashier's 10%), approved
                                        by imran (manager), cash
 
@@ -80,14 +81,14 @@ def build(site) -> Data:
 
     a_kurta = PosOrderLine.get((PosOrderLine.order == d.a.id) & (PosOrderLine.line_no == 1))
     d.r = refunds.refund(POLICY, counter_id=site.counter.id, shift_id=site.shift.id, staff_id=site.supervisor.id,
-                         sale_uid=d.a.uid, lines=[refunds.ReturnLine(a_kurta.id, 1)])
+                         sale_uid=d.a.uid, lines=[refunds.ReturnLine(a_kurta.id, 1)], reason="wrong_size")
     _stamp(d.r, pk(2027, 2, 2, 10))
 
     b_suit = PosOrderLine.get((PosOrderLine.order == d.b.id) & (PosOrderLine.line_no == 2))
     d.x_back, d.x_out = refunds.exchange(
         POLICY, counter_id=site.counter.id, shift_id=site.shift.id, staff_id=site.supervisor.id, sale_uid=d.b.uid,
         returns=[refunds.ReturnLine(b_suit.id, 1)], new_lines=[sales.SaleLine(site.kurta.id, 3)],
-        tenders=[sales.Tender("cash", Decimal("100"))])
+        tenders=[sales.Tender("cash", Decimal("100"))], reason="changed_mind", note="wanted blue")
     _stamp(d.x_back, pk(2027, 2, 3, 18))
     _stamp(d.x_out, pk(2027, 2, 3, 18))
 

@@ -362,3 +362,81 @@ def test_a_64_kbit_link_still_delivers_every_sale_once(chain_sites):
                  .where(chain.model_for("branch").code == "LHR1")]
         assert sorted(at_hq) == sorted(sold)
         assert ledger_of("LHR1") == {"1001": 30, "1002": 30, "1003": 50, "1004": 50}
+
+
+def _inbox(status: str, branch: str) -> int:
+    return db.database.execute_sql("SELECT count(*) FROM hq_inbox WHERE status = %s AND branch_code = %s",
+                                   (status, branch)).fetchone()[0]
+
+
+def test_two_appliers_at_once_apply_each_branchs_rows_once(chain_sites):
+    """The head office's agent runs two appliers, each on its own connection and its own share of
+    the branches: every row applies once, each branch's in order, and a resent log (rows already
+    here, under new positions) mixed with new rows in one batch doubles nothing."""
+    import threading
+    s = chain_sites
+    sold, tills = {}, {}
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln)
+            tills[code] = till = open_for_trade(code)
+            sold[code] = {sell(*till, [("1001", 1), ("1002", 2)]).uid for _ in range(6)}
+            ln.run_once()
+            ln.close()
+    with at(s["hq"]):
+        # each share holds one of the two branches (by code: KHI1 is the first, LHR1 the second)
+        assert hq.apply_inbox(part=(0, 2))["applied"] > 0
+        assert _inbox("NEW", "LHR1") == 0 and _inbox("NEW", "KHI1") > 0
+        assert hq.apply_inbox(part=(0, 2)) == {"applied": 0, "parked": 0}
+    # LHR1 resends its whole log under new positions (as after the head office lost them), plus
+    # one new sale; KHI1 sells again: both shares have work at once
+    with at(s["LHR1"]):
+        ser = chain.Serializer(db.database)
+        resent = []
+        for c in ChainChange.select().where(ChainChange.table_name.in_(chain.UP_TABLES)):
+            for rec in ser.records(c.table_name, [c.row_id]).values():
+                resent.append((c.xid, c.seq + 100_000, c.table_name, rec["k"], json.dumps(rec)))
+        ln = link(s, "LHR1")
+        hq_db = ln._hq()
+        with hq_db.atomic():
+            for xid, seq, t, k, d in resent:
+                hq_db.execute_sql("INSERT INTO hq_inbox (branch_code, xid, seq, table_name, key, data, schema_version) "
+                                  "VALUES ('LHR1', %s, %s, %s, %s, %s, 4)", (xid, seq, t, k, d))
+        sold["LHR1"].add(sell(*tills["LHR1"], [("1003", 1)]).uid)
+        ln.run_once()
+        ln.close()
+    with at(s["KHI1"]):
+        ln = link(s, "KHI1")
+        sold["KHI1"] |= {sell(*tills["KHI1"], [("1004", 1)]).uid for _ in range(3)}
+        ln.run_once()
+        ln.close()
+    with at(s["hq"]):
+        results, errors = [], []
+
+        def drain(part):
+            try:
+                while True:
+                    c = hq.apply_inbox(part=part)
+                    results.append(c)
+                    if not c["applied"] and not c.get("retried"):
+                        return
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                db.database.close()
+        workers = [threading.Thread(target=drain, args=((k, 2),)) for k in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert not errors, errors
+        assert sum(r["parked"] for r in results) == 0
+        assert _inbox("NEW", "LHR1") == 0 and _inbox("NEW", "KHI1") == 0
+        for code in ("LHR1", "KHI1"):
+            at_hq = [o.uid for o in PosOrder.select().join(chain.model_for("branch"))
+                     .where(chain.model_for("branch").code == code)]
+            assert sorted(at_hq) == sorted(sold[code])
+        assert ledger_of("LHR1") == {"1001": 44, "1002": 38, "1003": 49, "1004": 50}
+        assert ledger_of("KHI1") == {"1001": 44, "1002": 38, "1003": 50, "1004": 47}
+        assert ledger.check() == []

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, role_url
+from chain_kit import Agent, PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, role_url, wait_for
 from faultproxy import FaultProxy
 from pos_core import db, hq, ledger, sales
 from pos_core.models import Branch, PosOrder, StockLevel, Variant
@@ -29,47 +27,6 @@ POLICY = SalePolicy()
 def _pg_port() -> int:
     from urllib.parse import urlparse
     return urlparse(PG_URL).port or 5432
-
-
-class Agent:
-    def __init__(self, cfg: Path, log: Path):
-        self.cfg, self.log, self.proc = cfg, log, None
-
-    def start(self):
-        """Start it as systemd would restart it: a SIGKILLed agent's PostgreSQL advisory lock goes
-        when the server notices the dead connection, so a restart at once may be refused; retry."""
-        env = dict(os.environ, POS_AGENT_LOG="INFO")
-        for _ in range(20):
-            self.proc = subprocess.Popen([sys.executable, "-m", "sync_agent", "--config", str(self.cfg), "run"],
-                                         cwd=REPO, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-            try:
-                self.proc.wait(1.5)
-            except subprocess.TimeoutExpired:
-                return                      # still running: it has the lock
-            time.sleep(0.5)
-        raise AssertionError(f"{self.cfg.name}: the agent would not stay up (see {self.log})")
-
-    def kill9(self):
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def wait_for(what, test, timeout=60.0, every=0.2):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if test():
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sell_many(url, code, n, counter_shift_cashier):

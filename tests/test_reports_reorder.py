@@ -88,3 +88,48 @@ def test_the_sparse_forecast_is_the_same_arithmetic(days, offset, alpha):
     assert sparse.level == pytest.approx(dense.level, rel=1e-9, abs=1e-12)
     assert sparse.demand == pytest.approx(dense.demand, rel=1e-9, abs=1e-12)
     assert sparse.safety == pytest.approx(dense.safety, rel=1e-9, abs=1e-12)
+
+
+def test_stored_forecasts_give_what_the_ledger_gives(site, monkeypatch):
+    """The reorder and rebalancing reports from the stored forecasts equal the forecast computed
+    straight from the ledger (every filter), say when they were computed, and are recomputed when
+    a forecast for an open day gets old."""
+    from pos_core import transfers
+    from pos_core.models import SummaryWatermark
+    from pos_core.reports import summary
+    end = dt.date(2027, 2, 28)
+    _sell_daily(site, site.suit, site.khi, 1, 56, end)
+    _sell_daily(site, site.kurta, site.lhr, 2, 40, end)
+    _sell_daily(site, site.kurta, site.khi, 3, 20, end - dt.timedelta(days=3))
+    _sell_daily(site, site.book, site.lhr, 1, 9, end)
+    t = transfers.create(site.lhr.id, site.khi.id, site.manager.id, [transfers.TransferItem(site.suit.id, 6)])
+    transfers.dispatch(t.number, site.manager.id, shopify_enabled=False)
+    filters = [Filters(dt.date(2027, 2, 1), end), Filters(dt.date(2027, 1, 1), end, branch_id=site.khi.id),
+               Filters(dt.date(2027, 2, 1), end, category="Apparel")]
+    from pos_core.models import Product
+    Product.update(category="Apparel").execute()
+    clock = [dt.datetime(2027, 3, 1, 10)]          # the day after `end`, closed
+    monkeypatch.setattr(summary, "now", lambda: clock[0])
+    got = {(fn.__name__, i): fn(f) for fn in (reorder.suggestions, reorder.rebalancing) for i, f in enumerate(filters)}
+    assert any("Forecast as of 2027-03-01 15:00" in n for n in got[("suggestions", 0)].notes)
+    assert got[("suggestions", 0)].rows and got[("rebalancing", 0)].rows
+    stamp = SummaryWatermark.get(SummaryWatermark.name == "reorder_forecast").updated_at
+    monkeypatch.setattr(reorder, "USE_STORED", False)
+    for (name, i), rep in got.items():
+        direct = getattr(reorder, name)(filters[i])
+        assert rep.rows == direct.rows, (name, filters[i])
+        assert not any("as of" in n for n in direct.notes)
+    monkeypatch.setattr(reorder, "USE_STORED", True)
+    # A closed day's forecast is reused however old; an open day's only for an hour.
+    clock[0] = dt.datetime(2027, 3, 9)
+    reorder.suggestions(filters[0])
+    assert SummaryWatermark.get(SummaryWatermark.name == "reorder_forecast").updated_at == stamp
+    today = Filters(dt.date(2027, 3, 1), dt.date(2027, 3, 9))
+    reorder.suggestions(today)
+    first = SummaryWatermark.get(SummaryWatermark.name == "reorder_forecast").updated_at
+    clock[0] += dt.timedelta(minutes=30)
+    reorder.suggestions(today)
+    assert SummaryWatermark.get(SummaryWatermark.name == "reorder_forecast").updated_at == first
+    clock[0] += dt.timedelta(hours=1)
+    reorder.suggestions(today)
+    assert SummaryWatermark.get(SummaryWatermark.name == "reorder_forecast").updated_at > first

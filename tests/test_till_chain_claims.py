@@ -7,7 +7,7 @@ import pytest
 from chain_kit import PG_URL, at, drop_hq, new_hq, role_url
 from pos_core import db, hq, hq_claims
 from pos_core.errors import StateError
-from pos_core.models import Fulfillment, SmartOrder, SmartOrderLine
+from pos_core.models import Branch, Fulfillment, SmartOrder, SmartOrderLine
 from pos_tui.app import make_app
 from sync_agent.hq import claims
 from sync_agent.hq.link import BranchLink
@@ -111,3 +111,36 @@ async def test_ctrl_k_shows_every_branch_from_the_head_office(tmp_path, till_db,
         text = flat(app)
         assert "Every branch (head office; as of each branch's last sync)" in text
         assert "KHI1 on hand 0" in text and "as of never" in text
+
+
+async def test_delivered_and_returned_at_a_branch_that_does_not_hold_the_claim_are_refused(tmp_path, till_db, office):
+    from pos_core import fulfillments
+    from test_till_kit import flat, staff
+    from test_till_online_orders import level
+    a, b = stocked(2)
+    order = record("#2003", [("L1", a, 1), ("L2", b, 1)], cod=False)
+    lhr = Branch.get(Branch.code == "LHR1")
+    f = fulfillments.create(order.id, lhr.id, staff("ayesha").id)     # shipped before Karachi took the lines
+    fulfillments.pack(f.uid, staff("ayesha").id)
+    fulfillments.dispatch(f.uid, staff("ayesha").id, "TCS", "T-9", shopify_enabled=False)
+    karachi = BranchLink(role_url(office, "KHI1"), "", "KHI1")
+    assert claims.claim(karachi, "gid://shopify/Order/2003").ok
+    before = level(a, "LHR1")
+    open_shift()
+    cfg = make_config(tmp_path, till_db, hq={"role": "branch", "url": role_url(office, "LHR1")})
+    app = make_app(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await open_order(pilot, app, "#2003")
+        await press(pilot, app, "f9")
+        assert "order #2003 is held by KHI1: only KHI1 may mark it delivered, not LHR1" in flat(app)
+        await press(pilot, app, "f10")                 # a chain branch takes returns into its own stock
+        assert "order #2003 is held by KHI1: only KHI1 may mark it returned, not LHR1" in flat(app)
+        assert Fulfillment.get_by_id(f.id).status == "DISPATCHED" and level(a, "LHR1") == before
+        assert claims.release(karachi, "gid://shopify/Order/2003") == 2
+        await press(pilot, app, "f9")
+        assert f"Shipment {f.uid[:8]} delivered" in flat(app)
+        await press(pilot, app, "f10")
+        assert "Returned: 2 unit(s) back in stock at LHR1" in flat(app)
+    assert Fulfillment.get_by_id(f.id).status == "RETURNED" and level(a, "LHR1") == before + 1
+    karachi.close()

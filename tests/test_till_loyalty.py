@@ -148,6 +148,10 @@ async def test_refund_of_a_sale_paid_partly_with_points_gives_the_points_back(tm
         assert "Back to customer: Rs 4,490.00 + 500 points" in screen_text(app)
         await pilot.press("f4")                              # refund by cash
         await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")                           # reason: Damaged
+        await pilot.pause()
+        await pilot.press("enter")                           # no note
         await settle(pilot, app)
     back = PosOrder.get(PosOrder.kind == "refund")
     assert back.original_id == sale.id

@@ -59,14 +59,21 @@ async def test_refund_one_line_needs_a_supervisor_and_restocks(tmp_path, till_db
         assert "enter 0 to 2" in screen_text(app)
         await pilot.press("ctrl+u")
         await type_text(pilot, "1", enter=True)
-        assert "Back to customer: Rs 4,990.00" in screen_text(app)
-        await pilot.press("f10")
+        assert "Back to customer: Rs 4,990.00" in screen_text(app) and "reason: F6" in screen_text(app)
+        await pilot.press("f10")                       # no reason yet: the till asks for one first
+        await pilot.pause()
+        assert type(app.screen).__name__ == "PickScreen" and "Wrong size" in screen_text(app)
+        await pilot.press("down", "enter")             # Damaged, Wrong size
+        await pilot.pause()
+        assert "(optional, Enter to skip)" in screen_text(app)
+        await pilot.press("enter")
         await pilot.pause()
         assert type(app.screen).__name__ == "ApprovalScreen"
         await type_text(pilot, "2222", enter=True)
         await settle(pilot, app)
         refund = PosOrder.get(PosOrder.kind == "refund")
         assert refund.original_id == sale.id and refund.total_paisa == 499000
+        assert (refund.return_reason, refund.return_note) == ("wrong_size", "")
         assert [(l.sku, l.qty, l.restock) for l in refund.lines] == [("L3SU-BLA-OS", 1, True)]
         assert on_hand("L3SU-BLA-OS") == before + 1
         assert AuditEvent.select().count() >= 1
@@ -98,9 +105,15 @@ async def test_refund_by_a_supervisor_without_restock_to_store_credit(tmp_path, 
         await type_text(pilot, "", enter=True)        # the default: everything left
         await pilot.press("f3", "f4", "f4")            # no restock; refund by store credit
         assert "refund by: store credit" in screen_text(app) and "NO" in screen_text(app)
+        await pilot.press("f6", "down", "down", "down", "down", "enter")   # Other: needs a few words
+        await type_text(pilot, "", enter=True)
+        assert "needs a few words" in screen_text(app)
+        await type_text(pilot, "stain on the sleeve", enter=True)
+        assert "reason: Other (stain on the sleeve)" in screen_text(app)
         await pilot.press("f10")
         await settle(pilot, app)
         refund = PosOrder.get(PosOrder.kind == "refund")
+        assert (refund.return_reason, refund.return_note) == ("other", "stain on the sleeve")
         assert [p.method for p in refund.payments] == ["store_credit"]
         assert refund.customer.store_credit_paisa == 499000
         assert on_hand("L3SU-BLA-OS") == before
@@ -124,12 +137,16 @@ async def test_exchange_a_kurti_for_a_dearer_suit_customer_pays_the_difference(t
         assert "Net Rs 1,540.00 customer pays" in screen_text(app)
         await pilot.press("f10")
         await pilot.pause()
+        await pilot.press("down", "down", "enter")     # Changed mind
+        await pilot.pause()
+        await type_text(pilot, "wants the suit", enter=True)
         assert type(app.screen).__name__ == "PaymentScreen"
         await type_text(pilot, "2000", enter=True)
         await settle(pilot, app)
         credit = PosOrder.get(PosOrder.kind == "refund")
         new = PosOrder.get((PosOrder.kind == "sale") & (PosOrder.id != sale.id))
         assert credit.exchange_uid == new.exchange_uid and credit.exchange_uid
+        assert (credit.return_reason, credit.return_note) == ("changed_mind", "wants the suit")
         assert sorted((p.method, p.amount_paisa) for p in new.payments) == [("cash", 154000), ("exchange", 345000)]
         assert new.change_paisa == 46000
         assert b"EXCHANGE" in (tmp_path / "printer.bin").read_bytes()

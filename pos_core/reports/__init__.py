@@ -5,11 +5,24 @@ takes `Filters` and returns a `Report`.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
 from . import discounts, fbr, health, loyalty, margin, payments, reorder, returns, sales, stock
 from .common import Column, Filters, Report, QUICK_LABELS, QUICK_PICKS, parse_day, pk_today, quick_period
+
+
+# The filters a report honours (Filters fields without "_id"); the office says when a filter that
+# is set does not apply to the report on screen, rather than showing it as if it did.
+FILTERS = ("branch", "counter", "cashier", "category", "method", "salesperson")
+ORDERS = frozenset({"branch", "counter", "cashier", "category", "method"})
+LINES = ORDERS | {"salesperson"}
+PAYMENTS = frozenset({"branch", "counter", "cashier", "method"})
+SHIFTS = frozenset({"branch", "counter", "cashier"})
+STOCK = frozenset({"branch", "category"})
+BRANCH = frozenset({"branch"})
+NONE = frozenset()
 
 
 @dataclass(frozen=True)
@@ -20,6 +33,12 @@ class Entry:
     run: Callable[[Filters], Report]
     chart: str | None = None   # bar, line, heatmap: how the office draws it
     printable: bool = False    # day and shift reports print on the receipt printer and export to PDF
+    uses: frozenset = LINES    # which filters narrow it (FILTERS)
+
+    def ignored(self, f: Filters) -> list[str]:
+        """The filters set in `f` that this report does not narrow by."""
+        return [name for name in FILTERS if getattr(f, name if name in ("category", "method") else f"{name}_id")
+                is not None and name not in self.uses]
 
 
 def _sales(dim):
@@ -32,6 +51,7 @@ CATALOG: list[Entry] = [
     Entry("sales_branch", "Sales", "By branch", _sales("branch"), "bar"),
     Entry("sales_counter", "Sales", "By counter", _sales("counter"), "bar"),
     Entry("sales_cashier", "Sales", "By cashier", _sales("cashier"), "bar"),
+    Entry("sales_salesperson", "Sales", "By salesperson", _sales("salesperson"), "bar"),
     Entry("sales_item", "Sales", "Top items", lambda f: sales.by("item", f, limit=200), "bar"),
     Entry("sales_department", "Sales", "By department", _sales("department"), "bar"),
     Entry("sales_category", "Sales", "By category", _sales("category"), "bar"),
@@ -40,38 +60,83 @@ CATALOG: list[Entry] = [
     Entry("sales_option", "Sales", "By size / colour", _sales("option"), "bar"),
     Entry("sales_hour", "Sales", "By hour of day", _sales("hour"), "bar"),
     Entry("sales_heatmap", "Sales", "Weekday x hour", sales.heatmap, "heatmap"),
-    Entry("payments_day", "Payments", "Branch and day", payments.by_branch_day, printable=True),
-    Entry("payments_mix", "Payments", "Payment mix", payments.mix, "bar"),
-    Entry("shift_cash", "Payments", "Cash vs counted", payments.shift_variances, printable=True),
-    Entry("discounts", "Discounts", "Who gave what", discounts.given),
-    Entry("discounts_cashier", "Discounts", "By cashier", discounts.by_cashier),
+    Entry("payments_day", "Payments", "Branch and day", payments.by_branch_day, printable=True, uses=PAYMENTS),
+    Entry("payments_mix", "Payments", "Payment mix", payments.mix, "bar", uses=PAYMENTS),
+    Entry("shift_cash", "Payments", "Cash vs counted", payments.shift_variances, printable=True, uses=SHIFTS),
+    Entry("discounts", "Discounts", "Who gave what", discounts.given, uses=ORDERS),
+    Entry("discounts_cashier", "Discounts", "By cashier", discounts.by_cashier, uses=ORDERS),
     Entry("returns_item", "Returns", "By item", returns.by_item),
     Entry("returns_cashier", "Returns", "By cashier", returns.by_cashier),
-    Entry("promotions", "Discounts", "Promotions and coupons", loyalty.promotions, "bar"),
-    Entry("commission", "Commission", "By salesperson", loyalty.commission, "bar"),
-    Entry("points", "Loyalty", "Points movements", loyalty.points),
-    Entry("margin_item", "Margin", "By item", margin.by_item),
-    Entry("margin_category", "Margin", "By category", margin.by_category),
-    Entry("stock_value", "Stock", "On hand and value", stock.on_hand),
-    Entry("stock_aging", "Stock", "Aging", stock.aging, "bar"),
-    Entry("dead_stock", "Stock", "Dead stock", stock.dead_stock),
-    Entry("sell_through", "Stock", "Sell-through by size", stock.sell_through_by_size),
-    Entry("reorder", "Reorder", "Reorder (draft PO)", reorder.suggestions),
-    Entry("rebalance", "Reorder", "Rebalance branches", reorder.rebalancing),
-    Entry("fbr_day", "FBR", "By day and counter", fbr.by_day_counter, printable=True),
-    Entry("fbr_pending", "FBR", "Not yet fiscalised", fbr.not_fiscalised),
-    Entry("online_orders", "Online", "Orders and COD", health.online_orders),
-    Entry("fulfilments", "Online", "Workflow and courier", health.fulfilments),
-    Entry("sync_health", "Sync", "Jobs and drift", health.sync_jobs),
+    Entry("returns_reason", "Returns", "By reason", returns.by_reason, "bar"),
+    Entry("returns_list", "Returns", "Each refund", returns.refund_list),
+    Entry("promotions", "Discounts", "Promotions and coupons", loyalty.promotions, "bar", uses=ORDERS - {"category"}),
+    Entry("commission", "Commission", "By salesperson", loyalty.commission, "bar", uses=SHIFTS | {"salesperson"}),
+    Entry("points", "Loyalty", "Points movements", loyalty.points, uses=NONE),
+    Entry("margin_item", "Margin", "By item", margin.by_item, uses=ORDERS),
+    Entry("margin_category", "Margin", "By category", margin.by_category, uses=ORDERS),
+    Entry("stock_value", "Stock", "On hand and value", stock.on_hand, uses=STOCK),
+    Entry("stock_aging", "Stock", "Aging", stock.aging, "bar", uses=STOCK),
+    Entry("dead_stock", "Stock", "Dead stock", stock.dead_stock, uses=STOCK),
+    Entry("sell_through", "Stock", "Sell-through by size", stock.sell_through_by_size, uses=ORDERS),
+    Entry("reorder", "Reorder", "Reorder (draft PO)", reorder.suggestions, uses=STOCK),
+    Entry("rebalance", "Reorder", "Rebalance branches", reorder.rebalancing, uses=STOCK),
+    Entry("fbr_day", "FBR", "By day and counter", fbr.by_day_counter, printable=True, uses=PAYMENTS),
+    Entry("fbr_pending", "FBR", "Not yet fiscalised", fbr.not_fiscalised, uses=PAYMENTS),
+    Entry("online_orders", "Online", "Orders and COD", health.online_orders, uses=NONE),
+    Entry("fulfilments", "Online", "Workflow and courier", health.fulfilments, uses=BRANCH),
+    Entry("dispatch", "Online", "Dispatch time", health.dispatch_times, uses=BRANCH),
+    Entry("sync_health", "Sync", "Jobs and drift", health.sync_jobs, uses=NONE),
 ]
 BY_KEY = {e.key: e for e in CATALOG}
 
 
-def run(key: str, f: Filters) -> Report:
-    report = BY_KEY[key].run(f)
+def nightly() -> dict:
+    """What the agent runs once a night: the summaries caught up and the reorder forecasts for
+    yesterday stored, so the first report of the morning reads them instead of computing them."""
+    import datetime as dt
+    from . import summary
+    yesterday = pk_today(summary.now()) - dt.timedelta(days=1)
+    return {"sales_daily": summary.refresh_sales(), "sales_item_monthly": summary.refresh_items(groups=True),
+            "stock_activity": summary.refresh_stock_activity(),
+            "reorder_forecast": reorder.stored_at(yesterday) or reorder.store_forecasts(yesterday)}
+
+
+def prepare(key: str, f: Filters) -> None:
+    """Every write a report may need (summaries caught up, the reorder forecast stored), done
+    before it runs: the refreshes are no-ops (reads) unless a day closed or stock moved."""
+    from . import summary
+    summary.refresh_sales()
+    summary.refresh_items(groups=True)
+    if BY_KEY[key].area in ("Stock", "Reorder"):
+        summary.refresh_stock_activity()
+    if BY_KEY[key].area == "Reorder" and reorder.stored_at(f.end) is None:
+        reorder.store_forecasts(f.end)
+
+
+def _yield_cpu() -> None:
+    # SCHED_IDLE for this thread only (Linux): a selling till, woken, takes the core at once
+    # instead of sharing it by nice weights. Never while writing: a thread this low could sit on
+    # the write lock while busy tills wait for it, hence prepare() first and read_only() after.
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
+
+
+def run(key: str, f: Filters, background: bool = False) -> Report:
+    """One report. `background` (the back office's report thread, which ends with the report):
+    its writes first at the normal priority, then the reading at the lowest, writing nothing."""
+    if not background:
+        report = BY_KEY[key].run(f)
+    else:
+        from . import summary
+        prepare(key, f)
+        _yield_cpu()
+        with summary.read_only():
+            report = BY_KEY[key].run(f)
     report.filters = f
     return report
 
 
-__all__ = ["CATALOG", "BY_KEY", "Entry", "run", "Filters", "Report", "Column", "QUICK_PICKS", "QUICK_LABELS",
+__all__ = ["CATALOG", "BY_KEY", "Entry", "run", "nightly", "Filters", "Report", "Column", "QUICK_PICKS", "QUICK_LABELS",
            "parse_day", "pk_today", "quick_period"]

@@ -64,6 +64,7 @@ class Filters:
     cashier_id: int | None = None
     category: str | None = None
     method: str | None = None   # a payment method: orders paid (at least partly) that way
+    salesperson_id: int | None = None  # lines attributed to this person (a refund line: its sold line's)
 
     def __post_init__(self):
         if self.end < self.start:
@@ -179,3 +180,16 @@ def order_where(f: Filters, alias: str = "o", with_method: bool = True) -> tuple
 
 
 SIGN = "(CASE WHEN o.kind = 'refund' THEN -1 ELSE 1 END)"
+
+
+def line_salesperson(alias: str = "l") -> str:
+    """The salesperson a line counts for: its own, or on a refund line the sold line's (refund
+    lines carry none), so a return takes the sale back from the person who made it."""
+    return (f"COALESCE({alias}.salesperson_id, (SELECT sl.salesperson_id FROM pos_order_line sl "
+            f"WHERE sl.id = {alias}.original_line_id))")
+
+
+def salesperson_where(f: Filters, alias: str = "l") -> tuple[str, list]:
+    if f.salesperson_id is None:
+        return "", []
+    return f" AND {line_salesperson(alias)} = ?", [f.salesperson_id]

@@ -1,9 +1,13 @@
 """Sync health and online orders: what the agent still owes Shopify and FBR, what reconciliation
 found, and how online orders went (COD confirmed / cancelled / refused, fulfilment workflow,
-returns by courier)."""
+returns by courier, dispatch time)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
+import statistics
+from decimal import Decimal
 
 from .common import PK_OFFSET, Column, Filters, Report, query
 
@@ -23,7 +27,6 @@ def sync_jobs(f: Filters) -> Report:
     out = [[ch, st, int(n), _pk(oldest) if st != "SYNCED" else ""] for ch, st, n, oldest in rows]
     runs = query("SELECT r.location_id, r.started_at, r.items_compared, r.differences FROM reconciliation_run r "
                  "WHERE r.id IN (SELECT MAX(id) FROM reconciliation_run GROUP BY location_id) ORDER BY 1")
-    import json
     notes = []
     for loc, started, compared, diffs in runs:
         found = len(json.loads(diffs) if isinstance(diffs, str) else (diffs or []))
@@ -52,12 +55,17 @@ def online_orders(f: Filters) -> Report:
                   notes=["By the day the agent first saw the order; refused = came back (RETURNED)."])
 
 
+def _branch(f: Filters, column: str = "branch_id") -> tuple[str, list]:
+    return (f" AND {column} = ?", [f.branch_id]) if f.branch_id is not None else ("", [])
+
+
 def fulfilments(f: Filters) -> Report:
     """Shipments and records made in the period, by workflow and courier, with returns."""
+    bsql, bparams = _branch(f)
     rows = query("SELECT mode, courier, COUNT(*), SUM(CASE WHEN status IN ('DISPATCHED', 'DELIVERED', 'RETURNED') "
                  "THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'RETURNED' THEN 1 ELSE 0 END) FROM fulfillment "
-                 "WHERE created_at >= ? AND created_at < ? GROUP BY mode, courier ORDER BY 1, 2",
-                 [f.start_utc, f.end_utc])
+                 f"WHERE created_at >= ? AND created_at < ?{bsql} GROUP BY mode, courier ORDER BY 1, 2",
+                 [f.start_utc, f.end_utc] + bparams)
     from .returns import _rate
     out = [[mode, courier or "-", int(n), int(sent), int(back), _rate(int(back), int(sent))]
            for mode, courier, n, sent, back in rows]
@@ -65,3 +73,87 @@ def fulfilments(f: Filters) -> Report:
             Column("dispatched", "Dispatched", "int"), Column("returned", "Returned", "int"),
             Column("returned_pct", "Returned %", "pct")]
     return Report("Fulfilments by workflow and courier", cols, out, filters=f)
+
+
+# --- dispatch time -----------------------------------------------------------------------------
+SHIPPING_MODES = ("smart", "manual", "branch_sync")   # repairs and exchange returns ship nothing
+DISPATCH_LOOKBACK = dt.timedelta(days=31)  # a shipment dispatched in the period was made at most this long before
+
+
+def _utc(value) -> dt.datetime | None:
+    """A stored time (datetime, peewee text, or Shopify's ISO with Z/offset) as naive UTC."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        when = value
+    else:
+        try:
+            when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when
+
+
+def dispatched_at(mode: str, status: str, history, created_at) -> dt.datetime | None:
+    """When the goods left: a Smart shipment's first DISPATCHED step; a Manual or Branch Sync
+    record is made when they have already gone (DONE)."""
+    steps = json.loads(history) if isinstance(history, str) else (history or [])
+    want = "DISPATCHED" if mode == "smart" else "DONE"
+    for step in steps:
+        if step.get("status") == want:
+            return _utc(step.get("at"))
+    if mode != "smart" and status == "DONE":
+        return _utc(created_at)
+    return None
+
+
+def _hours(seconds: list[float]) -> tuple[Decimal | None, Decimal | None]:
+    """(median, 90th percentile by nearest rank) in hours, one decimal."""
+    if not seconds:
+        return None, None
+    xs = sorted(seconds)
+    p90 = xs[max(0, math.ceil(0.9 * len(xs)) - 1)]
+    q = Decimal("0.1")
+    return (Decimal(str(statistics.median(xs) / 3600)).quantize(q), Decimal(str(p90 / 3600)).quantize(q))
+
+
+def dispatch_times(f: Filters) -> Report:
+    """Shipments dispatched in the period, per branch and workflow: hours from the order (Shopify's
+    created time) and from the COD confirmation to dispatch, median and 90th percentile."""
+    bsql, bparams = _branch(f, "fl.branch_id")
+    marks = ", ".join("?" for _ in SHIPPING_MODES)
+    rows = query(
+        "SELECT b.code, fl.mode, fl.status, fl.history, fl.created_at, o.created_at_shopify, o.first_seen_at, "
+        "o.confirmed_at FROM fulfillment fl JOIN smart_order o ON o.id = fl.order_id JOIN branch b ON b.id = fl.branch_id "
+        f"WHERE fl.mode IN ({marks}) AND fl.created_at >= ? AND fl.created_at < ?{bsql}",
+        list(SHIPPING_MODES) + [f.start_utc - DISPATCH_LOOKBACK, f.end_utc] + bparams)
+    groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    for branch, mode, status, history, created, shopify_at, seen, confirmed in rows:
+        sent = dispatched_at(mode, status, history, created)
+        if sent is None or not (f.start_utc <= sent < f.end_utc):
+            continue
+        start = _utc(shopify_at) or _utc(seen)
+        confirmed = _utc(confirmed)
+        for key in ((branch, mode), (branch, ""), ("", "")):
+            from_order, from_confirm = groups.setdefault(key, ([], []))
+            if start is not None:
+                from_order.append(max(0.0, (sent - start).total_seconds()))
+            if confirmed is not None:
+                from_confirm.append(max(0.0, (sent - confirmed).total_seconds()))
+    out, total = [], None
+    for (branch, mode), (from_order, from_confirm) in sorted(groups.items(), key=lambda kv: (kv[0][0] == "", kv[0])):
+        row = [branch or "Total", mode or ("all" if branch else ""), len(from_order), *_hours(from_order),
+               len(from_confirm), *_hours(from_confirm)]
+        if branch:
+            out.append(row)
+        else:
+            total = row
+    cols = [Column("branch", "Branch"), Column("workflow", "Workflow"), Column("shipments", "Shipments", "int"),
+            Column("median_h", "Median h", "dec"), Column("p90_h", "90% within h", "dec"),
+            Column("confirmed", "COD confirmed", "int"), Column("confirmed_median_h", "From confirm median h", "dec"),
+            Column("confirmed_p90_h", "From confirm 90% h", "dec")]
+    return Report("Dispatch time", cols, out, total, filters=f,
+                  notes=["Hours from the order (Shopify's time) to the goods leaving; COD orders also from "
+                         "the call that confirmed them. 90% = nearest rank."])

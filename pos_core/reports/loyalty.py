@@ -11,6 +11,9 @@ def commission(f: Filters) -> Report:
     """Per salesperson: sales less refunds attributed in the period, before tax, and the commission
     (per-line plans, plus the slab plan on the period's total)."""
     where, params = order_where(f, with_method=False)
+    if f.salesperson_id is not None:
+        where += " AND e.salesperson_id = ?"
+        params.append(f.salesperson_id)
     rows = query(
         "SELECT s.code, s.name, COUNT(e.id), SUM(e.base_paisa), SUM(e.commission_paisa) "
         "FROM commission_entry e JOIN pos_order o ON o.id = e.order_id JOIN staff s ON s.id = e.salesperson_id "

@@ -14,6 +14,14 @@ from .stock import unit_costs
 
 
 def _lines(f: Filters) -> list[tuple]:
+    """(variant id, SKU, name, category, units, net excl. tax) per item sold in the period."""
+    from .sales import S_SIGN, item_where, items_summarised
+    if items_summarised(f):
+        frm, where, params = item_where(f)
+        return query(f"SELECT x.vid, v.sku, v.name, pr.category, x.u, x.e FROM (SELECT s.variant_id AS vid, "
+                     f"SUM({S_SIGN} * s.units) AS u, SUM({S_SIGN} * s.excl_paisa) AS e {frm} WHERE {where} "
+                     "GROUP BY s.variant_id) x JOIN variant v ON v.id = x.vid JOIN product pr ON pr.id = v.product_id "
+                     "ORDER BY 1", params)
     where, params = order_where(f)
     cat = ""
     if f.category is not None:
@@ -21,7 +29,7 @@ def _lines(f: Filters) -> list[tuple]:
     return query(f"SELECT l.variant_id, v.sku, v.name, pr.category, SUM({SIGN} * l.qty), "
                  f"SUM({SIGN} * l.value_excl_paisa) FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id "
                  "JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id "
-                 f"WHERE {where}{cat} GROUP BY l.variant_id, v.sku, v.name, pr.category", params)
+                 f"WHERE {where}{cat} GROUP BY l.variant_id, v.sku, v.name, pr.category ORDER BY 1", params)
 
 
 def _pct(margin: int, net: int) -> Decimal | None:

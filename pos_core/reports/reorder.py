@@ -25,6 +25,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+from .. import db
 from .common import Column, Filters, Report, pk_day, query, rupees
 from .stock import unit_costs
 
@@ -191,24 +192,111 @@ def _names(variant_ids: list[int]) -> tuple[dict[int, tuple[str, str]], dict[int
     return variants, branches
 
 
-def needs(f: Filters, settings: Settings = Settings()) -> list[dict]:
-    """Every item and branch that sold in the history window, with its forecast and suggestion."""
+def compute_needs(f: Filters, settings: Settings = Settings()) -> list[dict]:
+    """Every item and branch that sold in the history window, with its forecast and suggestion,
+    computed from the ledger now (the definition the stored forecasts are held to)."""
     first, series = _history(f, settings)
-    levels, incoming = _levels([v for v, _ in series]), _incoming()
-    out = []
     counts = _weekday_counts(first, settings.history_days)
-    for (variant_id, branch_id), days in series.items():
-        fc = forecast_sparse(days, settings.history_days, first, settings, counts)
+    forecasts = {key: forecast_sparse(days, settings.history_days, first, settings, counts)
+                 for key, days in series.items()}
+    return _with_levels(forecasts)
+
+
+def _need(fc: Forecast) -> int:
+    return math.ceil(fc.demand + fc.safety - 1e-9)
+
+
+def _with_levels(forecasts: dict[tuple[int, int], Forecast]) -> list[dict]:
+    levels, incoming = _levels([v for v, _ in forecasts]), _incoming()
+    out = []
+    for (variant_id, branch_id), fc in forecasts.items():
         on_hand, coming = levels.get((variant_id, branch_id), 0), incoming.get((variant_id, branch_id), 0)
-        need = math.ceil(fc.demand + fc.safety - 1e-9)
+        need = _need(fc)
         out.append({"variant_id": variant_id, "branch_id": branch_id, "on_hand": on_hand, "incoming": coming,
                     "forecast": fc, "need": need, "suggest": max(0, need - on_hand - coming)})
     return out
 
 
+# --- stored forecasts ---------------------------------------------------------------------------
+# Forecasting every item at every branch (~150,000 series for a chain) takes seconds, and the
+# answer for a closed day never changes. So the forecasts for the default settings are stored
+# (`reorder_forecast`, one as-of day at a time): computed each night by the agent for yesterday,
+# or by the first report that needs another day. A forecast for a day not yet closed (a period
+# ending today) is reused for FRESH; the report says when it was computed. Levels and incoming
+# stock are always read live. `compute_needs` stays the definition; a test holds the two equal.
+USE_STORED = True
+FRESH = dt.timedelta(hours=1)
+_MARK = "reorder_forecast"
+
+
+def _closed(day: dt.date, at: dt.datetime) -> bool:
+    from .common import PK_OFFSET
+    from .summary import SETTLE
+    return at >= dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) - PK_OFFSET + SETTLE
+
+
+def store_forecasts(as_of: dt.date, settings: Settings = Settings()) -> dt.datetime:
+    """Forecast every item and branch as of `as_of` from the ledger and store it; returns when."""
+    from . import summary
+    first, series = _history(Filters(as_of, as_of), settings)
+    counts = _weekday_counts(first, settings.history_days)
+    rows = []
+    for (v, b), days in series.items():
+        fc = forecast_sparse(days, settings.history_days, first, settings, counts)
+        rows.append((v, b, fc.level, fc.demand, fc.safety, _need(fc)))
+    at = summary.now()
+    with db.write():   # computed above, outside the write lock; written in one short transaction
+        query("DELETE FROM reorder_forecast", fetch=False)
+        for i in range(0, len(rows), 500):
+            chunk = rows[i:i + 500]
+            query("INSERT INTO reorder_forecast (variant_id, branch_id, level, demand, safety, need) VALUES "
+                  + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)), [x for r in chunk for x in r], fetch=False)
+        query("DELETE FROM summary_watermark WHERE name = ?", [_MARK], fetch=False)
+        query("INSERT INTO summary_watermark (name, through_id, updated_at) VALUES (?, ?, ?)",
+              [_MARK, as_of.toordinal(), at], fetch=False)
+    return at
+
+
+def stored_at(as_of: dt.date) -> dt.datetime | None:
+    """When the stored forecasts for `as_of` were computed, if they may be used now."""
+    from . import summary
+    row = query("SELECT through_id, updated_at FROM summary_watermark WHERE name = ?", [_MARK])
+    if not row or int(row[0][0]) != as_of.toordinal():
+        return None
+    at = row[0][1] if isinstance(row[0][1], dt.datetime) else dt.datetime.fromisoformat(str(row[0][1]))
+    return at if _closed(as_of, at) or summary.now() - at < FRESH else None
+
+
+def needs(f: Filters, settings: Settings = Settings()) -> tuple[list[dict], dt.datetime | None]:
+    """`compute_needs`, from the stored forecasts when they serve (the default settings), with
+    the time they were computed (None: computed now)."""
+    if not USE_STORED or settings != Settings():
+        return compute_needs(f, settings), None
+    from .summary import writes_allowed
+    at = stored_at(f.end)
+    if at is None and not writes_allowed():
+        return compute_needs(f, settings), None
+    at = at or store_forecasts(f.end, settings)
+    cat_join, params = "", []
+    if f.category is not None:
+        cat_join = " JOIN variant v ON v.id = r.variant_id JOIN product pr ON pr.id = v.product_id AND pr.category = ?"
+        params = [f.category]
+    forecasts = {(int(v), int(b)): Forecast(float(lv), (), float(dm), float(sf)) for v, b, lv, dm, sf in query(
+        f"SELECT r.variant_id, r.branch_id, r.level, r.demand, r.safety FROM reorder_forecast r{cat_join} "
+        "ORDER BY r.variant_id, r.branch_id", params)}
+    return _with_levels(forecasts), at
+
+
+def _as_of_note(at: dt.datetime | None) -> list[str]:
+    from .common import PK_OFFSET
+    if at is None:
+        return []
+    return [f"Forecast as of {(at + PK_OFFSET).strftime('%Y-%m-%d %H:%M')} (Pakistan time); levels are live."]
+
+
 def suggestions(f: Filters, settings: Settings = Settings()) -> Report:
     """Per branch: what to order (a draft purchase order once exported)."""
-    all_needs = needs(f, settings)
+    all_needs, at = needs(f, settings)
     variants, branches = _names([n["variant_id"] for n in all_needs if n["suggest"] > 0])
     costs = unit_costs()
     rows = []
@@ -228,12 +316,12 @@ def suggestions(f: Filters, settings: Settings = Settings()) -> Report:
             Column("qty", "Order", "int"), Column("unit_cost", "Unit cost", "money"), Column("value", "Value", "money")]
     return Report("Reorder suggestions", cols, rows, filters=f, notes=[
         f"Exponential smoothing (alpha {settings.alpha}) with weekday factors over {settings.history_days} days; "
-        f"lead {settings.lead_days} + review {settings.review_days} days; safety z={settings.z}."])
+        f"lead {settings.lead_days} + review {settings.review_days} days; safety z={settings.z}."] + _as_of_note(at))
 
 
 def rebalancing(f: Filters, settings: Settings = Settings()) -> Report:
     """Transfers from branches holding more than they need to branches that will run out."""
-    all_needs = needs(f, settings)
+    all_needs, at = needs(f, settings)
     wanted_ids = [n["variant_id"] for n in all_needs if n["suggest"] > 0]
     variants, branches = _names(wanted_ids)
     by_variant: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -275,4 +363,4 @@ def rebalancing(f: Filters, settings: Settings = Settings()) -> Report:
     cols = [Column("from", "From"), Column("to", "To"), Column("sku", "SKU"), Column("name", "Item"),
             Column("qty", "Move", "int"), Column("why", "Why"), Column("to_on_hand", "At dest.", "int")]
     return Report("Rebalancing suggestions", cols, rows, filters=f, notes=[
-        "A branch gives only what is above its own forecast need; then order the rest."])
+        "A branch gives only what is above its own forecast need; then order the rest."] + _as_of_note(at))

@@ -1,14 +1,19 @@
 """Returns and exchanges: rate by item and by cashier, restocked or not.
 
 The return rate of an item is units refunded in the period over units sold in the period (both
-by completion day, so a return of last month's sale counts this month). The till records no
-reason code on a refund yet, so there is no "by reason" view; restocked or not is per line.
+by completion day, so a return of last month's sale counts this month). Restocked or not is per
+line; the reason (refunds.REASONS, chosen at the till, migration 15) is per refund document, so
+an exchange's returned half carries it too. Refunds made before reasons were recorded show as
+"not recorded".
 """
 from __future__ import annotations
 
 from decimal import Decimal
 
-from .common import Column, Filters, Report, order_where, query, rupees
+from ..refunds import REASON_LABELS
+from .common import Column, Filters, Report, order_where, pk_day, query, rupees, salesperson_where
+
+NOT_RECORDED = "(not recorded)"
 
 
 def _rate(part: int, whole: int) -> Decimal | None:
@@ -21,10 +26,20 @@ def _where(f: Filters) -> tuple[str, list]:
         where += (" AND l.variant_id IN (SELECT v.id FROM variant v JOIN product pr ON pr.id = v.product_id "
                   "WHERE pr.category = ?)")
         params.append(f.category)
-    return where, params
+    sp_sql, sp_params = salesperson_where(f)
+    return where + sp_sql, params + sp_params
 
 
-def by_item(f: Filters) -> Report:
+def _by_item_rows(f: Filters) -> list[tuple]:
+    """(SKU, name, sold, returned, restocked, in exchanges, refunded paisa) per item refunded."""
+    from .sales import item_where, items_summarised
+    if items_summarised(f):
+        frm, where, params = item_where(f)
+        return query(
+            "SELECT s.sku, MIN(s.name), SUM(CASE WHEN s.kind = 'sale' THEN s.units ELSE 0 END), "
+            "SUM(CASE WHEN s.kind = 'refund' THEN s.units ELSE 0 END), SUM(s.restocked_units), SUM(s.exchange_units), "
+            f"SUM(CASE WHEN s.kind = 'refund' THEN s.net_paisa ELSE 0 END) {frm} WHERE {where} GROUP BY s.sku "
+            "HAVING SUM(CASE WHEN s.kind = 'refund' THEN s.units ELSE 0 END) > 0 ORDER BY 4 DESC, 1", params)
     where, params = _where(f)
     # Only items refunded in the period can have a row: read their lines alone (refunds are a few
     # per cent of documents, so this skips most of a year's lines).
@@ -32,7 +47,7 @@ def by_item(f: Filters) -> Report:
     where += (" AND l.variant_id IN (SELECT rl.variant_id FROM pos_order_line rl JOIN pos_order ro "
               f"ON ro.id = rl.order_id WHERE {rwhere} AND ro.kind = 'refund')")
     params += rparams
-    rows = query(
+    return query(
         "SELECT l.sku, MIN(l.name), SUM(CASE WHEN o.kind = 'sale' THEN l.qty ELSE 0 END), "
         "SUM(CASE WHEN o.kind = 'refund' THEN l.qty ELSE 0 END), "
         "SUM(CASE WHEN o.kind = 'refund' AND l.restock THEN l.qty ELSE 0 END), "
@@ -40,6 +55,10 @@ def by_item(f: Filters) -> Report:
         "SUM(CASE WHEN o.kind = 'refund' THEN l.total_paisa ELSE 0 END) "
         f"FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id WHERE {where} GROUP BY l.sku "
         "HAVING SUM(CASE WHEN o.kind = 'refund' THEN l.qty ELSE 0 END) > 0 ORDER BY 4 DESC, 1", params)
+
+
+def by_item(f: Filters) -> Report:
+    rows = _by_item_rows(f)
     out = [[sku, name, int(sold), int(back), _rate(int(back), int(sold)), int(restocked), int(back) - int(restocked),
             int(exch), rupees(value)] for sku, name, sold, back, restocked, exch, value in rows]
     cols = [Column("sku", "SKU"), Column("name", "Item"), Column("sold", "Sold", "int"), Column("returned", "Returned", "int"),
@@ -47,7 +66,7 @@ def by_item(f: Filters) -> Report:
             Column("not_restocked", "Not restocked", "int"), Column("exchanged", "In exchanges", "int"),
             Column("value", "Refunded", "money")]
     return Report("Returns by item", cols, out, filters=f,
-                  notes=["Rate = units returned / units sold in the same period. No reason codes are recorded yet."])
+                  notes=["Rate = units returned / units sold in the same period."])
 
 
 def by_cashier(f: Filters) -> Report:
@@ -69,3 +88,54 @@ def by_cashier(f: Filters) -> Report:
             Column("not_restocked", "Units not restocked", "int")]
     return Report("Returns by cashier", cols, out, filters=f,
                   notes=["Who gave the refund (it needs a supervisor); an exchange is counted once as a refund."])
+
+
+def _refund_where(f: Filters) -> tuple[str, list]:
+    where, params = _where(f)
+    return where + " AND o.kind = 'refund'", params
+
+
+def by_reason(f: Filters) -> Report:
+    """Refunds in the period by the reason the till recorded: documents, units, restocked or not,
+    in exchanges, value; share of all units returned."""
+    where, params = _refund_where(f)
+    rows = query(
+        "SELECT o.return_reason, COUNT(DISTINCT o.id), SUM(l.qty), SUM(CASE WHEN l.restock THEN l.qty ELSE 0 END), "
+        "SUM(CASE WHEN o.exchange_uid IS NOT NULL THEN l.qty ELSE 0 END), SUM(l.total_paisa) "
+        f"FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id WHERE {where} "
+        "GROUP BY o.return_reason ORDER BY 3 DESC, 1", params)
+    all_units = sum(int(r[2]) for r in rows)
+    out = [[reason or "", REASON_LABELS.get(reason, NOT_RECORDED if not reason else reason), int(n), int(units),
+            _rate(int(units), all_units), int(restocked), int(units) - int(restocked), int(exch), rupees(value)]
+           for reason, n, units, restocked, exch, value in rows]
+    cols = [Column("reason", "Code"), Column("label", "Reason"), Column("refunds", "Refunds", "int"),
+            Column("units", "Units", "int"), Column("share", "% of units", "pct"),
+            Column("restocked", "Restocked", "int"), Column("not_restocked", "Not restocked", "int"),
+            Column("exchanged", "In exchanges", "int"), Column("value", "Refunded", "money")]
+    totals = ["Total", "", sum(r[2] for r in out), all_units, _rate(all_units, all_units) if out else None,
+              sum(r[5] for r in out), sum(r[6] for r in out), sum(r[7] for r in out),
+              sum((r[8] for r in out), rupees(0))]
+    return Report("Returns by reason", cols, out, totals, filters=f,
+                  notes=["The reason is chosen at the till for the whole refund; refunds from before "
+                         "reasons were recorded show as not recorded."])
+
+
+def refund_list(f: Filters) -> Report:
+    """Each refund in the period with its reason and the cashier's note (first 1,000)."""
+    where, params = _refund_where(f)
+    day = pk_day("o.completed_at")
+    rows = query(
+        f"SELECT {day}, o.number, s.code, o.return_reason, o.return_note, SUM(l.qty), "
+        "SUM(CASE WHEN l.restock THEN 0 ELSE l.qty END), MAX(CASE WHEN o.exchange_uid IS NOT NULL THEN 1 ELSE 0 END), "
+        "SUM(l.total_paisa) FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id "
+        f"JOIN staff s ON s.id = o.cashier_id WHERE {where} "
+        f"GROUP BY o.id, {day}, o.number, s.code, o.return_reason, o.return_note, o.completed_at "
+        "ORDER BY o.completed_at, o.number LIMIT 1000", params)
+    out = [[d, number, cashier, REASON_LABELS.get(reason, reason or NOT_RECORDED), note or "", int(units),
+            int(nr), "yes" if int(ex) else "", rupees(value)]
+           for d, number, cashier, reason, note, units, nr, ex, value in rows]
+    cols = [Column("day", "Day", "date"), Column("number", "Refund"), Column("cashier", "Cashier"),
+            Column("reason", "Reason"), Column("note", "Note"), Column("units", "Units", "int"),
+            Column("not_restocked", "Not restocked", "int"), Column("exchange", "Exchange"),
+            Column("value", "Refunded", "money")]
+    return Report("Refunds with reasons", cols, out, filters=f)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..errors import InvalidInput
-from .common import SIGN, Column, Filters, Report, order_where, pk_day, pk_hour, pk_weekday, query, rupees
+from .common import (SIGN, Column, Filters, Report, line_salesperson, order_where, pk_day, pk_hour, pk_weekday,
+                     query, rupees, salesperson_where)
 
 # dimension -> (key expression, label expression, joins needed, column label)
 DIMENSIONS = {
@@ -29,6 +30,7 @@ DIMENSIONS = {
                      {"product"}, "Sub-category"),
     "vendor": ("pr.vendor", "pr.vendor", {"product"}, "Vendor"),
     "option": ("v.option_text", "v.option_text", {"product"}, "Size / colour"),
+    "salesperson": ("COALESCE(sp.code, '')", "sp.name", {"salesperson"}, "Salesperson"),
 }
 WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
@@ -47,6 +49,7 @@ _JOINS = {
     "counter": "JOIN counter c ON c.id = o.counter_id",
     "cashier": "JOIN staff s ON s.id = o.cashier_id",
     "product": "JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id",
+    "salesperson": f"LEFT JOIN staff sp ON sp.id = {line_salesperson()}",
 }
 
 
@@ -56,7 +59,10 @@ def _line_sql(f: Filters, joins: set[str]) -> tuple[str, str, list]:
         joins = joins | {"product"}
         where += " AND pr.category = ?"
         params.append(f.category)
-    join_sql = " ".join(_JOINS[j] for j in ("branch", "counter", "cashier", "product") if j in joins)
+    sp_sql, sp_params = salesperson_where(f)
+    where += sp_sql
+    params += sp_params
+    join_sql = " ".join(_JOINS[j] for j in ("branch", "counter", "cashier", "product", "salesperson") if j in joins)
     return f"FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id {join_sql}", where, params
 
 
@@ -81,7 +87,7 @@ _SD_LABEL = {"branch": " JOIN branch b ON b.id = x.k",
 
 
 def summarised(f: Filters) -> bool:
-    return USE_SUMMARIES and f.category is None and f.method is None
+    return USE_SUMMARIES and f.category is None and f.method is None and f.salesperson_id is None
 
 
 def sd_where(f: Filters) -> tuple[str, str, list]:
@@ -96,6 +102,60 @@ def sd_where(f: Filters) -> tuple[str, str, list]:
             sql.append(f"sd.{column} = ?")
             params.append(value)
     return f"FROM {source} sd", " AND ".join(sql), params
+
+
+# --- the monthly item summary (summary.item_source): item-level dimensions without a counter,
+# cashier or method filter (those need the documents' orders) ---
+ITEM_DIMENSIONS = ("item", "department", "category", "sub_category", "vendor", "option")
+S_SIGN = "(CASE WHEN s.kind = 'refund' THEN -1 ELSE 1 END)"
+
+
+# The groups that lie within one category: their first line in a basket is in the category too, so
+# their basket counts hold under a category filter (a department's first line may be another
+# category's, so department, vendor and option with a category filter read the documents).
+_IN_CATEGORY = ("item", "category", "sub_category")
+USE_ITEM_SUMMARY = True   # the benchmark's baseline and the tests switch it off
+
+
+def items_summarised(f: Filters) -> bool:
+    return USE_SUMMARIES and USE_ITEM_SUMMARY and f.counter_id is None and f.cashier_id is None and f.method is None
+
+
+def item_where(f: Filters, groups: bool = False) -> tuple[str, str, list]:
+    """(FROM, WHERE, parameters) over the item summary as `s`, narrowed by branch and category."""
+    from . import summary
+    frm, where, params = summary.item_source(f.start, f.end, groups)
+    if f.branch_id is not None:
+        where += " AND s.branch_id = ?"
+        params = params + [f.branch_id]
+    if f.category is not None:
+        where += (" AND s.variant_id IN (SELECT v.id FROM variant v JOIN product pr ON pr.id = v.product_id "
+                  "WHERE pr.category = ?)")
+        params = params + [f.category]
+    return frm, where, params
+
+
+def _item_sums(docs: str) -> list[str]:
+    """Units, gross, discount, net, tax, net excl. tax (refunds negative) and sales baskets."""
+    return [f"SUM({S_SIGN} * s.{c})" for c in ("units", "gross_paisa", "discount_paisa", "net_paisa", "tax_paisa",
+                                                "excl_paisa")] + [f"SUM(CASE WHEN s.kind = 'sale' THEN s.{docs} ELSE 0 END)"]
+
+
+def _by_item_summary(dimension: str, f: Filters) -> tuple[str, list]:
+    docs = f"docs_{dimension}"
+    frm, where, params = item_where(f, groups=dimension != "item")
+    order = "6 DESC, 1"
+    if dimension == "item":
+        return (f"SELECT s.sku, MIN(s.name), {', '.join(_item_sums(docs))} {frm} WHERE {where} GROUP BY s.sku "
+                f"ORDER BY {order}", params)
+    # Sum per item first, then name the groups (joining every stored row to the catalog costs more).
+    key, label, _, _ = DIMENSIONS[dimension]
+    names = ["u", "g", "d", "n", "t", "e", "bk"]
+    inner = (f"SELECT s.variant_id AS vid, {', '.join(f'{e} AS {n}' for e, n in zip(_item_sums(docs), names))} "
+             f"{frm} WHERE {where} GROUP BY s.variant_id")
+    return (f"SELECT {key}, MIN({label}), {', '.join(f'SUM(x.{n})' for n in names)} FROM ({inner}) x "
+            f"JOIN variant v ON v.id = x.vid JOIN product pr ON pr.id = v.product_id GROUP BY {key} ORDER BY {order}",
+            params)
 
 
 def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
@@ -118,9 +178,13 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
                  f"GROUP BY {_SD_ID[dimension]}")
         sql = (f"SELECT {key}, {label}, x.u, x.g, x.d, x.n, x.t, x.e, x.bk FROM ({inner}) x"
                f"{_SD_LABEL.get(dimension, '')} ORDER BY {order}")
+    elif dimension in ITEM_DIMENSIONS and items_summarised(f) and (f.category is None or dimension in _IN_CATEGORY):
+        sql, params = _by_item_summary(dimension, f)
     if limit:
         sql += f" LIMIT {int(limit)}"
     rows = [[r[0] if r[0] is not None else "", r[1] or ""] + _measures(r[2:]) for r in query(sql, params)]
+    if dimension == "salesperson":
+        rows = [r if r[0] else [r[0], "(no salesperson)"] + r[2:] for r in rows]
     if dimension == "hour":
         rows = [[f"{int(r[0]):02d}:00", ""] + r[2:] for r in rows]
     cols = [Column("key", heading, "date" if dimension == "day" else "text"), Column("name", "Name")] + MEASURES
@@ -133,6 +197,10 @@ def totals(f: Filters) -> list:
     if summarised(f):
         sd_from, where, params = sd_where(f)
         return _measures(query(f"SELECT {_SD_SUMS} {sd_from} WHERE {where}", params)[0])
+    if f.category is not None and items_summarised(f):
+        # Baskets with a line of the category: each counted once, by its first such line.
+        frm, where, params = item_where(f, groups=True)
+        return _measures(query(f"SELECT {', '.join(_item_sums('docs_category'))} {frm} WHERE {where}", params)[0])
     frm, where, params = _line_sql(f, set())
     return _measures(query(f"SELECT {_SUMS} {frm} WHERE {where}", params)[0])
 

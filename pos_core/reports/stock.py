@@ -36,7 +36,9 @@ def _level_where(f: Filters) -> tuple[str, list]:
         sql.append("sl.branch_id = ?")
         params.append(f.branch_id)
     if f.category is not None:
-        sql.append("pr.category = ?")
+        # (a subquery, not a join: without a category the levels are read without the products)
+        sql.append("sl.variant_id IN (SELECT cv.id FROM variant cv JOIN product cp ON cp.id = cv.product_id "
+                   "WHERE cp.category = ?)")
         params.append(f.category)
     return " AND ".join(sql), params
 
@@ -51,7 +53,7 @@ def on_hand(f: Filters) -> Report:
         "SUM(CASE WHEN sl.on_hand > 0 AND uc.unit_cost IS NULL THEN sl.on_hand ELSE 0 END), "
         "SUM(CASE WHEN sl.on_hand < 0 THEN 1 ELSE 0 END) "
         "FROM stock_level sl JOIN branch b ON b.id = sl.branch_id JOIN variant v ON v.id = sl.variant_id "
-        f"JOIN product pr ON pr.id = v.product_id LEFT JOIN {UNIT_COST_SQL} uc ON uc.variant_id = v.id "
+        f"LEFT JOIN {UNIT_COST_SQL} uc ON uc.variant_id = v.id "
         f"WHERE {where} GROUP BY b.code, b.name ORDER BY b.code", params)
     out = [[code, name, int(items or 0), int(units or 0), rupees(cost), rupees(retail), int(nocost or 0), int(neg or 0)]
            for code, name, items, units, cost, retail, nocost, neg in rows]
@@ -71,10 +73,11 @@ def _ts(value) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(value))
 
 
-_POSITIONS_FROM = (
+_LEVELS_FROM = (
     "FROM stock_level sl JOIN branch b ON b.id = sl.branch_id JOIN variant v ON v.id = sl.variant_id "
-    f"JOIN product pr ON pr.id = v.product_id LEFT JOIN {UNIT_COST_SQL} uc ON uc.variant_id = v.id "
+    f"LEFT JOIN {UNIT_COST_SQL} uc ON uc.variant_id = v.id "
     "LEFT JOIN stock_activity sa ON sa.variant_id = sl.variant_id AND sa.branch_id = sl.branch_id ")
+_POSITIONS_FROM = _LEVELS_FROM + "JOIN product pr ON pr.id = v.product_id "
 
 
 def positions(f: Filters, extra_where: str = "", extra_params: list | None = None, order: str = "b.code, v.sku",
@@ -114,7 +117,7 @@ def dead_stock(f: Filters, idle_days: int = 90, limit: int = DEAD_LIMIT) -> Repo
     where, params = _level_where(f)
     tot = query("SELECT COUNT(*), SUM(sl.on_hand), SUM(CASE WHEN uc.unit_cost IS NOT NULL "
                 "THEN sl.on_hand * uc.unit_cost ELSE 0 END), SUM(sl.on_hand * v.price_paisa) "
-                f"{_POSITIONS_FROM}WHERE {where} AND sl.on_hand > 0{idle}", params + [cutoff])
+                f"{_LEVELS_FROM}WHERE {where} AND sl.on_hand > 0{idle}", params + [cutoff])
     out = []
     for p in positions(f, idle, [cutoff], order="COALESCE(sl.on_hand * uc.unit_cost, sl.on_hand * v.price_paisa) "
                                                 "DESC, b.code, v.sku", limit=limit):
@@ -149,7 +152,7 @@ def aging(f: Filters) -> Report:
     bucket = "CASE WHEN sa.last_received_at IS NULL THEN 'never received' " + " ".join(cases) + " END"
     got = {label: (int(u or 0), int(c or 0), int(r or 0)) for label, u, c, r in query(
         f"SELECT {bucket}, SUM(sl.on_hand), SUM(CASE WHEN uc.unit_cost IS NOT NULL THEN sl.on_hand * uc.unit_cost "
-        f"ELSE 0 END), SUM(sl.on_hand * v.price_paisa) {_POSITIONS_FROM}WHERE {where} AND sl.on_hand > 0 "
+        f"ELSE 0 END), SUM(sl.on_hand * v.price_paisa) {_LEVELS_FROM}WHERE {where} AND sl.on_hand > 0 "
         f"GROUP BY {bucket}", bounds + params + bounds)}
     labels = [label for _, label in AGE_BUCKETS] + ["never received"]
     rows = [[label, got.get(label, (0, 0, 0))[0], rupees(got.get(label, (0, 0, 0))[1]),
@@ -173,17 +176,26 @@ def sell_through_by_size(f: Filters) -> Report:
     if f.category is not None:
         cat, params = " AND pr.category = ?", params + [f.category]
     sold = defaultdict(int)
-    for branch, option, units in query(
+    from .sales import S_SIGN, item_where, items_summarised
+    if items_summarised(f):
+        frm, swhere, sparams = item_where(f)
+        sql = (f"SELECT b.code, v.option_text, x.u FROM (SELECT s.branch_id AS bid, s.variant_id AS vid, "
+               f"SUM({S_SIGN} * s.units) AS u {frm} WHERE {swhere} GROUP BY s.branch_id, s.variant_id) x "
+               "JOIN branch b ON b.id = x.bid JOIN variant v ON v.id = x.vid")
+        sold_rows = query(sql, sparams)
+    else:
+        sold_rows = query(
             "SELECT b.code, v.option_text, SUM(CASE WHEN o.kind = 'refund' THEN -l.qty ELSE l.qty END) "
             "FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id JOIN branch b ON b.id = o.branch_id "
             "JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id "
-            f"WHERE {where}{cat} GROUP BY b.code, v.option_text", params):
+            f"WHERE {where}{cat} GROUP BY b.code, v.option_text", params)
+    for branch, option, units in sold_rows:
         sold[(branch, _size(option))] += int(units or 0)
     held = defaultdict(int)
     lwhere, lparams = _level_where(f)
     for branch, option, units in query(
             "SELECT b.code, v.option_text, SUM(sl.on_hand) FROM stock_level sl JOIN branch b ON b.id = sl.branch_id "
-            "JOIN variant v ON v.id = sl.variant_id JOIN product pr ON pr.id = v.product_id "
+            "JOIN variant v ON v.id = sl.variant_id "
             f"WHERE {lwhere} AND sl.on_hand > 0 GROUP BY b.code, v.option_text", lparams):
         held[(branch, _size(option))] += int(units or 0)
     rows = []

@@ -15,10 +15,31 @@ transaction would have to stay open while 10,000 later movements commit to be mi
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 
 from .. import db
 from .common import query
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def read_only():
+    """Within: the summaries are read as stored and never refreshed (no write, so no lock a till
+    could wait on): what is not stored yet is read from the documents instead. Reports run so at
+    a low CPU priority (reports.run(background=True)) after a refresh at the normal one."""
+    before = getattr(_local, "read_only", False)
+    _local.read_only = True
+    try:
+        yield
+    finally:
+        _local.read_only = before
+
+
+def writes_allowed() -> bool:
+    return not getattr(_local, "read_only", False)
 
 RECEIVED_KINDS = ("receipt", "transfer-in", "opening")
 LOOKBACK = 10_000
@@ -41,6 +62,11 @@ def _later(column: str) -> str:
 
 def refresh_stock_activity() -> int:
     """Fold the movements since the last refresh into stock_activity; returns rows touched."""
+    if not writes_allowed():
+        return 0
+    row = query("SELECT through_id FROM summary_watermark WHERE name = ?", [_NAME])
+    if row and (query("SELECT MAX(id) FROM stock_movement")[0][0] or 0) <= int(row[0][0]):
+        return 0                 # nothing moved: no write transaction at all
     with db.write():
         top = query("SELECT MAX(id) FROM stock_movement")[0][0] or 0
         row = query("SELECT through_id FROM summary_watermark WHERE name = ?", [_NAME])
@@ -142,43 +168,85 @@ def _ordinal(day: str) -> int:
     return dt.date.fromisoformat(day).toordinal()
 
 
+def _stale_from(marks: dict[str, int], name: str, open_day: str) -> str | None:
+    """The first Pakistan day (ISO) a day-stamped summary must recompute, "0000-00-00" for all of
+    it, or None when it is up to date: from the day before its last refresh when a day has closed
+    since, and from the day of any document stored after the last refresh (by id) but completed in
+    a day already stored (a late push to the head office, a till with a slow clock)."""
+    from .common import PK_OFFSET
+    if name not in marks:
+        return "0000-00-00"
+    first = None
+    if marks[name] < _ordinal(open_day):
+        first = dt.date.fromordinal(marks[name] - 1).isoformat()
+    late = query(f"SELECT MIN(o.completed_at) FROM pos_order o WHERE o.id > ? AND {_DOCS}",
+                 [marks.get(f"{name}:id", 0)])[0][0]
+    if late is not None:
+        late_day = ((late if isinstance(late, dt.datetime) else dt.datetime.fromisoformat(str(late))) + PK_OFFSET).date()
+        if late_day.toordinal() < marks[name]:
+            first = min(first or "9999", late_day.isoformat())
+    return first
+
+
+def _visible_top() -> int:
+    """The highest order id, such that every order up to it is visible. On PostgreSQL ids come
+    from a sequence before commit: waiting (briefly, in a transaction of its own) for the
+    transactions inserting orders now makes them all visible to what is read next."""
+    if db.is_postgres():
+        with db.write():
+            query("LOCK TABLE pos_order IN SHARE MODE", fetch=False)
+    return int(query("SELECT COALESCE(MAX(id), 0) FROM pos_order")[0][0])
+
+
 def refresh_sales() -> str | None:
-    """Store the days closed since the last refresh; returns the first day recomputed, or None
-    when nothing closed (no write at all, the usual case while tills sell)."""
-    open_day, open_start = open_from()
-    row = query("SELECT through_id FROM summary_watermark WHERE name = ?", [_SALES])
-    if row and int(row[0][0]) >= _ordinal(open_day):
+    """Store the days closed since the last refresh (and the days of late documents); returns
+    the first day recomputed, or None when nothing changed (no write at all, the usual case
+    while tills sell)."""
+    if not writes_allowed():
         return None
+    open_day, open_start = open_from()
+    names = (_SALES, f"{_SALES}:id")
+    if _stale_from(_watermarks(*names), _SALES, open_day) is None:
+        return None
+    top = _visible_top() if db.is_postgres() else None
     with db.write():
-        row = query("SELECT through_id FROM summary_watermark WHERE name = ?", [_SALES])
-        if row and int(row[0][0]) >= _ordinal(open_day):
+        marks = _watermarks(*names)
+        first_day = _stale_from(marks, _SALES, open_day)
+        if first_day is None:
             return None          # another process did it meanwhile
-        if row:
-            first_day = dt.date.fromordinal(int(row[0][0]) - 1).isoformat()
+        if db.is_sqlite():
+            top = _visible_top()
+        if first_day != "0000-00-00":
             from .common import PK_OFFSET
             first_start = dt.datetime.combine(dt.date.fromisoformat(first_day), dt.time()) - PK_OFFSET
             where, params = f"{_DOCS} AND o.completed_at >= ? AND o.completed_at < ?", [first_start, open_start]
             query("DELETE FROM sales_daily WHERE day >= ?", [first_day], fetch=False)
             query("DELETE FROM payments_daily WHERE day >= ?", [first_day], fetch=False)
         else:
-            first_day, where, params = "0000-00-00", f"{_DOCS} AND o.completed_at < ?", [open_start]
+            where, params = f"{_DOCS} AND o.completed_at < ?", [open_start]
             query("DELETE FROM sales_daily", fetch=False)
             query("DELETE FROM payments_daily", fetch=False)
         query(f"INSERT INTO sales_daily ({SALES_COLUMNS}) {_sales_select(where)}", params * 2, fetch=False)
         query(f"INSERT INTO payments_daily ({PAYMENT_COLUMNS}) {_payments_select(where)}", params, fetch=False)
-        stamp = [_ordinal(open_day), now(), _SALES]
-        if row:
-            query("UPDATE summary_watermark SET through_id = ?, updated_at = ? WHERE name = ?", stamp, fetch=False)
-        else:
-            query("INSERT INTO summary_watermark (through_id, updated_at, name) VALUES (?, ?, ?)", stamp, fetch=False)
+        _set_watermark(_SALES, _ordinal(open_day), _SALES in marks)
+        _set_watermark(f"{_SALES}:id", top, f"{_SALES}:id" in marks)
     return first_day
+
+
+def stored_open(name: str) -> tuple[str, dt.datetime]:
+    """The first day a day-stamped summary does not hold (what the clock says is closed may not
+    be stored yet, in read_only), and its first UTC instant."""
+    from .common import PK_OFFSET
+    mark = _watermarks(name).get(name)
+    day = dt.date.fromordinal(mark) if mark else dt.date(1, 1, 2)
+    return day.isoformat(), dt.datetime.combine(day, dt.time()) - (PK_OFFSET if mark else dt.timedelta())
 
 
 def sales_source(end: dt.date) -> tuple[str, list]:
     """What reports read as `sd`: the stored closed days, plus today's documents live when the
     period reaches today."""
     refresh_sales()
-    open_day, open_start = open_from()
+    open_day, open_start = stored_open(_SALES)
     if end.isoformat() < open_day:
         return "sales_daily", []
     live = _sales_select(f"{_DOCS} AND o.completed_at >= ?")
@@ -187,7 +255,7 @@ def sales_source(end: dt.date) -> tuple[str, list]:
 
 def payments_source(end: dt.date) -> tuple[str, list]:
     refresh_sales()
-    open_day, open_start = open_from()
+    open_day, open_start = stored_open(_SALES)
     if end.isoformat() < open_day:
         return "payments_daily", []
     live = _payments_select(f"{_DOCS} AND o.completed_at >= ?")
@@ -210,3 +278,196 @@ def recompute_sales() -> tuple[set, set]:
          for r in query(_sales_select(where), [open_start] * 2)}
     p = {tuple(int(v) if hasattr(v, "as_tuple") else v for v in r) for r in query(_payments_select(where), [open_start])}
     return s, p
+
+
+# --- monthly sales per item (migration 11) -------------------------------------------------------
+# The item-level reports (by item, category, vendor, size; margin; returns by item; sell-through)
+# must read every line of their period; a chain's year is a million lines joined to their orders.
+# `sales_item_monthly` holds the lines summed per Pakistan month, branch, item and kind, the open
+# month up to its last closed day. It is kept like sales_daily: when a day closes, the first report
+# recomputes from the documents the months from the day before the last refresh on (so, once a
+# day, the month to date), in one transaction; nothing is written while the tills sell. A document
+# that arrives late for a closed day (pushed to the head office by a branch that was offline, or
+# completed by a till with a slow clock) has an id above the watermark's: the next report finds it
+# and recomputes its month. Reports read whole months from here and the days at the period's edges
+# (and the open day) from the documents: `item_source`.
+#
+# Baskets per group (documents with at least one line of the group) do not add up across items,
+# so each row also counts the documents in which it holds the group's first line (`docs_*`).
+# Those depend on which group each item was in when they were counted: `sales_item_catalog`
+# keeps that, and a product moved to another category, vendor or option rebuilds the table.
+_ITEMS = "sales_item_monthly"
+_ITEMS_ID = f"{_ITEMS}:id"
+ITEM_GROUPS = ("department", "category", "sub_category", "vendor", "option")
+ITEM_COLUMNS = ("month, branch_id, variant_id, sku, kind, name, units, gross_paisa, discount_paisa, net_paisa, "
+                "tax_paisa, excl_paisa, restocked_units, exchange_units, docs_item, "
+                + ", ".join(f"docs_{g}" for g in ITEM_GROUPS))
+
+
+def _group_keys() -> dict[str, str]:
+    # The very expressions the documents report groups by (sales.DIMENSIONS), so a group here is
+    # a group there.
+    from .sales import DIMENSIONS
+    return {g: DIMENSIONS[g][0] for g in ITEM_GROUPS}
+
+
+def _items_select(where: str) -> str:
+    from .common import pk_day
+    month = f"substr({pk_day('o.completed_at')}, 1, 7)"
+    firsts = ", ".join(f"CASE WHEN ROW_NUMBER() OVER (PARTITION BY o.id, {expr} ORDER BY l.line_no) = 1 "
+                       f"THEN 1 ELSE 0 END AS f_{g}" for g, expr in [("item", "l.sku")] + list(_group_keys().items()))
+    inner = (f"SELECT {month} AS month, o.branch_id, l.variant_id, l.sku, o.kind, l.name, l.qty, "
+             "l.qty * l.unit_price_paisa AS gross, l.line_discount_paisa + l.order_discount_paisa AS disc, "
+             "l.total_paisa AS net, l.tax_paisa AS tax, l.value_excl_paisa AS excl, "
+             "CASE WHEN o.kind = 'refund' AND l.restock THEN l.qty ELSE 0 END AS restocked, "
+             "CASE WHEN o.kind = 'refund' AND o.exchange_uid IS NOT NULL THEN l.qty ELSE 0 END AS exchanged, "
+             f"{firsts} FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id "
+             f"JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id WHERE {where}")
+    sums = ["MIN(x.name)"] + [f"SUM(x.{c})" for c in ("qty", "gross", "disc", "net", "tax", "excl", "restocked",
+                                                       "exchanged", "f_item")] + [f"SUM(x.f_{g})" for g in ITEM_GROUPS]
+    names = [c.strip() for c in ITEM_COLUMNS.split(",")][5:]
+    return ("SELECT x.month AS month, x.branch_id AS branch_id, x.variant_id AS variant_id, x.sku AS sku, "
+            "x.kind AS kind, " + ", ".join(f"{e} AS {n}" for e, n in zip(sums, names)) +
+            f" FROM ({inner}) x GROUP BY x.month, x.branch_id, x.variant_id, x.sku, x.kind")
+
+
+def _differs(a: str, b: str) -> str:
+    return f"{a} IS NOT {b}" if db.is_sqlite() else f"{a} IS DISTINCT FROM {b}"
+
+
+def catalog_changed() -> bool:
+    """Has any item changed group since the baskets were counted?"""
+    keys = _group_keys()
+    cond = " OR ".join(_differs(f"c.{'option_text' if g == 'option' else g}", expr) for g, expr in keys.items())
+    return bool(query("SELECT 1 FROM sales_item_catalog c JOIN variant v ON v.id = c.variant_id "
+                      f"JOIN product pr ON pr.id = v.product_id WHERE {cond} LIMIT 1"))
+
+
+def _month_start(month: str) -> dt.datetime:
+    from .common import PK_OFFSET
+    return dt.datetime.combine(dt.date.fromisoformat(month + "-01"), dt.time()) - PK_OFFSET
+
+
+def _watermarks(*names: str) -> dict[str, int]:
+    marks = ", ".join("?" * len(names))
+    return {n: int(t) for n, t in query(f"SELECT name, through_id FROM summary_watermark WHERE name IN ({marks})",
+                                        list(names))}
+
+
+def _set_watermark(name: str, value: int, exists: bool) -> None:
+    if exists:
+        query("UPDATE summary_watermark SET through_id = ?, updated_at = ? WHERE name = ?", [value, now(), name],
+              fetch=False)
+    else:
+        query("INSERT INTO summary_watermark (through_id, updated_at, name) VALUES (?, ?, ?)", [value, now(), name],
+              fetch=False)
+
+
+def _items_first_month(marks: dict[str, int], open_day: str) -> str | None:
+    """The first month the item summary must recompute, "0000-00" for all, None when up to date."""
+    first = _stale_from(marks, _ITEMS, open_day)
+    return first[:7] if first else None
+
+
+def refresh_items(groups: bool = False) -> str | None:
+    """Bring sales_item_monthly up to the last closed day; returns the first month recomputed, or
+    None when nothing changed (no write). `groups`: a report about to use the basket counts per
+    group checks first that no item changed group since (else everything is recomputed)."""
+    if not writes_allowed():
+        return None
+    open_day, open_start = open_from()
+    marks = _watermarks(_ITEMS, _ITEMS_ID)
+    first = _items_first_month(marks, open_day)
+    if groups and first != "0000-00" and catalog_changed():
+        first = "0000-00"
+    if first is None:
+        return None
+    top = _visible_top() if db.is_postgres() else None
+    with db.write():
+        marks = _watermarks(_ITEMS, _ITEMS_ID)
+        again = _items_first_month(marks, open_day)
+        if again is None and first != "0000-00":
+            return None                # another process did it meanwhile
+        first = min(first, again) if again else first
+        if db.is_sqlite():
+            top = _visible_top()
+        where, params = f"{_DOCS} AND o.completed_at < ?", [open_start]
+        if first == "0000-00":
+            query("DELETE FROM sales_item_monthly", fetch=False)
+        else:
+            where += " AND o.completed_at >= ?"
+            params.append(_month_start(first))
+            query("DELETE FROM sales_item_monthly WHERE month >= ?", [first], fetch=False)
+        query(f"INSERT INTO sales_item_monthly ({ITEM_COLUMNS}) {_items_select(where)}", params, fetch=False)
+        keys = _group_keys()
+        query("DELETE FROM sales_item_catalog", fetch=False)
+        query("INSERT INTO sales_item_catalog (variant_id, department, category, sub_category, vendor, option_text) "
+              f"SELECT v.id, {keys['department']}, {keys['category']}, {keys['sub_category']}, {keys['vendor']}, "
+              f"{keys['option']} FROM variant v JOIN product pr ON pr.id = v.product_id", fetch=False)
+        _set_watermark(_ITEMS, _ordinal(open_day), _ITEMS in marks)
+        _set_watermark(_ITEMS_ID, int(top), _ITEMS_ID in marks)
+    return first
+
+
+def _month_last(month: str) -> dt.date:
+    first = dt.date.fromisoformat(month + "-01")
+    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def item_plan(start: dt.date, end: dt.date, open_day: str) -> tuple[tuple[str, str] | None, list[tuple[dt.date, dt.date]]]:
+    """Which stored months cover part of [start, end] (first, last) and which day ranges must be
+    read from the documents: a month is read from the summary when the period holds all of what
+    is stored of it (the open month: its closed days, the rest read live)."""
+    closed_end = dt.date.fromisoformat(open_day) - dt.timedelta(days=1)
+    usable = []
+    month = start.replace(day=1)
+    while month <= end:
+        key = month.isoformat()[:7]
+        stored_last = min(_month_last(key), closed_end)
+        if start <= month and stored_last <= end and month <= closed_end:
+            usable.append((key, month, stored_last))
+        month = _month_last(key) + dt.timedelta(days=1)
+    if not usable:
+        return None, [(start, end)]
+    live = []
+    if start < usable[0][1]:
+        live.append((start, usable[0][1] - dt.timedelta(days=1)))
+    if usable[-1][2] < end:
+        live.append((usable[-1][2] + dt.timedelta(days=1), end))
+    return (usable[0][0], usable[-1][0]), live
+
+
+def item_source(start: dt.date, end: dt.date, groups: bool = False) -> tuple[str, str, list]:
+    """(FROM, WHERE, parameters) for item reports over the days start..end (Pakistan, inclusive):
+    rows shaped like sales_item_monthly, as `s`, from the stored months and the documents of the
+    days around them."""
+    from .common import PK_OFFSET
+    refresh_items(groups)
+    open_day, _ = stored_open(_ITEMS)
+    months, live = item_plan(start, end, open_day)
+    if not live:
+        return "FROM sales_item_monthly s", "s.month >= ? AND s.month <= ?", list(months)
+
+    def utc(d: dt.date) -> dt.datetime:
+        return dt.datetime.combine(d, dt.time()) - PK_OFFSET
+
+    parts, params = [], []
+    if months:
+        parts.append(f"SELECT {ITEM_COLUMNS} FROM sales_item_monthly WHERE month >= ? AND month <= ?")
+        params += list(months)
+    ranges = " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live)
+    parts.append(_items_select(f"{_DOCS} AND ({ranges})"))
+    params += [t for a, b in live for t in (utc(a), utc(b + dt.timedelta(days=1)))]
+    return f"FROM ({' UNION ALL '.join(parts)}) s", "1 = 1", params
+
+
+def stored_items() -> set:
+    return {tuple(int(v) if isinstance(v, int) or hasattr(v, "as_tuple") else v for v in r)
+            for r in query(f"SELECT {ITEM_COLUMNS} FROM sales_item_monthly")}
+
+
+def recompute_items() -> set:
+    """The rows sales_item_monthly must hold (every closed day), straight from the documents."""
+    _, open_start = open_from()
+    return {tuple(int(v) if isinstance(v, int) or hasattr(v, "as_tuple") else v for v in r)
+            for r in query(_items_select(f"{_DOCS} AND o.completed_at < ?"), [open_start])}

@@ -449,9 +449,12 @@ class OnlineOrderScreen(Screen):
                     return
 
                 def go() -> str:
+                    # in a chain: only the branch holding the lines' claim (asked at the head office)
+                    note = hq_claims.may_act(cfg, f.uid, "dispatch")
                     d = fulfillments.dispatch(f.uid, staff_id, courier, number, shopify_enabled=cfg.shopify.enabled,
                                               url_templates=cfg.courier_urls, policy=policymod.from_config(cfg))
-                    return f"Dispatched {f.uid[:8]} by {courier} {number}" + (f" {d.tracking_url}" if d.tracking_url else "")
+                    return (f"Dispatched {f.uid[:8]} by {courier} {number}" + (f" {d.tracking_url}" if d.tracking_url else "")
+                            + note)
                 self.run(go)
             self.app.open("prompt", f"Dispatch by {courier}", "Tracking (consignment) number:", check, then=tracking_entered)
         self.app.open("pick", f"Courier for shipment {f.uid[:8]}", [("Courier", 16), ("Tracking site", 42)],
@@ -471,11 +474,12 @@ class OnlineOrderScreen(Screen):
                     c = couriers.book_again(again.uid, staff_id, courier, city_code, weight_grams=weight)
                     return (f"{f.uid[:8]} to be booked again with {name} to {c.city_name}; Shopify gets the "
                             "new number once the agent has it")
+                note = hq_claims.may_act(cfg, f.uid, "dispatch")
                 c = couriers.dispatch(f.uid, staff_id, courier, city_code, weight_grams=weight,
                                       shopify_enabled=cfg.shopify.enabled, url_templates=cfg.courier_urls,
                                       policy=policymod.from_config(cfg))
                 return (f"Dispatched {f.uid[:8]} by {name} to {c.city_name}: to be booked; "
-                        "the number comes back when the agent has booked it")
+                        "the number comes back when the agent has booked it" + note)
             self.run(go)
 
         def city_chosen(code) -> None:
@@ -546,8 +550,9 @@ class OnlineOrderScreen(Screen):
         f = self.smart_shipment("deliver")
         if f:
             cfg, staff_id = self.app.cfg, self.staff_id
-            self.run(lambda: (fulfillments.deliver(f.uid, staff_id, shopify_enabled=cfg.shopify.enabled),
-                              f"Shipment {f.uid[:8]} delivered")[1])
+            self.run(lambda: (hq_claims.may_act(cfg, f.uid, "deliver"),
+                              fulfillments.deliver(f.uid, staff_id, shopify_enabled=cfg.shopify.enabled),
+                              f"Shipment {f.uid[:8]} delivered")[2])
 
     def action_returned(self) -> None:
         f = self.smart_shipment("returned")
@@ -567,10 +572,11 @@ class OnlineOrderScreen(Screen):
 
             def scanned(number) -> None:
                 if number:
-                    self.run(lambda: (couriers.receive_return(number, branch.id, staff_id,
+                    self.run(lambda: (hq_claims.may_act(cfg, f.uid, "returned"),
+                                      couriers.receive_return(number, branch.id, staff_id,
                                                               shopify_enabled=cfg.shopify.enabled,
                                                               policy=policymod.from_config(cfg)),
-                                      f"Parcel {number} received back at {branch.code}: stock restored there")[1])
+                                      f"Parcel {number} received back at {branch.code}: stock restored there")[2])
             self.app.open("prompt", f"Returned parcel {couriers.describe(c)}",
                           "Scan the airway bill of the parcel in your hands:", check, then=scanned)
             return
@@ -580,11 +586,16 @@ class OnlineOrderScreen(Screen):
                 return
 
             def go() -> str:
+                hq_claims.may_act(cfg, f.uid, "returned")
                 d = fulfillments.mark_returned(f.uid, staff_id, int(branch_id), shopify_enabled=cfg.shopify.enabled,
                                                policy=policymod.from_config(cfg))
                 units = sum(l.qty for l in d.lines)
                 return f"Returned: {units} unit(s) back in stock at {Branch.get_by_id(int(branch_id)).code}"
             self.run(go)
+        if cfg.hq.role == "branch":
+            # a chain branch's box books only its own stock: the goods come back here
+            chosen(str(self.app.counter.branch_id))
+            return
         self.app.open("pick", "Which branch received the returned goods?", [("Branch", 8), ("Name", 40)],
                                         branch_rows(self.app.counter.branch.code), then=chosen)
 
@@ -597,6 +608,11 @@ class OnlineOrderScreen(Screen):
 
         def branch_chosen(branch_id) -> None:
             if not branch_id:
+                return
+            try:    # a chain: a branch's stock is fixed on its own box
+                hq_claims.goods_here(app.cfg, Branch.get_by_id(int(branch_id)).code, "fix its stock")
+            except PosError as exc:
+                self.show_message(str(exc), True)
                 return
             state["branch"] = int(branch_id)
 

@@ -1,6 +1,10 @@
 """Lines and a branch for an online order: Smart Fulfillment (a new shipment), Manual Fulfillment,
 Branch Sync and an exchange return. Each line shows its stock at every branch; a branch that
 cannot cover what is chosen is flagged (for goods leaving a branch). Returns (text, shipment uid).
+
+At a chain branch the other branches' figures come from the head office (`hq_stock`, asked in a
+worker): on hand, in transit, each as of that branch's last sync with its age; with the link down,
+the last copy this box kept, with its age. This branch's own figures are its ledger, live.
 """
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from pos_core import fulfillments, hq_claims, online_orders
-from pos_core.models import Branch
+from pos_core import fulfillments, hq_claims, hq_stock, online_orders
+from pos_core.models import Branch, utcnow
 
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
@@ -43,7 +47,7 @@ class LinesBranchScreen(Screen):
     #os-title { text-style: bold reverse; width: 100%; padding: 0 1; }
     #os-lines { height: 1fr; border: ascii $secondary; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
     #os-branches { height: 7; border: ascii $secondary; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
-    #os-summary { height: 1; padding: 0 1; }
+    #os-summary { height: 2; padding: 0 1; }
     """
 
     def __init__(self, order_id: int, mode: str):
@@ -64,6 +68,9 @@ class LinesBranchScreen(Screen):
         self.options: dict[int, fulfillments.BranchOption] = {}
         self.branch_index = 0
         self.forced = False
+        self.picked = False                     # F3 pressed: keep the person's choice
+        self.chain = False                      # a chain branch: other branches from the head office
+        self.view: hq_stock.ChainView | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -83,16 +90,87 @@ class LinesBranchScreen(Screen):
             lines.add_column(label, width=width)
         branches = self.query_one("#os-branches", DataTable)
         branches.can_focus = False
-        for label, width in (("", 1), ("Branch", 6), ("Name", 24), ("Stock" if not self.leaving else "Can cover", 33)):
+        self.chain = self.leaving and self.app.cfg.hq.role == "branch"
+        if self.chain:
+            cols = (("", 1), ("Branch", 6), ("Name", 16), ("Has every line?", 27), ("As of", 12))
+        else:
+            cols = (("", 1), ("Branch", 6), ("Name", 24), ("Stock" if not self.leaving else "Can cover", 33))
+        for label, width in cols:
             branches.add_column(label, width=width)
         self.refresh_options()
+        self.pick_default()
+        self.show()
+        if not self.lines:
+            self.show_message("Nothing to do for this order", True)
+        elif self.chain:
+            self.ask_head_office()
+
+    def pick_default(self) -> None:
+        """This branch if it covers the lines (or nothing does), else the first branch that does."""
         here = self.app.counter.branch_id
         covering = [i for i, b in enumerate(self.branches) if self.options[b.id].can_cover]
         at_here = next((i for i, b in enumerate(self.branches) if b.id == here), 0)
         self.branch_index = at_here if (not self.leaving or at_here in covering or not covering) else covering[0]
-        self.show()
+
+    def sku_of(self, line) -> str:
+        return line.variant.sku if line.variant_id else (line.sku or "")
+
+    def ask_head_office(self) -> None:
+        cfg, skus = self.app.cfg, [self.sku_of(l) for l in self.lines if self.sku_of(l)]
+
+        def got(view) -> None:
+            self.view = view
+            self.refresh_options()
+            if not self.picked:
+                self.pick_default()
+            self.show()
+            if view.live:
+                self.show_message("Other branches: the head office's figures, each as of that branch's last sync")
+            elif view.fetched_at is None:
+                self.show_message(f"{view.error}; no copy kept yet, so other branches are not known here", True)
+            else:
+                self.show_message(f"{view.error}; showing the last copy, fetched "
+                                  f"{hq_stock.ago(view.fetched_at, utcnow())}", True)
+        self.show_message("Asking the head office for every branch's stock...")
+        work.run(self, lambda: hq_stock.look_up(cfg, skus), got, busy=None, group="chain-stock", exclusive=True,
+                 what="other branches' stock")
+
+    def here_code(self) -> str:
+        return self.app.counter.branch.code
+
+    def elsewhere(self) -> dict[str, dict[str, int]]:
+        """SKU -> {branch: on hand} for every branch but this one: the head office's figures, 0 for
+        one it has not told us about (this box's ledger holds only its own branch's stock)."""
+        if not self.chain:
+            return {}
+        here = self.here_code()
+        out = {}
+        for l in self.lines:
+            rows = self.view.stock.get(self.sku_of(l), []) if self.view else []
+            told = {r.branch: r.on_hand for r in rows}
+            out[self.sku_of(l)] = {b.code: told.get(b.code, 0) for b in self.branches if b.code != here}
+        return out
+
+    def known(self, branch: Branch) -> bool:
+        """Whether this screen has a figure for the branch (its own, or from the head office)."""
+        if not self.chain or branch.code == self.here_code():
+            return True
+        return self.view is not None and all(self.view.of(self.sku_of(l), branch.code) for l in self.lines)
+
+    def figure(self, line, branch: Branch) -> tuple[int, int, str]:
+        """(on hand, in transit, as of) of a line's item at a branch, as this screen knows it."""
+        have = self.options[branch.id].stock.get(line.id, 0)
+        if not self.chain or branch.code == self.here_code():
+            return have, 0, "live (here)" if self.chain else ""
+        row = self.view.of(self.sku_of(line), branch.code) if self.view else None
+        if row is None:
+            return have, 0, "asking..." if self.view is None else "not known"
+        return row.on_hand, row.in_transit, hq_stock.ago(row.as_of, utcnow())
+
+    def branch_age(self, branch: Branch) -> str:
         if not self.lines:
-            self.show_message("Nothing to do for this order", True)
+            return ""
+        return self.figure(self.lines[0], branch)[2]
 
     def show_message(self, text: str, error: bool = False) -> None:
         show_msg(self, text, error)
@@ -102,7 +180,7 @@ class LinesBranchScreen(Screen):
 
     def refresh_options(self) -> None:
         wanted = self.wanted() or {l.id: 0 for l in self.lines}
-        self.options = {o.branch_id: o for o in fulfillments.branch_options(self.order_id, wanted)}
+        self.options = {o.branch_id: o for o in fulfillments.branch_options(self.order_id, wanted, self.elsewhere())}
 
     @property
     def branch(self) -> Branch:
@@ -119,7 +197,11 @@ class LinesBranchScreen(Screen):
             for b in self.branches[:MAX_BRANCH_COLUMNS]:
                 opt = self.options[b.id]
                 short = self.leaving and l.id in opt.short
-                cells.append(f"[b]{opt.stock.get(l.id, 0)}![/]" if short else str(opt.stock.get(l.id, 0)))
+                have, transit, _ = self.figure(l, b)
+                text = f"{have}+{transit}" if transit else str(have)
+                if not self.known(b):
+                    text, short = "?", False
+                cells.append(f"[b]{text}![/]" if short else text)
             table.add_row(*cells, key=str(l.id))
         if self.lines:
             table.move_cursor(row=max(0, min(row, len(self.lines) - 1)))
@@ -130,27 +212,57 @@ class LinesBranchScreen(Screen):
             opt = self.options[b.id]
             if not self.leaving:
                 note = ", ".join(f"{opt.stock.get(l.id, 0)} x {l.sku}" for l in self.lines)
+            elif not self.known(b):
+                note = "asking the head office" if self.view is None else "not known (no copy)"
             elif opt.can_cover:
-                note = "yes"
+                note = "EVERY LINE" if self.chain else "yes"
             else:
                 note = "SHORT " + ", ".join(f"{q} x {names[lid][:18]}" for lid, q in opt.short.items())
-            branches.add_row(">" if i == self.branch_index else "", b.code, escape(b.name[:24]), escape(note[:33]),
-                             key=str(b.id))
+            cells = [">" if i == self.branch_index else "", b.code]
+            if self.chain:
+                cells += [escape(b.name[:16]), escape(note[:27]), escape(self.branch_age(b))]
+            else:
+                cells += [escape(b.name[:24]), escape(note[:33])]
+            branches.add_row(*cells, key=str(b.id))
+        self.show_summary()
+
+    def show_summary(self) -> None:
         units = sum(self.wanted().values())
         opt = self.options[self.branch.id]
         where = "from" if self.leaving else "back into stock at"
         flag = "" if (not self.leaving or opt.can_cover) else "  [b]cannot cover[/]"
         self.query_one("#os-summary", Static).update(
-            f"{units} unit(s) {where} [b]{self.branch.code}[/]{flag}   F10 saves")
+            self.line_across() + f"{units} unit(s) {where} [b]{self.branch.code}[/]{flag}   F10 saves")
+
+    def line_across(self) -> str:
+        """The chosen line at every branch with each figure's age: 'KHI1 3+1 (12m ago)'. Chain only."""
+        table = self.query_one("#os-lines", DataTable)
+        if not self.chain or not self.lines or not (0 <= table.cursor_row < len(self.lines)):
+            return ""
+        line = self.lines[table.cursor_row]
+        parts = []
+        for b in self.branches:
+            have, transit, when = self.figure(line, b)
+            if not self.known(b):
+                parts.append(f"{b.code} ? ({when})")
+                continue
+            parts.append(f"{b.code} {have}" + (f"+{transit}" if transit else "") + f" ({when.replace('live (here)', 'here')})")
+        return escape((f"{self.sku_of(line)[:10]}: " + "  ".join(parts))[:76]) + "\n"
 
     def action_move(self, step: int) -> None:
         table = self.query_one("#os-lines", DataTable)
         if table.row_count:
             table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
+            self.show_summary()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "os-lines" and self.options:
+            self.show_summary()
 
     def action_next_branch(self) -> None:
         self.branch_index = (self.branch_index + 1) % len(self.branches)
         self.forced = False
+        self.picked = True
         self.show()
 
     def action_set_qty(self) -> None:
@@ -193,8 +305,11 @@ class LinesBranchScreen(Screen):
 
         def go() -> str:
             if mode in ("smart", "manual", "branch_sync"):
-                # In a chain the head office decides which branch packs these lines (a refusal
-                # names the branch holding them; offline: packing needs the link). One shop: nothing.
+                # In a chain only the branch's own box moves its stock, and the head office decides
+                # which branch takes these lines (a refusal names the branch holding them; offline:
+                # packing needs the link). One shop: nothing.
+                hq_claims.goods_here(cfg, branch.code, {"smart": "pack it", "manual": "record it",
+                                                        "branch_sync": "record the branch sync"}[mode])
                 hq_claims.claim_for(cfg, order_id, None if mode == "branch_sync" else list(wanted), branch.code)
             if mode == "smart":
                 f = fulfillments.create(order_id, branch.id, staff_id, wanted)

@@ -197,6 +197,7 @@ class RefundScreen(Screen):
         Binding("enter", "set_qty", "Qty back", id="refund.qty", priority=True),
         Binding("f3", "restock", "Restock y/n", id="refund.restock", priority=True),
         Binding("f4", "tender", "Refund by", id="refund.tender", priority=True),
+        Binding("f6", "reason", "Reason", id="refund.reason", priority=True),
         Binding("f10", "confirm", "Do refund", id="refund.confirm", priority=True),
         Binding("up", "move(-1)", "Up", show=False, id="refund.up"),
         Binding("down", "move(1)", "Down", show=False, id="refund.down"),
@@ -210,6 +211,8 @@ class RefundScreen(Screen):
         self.back = {l.id: 0 for l in self.lines}
         self.restock = {l.id: True for l in self.lines}
         self.tender = 0
+        self.reason: str | None = None   # refunds.REASONS key, asked for before the refund is made
+        self.note = ""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -251,11 +254,41 @@ class RefundScreen(Screen):
     def returned_points(self) -> int:
         return refunds.refund_split(self.sale, self.returns())[1] if self.returns() else 0
 
+    def reason_text(self) -> str:
+        if not self.reason:
+            return "reason: F6"
+        return f"reason: {refunds.REASON_LABELS[self.reason]}" + (f" ({escape(self.note[:20])})" if self.note else "")
+
     def render_summary(self) -> None:
         points = self.returned_points()
         self.query_one("#return-summary", Static).update(
             f"Back to customer: Rs {fmt(self.returned_paisa())}" + (f" + {points:,} points" if points else "")
-            + f"   refund by: {REFUND_TENDERS[self.tender][0]}")
+            + f"   refund by: {REFUND_TENDERS[self.tender][0]}\n{self.reason_text()}")
+
+    def action_reason(self, then=None) -> None:
+        """Why the goods came back, from the short list, then a note (needed for "Other")."""
+        def noted(reason: str, note) -> None:
+            if note is None:
+                return
+            self.reason, self.note = reason, note
+            self.render_summary()
+            if then is not None:
+                then()
+
+        def picked(reason) -> None:
+            if reason is None:
+                return
+
+            def check(text: str):
+                try:
+                    return refunds.check_reason(reason, text)[1], None
+                except PosError as exc:
+                    return None, str(exc)
+            optional = "" if reason == "other" else " (optional, Enter to skip)"
+            self.app.open("prompt", "Return note", f"{refunds.REASON_LABELS[reason]}: a few words{optional}",
+                          check, self.note, then=lambda note: noted(reason, note))
+        self.app.open("pick", "Why is it coming back?", [("Reason", 30)],
+                      [(key, [label]) for key, label in refunds.REASONS], then=picked)
 
     def action_move(self, step: int) -> None:
         table = self.query_one("#return-lines", DataTable)
@@ -305,6 +338,9 @@ class RefundScreen(Screen):
         if not self.returns():
             self.show_message("Set how many come back (Enter on a line)", True)
             return
+        if self.reason is None:
+            self.action_reason(then=self.action_confirm)
+            return
         method = REFUND_TENDERS[self.tender][1]
         money = self.returned_paisa()
         # All of it back as points: no money tender at all.
@@ -315,7 +351,7 @@ class RefundScreen(Screen):
             self.show_message("Saving the refund...")
             app.run_return("refund", dict(counter_id=app.counter.id, shift_id=app.shift.id, staff_id=app.staff.id,
                                           sale_uid=self.sale.uid, lines=self.returns(), tenders=tenders,
-                                          approver_id=approver_id))
+                                          approver_id=approver_id, reason=self.reason, note=self.note))
         self.authorised(go)
 
     def return_completed(self, msg) -> None:
@@ -333,6 +369,7 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
         Binding("ctrl+n", "set_qty", "Qty back", id="exchange.qty", priority=True),
         Binding("f3", "restock", "Restock y/n", id="exchange.restock", priority=True),
         Binding("f4", "tender", "Difference by", id="exchange.tender", priority=True),
+        Binding("f6", "reason", "Reason", id="exchange.reason", priority=True),
         Binding("f10", "confirm", "Do exchange", id="exchange.confirm", priority=True),
         Binding("up", "move(-1)", "Up", show=False, id="exchange.up"),
         Binding("down", "move(1)", "Down", show=False, id="exchange.down"),
@@ -389,7 +426,7 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
         by = "" if net >= 0 else f" by {REFUND_TENDERS[max(self.tender, 1)][0]}"
         self.query_one("#return-summary", Static).update(
             f"Returned Rs {fmt(self.returned_paisa())}  New Rs {fmt(self.new_total())}  "
-            f"[b]Net Rs {fmt(abs(net))} {how}{by}[/]")
+            f"[b]Net Rs {fmt(abs(net))} {how}{by}[/]  {self.reason_text()}")
 
     def action_tender(self) -> None:
         self.tender = 2 if self.tender == 1 else 1
@@ -398,6 +435,9 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
     def action_confirm(self) -> None:
         if not self.returns():
             self.show_message("Set how many come back (Ctrl+N on a line)", True)
+            return
+        if self.reason is None:
+            self.action_reason(then=self.action_confirm)
             return
         try:
             net = self.new_total() - self.returned_paisa()
@@ -411,7 +451,7 @@ class ExchangeScreen(RefundScreen, inherit_bindings=False):
             app.run_return("exchange", dict(counter_id=app.counter.id, shift_id=app.shift.id, staff_id=app.staff.id,
                                             sale_uid=self.sale.uid, returns=self.returns(),
                                             new_lines=self.new.sale_lines(), tenders=tenders,
-                                            approver_id=approver_id))
+                                            approver_id=approver_id, reason=self.reason, note=self.note))
 
         def go(approver_id) -> None:
             if net > 0:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from rich.markup import escape
 from textual.binding import Binding
 
-from pos_core import couriers, policy as policymod
+from pos_core import couriers, hq_claims, policy as policymod
 from pos_core.models import Consignment, Fulfillment
 
 from .. import airway
@@ -95,6 +95,7 @@ class ParcelsScreen(StockBase):
         cfg, staff_id, branch = self.app.cfg, self.app.staff.id, self.branch
 
         def go():
+            hq_claims.may_act(cfg, c.fulfillment.uid, "returned")   # a chain: the branch holding the claim
             return couriers.receive_return(c.tracking_number, branch.id, staff_id,
                                            shopify_enabled=cfg.shopify.enabled, policy=policymod.from_config(cfg))
 

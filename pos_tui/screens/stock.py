@@ -99,9 +99,14 @@ class StockScreen(Screen):
         from pos_core.models import utcnow
         here, cfg = self.app.counter.branch.code, self.app.cfg
 
-        def show(rows) -> None:
+        def show(view) -> None:
             now = utcnow()
-            more = ["", "Every branch (head office; as of each branch's last sync):"]
+            rows = view.stock.get(sku, [])
+            if not view.live and not rows:
+                self.query_one("#stock-view", Static).update("\n".join(lines + ["", escape(view.error)]))
+                return
+            more = ["", "Every branch (head office; as of each branch's last sync):" if view.live else
+                    escape(f"{view.error}; its last copy, fetched {hq_stock.ago(view.fetched_at, now)}:")]
             for r in rows:
                 mark = " (this branch)" if r.branch == here else ""
                 more.append(f"  {r.branch:8} on hand {r.on_hand:5}"
@@ -112,7 +117,8 @@ class StockScreen(Screen):
         def offline(text: str) -> None:
             self.query_one("#stock-view", Static).update("\n".join(lines + ["", text]))
 
-        work.run(self, lambda: hq_stock.chain_stock(cfg, sku), show, failed=offline, busy=None,
+        # the head office's figures (kept as this box's copy), or the last copy while it is down
+        work.run(self, lambda: hq_stock.look_up(cfg, [sku]), show, failed=offline, busy=None,
                  group="chain-stock", exclusive=True, what="other branches' stock")
 
     # --- the branch's stock work -------------------------------------------------------------

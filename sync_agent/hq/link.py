@@ -33,7 +33,7 @@ import psycopg2
 import psycopg2.extensions
 from peewee import IntegrityError, PostgresqlDatabase
 
-from pos_core import chain, config as configmod, db, heartbeat, migrations
+from pos_core import chain, config as configmod, db, heartbeat, migrations, shopify_relay
 from pos_core.models import ChainParked, utcnow
 
 log = logging.getLogger("sync_agent.hq")
@@ -145,6 +145,7 @@ class BranchLink:
         self._marked_at = -MARK_IDLE_SECONDS
         self._pulled_at = -PULL_SECONDS
         self._hq_columns: dict[str, set[str]] | None = None
+        self.relay_shopify = False   # issue 14: hand this box's Shopify jobs to the head office
 
     @classmethod
     def from_config(cls, cfg) -> "BranchLink":
@@ -339,6 +340,15 @@ class BranchLink:
                 ChainParked.create(table_name=rec["t"], key=rec["k"], data=json.dumps(rec),
                                    reason=str(exc).splitlines()[0][:1000], position=position)
         chain.forget_changes_since(d, mark)
+        self._absorb(records)
+
+    @staticmethod
+    def _absorb(records: list[dict]) -> None:
+        # After the forget: what the outcomes change here (the job, a shipment's Shopify id, the
+        # relay row's last status) is this branch's news and goes up.
+        uids = [rec["d"]["job_uid"] for rec in records if rec["t"] == "shopify_outcome"]
+        if uids:
+            shopify_relay.absorb(uids)
 
     def retry_parked_down(self) -> int:
         rows = list(ChainParked.select().where(ChainParked.resolved_at.is_null()).order_by(ChainParked.id).limit(200))
@@ -352,6 +362,7 @@ class BranchLink:
                     if not self._mine(applier, rec):
                         applier.apply(rec)
                     chain.forget_changes_since(db.database, mark)
+                    self._absorb([rec])
                     ChainParked.update(resolved_at=utcnow()).where(ChainParked.id == p.id).execute()
                 fixed += 1
             except (chain.Unresolved, chain.Refused, IntegrityError):
@@ -367,6 +378,9 @@ class BranchLink:
         deadline = time.monotonic() + linger
         try:
             while True:
+                if self.relay_shopify:
+                    # in the loop, so a sale's Shopify job goes up within a push interval
+                    shopify_relay.hand_over(self.branch)
                 n = self.push_once()
                 summary["pushed"] += n
                 late = time.monotonic() >= deadline or (stop is not None and stop.is_set())

@@ -1,0 +1,147 @@
+"""Issue 14: in a chain only the branch holding the claim on an online order's lines dispatches them
+and marks them delivered or returned; another branch is refused, told which branch holds them. A
+head office (PostgreSQL) and two branch boxes (SQLite files), as in test_chain_workflows. The claim
+is asked at the head office; with the link down the branch goes by the claims it kept."""
+from __future__ import annotations
+
+import pytest
+
+from chain_kit import at, pull_until, role_url
+from pos_core import config as configmod, db, fulfillments, hq, hq_claims, ledger
+from pos_core.errors import StateError
+from pos_core.models import Branch, Fulfillment, OrderClaim, SmartOrder, SmartOrderLine, Variant
+
+from test_chain_workflows import link, needs_pg, sites, staff_id, stock, sync  # noqa: F401 (sites: a fixture)
+
+DEAD = "postgresql://nobody@127.0.0.1:1/none"
+ORDER, LEGACY = "gid://shopify/Order/3001", "gid://shopify/Order/3002"
+
+
+def cfg(tmp_path, s, code, up=True):
+    return configmod.parse({"database": {"url": s[code]}, "counter": {"branch": code, "code": "C1"},
+                            "hq": {"role": "branch", "branch": code,
+                                   "url": role_url(s["hq_name"], code) if up else DEAD}},
+                           tmp_path / f"{code}-{up}.toml")
+
+
+def order_id(shopify_id=ORDER) -> int:
+    return SmartOrder.get(SmartOrder.shopify_id == shopify_id).id
+
+
+def line_id(shopify_line) -> int:
+    return SmartOrderLine.get((SmartOrderLine.order == order_id()) & (SmartOrderLine.shopify_line_id == shopify_line)).id
+
+
+def here(code) -> int:
+    return Branch.get(Branch.code == code).id
+
+
+def manager_moves_l1_to_karachi(s, khi) -> None:
+    """A manager at the head office gives line L1 away (`pos-admin hq release`), Karachi claims it."""
+    with at(s["hq"]):
+        assert hq.release_claim(ORDER, ["L1"]) == {"L1": "LHR1"}
+    with at(s["KHI1"]):
+        assert hq_claims.claim_for(khi, order_id(), [line_id("L1")], "KHI1").ok
+
+
+@needs_pg
+def test_only_the_branch_holding_the_claim_dispatches_delivers_and_takes_returns(sites, tmp_path):
+    s = sites
+    with at(s["hq"]):
+        with db.write():
+            for shopify_id, name, lines in ((ORDER, "#3001", (("L1", "1001"), ("L2", "1002"))),
+                                            (LEGACY, "#3002", (("L1", "1003"),))):
+                o = SmartOrder.create(shopify_id=shopify_id, name=name, created_at_shopify="2026-12-07T10:00:00Z",
+                                      updated_at_shopify="2026-12-07T10:00:00Z")
+                for line, sku in lines:
+                    v = Variant.get(Variant.sku == sku)
+                    SmartOrderLine.create(order=o, shopify_line_id=line, sku=sku, name=v.name, variant=v,
+                                          quantity=1, current_quantity=1, unit_price_paisa=v.price_paisa)
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln, lambda: SmartOrderLine.select().count() == 3)
+            ln.close()
+    lhr, lhr_off = cfg(tmp_path, s, "LHR1"), cfg(tmp_path, s, "LHR1", up=False)
+    khi = cfg(tmp_path, s, "KHI1")
+    ayesha = None
+
+    # Lahore claims the order and packs it; Karachi is refused, told Lahore holds it
+    with at(s["LHR1"]):
+        ayesha = staff_id("ayesha")
+        opening = stock("LHR1")
+        assert hq_claims.claim_for(lhr, order_id(), None, "LHR1").ok
+        shipment = fulfillments.create(order_id(), here("LHR1"), ayesha).uid
+        fulfillments.pack(shipment, ayesha)
+        assert hq_claims.kept(ORDER) == {"L1": "LHR1", "L2": "LHR1"}
+    with at(s["KHI1"]):
+        with pytest.raises(StateError, match="order #3001 is held by LHR1: not claimed here"):
+            hq_claims.claim_for(khi, order_id(), None, "KHI1")
+        assert hq_claims.kept(ORDER) == {"L1": "LHR1", "L2": "LHR1"}     # what the head office said
+
+    # a manager moves line 1 to Karachi: Lahore may no longer dispatch it, online or off
+    manager_moves_l1_to_karachi(s, khi)
+    with at(s["LHR1"]):
+        with pytest.raises(StateError, match="order #3001 is held by KHI1: only KHI1 may dispatch it, not LHR1"):
+            hq_claims.may_act(lhr, shipment, "dispatch")
+        assert hq_claims.kept(ORDER) == {"L1": "KHI1", "L2": "LHR1"}
+        with pytest.raises(StateError, match="only KHI1 may dispatch it, not LHR1"):
+            hq_claims.may_act(lhr_off, shipment, "dispatch")
+        assert Fulfillment.get(Fulfillment.uid == shipment).status == "PACKED"
+    # Karachi gives it back; Lahore dispatches (the head office gives the free line back to it)
+    with at(s["KHI1"]):
+        assert "KHI1's claim on 1 line(s) given back" in hq_claims.release_unheld(khi, order_id())
+        assert hq_claims.kept(ORDER) == {"L2": "LHR1"}
+    with at(s["LHR1"]):
+        assert hq_claims.may_act(lhr, shipment, "dispatch") == ""
+        fulfillments.dispatch(shipment, ayesha, "TCS", "TCS-1", shopify_enabled=False)
+
+    # moved again after dispatch: Lahore cannot mark it delivered (online, nor offline by its copy)
+    manager_moves_l1_to_karachi(s, khi)
+    with at(s["LHR1"]):
+        with pytest.raises(StateError, match="order #3001 is held by KHI1: only KHI1 may mark it delivered, not LHR1"):
+            hq_claims.may_act(lhr, shipment, "deliver")
+        with pytest.raises(StateError, match="only KHI1 may mark it returned, not LHR1"):
+            hq_claims.may_act(lhr_off, shipment, "returned")
+    with at(s["KHI1"]):
+        hq_claims.release_unheld(khi, order_id())
+    # given back: delivered online; then returned with the link down, by the claim Lahore kept
+    with at(s["LHR1"]):
+        assert hq_claims.may_act(lhr, shipment, "deliver") == ""
+        fulfillments.deliver(shipment, ayesha, shopify_enabled=False)
+        note = hq_claims.may_act(lhr_off, shipment, "returned")
+        assert note == " (head office unreachable: LHR1's claim checked against its kept copy)"
+        fulfillments.mark_returned(shipment, ayesha, here("LHR1"), shopify_enabled=False)
+        assert stock("LHR1") == opening                         # packed -1, returned +1 each
+
+        # a shipment packed before the chain (no claim anywhere): offline dispatch is refused,
+        # online the head office grants it
+        legacy = fulfillments.create(order_id(LEGACY), here("LHR1"), ayesha).uid
+        fulfillments.pack(legacy, ayesha)
+        with pytest.raises(StateError, match=r"the head office cannot confirm LHR1's claim on order #3002 \(.*\) "
+                                             "and this branch has no copy of it: dispatch once the link is back"):
+            hq_claims.may_act(lhr_off, legacy, "dispatch")
+        assert hq_claims.may_act(lhr, legacy, "dispatch") == "" and hq_claims.kept(LEGACY) == {"L1": "LHR1"}
+        fulfillments.dispatch(legacy, ayesha, "TCS", "TCS-2", shopify_enabled=False)
+        # in a chain a branch's stock moves only on its own box
+        with pytest.raises(StateError, match="the goods would leave KHI1: fix its stock at KHI1's counter, not at LHR1"):
+            hq_claims.goods_here(lhr, "KHI1", "fix its stock")
+        hq_claims.goods_here(lhr, "LHR1", "fix its stock")
+    single = configmod.parse({"database": {"url": s["LHR1"]}}, tmp_path / "one.toml")
+    assert hq_claims.may_act(single, shipment, "dispatch") == "" and hq_claims.goods_here(single, "KHI1", "x") is None
+
+    # every step went up and applied at the head office; the books balance at every site
+    sync(s, "LHR1")
+    sync(s, "KHI1")
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            assert ledger.check() == []
+            mine = stock(code)
+        with at(s["hq"]):
+            assert stock(code) == mine
+    with at(s["hq"]):
+        assert ledger.check() == [] and hq.parked() == []
+        assert {f.status for f in Fulfillment.select()} == {"RETURNED", "DISPATCHED"}
+        assert hq.claims(ORDER) == {"L1": "LHR1", "L2": "LHR1"}
+    with at(s["LHR1"]):
+        assert OrderClaim.select().count() == 3
