@@ -158,6 +158,7 @@ LOCAL_ONLY: dict[str, str] = {
     "sales_daily": "a summary of the documents this site holds, recomputed there",
     "payments_daily": "a summary of the documents this site holds, recomputed there",
     "sales_item_monthly": "a summary of the documents this site holds, recomputed there",
+    "sales_item_chain": "a summary of this site's sales_item_monthly, recomputed there",
     "sales_item_catalog": "the catalog groups this site's item summary was counted with",
     "reorder_forecast": "this site's forecast from its own ledger, recomputed there",
     # issue 14: a branch's copies of the head office's answers, for when the link is down
@@ -739,6 +740,43 @@ def forget_changes_since(d, mark: int) -> None:
         d.execute_sql("DELETE FROM chain_change WHERE xid = pg_current_xact_id()::text::bigint")
     else:
         d.execute_sql("DELETE FROM chain_change WHERE seq > ?", (mark,))
+
+
+# --- pruning ----------------------------------------------------------------------------------
+
+PRUNED = "pruned_to"      # chain_state: the highest change position this site has deleted
+PRUNE_BATCH = 5000        # change rows deleted per call (the agent calls again a minute later)
+
+
+def parse_position(text: str) -> tuple[int, int]:
+    if not text:
+        return (0, 0)
+    x, s = text.split(":")
+    return (int(x), int(s))
+
+
+def prune_log(upto: tuple[int, int], older_than: dt.datetime, limit: int = PRUNE_BATCH,
+              tables: tuple[str, ...] | None = None) -> int:
+    """Delete change rows at or below position `upto` (what every reader has confirmed) written
+    before `older_than` (kept that long for a restored reader), at most `limit` of them. The
+    newest row always stays: a branch compares it with the head office's position to tell that
+    its own database was restored. The highest position deleted is kept as PRUNED, in the same
+    transaction, so a reader that comes back asking for less knows the log no longer has it."""
+    d = db.database
+    top = _fetch(d, "SELECT xid, seq FROM chain_change ORDER BY xid DESC, seq DESC LIMIT 1")
+    if not top:
+        return 0
+    only = f" AND table_name IN ({', '.join('?' for _ in tables)})" if tables else ""
+    with db.write():
+        gone = _fetch(d, "DELETE FROM chain_change WHERE seq IN (SELECT seq FROM chain_change "
+                         f"WHERE (xid < ? OR (xid = ? AND seq <= ?)) AND created_at < ? AND seq <> ?{only} "
+                         "ORDER BY seq LIMIT ?) RETURNING xid, seq",
+                      (upto[0], upto[0], upto[1], str(older_than), top[0][1], *(tables or ()), limit))
+        if gone:
+            high = max(tuple(r) for r in gone)
+            if high > parse_position(get_state(PRUNED)):
+                set_state(PRUNED, f"{high[0]}:{high[1]}")
+    return len(gone)
 
 
 # --- capture ----------------------------------------------------------------------------------

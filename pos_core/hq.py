@@ -98,6 +98,10 @@ def _schema_sql(group: str) -> list[str]:
              reason text NOT NULL DEFAULT '',
              applied_at timestamp,
              UNIQUE (branch_code, xid, seq))""",
+        # how far each branch has pulled (it reports after it has committed what it pulled): the
+        # head office's own change log is pruned below the lowest of these
+        "ALTER TABLE hq_branch_link ADD COLUMN IF NOT EXISTS pulled_xid bigint",
+        "ALTER TABLE hq_branch_link ADD COLUMN IF NOT EXISTS pulled_seq bigint",
         "CREATE INDEX IF NOT EXISTS hq_inbox_status ON hq_inbox (status, id)",
         "CREATE INDEX IF NOT EXISTS hq_inbox_key ON hq_inbox (branch_code, table_name, key)",
         f"CREATE OR REPLACE VIEW hq_down_change AS SELECT seq, xid, table_name, row_id FROM chain_change "
@@ -128,6 +132,15 @@ def _schema_sql(group: str) -> list[str]:
                pending_rows = p_pending, oldest_pending_at = p_oldest, schema_version = p_schema,
                last_error = coalesce(p_error, '')
              WHERE role_name = session_user $$""",
+        """CREATE OR REPLACE FUNCTION hq_pulled(p_xid bigint, p_seq bigint) RETURNS void LANGUAGE sql VOLATILE
+           SECURITY DEFINER SET search_path = public AS $$
+             UPDATE hq_branch_link SET pulled_xid = p_xid, pulled_seq = p_seq WHERE role_name = session_user $$""",
+        # the highest position of the head office's change log that is gone (0:0: none): a branch
+        # whose cursor is below it reads the tables whole instead of the log
+        """CREATE OR REPLACE FUNCTION hq_pruned_to() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+           SET search_path = public AS $$ SELECT coalesce((SELECT value FROM chain_state WHERE key = 'pruned_to'), '0:0') $$""",
+        "REVOKE ALL ON FUNCTION hq_pulled(bigint, bigint) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_pulled(bigint, bigint) TO {group}",
         # Transaction ids are per cluster: a branch keeps its pull cursor only while this is the same.
         """CREATE OR REPLACE FUNCTION hq_cluster_id() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
            SET search_path = public AS $$ SELECT system_identifier::text FROM pg_control_system() $$""",
@@ -442,6 +455,26 @@ def _mark(results: list[tuple[int, str, str]], marked: bool = False) -> dict:
                                    "FROM (VALUES %s) AS v(id, reason) WHERE i.id = v.id",
                        [(rid, reason) for rid, _, reason in parked], page_size=1000)
     return counts
+
+
+# --- pruning the head office's own change log -------------------------------------------------
+
+def prune(keep_days: float, limit: int = chain.PRUNE_BATCH) -> int:
+    """Delete rows of the head office's change log that every branch has pulled (below the lowest
+    position the branches reported) and that are older than `keep_days`. A branch that has never
+    reported (not yet joined, or an older release) holds everything back. A branch that comes back
+    asking for rows that are gone (restored from an old backup, a new box) reads the tables whole
+    (BranchLink.pull_once). Returns the number of rows deleted."""
+    import datetime as dt
+    rows = db.database.execute_sql("SELECT pulled_xid, pulled_seq FROM hq_branch_link").fetchall()
+    if any(x is None or q is None for x, q in rows):
+        return 0
+    upto = min(((x, q) for x, q in rows), default=None)
+    if upto is None:
+        top = db.database.execute_sql("SELECT xid, seq FROM chain_change ORDER BY xid DESC, seq DESC LIMIT 1").fetchone()
+        upto = tuple(top) if top else (0, 0)     # no branch yet: a new one reads the tables whole
+    from .models import utcnow
+    return chain.prune_log(upto, utcnow() - dt.timedelta(days=keep_days), limit, tables=chain.PULLED_TABLES)
 
 
 # --- what people see -------------------------------------------------------------------------

@@ -110,7 +110,8 @@ class Doctor:
         cfg = self.cfg
         for key, value, file_name in (("shopify.token_file", cfg.shopify.token, cfg.shopify.token_file),
                                       ("fbr.token_file", cfg.fbr.token, cfg.fbr.token_file)):
-            if (key.startswith("shopify") and not cfg.shopify.enabled) or (key.startswith("fbr") and cfg.fbr.mode == "off"):
+            if (key.startswith("shopify") and (not cfg.shopify.enabled or _shopify_via_hq(cfg))) \
+                    or (key.startswith("fbr") and cfg.fbr.mode == "off"):
                 continue
             try:
                 configmod.read_secret(value, file_name, cfg.path, key)
@@ -215,6 +216,11 @@ class Doctor:
         if not s.enabled:
             self.add("shopify", SKIP, "shopify.enabled = false")
             self.add("clock", SKIP, "compared with Shopify's clock, which is off")
+            return
+        if _shopify_via_hq(self.cfg):
+            # issue 14: this box never talks to Shopify; the head office's agent sends its jobs
+            self.add("shopify", SKIP, "sent by the head office's agent (hq.shopify = head-office); no token here")
+            self.add("clock", SKIP, "compared with Shopify's clock at the head office")
             return
         from .shopify.client import ShopifyClient, ShopifyError
         client = ShopifyClient(s, self.cfg.path, timeout=httpx.Timeout(self.timeout_s))
@@ -609,3 +615,7 @@ sys.exit(0 if result.ok else 1)
 
 def run(cfg_path: str | None, print_slip: bool = False, out: TextIO | None = None) -> int:
     return Doctor(cfg_path, print_slip, out).run()
+
+
+def _shopify_via_hq(cfg) -> bool:
+    return cfg.hq.role == "branch" and cfg.hq.shopify == "head-office"

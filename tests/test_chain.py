@@ -203,10 +203,11 @@ def test_hq_config_errors_are_one_line():
     base = {"database": {"url": "sqlite:///x.db"}}
     assert config.parse(base, "pos.toml").hq.role == "off"
     cfg = config.parse(dict(base, hq={"role": "branch", "url": "postgresql://r@h:5432/hq", "branch": "lhr1"}), "pos.toml")
-    assert cfg.hq.branch == "LHR1" and cfg.hq.push_seconds == 0.5
+    assert cfg.hq.branch == "LHR1" and cfg.hq.push_seconds == 0.5 and cfg.hq.keep_days == 7
     for bad, key in (({"role": "satellite"}, "hq.role"), ({"role": "branch"}, "hq.url"),
                      ({"role": "branch", "url": "postgresql://r:secret@h/hq"}, "hq.url"),
-                     ({"role": "branch", "url": "postgresql://r@h/hq", "push_seconds": 0.5}, "hq.push_seconds")):
+                     ({"role": "branch", "url": "postgresql://r@h/hq", "push_seconds": 0.5}, "hq.push_seconds"),
+                     ({"role": "head-office", "keep_days": -1}, "hq.keep_days")):
         with pytest.raises(config.ConfigError) as err:
             config.parse(dict(base, hq=bad), "pos.toml")
         assert err.value.key == key and "\n" not in str(err.value)

@@ -125,7 +125,9 @@ def agent_parts() -> tuple[str, str, str]:
     depths = outbox.queue_depths()
     beats = {b.channel: b for b in AgentHeartbeat.select()}
     parts = []
-    for channel, label in ((outbox.SHOPIFY, "Shopify"), (outbox.FBR, "FBR")):
+    # a chain branch whose Shopify jobs the head office sends (issue 14): its queue is theirs too
+    via_hq = ((beats.get(outbox.SHOPIFY) and beats[outbox.SHOPIFY].detail) or {}).get("via") == "head-office"
+    for channel, label in ((outbox.SHOPIFY, "Shopify via HQ" if via_hq else "Shopify"), (outbox.FBR, "FBR")):
         d = depths.get(channel, {})
         waiting = d.get(outbox.PENDING, 0) + d.get(outbox.SENDING, 0)
         bad = d.get(outbox.FAILED, 0) + d.get(outbox.NEEDS_RECONCILIATION, 0)

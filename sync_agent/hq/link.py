@@ -44,6 +44,9 @@ CHANNEL = "hq"
 BATCH = 2000
 MARK_IDLE_SECONDS = 10.0   # an idle branch reports its last contact this often
 PULL_SECONDS = 2.0         # the head office's own changes (staff, catalog) are looked for this often
+PRUNE_SECONDS = 60.0       # how often the change log is pruned (bounded batches: chain.PRUNE_BATCH)
+# A cursor that stands for "every row of transactions below xid X": (X - 1, FULL_SEQ).
+FULL_SEQ = 2 ** 62
 
 
 class HqUnavailable(Exception):
@@ -130,11 +133,7 @@ def connect(url: str, password: str = "", *, timeout: int = 5, silence_s: float 
     return _TimedDatabase(u.path.lstrip("/"), silence_s=silence_s, **kwargs)
 
 
-def _pos(text: str) -> tuple[int, int]:
-    if not text:
-        return (0, 0)
-    x, s = text.split(":")
-    return (int(x), int(s))
+_pos = chain.parse_position
 
 
 # --- epochs and rewinds ----------------------------------------------------------------------
@@ -207,6 +206,10 @@ def rewound(wire: tuple[int, int], digest: str | None) -> str:
         return ""
     if digest and chain.get_state("pushed") == f"{pos[0]}:{pos[1]}" and chain.get_state("pushed_digest") == digest:
         return ""    # the change itself was pruned from the log after it was acknowledged
+    if pos <= chain.parse_position(chain.get_state(chain.PRUNED)):
+        # The head office is behind what this log pruned (it was restored from an older backup),
+        # not this database behind it: push_once logs every row again and sends it all.
+        return ""
     top = chain._fetch(db.database, "SELECT xid, seq FROM chain_change ORDER BY xid DESC, seq DESC LIMIT 1")
     ends = f"{top[0][0]}:{top[0][1]}" if top else "0:0"
     return (f"this branch's database is behind the head office (it has up to {pos[0]}:{pos[1]}, this log "
@@ -214,8 +217,12 @@ def rewound(wire: tuple[int, int], digest: str | None) -> str:
 
 
 class BranchLink:
-    def __init__(self, url: str, password: str, branch: str, silence_s: float = 30.0):
+    def __init__(self, url: str, password: str, branch: str, silence_s: float = 30.0, keep_days: float = 7):
         self.url, self.password, self.branch, self.silence_s = url, password, branch, silence_s
+        self.keep_days = keep_days
+        self._pruned_at = -PRUNE_SECONDS
+        self._reported: tuple[int, int] | None = None
+        self._hq_functions: set[str] | None = None
         self.hq: PostgresqlDatabase | None = None
         self.last_contact: dt.datetime | None = None
         self.last_error = ""
@@ -233,13 +240,15 @@ class BranchLink:
         branch = cfg.hq.branch or cfg.branch
         if not branch:
             raise configmod.ConfigError(cfg.path, "hq.branch", "this box's branch code", "nothing")
-        return cls(cfg.hq.url, password, branch.upper(), silence_s=cfg.hq.timeout_seconds)
+        return cls(cfg.hq.url, password, branch.upper(), silence_s=cfg.hq.timeout_seconds,
+                   keep_days=cfg.hq.keep_days)
 
     # -- connection ---------------------------------------------------------------------------
     def _hq(self) -> PostgresqlDatabase:
         if self.hq is None:
             self.hq = connect(self.url, self.password, silence_s=self.silence_s)
             self._hq_columns = None
+            self._hq_functions = None
         if self.hq.is_closed():
             self.hq.connect()
         return self.hq
@@ -326,6 +335,15 @@ class BranchLink:
             raise HqUnavailable(msg) from None
         if chain.get_state("rewound"):
             chain.set_state("rewound", "")
+        if after < chain.parse_position(chain.get_state(chain.PRUNED)):
+            # The head office holds less of us than our log still has (restored from a backup
+            # older than hq.keep_days): the rows in between are no longer logged. Log every row
+            # again and send it all; applying by identity makes the rows it has harmless.
+            with db.write():
+                n = chain.backfill()
+                chain.set_state(chain.PRUNED, f"{after[0]}:{after[1]}")   # the log is whole after `after`
+            log.warning("the head office is at %s:%s, below what this branch pruned: sending all %d rows again",
+                        after[0], after[1], n)
         with _local_snapshot():
             changes = self._changes(after, limit)
             if not changes and time.monotonic() - self._marked_at >= MARK_IDLE_SECONDS:
@@ -403,11 +421,6 @@ class BranchLink:
                 # against our cursor. Pull everything again; applying by identity is idempotent.
                 log.warning("head office cluster changed (%s -> %s): pulling everything again", known, sysid)
                 cursor = (0, 0)
-            rows = hq.execute_sql(
-                "SELECT xid, seq, table_name, row_id FROM hq_down_change "
-                "WHERE (xid > %s OR (xid = %s AND seq > %s)) "
-                "AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-                "ORDER BY xid, seq LIMIT %s", (cursor[0], cursor[0], cursor[1], limit)).fetchall()
             # The head office may run another release: read only the columns it has.
             if self._hq_columns is None:     # once a connection (an upgrade there reconnects)
                 have: dict[str, set[str]] = {}
@@ -417,19 +430,72 @@ class BranchLink:
                     have.setdefault(table, set()).add(column)
                 self._hq_columns = have
             ser = chain.Serializer(hq, columns=self._hq_columns)
-            by_table: dict[str, set[int]] = {}
-            for _, _, table, row_id in rows:
-                if table in chain.PULLED_TABLES:
-                    by_table.setdefault(table, set()).add(row_id)
-            records = []
-            for table in sorted(by_table, key=lambda t: chain.RANK[t]):
-                records += list(ser.records(table, sorted(by_table[table])).values())
-        new_cursor = (rows[-1][0], rows[-1][1]) if rows else cursor
+            pruned = (_pos(hq.execute_sql("SELECT hq_pruned_to()").fetchone()[0])
+                      if self._has(hq, "hq_pruned_to") else (0, 0))
+            if cursor < pruned:
+                # The head office's log no longer has everything after our cursor (a new box, this
+                # database restored from an old backup, another cluster): read the tables whole.
+                records, new_cursor, n = self._read_whole(hq, ser)
+            else:
+                rows = hq.execute_sql(
+                    "SELECT xid, seq, table_name, row_id FROM hq_down_change "
+                    "WHERE (xid > %s OR (xid = %s AND seq > %s)) "
+                    "AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+                    "ORDER BY xid, seq LIMIT %s", (cursor[0], cursor[0], cursor[1], limit)).fetchall()
+                by_table: dict[str, set[int]] = {}
+                for _, _, table, row_id in rows:
+                    if table in chain.PULLED_TABLES:
+                        by_table.setdefault(table, set()).add(row_id)
+                records = []
+                for table in sorted(by_table, key=lambda t: chain.RANK[t]):
+                    records += list(ser.records(table, sorted(by_table[table])).values())
+                new_cursor = (rows[-1][0], rows[-1][1]) if rows else cursor
+                n = len(rows)
         with db.write():
             self._apply_down(records, f"{new_cursor[0]}:{new_cursor[1]}")
             chain.set_state("pull_cursor", f"{new_cursor[0]}:{new_cursor[1]}")
             chain.set_state("hq_system_id", sysid)
-        return len(rows)
+        self._report_pulled(hq, new_cursor)
+        return n
+
+    def _read_whole(self, hq, ser) -> tuple[list[dict], tuple[int, int], int]:
+        """Every row of the pulled tables, in this snapshot. Every transaction below the snapshot's
+        xmin has ended and its rows are in what we read, so the cursor becomes "all of those"."""
+        xmin = hq.execute_sql("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()[0]
+        records = []
+        for table in sorted(chain.PULLED_TABLES, key=lambda t: chain.RANK[t]):
+            ids = [r[0] for r in hq.execute_sql(f"SELECT id FROM {table} ORDER BY id").fetchall()]
+            records += list(ser.records(table, ids).values())
+        log.warning("the head office's change log no longer reaches back to our cursor: read %d rows whole",
+                    len(records))
+        return records, (xmin - 1, FULL_SEQ), max(len(records), 1)
+
+    def _has(self, hq, function: str) -> bool:
+        """Whether the head office has this function (an older release may not)."""
+        if self._hq_functions is None:
+            self._hq_functions = {r[0] for r in hq.execute_sql(
+                "SELECT proname FROM pg_proc WHERE proname IN ('hq_pruned_to', 'hq_pulled')").fetchall()}
+        return function in self._hq_functions
+
+    def _report_pulled(self, hq, cursor: tuple[int, int]) -> None:
+        """Tell the head office how far we have pulled, once it is committed here: it prunes its own
+        log below the lowest branch's."""
+        if cursor == self._reported or not self._has(hq, "hq_pulled"):
+            return
+        with hq.atomic():
+            hq.execute_sql("SELECT hq_pulled(%s, %s)", cursor)
+        self._reported = cursor
+
+    def prune(self, force: bool = False) -> int:
+        """Drop change rows the head office has confirmed (at or below its push position for us)
+        and older than `keep_days`, a bounded batch at a time (see docs/chain.md, Pruning)."""
+        if not force and time.monotonic() - self._pruned_at < PRUNE_SECONDS:
+            return 0
+        self._pruned_at = time.monotonic()
+        pushed = chain.get_state("pushed")
+        if not pushed:
+            return 0
+        return chain.prune_log(_pos(pushed), utcnow() - dt.timedelta(days=self.keep_days))
 
     def _mine(self, applier, rec: dict) -> bool:
         """A relayed row this branch owns itself: its own copy is the newer one, keep it."""
@@ -509,6 +575,7 @@ class BranchLink:
                     if n == 0:
                         (stop.wait(idle) if stop is not None else time.sleep(idle))
             self.retry_parked_down()
+            self.prune()
             self.parked_up = self._hq().execute_sql(
                 "SELECT count(*) FROM hq_inbox WHERE status = 'PARKED'").fetchone()[0]
             self.up, self.last_error, self.last_contact = True, "", utcnow()
