@@ -45,7 +45,8 @@ async def test_sync_screen_lists_what_this_branch_could_not_apply(tmp_path, till
     from pos_core import migrations
     open_shift()
     heartbeat.beat("hq", detail={"role": "branch", "up": True, "pending": 0, "lag_s": 0.0,
-                                 "parked_up": 2, "parked_down": 1}, error="", contact=True)
+                                 "parked_up": 2, "parked_down": 1, "rewound": "behind the head office"},
+                   error="", contact=True)
     with dbmod.write():
         ChainParked.create(table_name="variant", key='{"sku":"9-CLASH"}', data="{}",
                            reason="conflicts with a row here: barcode 2000009 is another item's")
@@ -58,6 +59,7 @@ async def test_sync_screen_lists_what_this_branch_could_not_apply(tmp_path, till
         text = " ".join(screen_text(app).split())
         assert "Head office link up" in text and "2 parked at the head office" in text
         assert "not applied here variant" in text and "another item's" in text
+        assert "Nothing is pushed to the head office" in text and "pos-admin branch recover" in text
 
 
 async def test_sync_screen_shows_a_job_the_head_office_sends_and_asks_it_to_retry(tmp_path, till_db):
