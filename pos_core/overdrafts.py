@@ -12,11 +12,11 @@ append-only entry of its own (replicated to every branch like any other entry):
   let her spend credit or points until what she earns brings it back), and a zero entry records
   that a manager has taken it up with her, so it leaves the open list.
 
-An overdraft's identity is the entry that took the balance below zero (and kept it there) plus
-the overdrawn amount; the settlement's event key is made of them. So settling twice, or two
-managers at once, writes one entry; a later spend that arrives from an offline branch and
-deepens the overdraft is a new amount, listed again. Each settlement is audited (who, how, the
-note, the documents) and stays visible in `history()`.
+An overdraft is named by the last spend that reached this site before the manager looked; the
+settlement's event key is made of it. So settling twice, or two managers at once, writes one
+entry; paying a charged overdraft back bit by bit leaves it settled; a spend that arrives later
+from a branch that was offline makes it a new overdraft, listed again with every document. Each
+settlement is audited (who, how, the note, the documents) and stays visible in `history()`.
 """
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ def _entries(what: str, customer_id: int) -> list:
     return list(m.select().where(m.customer == customer_id).order_by(m.created_at, m.id))
 
 
-def _settle_key(what: str, start_key: str, owed: int) -> str:
-    return f"settle:{what}:{start_key}:{owed}"
+def _settle_key(what: str, last_spend_key: str) -> str:
+    return f"settle:{what}:{last_spend_key}"
 
 
 def _analyse(what: str, customer: Customer) -> dict | None:
@@ -90,10 +90,13 @@ def _analyse(what: str, customer: Customer) -> dict | None:
         where = dict(db.database.execute_sql(
             "SELECT key, branch_code FROM hq_inbox WHERE table_name = %s AND key = ANY(%s)",
             (k.table, keys)).fetchall())
-    key = _settle_key(what, entries[start].event_key if entries else "none", -balance)
-    settled = k.model.get_or_none(k.model.event_key == key)
+    # The overdraft as the manager sees it is named by the last spend recorded here (by arrival):
+    # paying some back leaves it the same overdraft; a spend that arrives later (a branch that was
+    # offline) makes it a new one, listed again. Two managers, or one twice, name the same one.
+    latest = max((e for e in entries if getattr(e, k.delta) < 0), key=lambda e: e.id, default=None)
+    key = _settle_key(what, latest.event_key if latest else "none")
     return {"what": what, "customer_id": customer.id, "phone": customer.phone, "name": customer.name,
-            "balance": balance, "key": key, "settled": settled is not None,
+            "balance": balance, "key": key, "settled": any(e.event_key == key for e in entries),
             "documents": [{"branch": where.get(kt, "head office"), "doc_ref": e.doc_ref,
                            "delta": getattr(e, k.delta), "at": e.created_at, "event_key": e.event_key}
                           for e, kt in zip(spends, keys)]}
@@ -137,6 +140,7 @@ def settle(phone: str, how: str, note: str, staff_id: int, what: str | None = No
         found = [o for o in (_analyse(w, customer) for w in ([what] if what else WHATS)) if o]
         if not found:
             return _nothing_open(customer, what)
+        found = [o for o in found if not o["settled"]] or found
         if len(found) > 1:
             raise InvalidInput(f"{number} has overdrawn both store credit and points: say which with --what")
         o = found[0]

@@ -160,16 +160,21 @@ def test_charged_overdraft_stays_owed_and_a_deeper_one_is_listed_again(office):
     assert overdrafts.settle(PHONE, "charge", "twice", imran.id)["done"] is False
     assert overdrafts.settle(PHONE, "writeoff", "changed my mind", imran.id)["done"] is False
     assert [e.delta_paisa for e in CreditEntry.select().order_by(CreditEntry.id)] == [1000_00, -800_00, -700_00, 0]
+    assert CreditEntry.get(CreditEntry.delta_paisa == 0).event_key == "settle:credit:spend:c"
     [h] = overdrafts.history()
     assert (h["how"], h["by"], h["customer"], h["balance"]) == ("charge", "Imran", "+923001234567", -500_00)
 
-    # A spend from a branch that was offline arrives later: the overdraft is deeper, listed again.
+    # She pays some back (a refund to credit): still the overdraft the manager charged her.
+    with db.write():
+        customers.add_credit(sana.id, 200_00, "LHR1-C1-R000005", "refund:e")
+    assert overdrafts.open_list() == []
+    # A spend from a branch that was offline arrives later: a new overdraft, listed again.
     with db.write():
         customers.add_credit(sana.id, -100_00, "ISB1-C1-000004", "spend:d")
     [o] = overdrafts.open_list()
-    assert o["balance"] == -600_00 and "ISB1-C1-000004" in [d["doc_ref"] for d in o["documents"]]
+    assert o["balance"] == -400_00 and "ISB1-C1-000004" in [d["doc_ref"] for d in o["documents"]]
     r = overdrafts.settle(PHONE, "writeoff", "the shop bears it", imran.id)
-    assert (r["done"], r["entry"], r["balance_after"]) == (True, 600_00, 0)
+    assert (r["done"], r["entry"], r["balance_after"]) == (True, 400_00, 0)
     assert overdrafts.open_list() == [] and len(overdrafts.history()) == 2
     with pytest.raises(InvalidInput, match="has no overdraft to settle"):
         customers.get_or_create("03007654321", "Bilal")
