@@ -200,3 +200,31 @@ def test_points_charged_to_the_customer_keep_the_lots_sound(office):
         loyalty.move(sana.id, 45, "earn", "LHR1-C1-000004", "earn:d")
     assert loyalty.balance(sana.id) == 15
     assert sum(left for _, left in loyalty.lots(sana.id, sana.created_at)) == 15
+
+
+def test_two_managers_settling_at_once_write_one_entry(office):
+    import threading
+    imran = Staff.get(Staff.code == "imran")
+    sana = customers.get_or_create(PHONE, "Sana")
+    with db.write():
+        customers.add_credit(sana.id, 100_00, "LHR1-C1-R000001", "refund:a")
+        customers.add_credit(sana.id, -300_00, "KHI1-C1-000002", "spend:b")
+    start, results = threading.Barrier(2), []
+
+    def settle(how):
+        start.wait()
+        try:
+            results.append(overdrafts.settle(PHONE, how, f"{how} agreed", imran.id))
+        finally:
+            db.database.close()     # this thread's connection
+    threads = [threading.Thread(target=settle, args=(how,)) for how in ("writeoff", "charge")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r["done"] for r in results) == [False, True]
+    assert "settled already" in next(r["reason"] for r in results if not r["done"])
+    [entry] = CreditEntry.select().where(CreditEntry.event_key == "settle:credit:spend:b")
+    won = next(r for r in results if r["done"])
+    assert customers.find_by_phone(PHONE).store_credit_paisa == (0 if won["how"] == "writeoff" else -200_00)
+    assert len(overdrafts.history()) == 1 and entry.delta_paisa == won["entry"]
