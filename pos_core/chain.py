@@ -47,6 +47,11 @@ class Table:
     # store credit) or "parties" (the branches the row names: a transfer's sender and receiver,
     # enforced at the head office by row-level security). The owner never takes its own row back.
     relay: str = ""
+    # Columns each site keeps for itself (its Shopify ids, its FBR POSIDs): a row arriving from
+    # the other side fills them only where this site has none (NULL or ''), and never replaces a
+    # value this site has. So a branch that learned its own ids keeps them when the head office
+    # changes a price, and a branch that has none still gets the head office's.
+    local: tuple[str, ...] = ()
 
 
 _NOT_DRAFT_ORDER = "EXISTS (SELECT 1 FROM pos_order o WHERE o.id = t.order_id AND o.status <> 'DRAFT')"
@@ -56,11 +61,14 @@ _NOT_DRAFT_TRANSFER = ("EXISTS (SELECT 1 FROM transfer x WHERE x.id = t.transfer
 # Parents before children: a batch is applied in this order, so a line finds its order.
 TABLES: list[Table] = [
     # -- down: the head office's records -----------------------------------------------------
-    Table("branch", ("code",), "hq", DOWN),
-    Table("counter", ("branch", "code"), "hq", DOWN),
+    # A branch's Shopify location and FBR POSIDs are set where the branch is (its config, its FBR
+    # registration); a product's and variant's Shopify ids may be learned by the branch itself (a
+    # shop that joined with its own catalog import): see `local` above and docs/chain.md.
+    Table("branch", ("code",), "hq", DOWN, local=("shopify_location_id", "fbr_online_posid")),
+    Table("counter", ("branch", "code"), "hq", DOWN, local=("fbr_posid",)),
     Table("staff", ("code",), "hq", DOWN),
-    Table("product", ("uid",), "hq", DOWN),
-    Table("variant", ("sku",), "hq", DOWN),
+    Table("product", ("uid",), "hq", DOWN, local=("shopify_id", "shopify_updated_at")),
+    Table("variant", ("sku",), "hq", DOWN, local=("shopify_id", "shopify_inventory_item_id")),
     Table("barcode", ("code",), "hq", DOWN),
     Table("smart_order", ("shopify_id",), "hq", DOWN),
     Table("smart_order_line", ("order", "shopify_line_id"), "hq", DOWN),
@@ -150,6 +158,7 @@ LOCAL_ONLY: dict[str, str] = {
     "sales_daily": "a summary of the documents this site holds, recomputed there",
     "payments_daily": "a summary of the documents this site holds, recomputed there",
     "sales_item_monthly": "a summary of the documents this site holds, recomputed there",
+    "sales_item_chain": "a summary of this site's sales_item_monthly, recomputed there",
     "sales_item_catalog": "the catalog groups this site's item summary was counted with",
     "reorder_forecast": "this site's forecast from its own ledger, recomputed there",
     # issue 14: a branch's copies of the head office's answers, for when the link is down
@@ -503,6 +512,8 @@ class Applier:
         merge = _MERGE.get(table)
         if merge:
             values = merge(dict(zip(cols, current)), values)
+        if t.local:
+            values = keep_local(t, dict(zip(cols, current)), values)
         same = all(_same(known_f, a, values[c]) for known_f, a, c in
                    zip((_by_column(m, c) for c in cols), current, cols))
         if same:
@@ -646,6 +657,16 @@ def _after_coupon_use(applier: Applier, v: dict) -> None:
 
 _AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credit,
                  "points_entry": _after_points, "coupon_use": _after_coupon_use}
+
+
+def keep_local(t: Table, here: dict, incoming: dict) -> dict:
+    """A site's own value of a `local` column stands; the other side's only fills an empty one."""
+    out = dict(incoming)
+    for name in t.local:
+        col = model_for(t.name)._meta.fields[name].column_name
+        if col in out and here.get(col) not in (None, ""):
+            out[col] = here[col]
+    return out
 
 
 def _merge_customer(here: dict, incoming: dict) -> dict:

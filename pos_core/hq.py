@@ -7,7 +7,8 @@ The head office database is an ordinary pos_core database (same tables, its own 
   position (xid, seq), the wire record). UNIQUE (branch_code, xid, seq): a batch sent twice adds
   nothing. Row-level security lets a branch's role insert and read only rows of its own branch.
 * `hq_branch_link`: one row per branch: its role, how far it has pushed (moved in the same
-  transaction as the inbox rows, so a restored head office asks for exactly what it lost), last
+  transaction as the inbox rows, so a restored head office asks for exactly what it lost) and the
+  digest of the change at that position (so a restored *branch* sees it no longer holds it), last
   contact, what it still holds.
 * `hq_down_change`: a view of the change log limited to the head office's own tables, which
   branches pull from with an (xid, seq) cursor.
@@ -109,15 +110,24 @@ def _schema_sql(group: str) -> list[str]:
         """CREATE OR REPLACE FUNCTION hq_my_branch() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
            SET search_path = public AS
            $$ SELECT branch_code FROM hq_branch_link WHERE role_name = session_user $$""",
-        """CREATE OR REPLACE FUNCTION hq_position(OUT xid bigint, OUT seq bigint) LANGUAGE sql STABLE
+        # The digest of the last change taken from the branch: a branch restored from an older
+        # backup that has made new changes since holds other changes at these positions, and
+        # sees it on its next connect (sync_agent/hq/link.py `rewound`).
+        "ALTER TABLE hq_branch_link ADD COLUMN IF NOT EXISTS pushed_digest text NOT NULL DEFAULT ''",
+        "DROP FUNCTION IF EXISTS hq_position()",
+        """CREATE FUNCTION hq_position(OUT xid bigint, OUT seq bigint, OUT digest text) LANGUAGE sql STABLE
            SECURITY DEFINER SET search_path = public AS
-           $$ SELECT pushed_xid, pushed_seq FROM hq_branch_link WHERE role_name = session_user $$""",
+           $$ SELECT pushed_xid, pushed_seq, pushed_digest FROM hq_branch_link WHERE role_name = session_user $$""",
+        "DROP FUNCTION IF EXISTS hq_mark(bigint, bigint, bigint, timestamp, int, text)",
+        # p_digest has a default, so a branch on an older release (six arguments) still marks.
         """CREATE OR REPLACE FUNCTION hq_mark(p_xid bigint, p_seq bigint, p_pending bigint,
-             p_oldest timestamp, p_schema int, p_error text) RETURNS void LANGUAGE sql VOLATILE
-           SECURITY DEFINER SET search_path = public AS $$
+             p_oldest timestamp, p_schema int, p_error text, p_digest text DEFAULT '') RETURNS void
+           LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
              UPDATE hq_branch_link SET
                pushed_xid = CASE WHEN (p_xid, p_seq) > (pushed_xid, pushed_seq) THEN p_xid ELSE pushed_xid END,
                pushed_seq = CASE WHEN (p_xid, p_seq) > (pushed_xid, pushed_seq) THEN p_seq ELSE pushed_seq END,
+               pushed_digest = CASE WHEN (p_xid, p_seq) > (pushed_xid, pushed_seq) THEN coalesce(p_digest, '')
+                                    ELSE pushed_digest END,
                last_contact_at = timezone('utc', clock_timestamp()),
                pending_rows = p_pending, oldest_pending_at = p_oldest, schema_version = p_schema,
                last_error = coalesce(p_error, '')
@@ -144,8 +154,8 @@ def _schema_sql(group: str) -> list[str]:
         f"GRANT SELECT, INSERT ON hq_inbox TO {group}",
         f"GRANT USAGE ON SEQUENCE hq_inbox_id_seq TO {group}",
         f"GRANT SELECT ON hq_down_change, schema_migration, {', '.join(chain.PULLED_TABLES)} TO {group}",
-        f"REVOKE ALL ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) FROM PUBLIC",
-        f"GRANT EXECUTE ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) TO {group}",
+        "REVOKE ALL ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text, text) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text, text) TO {group}",
     ] + rls + _claim_sql(group)
 
 
