@@ -12,7 +12,7 @@ from typing import Callable
 
 from peewee import CharField, DateTimeField, IntegerField, Model
 
-from . import catalog, db
+from . import db
 from .models import MODELS, utcnow
 
 
@@ -32,6 +32,7 @@ def _initial(database) -> None:
 
 
 def _search_objects(database) -> None:
+    from . import catalog  # here: the till's schema check at start-up does not need the search code
     statements = catalog.SQLITE_FTS if db.is_sqlite() else catalog.POSTGRES_SEARCH
     for sql in statements:
         database.execute_sql(sql)

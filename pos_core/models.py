@@ -8,13 +8,13 @@ import datetime as dt
 import json
 import uuid
 
-from peewee import (
+from .db import database  # first: it imports peewee its own way (psycopg2 only when needed)
+
+from peewee import (  # noqa: E402
     BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, DoubleField, ForeignKeyField,
     IntegerField,
     Model, TextField,
 )
-
-from .db import database
 
 
 def utcnow() -> dt.datetime:
