@@ -110,7 +110,8 @@ class Doctor:
         cfg = self.cfg
         for key, value, file_name in (("shopify.token_file", cfg.shopify.token, cfg.shopify.token_file),
                                       ("fbr.token_file", cfg.fbr.token, cfg.fbr.token_file)):
-            if (key.startswith("shopify") and not cfg.shopify.enabled) or (key.startswith("fbr") and cfg.fbr.mode == "off"):
+            if (key.startswith("shopify") and (not cfg.shopify.enabled or _shopify_via_hq(cfg))) \
+                    or (key.startswith("fbr") and cfg.fbr.mode == "off"):
                 continue
             try:
                 configmod.read_secret(value, file_name, cfg.path, key)
@@ -215,6 +216,11 @@ class Doctor:
         if not s.enabled:
             self.add("shopify", SKIP, "shopify.enabled = false")
             self.add("clock", SKIP, "compared with Shopify's clock, which is off")
+            return
+        if _shopify_via_hq(self.cfg):
+            # issue 14: this box never talks to Shopify; the head office's agent sends its jobs
+            self.add("shopify", SKIP, "sent by the head office's agent (hq.shopify = head-office); no token here")
+            self.add("clock", SKIP, "compared with Shopify's clock at the head office")
             return
         from .shopify.client import ShopifyClient, ShopifyError
         client = ShopifyClient(s, self.cfg.path, timeout=httpx.Timeout(self.timeout_s))
@@ -444,7 +450,7 @@ class Doctor:
             else:
                 self.add("head office", OK, f"{len(rows)} branch(es), nothing parked")
             return
-        from .hq.link import BranchLink
+        from .hq.link import BranchLink, rewound
         try:
             link = BranchLink.from_config(cfg)
         except configmod.ConfigError as exc:
@@ -455,6 +461,8 @@ class Doctor:
             hq_db = link._hq()
             row = hq_db.execute_sql("SELECT xid, seq FROM hq_position()").fetchone()
             parked = hq_db.execute_sql("SELECT count(*) FROM hq_inbox WHERE status = 'PARKED'").fetchone()[0]
+            # a restored branch database (needs the local log, so only with the database open)
+            stopped = rewound(*link.hq_position(hq_db)) if db_ok and row is not None and row[0] is not None else ""
         except Exception as exc:  # noqa: BLE001 - every failure becomes a line with a fix
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if "password" in text or "authentication" in text:
@@ -472,6 +480,10 @@ class Doctor:
         if row is None or row[0] is None:
             self.add("head office", FAIL, f"the head office does not know branch {link.branch}",
                      f"run `pos-admin branch add {link.branch}` at the head office")
+        elif stopped:
+            self.add("head office", FAIL, f"nothing is pushed: {stopped.split(' Nothing is pushed')[0]}",
+                     "keep selling; run `pos-admin branch recover` on this box (docs/chain.md, "
+                     "\"A branch restored from a backup\")")
         elif parked:
             self.add("head office", WARN, f"{shown} answers; {parked} of this branch's rows are parked there",
                      "ask the head office to check `pos-admin hq parked`")
@@ -603,3 +615,7 @@ sys.exit(0 if result.ok else 1)
 
 def run(cfg_path: str | None, print_slip: bool = False, out: TextIO | None = None) -> int:
     return Doctor(cfg_path, print_slip, out).run()
+
+
+def _shopify_via_hq(cfg) -> bool:
+    return cfg.hq.role == "branch" and cfg.hq.shopify == "head-office"

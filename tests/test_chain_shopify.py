@@ -297,3 +297,41 @@ def test_a_shared_location_is_reconciled_at_the_head_office_and_each_correction_
 def run_rows(uid):
     from pos_core.models import ReconciliationRun
     return ReconciliationRun.get(ReconciliationRun.uid == uid).differences
+
+
+def test_migration_12_brings_an_older_database_to_the_new_schema(database):
+    """Without the PostgreSQL head office too: `database` runs on both backends."""
+    from pos_core import migrations
+
+    def shape():
+        return (sorted(c.name for c in db.database.get_columns("outbox_job")),
+                sorted((tuple(i.columns), i.unique) for i in db.database.get_indexes("outbox_job")),
+                {t: sorted(c.name for c in db.database.get_columns(t)) for t in ("shopify_relay", "shopify_outcome")})
+    fresh = shape()
+    with db.write():
+        OutboxJob.create(channel="shopify", kind="tags_add", payload={"orderId": "x", "tags": ["a"]},
+                         doc_type="order", doc_ref="x")
+    # the schema before migration 12: drop what it adds, forget the stamp
+    db.database.execute_sql("DROP INDEX IF EXISTS outbox_job_origin_branch")
+    for col in ("via_hq", "origin_branch"):
+        db.database.execute_sql(f"ALTER TABLE outbox_job DROP COLUMN {col}")
+    for table in ("shopify_outcome", "shopify_relay"):
+        db.database.execute_sql(f"DROP TABLE {table}")
+    migrations.SchemaMigration.delete().where(migrations.SchemaMigration.version == 12).execute()
+    with pytest.raises(migrations.SchemaError):
+        migrations.check_current()
+    assert migrations.migrate() == [12]
+    migrations.check_current()
+    assert shape() == fresh
+    job = OutboxJob.get()
+    assert (job.via_hq, job.origin_branch, job.payload) == (False, None, {"orderId": "x", "tags": ["a"]})
+
+
+def test_hq_shopify_setting_is_checked(tmp_path):
+    from pos_core import config
+    cfg = config.parse({"database": {"url": "sqlite:///x.db"}, "hq": {"role": "branch", "url": "postgresql://r@h/db"}},
+                       tmp_path / "p.toml")
+    assert cfg.hq.shopify == "head-office"           # a branch's default: the head office sends
+    with pytest.raises(config.ConfigError, match="hq.shopify"):
+        config.parse({"database": {"url": "sqlite:///x.db"}, "hq": {"role": "branch", "shopify": "myself"}},
+                     tmp_path / "p.toml")

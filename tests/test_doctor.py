@@ -240,3 +240,14 @@ def test_pos_admin_doctor_passes_the_exit_status_through(site):
     site.write(scanner="/nonexistent")
     bad = subprocess.run(cmd + ["--config", str(site.path), "doctor"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "FAIL  scanner" in bad.stdout
+
+
+def test_a_chain_branch_sending_shopify_through_the_head_office_needs_no_token(site):
+    """Issue 14: the branch's agent never talks to Shopify, so no token file is asked for."""
+    text = site.path.read_text().replace(f'token_file = "{site.tmp / "shopify.token"}"\n', "")
+    text += '[hq]\nrole = "branch"\nurl = "postgresql://pos_hq_br_lhr1@127.0.0.1:1/pos_hq"\ntimeout_seconds = 2\n'
+    site.path.write_text(text)
+    code, out = site.doctor()
+    assert line(out, "config").startswith("OK"), out
+    assert line(out, "shopify").startswith("SKIP") and "head office" in line(out, "shopify"), out
+    assert "shopify token" not in out

@@ -56,3 +56,37 @@ async def test_sync_screen_lists_what_this_branch_could_not_apply(tmp_path, till
         text = " ".join(screen_text(app).split())
         assert "Head office link up" in text and "2 parked at the head office" in text
         assert "not applied here variant" in text and "another item's" in text
+
+
+async def test_sync_screen_shows_a_job_the_head_office_sends_and_asks_it_to_retry(tmp_path, till_db):
+    """Issue 14: a Shopify job this branch handed to the head office, refused by Shopify there."""
+    from pos_core import db as dbmod
+    from pos_core.models import Branch, OutboxJob, ShopifyRelay
+    open_shift()
+    with dbmod.write():
+        job = OutboxJob.create(channel="shopify", kind="inventory_adjust", payload={"delta": -1}, doc_type="pos_order",
+                               doc_ref="x", via_hq=True, status="FAILED",
+                               last_error="1001 at LHR1 (-1): The specified inventory item could not be found.")
+        ShopifyRelay.create(job_uid=job.uid, branch=Branch.get(Branch.code == "LHR1"), kind=job.kind, payload="{}",
+                            idempotency_key=job.idempotency_key, doc_type="pos_order", doc_ref="x")
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await start_selling(pilot, app)
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+        assert "shop>HQ" in text and "Sent by the head office: 1001 at LHR1" in text
+        assert "F5 asks the head office to retry it" in text
+        await pilot.press("f5")
+        await pilot.pause()
+        if type(app.screen).__name__ == "ApprovalScreen":
+            from test_till_kit import type_text
+            await type_text(pilot, "3333", enter=True)
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if "Retry asked of the head office" in " ".join(screen_text(app).split()):
+                break
+        assert "Retry asked of the head office" in " ".join(screen_text(app).split())
+    assert ShopifyRelay.get(ShopifyRelay.job_uid == job.uid).retries == 1
+    again = OutboxJob.get_by_id(job.id)
+    assert again.status == "PENDING" and again.idempotency_key == job.idempotency_key   # the head office decides

@@ -77,3 +77,43 @@ async def test_a_branch_without_a_location_says_so(tmp_path, till_db):
         await pilot.press("enter")
         await settle(pilot, app)
         assert "category Fragrance: 1 items" in flat(app) and "ATTAR" in screen_text(app).upper()
+
+
+async def test_a_shared_location_row_is_corrected_for_this_branch_only(tmp_path, till_db):
+    """Two branches on one Shopify location (a single box): F5 corrects this branch's part only,
+    named; the other branch's part stays open."""
+    from pos_core import adjustments
+    from pos_core.models import Staff
+    open_shift()
+    lhr, other = Branch.get(Branch.code == "LHR1"), Branch.select().where(Branch.code != "LHR1").first()
+    for b in (lhr, other):
+        b.shopify_location_id = LOC
+        b.save()
+    a = Variant.get(Variant.sku == "L3SU-BLA-OS")
+    a.shopify_inventory_item_id = "gid://shopify/InventoryItem/1"
+    a.save()
+    manager = Staff.get(Staff.role == "manager")
+    for b, delta in ((lhr, -2), (other, -1)):     # never told to Shopify
+        adjustments.create(b.id, manager.id, "damaged", [adjustments.AdjustItem(a.id, delta)], "wet", shopify_enabled=False)
+    total = ledger.on_hand(a.id, lhr.id) + ledger.on_hand(a.id, other.id)
+    reconcile.compare(LOC, [ShopifyLevel("gid://shopify/InventoryItem/1", total + 3, total + 3)])
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_selling(pilot, app)
+        await pilot.press("ctrl+k")
+        await pilot.press("f7")
+        await settle(pilot, app)
+        assert "+2 at LHR1: moved there and never told to Shopify" in flat(app)
+        await pilot.press("f5")
+        await settle(pilot, app)
+        await type_text(pilot, "3333", enter=True)
+        await settle(pilot, app)
+        assert "LHR1's correction queued (-2 in Shopify)" in flat(app)
+        job = OutboxJob.get(OutboxJob.kind == "inventory_adjust")
+        assert (job.payload["branch"], job.payload["delta"]) == ("LHR1", -2)
+        await pilot.press("f5")
+        await settle(pilot, app)
+        assert "nothing of LHR1's to correct here (accepted)" in flat(app)
+        run = reconcile.latest(LOC)
+        parts = {p["branch"]: p["accepted"] for p in run.differences[0]["branches"]}
+        assert parts == {"LHR1": True, other.code: False}

@@ -108,6 +108,9 @@ class ReconcileScreen(StockBase):
             self.show_message(f"{d['sku']}: the difference is explained; nothing to correct", True)
             return
         run_uid, item = self.run.uid, d["inventoryItemId"]
+        if "branches" in d:
+            self._accept_share(d, run_uid, item)
+            return
         target = d["shopify_available"] - d["unexplained"]
 
         def accept(manager) -> None:
@@ -117,3 +120,20 @@ class ReconcileScreen(StockBase):
                                   f"{target}), accepted by {manager.name}")
             self.core(reconcile.accept, run_uid, item, manager.id, then=saved)
         self.with_manager(f"Correct {d['sku']} in Shopify by {-d['unexplained']:+d}", accept)
+
+    def _accept_share(self, d: dict, run_uid: str, item: str) -> None:
+        """A location several branches share: this branch's part of the difference, named."""
+        code = self.branch.code
+        part = next((b for b in d["branches"] if b["branch"] == code), None)
+        if part is None or not part["unexplained"] or part["accepted"]:
+            self.show_message(f"{d['sku']}: nothing of {code}'s to correct here "
+                              f"({'accepted' if part and part['accepted'] else 'its part is explained'})", True)
+            return
+
+        def accept(manager) -> None:
+            def saved(_) -> None:
+                self.reload()
+                self.show_message(f"{d['sku']}: {code}'s correction queued ({-part['unexplained']:+d} in Shopify), "
+                                  f"accepted by {manager.name}")
+            self.core(reconcile.accept, run_uid, item, manager.id, code, then=saved)
+        self.with_manager(f"Correct {d['sku']} in Shopify by {-part['unexplained']:+d} for {code}", accept)

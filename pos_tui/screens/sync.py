@@ -92,7 +92,8 @@ class SyncScreen(Screen):
         for j in jobs:
             label = "WAITING" if j.uid in self.waiting else status_label(j)
             style = STYLES.get(label)
-            table.add_row(j.channel, j.kind[:12], numbers.get(j.doc_ref) or j.doc_ref[:16],
+            # a chain branch's Shopify job the head office sends (issue 14)
+            table.add_row("shop>HQ" if j.via_hq else j.channel, j.kind[:12], numbers.get(j.doc_ref) or j.doc_ref[:16],
                           f"[{style}]{label}[/]" if style else label,
                           str(j.attempts), pk_time(j.created_at, "%d-%m %H:%M"), key=j.uid)
         self.query_one("#sync-title", Label).update(self.summary(jobs, self.waiting))
@@ -131,6 +132,10 @@ class SyncScreen(Screen):
                         f"F5 resend same USIN (not there) / F6 record FBR's number (there)")
             elif job.last_error:
                 text = f"Not reported yet: {job.last_error}"
+        elif job is not None and job.via_hq:
+            text = f"Sent by the head office: {job.last_error or 'waiting there'}"
+            if job.status in (outbox.FAILED, outbox.NEEDS_RECONCILIATION):
+                text += "\nF5 asks the head office to retry it"
         elif job is not None and job.last_error:
             text = f"Error: {job.last_error}"
         self.query_one("#job-error", Static).update(escape(text))
@@ -172,6 +177,8 @@ class SyncScreen(Screen):
                 number = self.numbers.get(job.doc_ref, job.doc_ref)
                 self.show_message(f"{number} will be sent to FBR again with the same USIN "
                                   f"(resent by {person.name})")
+            elif job.via_hq:
+                self.show_message(f"Retry asked of the head office (by {person.name}); it goes with the next sync")
             else:
                 self.show_message(f"Job queued again (retried by {person.name})")
         self._as_supervisor(what, retry)

@@ -65,7 +65,10 @@ def hq_text(detail: dict, last_contact: dt.datetime | None) -> str:
     lag = float(detail.get("lag_s") or 0)
     parked = int(detail.get("parked_up") or 0) + int(detail.get("parked_down") or 0)
     text = f"HQ {pending}q"
-    if not detail.get("up"):
+    if detail.get("rewound"):
+        # restored from an older backup: nothing is pushed until `pos-admin branch recover`
+        text = f"[bold red]HQ stopped: restored[/] {pending}q"
+    elif not detail.get("up"):
         text = f"[bold]HQ down[/] {pending}q"
         if pending and lag >= 1:
             text += f" {_span(lag)}"
@@ -90,6 +93,9 @@ def hq_lines(limit: int = 3) -> list[str]:
     lines = [f"Head office link {state}: {int(d.get('pending') or 0)} change(s) waiting"
              f"{', oldest ' + _span(float(d.get('lag_s') or 0)) if d.get('pending') else ''}; "
              f"{int(d.get('parked_up') or 0)} parked at the head office (pos-admin hq parked there)"]
+    if d.get("rewound"):
+        lines.append("[bold red]Nothing is pushed to the head office[/]: this database was restored from "
+                     "an older backup. Keep selling; a technician runs `pos-admin branch recover`.")
     if row.last_error:
         lines.append(escape(row.last_error))
     parked = list(ChainParked.select().where(ChainParked.resolved_at.is_null()).order_by(ChainParked.id).limit(limit))
@@ -119,7 +125,9 @@ def agent_parts() -> tuple[str, str, str]:
     depths = outbox.queue_depths()
     beats = {b.channel: b for b in AgentHeartbeat.select()}
     parts = []
-    for channel, label in ((outbox.SHOPIFY, "Shopify"), (outbox.FBR, "FBR")):
+    # a chain branch whose Shopify jobs the head office sends (issue 14): its queue is theirs too
+    via_hq = ((beats.get(outbox.SHOPIFY) and beats[outbox.SHOPIFY].detail) or {}).get("via") == "head-office"
+    for channel, label in ((outbox.SHOPIFY, "Shopify via HQ" if via_hq else "Shopify"), (outbox.FBR, "FBR")):
         d = depths.get(channel, {})
         waiting = d.get(outbox.PENDING, 0) + d.get(outbox.SENDING, 0)
         bad = d.get(outbox.FAILED, 0) + d.get(outbox.NEEDS_RECONCILIATION, 0)
