@@ -10,6 +10,8 @@
     pos-admin hq release ORDER [LINE...]   give back a claim (a manager's override)
     pos-admin branch add CODE [NAME]  (head office) the branch's login; its password is printed once
     pos-admin branch join --hq-url URL --branch CODE [--password-file F]   (branch box)
+    pos-admin branch recover [--force]   (branch box) restored from an older backup: bring back
+                                      what the head office has and this database lost, push on
 """
 from __future__ import annotations
 
@@ -54,6 +56,9 @@ def add_commands(sub) -> None:
     j.add_argument("--branch", required=True, help="this box's branch code")
     j.add_argument("--password-file", help="where the branch's password is (mode 0600); "
                                            "without it the password is read from standard input")
+    rc = b.add_parser("recover", help="(branch box) after a restore from an older backup: bring back from the "
+                                      "head office what this database lost, renumber, rebuild, push on")
+    rc.add_argument("--force", action="store_true", help="run even when no rewind is detected")
 
 
 def run(args, cfg) -> int:
@@ -107,6 +112,13 @@ def run(args, cfg) -> int:
         return 0
     if args.action == "join":
         return _join(args, cfg)
+    if args.action == "recover":
+        # It talks to the head office, which pos_core never does: the agent's package runs it.
+        import subprocess
+        from . import db
+        db.close()
+        cmd = [sys.executable, "-m", "sync_agent", "--config", cfg.path, "hq-recover"]
+        return subprocess.call(cmd + (["--force"] if args.force else []))
     return 2
 
 

@@ -47,6 +47,11 @@ class Table:
     # store credit) or "parties" (the branches the row names: a transfer's sender and receiver,
     # enforced at the head office by row-level security). The owner never takes its own row back.
     relay: str = ""
+    # Columns each site keeps for itself (its Shopify ids, its FBR POSIDs): a row arriving from
+    # the other side fills them only where this site has none (NULL or ''), and never replaces a
+    # value this site has. So a branch that learned its own ids keeps them when the head office
+    # changes a price, and a branch that has none still gets the head office's.
+    local: tuple[str, ...] = ()
 
 
 _NOT_DRAFT_ORDER = "EXISTS (SELECT 1 FROM pos_order o WHERE o.id = t.order_id AND o.status <> 'DRAFT')"
@@ -56,11 +61,14 @@ _NOT_DRAFT_TRANSFER = ("EXISTS (SELECT 1 FROM transfer x WHERE x.id = t.transfer
 # Parents before children: a batch is applied in this order, so a line finds its order.
 TABLES: list[Table] = [
     # -- down: the head office's records -----------------------------------------------------
-    Table("branch", ("code",), "hq", DOWN),
-    Table("counter", ("branch", "code"), "hq", DOWN),
+    # A branch's Shopify location and FBR POSIDs are set where the branch is (its config, its FBR
+    # registration); a product's and variant's Shopify ids may be learned by the branch itself (a
+    # shop that joined with its own catalog import): see `local` above and docs/chain.md.
+    Table("branch", ("code",), "hq", DOWN, local=("shopify_location_id", "fbr_online_posid")),
+    Table("counter", ("branch", "code"), "hq", DOWN, local=("fbr_posid",)),
     Table("staff", ("code",), "hq", DOWN),
-    Table("product", ("uid",), "hq", DOWN),
-    Table("variant", ("sku",), "hq", DOWN),
+    Table("product", ("uid",), "hq", DOWN, local=("shopify_id", "shopify_updated_at")),
+    Table("variant", ("sku",), "hq", DOWN, local=("shopify_id", "shopify_inventory_item_id")),
     Table("barcode", ("code",), "hq", DOWN),
     Table("smart_order", ("shopify_id",), "hq", DOWN),
     Table("smart_order_line", ("order", "shopify_line_id"), "hq", DOWN),
@@ -150,6 +158,7 @@ LOCAL_ONLY: dict[str, str] = {
     "sales_daily": "a summary of the documents this site holds, recomputed there",
     "payments_daily": "a summary of the documents this site holds, recomputed there",
     "sales_item_monthly": "a summary of the documents this site holds, recomputed there",
+    "sales_item_chain": "a summary of this site's sales_item_monthly, recomputed there",
     "sales_item_catalog": "the catalog groups this site's item summary was counted with",
     "reorder_forecast": "this site's forecast from its own ledger, recomputed there",
     # issue 14: a branch's copies of the head office's answers, for when the link is down
@@ -503,6 +512,8 @@ class Applier:
         merge = _MERGE.get(table)
         if merge:
             values = merge(dict(zip(cols, current)), values)
+        if t.local:
+            values = keep_local(t, dict(zip(cols, current)), values)
         same = all(_same(known_f, a, values[c]) for known_f, a, c in
                    zip((_by_column(m, c) for c in cols), current, cols))
         if same:
@@ -648,6 +659,16 @@ _AFTER_INSERT = {"stock_movement": _after_movement, "credit_entry": _after_credi
                  "points_entry": _after_points, "coupon_use": _after_coupon_use}
 
 
+def keep_local(t: Table, here: dict, incoming: dict) -> dict:
+    """A site's own value of a `local` column stands; the other side's only fills an empty one."""
+    out = dict(incoming)
+    for name in t.local:
+        col = model_for(t.name)._meta.fields[name].column_name
+        if col in out and here.get(col) not in (None, ""):
+            out[col] = here[col]
+    return out
+
+
 def _merge_customer(here: dict, incoming: dict) -> dict:
     """One customer chain-wide, by phone. Two branches that made the same phone offline both keep
     their history (their documents point at the phone, so at the head office they point at one
@@ -719,6 +740,43 @@ def forget_changes_since(d, mark: int) -> None:
         d.execute_sql("DELETE FROM chain_change WHERE xid = pg_current_xact_id()::text::bigint")
     else:
         d.execute_sql("DELETE FROM chain_change WHERE seq > ?", (mark,))
+
+
+# --- pruning ----------------------------------------------------------------------------------
+
+PRUNED = "pruned_to"      # chain_state: the highest change position this site has deleted
+PRUNE_BATCH = 5000        # change rows deleted per call (the agent calls again a minute later)
+
+
+def parse_position(text: str) -> tuple[int, int]:
+    if not text:
+        return (0, 0)
+    x, s = text.split(":")
+    return (int(x), int(s))
+
+
+def prune_log(upto: tuple[int, int], older_than: dt.datetime, limit: int = PRUNE_BATCH,
+              tables: tuple[str, ...] | None = None) -> int:
+    """Delete change rows at or below position `upto` (what every reader has confirmed) written
+    before `older_than` (kept that long for a restored reader), at most `limit` of them. The
+    newest row always stays: a branch compares it with the head office's position to tell that
+    its own database was restored. The highest position deleted is kept as PRUNED, in the same
+    transaction, so a reader that comes back asking for less knows the log no longer has it."""
+    d = db.database
+    top = _fetch(d, "SELECT xid, seq FROM chain_change ORDER BY xid DESC, seq DESC LIMIT 1")
+    if not top:
+        return 0
+    only = f" AND table_name IN ({', '.join('?' for _ in tables)})" if tables else ""
+    with db.write():
+        gone = _fetch(d, "DELETE FROM chain_change WHERE seq IN (SELECT seq FROM chain_change "
+                         f"WHERE (xid < ? OR (xid = ? AND seq <= ?)) AND created_at < ? AND seq <> ?{only} "
+                         "ORDER BY seq LIMIT ?) RETURNING xid, seq",
+                      (upto[0], upto[0], upto[1], str(older_than), top[0][1], *(tables or ()), limit))
+        if gone:
+            high = max(tuple(r) for r in gone)
+            if high > parse_position(get_state(PRUNED)):
+                set_state(PRUNED, f"{high[0]}:{high[1]}")
+    return len(gone)
 
 
 # --- capture ----------------------------------------------------------------------------------

@@ -155,6 +155,7 @@ class HqConfig:
     branch: str = ""            # this box's branch code; defaults to [counter] branch
     push_seconds: float = 0.5   # how often an idle link looks for new changes
     timeout_seconds: int = 30   # a head-office call silent this long fails (a stalled link)
+    keep_days: int = 7          # confirmed change-log rows are kept this long (for a restored peer)
     # Issue 14: who sends a branch's Shopify jobs. "head-office" (a branch's default): its agent
     # hands them to the head office, whose agent sends them; the branch needs no Shopify token.
     # "direct": the branch's agent sends them itself with the shop's token, as a single shop does.
@@ -380,6 +381,7 @@ def _hq(r: "_Reader") -> HqConfig:
     return HqConfig(role=role, url=url, password_file=r.get("hq.password_file", str, ""),
                     branch=r.get("hq.branch", str, "").upper(), push_seconds=float(seconds),
                     timeout_seconds=r.check("hq.timeout_seconds", int, 30, lambda v: 2 <= v <= 600, "2..600"),
+                    keep_days=r.check("hq.keep_days", int, 7, lambda v: 0 <= v <= 3660, "0..3660"),
                     shopify=r.choice("hq.shopify", HQ_SHOPIFY, "head-office"))
 
 

@@ -7,10 +7,59 @@ with BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails at
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Iterator
+from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
-from playhouse.db_url import connect as _connect_url
+
+def _import_peewee():
+    """peewee imports psycopg2 at its own import (~13 ms of a till's cold start) whether or not a
+    PostgreSQL URL is ever used. Imported first here, it sees no psycopg2; `_load_psycopg2` then
+    does what peewee's import would have done, before the first PostgreSQL database is set up.
+    Not done when psycopg (3) or psycopg2cffi is installed: peewee would then choose differently."""
+    if "peewee" in sys.modules or "psycopg2" in sys.modules:
+        import peewee
+        return peewee
+    from importlib.util import find_spec
+    if find_spec("psycopg") is not None or find_spec("psycopg2cffi") is not None:
+        import peewee
+        return peewee
+    sys.modules["psycopg2"] = None  # type: ignore[assignment]  # "import psycopg2" raises ImportError
+    try:
+        import peewee
+    finally:
+        del sys.modules["psycopg2"]
+    pg_init = peewee.PostgresqlDatabase.init
+
+    def init(self, *args, **kwargs):
+        _load_psycopg2(peewee)
+        return pg_init(self, *args, **kwargs)
+
+    peewee.PostgresqlDatabase.init = init  # every PostgreSQL database (subclasses too) comes through here
+    return peewee
+
+
+def _load_psycopg2(peewee) -> None:
+    """The psycopg2 part of peewee's import (peewee.py, top of the module), done when first needed."""
+    if peewee.psycopg2 is not None:
+        return
+    try:
+        import psycopg2
+    except ImportError:
+        return  # peewee says "psycopg2 postgres driver not found", as it would have
+    from psycopg2 import extensions
+    from psycopg2.extras import Json, register_uuid
+    register_uuid()
+    peewee.psycopg2, peewee.pg_extensions, peewee.pg_register_uuid, peewee.Json_pg2 = (
+        psycopg2, extensions, register_uuid, Json)
+    adapter = peewee.Psycopg2Adapter
+    adapter.txn_idle = extensions.TRANSACTION_STATUS_IDLE
+    adapter.txn_inerror = extensions.TRANSACTION_STATUS_INERROR
+    adapter.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
+
+
+_import_peewee()
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase  # noqa: E402 - after _import_peewee
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",      # readers never block the writer
@@ -31,9 +80,19 @@ class DatabaseUrlError(ValueError):
 def open_database(url: str):
     """Connect the models to the database at `url` and return the peewee Database."""
     if url.startswith("sqlite"):
-        db = _connect_url(url, pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_S, lock_type="IMMEDIATE")
+        sqlite = dict(pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_S, lock_type="IMMEDIATE")
+        parts = urlparse(url)
+        if parts.scheme == "sqlite" and not parts.netloc and not parts.params and not parts.query \
+                and not parts.fragment and len(parts.path) > 1:
+            # the usual sqlite:///path, as playhouse.db_url would open it (which imports every
+            # database driver peewee knows, psycopg2 among them)
+            db = SqliteDatabase(parts.path[1:], **sqlite)
+        else:
+            from playhouse.db_url import connect as connect_url
+            db = connect_url(url, **sqlite)
     elif url.startswith(("postgres://", "postgresql://")):
-        db = _connect_url(url)
+        from playhouse.db_url import connect as connect_url
+        db = connect_url(url)
     else:
         raise DatabaseUrlError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r} "
                                "(use sqlite:///path or postgresql://...)")

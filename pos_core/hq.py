@@ -7,7 +7,8 @@ The head office database is an ordinary pos_core database (same tables, its own 
   position (xid, seq), the wire record). UNIQUE (branch_code, xid, seq): a batch sent twice adds
   nothing. Row-level security lets a branch's role insert and read only rows of its own branch.
 * `hq_branch_link`: one row per branch: its role, how far it has pushed (moved in the same
-  transaction as the inbox rows, so a restored head office asks for exactly what it lost), last
+  transaction as the inbox rows, so a restored head office asks for exactly what it lost) and the
+  digest of the change at that position (so a restored *branch* sees it no longer holds it), last
   contact, what it still holds.
 * `hq_down_change`: a view of the change log limited to the head office's own tables, which
   branches pull from with an (xid, seq) cursor.
@@ -97,6 +98,10 @@ def _schema_sql(group: str) -> list[str]:
              reason text NOT NULL DEFAULT '',
              applied_at timestamp,
              UNIQUE (branch_code, xid, seq))""",
+        # how far each branch has pulled (it reports after it has committed what it pulled): the
+        # head office's own change log is pruned below the lowest of these
+        "ALTER TABLE hq_branch_link ADD COLUMN IF NOT EXISTS pulled_xid bigint",
+        "ALTER TABLE hq_branch_link ADD COLUMN IF NOT EXISTS pulled_seq bigint",
         "CREATE INDEX IF NOT EXISTS hq_inbox_status ON hq_inbox (status, id)",
         "CREATE INDEX IF NOT EXISTS hq_inbox_key ON hq_inbox (branch_code, table_name, key)",
         f"CREATE OR REPLACE VIEW hq_down_change AS SELECT seq, xid, table_name, row_id FROM chain_change "
@@ -105,19 +110,37 @@ def _schema_sql(group: str) -> list[str]:
         """CREATE OR REPLACE FUNCTION hq_my_branch() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
            SET search_path = public AS
            $$ SELECT branch_code FROM hq_branch_link WHERE role_name = session_user $$""",
-        """CREATE OR REPLACE FUNCTION hq_position(OUT xid bigint, OUT seq bigint) LANGUAGE sql STABLE
+        # The digest of the last change taken from the branch: a branch restored from an older
+        # backup that has made new changes since holds other changes at these positions, and
+        # sees it on its next connect (sync_agent/hq/link.py `rewound`).
+        "ALTER TABLE hq_branch_link ADD COLUMN IF NOT EXISTS pushed_digest text NOT NULL DEFAULT ''",
+        "DROP FUNCTION IF EXISTS hq_position()",
+        """CREATE FUNCTION hq_position(OUT xid bigint, OUT seq bigint, OUT digest text) LANGUAGE sql STABLE
            SECURITY DEFINER SET search_path = public AS
-           $$ SELECT pushed_xid, pushed_seq FROM hq_branch_link WHERE role_name = session_user $$""",
+           $$ SELECT pushed_xid, pushed_seq, pushed_digest FROM hq_branch_link WHERE role_name = session_user $$""",
+        "DROP FUNCTION IF EXISTS hq_mark(bigint, bigint, bigint, timestamp, int, text)",
+        # p_digest has a default, so a branch on an older release (six arguments) still marks.
         """CREATE OR REPLACE FUNCTION hq_mark(p_xid bigint, p_seq bigint, p_pending bigint,
-             p_oldest timestamp, p_schema int, p_error text) RETURNS void LANGUAGE sql VOLATILE
-           SECURITY DEFINER SET search_path = public AS $$
+             p_oldest timestamp, p_schema int, p_error text, p_digest text DEFAULT '') RETURNS void
+           LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public AS $$
              UPDATE hq_branch_link SET
                pushed_xid = CASE WHEN (p_xid, p_seq) > (pushed_xid, pushed_seq) THEN p_xid ELSE pushed_xid END,
                pushed_seq = CASE WHEN (p_xid, p_seq) > (pushed_xid, pushed_seq) THEN p_seq ELSE pushed_seq END,
+               pushed_digest = CASE WHEN (p_xid, p_seq) > (pushed_xid, pushed_seq) THEN coalesce(p_digest, '')
+                                    ELSE pushed_digest END,
                last_contact_at = timezone('utc', clock_timestamp()),
                pending_rows = p_pending, oldest_pending_at = p_oldest, schema_version = p_schema,
                last_error = coalesce(p_error, '')
              WHERE role_name = session_user $$""",
+        """CREATE OR REPLACE FUNCTION hq_pulled(p_xid bigint, p_seq bigint) RETURNS void LANGUAGE sql VOLATILE
+           SECURITY DEFINER SET search_path = public AS $$
+             UPDATE hq_branch_link SET pulled_xid = p_xid, pulled_seq = p_seq WHERE role_name = session_user $$""",
+        # the highest position of the head office's change log that is gone (0:0: none): a branch
+        # whose cursor is below it reads the tables whole instead of the log
+        """CREATE OR REPLACE FUNCTION hq_pruned_to() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+           SET search_path = public AS $$ SELECT coalesce((SELECT value FROM chain_state WHERE key = 'pruned_to'), '0:0') $$""",
+        "REVOKE ALL ON FUNCTION hq_pulled(bigint, bigint) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_pulled(bigint, bigint) TO {group}",
         # Transaction ids are per cluster: a branch keeps its pull cursor only while this is the same.
         """CREATE OR REPLACE FUNCTION hq_cluster_id() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
            SET search_path = public AS $$ SELECT system_identifier::text FROM pg_control_system() $$""",
@@ -129,8 +152,8 @@ def _schema_sql(group: str) -> list[str]:
         f"GRANT SELECT, INSERT ON hq_inbox TO {group}",
         f"GRANT USAGE ON SEQUENCE hq_inbox_id_seq TO {group}",
         f"GRANT SELECT ON hq_down_change, schema_migration, {', '.join(chain.PULLED_TABLES)} TO {group}",
-        f"REVOKE ALL ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) FROM PUBLIC",
-        f"GRANT EXECUTE ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text) TO {group}",
+        "REVOKE ALL ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text, text) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_mark(bigint, bigint, bigint, timestamp, int, text, text) TO {group}",
     ] + rls + _claim_sql(group)
 
 
@@ -432,6 +455,26 @@ def _mark(results: list[tuple[int, str, str]], marked: bool = False) -> dict:
                                    "FROM (VALUES %s) AS v(id, reason) WHERE i.id = v.id",
                        [(rid, reason) for rid, _, reason in parked], page_size=1000)
     return counts
+
+
+# --- pruning the head office's own change log -------------------------------------------------
+
+def prune(keep_days: float, limit: int = chain.PRUNE_BATCH) -> int:
+    """Delete rows of the head office's change log that every branch has pulled (below the lowest
+    position the branches reported) and that are older than `keep_days`. A branch that has never
+    reported (not yet joined, or an older release) holds everything back. A branch that comes back
+    asking for rows that are gone (restored from an old backup, a new box) reads the tables whole
+    (BranchLink.pull_once). Returns the number of rows deleted."""
+    import datetime as dt
+    rows = db.database.execute_sql("SELECT pulled_xid, pulled_seq FROM hq_branch_link").fetchall()
+    if any(x is None or q is None for x, q in rows):
+        return 0
+    upto = min(((x, q) for x, q in rows), default=None)
+    if upto is None:
+        top = db.database.execute_sql("SELECT xid, seq FROM chain_change ORDER BY xid DESC, seq DESC LIMIT 1").fetchone()
+        upto = tuple(top) if top else (0, 0)     # no branch yet: a new one reads the tables whole
+    from .models import utcnow
+    return chain.prune_log(upto, utcnow() - dt.timedelta(days=keep_days), limit, tables=chain.PULLED_TABLES)
 
 
 # --- what people see -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Callable
 
 from peewee import CharField, DateTimeField, IntegerField, Model
 
-from . import catalog, db
+from . import db
 from .models import MODELS, utcnow
 
 
@@ -32,6 +32,7 @@ def _initial(database) -> None:
 
 
 def _search_objects(database) -> None:
+    from . import catalog  # here: the till's schema check at start-up does not need the search code
     statements = catalog.SQLITE_FTS if db.is_sqlite() else catalog.POSTGRES_SEARCH
     for sql in statements:
         database.execute_sql(sql)
@@ -138,9 +139,9 @@ def _return_reasons(database) -> None:
 def _item_summaries(database) -> None:
     """Issue 15: the per-item monthly sales summary and the stored reorder forecasts. Existing
     documents are summed in here, so the first report after the upgrade is already fast."""
-    from .models import ReorderForecast, SalesItemCatalog, SalesItemMonthly
+    from .models import ReorderForecast, SalesItemCatalog, SalesItemChain, SalesItemMonthly
     from .reports import summary
-    database.create_tables([SalesItemMonthly, SalesItemCatalog, ReorderForecast])
+    database.create_tables([SalesItemMonthly, SalesItemChain, SalesItemCatalog, ReorderForecast])
     summary.refresh_items()
     summary.refresh_sales()   # the daily summaries now also watch for late documents: one full pass
 

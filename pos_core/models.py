@@ -8,13 +8,13 @@ import datetime as dt
 import json
 import uuid
 
-from peewee import (
+from .db import database  # first: it imports peewee its own way (psycopg2 only when needed)
+
+from peewee import (  # noqa: E402
     BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField, DoubleField, ForeignKeyField,
     IntegerField,
     Model, TextField,
 )
-
-from .db import database
 
 
 def utcnow() -> dt.datetime:
@@ -955,6 +955,35 @@ class SalesItemMonthly(BaseModel):
         indexes = ((("month", "branch", "variant", "sku", "kind"), True),)
 
 
+class SalesItemChain(BaseModel):
+    """SalesItemMonthly summed over the branches (the same rows without the branch): what the
+    chain-wide item reports read, about half the rows on a chain's year. Rebuilt from
+    SalesItemMonthly for the months it recomputes, in the same transaction."""
+    month = CharField(max_length=7)
+    variant = ForeignKeyField(Variant)
+    sku = CharField()
+    kind = CharField(max_length=8)
+    name = CharField()
+    units = IntegerField()
+    gross_paisa = BigIntegerField()
+    discount_paisa = BigIntegerField()
+    net_paisa = BigIntegerField()
+    tax_paisa = BigIntegerField()
+    excl_paisa = BigIntegerField()
+    restocked_units = IntegerField()
+    exchange_units = IntegerField()
+    docs_item = IntegerField()
+    docs_department = IntegerField()
+    docs_category = IntegerField()
+    docs_sub_category = IntegerField()
+    docs_vendor = IntegerField()
+    docs_option = IntegerField()
+
+    class Meta:
+        table_name = "sales_item_chain"
+        indexes = ((("month", "variant", "sku", "kind"), True),)
+
+
 class SalesItemCatalog(BaseModel):
     """The catalog groups (department, category, ...) each item had when `docs_*` were counted: a
     product moved to another category makes the counts stale, and the next refresh rebuilds them."""
@@ -981,7 +1010,7 @@ class ReorderForecast(BaseModel):
         indexes = ((("variant", "branch"), True),)
 
 
-MODELS += [SalesItemMonthly, SalesItemCatalog, ReorderForecast]
+MODELS += [SalesItemMonthly, SalesItemChain, SalesItemCatalog, ReorderForecast]
 
 
 # --- issue 14: what a chain branch keeps of the head office's answers (migration 16) ----------

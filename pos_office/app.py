@@ -268,7 +268,7 @@ class OfficeApp(App):
     #title { height: 1; background: $primary; color: $text; padding: 0 1; }
     #reports { width: 23; height: 1fr; }
     #main { width: 1fr; }
-    #filters { height: 1; padding: 0 1; color: $text-muted; }
+    #filters { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     #table { height: 1fr; }
     #chart { height: 1fr; }
     #heat { height: 1fr; padding: 1 0; }

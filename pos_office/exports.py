@@ -90,33 +90,32 @@ def to_xlsx(report: Report, path: Path, scope: str = "") -> Path:
     return path
 
 
-def _latin1(text: str) -> str:
-    # The PDF uses a core font: anything outside Latin-1 (an Urdu name) prints as "?" instead of failing.
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
 def to_pdf(report: Report, path: Path, scope: str = "") -> Path:
+    """Names that may be Urdu (items, branches, customers) are shaped right to left with the Noto
+    fonts (printers/pdf_fonts.py); without them the PDF falls back to Helvetica and "?"."""
     from fpdf import FPDF
+    from printers.pdf_fonts import Writer
     wide = len(report.columns) > 7
     pdf = FPDF(orientation="L" if wide else "P", unit="mm", format="A4")
+    w = Writer(pdf)
     pdf.set_auto_page_break(True, margin=12)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 8, _latin1(report.title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 9)
-    pdf.cell(0, 6, _latin1(_subtitle(report, scope)), new_x="LMARGIN", new_y="NEXT")
+    w.font("B", 14)
+    pdf.cell(0, 8, w.text(report.title), new_x="LMARGIN", new_y="NEXT")
+    w.font("", 9)
+    pdf.cell(0, 6, w.text(_subtitle(report, scope)), new_x="LMARGIN", new_y="NEXT")
     size = 8 if len(report.columns) <= 10 else 6
-    pdf.set_font("Helvetica", "", size)
+    w.font("", size)
     align = tuple("RIGHT" if c.kind in ("money", "int", "pct", "dec", "value") else "LEFT" for c in report.columns)
     body = list(report.rows) + ([report.totals] if report.totals else [])
     with pdf.table(text_align=align, first_row_as_headings=True, line_height=size * 0.55) as table:
-        table.row([_latin1(c.label) for c in report.columns])
+        table.row([w.text(c.label) for c in report.columns])
         for row in body:
-            table.row([_latin1(cell_text(v, c.kind)) for v, c in zip(row, report.columns)])
+            table.row([w.text(cell_text(v, c.kind)) for v, c in zip(row, report.columns)])
     for note in report.notes:
         pdf.ln(2)
-        pdf.set_font("Helvetica", "I", 8)
-        pdf.multi_cell(0, 4, _latin1(note), new_x="LMARGIN", new_y="NEXT")
+        w.font("I", 8)
+        pdf.multi_cell(0, 4, w.text(note), new_x="LMARGIN", new_y="NEXT")
     pdf.output(str(path))
     return path
 

@@ -10,11 +10,10 @@ from decimal import Decimal
 
 from typing import TYPE_CHECKING
 
-from pos_core.pricing import Discount, PriceInput, PricingError, price_lines
-from pos_core.promotions import Item, Outcome, evaluate
-
-if TYPE_CHECKING:  # the sale services load on first use, not at start-up
+if TYPE_CHECKING:  # pricing, promotions and the sale services load on first use, not at start-up
     from pos_core.models import Customer, Variant
+    from pos_core.pricing import Discount
+    from pos_core.promotions import Outcome
     from pos_core.sales import SaleLine
 
 
@@ -106,12 +105,14 @@ class Cart:
         rules = self.rules + ([self.coupon_rule] if self.coupon_rule is not None else [])
         if not rules or not self.lines:
             return None
+        from pos_core.promotions import Item, evaluate
         return evaluate(rules, [Item(l.sku, l.category, l.qty, l.price_paisa, l.discount) for l in self.lines])
 
     def priced(self, outcome: Outcome | None = None):
         """(priced lines, totals) or ([], None) for an empty cart. Raises PricingError."""
         if not self.lines:
             return [], None
+        from pos_core.pricing import PriceInput, price_lines
         outcome = outcome if outcome is not None else self.outcome()
         inputs = [PriceInput(l.qty, l.price_paisa, l.tax_rate_bp, l.discount, True if l.third_schedule else None,
                              outcome.line_promo[i] if outcome else 0)
@@ -120,6 +121,7 @@ class Cart:
                            outcome.order_promo if outcome else 0)
 
     def total_paisa(self, service_fee_paisa: int = 0) -> int:
+        from pos_core.pricing import PricingError
         try:
             _, totals = self.priced()
         except PricingError:

@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from peewee import fn
 
-from pos_core import shifts
 from pos_core.models import Payment, PosOrder, PosOrderLine, Shift
 from printers import receipt as r
 from printers.settings import printer_settings  # noqa: F401 (shared with the agent's doctor)
@@ -173,6 +172,7 @@ def loyalty_fields(order: PosOrder) -> dict:
 
 def shift_slip(shift: Shift, cfg, title: str) -> r.Slip:
     """X report (shift still open) or Z report (closed), as a two-column slip."""
+    from pos_core import shifts
     from pos_core.sales import TENDER_LABELS
     s = shifts.summary(shift)
     m = lambda paisa: r.format_money(rupees(paisa))  # noqa: E731

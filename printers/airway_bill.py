@@ -76,43 +76,43 @@ def _barcode_png(data: str) -> bytes:
 
 
 def to_pdf(bill: AirwayBill) -> bytes:
-    """A one-page 4 x 6 inch label. Core fonts are Latin-1: anything else is replaced, not lost
-    silently (the consignee's name in Urdu prints as '?'; the address the courier reads is Latin)."""
+    """A one-page 4 x 6 inch label. A consignee's name or address in Urdu is shaped with the Noto
+    fonts (printers/pdf_fonts.py); without them it prints as '?' (core fonts are Latin-1)."""
     from fpdf import FPDF
-
-    def t(s: str) -> str:
-        return (s or "").encode("latin-1", "replace").decode("latin-1")
+    from .pdf_fonts import Writer
 
     pdf = FPDF(unit="mm", format=LABEL_MM)
+    fonts = Writer(pdf)
+    t = fonts.text
     pdf.set_auto_page_break(False)
     pdf.set_margins(5, 5, 5)
     pdf.add_page()
     w = LABEL_MM[0] - 10
-    pdf.set_font("helvetica", "B", 16)
+    fonts.font("B", 16)
     pdf.cell(w, 8, t(bill.courier), new_x="LMARGIN", new_y="NEXT")
     pdf.image(io.BytesIO(_barcode_png(bill.tracking_number)), x=5, w=w, h=28)
-    pdf.set_font("helvetica", "B", 12)
+    fonts.font("B", 12)
     pdf.cell(w, 6, t(f"CN {bill.tracking_number}"), align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 9)
+    fonts.font("", 9)
     pdf.cell(w, 5, t(f"Order {bill.order_name}   Ref {bill.reference}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
-    pdf.set_font("helvetica", "B", 11)
+    fonts.font("B", 11)
     pdf.cell(w, 6, "TO", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 11)
+    fonts.font("", 11)
     pdf.multi_cell(w, 5, t(f"{bill.consignee}\n{bill.phone}\n{bill.address}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "B", 14)
+    fonts.font("B", 14)
     pdf.cell(w, 8, t(bill.city.upper()), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "B", 15)
+    fonts.font("B", 15)
     pdf.cell(w, 10, t(cod_text(bill)), border=1, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 9)
+    fonts.font("", 9)
     pdf.cell(w, 5, t(f"Weight {Decimal(bill.weight_grams) / 1000:.2f} kg   Pieces {bill.pieces}   {bill.when}"),
              new_x="LMARGIN", new_y="NEXT")
     if bill.contents:
         pdf.multi_cell(w, 4, t(f"Contents: {bill.contents[:200]}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
-    pdf.set_font("helvetica", "B", 9)
+    fonts.font("B", 9)
     pdf.cell(w, 5, "FROM", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 9)
+    fonts.font("", 9)
     pdf.multi_cell(w, 4, t("\n".join(x for x in (bill.shipper, bill.shipper_address, bill.shipper_phone) if x)),
                    new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

@@ -6,6 +6,8 @@
     pos-agent [--config PATH] import-catalog [--bulk|--paged]
     pos-agent [--config PATH] doctor [--print]   every check with its fix (`pos-admin doctor`)
     pos-agent [--config PATH] locations        the shop's locations and ids, for [shopify.locations]
+    pos-agent [--config PATH] hq-recover [--force]   a branch restored from an older backup
+                                               (`pos-admin branch recover`; docs/chain.md)
 """
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("locations", help="list the shop's locations and their ids, and which branch maps to each")
     doc = sub.add_parser("doctor", help="check config, database, agent, Shopify, FBR, printer, scanner, clock")
     doc.add_argument("--print", action="store_true", help="also print a test slip")
+    hr = sub.add_parser("hq-recover", help="(chain branch) bring back from the head office what a restore "
+                                           "from an older backup lost, then push on")
+    hr.add_argument("--force", action="store_true", help="run even when no rewind is detected")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
@@ -70,6 +75,17 @@ def _dispatch(args) -> int:
     if args.command == "status":
         migrations.check_current()
         return print_status()
+    if args.command == "hq-recover":
+        migrations.check_current()
+        if cfg.hq.role != "branch":
+            raise configmod.ConfigError(cfg.path, "hq.role", '"branch" (recover runs on a branch box)', cfg.hq.role)
+        from .hq.link import BranchLink
+        from .hq.recover import recover
+        link = BranchLink.from_config(cfg)
+        try:
+            return recover(link, force=args.force)
+        finally:
+            link.close()
     from .daemon import Agent  # httpx and apscheduler only for the commands that need them
     if args.command == "import-catalog":
         if not cfg.shopify.enabled:
@@ -158,6 +174,8 @@ def print_status() -> int:
             print(f"  {'':16} head office link {state} ({d.get('role', '?')}): {d.get('pending', 0)} change(s) "
                   f"not yet sent, oldest {d.get('lag_s', 0)} s; parked here {d.get('parked_down', 0)}, "
                   f"at the head office {d.get('parked_up', 0)}")
+            if d.get("rewound"):
+                print(f"  {'':16} PUSH STOPPED: {d['rewound']}")
     _print_relay()
     _print_fbr_attention()
     return 0

@@ -101,7 +101,7 @@ class Agent:
             self.hq.relay_shopify = self.shopify_via_hq
         elif cfg.hq.role == "head-office":
             from .hq.office import HeadOffice
-            self.hq = HeadOffice()
+            self.hq = HeadOffice(keep_days=cfg.hq.keep_days)
         self.looping = False
         # One poller per shop (issue 14): in a chain the head office's agent polls Shopify's orders,
         # imports the catalog and reconciles; a branch gets them from the head office. A single

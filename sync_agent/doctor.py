@@ -450,7 +450,7 @@ class Doctor:
             else:
                 self.add("head office", OK, f"{len(rows)} branch(es), nothing parked")
             return
-        from .hq.link import BranchLink
+        from .hq.link import BranchLink, rewound
         try:
             link = BranchLink.from_config(cfg)
         except configmod.ConfigError as exc:
@@ -461,6 +461,8 @@ class Doctor:
             hq_db = link._hq()
             row = hq_db.execute_sql("SELECT xid, seq FROM hq_position()").fetchone()
             parked = hq_db.execute_sql("SELECT count(*) FROM hq_inbox WHERE status = 'PARKED'").fetchone()[0]
+            # a restored branch database (needs the local log, so only with the database open)
+            stopped = rewound(*link.hq_position(hq_db)) if db_ok and row is not None and row[0] is not None else ""
         except Exception as exc:  # noqa: BLE001 - every failure becomes a line with a fix
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if "password" in text or "authentication" in text:
@@ -478,6 +480,10 @@ class Doctor:
         if row is None or row[0] is None:
             self.add("head office", FAIL, f"the head office does not know branch {link.branch}",
                      f"run `pos-admin branch add {link.branch}` at the head office")
+        elif stopped:
+            self.add("head office", FAIL, f"nothing is pushed: {stopped.split(' Nothing is pushed')[0]}",
+                     "keep selling; run `pos-admin branch recover` on this box (docs/chain.md, "
+                     "\"A branch restored from a backup\")")
         elif parked:
             self.add("head office", WARN, f"{shown} answers; {parked} of this branch's rows are parked there",
                      "ask the head office to check `pos-admin hq parked`")

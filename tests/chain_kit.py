@@ -112,7 +112,7 @@ def sync_until_sent(ln, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
     while True:
         ln.run_once()
-        if ln.up and ln.pending(ln._hq().execute_sql("SELECT xid, seq FROM hq_position()").fetchone())[0] == 0:
+        if ln.up and ln.unsent() == 0:
             return
         if time.monotonic() > end:
             raise AssertionError(f"the push did not drain in time ({ln.last_error})")

@@ -32,6 +32,20 @@ def test_every_table_is_replicated_or_says_why_not():
             assert walk._meta.table_name == "branch", t.name
 
 
+def test_local_columns_exist_and_never_identify_a_row():
+    """`Table.local` (a site's own Shopify ids, FBR POSIDs): real fields, never part of the
+    identity, and never excluded (they travel, to fill a site that has none)."""
+    named = [(t, c) for t in chain.TABLES for c in t.local]
+    assert ("variant", "shopify_inventory_item_id") in {(t.name, c) for t, c in named}
+    for t, c in named:
+        assert c in chain.model_for(t.name)._meta.fields, f"{t.name}.{c}"
+        assert c not in t.identity and c not in t.exclude
+    here = {"shopify_id": "gid://mine", "shopify_inventory_item_id": None}
+    incoming = {"shopify_id": "gid://hq", "shopify_inventory_item_id": "gid://hq-item", "price_paisa": 5}
+    assert chain.keep_local(chain.BY_NAME["variant"], here, incoming) == {
+        "shopify_id": "gid://mine", "shopify_inventory_item_id": "gid://hq-item", "price_paisa": 5}
+
+
 def test_no_replicated_row_is_identified_by_a_local_id():
     for t in chain.TABLES:
         assert "id" not in t.identity
@@ -189,10 +203,11 @@ def test_hq_config_errors_are_one_line():
     base = {"database": {"url": "sqlite:///x.db"}}
     assert config.parse(base, "pos.toml").hq.role == "off"
     cfg = config.parse(dict(base, hq={"role": "branch", "url": "postgresql://r@h:5432/hq", "branch": "lhr1"}), "pos.toml")
-    assert cfg.hq.branch == "LHR1" and cfg.hq.push_seconds == 0.5
+    assert cfg.hq.branch == "LHR1" and cfg.hq.push_seconds == 0.5 and cfg.hq.keep_days == 7
     for bad, key in (({"role": "satellite"}, "hq.role"), ({"role": "branch"}, "hq.url"),
                      ({"role": "branch", "url": "postgresql://r:secret@h/hq"}, "hq.url"),
-                     ({"role": "branch", "url": "postgresql://r@h/hq", "push_seconds": 0.5}, "hq.push_seconds")):
+                     ({"role": "branch", "url": "postgresql://r@h/hq", "push_seconds": 0.5}, "hq.push_seconds"),
+                     ({"role": "head-office", "keep_days": -1}, "hq.keep_days")):
         with pytest.raises(config.ConfigError) as err:
             config.parse(dict(base, hq=bad), "pos.toml")
         assert err.value.key == key and "\n" not in str(err.value)

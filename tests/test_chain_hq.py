@@ -33,8 +33,8 @@ def chain_sites(tmp_path):
     drop_hq(name)
 
 
-def link(sites, code) -> BranchLink:
-    return BranchLink(role_url(sites["hq_name"], code), "", code)
+def link(sites, code, keep_days=7) -> BranchLink:
+    return BranchLink(role_url(sites["hq_name"], code), "", code, keep_days=keep_days)
 
 
 def sell(counter, shift, cashier, items):
@@ -440,3 +440,118 @@ def test_two_appliers_at_once_apply_each_branchs_rows_once(chain_sites):
         assert ledger_of("LHR1") == {"1001": 44, "1002": 38, "1003": 49, "1004": 50}
         assert ledger_of("KHI1") == {"1001": 44, "1002": 38, "1003": 50, "1004": 47}
         assert ledger.check() == []
+
+
+# --- pruning the change logs (a branch's once the head office confirmed it; the head office's once
+# every branch pulled it) and converging afterwards: a new branch, a branch back on an old backup
+
+
+def log_rows() -> list[tuple[int, int]]:
+    return [(c.xid, c.seq) for c in ChainChange.select().order_by(ChainChange.xid, ChainChange.seq)]
+
+
+def test_a_branch_prunes_only_what_the_head_office_confirmed(chain_sites):
+    s = chain_sites
+    url = s["LHR1"]
+    with at(url):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        till = open_for_trade("LHR1")
+        sent = [sell(*till, [("1001", 1)]).uid for _ in range(3)]
+        ln.run_once()
+        assert ln.pending(chain.parse_position(chain.get_state("pushed")))[0] == 0
+        before = log_rows()
+        assert ln.prune(force=True) == 0 and log_rows() == before        # younger than keep_days: kept
+        ln.keep_days = 0
+        waiting = [sell(*till, [("1002", 1)]).uid for _ in range(2)]   # not pushed yet
+        pushed = chain.parse_position(chain.get_state("pushed"))
+        unsent = [p for p in log_rows() if p > pushed]
+        assert unsent and ln.prune(force=True) == len(before)
+        assert log_rows() == unsent                                      # nothing unconfirmed is gone
+        assert chain.parse_position(chain.get_state(chain.PRUNED)) == before[-1]
+        assert ln.prune(force=True) == 0
+        ln.run_once()                                                    # what waited still goes up
+        assert ln.prune(force=True) == len(unsent) - 1
+        assert log_rows() == unsent[-1:]     # the newest row stays: it tells a restored database
+        ln.close()
+    with at(s["hq"]):
+        hq.apply_inbox()
+        assert sorted(o.uid for o in PosOrder.select()) == sorted(sent + waiting)
+        assert ledger.check() == [] and hq.parked() == []
+
+
+def test_the_head_office_prunes_below_every_branchs_pull_and_a_new_or_restored_branch_reads_whole(chain_sites, tmp_path):
+    import shutil
+    s = chain_sites
+    lhr, khi = s["LHR1"], s["KHI1"]
+    with at(s["hq"]):
+        logged = ChainChange.select().count()
+        assert logged > 0
+        assert hq.prune(0) == 0                     # no branch has said how far it pulled: all kept
+    with at(lhr):
+        ln = link(s, "LHR1", keep_days=0)
+        pull_until(ln)
+        ln.close()
+    with at(s["hq"]):
+        assert hq.prune(0) == 0                     # KHI1 has not pulled yet
+    with at(khi):
+        ln = link(s, "KHI1", keep_days=0)
+        pull_until(ln)
+        ln.close()
+    shutil.copy(tmp_path / "khi.db", tmp_path / "khi-backup.db")    # KHI1's backup, taken now
+    with at(s["hq"]):
+        with db.write():
+            Variant.update(price_paisa=888_00).where(Variant.sku == "1004").execute()
+    for code, url in (("LHR1", lhr), ("KHI1", khi)):
+        with at(url):
+            ln = link(s, code, keep_days=0)
+            pull_until(ln, lambda: Variant.get(Variant.sku == "1004").price_paisa == 888_00)
+            ln.close()
+    with at(s["hq"]):
+        assert hq.prune(0, limit=5) == 5            # bounded batches
+        while hq.prune(0):
+            pass
+        assert ChainChange.select().count() == 1    # the newest row stays
+        pruned = chain.parse_position(chain.get_state(chain.PRUNED))
+        assert pruned > (0, 0)
+        with db.write():                            # the head office changes its catalog after pruning
+            Variant.update(price_paisa=777_00).where(Variant.sku == "1003").execute()
+    with at(lhr):
+        ln = link(s, "LHR1", keep_days=0)
+        pull_until(ln, lambda: Variant.get(Variant.sku == "1003").price_paisa == 777_00)
+        ln.close()
+    with at(s["hq"]):
+        price_rows = [max((c.xid, c.seq) for c in ChainChange.select().where(ChainChange.table_name == "variant"))]
+        hq.prune(0)
+        # KHI1 has not pulled the price yet: its row stays, whatever LHR1 has
+        assert price_rows and all(ChainChange.get_or_none(ChainChange.seq == q) for _, q in price_rows)
+        pruned = chain.parse_position(chain.get_state(chain.PRUNED))
+        assert pruned < min(price_rows)
+    # a branch box added after pruning, and KHI1 back on its backup, set to an old cursor: both
+    # ask for rows the log no longer has, and read the tables whole instead
+    with at(s["hq"]):
+        hq.add_branch("ISB1")
+        from pos_core import branches
+        from pos_core.models import Branch
+        with db.write():
+            branches.create_counter(Branch.get(Branch.code == "ISB1"), "C1")
+    isb = new_branch_db(tmp_path / "isb.db")
+    shutil.copy(tmp_path / "khi-backup.db", tmp_path / "khi.db")
+    khi_url = f"sqlite:///{tmp_path / 'khi.db'}"
+    with at(khi_url):
+        assert chain.parse_position(chain.get_state("pull_cursor")) < pruned
+        assert Variant.get(Variant.sku == "1004").price_paisa == 1299_00     # the backup predates it
+    for code, url in (("ISB1", isb), ("KHI1", khi_url)):
+        with at(url):
+            ln = link(s, code, keep_days=0)
+            pull_until(ln, lambda: Variant.select().count() == 4
+                       and Variant.get(Variant.sku == "1003").price_paisa == 777_00
+                       and Variant.get(Variant.sku == "1004").price_paisa == 888_00)
+            assert chain.parse_position(chain.get_state("pull_cursor")) > pruned
+            till = open_for_trade(code)
+            sold = sell(*till, [("1003", 1)]).uid
+            ln.run_once()
+            ln.close()
+        with at(s["hq"]):
+            hq.apply_inbox()
+            assert PosOrder.get_or_none(PosOrder.uid == sold) is not None and hq.parked() == []

@@ -118,7 +118,11 @@ def test_admin_commands_and_a_shop_joining_with_its_history(tmp_path):
         drop_hq(hq_name)
 
 
-def test_head_office_restored_from_an_older_backup_catches_up(tmp_path):
+@pytest.mark.parametrize("keep_days", [7, 0])
+def test_head_office_restored_from_an_older_backup_catches_up(tmp_path, keep_days):
+    """keep_days 7: the branch still logs what the restored head office lost and sends it again.
+    keep_days 0: the branch pruned it (confirmed, then gone): it logs every row again and sends
+    them all; nothing is doubled, nothing is missing."""
     hq_url, hq_name = new_hq()
     backup = f"{hq_name}_bak"
     admin_conn, _ = conftest._pg_admin()
@@ -126,7 +130,7 @@ def test_head_office_restored_from_an_older_backup_catches_up(tmp_path):
         with at(hq_url):
             hq.add_branch("LHR1")
         url = new_branch_db(tmp_path / "lhr.db")
-        ln = BranchLink(role_url(hq_name, "LHR1"), "", "LHR1")
+        ln = BranchLink(role_url(hq_name, "LHR1"), "", "LHR1", keep_days=keep_days)
         with at(url):
             pull_until(ln)
             till = open_for_trade("LHR1")
@@ -135,11 +139,15 @@ def test_head_office_restored_from_an_older_backup_catches_up(tmp_path):
             ln.close()
         with at(hq_url):
             hq.apply_inbox()
+            assert (hq.prune(keep_days) > 0) == (keep_days == 0)   # the branch pulled all of it
         with admin_conn.cursor() as cur:                     # last night's backup
             cur.execute(f"CREATE DATABASE {backup} TEMPLATE {hq_name}")
         with at(url):
             later = [sell(*till, "1002").uid for _ in range(7)]
             ln.run_once()
+            ln.prune(force=True)
+            pruned = chain.get_state(chain.PRUNED)
+            assert bool(pruned) == (keep_days == 0)
             ln.close()
         with at(hq_url):
             hq.apply_inbox()

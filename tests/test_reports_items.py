@@ -26,6 +26,7 @@ CLOCKS = {"all closed": dt.datetime(2027, 3, 2, 9),          # every day of the 
 def _same() -> set:
     stored, fresh = summary.stored_items(), summary.recompute_items()
     assert stored == fresh
+    assert summary.stored_chain() == summary.chain_of(fresh)
     return stored
 
 
@@ -44,7 +45,15 @@ def _all_reports(site) -> dict:
 
 @pytest.mark.parametrize("clock", list(CLOCKS))
 def test_item_summary_equals_the_documents_and_the_reports_agree(site, monkeypatch, clock):
-    reports_data.build(site)
+    data = reports_data.build(site)
+    # Kurtas sold at both branches in February: the chain-wide rows sum two branches' rows.
+    from decimal import Decimal
+    from pos_core import sales as sale_service
+    from helpers import POLICY
+    khi = sale_service.complete_sale(POLICY, counter_id=site.khi_counter.id, shift_id=data.khi_shift.id,
+                                     staff_id=site.manager.id, lines=[sale_service.SaleLine(site.kurta.id, 2)],
+                                     tenders=[sale_service.Tender("cash", Decimal("300"))])
+    PosOrder.update(completed_at=reports_data.pk(2027, 2, 2, 16)).where(PosOrder.id == khi.id).execute()
     if CLOCKS[clock]:
         monkeypatch.setattr(summary, "now", lambda: CLOCKS[clock])
     assert summary.refresh_items() == "0000-00"          # the first build
@@ -53,6 +62,8 @@ def test_item_summary_equals_the_documents_and_the_reports_agree(site, monkeypat
     assert months == {"all closed": {"2027-01", "2027-02"}, "mid February": {"2027-01", "2027-02"},
                       "all open": set()}[clock]
     if clock == "all closed":
+        assert [r for r in summary.stored_chain() if r[:3] == ("2027-02", site.kurta.id, "1001") and r[3] == "sale"
+                and r[5] == 5]                            # 3 out in the exchange at Lahore + 2 at Karachi
         # The refund of January's kurta is in February; the exchange's suit back and kurtas out too.
         refund_rows = {(r[0], r[3]): r[6] for r in rows if r[4] == "refund"}
         assert refund_rows == {("2027-02", "1001"): 1, ("2027-02", "1002"): 1}
@@ -125,7 +136,8 @@ def test_upgrade_to_migration_11_backfills_the_summary(sqlite_db, monkeypatch):
     reports_data.build(site)
     monkeypatch.setattr(summary, "now", lambda: dt.datetime(2027, 3, 2, 9))
     from pos_core.models import ReorderForecast
-    db.database.drop_tables([SalesItemMonthly, SalesItemCatalog, ReorderForecast])
+    from pos_core.models import SalesItemChain
+    db.database.drop_tables([SalesItemMonthly, SalesItemChain, SalesItemCatalog, ReorderForecast])
     SummaryWatermark.delete().execute()
     migrations.SchemaMigration.delete().where(migrations.SchemaMigration.version == 11).execute()
     assert migrations.migrate() == [11]

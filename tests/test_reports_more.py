@@ -204,3 +204,26 @@ def test_dispatch_time_median_and_p90_per_branch_and_workflow(site):
     # returns by courier: the same shipments by workflow and courier, narrowed by branch too
     assert health.fulfilments(Filters(dt.date(2026, 1, 1), dt.date(2028, 1, 1), branch_id=site.khi.id)).rows == [
         ["smart", "TCS", 1, 1, 0, D("0.0")]]
+
+
+def test_migration_15_gives_old_refunds_an_empty_reason(site):
+    from pos_core import migrations
+    from helpers import cash_sale
+    columns = lambda: {c.name: c for c in db.database.get_columns("pos_order")}  # noqa: E731
+    fresh = sorted(columns())
+    sale = cash_sale(site, [(site.kurta, 1)])
+    old = refunds.refund(POLICY, counter_id=site.counter.id, shift_id=site.shift.id, staff_id=site.supervisor.id,
+                         sale_uid=sale.uid, lines=[refunds.ReturnLine(sale.lines[0].id, 1)], reason="damaged")
+    # The schema before migration 15: without the two columns, and not stamped.
+    for col in ("return_reason", "return_note"):
+        db.database.execute_sql(f"ALTER TABLE pos_order DROP COLUMN {col}")
+    migrations.SchemaMigration.delete().where(migrations.SchemaMigration.version == 15).execute()
+    with pytest.raises(migrations.SchemaError, match=r"\[15\]"):
+        migrations.check_current()
+    assert migrations.migrate() == [15]
+    migrations.check_current()
+    assert sorted(columns()) == fresh
+    got = PosOrder.get_by_id(old.id)
+    assert (got.return_reason, got.return_note) == ("", "")     # recorded before reasons were
+    day = Filters.quick("today")
+    assert returns.by_reason(day).row(reason="")["label"] == "(not recorded)"

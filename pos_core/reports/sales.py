@@ -118,13 +118,15 @@ USE_ITEM_SUMMARY = True   # the benchmark's baseline and the tests switch it off
 
 
 def items_summarised(f: Filters) -> bool:
-    return USE_SUMMARIES and USE_ITEM_SUMMARY and f.counter_id is None and f.cashier_id is None and f.method is None
+    return (USE_SUMMARIES and USE_ITEM_SUMMARY and f.counter_id is None and f.cashier_id is None and f.method is None
+            and f.salesperson_id is None)   # the summary does not keep who sold a line
 
 
-def item_where(f: Filters, groups: bool = False) -> tuple[str, str, list]:
-    """(FROM, WHERE, parameters) over the item summary as `s`, narrowed by branch and category."""
+def item_where(f: Filters, groups: bool = False, branches: bool = False) -> tuple[str, str, list]:
+    """(FROM, WHERE, parameters) over the item summary as `s`, narrowed by branch and category:
+    the chain-wide rows unless a branch is chosen or `branches` (the caller needs s.branch_id)."""
     from . import summary
-    frm, where, params = summary.item_source(f.start, f.end, groups)
+    frm, where, params = summary.item_source(f.start, f.end, groups, chain=f.branch_id is None and not branches)
     if f.branch_id is not None:
         where += " AND s.branch_id = ?"
         params = params + [f.branch_id]

@@ -178,7 +178,7 @@ def sell_through_by_size(f: Filters) -> Report:
     sold = defaultdict(int)
     from .sales import S_SIGN, item_where, items_summarised
     if items_summarised(f):
-        frm, swhere, sparams = item_where(f)
+        frm, swhere, sparams = item_where(f, branches=True)
         sql = (f"SELECT b.code, v.option_text, x.u FROM (SELECT s.branch_id AS bid, s.variant_id AS vid, "
                f"SUM({S_SIGN} * s.units) AS u {frm} WHERE {swhere} GROUP BY s.branch_id, s.variant_id) x "
                "JOIN branch b ON b.id = x.bid JOIN variant v ON v.id = x.vid")

@@ -302,6 +302,8 @@ ITEM_GROUPS = ("department", "category", "sub_category", "vendor", "option")
 ITEM_COLUMNS = ("month, branch_id, variant_id, sku, kind, name, units, gross_paisa, discount_paisa, net_paisa, "
                 "tax_paisa, excl_paisa, restocked_units, exchange_units, docs_item, "
                 + ", ".join(f"docs_{g}" for g in ITEM_GROUPS))
+CHAIN_COLUMNS = ITEM_COLUMNS.replace("branch_id, ", "")
+_CHAIN_SUMS = ", ".join(["MIN(name)"] + [f"SUM({c.strip()})" for c in CHAIN_COLUMNS.split(",")[5:]])
 
 
 def _group_keys() -> dict[str, str]:
@@ -369,12 +371,30 @@ def _items_first_month(marks: dict[str, int], open_day: str) -> str | None:
     return first[:7] if first else None
 
 
+_CHAIN_READY: set = set()
+
+
+def _chain_table() -> None:
+    # sales_item_chain joined migration 11 after a first version of it had been merged (never
+    # released): a database stamped 11 without it gets it here once, with its rows built.
+    key = id(db.database.obj) if hasattr(db.database, "obj") else 0
+    if key in _CHAIN_READY:
+        return
+    if not db.database.table_exists("sales_item_chain"):
+        from ..models import SalesItemChain
+        with db.write():
+            db.database.create_tables([SalesItemChain])
+            query("DELETE FROM summary_watermark WHERE name = ?", [_ITEMS], fetch=False)
+    _CHAIN_READY.add(key)
+
+
 def refresh_items(groups: bool = False) -> str | None:
     """Bring sales_item_monthly up to the last closed day; returns the first month recomputed, or
     None when nothing changed (no write). `groups`: a report about to use the basket counts per
     group checks first that no item changed group since (else everything is recomputed)."""
     if not writes_allowed():
         return None
+    _chain_table()
     open_day, open_start = open_from()
     marks = _watermarks(_ITEMS, _ITEMS_ID)
     first = _items_first_month(marks, open_day)
@@ -399,6 +419,14 @@ def refresh_items(groups: bool = False) -> str | None:
             params.append(_month_start(first))
             query("DELETE FROM sales_item_monthly WHERE month >= ?", [first], fetch=False)
         query(f"INSERT INTO sales_item_monthly ({ITEM_COLUMNS}) {_items_select(where)}", params, fetch=False)
+        # The chain-wide rows: the same months summed over the branches (baskets add up: a
+        # document belongs to one branch).
+        if first == "0000-00":
+            query("DELETE FROM sales_item_chain", fetch=False)
+        else:
+            query("DELETE FROM sales_item_chain WHERE month >= ?", [first], fetch=False)
+        query(f"INSERT INTO sales_item_chain ({CHAIN_COLUMNS}) SELECT month, variant_id, sku, kind, {_CHAIN_SUMS} "
+              "FROM sales_item_monthly WHERE month >= ? GROUP BY month, variant_id, sku, kind", [first], fetch=False)
         keys = _group_keys()
         query("DELETE FROM sales_item_catalog", fetch=False)
         query("INSERT INTO sales_item_catalog (variant_id, department, category, sub_category, vendor, option_text) "
@@ -437,26 +465,27 @@ def item_plan(start: dt.date, end: dt.date, open_day: str) -> tuple[tuple[str, s
     return (usable[0][0], usable[-1][0]), live
 
 
-def item_source(start: dt.date, end: dt.date, groups: bool = False) -> tuple[str, str, list]:
+def item_source(start: dt.date, end: dt.date, groups: bool = False, chain: bool = False) -> tuple[str, str, list]:
     """(FROM, WHERE, parameters) for item reports over the days start..end (Pakistan, inclusive):
-    rows shaped like sales_item_monthly, as `s`, from the stored months and the documents of the
-    days around them."""
+    rows shaped like sales_item_monthly (`chain`: like sales_item_chain, without the branch), as
+    `s`, from the stored months and the documents of the days around them."""
     from .common import PK_OFFSET
     refresh_items(groups)
     open_day, _ = stored_open(_ITEMS)
     months, live = item_plan(start, end, open_day)
+    table, columns = ("sales_item_chain", CHAIN_COLUMNS) if chain else ("sales_item_monthly", ITEM_COLUMNS)
     if not live:
-        return "FROM sales_item_monthly s", "s.month >= ? AND s.month <= ?", list(months)
+        return f"FROM {table} s", "s.month >= ? AND s.month <= ?", list(months)
 
     def utc(d: dt.date) -> dt.datetime:
         return dt.datetime.combine(d, dt.time()) - PK_OFFSET
 
     parts, params = [], []
     if months:
-        parts.append(f"SELECT {ITEM_COLUMNS} FROM sales_item_monthly WHERE month >= ? AND month <= ?")
+        parts.append(f"SELECT {columns} FROM {table} WHERE month >= ? AND month <= ?")
         params += list(months)
     ranges = " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live)
-    parts.append(_items_select(f"{_DOCS} AND ({ranges})"))
+    parts.append(f"SELECT {columns} FROM ({_items_select(f'{_DOCS} AND ({ranges})')}) d")
     params += [t for a, b in live for t in (utc(a), utc(b + dt.timedelta(days=1)))]
     return f"FROM ({' UNION ALL '.join(parts)}) s", "1 = 1", params
 
@@ -464,6 +493,26 @@ def item_source(start: dt.date, end: dt.date, groups: bool = False) -> tuple[str
 def stored_items() -> set:
     return {tuple(int(v) if isinstance(v, int) or hasattr(v, "as_tuple") else v for v in r)
             for r in query(f"SELECT {ITEM_COLUMNS} FROM sales_item_monthly")}
+
+
+def stored_chain() -> set:
+    return {tuple(int(v) if isinstance(v, int) or hasattr(v, "as_tuple") else v for v in r)
+            for r in query(f"SELECT {CHAIN_COLUMNS} FROM sales_item_chain")}
+
+
+def chain_of(rows: set) -> set:
+    """sales_item_monthly rows summed over the branches, in Python (what sales_item_chain holds)."""
+    out: dict[tuple, list] = {}
+    for r in rows:
+        key = (r[0], r[2], r[3], r[4])
+        got = out.get(key)
+        if got is None:
+            out[key] = [r[5]] + list(r[6:])
+        else:
+            got[0] = min(got[0], r[5])
+            for i, v in enumerate(r[6:], 1):
+                got[i] += v
+    return {k + tuple(v) for k, v in out.items()}
 
 
 def recompute_items() -> set:

@@ -65,7 +65,10 @@ def hq_text(detail: dict, last_contact: dt.datetime | None) -> str:
     lag = float(detail.get("lag_s") or 0)
     parked = int(detail.get("parked_up") or 0) + int(detail.get("parked_down") or 0)
     text = f"HQ {pending}q"
-    if not detail.get("up"):
+    if detail.get("rewound"):
+        # restored from an older backup: nothing is pushed until `pos-admin branch recover`
+        text = f"[bold red]HQ stopped: restored[/] {pending}q"
+    elif not detail.get("up"):
         text = f"[bold]HQ down[/] {pending}q"
         if pending and lag >= 1:
             text += f" {_span(lag)}"
@@ -90,6 +93,9 @@ def hq_lines(limit: int = 3) -> list[str]:
     lines = [f"Head office link {state}: {int(d.get('pending') or 0)} change(s) waiting"
              f"{', oldest ' + _span(float(d.get('lag_s') or 0)) if d.get('pending') else ''}; "
              f"{int(d.get('parked_up') or 0)} parked at the head office (pos-admin hq parked there)"]
+    if d.get("rewound"):
+        lines.append("[bold red]Nothing is pushed to the head office[/]: this database was restored from "
+                     "an older backup. Keep selling; a technician runs `pos-admin branch recover`.")
     if row.last_error:
         lines.append(escape(row.last_error))
     parked = list(ChainParked.select().where(ChainParked.resolved_at.is_null()).order_by(ChainParked.id).limit(limit))

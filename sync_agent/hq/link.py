@@ -11,6 +11,9 @@ Push, exactly once and in order:
      transactions older than every running one (see `_changes`);
   3. send the rows' current state and the new position in ONE head-office transaction; the inbox
      is UNIQUE (branch, xid, seq), so a resent batch adds nothing.
+Before step 2 the branch checks that it still holds the change the head office took last (its
+digest is kept there with the position): a database restored from an older backup does not, and
+stops pushing until `pos-admin branch recover` (`rewound`, `hq/recover.py`).
 Pull: the head office's own change log (its staff, branches, counters, catalog) with an (xid, seq)
 cursor kept here, read under one REPEATABLE READ snapshot and only below that snapshot's xmin.
 """
@@ -41,6 +44,9 @@ CHANNEL = "hq"
 BATCH = 2000
 MARK_IDLE_SECONDS = 10.0   # an idle branch reports its last contact this often
 PULL_SECONDS = 2.0         # the head office's own changes (staff, catalog) are looked for this often
+PRUNE_SECONDS = 60.0       # how often the change log is pruned (bounded batches: chain.PRUNE_BATCH)
+# A cursor that stands for "every row of transactions below xid X": (X - 1, FULL_SEQ).
+FULL_SEQ = 2 ** 62
 
 
 class HqUnavailable(Exception):
@@ -127,16 +133,96 @@ def connect(url: str, password: str = "", *, timeout: int = 5, silence_s: float 
     return _TimedDatabase(u.path.lstrip("/"), silence_s=silence_s, **kwargs)
 
 
-def _pos(text: str) -> tuple[int, int]:
-    if not text:
-        return (0, 0)
-    x, s = text.split(":")
-    return (int(x), int(s))
+_pos = chain.parse_position
+
+
+# --- epochs and rewinds ----------------------------------------------------------------------
+# A branch restored from an older backup writes new changes at positions the head office already
+# holds other rows at. `pos-admin branch recover` then starts a new *epoch*: the wire position's
+# xid carries the epoch in its top bits (epoch * 2**48 + xid; PostgreSQL xids stay far below
+# 2**48), so every position of a later epoch sorts after every earlier one at the head office,
+# whose inbox, UNIQUE key and forward-only hq_mark need no change for it.
+EPOCH_SHIFT = 48
+
+
+class Rewound(Exception):
+    """This database is behind what the head office holds from it: restored from a backup."""
+
+
+def local_epoch() -> int:
+    return int(chain.get_state("epoch") or 0)
+
+
+def to_wire(pos: tuple[int, int], epoch: int | None = None) -> tuple[int, int]:
+    epoch = local_epoch() if epoch is None else epoch
+    return ((epoch << EPOCH_SHIFT) + pos[0], pos[1])
+
+
+def unwire(wire: tuple[int, int]) -> tuple[int, tuple[int, int]]:
+    return wire[0] >> EPOCH_SHIFT, (wire[0] & ((1 << EPOCH_SHIFT) - 1), wire[1])
+
+
+def change_digest(table: str, row_id: int, created) -> str:
+    """What one change row is: a restored database that writes a new change at a reused position
+    writes another table, row or (at least) time there."""
+    import hashlib
+    text = f"{table}:{row_id}:{_time_text(created)}"
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _time_text(value) -> str:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.isoformat(sep=" ", timespec="microseconds") if value is not None else ""
+
+
+def _change_at(pos: tuple[int, int]):
+    rows = chain._fetch(db.database, "SELECT table_name, row_id, created_at FROM chain_change "
+                                     "WHERE xid = ? AND seq = ?", pos)
+    return rows[0] if rows else None
+
+
+def rewound(wire: tuple[int, int], digest: str | None) -> str:
+    """Why this database cannot push on from the head office's position ('' when it can).
+
+    The head office keeps the position of the last change it took from us and that change's
+    digest. We hold the same change there, or (the log pruned below it) the same acknowledged
+    position and digest; otherwise the changes the head office has are not ours any more."""
+    epoch, pos = unwire(wire)
+    mine = local_epoch()
+    fix = ("Nothing is pushed; selling goes on here. Run `pos-admin branch recover` (docs/chain.md, "
+           "\"A branch restored from a backup\")")
+    if epoch > mine:
+        return (f"this branch's database is behind the head office (it is in epoch {epoch}, this "
+                f"database in {mine}): restored from an older backup? {fix}")
+    if epoch < mine or pos == (0, 0):
+        return ""
+    here = _change_at(pos)
+    if here is not None:
+        if digest and change_digest(*here) != digest:
+            return (f"this branch's database is behind the head office: the head office holds "
+                    f"another change at {pos[0]}:{pos[1]} than this database (restored from an older "
+                    f"backup and sold on since?). {fix}")
+        return ""
+    if digest and chain.get_state("pushed") == f"{pos[0]}:{pos[1]}" and chain.get_state("pushed_digest") == digest:
+        return ""    # the change itself was pruned from the log after it was acknowledged
+    if pos <= chain.parse_position(chain.get_state(chain.PRUNED)):
+        # The head office is behind what this log pruned (it was restored from an older backup),
+        # not this database behind it: push_once logs every row again and sends it all.
+        return ""
+    top = chain._fetch(db.database, "SELECT xid, seq FROM chain_change ORDER BY xid DESC, seq DESC LIMIT 1")
+    ends = f"{top[0][0]}:{top[0][1]}" if top else "0:0"
+    return (f"this branch's database is behind the head office (it has up to {pos[0]}:{pos[1]}, this log "
+            f"has no change there and ends at {ends}): restored from an older backup? {fix}")
 
 
 class BranchLink:
-    def __init__(self, url: str, password: str, branch: str, silence_s: float = 30.0):
+    def __init__(self, url: str, password: str, branch: str, silence_s: float = 30.0, keep_days: float = 7):
         self.url, self.password, self.branch, self.silence_s = url, password, branch, silence_s
+        self.keep_days = keep_days
+        self._pruned_at = -PRUNE_SECONDS
+        self._reported: tuple[int, int] | None = None
+        self._hq_functions: set[str] | None = None
         self.hq: PostgresqlDatabase | None = None
         self.last_contact: dt.datetime | None = None
         self.last_error = ""
@@ -145,6 +231,7 @@ class BranchLink:
         self._marked_at = -MARK_IDLE_SECONDS
         self._pulled_at = -PULL_SECONDS
         self._hq_columns: dict[str, set[str]] | None = None
+        self._hq_digest = False
         self.relay_shopify = False   # issue 14: hand this box's Shopify jobs to the head office
 
     @classmethod
@@ -153,13 +240,15 @@ class BranchLink:
         branch = cfg.hq.branch or cfg.branch
         if not branch:
             raise configmod.ConfigError(cfg.path, "hq.branch", "this box's branch code", "nothing")
-        return cls(cfg.hq.url, password, branch.upper(), silence_s=cfg.hq.timeout_seconds)
+        return cls(cfg.hq.url, password, branch.upper(), silence_s=cfg.hq.timeout_seconds,
+                   keep_days=cfg.hq.keep_days)
 
     # -- connection ---------------------------------------------------------------------------
     def _hq(self) -> PostgresqlDatabase:
         if self.hq is None:
             self.hq = connect(self.url, self.password, silence_s=self.silence_s)
             self._hq_columns = None
+            self._hq_functions = None
         if self.hq.is_closed():
             self.hq.connect()
         return self.hq
@@ -200,38 +289,74 @@ class BranchLink:
             oldest = dt.datetime.fromisoformat(oldest)
         return n, oldest
 
-    def push_once(self, limit: int = BATCH) -> int:
-        """One batch up. Returns the number of change rows it moved past (0: nothing to do)."""
-        hq = self._hq()
-        row = hq.execute_sql("SELECT xid, seq FROM hq_position()").fetchone()
+    def hq_position(self, hq) -> tuple[tuple[int, int], str | None]:
+        """The head office's push position for this branch, in wire form, and the digest of the
+        change at it (None from a head office that does not keep one yet)."""
+        cur = hq.execute_sql("SELECT * FROM hq_position()")
+        row = cur.fetchone()
         if row is None or row[0] is None:
             raise HqUnavailable(f"the head office does not know branch {self.branch}'s role; "
                                 f"run `pos-admin branch add {self.branch}` there")
-        after = (row[0], row[1])
-        top = chain._fetch(db.database, "SELECT xid, seq FROM chain_change ORDER BY xid DESC, seq DESC LIMIT 1")
-        if after > (tuple(top[0]) if top else (0, 0)):
-            # The head office has positions this log never reached: this database was restored
-            # from a backup older than what the head office holds. Pushing now would reuse those
-            # positions and the head office would drop the new rows as duplicates, so stop and say so.
-            msg = (f"this branch's database is behind the head office (it has up to {after[0]}:{after[1]}, "
-                   f"this log ends at {top[0][0] if top else 0}:{top[0][1] if top else 0}): restored from "
-                   "an older backup? Nothing is pushed; call support before selling on")
+        self._hq_digest = len(row) > 2
+        return (row[0], row[1]), (row[2] or "") if len(row) > 2 else None
+
+    def where_to_start(self, wire: tuple[int, int], digest: str | None) -> tuple[int, int]:
+        """The local position to push after, or Rewound when this database no longer holds what
+        the head office has from it (restored from an older backup): see `rewound`."""
+        problem = rewound(wire, digest)
+        if problem:
+            raise Rewound(problem)
+        epoch, pos = unwire(wire)
+        if epoch < local_epoch():
+            # `branch recover` began a new epoch the head office has not seen yet (or the head
+            # office was restored from before it): push everything since the epoch began.
+            return _pos(chain.get_state("epoch_start"))
+        return pos
+
+    def unsent(self) -> int:
+        """How many local changes the head office does not have yet (asks it)."""
+        wire, digest = self.hq_position(self._hq())
+        return self.pending(self.where_to_start(wire, digest))[0]
+
+    def push_once(self, limit: int = BATCH) -> int:
+        """One batch up. Returns the number of change rows it moved past (0: nothing to do)."""
+        hq = self._hq()
+        wire, digest = self.hq_position(hq)
+        try:
+            after = self.where_to_start(wire, digest)
+        except Rewound as exc:
+            # Pushing now would reuse positions the head office holds other rows at (it would drop
+            # ours as duplicates) or skip the changes made since the restore: stop and say so.
+            msg = str(exc)
+            if chain.get_state("rewound") != msg:
+                chain.set_state("rewound", msg)
             with hq.atomic():
-                hq.execute_sql("SELECT hq_mark(%s, %s, %s, %s, %s, %s)",
-                               (after[0], after[1], 0, None, migrations.LATEST, msg))
-            raise HqUnavailable(msg)
+                self._mark(hq, wire, 0, None, error=msg)
+            raise HqUnavailable(msg) from None
+        if chain.get_state("rewound"):
+            chain.set_state("rewound", "")
+        if after < chain.parse_position(chain.get_state(chain.PRUNED)):
+            # The head office holds less of us than our log still has (restored from a backup
+            # older than hq.keep_days): the rows in between are no longer logged. Log every row
+            # again and send it all; applying by identity makes the rows it has harmless.
+            with db.write():
+                n = chain.backfill()
+                chain.set_state(chain.PRUNED, f"{after[0]}:{after[1]}")   # the log is whole after `after`
+            log.warning("the head office is at %s:%s, below what this branch pruned: sending all %d rows again",
+                        after[0], after[1], n)
         with _local_snapshot():
             changes = self._changes(after, limit)
             if not changes and time.monotonic() - self._marked_at >= MARK_IDLE_SECONDS:
                 # nothing new: tell the head office we are alive now and then, not every poll
-                self._mark(hq, after, 0, None)
+                self._mark(hq, wire, 0, None)
             else:
                 out = self._serialize(changes)
         if not changes:
-            if chain.get_state("pushed") != f"{after[0]}:{after[1]}":
+            if unwire(wire)[0] == local_epoch() and chain.get_state("pushed") != f"{after[0]}:{after[1]}":
                 chain.set_state("pushed", f"{after[0]}:{after[1]}")
             return 0
-        end = (changes[-1][0], changes[-1][1])
+        last = changes[-1]
+        end = (last[0], last[1])
         from psycopg2.extras import execute_values
         with hq.atomic():
             if out:
@@ -240,8 +365,10 @@ class BranchLink:
                                     "schema_version, changed_at) VALUES %s ON CONFLICT DO NOTHING", out,
                                page_size=500)
             n_left, oldest = self.pending(end)
-            self._mark(hq, end, n_left, oldest)
-        chain.set_state("pushed", f"{end[0]}:{end[1]}")
+            self._mark(hq, to_wire(end), n_left, oldest, digest=change_digest(*last[2:5]))
+        with db.write():
+            chain.set_state("pushed", f"{end[0]}:{end[1]}")
+            chain.set_state("pushed_digest", change_digest(*last[2:5]))
         return len(changes)
 
     def _serialize(self, changes) -> list[tuple]:
@@ -264,15 +391,20 @@ class BranchLink:
                 ids = [i for i in ids if chain.owner_code(db.database, table, i) in (self.branch, None)]
             for row_id, rec in ser.records(table, ids).items():
                 xid, seq, created = last[(table, row_id)]
-                out.append((self.branch, xid, seq, table, rec["k"], json.dumps(rec, sort_keys=True),
+                out.append((self.branch, to_wire((xid, seq))[0], seq, table, rec["k"], json.dumps(rec, sort_keys=True),
                             migrations.LATEST, str(created)))
         out.sort(key=lambda r: (r[1], r[2]))   # inbox ids in position order: the applier's order
         return out
 
-    def _mark(self, hq, pos, pending: int, oldest) -> None:
+    def _mark(self, hq, wire, pending: int, oldest, error: str = "", digest: str = "") -> None:
+        """Report to the head office; `wire` moves its position only forward (hq_mark)."""
         self._marked_at = time.monotonic()
-        hq.execute_sql("SELECT hq_mark(%s, %s, %s, %s, %s, %s)",
-                       (pos[0], pos[1], pending, oldest, migrations.LATEST, ""))
+        if self._hq_digest:
+            hq.execute_sql("SELECT hq_mark(%s, %s, %s, %s, %s, %s, %s)",
+                           (wire[0], wire[1], pending, oldest, migrations.LATEST, error, digest))
+        else:   # a head office on an older release
+            hq.execute_sql("SELECT hq_mark(%s, %s, %s, %s, %s, %s)",
+                           (wire[0], wire[1], pending, oldest, migrations.LATEST, error))
 
     # -- pull ---------------------------------------------------------------------------------
     def pull_once(self, limit: int = BATCH) -> int:
@@ -287,11 +419,6 @@ class BranchLink:
                 # against our cursor. Pull everything again; applying by identity is idempotent.
                 log.warning("head office cluster changed (%s -> %s): pulling everything again", known, sysid)
                 cursor = (0, 0)
-            rows = hq.execute_sql(
-                "SELECT xid, seq, table_name, row_id FROM hq_down_change "
-                "WHERE (xid > %s OR (xid = %s AND seq > %s)) "
-                "AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-                "ORDER BY xid, seq LIMIT %s", (cursor[0], cursor[0], cursor[1], limit)).fetchall()
             # The head office may run another release: read only the columns it has.
             if self._hq_columns is None:     # once a connection (an upgrade there reconnects)
                 have: dict[str, set[str]] = {}
@@ -301,19 +428,72 @@ class BranchLink:
                     have.setdefault(table, set()).add(column)
                 self._hq_columns = have
             ser = chain.Serializer(hq, columns=self._hq_columns)
-            by_table: dict[str, set[int]] = {}
-            for _, _, table, row_id in rows:
-                if table in chain.PULLED_TABLES:
-                    by_table.setdefault(table, set()).add(row_id)
-            records = []
-            for table in sorted(by_table, key=lambda t: chain.RANK[t]):
-                records += list(ser.records(table, sorted(by_table[table])).values())
-        new_cursor = (rows[-1][0], rows[-1][1]) if rows else cursor
+            pruned = (_pos(hq.execute_sql("SELECT hq_pruned_to()").fetchone()[0])
+                      if self._has(hq, "hq_pruned_to") else (0, 0))
+            if cursor < pruned:
+                # The head office's log no longer has everything after our cursor (a new box, this
+                # database restored from an old backup, another cluster): read the tables whole.
+                records, new_cursor, n = self._read_whole(hq, ser)
+            else:
+                rows = hq.execute_sql(
+                    "SELECT xid, seq, table_name, row_id FROM hq_down_change "
+                    "WHERE (xid > %s OR (xid = %s AND seq > %s)) "
+                    "AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+                    "ORDER BY xid, seq LIMIT %s", (cursor[0], cursor[0], cursor[1], limit)).fetchall()
+                by_table: dict[str, set[int]] = {}
+                for _, _, table, row_id in rows:
+                    if table in chain.PULLED_TABLES:
+                        by_table.setdefault(table, set()).add(row_id)
+                records = []
+                for table in sorted(by_table, key=lambda t: chain.RANK[t]):
+                    records += list(ser.records(table, sorted(by_table[table])).values())
+                new_cursor = (rows[-1][0], rows[-1][1]) if rows else cursor
+                n = len(rows)
         with db.write():
             self._apply_down(records, f"{new_cursor[0]}:{new_cursor[1]}")
             chain.set_state("pull_cursor", f"{new_cursor[0]}:{new_cursor[1]}")
             chain.set_state("hq_system_id", sysid)
-        return len(rows)
+        self._report_pulled(hq, new_cursor)
+        return n
+
+    def _read_whole(self, hq, ser) -> tuple[list[dict], tuple[int, int], int]:
+        """Every row of the pulled tables, in this snapshot. Every transaction below the snapshot's
+        xmin has ended and its rows are in what we read, so the cursor becomes "all of those"."""
+        xmin = hq.execute_sql("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()[0]
+        records = []
+        for table in sorted(chain.PULLED_TABLES, key=lambda t: chain.RANK[t]):
+            ids = [r[0] for r in hq.execute_sql(f"SELECT id FROM {table} ORDER BY id").fetchall()]
+            records += list(ser.records(table, ids).values())
+        log.warning("the head office's change log no longer reaches back to our cursor: read %d rows whole",
+                    len(records))
+        return records, (xmin - 1, FULL_SEQ), max(len(records), 1)
+
+    def _has(self, hq, function: str) -> bool:
+        """Whether the head office has this function (an older release may not)."""
+        if self._hq_functions is None:
+            self._hq_functions = {r[0] for r in hq.execute_sql(
+                "SELECT proname FROM pg_proc WHERE proname IN ('hq_pruned_to', 'hq_pulled')").fetchall()}
+        return function in self._hq_functions
+
+    def _report_pulled(self, hq, cursor: tuple[int, int]) -> None:
+        """Tell the head office how far we have pulled, once it is committed here: it prunes its own
+        log below the lowest branch's."""
+        if cursor == self._reported or not self._has(hq, "hq_pulled"):
+            return
+        with hq.atomic():
+            hq.execute_sql("SELECT hq_pulled(%s, %s)", cursor)
+        self._reported = cursor
+
+    def prune(self, force: bool = False) -> int:
+        """Drop change rows the head office has confirmed (at or below its push position for us)
+        and older than `keep_days`, a bounded batch at a time (see docs/chain.md, Pruning)."""
+        if not force and time.monotonic() - self._pruned_at < PRUNE_SECONDS:
+            return 0
+        self._pruned_at = time.monotonic()
+        pushed = chain.get_state("pushed")
+        if not pushed:
+            return 0
+        return chain.prune_log(_pos(pushed), utcnow() - dt.timedelta(days=self.keep_days))
 
     def _mine(self, applier, rec: dict) -> bool:
         """A relayed row this branch owns itself: its own copy is the newer one, keep it."""
@@ -393,6 +573,7 @@ class BranchLink:
                     if n == 0:
                         (stop.wait(idle) if stop is not None else time.sleep(idle))
             self.retry_parked_down()
+            self.prune()
             self.parked_up = self._hq().execute_sql(
                 "SELECT count(*) FROM hq_inbox WHERE status = 'PARKED'").fetchone()[0]
             self.up, self.last_error, self.last_contact = True, "", utcnow()
@@ -413,7 +594,7 @@ class BranchLink:
         parked_down = ChainParked.select().where(ChainParked.resolved_at.is_null()).count()
         kwargs = {"detail": {"role": "branch", "branch": self.branch, "up": self.up, "pending": n,
                              "lag_s": round(max(lag, 0.0), 1), "parked_up": self.parked_up,
-                             "parked_down": parked_down},
+                             "parked_down": parked_down, "rewound": chain.get_state("rewound")},
                   "error": self.last_error}
         if self.last_contact:
             kwargs["contact"] = self.last_contact

@@ -14,6 +14,7 @@ from pos_core.models import utcnow
 log = logging.getLogger("sync_agent.hq")
 CHANNEL = "hq"
 RETRY_PARKED_SECONDS = 5.0
+PRUNE_SECONDS = 60.0
 PUBLISH_SECONDS = 0.5
 # Appliers working at once, each on its own connection and its own share of the branches: one
 # applier leaves a core idle while it waits on PostgreSQL (half its time), two keep both busy.
@@ -21,11 +22,13 @@ APPLIERS = 2
 
 
 class HeadOffice:
-    def __init__(self, appliers: int = APPLIERS):
+    def __init__(self, appliers: int = APPLIERS, keep_days: float = 7):
         self.last_retry = 0.0
+        self.last_prune = -PRUNE_SECONDS
         self.last_publish = 0.0
         self.applied = 0
         self.appliers = max(1, appliers)
+        self.keep_days = keep_days
 
     def run_once(self, linger: float = 0.0, stop=None, idle: float = 0.1) -> dict:
         total = {"applied": 0, "parked": 0}
@@ -48,6 +51,10 @@ class HeadOffice:
                 self.last_retry = time.monotonic()
                 fixed = hq.retry_parked()
                 total["applied"] += fixed["applied"]
+            if time.monotonic() - self.last_prune >= PRUNE_SECONDS:
+                self.last_prune = time.monotonic()
+                # the head office's own change log, below what every branch has pulled
+                hq.prune(self.keep_days)
             if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
                 break
             if not counts["applied"] and not counts["parked"] and not counts.get("retried"):

@@ -1,6 +1,8 @@
 """End to end: `pos-office --serve` (textual-serve) opened in a real headless Chromium (Debian's
 package), driven over the DevTools protocol: the page loads, the manager types a PIN into the
-browser's terminal, and today's sales figure is read from what the page received.
+browser's terminal, today's sales figure is read from what the page received, and an export
+chosen on the page (F10, CSV) arrives as a real browser download (textual-serve's
+deliver_binary), which is parsed.
 
 Only 127.0.0.1 is contacted: the browser's host resolver maps every other name to nothing (the
 served page asks for a web font from Google, which must not be fetched).
@@ -11,6 +13,7 @@ stream (a small hook installed before the page's scripts run), not from the DOM.
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
 import re
@@ -144,6 +147,8 @@ def served(tmp_path):
 
 def test_the_back_office_in_headless_chromium(served, tmp_path):
     import aiohttp
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
 
     debug_port = free_port()
     browser = subprocess.Popen(
@@ -182,6 +187,16 @@ def test_the_back_office_in_headless_chromium(served, tmp_path):
                 shown = await cdp.wait_for("Imran (manager)")
                 shown = await cdp.wait_for("699.98")         # today's net sales, read from the page
                 assert "Net" in shown
+                # The export, chosen with keys on the page, comes down as a browser download.
+                await cdp.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads),
+                               eventsEnabled=True)
+                await cdp.key("F10", "F10", 121)
+                await cdp.wait_for("Export this report as")
+                await cdp.key("Enter", "Enter", 13, "\r")     # the first choice: CSV
+                await cdp.wait_for("deliver_file_start")
+                end = time.monotonic() + 30
+                while not [p for p in downloads.glob("*.csv")] and time.monotonic() < end:
+                    await asyncio.sleep(0.2)
     try:
         asyncio.run(drive())
     finally:
@@ -190,3 +205,9 @@ def test_the_back_office_in_headless_chromium(served, tmp_path):
             browser.wait(10)
         except subprocess.TimeoutExpired:
             browser.kill()
+    got = list(downloads.glob("*.csv"))
+    assert len(got) == 1 and got[0].name.startswith("sales-summary_"), list(downloads.iterdir())
+    rows = {r[0]: r for r in csv.reader(open(got[0], newline="", encoding="utf-8"))}
+    assert rows["Measure"][0] == "Measure" and rows["Net"][1] == "699.98" and rows["Units"][1] == "3"
+    # the same file the office saved on the server
+    assert got[0].read_bytes() == (tmp_path / "exports" / got[0].name).read_bytes()
