@@ -158,7 +158,8 @@ def _overdrafts(args) -> int:
         print(f"{r['phone']} {r['name'] or '(no name)'}: {_what(r['what'])} {amount(r['what'], r['balance'])} "
               f"(overdrawn; settle with the customer: `pos-admin hq overdrafts settle {r['phone']} ...`)")
         for d in r["documents"]:
-            print(f"    {d['branch']:8} {d['doc_ref']:24} {amount(r['what'], d['delta'])}  {d['at']:%Y-%m-%d %H:%M} UTC")
+            print(f"    {d['branch']:8} {d['doc_ref']:24} {amount(r['what'], d['delta'])}  "
+                  f"{d['at']:%Y-%m-%d %H:%M} UTC")
     return 1
 
 

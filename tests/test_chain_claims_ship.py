@@ -145,3 +145,17 @@ def test_only_the_branch_holding_the_claim_dispatches_delivers_and_takes_returns
         assert hq.claims(ORDER) == {"L1": "LHR1", "L2": "LHR1"}
     with at(s["LHR1"]):
         assert OrderClaim.select().count() == 3
+
+
+def test_migration_16_adds_the_chain_copies_to_a_database_without_them(sqlite_db):
+    from pos_core import migrations
+    from pos_core.models import COPY_MODELS, ChainStockCopy
+    with db.write():
+        db.database.drop_tables(COPY_MODELS)
+        migrations.SchemaMigration.delete().where(migrations.SchemaMigration.version == 16).execute()
+    with pytest.raises(migrations.SchemaError, match=r"lacks schema migration\(s\) \[16\]"):
+        migrations.check_current()
+    assert migrations.migrate() == [16]
+    migrations.check_current()
+    hq_claims.keep(ORDER, {"L1": "LHR1", "L2": None})
+    assert hq_claims.kept(ORDER) == {"L1": "LHR1"} and ChainStockCopy.select().count() == 0

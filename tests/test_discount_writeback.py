@@ -20,7 +20,10 @@ from simulators.shopify.server import start
 from sync_agent import orders
 from sync_agent.discounts import import_discount_codes
 from sync_agent.shopify.client import ShopifyClient
+from pos_tui.app import make_app
 from test_chain_workflows import _trade, link, needs_pg, sites, staff_id, sync  # noqa: F401
+from test_till_kit import (barcode_of, make_config, open_shift, screen_text, settle, start_selling,  # noqa: F401
+                           till_db, type_text)
 
 TOKEN = "shpat_writeback_test_token"
 DISCOUNTS = [
@@ -154,3 +157,30 @@ def test_in_a_chain_the_head_office_ends_a_code_whose_limit_two_branches_reached
         finally:
             c.close()
     assert _sim_discounts(shop)["TWICE"]["status"] == "EXPIRED"
+
+
+async def test_the_code_typed_at_the_till_ends_in_shopify_when_the_agent_runs(tmp_path, till_db, shop):
+    c = ShopifyClient(ShopifyConfig(enabled=True, shop="x", endpoint=shop.url), token=TOKEN)
+    try:
+        import_discount_codes(c)
+        open_shift()
+        cfg = make_config(tmp_path, till_db, shopify={"enabled": True, "shop": "x", "endpoint": shop.url,
+                                                      "token": TOKEN})
+        app = make_app(cfg)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await start_selling(pilot, app)
+            await type_text(pilot, barcode_of("L3SU-BLA-OS"), enter=True)
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await type_text(pilot, "parcel-77", enter=True)
+            assert "coupon PARCEL-77" in screen_text(app)
+            await pilot.press("f10")
+            await pilot.pause()
+            await pilot.press("enter")                           # exact cash
+            await settle(pilot, app)
+        [job] = _writebacks()
+        assert job.payload["code"] == "PARCEL-77" and _sim_discounts(shop)["PARCEL-77"]["status"] == "ACTIVE"
+        assert orders.run_jobs(c)["synced"] == 1                 # the agent's pass
+    finally:
+        c.close()
+    assert _sim_discounts(shop)["PARCEL-77"]["status"] == "EXPIRED"

@@ -33,7 +33,8 @@ Control (test-only, no token, never subject to faults):
      "id" may be the order GID, its name ("#1001") or number. Answers {"order": snapshot, ...}; 400 if refused.
   GET  /_sim/bulk/<id>.jsonl            bulk operation results (the `url` Shopify would give)
   GET  /_sim/discounts                  {"discounts": [{"id": GID, "title", "codes", "status", "endsAt", "usage"}]}
-  POST /_sim/discounts                  {"action": "create", "discount": {...seed-style spec}} | {"action": "delete", "id": GID}
+  POST /_sim/discounts                  {"action": "create", "discount": {...seed-style spec}}
+                                        {"action": "delete", "id": GID}   (as Shopify admin deleting it)
 """
 
 from __future__ import annotations
@@ -177,9 +178,10 @@ def control(sim: Simulator, method: str, path: str, body: dict, query: dict):
     if path == "/_sim/orders" and method == "GET":
         return 200, _orders_listing(sim, query)
     if path == "/_sim/discounts" and method == "GET":
+        keep = ("title", "codes", "status", "endsAt", "usage")
         with st.lock:
-            return 200, {"discounts": [{"id": f"gid://shopify/DiscountCodeNode/{d['id']}", **{
-                k: d[k] for k in ("title", "codes", "status", "endsAt", "usage")}} for d in st.data["discounts"].values()]}
+            return 200, {"discounts": [{"id": f"gid://shopify/DiscountCodeNode/{d['id']}", **{k: d[k] for k in keep}}
+                                       for d in st.data["discounts"].values()]}
     if path.startswith("/_sim/bulk/") and method == "GET":
         f = sim.bulk.file(path.rsplit("/", 1)[1])
         return (200, f) if f else (404, {"error": "no such bulk result"})
