@@ -375,3 +375,26 @@ def test_the_key_age_counts_from_the_first_send_at_the_head_office(chain):
     mine = job_state(s, "KHI1", late.uid)
     assert "Compare Shopify's quantity" in mine.last_error and "since 20" in mine.last_error
     assert job_state(s, "KHI1", old.uid).status == outbox.SYNCED
+
+
+def test_publish_follows_the_live_queue_and_a_start_looks_at_every_job(database):
+    import datetime as dt
+    from pos_core import branches
+    from pos_core.models import ShopifyOutcome, utcnow
+    with db.write():
+        branches.create_branch("LHR1", "Lahore")
+        long_ago = utcnow() - dt.timedelta(hours=3)
+        old = OutboxJob.create(channel="shopify", kind="tags_add", payload={}, doc_type="o", doc_ref="a",
+                               origin_branch="LHR1", status="SYNCED", updated_at=long_ago)
+        live = OutboxJob.create(channel="shopify", kind="tags_add", payload={}, doc_type="o", doc_ref="b",
+                                origin_branch="LHR1", status="FAILED", last_error="refused", updated_at=long_ago)
+        OutboxJob.create(channel="shopify", kind="tags_add", payload={}, doc_type="o", doc_ref="c")   # the site's own
+    assert shopify_relay.publish() == 1            # the open one; the one synced hours ago is not looked at
+    assert [o.job_uid for o in ShopifyOutcome.select()] == [live.uid]
+    assert shopify_relay.publish() == 0            # nothing changed since
+    assert shopify_relay.publish(full=True) == 1   # after a start: the synced one whose outcome was never written
+    assert {o.job_uid: o.status for o in ShopifyOutcome.select()} == {live.uid: "FAILED", old.uid: "SYNCED"}
+    with db.write():
+        OutboxJob.update(status="PENDING", last_error="", updated_at=utcnow()).where(OutboxJob.id == live.id).execute()
+    assert shopify_relay.publish() == 1
+    assert ShopifyOutcome.get(ShopifyOutcome.job_uid == live.uid).status == "PENDING"
