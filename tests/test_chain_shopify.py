@@ -437,3 +437,22 @@ def test_a_cod_order_confirmed_at_a_branch_is_tagged_once_by_the_head_office(cha
         assert SmartOrderEvent.select().where((SmartOrderEvent.order == hq_order.id)
                                               & (SmartOrderEvent.kind == "tagged")).count() == 0
     branch_pass(s, "LHR1", lambda: OutboxJob.get(OutboxJob.uid == job.uid).status == outbox.SYNCED)
+
+
+def test_a_branch_set_to_send_shopify_itself_keeps_its_client_and_hands_nothing_over(tmp_path):
+    from pos_core import config
+    from pos_core.config import write_private
+    from sync_agent.daemon import Agent
+    write_private(tmp_path / "shopify.token", "shpat_x\n")
+    write_private(tmp_path / "hq.secret", "pw\n")
+    base = {"database": {"url": f"sqlite:///{tmp_path / 'b.db'}"}, "counter": {"branch": "LHR1", "code": "C1"},
+            "shopify": {"enabled": True, "shop": "s.myshopify.com", "token_file": str(tmp_path / "shopify.token")}}
+    hq_part = {"role": "branch", "url": "postgresql://r@127.0.0.1:1/db", "password_file": str(tmp_path / "hq.secret")}
+    via = Agent(config.parse({**base, "hq": hq_part}, tmp_path / "p.toml"))
+    direct = Agent(config.parse({**base, "hq": {**hq_part, "shopify": "direct"}}, tmp_path / "p.toml"))
+    try:
+        assert via.client is None and via.worker is None and via.hq.relay_shopify
+        assert direct.client is not None and direct.worker is not None and not direct.hq.relay_shopify
+    finally:
+        if direct.client:
+            direct.client.close()
