@@ -148,6 +148,9 @@ def test_branch_shopify_work_goes_through_the_head_office_agent_once(tmp_path):
         status = subprocess.run([sys.executable, "-m", "sync_agent", "--config", str(tmp_path / "lhr.toml"), "status"],
                                 cwd=REPO, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0 and "shopify via the head office" in status.stdout, status.stdout + status.stderr
+        jobs = subprocess.run([sys.executable, "-m", "pos_core.admin", "--config", str(tmp_path / "lhr.toml"), "jobs",
+                               "--all"], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert f"{job.uid}  shopify" in jobs.stdout and "(sent by the head office)" in jobs.stdout, jobs.stdout
 
         # -- an online shipment from Lahore: the head office polls the order, Lahore packs and
         # dispatches it, the head office's agent creates the fulfillment in Shopify once
