@@ -181,3 +181,18 @@ def test_a_background_report_writes_before_it_yields_and_reads_only_after(site, 
     assert got == dict(unstored, stock_aging=reports.run("stock_aging", f).rows)
     assert summary.refresh_items() is None and summary.stored_items()
     _same()
+
+
+def test_a_database_stamped_11_without_the_chain_table_gets_it(site, monkeypatch):
+    from pos_core.models import SalesItemChain
+    reports_data.build(site)
+    monkeypatch.setattr(summary, "now", lambda: dt.datetime(2027, 3, 2, 9))
+    summary.refresh_items()
+    db.database.drop_tables([SalesItemChain])
+    summary._CHAIN_READY.clear()
+    f = Filters(dt.date(2027, 1, 1), dt.date(2027, 2, 28))
+    got = run("sales_item", f)
+    assert db.database.table_exists("sales_item_chain")
+    _same()
+    monkeypatch.setattr(sales, "USE_ITEM_SUMMARY", False)
+    assert got.rows == run("sales_item", f).rows

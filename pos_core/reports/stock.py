@@ -25,9 +25,18 @@ AGE_BUCKETS = [(30, "0-30 days"), (60, "31-60 days"), (90, "61-90 days"), (180, 
                (None, "over 180 days")]
 
 
-def unit_costs() -> dict[int, int]:
-    """Variant id -> average receipt cost in paisa (items never received are absent)."""
-    return {int(v): int(c) for v, c in query(f"SELECT variant_id, unit_cost FROM {UNIT_COST_SQL} uc")}
+def unit_costs(variant_ids: list[int] | None = None) -> dict[int, int]:
+    """Variant id -> average receipt cost in paisa (items never received are absent); of these
+    items only, when given."""
+    if variant_ids is None:
+        return {int(v): int(c) for v, c in query(f"SELECT variant_id, unit_cost FROM {UNIT_COST_SQL} uc")}
+    out: dict[int, int] = {}
+    ids = sorted(set(variant_ids))
+    for i in range(0, len(ids), 900):
+        part = ids[i:i + 900]
+        sql = UNIT_COST_SQL[1:-1].replace("GROUP BY", f"WHERE variant_id IN ({', '.join('?' * len(part))}) GROUP BY")
+        out.update({int(v): int(c) for v, c in query(sql, part)})
+    return out
 
 
 def _level_where(f: Filters) -> tuple[str, list]:

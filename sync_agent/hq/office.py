@@ -63,8 +63,8 @@ class HeadOffice:
                 total[k] += counts[k]
             # where the branches' Shopify jobs sent here have got to, for them to pull (issue 14)
             if time.monotonic() - self.last_publish >= PUBLISH_SECONDS:
+                shopify_relay.publish(full=not self.last_publish)   # every job once after a start
                 self.last_publish = time.monotonic()
-                shopify_relay.publish()
             if time.monotonic() - self.last_retry >= RETRY_PARKED_SECONDS:
                 self.last_retry = time.monotonic()
                 fixed = hq.retry_parked()
