@@ -98,7 +98,7 @@ def _dispatch_sql() -> tuple[str, str, str]:
     # The first step with that status, in the history's order; the path is a parameter (DISPATCH_PATH)
     # because report SQL uses ? for its parameters.
     step = f"(jsonb_path_query_first(fl.history::jsonb, ?::jsonpath, jsonb_build_object('s', {want})) #>> '{{}}')::timestamp"
-    shopify = ("CASE WHEN o.created_at_shopify ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "
+    shopify = ("CASE WHEN o.created_at_shopify LIKE '____-__-__T%' "
                "THEN (o.created_at_shopify::timestamptz AT TIME ZONE 'UTC') END")
     return (f"COALESCE({step}, CASE WHEN fl.mode <> 'smart' AND fl.status = 'DONE' THEN fl.created_at END)",
             f"COALESCE({shopify}, o.first_seen_at)", "o.confirmed_at")
