@@ -6,6 +6,7 @@ takes `Filters` and returns a `Report`.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -123,17 +124,40 @@ def _yield_cpu() -> None:
         pass
 
 
+def _read_at_idle(key: str, f: Filters) -> Report:
+    """The report read in a thread of its own that ends with it: an unprivileged thread cannot
+    leave SCHED_IDLE, and the caller's thread (a pool's, in the back office) goes on to other
+    work, some of it writing."""
+    from .. import db
+    from . import summary
+    out: dict = {}
+
+    def work() -> None:
+        try:
+            _yield_cpu()
+            with summary.read_only():
+                out["report"] = BY_KEY[key].run(f)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            out["error"] = exc
+        finally:
+            db.close()   # this thread's own connection
+
+    reader = threading.Thread(target=work, name=f"report-{key}", daemon=True)
+    reader.start()
+    reader.join()
+    if "error" in out:
+        raise out["error"]
+    return out["report"]
+
+
 def run(key: str, f: Filters, background: bool = False) -> Report:
-    """One report. `background` (the back office's report thread, which ends with the report):
-    its writes first at the normal priority, then the reading at the lowest, writing nothing."""
-    if not background:
-        report = BY_KEY[key].run(f)
-    else:
-        from . import summary
+    """One report. `background` (the back office): its writes first at the normal priority,
+    then the reading at the lowest, writing nothing."""
+    if background:
         prepare(key, f)
-        _yield_cpu()
-        with summary.read_only():
-            report = BY_KEY[key].run(f)
+        report = _read_at_idle(key, f)
+    else:
+        report = BY_KEY[key].run(f)
     report.filters = f
     return report
 
