@@ -29,9 +29,10 @@ with `[hq] shopify = "head-office"` (the default for a branch), never sends them
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 
-from . import db, outbox
+from . import chain, db, outbox
 from .models import Branch, Fulfillment, OutboxJob, ShopifyOutcome, ShopifyRelay, utcnow
 
 HELD = ("this box was sending it to Shopify itself before Shopify work went through the head office, and "
@@ -194,13 +195,21 @@ def arrived(relay_id: int) -> None:
             job.save()
 
 
-def publish(limit: int = 500) -> int:
-    """Write the outcome row of every branch job whose state changed since it was last written."""
-    rows = db.database.execute_sql(
+RECENT = dt.timedelta(hours=1)
+
+
+def publish(limit: int = 500, full: bool = False) -> int:
+    """Write the outcome row of every branch job whose state changed since it was last written.
+    Only jobs still open or changed in the last hour are looked at (a SYNCED job's last change is
+    when it became SYNCED), so the cost follows the live queue, not the history; `full` (at the
+    agent's start, after it may have been down for longer) looks at every one."""
+    recent = "" if full else "AND (j.status <> 'SYNCED' OR j.updated_at > ?) "
+    params = () if full else (utcnow() - RECENT,)
+    rows = db.database.execute_sql(chain._sql(db.database, 
         "SELECT j.id FROM outbox_job j LEFT JOIN shopify_outcome o ON o.job_uid = j.uid "
-        "WHERE j.origin_branch IS NOT NULL AND (o.id IS NULL OR o.status <> j.status "
+        f"WHERE j.origin_branch IS NOT NULL {recent}AND (o.id IS NULL OR o.status <> j.status "
         "OR o.job_updated_at IS NULL OR o.job_updated_at <> j.updated_at OR o.idempotency_key <> j.idempotency_key) "
-        f"ORDER BY j.id LIMIT {int(limit)}").fetchall()
+        f"ORDER BY j.id LIMIT {int(limit)}"), params).fetchall()
     if not rows:
         return 0
     branches = {b.code: b.id for b in Branch.select()}

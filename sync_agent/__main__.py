@@ -81,9 +81,20 @@ def _dispatch(args) -> int:
             raise configmod.ConfigError(cfg.path, "hq.role", '"branch" (recover runs on a branch box)', cfg.hq.role)
         from .hq.link import BranchLink
         from .hq.recover import recover
+        import psycopg2
+        from peewee import OperationalError
+        from .hq.link import HqUnavailable
         link = BranchLink.from_config(cfg)
         try:
             return recover(link, force=args.force)
+        except (psycopg2.OperationalError, OperationalError, HqUnavailable) as exc:
+            cause = exc if isinstance(exc, (psycopg2.Error, HqUnavailable)) else (exc.__cause__ or exc.__context__)
+            if not isinstance(cause, (psycopg2.OperationalError, HqUnavailable)):
+                raise   # a local database's failure (the branch box may be PostgreSQL too)
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"hq-recover: cannot reach the head office ({text}); nothing was changed here. "
+                  "Keep selling and run it again when the link is up", file=sys.stderr)
+            return 1
         finally:
             link.close()
     from .daemon import Agent  # httpx and apscheduler only for the commands that need them

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from chain_kit import PG_URL, at, drop_hq, new_branch_db, new_hq, open_for_trade, pull_until, role_url, sync_until_sent
-from pos_core import (adjustments, backup, coupons, customers, db, heartbeat, hq, ledger, promotions, refunds,
+from pos_core import (adjustments, backup, chain, coupons, customers, db, heartbeat, hq, ledger, promotions, refunds,
                       sales, shifts)
 from pos_core.models import (Branch, Counter, Coupon, CreditEntry, Customer, OutboxJob, PosOrder, Shift, Staff,
                              StockLevel, StockMovement, Variant)
@@ -46,8 +46,8 @@ def sell(till, sku, qty=1, policy=POLICY, customer=None, coupon=None):
                                tenders=[sales.Tender("cash", Decimal(v.price_paisa * qty) / 100)])
 
 
-def levels() -> dict[str, int]:
-    b = Branch.get(Branch.code == "LHR1")
+def levels(code: str = "LHR1") -> dict[str, int]:
+    b = Branch.get(Branch.code == code)
     return dict(StockLevel.select(Variant.sku, StockLevel.on_hand).join(Variant)
                 .where(StockLevel.branch == b.id).tuples())
 
@@ -198,6 +198,11 @@ def test_a_restore_with_nothing_sold_since_recovers_too(chain_sites, tmp_path):
         sync_until_sent(ln)
         ln.close()
     backup.restore(night.path, url)
+    cfg = tmp_path / "pos.toml"
+    cfg.write_text(f'[database]\nurl = "{url}"\n[counter]\nbranch = "LHR1"\ncode = "C1"\n'
+                   '[hq]\nrole = "branch"\nurl = "postgresql://nobody@127.0.0.1:1/none"\nbranch = "LHR1"\n')
+    r = run("pos_core.admin", "--config", str(cfg), "branch", "recover")   # the link is down
+    assert r.returncode == 1 and "cannot reach the head office" in r.stderr and "Traceback" not in r.stderr
     from sync_agent.hq.recover import recover
     with at(url):
         said: list[str] = []
@@ -212,6 +217,58 @@ def test_a_restore_with_nothing_sold_since_recovers_too(chain_sites, tmp_path):
     with at(s["hq"]):
         hq.apply_inbox()
         assert PosOrder.select().count() == 4 and hq.parked() == []
+
+
+def test_a_branch_server_on_postgresql_restored_from_a_copy_recovers(tmp_path):
+    """A branch server (PostgreSQL) restored from a copy: its xids go on from the cluster's, its
+    sequence goes back; seen, recovered, converged the same way."""
+    import conftest
+    from sync_agent.hq.recover import recover
+    hq_url, hq_name = new_hq()
+    name = conftest._fresh_pg_database()
+    url, copy = conftest._pg_url(name), f"{name}_bak"
+    admin_conn, _ = conftest._pg_admin()
+    try:
+        with at(hq_url):
+            hq.add_branch("KHI1")
+        ln = BranchLink(role_url(hq_name, "KHI1"), "", "KHI1")
+        with at(url):
+            chain.enable_capture()
+            pull_until(ln)
+            till = open_for_trade("KHI1")
+            made = [sell(till, "1001").uid for _ in range(2)]
+            sync_until_sent(ln)
+            ln.close()
+        with admin_conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {copy} TEMPLATE {name}")        # last night's copy
+        with at(url):
+            made += [sell(till, "1002").uid for _ in range(2)]
+            sync_until_sent(ln)
+            ln.close()
+        with admin_conn.cursor() as cur:                                 # restored
+            cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+            cur.execute(f"CREATE DATABASE {name} TEMPLATE {copy}")
+        with at(url):
+            made += [sell(till, "1003").uid for _ in range(3)]
+            ln.run_once()
+            assert not ln.up and "restored from an older backup" in ln.last_error
+            said: list[str] = []
+            assert recover(ln, out=said.append) == 0, said
+            assert any("renumbered KHI1-C1-000003" in line for line in said)
+            sync_until_sent(ln)
+            mine, here = documents(), levels("KHI1")
+            assert set(mine) == set(made) and len(set(mine.values())) == 7 and ledger.check() == []
+            ln.close()
+        with at(hq_url):
+            hq.apply_inbox()
+            assert documents() == mine and levels("KHI1") == here and hq.parked() == []
+    finally:
+        db.close()
+        with admin_conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {copy} WITH (FORCE)")
+        admin_conn.close()
+        conftest._drop_pg_database(name)
+        drop_hq(hq_name)
 
 
 def test_pulled_rows_keep_a_branchs_own_shopify_ids_and_posids(chain_sites):

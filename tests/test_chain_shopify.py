@@ -335,3 +335,66 @@ def test_hq_shopify_setting_is_checked(tmp_path):
     with pytest.raises(config.ConfigError, match="hq.shopify"):
         config.parse({"database": {"url": "sqlite:///x.db"}, "hq": {"role": "branch", "shopify": "myself"}},
                      tmp_path / "p.toml")
+
+
+def test_the_key_age_counts_from_the_first_send_at_the_head_office(chain):
+    """A sale made two days ago at a branch that was offline is sent when it reaches the head
+    office (Shopify has never seen its key). A batch the head office first sent over 23 hours ago
+    whose answer was lost is never resent: NEEDS_RECONCILIATION there, and so at the branch."""
+    import datetime as dt
+    from pos_core.models import utcnow
+    s = chain
+    with at(s["KHI1"]):
+        old = outbox.jobs_for(sell(s, "KHI1", "1001", 1).uid, outbox.SHOPIFY)[0]
+        with db.write():
+            two_days = utcnow() - dt.timedelta(days=2)
+            OutboxJob.update(created_at=two_days, next_attempt_at=two_days).where(OutboxJob.id == old.id).execute()
+    branch_pass(s, "KHI1")
+    assert office_pass(s)["synced"] == 1
+    assert len(applied(s, old.idempotency_key)) == 1
+    with at(s["KHI1"]):
+        late = outbox.jobs_for(sell(s, "KHI1", "1002", 1).uid, outbox.SHOPIFY)[0]
+    branch_pass(s, "KHI1")
+    with at(s["hq"]):
+        assert hq.apply_inbox()["parked"] == 0
+        worker = OutboxWorker(s["client"])
+        batch = worker.claim()          # stored and SENDING; the agent dies before the answer
+        assert [j.uid for j in batch.jobs] == [late.uid]
+        with db.write():
+            j = OutboxJob.get(OutboxJob.uid == late.uid)
+            res = dict(j.result)
+            res["batch"] = {**res["batch"], "first_sent_at": (utcnow() - dt.timedelta(hours=24)).isoformat()}
+            OutboxJob.update(result=res).where(OutboxJob.id == j.id).execute()
+        worker.recover()                # at start-up: the key-age rule, before anything is sent
+        j = OutboxJob.get(OutboxJob.uid == late.uid)
+        assert j.status == outbox.NEEDS_RECONCILIATION and "24 hours" in j.last_error
+        assert worker.run_once().batches == 0
+        shopify_relay.publish()
+    assert applied(s, late.idempotency_key) == []        # never resent
+    branch_pass(s, "KHI1", lambda: OutboxJob.get(OutboxJob.uid == late.uid).status == outbox.NEEDS_RECONCILIATION)
+    mine = job_state(s, "KHI1", late.uid)
+    assert "Compare Shopify's quantity" in mine.last_error and "since 20" in mine.last_error
+    assert job_state(s, "KHI1", old.uid).status == outbox.SYNCED
+
+
+def test_publish_follows_the_live_queue_and_a_start_looks_at_every_job(database):
+    import datetime as dt
+    from pos_core import branches
+    from pos_core.models import ShopifyOutcome, utcnow
+    with db.write():
+        branches.create_branch("LHR1", "Lahore")
+        long_ago = utcnow() - dt.timedelta(hours=3)
+        old = OutboxJob.create(channel="shopify", kind="tags_add", payload={}, doc_type="o", doc_ref="a",
+                               origin_branch="LHR1", status="SYNCED", updated_at=long_ago)
+        live = OutboxJob.create(channel="shopify", kind="tags_add", payload={}, doc_type="o", doc_ref="b",
+                                origin_branch="LHR1", status="FAILED", last_error="refused", updated_at=long_ago)
+        OutboxJob.create(channel="shopify", kind="tags_add", payload={}, doc_type="o", doc_ref="c")   # the site's own
+    assert shopify_relay.publish() == 1            # the open one; the one synced hours ago is not looked at
+    assert [o.job_uid for o in ShopifyOutcome.select()] == [live.uid]
+    assert shopify_relay.publish() == 0            # nothing changed since
+    assert shopify_relay.publish(full=True) == 1   # after a start: the synced one whose outcome was never written
+    assert {o.job_uid: o.status for o in ShopifyOutcome.select()} == {live.uid: "FAILED", old.uid: "SYNCED"}
+    with db.write():
+        OutboxJob.update(status="PENDING", last_error="", updated_at=utcnow()).where(OutboxJob.id == live.id).execute()
+    assert shopify_relay.publish() == 1
+    assert ShopifyOutcome.get(ShopifyOutcome.job_uid == live.uid).status == "PENDING"

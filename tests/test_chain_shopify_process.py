@@ -1,7 +1,8 @@
 """Issue 14 with real processes: a branch agent and a head-office agent both running, the Shopify
 simulator over real HTTP. The branch has no Shopify token at all: its sale's stock change and its
 online shipment reach Shopify through the head office's agent, exactly once, although that agent
-is SIGKILLed while the stock change is on the wire; the outcome reaches the branch."""
+is SIGKILLed while the stock change is on the wire; its delivered tag is added once; a Manual
+Fulfillment (which writes nothing to Shopify, by design) sends nothing; the outcomes reach the branch."""
 from __future__ import annotations
 
 import subprocess
@@ -116,20 +117,21 @@ def test_branch_shopify_work_goes_through_the_head_office_agent_once(tmp_path):
         made = sim_post(shop.url, "orders", {
             "action": "create", "gateway": "Cash on Delivery (COD)", "location": codes[lhr_loc],
             "customer": {"firstName": "Hina", "lastName": "Baig", "phone": "+923001234567"},
-            "phone": "+923001234567", "lines": [{"sku": "1004", "quantity": 1}],
+            "phone": "+923001234567", "lines": [{"sku": "1004", "quantity": 1}, {"sku": "1003", "quantity": 1}],
             "shippingAddress": {"firstName": "Hina", "lastName": "Baig", "address1": "House 12", "city": "Lahore",
                                 "phone": "+923001234567"}})["order"]
 
         def order_at_branch():
             with at(lhr_url):
                 so = SmartOrder.get_or_none(SmartOrder.shopify_id == made["id"])
-                return so is not None and len(so.lines) == 1
+                return so is not None and len(so.lines) == 2
         wait_for("the online order to reach Lahore through the head office", order_at_branch, timeout=60, every=0.5)
         with at(lhr_url):
             so = online_orders.get(made["id"])
             lhr = Branch.get(Branch.code == "LHR1")
             manager = Staff.get(Staff.code == "imran")
-            f = fulfillments.create(so.id, lhr.id, manager.id, {so.lines[0].id: 1})
+            line = {l.variant.sku: l for l in so.lines}
+            f = fulfillments.create(so.id, lhr.id, manager.id, {line["1004"].id: 1})
             fulfillments.pack(f.uid, manager.id)
             fulfillments.dispatch(f.uid, manager.id, "TCS", "CHAIN-1", shopify_enabled=True)
             fjob = next(j for j in outbox.jobs_for(f.uid, outbox.SHOPIFY) if j.kind == "fulfillment_create")
@@ -155,6 +157,30 @@ def test_branch_shopify_work_goes_through_the_head_office_agent_once(tmp_path):
         with at(hq_url):
             theirs = OutboxJob.get(OutboxJob.uid == fjob.uid)
             assert theirs.origin_branch == "LHR1" and not (theirs.result or {}).get("once")   # the mark lived here
+
+        # delivered (a tagsAdd, which Shopify does not deduplicate) and the other line sent by Manual
+        # Fulfillment (which writes nothing to Shopify, by design: nothing for anyone to send)
+        with at(lhr_url):
+            fulfillments.deliver(f.uid, manager.id, shopify_enabled=True)
+            tag = next(j for j in outbox.jobs_for(made["id"], outbox.SHOPIFY) if j.kind == "tags_add")
+            manual = fulfillments.manual(so.id, lhr.id, manager.id, {line["1003"].id: 1}, note="handed over at the counter")
+            assert outbox.jobs_for(manual.uid, outbox.SHOPIFY) == []
+
+        def tagged_at_branch():
+            with at(lhr_url):
+                return OutboxJob.get(OutboxJob.uid == tag.uid).status == outbox.SYNCED
+        wait_for("the delivered tag's outcome at Lahore", tagged_at_branch, timeout=60, every=0.3)
+        order_now = httpx.get(f"{shop.url}/_sim/orders", params={"id": made["id"]}).json()["orders"][0]
+        assert "pos-delivered" in order_now["tags"]
+        assert len(httpx.get(f"{shop.url}/_sim/orders").json()["apiFulfillments"]) == 1   # the manual one: none
+
+        def manual_at_hq():
+            with at(hq_url):
+                return Fulfillment.get_or_none(Fulfillment.uid == manual.uid) is not None
+        wait_for("the manual fulfillment at the head office", manual_at_hq, timeout=30)
+        with at(hq_url):
+            assert OutboxJob.get(OutboxJob.uid == tag.uid).origin_branch == "LHR1"
+            assert OutboxJob.select().where(OutboxJob.doc_ref == manual.uid).count() == 0
             assert hq.parked() == []
             assert ledger.check() == []
     finally:

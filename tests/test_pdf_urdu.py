@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from pos_core.models import Branch
+from pos_core.models import Branch, Variant
 from pos_core.reports import Filters
 from pos_core.reports import sales as sales_report
 from pos_office import exports
@@ -24,6 +24,7 @@ import reports_data
 
 BRANCH_UR = "گلبرگ لاہور"
 CONSIGNEE_UR = "حنا بیگ"
+KURTA_UR = "قمیض لان"
 # Arabic Presentation Forms A and B: the contextual shapes a shaper substitutes for base letters
 PRESENTATION = [(0xFB50, 0xFDFF), (0xFE70, 0xFEFF)]
 
@@ -110,3 +111,15 @@ def test_shaping_is_what_joins_the_letters():
         pdf.cell(0, 10, BRANCH_UR)
         out[shaped] = _joined_forms(_urdu_glyphs(bytes(pdf.output())))
     assert out[True] and not out[False]
+
+
+def test_top_items_carry_the_urdu_name_into_the_pdf(site, tmp_path):
+    reports_data.build(site)
+    Variant.update(urdu_name=KURTA_UR).where(Variant.id == site.kurta.id).execute()
+    rep = sales_report.by("item", Filters(dt.date(2027, 2, 1), dt.date(2027, 2, 28)), limit=200)
+    assert rep.row(key="1001")["urdu"] == KURTA_UR and rep.row(key="1004")["urdu"] == ""
+    data = exports.export(rep, "pdf", tmp_path).read_bytes()
+    text = _text(data)
+    assert all(word in text for word in KURTA_UR.split()) and "?" not in text
+    # قمیض: qaf initial, meem and yeh medial, dad final
+    assert {"uniFED7", "uniFEE4", "uniFEBE"} <= _joined_forms(_urdu_glyphs(data)), _urdu_glyphs(data)

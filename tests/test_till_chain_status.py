@@ -18,6 +18,8 @@ def test_hq_text_says_what_waits_and_for_how_long():
     assert hq_text({"up": False, "pending": 42, "lag_s": 300}, utcnow()) == "[bold]HQ down[/] 42q 5m"
     assert hq_text({"up": False, "pending": 0}, None) == "[bold]HQ down[/] 0q never"
     assert "3 parked" in hq_text({"up": True, "pending": 1, "parked_up": 2, "parked_down": 1}, utcnow())
+    # a box restored from an older backup: the link stops pushing until `pos-admin branch recover`
+    assert "HQ stopped: restored" in hq_text({"up": False, "pending": 7, "rewound": "behind"}, utcnow())
 
 
 async def test_status_bar_shows_the_head_office_link(tmp_path, till_db):
@@ -43,7 +45,8 @@ async def test_sync_screen_lists_what_this_branch_could_not_apply(tmp_path, till
     from pos_core import migrations
     open_shift()
     heartbeat.beat("hq", detail={"role": "branch", "up": True, "pending": 0, "lag_s": 0.0,
-                                 "parked_up": 2, "parked_down": 1}, error="", contact=True)
+                                 "parked_up": 2, "parked_down": 1, "rewound": "behind the head office"},
+                   error="", contact=True)
     with dbmod.write():
         ChainParked.create(table_name="variant", key='{"sku":"9-CLASH"}', data="{}",
                            reason="conflicts with a row here: barcode 2000009 is another item's")
@@ -56,6 +59,7 @@ async def test_sync_screen_lists_what_this_branch_could_not_apply(tmp_path, till
         text = " ".join(screen_text(app).split())
         assert "Head office link up" in text and "2 parked at the head office" in text
         assert "not applied here variant" in text and "another item's" in text
+        assert "Nothing is pushed to the head office" in text and "pos-admin branch recover" in text
 
 
 async def test_sync_screen_shows_a_job_the_head_office_sends_and_asks_it_to_retry(tmp_path, till_db):
