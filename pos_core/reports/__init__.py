@@ -102,13 +102,21 @@ def nightly() -> dict:
             "reorder_forecast": reorder.stored_at(yesterday) or reorder.store_forecasts(yesterday)}
 
 
+# The reports that read the item summary's basket counts per group (they must see them rebuilt
+# after a product changed group) and those that read stock_activity.
+_GROUP_KEYS = ("sales_department", "sales_category", "sales_sub_category", "sales_vendor", "sales_option")
+_ACTIVITY_KEYS = ("stock_aging", "dead_stock")
+
+
 def prepare(key: str, f: Filters) -> None:
-    """Every write a report may need (summaries caught up, the reorder forecast stored), done
-    before it runs: the refreshes are no-ops (reads) unless a day closed or stock moved."""
+    """Every write this report may need (its summaries caught up, the forecast stored), done
+    before it runs; each refresh only reads when there is nothing to do (the usual case), and a
+    report is not made to catch up a summary it does not read (stock value and the tills' new
+    movements, say)."""
     from . import summary
     summary.refresh_sales()
-    summary.refresh_items(groups=True)
-    if BY_KEY[key].area in ("Stock", "Reorder"):
+    summary.refresh_items(groups=key in _GROUP_KEYS or f.category is not None)
+    if key in _ACTIVITY_KEYS:
         summary.refresh_stock_activity()
     if BY_KEY[key].area == "Reorder" and reorder.stored_at(f.end) is None:
         reorder.store_forecasts(f.end)
