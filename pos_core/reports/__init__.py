@@ -6,6 +6,7 @@ takes `Filters` and returns a `Report`.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -132,30 +133,41 @@ def _yield_cpu() -> None:
         pass
 
 
-def _read_at_idle(key: str, f: Filters) -> Report:
-    """The report read in a thread of its own that ends with it: an unprivileged thread cannot
-    leave SCHED_IDLE, and the caller's thread (a pool's, in the back office) goes on to other
-    work, some of it writing."""
+_reader_jobs: "queue.Queue | None" = None
+_reader_lock = threading.Lock()
+
+
+def _reader_loop(jobs: "queue.Queue") -> None:
     from .. import db
     from . import summary
-    out: dict = {}
-
-    def work() -> None:
+    _yield_cpu()
+    opened = None   # the database this thread's connection belongs to
+    while True:
+        key, f, done = jobs.get()
+        if opened is not None and opened is not db.database.obj and not opened.is_closed():
+            opened.close()   # the process opened another database (tests do): drop the old one
+        opened = db.database.obj
         try:
-            _yield_cpu()
             with summary.read_only():
-                out["report"] = BY_KEY[key].run(f)
+                done.set_result(BY_KEY[key].run(f))
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            out["error"] = exc
-        finally:
-            db.close()   # this thread's own connection
+            done.set_exception(exc)
 
-    reader = threading.Thread(target=work, name=f"report-{key}", daemon=True)
-    reader.start()
-    reader.join()
-    if "error" in out:
-        raise out["error"]
-    return out["report"]
+
+def _read_at_idle(key: str, f: Filters) -> Report:
+    """The report read by this process's reader thread, which runs at SCHED_IDLE for good (an
+    unprivileged thread cannot come back from it, and the caller's thread, a pool's in the back
+    office, goes on to other work, some of it writing). One long-lived thread keeps its own
+    database connection, and so SQLite's page cache, warm from one report to the next."""
+    global _reader_jobs
+    from concurrent.futures import Future
+    with _reader_lock:
+        if _reader_jobs is None:
+            _reader_jobs = queue.Queue()
+            threading.Thread(target=_reader_loop, args=(_reader_jobs,), name="report-reader", daemon=True).start()
+    done: Future = Future()
+    _reader_jobs.put((key, f, done))
+    return done.result()
 
 
 def run(key: str, f: Filters, background: bool = False) -> Report:
