@@ -320,6 +320,44 @@ def time_reports(runs: int, keys: list[str] | None = None) -> list[dict]:
     return out
 
 
+def _switch(on: bool) -> None:
+    from pos_core.reports import reorder, sales
+    sales.USE_ITEM_SUMMARY, reorder.USE_STORED = on, on
+
+
+def time_ab(runs: int, keys: list[str] | None) -> list[dict]:
+    """Each report with the summaries (as now) and without (--baseline), the runs alternating,
+    so both see the same load: the ratio is the trustworthy figure on a shared machine."""
+    month = Filters(dt.date(2025, 12, 1), dt.date(2025, 12, 31))
+    year = Filters(YEAR_START, LAST_DAY)
+    out = []
+    for entry in reports.CATALOG:
+        if keys and entry.key not in keys:
+            continue
+        row = {"key": entry.key}
+        for label, f in (("month", month), ("year", year)):
+            got = {True: ([], []), False: ([], [])}
+            for on in (True, False):   # warm-up
+                _switch(on)
+                reports.run(entry.key, f)
+            for _ in range(runs):
+                for on in (True, False):
+                    _switch(on)
+                    t, c = time.perf_counter(), time.process_time()
+                    reports.run(entry.key, f)
+                    got[on][0].append(time.perf_counter() - t)
+                    got[on][1].append(time.process_time() - c)
+            _switch(True)
+            row[label] = {name: {"p95_s": round(p95(got[on][0]), 3), "cpu_p95_s": round(p95(got[on][1]), 3)}
+                          for name, on in (("after", True), ("before", False))}
+        out.append(row)
+        print(f"  {entry.key:18} " + "  ".join(
+            f"{lb} before {row[lb]['before']['p95_s']:6.3f} ({row[lb]['before']['cpu_p95_s']:5.2f}) after "
+            f"{row[lb]['after']['p95_s']:6.3f} ({row[lb]['after']['cpu_p95_s']:5.2f})" for lb in ("month", "year")),
+            file=sys.stderr, flush=True)
+    return out
+
+
 # --- a report beside 4 selling tills (SQLite) -------------------------------------------------------------
 
 def _till(url: str, counter_id: int, staff_id: int, n: int, start, q) -> None:
@@ -411,6 +449,8 @@ def main(argv=None) -> int:
                     help="how the reports run beside the tills: background (as pos-office: SCHED_IDLE, read-only) "
                          "and/or foreground (nice 10 only, as before)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--ab", action="store_true",
+                    help="time each report (--only) with and without the item summary / stored forecasts, alternating")
     ap.add_argument("--baseline", action="store_true",
                     help="time the reports as before migration 11: item reports from the documents, reorder forecast "
                          "computed each time (for a before/after in the same session)")
@@ -444,6 +484,9 @@ def main(argv=None) -> int:
         figures.setdefault("summaries", {})[name] = {"first_build_s": round(first, 2),
                                                       "refresh_s": round(time.perf_counter() - t, 3)}
     print(f"  summaries: {figures['summaries']}", file=sys.stderr, flush=True)
+    if args.ab:
+        figures["ab"] = time_ab(args.runs, args.only)
+        args.only = ["none"]
     figures["reports"] = time_reports(args.runs, args.only) if args.only != ["none"] else []
     goal = GOAL_SQLITE_S if db.is_sqlite() else GOAL_PG_S
     slow = [r["key"] for r in figures["reports"] if max(r["month"]["p95_s"], r["year"]["p95_s"]) > goal]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import admin_chain, admin_courier, admin_loyalty, admin_shelf, admin_staff, admin_stock, backup, cli, demo, ledger, migrations, outbox
+from . import admin_chain, admin_courier, admin_loyalty, admin_reconcile, admin_shelf, admin_staff, admin_stock, backup, cli, demo, ledger, migrations, outbox
 from .models import OutboxJob
 
 
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     admin_courier.add_commands(sub)
     admin_shelf.add_commands(sub)
     admin_staff.add_commands(sub)
+    admin_reconcile.add_commands(sub)
     backup.add_commands(sub)
     doc = sub.add_parser("doctor", help="check config, database, agent, Shopify, FBR, printer, scanner, clock")
     doc.add_argument("--print", action="store_true", help="also print a test slip")
@@ -56,7 +57,7 @@ def _dispatch(args) -> int:
     if args.command in admin_chain.COMMANDS:
         return admin_chain.run(args, cfg)
     # Command groups that work on documents: each needs the schema this program knows.
-    for group in (admin_stock, admin_loyalty, admin_courier, admin_staff, admin_shelf):
+    for group in (admin_stock, admin_loyalty, admin_courier, admin_staff, admin_shelf, admin_reconcile):
         if args.command in group.COMMANDS:
             migrations.check_current()
             return group.run(args, cfg)
@@ -97,7 +98,8 @@ def _dispatch(args) -> int:
             q = q.where(OutboxJob.status != outbox.SYNCED)
         for job in q:
             err = f"  {job.last_error}" if job.last_error else ""
-            print(f"{job.uid}  {job.channel:8} {job.kind:18} {job.status:22} tries={job.attempts}{err}")
+            via = "  (sent by the head office)" if job.via_hq else f"  (for {job.origin_branch})" if job.origin_branch else ""
+            print(f"{job.uid}  {job.channel:8} {job.kind:18} {job.status:22} tries={job.attempts}{via}{err}")
     return 0
 
 

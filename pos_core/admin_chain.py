@@ -33,7 +33,7 @@ def add_commands(sub) -> None:
     o.add_argument("--settled", action="store_true", help="list the settled overdrafts instead")
     os_ = o.add_subparsers(dest="overdraft_action")
     st = os_.add_parser("settle", help="a manager settles a customer's overdraft with an entry of its own")
-    st.add_argument("phone")
+    st.add_argument("phone", help="the customer's mobile number, e.g. 0300 1234567")
     st.add_argument("--how", required=True, choices=overdrafts.HOWS,
                     help="writeoff: the shop bears it, the balance returns to zero; "
                          "charge: the customer owes it, the balance stays below zero")

@@ -25,7 +25,7 @@ import secrets
 from dataclasses import dataclass
 
 import psycopg2
-from peewee import IntegrityError
+from peewee import DataError, IntegrityError
 
 from . import chain, db, migrations
 from .errors import InvalidInput
@@ -141,6 +141,8 @@ def _schema_sql(group: str) -> list[str]:
            SET search_path = public AS $$ SELECT coalesce((SELECT value FROM chain_state WHERE key = 'pruned_to'), '0:0') $$""",
         "REVOKE ALL ON FUNCTION hq_pulled(bigint, bigint) FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION hq_pulled(bigint, bigint) TO {group}",
+        "REVOKE ALL ON FUNCTION hq_pruned_to() FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_pruned_to() TO {group}",
         # Transaction ids are per cluster: a branch keeps its pull cursor only while this is the same.
         """CREATE OR REPLACE FUNCTION hq_cluster_id() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
            SET search_path = public AS $$ SELECT system_identifier::text FROM pg_control_system() $$""",
@@ -380,13 +382,17 @@ def _rolled_back(exc: BaseException) -> bool:
 def retry_parked(limit: int = 500) -> dict:
     """Try parked rows again (an SKU added since, a branch upgraded, a parent that arrived)."""
     counts = {"applied": 0, "parked": 0}
-    with db.write():
-        rows = db.database.execute_sql(
-            "SELECT id, branch_code, table_name, key, data, schema_version FROM hq_inbox "
-            "WHERE status = 'PARKED' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (limit,)).fetchall()
-        if rows:
-            done = _apply_rows(rows)
-            counts["applied"], counts["parked"] = done.get(APPLIED, 0), done.get(PARKED, 0)
+    try:
+        with db.write():
+            rows = db.database.execute_sql(
+                "SELECT id, branch_code, table_name, key, data, schema_version FROM hq_inbox "
+                "WHERE status = 'PARKED' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (limit,)).fetchall()
+            if rows:
+                done = _apply_rows(rows)
+                counts["applied"], counts["parked"] = done.get(APPLIED, 0), done.get(PARKED, 0)
+    except Exception as exc:
+        if not _rolled_back(exc):     # a deadlock with an applier writing a newer state: next time
+            raise
     return counts
 
 
@@ -408,7 +414,8 @@ def _apply_rows(rows, marked: bool = False) -> dict:
                 try:
                     # every branch's rows together: one query per table for the whole batch
                     applier.apply_many([json.loads(r[4]) for r in rows], origin=[r[1] for r in rows])
-                except (chain.Unresolved, chain.Refused, IntegrityError, psycopg2.IntegrityError, KeyError) as exc:
+                except (chain.Unresolved, chain.Refused, IntegrityError, psycopg2.IntegrityError, KeyError,
+                        DataError, psycopg2.DataError) as exc:
                     raise _Retry() from exc
             return _mark([(r[0], APPLIED, "") for r in rows], marked)
         except _Retry:
@@ -429,6 +436,9 @@ def _apply_rows(rows, marked: bool = False) -> dict:
                 applier = chain.Applier(d)   # its cache may hold ids of the rolled-back row
             except IntegrityError as exc:
                 reason = f"conflicts with a row here: {str(exc).splitlines()[0]}"
+                applier = chain.Applier(d)
+            except DataError as exc:      # a value this schema cannot hold (too long, not a number)
+                reason = f"a value the head office cannot store: {str(exc).splitlines()[0]}"
                 applier = chain.Applier(d)
         results.append((rid, PARKED if reason else APPLIED, reason[:1000]))
     return _mark(results, marked)

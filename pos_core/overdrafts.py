@@ -10,13 +10,14 @@ append-only entry of its own (replicated to every branch like any other entry):
   balance back to zero.
 * `charge`: the customer owes it. The balance stays below zero (that is the debt: the till will not
   let her spend credit or points until what she earns brings it back), and a zero entry records
-  that a manager has taken it up with her, so it leaves the open list.
+  that a manager has taken it up with her, so it leaves the open list. If she never pays, it can
+  still be written off later.
 
-An overdraft's identity is the entry that took the balance below zero (and kept it there) plus
-the overdrawn amount; the settlement's event key is made of them. So settling twice, or two
-managers at once, writes one entry; a later spend that arrives from an offline branch and
-deepens the overdraft is a new amount, listed again. Each settlement is audited (who, how, the
-note, the documents) and stays visible in `history()`.
+An overdraft is named by the last spend that reached this site before the manager looked; the
+settlement's event key is made of it and of how it was settled. So settling twice, or two managers at once, writes one
+entry; paying a charged overdraft back bit by bit leaves it settled; a spend that arrives later
+from a branch that was offline makes it a new overdraft, listed again with every document. Each
+settlement is audited (who, how, the note, the documents) and stays visible in `history()`.
 """
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ def _entries(what: str, customer_id: int) -> list:
     return list(m.select().where(m.customer == customer_id).order_by(m.created_at, m.id))
 
 
-def _settle_key(what: str, start_key: str, owed: int) -> str:
-    return f"settle:{what}:{start_key}:{owed}"
+def _settle_key(what: str, last_spend_key: str, how: str) -> str:
+    return f"settle:{what}:{last_spend_key}:{how}"
 
 
 def _analyse(what: str, customer: Customer) -> dict | None:
@@ -90,10 +91,14 @@ def _analyse(what: str, customer: Customer) -> dict | None:
         where = dict(db.database.execute_sql(
             "SELECT key, branch_code FROM hq_inbox WHERE table_name = %s AND key = ANY(%s)",
             (k.table, keys)).fetchall())
-    key = _settle_key(what, entries[start].event_key if entries else "none", -balance)
-    settled = k.model.get_or_none(k.model.event_key == key)
+    # The overdraft as the manager sees it is named by the last spend recorded here (by arrival):
+    # paying some back leaves it the same overdraft; a spend that arrives later (a branch that was
+    # offline) makes it a new one, listed again. Two managers, or one twice, name the same one.
+    latest = max((e for e in entries if getattr(e, k.delta) < 0), key=lambda e: e.id, default=None)
+    keys_here = {e.event_key for e in entries}
+    named = {how: _settle_key(what, latest.event_key if latest else "none", how) for how in HOWS}
     return {"what": what, "customer_id": customer.id, "phone": customer.phone, "name": customer.name,
-            "balance": balance, "key": key, "settled": settled is not None,
+            "balance": balance, "keys": named, "settled": [h for h in HOWS if named[h] in keys_here],
             "documents": [{"branch": where.get(kt, "head office"), "doc_ref": e.doc_ref,
                            "delta": getattr(e, k.delta), "at": e.created_at, "event_key": e.event_key}
                           for e, kt in zip(spends, keys)]}
@@ -107,7 +112,7 @@ def open_list(what: str | None = None) -> list[dict]:
     for w in ([what] if what else WHATS):
         for c in _below_zero(w).order_by(Customer.phone):
             o = _analyse(w, c)
-            if o is not None and not o["settled"]:
+            if o is not None and not o["settled"]:   # charged or written off: off the list
                 out.append(o)
     return out
 
@@ -137,31 +142,37 @@ def settle(phone: str, how: str, note: str, staff_id: int, what: str | None = No
         found = [o for o in (_analyse(w, customer) for w in ([what] if what else WHATS)) if o]
         if not found:
             return _nothing_open(customer, what)
-        if len(found) > 1:
-            raise InvalidInput(f"{number} has overdrawn both store credit and points: say which with --what")
-        o = found[0]
-        if o["settled"]:
+        # Settled already: written off, or charged and charged again. A charged overdraft may still
+        # be written off later (she never paid): a decision of its own, with its own key.
+        possible = [o for o in found if "writeoff" not in o["settled"] and how not in o["settled"]]
+        if not possible:
+            o = found[0]
             return {"done": False, "what": o["what"], "phone": number,
-                    "reason": f"this overdraft was settled already ({_describe(o['key'])}); nothing more done"}
+                    "reason": f"this overdraft was settled already ({_describe(o['keys'][o['settled'][0]])}); "
+                              "nothing more done"}
+        if len(possible) > 1:
+            raise InvalidInput(f"{number} has overdrawn both store credit and points: say which with --what")
+        o = possible[0]
+        key = o["keys"][how]
         delta = -o["balance"] if how == "writeoff" else 0
         doc_ref = "overdraft written off" if how == "writeoff" else "overdraft charged to the customer"
         now = utcnow()
         if o["what"] == "credit":
             from .customers import add_credit
-            inserted = add_credit(customer.id, delta, doc_ref, o["key"], staff_id=manager.id)
+            inserted = add_credit(customer.id, delta, doc_ref, key, staff_id=manager.id)
         else:
             from .loyalty import move
-            inserted = move(customer.id, delta, "settle", doc_ref, o["key"], staff_id=manager.id, now=now,
+            inserted = move(customer.id, delta, "settle", doc_ref, key, staff_id=manager.id, now=now,
                             allow_zero=True)
         if not inserted:   # another manager's settlement of the same overdraft got there first
             return {"done": False, "what": o["what"], "phone": number,
-                    "reason": f"this overdraft was settled already ({_describe(o['key'])}); nothing more done"}
-        audit.log(ACTION, manager.id, o["key"], customer=number, what=o["what"], how=how, note=note,
+                    "reason": f"this overdraft was settled already ({_describe(key)}); nothing more done"}
+        audit.log(ACTION, manager.id, key, customer=number, what=o["what"], how=how, note=note,
                   balance=o["balance"], entry=delta,
                   documents=[{"branch": d["branch"], "doc_ref": d["doc_ref"], "delta": d["delta"]}
                              for d in o["documents"]])
     return {"done": True, "what": o["what"], "phone": number, "how": how, "owed": -o["balance"],
-            "entry": delta, "key": o["key"],
+            "entry": delta, "key": key,
             "balance_after": _balance(o["what"], Customer.get_by_id(customer.id))}
 
 

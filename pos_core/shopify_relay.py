@@ -29,10 +29,11 @@ with `[hq] shopify = "head-office"` (the default for a branch), never sends them
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 
-from . import db, outbox
-from .models import Branch, Fulfillment, OutboxJob, ShopifyOutcome, ShopifyRelay, utcnow
+from . import chain, db, outbox
+from .models import Branch, Fulfillment, OutboxJob, ShopifyOutcome, ShopifyRelay, SmartOrder, utcnow
 
 HELD = ("this box was sending it to Shopify itself before Shopify work went through the head office, and "
         "its answer never came: compare in Shopify, then retry it (it goes through the head office) or leave it")
@@ -179,10 +180,18 @@ def arrived(relay_id: int) -> None:
             error = (f"the head office had this job before ({r.hq_status} when {code} last heard) and no longer "
                      "has it (restored from an older backup?): compare in Shopify, then retry it or leave it")
             history.append({"at": now.isoformat(), "event": "unknown_outcome", "error": error, "answered": False})
-        OutboxJob.create(uid=r.job_uid, channel=outbox.SHOPIFY, kind=r.kind, payload=json.loads(r.payload),
+        payload = json.loads(r.payload)
+        OutboxJob.create(uid=r.job_uid, channel=outbox.SHOPIFY, kind=r.kind, payload=payload,
                          idempotency_key=r.idempotency_key, doc_type=r.doc_type, doc_ref=r.doc_ref,
                          depends_on=r.depends_on, origin_branch=code, status=status, last_error=error,
                          history=history, created_at=now, updated_at=now, next_attempt_at=now)
+        if r.kind == "tags_add" and status == outbox.PENDING:
+            # the head office polls the order: its own copy must know the tags are ours coming back
+            # (the branch noted them on its copy of the order, which does not travel)
+            order = SmartOrder.get_or_none(SmartOrder.shopify_id == payload.get("orderId"))
+            if order is not None:
+                order.pending_tags = sorted(set(order.pending_tags or []) | set(payload.get("tags") or []))
+                order.save()
         return
     seen = sum(1 for h in job.history or [] if h.get("event") in ("branch_retry", "branch_retry_noop"))
     for _ in range(max(0, r.retries - seen)):
@@ -194,13 +203,21 @@ def arrived(relay_id: int) -> None:
             job.save()
 
 
-def publish(limit: int = 500) -> int:
-    """Write the outcome row of every branch job whose state changed since it was last written."""
-    rows = db.database.execute_sql(
+RECENT = dt.timedelta(hours=1)
+
+
+def publish(limit: int = 500, full: bool = False) -> int:
+    """Write the outcome row of every branch job whose state changed since it was last written.
+    Only jobs still open or changed in the last hour are looked at (a SYNCED job's last change is
+    when it became SYNCED), so the cost follows the live queue, not the history; `full` (at the
+    agent's start, after it may have been down for longer) looks at every one."""
+    recent = "" if full else "AND (j.status <> 'SYNCED' OR j.updated_at > ?) "
+    params = () if full else (utcnow() - RECENT,)
+    rows = db.database.execute_sql(chain._sql(db.database, 
         "SELECT j.id FROM outbox_job j LEFT JOIN shopify_outcome o ON o.job_uid = j.uid "
-        "WHERE j.origin_branch IS NOT NULL AND (o.id IS NULL OR o.status <> j.status "
+        f"WHERE j.origin_branch IS NOT NULL {recent}AND (o.id IS NULL OR o.status <> j.status "
         "OR o.job_updated_at IS NULL OR o.job_updated_at <> j.updated_at OR o.idempotency_key <> j.idempotency_key) "
-        f"ORDER BY j.id LIMIT {int(limit)}").fetchall()
+        f"ORDER BY j.id LIMIT {int(limit)}"), params).fetchall()
     if not rows:
         return 0
     branches = {b.code: b.id for b in Branch.select()}

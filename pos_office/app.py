@@ -490,7 +490,8 @@ def _draw_chart(widget, kind: str, rep: Report) -> None:
         plt.title("Net sales: rows Mon..Sun, columns hour 00..23")
     else:
         value_key = next((k for k in ("net", "amount", "units") if k in [c.key for c in rep.columns]), None)
-        label_i = 0
+        keys = [c.key for c in rep.columns]
+        label_i = keys.index("label") if "label" in keys else 0   # a reason's words, not its code
         rows = rep.rows[:15]
         labels = [str(r[label_i])[:10] for r in rows]
         vi = [c.key for c in rep.columns].index(value_key)

@@ -375,10 +375,19 @@ class PosApp(App, inherit_bindings=False):
         self._check_pin(pin)
 
     def _check_pin(self, pin: str) -> None:
+        counter_id, branch_code = self.counter.id, self.counter.branch.code
+
         def check() -> SignInResult:   # scrypt over the staff list: off the UI thread
             from pos_core import staff as staffmod  # here: the sign-in screen comes up without it
             person = staffmod.authenticate(pin) if pin.isdigit() and 4 <= len(pin) <= 8 else None
-            return SignInResult(person.id if person else None)
+            if person is None or not staffmod.works_at(person, branch_code):
+                return SignInResult(person.id if person else None, person)
+            # What the first screen after sign-in needs is read here too, so the UI thread does no
+            # database work before it paints: the shift, and the promotions the cart prices with.
+            from pos_core import promotions, shifts
+            from pos_core.models import utcnow
+            shift, at = shifts.current(counter_id), self.clock()
+            return SignInResult(person.id, person, True, shift, promotions.active_rules(branch_code, utcnow()), at)
         tillwork.run(self, check, self.post_message, failed=lambda text: self.say(text, error=True), busy=None,
                      group="signin", exclusive=True, what="Checking the PIN")
 
@@ -394,18 +403,20 @@ class PosApp(App, inherit_bindings=False):
                 screen.refused(MAX_PIN_TRIES - self.failed_pins if not self.lock_left() else 0)
             self.bell()
             return
-        from pos_core import shifts, staff as staffmod
-        person = Staff.get_by_id(msg.staff_id)
-        if not staffmod.works_at(person, self.counter.branch.code):
+        person = msg.staff
+        if not msg.works_here:
             if isinstance(screen, SignInScreen):
                 screen.show_message(f"{person.name} does not work at {self.counter.branch.code}", True)
             return
         self.failed_pins, self.staff = 0, person
-        self.shift = shifts.current(self.counter.id)
-        self.enter_till()
+        self.shift = msg.shift
+        self.cart.rules, self._promotions_at = msg.rules, msg.rules_at
+        self.enter_till(fresh=True)
 
-    def enter_till(self) -> None:
-        self.fresh_promotions(force=True)
+    def enter_till(self, fresh: bool = False) -> None:
+        """The sale screen, or opening a shift first. `fresh`: the promotions were just read."""
+        if not fresh:
+            self.fresh_promotions(force=True)
         screen = self.open("sale" if self.shift else "open_shift", switch=True)
         if self.cfg.scanner.device:  # say which scanner path is live, and why not evdev
             note = f" (evdev not used: {self.scanner_note})" if self.scanner_reader is None else ""

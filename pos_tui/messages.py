@@ -5,9 +5,14 @@ from textual.message import Message
 
 
 class SignInResult(Message):
-    def __init__(self, staff_id: int | None) -> None:
+    """A PIN checked: nobody (staff_id None), someone who does not work at this branch, or a
+    cashier, with the counter's open shift and the branch's running promotions."""
+
+    def __init__(self, staff_id: int | None, staff=None, works_here: bool = False, shift=None,
+                 rules: list | None = None, rules_at: float = 0.0) -> None:
         super().__init__()
-        self.staff_id = staff_id
+        self.staff_id, self.staff, self.works_here = staff_id, staff, works_here
+        self.shift, self.rules, self.rules_at = shift, rules or [], rules_at
 
 
 class SaleDone(Message):

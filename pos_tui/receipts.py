@@ -140,7 +140,16 @@ def build_receipt(order: PosOrder, cfg, reprint: bool = False) -> r.Receipt:
         # A refund hands money back: "Change 0.00" under it only confuses.
         change=rupees(order.change_paisa) if order.kind == "sale" else None, footer_lines=tuple(cfg.printer.footer),
         ref_number=order.original.number if order.original_id else None, reprint=reprint, fbr=fbr,
+        return_reason=_reason(order),
         open_drawer=bool(cfg.printer.open_drawer and tendered_cash and not reprint), **extras)
+
+
+def _reason(order: PosOrder) -> str | None:
+    from pos_core.refunds import REASON_LABELS
+    if order.kind != "refund" or not order.return_reason:
+        return None
+    label = REASON_LABELS.get(order.return_reason, order.return_reason)
+    return f"{label} - {order.return_note}" if order.return_note else label
 
 
 def loyalty_fields(order: PosOrder) -> dict:

@@ -127,6 +127,8 @@ def _invoice_details(r: Receipt, width: int) -> list[Op]:
     rows = [("Invoice #:", r.number)]
     if r.ref_number:
         rows.append(("Original invoice #:", r.ref_number))
+    if r.return_reason:
+        rows.append(("Reason:", r.return_reason))
     rows += [
         ("Date:", r.when),
         (f"Branch: {r.branch}", f"Counter: {r.counter}"),

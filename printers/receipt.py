@@ -143,6 +143,7 @@ class Receipt:
     change: Decimal | None = None  # None: no change line (refunds: the money goes back)
     footer_lines: tuple[str, ...] = ()
     ref_number: str | None = None  # refunds/exchanges: the original invoice number
+    return_reason: str | None = None  # refunds: why the goods came back, as the till says it
     reprint: bool = False
     fbr: FbrBlock | None = None
     # The till decides (cash taken or paid out); a reprint never opens the drawer.

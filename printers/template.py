@@ -212,6 +212,8 @@ def layout(receipt: Receipt, t: Template, width: int | None = None, gift: bool =
             rows = [("Invoice #:", r.number)]
             if r.ref_number:
                 rows.append(("Original invoice #:", r.ref_number))
+            if r.return_reason:
+                rows.append(("Reason:", r.return_reason))
             rows += [("Date:", r.when), (f"Branch: {r.branch}", f"Counter: {r.counter}")]
             ops += _rows(rows, width)
         elif block == "cashier":

@@ -555,3 +555,87 @@ def test_the_head_office_prunes_below_every_branchs_pull_and_a_new_or_restored_b
         with at(s["hq"]):
             hq.apply_inbox()
             assert PosOrder.get_or_none(PosOrder.uid == sold) is not None and hq.parked() == []
+
+
+def test_a_deadlock_is_told_from_other_errors_through_peewee(chain_sites):
+    """Two appliers can deadlock on rows they share (a customer both branches changed): PostgreSQL
+    undoes one transaction, and apply_inbox returns {"retried": 1} for it, leaving its rows NEW for
+    the next call, instead of failing the pass. This is the test of how it tells a deadlock (also
+    when peewee has wrapped the driver's error) from a real failure."""
+    import threading
+    from peewee import PostgresqlDatabase
+    s = chain_sites
+    with at(s["hq"]):
+        with db.write():
+            db.database.execute_sql("CREATE TABLE dl (id int PRIMARY KEY)")
+            db.database.execute_sql("INSERT INTO dl VALUES (1), (2)")
+    a = PostgresqlDatabase(s["hq_name"], **{k: v for k, v in psycopg2.extensions.parse_dsn(s["hq"]).items()
+                                            if k != "dbname"})
+    b = psycopg2.connect(s["hq"])
+    errors, ready = [], threading.Event()
+
+    def other():
+        cur = b.cursor()
+        cur.execute("UPDATE dl SET id = id WHERE id = 2")
+        ready.set()
+        try:
+            cur.execute("UPDATE dl SET id = id WHERE id = 1")
+        except psycopg2.Error as exc:
+            errors.append(exc)
+        b.rollback()
+    with a.atomic():
+        a.execute_sql("UPDATE dl SET id = id WHERE id = 1")
+        t = threading.Thread(target=other)
+        t.start()
+        ready.wait(5)
+        try:
+            a.execute_sql("UPDATE dl SET id = id WHERE id = 2")
+        except Exception as exc:   # noqa: BLE001 - peewee's wrapper of the driver's error
+            errors.append(exc)
+    t.join(10)
+    a.close()
+    b.close()
+    assert len(errors) == 1 and hq._rolled_back(errors[0])    # whichever of the two was undone
+    import peewee
+    raw = errors[0] if isinstance(errors[0], psycopg2.Error) else errors[0].__context__
+    assert isinstance(raw, psycopg2.errors.DeadlockDetected)
+    try:                                                       # as peewee wraps it
+        with peewee.ExceptionWrapper(peewee.EXCEPTIONS):
+            raise raw
+    except peewee.OperationalError as wrapped:
+        assert hq._rolled_back(wrapped)
+    with at(s["hq"]):
+        try:
+            db.database.execute_sql("INSERT INTO dl VALUES (1)")
+        except Exception as exc:   # noqa: BLE001
+            dup = exc
+    assert not hq._rolled_back(dup) and not hq._rolled_back(ValueError("x"))
+
+
+def test_a_row_with_a_value_the_head_office_cannot_store_is_parked_and_its_batch_flows(chain_sites):
+    """One bad value in a batch applied in one statement per table (a phone longer than the column)
+    must not stop the batch: it is applied row by row, the bad row parks with the reason, the rest
+    apply."""
+    s = chain_sites
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        till = open_for_trade("LHR1")
+        uids = {sell(*till, [("1001", 1)]).uid for _ in range(3)}
+        ln.run_once()
+        ln.close()
+    with at(s["hq"]):
+        bad = {"t": "customer", "k": chain.key_text({"phone": "+92" + "3" * 30}),
+               "d": {"phone": "+92" + "3" * 30, "name": "Too long", "email": None, "shopify_id": None,
+                     "created_at": "2026-12-07 10:00:00", "updated_at": "2026-12-07 10:00:00"}}
+        known = {f.name for f in chain._fields("customer")}
+        bad["d"] = {k: v for k, v in bad["d"].items() if k in known}
+        with db.write():
+            db.database.execute_sql(
+                "INSERT INTO hq_inbox (branch_code, xid, seq, table_name, key, data, schema_version) "
+                "VALUES ('LHR1', 0, 999999, 'customer', %s, %s, 4)", (bad["k"], json.dumps(bad)))
+        counts = hq.apply_inbox()
+        assert counts["parked"] == 1 and counts["applied"] > 0
+        [p] = hq.parked()
+        assert p["table"] == "customer" and "cannot store" in p["reason"]
+        assert {o.uid for o in PosOrder.select()} == uids and ledger.check() == []

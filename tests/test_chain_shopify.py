@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import httpx
 import psycopg2
 import pytest
 
@@ -335,3 +336,123 @@ def test_hq_shopify_setting_is_checked(tmp_path):
     with pytest.raises(config.ConfigError, match="hq.shopify"):
         config.parse({"database": {"url": "sqlite:///x.db"}, "hq": {"role": "branch", "shopify": "myself"}},
                      tmp_path / "p.toml")
+
+
+def test_the_key_age_counts_from_the_first_send_at_the_head_office(chain):
+    """A sale made two days ago at a branch that was offline is sent when it reaches the head
+    office (Shopify has never seen its key). A batch the head office first sent over 23 hours ago
+    whose answer was lost is never resent: NEEDS_RECONCILIATION there, and so at the branch."""
+    import datetime as dt
+    from pos_core.models import utcnow
+    s = chain
+    with at(s["KHI1"]):
+        old = outbox.jobs_for(sell(s, "KHI1", "1001", 1).uid, outbox.SHOPIFY)[0]
+        with db.write():
+            two_days = utcnow() - dt.timedelta(days=2)
+            OutboxJob.update(created_at=two_days, next_attempt_at=two_days).where(OutboxJob.id == old.id).execute()
+    branch_pass(s, "KHI1")
+    assert office_pass(s)["synced"] == 1
+    assert len(applied(s, old.idempotency_key)) == 1
+    with at(s["KHI1"]):
+        late = outbox.jobs_for(sell(s, "KHI1", "1002", 1).uid, outbox.SHOPIFY)[0]
+    branch_pass(s, "KHI1")
+    with at(s["hq"]):
+        assert hq.apply_inbox()["parked"] == 0
+        worker = OutboxWorker(s["client"])
+        batch = worker.claim()          # stored and SENDING; the agent dies before the answer
+        assert [j.uid for j in batch.jobs] == [late.uid]
+        with db.write():
+            j = OutboxJob.get(OutboxJob.uid == late.uid)
+            res = dict(j.result)
+            res["batch"] = {**res["batch"], "first_sent_at": (utcnow() - dt.timedelta(hours=24)).isoformat()}
+            OutboxJob.update(result=res).where(OutboxJob.id == j.id).execute()
+        worker.recover()                # at start-up: the key-age rule, before anything is sent
+        j = OutboxJob.get(OutboxJob.uid == late.uid)
+        assert j.status == outbox.NEEDS_RECONCILIATION and "24 hours" in j.last_error
+        assert worker.run_once().batches == 0
+        shopify_relay.publish()
+    assert applied(s, late.idempotency_key) == []        # never resent
+    branch_pass(s, "KHI1", lambda: OutboxJob.get(OutboxJob.uid == late.uid).status == outbox.NEEDS_RECONCILIATION)
+    mine = job_state(s, "KHI1", late.uid)
+    assert "Compare Shopify's quantity" in mine.last_error and "since 20" in mine.last_error
+    assert job_state(s, "KHI1", old.uid).status == outbox.SYNCED
+
+
+def test_publish_follows_the_live_queue_and_a_start_looks_at_every_job(database):
+    import datetime as dt
+    from pos_core import branches
+    from pos_core.models import ShopifyOutcome, utcnow
+    with db.write():
+        branches.create_branch("LHR1", "Lahore")
+        long_ago = utcnow() - dt.timedelta(hours=3)
+        old = OutboxJob.create(channel="shopify", kind="tags_add", payload={}, doc_type="o", doc_ref="a",
+                               origin_branch="LHR1", status="SYNCED", updated_at=long_ago)
+        live = OutboxJob.create(channel="shopify", kind="tags_add", payload={}, doc_type="o", doc_ref="b",
+                                origin_branch="LHR1", status="FAILED", last_error="refused", updated_at=long_ago)
+        OutboxJob.create(channel="shopify", kind="tags_add", payload={}, doc_type="o", doc_ref="c")   # the site's own
+    assert shopify_relay.publish() == 1            # the open one; the one synced hours ago is not looked at
+    assert [o.job_uid for o in ShopifyOutcome.select()] == [live.uid]
+    assert shopify_relay.publish() == 0            # nothing changed since
+    assert shopify_relay.publish(full=True) == 1   # after a start: the synced one whose outcome was never written
+    assert {o.job_uid: o.status for o in ShopifyOutcome.select()} == {live.uid: "FAILED", old.uid: "SYNCED"}
+    with db.write():
+        OutboxJob.update(status="PENDING", last_error="", updated_at=utcnow()).where(OutboxJob.id == live.id).execute()
+    assert shopify_relay.publish() == 1
+    assert ShopifyOutcome.get(ShopifyOutcome.job_uid == live.uid).status == "PENDING"
+
+
+def test_a_cod_order_confirmed_at_a_branch_is_tagged_once_by_the_head_office(chain):
+    """tagsAdd (not deduplicated by Shopify) from a branch, sent by the head office; its poll then
+    sees its own tag come back and does not log it as someone else's."""
+    from pos_core import online_orders
+    from pos_core.models import SmartOrder, SmartOrderEvent, Staff
+    from sync_agent.testing import sim_post
+    s = chain
+    codes = {loc["id"]: loc["code"] for loc in sim_state(s["shop"].url)["locations"]}
+    made = sim_post(s["shop"].url, "orders", {
+        "action": "create", "gateway": "Cash on Delivery (COD)", "location": codes[s["map"]["locations"]["LHR1"]],
+        "customer": {"firstName": "Sana", "lastName": "Mir", "phone": "+923004445556"}, "phone": "+923004445556",
+        "lines": [{"sku": "1001", "quantity": 1}],
+        "shippingAddress": {"firstName": "Sana", "lastName": "Mir", "address1": "12 Mall Road", "city": "Lahore",
+                            "phone": "+923004445556"}})["order"]
+    cod = ("Cash on Delivery (COD)",)
+    with at(s["hq"]):
+        agent_orders.poll(s["client"], cod)
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln, lambda: SmartOrder.get_or_none(SmartOrder.shopify_id == made["id"]) is not None)
+        ln.close()
+        so = online_orders.get(made["id"])
+        online_orders.confirm(so.id, Staff.get(Staff.code == "imran").id, shopify_enabled=True)
+        job = next(j for j in outbox.jobs_for(made["id"], outbox.SHOPIFY) if j.kind == "tags_add")
+    branch_pass(s, "LHR1")
+    assert office_pass(s)["synced"] == 1
+    order = next(o for o in httpx.get(f"{s['shop'].url}/_sim/orders").json()["orders"] if o["id"] == made["id"])
+    assert "pos-cod-confirmed" in order["tags"]
+    with at(s["hq"]):
+        sim_post(s["shop"].url, "clock", {"advance_seconds": 1})
+        agent_orders.poll(s["client"], cod)
+        hq_order = SmartOrder.get(SmartOrder.shopify_id == made["id"])
+        assert "pos-cod-confirmed" in hq_order.tags and hq_order.pending_tags == []
+        assert SmartOrderEvent.select().where((SmartOrderEvent.order == hq_order.id)
+                                              & (SmartOrderEvent.kind == "tagged")).count() == 0
+    branch_pass(s, "LHR1", lambda: OutboxJob.get(OutboxJob.uid == job.uid).status == outbox.SYNCED)
+
+
+def test_a_branch_set_to_send_shopify_itself_keeps_its_client_and_hands_nothing_over(tmp_path):
+    from pos_core import config
+    from pos_core.config import write_private
+    from sync_agent.daemon import Agent
+    write_private(tmp_path / "shopify.token", "shpat_x\n")
+    write_private(tmp_path / "hq.secret", "pw\n")
+    base = {"database": {"url": f"sqlite:///{tmp_path / 'b.db'}"}, "counter": {"branch": "LHR1", "code": "C1"},
+            "shopify": {"enabled": True, "shop": "s.myshopify.com", "token_file": str(tmp_path / "shopify.token")}}
+    hq_part = {"role": "branch", "url": "postgresql://r@127.0.0.1:1/db", "password_file": str(tmp_path / "hq.secret")}
+    via = Agent(config.parse({**base, "hq": hq_part}, tmp_path / "p.toml"))
+    direct = Agent(config.parse({**base, "hq": {**hq_part, "shopify": "direct"}}, tmp_path / "p.toml"))
+    try:
+        assert via.client is None and via.worker is None and via.hq.relay_shopify
+        assert direct.client is not None and direct.worker is not None and not direct.hq.relay_shopify
+    finally:
+        if direct.client:
+            direct.client.close()

@@ -1,12 +1,16 @@
 """Issue 14 with real processes: a branch agent and a head-office agent both running, the Shopify
 simulator over real HTTP. The branch has no Shopify token at all: its sale's stock change and its
 online shipment reach Shopify through the head office's agent, exactly once, although that agent
-is SIGKILLed while the stock change is on the wire; the outcome reaches the branch."""
+is SIGKILLed while the stock change is on the wire (and twice more during a burst of sales while
+Shopify drops, fails and loses answers); its delivered tag is added once; a Manual
+Fulfillment (which writes nothing to Shopify, by design) sends nothing; the outcomes reach the branch."""
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import time
+from collections import Counter
 from decimal import Decimal
 
 import httpx
@@ -105,9 +109,48 @@ def test_branch_shopify_work_goes_through_the_head_office_agent_once(tmp_path):
             from pos_core import heartbeat
             beat = next(r for r in heartbeat.read() if r["channel"] == "shopify")
             assert beat["last_contact_at"] is None and beat["detail"]["via"] == "head-office"
+        # -- a burst of sales while Shopify drops, fails and loses answers and the head office's
+        # agent is SIGKILLed twice more: every change applied once, under the key recorded for it
+        sim_post(shop.url, "reset-faults", {})
+        sim_post(shop.url, "faults", {"error_rate": 0.1, "drop_before_rate": 0.1, "drop_after_rate": 0.15,
+                                      "scope": "mutations", "seed": 3})
+        rng = random.Random(9)
+        with at(lhr_url):
+            items = list(Variant.select().order_by(Variant.sku))
+        for i in range(24):
+            with at(lhr_url):
+                v = items[i % len(items)]
+                sales.complete_sale(SHOPIFY, counter_id=counter.id, shift_id=shift.id, staff_id=cashier.id,
+                                    lines=[sales.SaleLine(v.id, 1)],
+                                    tenders=[sales.Tender("cash", Decimal(v.price_paisa) / 100)])
+            time.sleep(rng.uniform(0.05, 0.3))
+            if i in (7, 16):
+                hq_agent.kill9()
+                hq_agent.start()
+
+        def all_synced_at_branch():
+            with at(lhr_url):
+                return OutboxJob.select().where(OutboxJob.status != outbox.SYNCED).count() == 0
+        wait_for("every change's outcome at Lahore", all_synced_at_branch, timeout=90, every=0.5)
+        sim_post(shop.url, "reset-faults", {})
+        with at(hq_url):
+            sent = list(OutboxJob.select().where((OutboxJob.kind == "inventory_adjust") & (OutboxJob.origin_branch == "LHR1")))
+            want = Counter((j.result["idempotencyKey"], j.payload["inventoryItemId"], j.payload["locationId"],
+                            j.payload["delta"]) for j in sent)
+        got = Counter((a["idempotencyKey"], a["inventoryItemId"], a["locationId"], a["delta"])
+                      for a in sim_adjustments(shop.url) if a["source"] == "api" and a["name"] == "available")
+        assert len(sent) == 25 and got == want
+        st = sim_state(shop.url)
+        with at(lhr_url):
+            sold = {v.sku: 50 - ledger.on_hand(v.id, Branch.get(Branch.code == "LHR1").id) for v in items}
+        assert {sku: 100 - available(st, m["items"][sku], lhr_loc) for sku in sold} == sold   # Shopify = the ledger
+
         status = subprocess.run([sys.executable, "-m", "sync_agent", "--config", str(tmp_path / "lhr.toml"), "status"],
                                 cwd=REPO, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0 and "shopify via the head office" in status.stdout, status.stdout + status.stderr
+        jobs = subprocess.run([sys.executable, "-m", "pos_core.admin", "--config", str(tmp_path / "lhr.toml"), "jobs",
+                               "--all"], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert f"{job.uid}  shopify" in jobs.stdout and "(sent by the head office)" in jobs.stdout, jobs.stdout
 
         # -- an online shipment from Lahore: the head office polls the order, Lahore packs and
         # dispatches it, the head office's agent creates the fulfillment in Shopify once
@@ -116,20 +159,21 @@ def test_branch_shopify_work_goes_through_the_head_office_agent_once(tmp_path):
         made = sim_post(shop.url, "orders", {
             "action": "create", "gateway": "Cash on Delivery (COD)", "location": codes[lhr_loc],
             "customer": {"firstName": "Hina", "lastName": "Baig", "phone": "+923001234567"},
-            "phone": "+923001234567", "lines": [{"sku": "1004", "quantity": 1}],
+            "phone": "+923001234567", "lines": [{"sku": "1004", "quantity": 1}, {"sku": "1003", "quantity": 1}],
             "shippingAddress": {"firstName": "Hina", "lastName": "Baig", "address1": "House 12", "city": "Lahore",
                                 "phone": "+923001234567"}})["order"]
 
         def order_at_branch():
             with at(lhr_url):
                 so = SmartOrder.get_or_none(SmartOrder.shopify_id == made["id"])
-                return so is not None and len(so.lines) == 1
+                return so is not None and len(so.lines) == 2
         wait_for("the online order to reach Lahore through the head office", order_at_branch, timeout=60, every=0.5)
         with at(lhr_url):
             so = online_orders.get(made["id"])
             lhr = Branch.get(Branch.code == "LHR1")
             manager = Staff.get(Staff.code == "imran")
-            f = fulfillments.create(so.id, lhr.id, manager.id, {so.lines[0].id: 1})
+            line = {l.variant.sku: l for l in so.lines}
+            f = fulfillments.create(so.id, lhr.id, manager.id, {line["1004"].id: 1})
             fulfillments.pack(f.uid, manager.id)
             fulfillments.dispatch(f.uid, manager.id, "TCS", "CHAIN-1", shopify_enabled=True)
             fjob = next(j for j in outbox.jobs_for(f.uid, outbox.SHOPIFY) if j.kind == "fulfillment_create")
@@ -155,6 +199,30 @@ def test_branch_shopify_work_goes_through_the_head_office_agent_once(tmp_path):
         with at(hq_url):
             theirs = OutboxJob.get(OutboxJob.uid == fjob.uid)
             assert theirs.origin_branch == "LHR1" and not (theirs.result or {}).get("once")   # the mark lived here
+
+        # delivered (a tagsAdd, which Shopify does not deduplicate) and the other line sent by Manual
+        # Fulfillment (which writes nothing to Shopify, by design: nothing for anyone to send)
+        with at(lhr_url):
+            fulfillments.deliver(f.uid, manager.id, shopify_enabled=True)
+            tag = next(j for j in outbox.jobs_for(made["id"], outbox.SHOPIFY) if j.kind == "tags_add")
+            manual = fulfillments.manual(so.id, lhr.id, manager.id, {line["1003"].id: 1}, note="handed over at the counter")
+            assert outbox.jobs_for(manual.uid, outbox.SHOPIFY) == []
+
+        def tagged_at_branch():
+            with at(lhr_url):
+                return OutboxJob.get(OutboxJob.uid == tag.uid).status == outbox.SYNCED
+        wait_for("the delivered tag's outcome at Lahore", tagged_at_branch, timeout=60, every=0.3)
+        order_now = httpx.get(f"{shop.url}/_sim/orders", params={"id": made["id"]}).json()["orders"][0]
+        assert "pos-delivered" in order_now["tags"]
+        assert len(httpx.get(f"{shop.url}/_sim/orders").json()["apiFulfillments"]) == 1   # the manual one: none
+
+        def manual_at_hq():
+            with at(hq_url):
+                return Fulfillment.get_or_none(Fulfillment.uid == manual.uid) is not None
+        wait_for("the manual fulfillment at the head office", manual_at_hq, timeout=30)
+        with at(hq_url):
+            assert OutboxJob.get(OutboxJob.uid == tag.uid).origin_branch == "LHR1"
+            assert OutboxJob.select().where(OutboxJob.doc_ref == manual.uid).count() == 0
             assert hq.parked() == []
             assert ledger.check() == []
     finally:

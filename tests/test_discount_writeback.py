@@ -12,7 +12,7 @@ import pytest
 
 from chain_kit import at, pull_until
 from helpers import POLICY, PLAIN
-from pos_core import customers, outbox, sales
+from pos_core import customers, outbox, sales, shopify_relay
 from pos_core.config import ShopifyConfig
 from pos_core.models import Coupon, OutboxJob, Variant
 from pos_core.policy import SalePolicy
@@ -122,41 +122,59 @@ def test_a_userError_or_a_discount_with_other_codes_fails_the_job_with_the_reaso
 
 
 @needs_pg
-def test_in_a_chain_the_head_office_ends_a_code_whose_limit_two_branches_reached_offline(sites, shop):
+def test_in_a_chain_codes_used_up_at_branches_end_in_shopify_through_the_head_office(sites, shop):
     """TWICE (usage limit 2) is used once at each branch while both are offline: neither branch
-    reaches the limit, the head office counts both uses and its agent ends the code in Shopify."""
+    reaches the limit, the head office counts both uses and its agent ends the code. PARCEL-77
+    (single use) is used up at Lahore: Lahore's job goes to Shopify through the head office (its
+    agent sends branches' Shopify jobs), beside the head office's own; the second finds it ended."""
     s = sites
     with at(s["hq"]):
         c = ShopifyClient(ShopifyConfig(enabled=True, shop="x", endpoint=shop.url), token=TOKEN)
         import_discount_codes(c)
         c.close()
-    numbers = []
     for code in ("LHR1", "KHI1"):
         with at(s[code]):
             ln = link(s, code)
             pull_until(ln, lambda: Coupon.get_or_none(Coupon.code == "TWICE") is not None)
             ln.close()
-    for code in ("LHR1", "KHI1"):                   # both offline now
-        with at(s[code]):
-            counter, shift = _trade(code)
-            v = Variant.get(Variant.sku == "1004")
-            order = sales.complete_sale(SalePolicy(shopify_enabled=True), counter_id=counter.id, shift_id=shift.id,
-                                        staff_id=staff_id("ayesha"), lines=[sales.SaleLine(v.id, 1)],
-                                        tenders=[sales.Tender("cash", D("2000"))], coupon_code="TWICE")
-            numbers.append(order.number)
-            assert _writebacks() == []               # one use of two, as far as this branch knows
+
+    def sell(code, coupon):
+        counter, shift = _trade(code)
+        v = Variant.get(Variant.sku == "1004")
+        return sales.complete_sale(SalePolicy(shopify_enabled=True), counter_id=counter.id, shift_id=shift.id,
+                                   staff_id=staff_id("ayesha"), lines=[sales.SaleLine(v.id, 1)],
+                                   tenders=[sales.Tender("cash", D("2000"))], coupon_code=coupon)
+    with at(s["LHR1"]):                             # both offline now
+        sell("LHR1", "TWICE")
+        assert _writebacks() == []                   # one use of two, as far as Lahore knows
+        parcel = sell("LHR1", "PARCEL-77")
+        [mine] = _writebacks(parcel)
+        assert shopify_relay.hand_over("LHR1")["handed"] >= 1     # as Lahore's agent does before a push
+    with at(s["KHI1"]):
+        karachi = sell("KHI1", "TWICE")
+        assert _writebacks() == []
     sync(s, "LHR1")
     sync(s, "KHI1")
     with at(s["hq"]):
         assert Coupon.get(Coupon.code == "TWICE").uses == 2
-        [job] = _writebacks()
-        assert (job.status, job.payload["code"], job.payload["orderNumber"]) == ("PENDING", "TWICE", numbers[1])
+        jobs = _writebacks()
+        assert sorted((j.payload["code"], j.doc_ref, j.origin_branch or "") for j in jobs) == sorted([
+            ("TWICE", karachi.uid, ""), ("PARCEL-77", parcel.uid, ""), ("PARCEL-77", parcel.uid, "LHR1")])
         c = ShopifyClient(ShopifyConfig(enabled=True, shop="x", endpoint=shop.url), token=TOKEN)
         try:
-            assert orders.run_jobs(c)["synced"] == 1
+            assert orders.run_jobs(c)["synced"] == 3
         finally:
             c.close()
+        relayed = OutboxJob.get(OutboxJob.uid == mine.uid)
+        assert relayed.status == "SYNCED"
+        assert [j.result["found_existing"] for j in _writebacks() if j.payload["code"] == "PARCEL-77"].count(True) == 1
+        shopify_relay.publish()
     assert _sim_discounts(shop)["TWICE"]["status"] == "EXPIRED"
+    assert _sim_discounts(shop)["PARCEL-77"]["status"] == "EXPIRED"
+    with at(s["LHR1"]):                              # Lahore hears the outcome of its own job
+        ln = link(s, "LHR1")
+        pull_until(ln, lambda: OutboxJob.get(OutboxJob.uid == mine.uid).status == "SYNCED")
+        ln.close()
 
 
 async def test_the_code_typed_at_the_till_ends_in_shopify_when_the_agent_runs(tmp_path, till_db, shop):

@@ -215,7 +215,14 @@ async def test_salesperson_report_filter_and_returns_by_reason_at_80x24(office, 
         await _open_report(pilot, "returns_reason")
         assert [r[1] for r in app.report.rows] == ["Changed mind", "Wrong size"]
         assert "Changed mind" in screen_text(app)
+        await pilot.press("f9")                          # the bar chart names reasons in words
+        await settle(pilot)
+        shown = screen_text(app)
+        assert app.screen.query_one("#chart").display and "Wrong size" in shown and "changed_mind" not in shown
+        await pilot.press("f9")
+        await settle(pilot)
         await pilot.press("f10")
         await _choose(pilot, "CSV")
     rows = list(csv.reader(open(app.last_export, newline="")))
     assert rows[0][:3] == ["Code", "Reason", "Refunds"] and rows[-1][0] == "Total" and rows[-1][-1] == "399.99"
+

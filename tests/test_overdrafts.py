@@ -158,19 +158,27 @@ def test_charged_overdraft_stays_owed_and_a_deeper_one_is_listed_again(office):
     assert (r["done"], r["entry"], r["balance_after"]) == (True, 0, -500_00)   # the debt is recorded as owed
     assert overdrafts.open_list() == []
     assert overdrafts.settle(PHONE, "charge", "twice", imran.id)["done"] is False
-    assert overdrafts.settle(PHONE, "writeoff", "changed my mind", imran.id)["done"] is False
     assert [e.delta_paisa for e in CreditEntry.select().order_by(CreditEntry.id)] == [1000_00, -800_00, -700_00, 0]
+    assert CreditEntry.get(CreditEntry.delta_paisa == 0).event_key == "settle:credit:spend:c:charge"
     [h] = overdrafts.history()
     assert (h["how"], h["by"], h["customer"], h["balance"]) == ("charge", "Imran", "+923001234567", -500_00)
 
-    # A spend from a branch that was offline arrives later: the overdraft is deeper, listed again.
+    # She pays some back (a refund to credit): still the overdraft the manager charged her.
+    with db.write():
+        customers.add_credit(sana.id, 200_00, "LHR1-C1-R000005", "refund:e")
+    assert overdrafts.open_list() == []
+    # A spend from a branch that was offline arrives later: a new overdraft, listed again.
     with db.write():
         customers.add_credit(sana.id, -100_00, "ISB1-C1-000004", "spend:d")
     [o] = overdrafts.open_list()
-    assert o["balance"] == -600_00 and "ISB1-C1-000004" in [d["doc_ref"] for d in o["documents"]]
-    r = overdrafts.settle(PHONE, "writeoff", "the shop bears it", imran.id)
-    assert (r["done"], r["entry"], r["balance_after"]) == (True, 600_00, 0)
-    assert overdrafts.open_list() == [] and len(overdrafts.history()) == 2
+    assert o["balance"] == -400_00 and "ISB1-C1-000004" in [d["doc_ref"] for d in o["documents"]]
+    assert overdrafts.settle(PHONE, "charge", "she will pay it all", imran.id)["done"] is True
+    # She never pays: the charged overdraft is written off, once.
+    r = overdrafts.settle(PHONE, "writeoff", "she moved away", imran.id)
+    assert (r["done"], r["entry"], r["balance_after"]) == (True, 400_00, 0)
+    assert overdrafts.settle(PHONE, "writeoff", "again", imran.id)["done"] is False
+    assert overdrafts.settle(PHONE, "charge", "again", imran.id)["done"] is False
+    assert overdrafts.open_list() == [] and [h["how"] for h in overdrafts.history()] == ["writeoff", "charge", "charge"]
     with pytest.raises(InvalidInput, match="has no overdraft to settle"):
         customers.get_or_create("03007654321", "Bilal")
         overdrafts.settle("03007654321", "writeoff", "x", imran.id)
@@ -195,3 +203,30 @@ def test_points_charged_to_the_customer_keep_the_lots_sound(office):
         loyalty.move(sana.id, 45, "earn", "LHR1-C1-000004", "earn:d")
     assert loyalty.balance(sana.id) == 15
     assert sum(left for _, left in loyalty.lots(sana.id, sana.created_at)) == 15
+
+
+def test_two_managers_settling_at_once_write_one_entry(office):
+    import threading
+    imran = Staff.get(Staff.code == "imran")
+    sana = customers.get_or_create(PHONE, "Sana")
+    with db.write():
+        customers.add_credit(sana.id, 100_00, "LHR1-C1-R000001", "refund:a")
+        customers.add_credit(sana.id, -300_00, "KHI1-C1-000002", "spend:b")
+    start, results = threading.Barrier(2), []
+
+    def settle(how):
+        start.wait()
+        try:
+            results.append(overdrafts.settle(PHONE, how, f"{how} agreed", imran.id))
+        finally:
+            db.database.close()     # this thread's connection
+    threads = [threading.Thread(target=settle, args=(how,)) for how in ("writeoff", "writeoff")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r["done"] for r in results) == [False, True]
+    assert "settled already" in next(r["reason"] for r in results if not r["done"])
+    [entry] = CreditEntry.select().where(CreditEntry.event_key.startswith("settle:"))
+    assert (entry.event_key, entry.delta_paisa) == ("settle:credit:spend:b:writeoff", 200_00)
+    assert customers.find_by_phone(PHONE).store_credit_paisa == 0 and len(overdrafts.history()) == 1

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from pos_core.models import Branch
+from pos_core.models import Branch, Variant
 from pos_core.reports import Filters
 from pos_core.reports import sales as sales_report
 from pos_office import exports
@@ -24,6 +24,7 @@ import reports_data
 
 BRANCH_UR = "گلبرگ لاہور"
 CONSIGNEE_UR = "حنا بیگ"
+KURTA_UR = "قمیض لان"
 # Arabic Presentation Forms A and B: the contextual shapes a shaper substitutes for base letters
 PRESENTATION = [(0xFB50, 0xFDFF), (0xFE70, 0xFEFF)]
 
@@ -110,3 +111,53 @@ def test_shaping_is_what_joins_the_letters():
         pdf.cell(0, 10, BRANCH_UR)
         out[shaped] = _joined_forms(_urdu_glyphs(bytes(pdf.output())))
     assert out[True] and not out[False]
+
+
+def test_top_items_carry_the_urdu_name_into_the_pdf(site, tmp_path):
+    reports_data.build(site)
+    Variant.update(urdu_name=KURTA_UR).where(Variant.id == site.kurta.id).execute()
+    rep = sales_report.by("item", Filters(dt.date(2027, 2, 1), dt.date(2027, 2, 28)), limit=200)
+    assert rep.row(key="1001")["urdu"] == KURTA_UR and rep.row(key="1004")["urdu"] == ""
+    data = exports.export(rep, "pdf", tmp_path).read_bytes()
+    text = _text(data)
+    assert all(word in text for word in KURTA_UR.split()) and "?" not in text
+    # قمیض: qaf initial, meem and yeh medial, dad final
+    assert {"uniFED7", "uniFEE4", "uniFEBE"} <= _joined_forms(_urdu_glyphs(data)), _urdu_glyphs(data)
+
+
+def test_price_tags_show_the_items_urdu_name_shaped_unless_turned_off(site, tmp_path):
+    """The A4 tag sheet: a tag whose item has an Urdu name shows it (shaped Naskh) under the
+    size/colour, by default; an item without one gets no Urdu line; `[labels] urdu = false`
+    leaves it off. The Roman name, price and barcode stay as they were."""
+    from pos_core import shelf_labels
+    from printers import labels
+    Variant.update(urdu_name=KURTA_UR).where(Variant.id == site.kurta.id).execute()
+    items = shelf_labels.for_variants([(site.kurta.id, 2), (site.book.id, 1)], assign=False)
+    assert [i.urdu_name for i in items] == [KURTA_UR, ""]
+    tags = labels.from_items(items)
+    out = labels.parse_output({"language": "pdf", "dir": str(tmp_path)})
+    assert out.urdu is True
+    labels.send(out, tags, name="tags")
+    data = (tmp_path / "tags.pdf").read_bytes()
+    text = _text(data)
+    kurta, book = Variant.get_by_id(site.kurta.id), Variant.get_by_id(site.book.id)
+    assert text.count(KURTA_UR.split()[0]) == 2 and text.count(KURTA_UR.split()[1]) == 2, text   # both copies
+    assert text.count(tags[0].name) == 2 and tags[1].name in text and "?" not in text
+    assert labels.price_text(tags[0]) in text and kurta.urdu_name and not book.urdu_name
+    assert {"uniFED7", "uniFEE4", "uniFEBE"} <= _joined_forms(_urdu_glyphs(data))     # قمیض joined
+    plain = labels.parse_output({"language": "pdf", "dir": str(tmp_path), "urdu": False})
+    labels.send(plain, tags, name="plain")
+    off = (tmp_path / "plain.pdf").read_bytes()
+    assert KURTA_UR.split()[0] not in _text(off) and not _urdu_glyphs(off)
+    assert _text(off).count(tags[0].name) == 2
+    with pytest.raises(labels.LabelConfigError, match="urdu: expected true or false"):
+        labels.parse_output({"language": "pdf", "dir": str(tmp_path), "urdu": "yes"})
+
+
+def test_a_long_urdu_name_is_cut_to_the_tag_and_stays_on_one_line():
+    from printers import labels
+    long = "قمیض لان " * 12
+    tag = labels.Label("Lawn", "M", Decimal("10"), "L1", urdu_name=long)
+    page = PdfReader(io.BytesIO(labels.pdf_sheet([tag]))).pages[0]
+    urdu = [line for line in page.extract_text().splitlines() if "قمیض" in line]
+    assert len(urdu) == 1 and len(urdu[0]) < len(long.strip()), urdu

@@ -101,7 +101,7 @@ def test_daily_summaries_equal_the_documents_and_the_reports_agree(site, monkeyp
                Filters(dt.date(2027, 1, 31), dt.date(2027, 2, 28), counter_id=site.counter.id),
                Filters(dt.date(2027, 2, 1), dt.date(2027, 2, 28), cashier_id=site.supervisor.id),
                Filters(dt.date(2027, 2, 1), dt.date(2027, 2, 28), method="wallet")]
-    keys = [e.key for e in CATALOG if e.area in ("Sales", "Payments", "FBR")]
+    keys = [e.key for e in CATALOG if e.area in ("Sales", "Payments", "FBR")] + ["returns_cashier"]
     with_summary = {(k, i): (run(k, f).rows, run(k, f).totals) for k in keys for i, f in enumerate(filters)}
     for module in (sales, payments, fbr):
         monkeypatch.setattr(module, "USE_SUMMARIES", False)

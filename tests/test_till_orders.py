@@ -81,6 +81,7 @@ async def test_refund_one_line_needs_a_supervisor_and_restocks(tmp_path, till_db
         from pos_tui.receipts import receipt_text
         text = receipt_text(app.cfg, refund.uid)
         assert "Original invoice" in text and "Change" not in text
+        assert re.search(r"^Reason: +Wrong size$", text, re.M)
         assert re.search(r"^Change +[\d,.]+$", receipt_text(app.cfg, sale.uid), re.M)
         assert type(app.screen).__name__ == "OrdersScreen"
         assert b"REFUND" in (tmp_path / "printer.bin").read_bytes()

@@ -73,3 +73,17 @@ async def test_keys_remapped_from_the_config(tmp_path, till_db):
         await pilot.pause()
         text = app.screen.query_one("#text-body").render()
         assert "f12" in str(text) and "sale.pay" in str(text)
+
+
+async def test_a_pin_of_someone_from_another_branch_is_refused_here(tmp_path, till_db):
+    from pos_core import staff as staffmod
+    staffmod.create("zara", "Zara Karachi", "cashier", "4545", branch_codes="KHI1")
+    open_shift()
+    app = make_app(make_config(tmp_path, till_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, app, "4545")
+        assert type(app.screen).__name__ == "SignInScreen" and app.staff is None and app.shift is None
+        assert "Zara Karachi does not work at LHR1" in screen_text(app)
+        await sign_in(pilot, app, "1111")   # not counted as a wrong PIN, and the counter is still usable
+        assert app.staff.code == "ayesha" and app.shift is not None and app.failed_pins == 0
+        assert type(app.screen).__name__ == "SaleScreen"

@@ -15,6 +15,10 @@ _OPEN = "j.status IN ('PENDING', 'SENDING', 'FAILED', 'NEEDS_RECONCILIATION')"
 _UNFISCALISED = f"EXISTS (SELECT 1 FROM outbox_job j WHERE j.doc_ref = o.uid AND j.channel = 'fbr' AND {_OPEN})"
 
 
+# From the open jobs to their documents, not from a year of documents to their jobs: SQLite keeps
+# the tables of a CROSS JOIN in the order written (2.1 s -> 0.15 s of CPU on a chain's year).
+_OPEN_FROM = ("FROM outbox_job j CROSS JOIN pos_order o JOIN counter c ON c.id = o.counter_id "
+              "JOIN branch b ON b.id = o.branch_id ")
 USE_SUMMARIES = True   # sales_daily (summary.py); tests switch it off to compare with the documents
 
 
@@ -32,10 +36,9 @@ def _from_summary(f: Filters) -> list[tuple]:
     owhere, oparams = order_where(f)
     day = pk_day("o.completed_at")
     open_jobs = {(d, counter): int(n) for d, counter, n in query(
-        f"SELECT {day}, b.code || '-' || c.code, COUNT(DISTINCT o.id) FROM outbox_job j "
-        "JOIN pos_order o ON o.uid = j.doc_ref JOIN counter c ON c.id = o.counter_id "
-        "JOIN branch b ON b.id = o.branch_id "
-        f"WHERE j.channel = 'fbr' AND {_OPEN} AND {owhere} GROUP BY {day}, b.code, c.code", oparams)}
+        f"SELECT {day}, b.code || '-' || c.code, COUNT(DISTINCT o.id) {_OPEN_FROM}"
+        f"WHERE o.uid = j.doc_ref AND j.channel = 'fbr' AND {_OPEN} AND {owhere} GROUP BY {day}, b.code, c.code",
+        oparams)}
     return [r + (open_jobs.get((r[0], r[1]), 0),) for r in counts]
 
 
@@ -68,10 +71,8 @@ def not_fiscalised(f: Filters) -> Report:
     where, params = order_where(f)
     rows = query(
         f"SELECT o.number, {pk_day('o.completed_at')}, o.kind, b.code || '-' || c.code, o.total_paisa, "
-        "j.status, j.last_error FROM pos_order o JOIN counter c ON c.id = o.counter_id "
-        "JOIN branch b ON b.id = o.branch_id "
-        f"JOIN outbox_job j ON j.doc_ref = o.uid AND j.channel = 'fbr' AND {_OPEN} "
-        f"WHERE {where} ORDER BY o.completed_at", params)
+        f"j.status, j.last_error {_OPEN_FROM}"
+        f"WHERE o.uid = j.doc_ref AND j.channel = 'fbr' AND {_OPEN} AND {where} ORDER BY o.completed_at", params)
     out = [[n, d, "credit note" if k == "refund" else "invoice", c, rupees(t), s, (e or "")[:80]]
            for n, d, k, c, t, s, e in rows]
     cols = [Column("number", "USIN"), Column("day", "Day", "date"), Column("kind", "Kind"),

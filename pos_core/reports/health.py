@@ -9,6 +9,8 @@ import math
 import statistics
 from decimal import Decimal
 
+from .. import db
+from ..fulfillments import SHIPPING_MODES   # repairs and exchange returns ship nothing
 from .common import PK_OFFSET, Column, Filters, Report, query
 
 
@@ -76,37 +78,29 @@ def fulfilments(f: Filters) -> Report:
 
 
 # --- dispatch time -----------------------------------------------------------------------------
-SHIPPING_MODES = ("smart", "manual", "branch_sync")   # repairs and exchange returns ship nothing
-DISPATCH_LOOKBACK = dt.timedelta(days=31)  # a shipment dispatched in the period was made at most this long before
+def _dispatch_sql() -> tuple[str, str, str]:
+    """(when the goods left, when the order was placed, when it was confirmed) per shipment `fl`
+    of order `o`, as SQL in this dialect: numbers of days on SQLite (julianday), timestamps on
+    PostgreSQL. When the goods left is the shipment's `dispatched_at` (migration 13: the services
+    set it, older shipments got it from their history)."""
+    if db.is_sqlite():
+        return ("julianday(fl.dispatched_at)",
+                # Shopify's ISO time with its zone (julianday reads Z and +05:00); junk reads as NULL
+                "COALESCE(julianday(NULLIF(o.created_at_shopify, '')), julianday(o.first_seen_at))",
+                "julianday(o.confirmed_at)")
+    shopify = ("CASE WHEN o.created_at_shopify LIKE '____-__-__T%' "
+               "THEN (o.created_at_shopify::timestamptz AT TIME ZONE 'UTC') END")
+    return "fl.dispatched_at", f"COALESCE({shopify}, o.first_seen_at)", "o.confirmed_at"
 
 
-def _utc(value) -> dt.datetime | None:
-    """A stored time (datetime, peewee text, or Shopify's ISO with Z/offset) as naive UTC."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        when = value
+def _seconds(later: str, earlier: str) -> str:
+    """Seconds from one to the other, never below zero (a clock set wrong at a branch)."""
+    # (PostgreSQL's GREATEST skips a NULL: an order never confirmed must stay NULL, not 0.)
+    if db.is_sqlite():
+        span = f"MAX(0.0, (({later}) - ({earlier})) * 86400.0)"
     else:
-        try:
-            when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return when
-
-
-def dispatched_at(mode: str, status: str, history, created_at) -> dt.datetime | None:
-    """When the goods left: a Smart shipment's first DISPATCHED step; a Manual or Branch Sync
-    record is made when they have already gone (DONE)."""
-    steps = json.loads(history) if isinstance(history, str) else (history or [])
-    want = "DISPATCHED" if mode == "smart" else "DONE"
-    for step in steps:
-        if step.get("status") == want:
-            return _utc(step.get("at"))
-    if mode != "smart" and status == "DONE":
-        return _utc(created_at)
-    return None
+        span = f"GREATEST(0.0, EXTRACT(EPOCH FROM ({later}) - ({earlier}))::float8)"
+    return f"CASE WHEN ({earlier}) IS NOT NULL THEN {span} END"
 
 
 def _hours(seconds: list[float]) -> tuple[Decimal | None, Decimal | None]:
@@ -124,24 +118,28 @@ def dispatch_times(f: Filters) -> Report:
     created time) and from the COD confirmation to dispatch, median and 90th percentile."""
     bsql, bparams = _branch(f, "fl.branch_id")
     marks = ", ".join("?" for _ in SHIPPING_MODES)
+    sent, placed, confirmed = _dispatch_sql()
+    # Times are worked out in SQL: a year of shipments is too many rows to convert one by one here.
     rows = query(
-        "SELECT b.code, fl.mode, fl.status, fl.history, fl.created_at, o.created_at_shopify, o.first_seen_at, "
-        "o.confirmed_at FROM fulfillment fl JOIN smart_order o ON o.id = fl.order_id JOIN branch b ON b.id = fl.branch_id "
-        f"WHERE fl.mode IN ({marks}) AND fl.created_at >= ? AND fl.created_at < ?{bsql}",
-        list(SHIPPING_MODES) + [f.start_utc - DISPATCH_LOOKBACK, f.end_utc] + bparams)
+        f"SELECT b.code, fl.mode, {_seconds(sent, placed)}, {_seconds(sent, confirmed)} "
+        "FROM fulfillment fl JOIN smart_order o ON o.id = fl.order_id JOIN branch b ON b.id = fl.branch_id "
+        f"WHERE fl.dispatched_at >= ? AND fl.dispatched_at < ? AND fl.mode IN ({marks}){bsql} "
+        # shipments that never left (pending, packed, unpacked) have no dispatch time
+        "AND (fl.status IN ('DISPATCHED', 'DELIVERED', 'RETURNED') OR (fl.mode <> 'smart' AND fl.status = 'DONE'))",
+        [f.start_utc, f.end_utc] + list(SHIPPING_MODES) + bparams)
+    # floats only for order statistics, never for money
     groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-    for branch, mode, status, history, created, shopify_at, seen, confirmed in rows:
-        sent = dispatched_at(mode, status, history, created)
-        if sent is None or not (f.start_utc <= sent < f.end_utc):
-            continue
-        start = _utc(shopify_at) or _utc(seen)
-        confirmed = _utc(confirmed)
-        for key in ((branch, mode), (branch, ""), ("", "")):
-            from_order, from_confirm = groups.setdefault(key, ([], []))
-            if start is not None:
-                from_order.append(max(0.0, (sent - start).total_seconds()))
-            if confirmed is not None:
-                from_confirm.append(max(0.0, (sent - confirmed).total_seconds()))
+    for branch, mode, from_order, from_confirm in rows:
+        orders, confirms = groups.setdefault((branch, mode), ([], []))
+        if from_order is not None:
+            orders.append(float(from_order))
+        if from_confirm is not None:
+            confirms.append(float(from_confirm))
+    for key in list(groups):   # every branch's workflows together, then the whole chain
+        for wider in ((key[0], ""), ("", "")):
+            orders, confirms = groups.setdefault(wider, ([], []))
+            orders += groups[key][0]
+            confirms += groups[key][1]
     out, total = [], None
     for (branch, mode), (from_order, from_confirm) in sorted(groups.items(), key=lambda kv: (kv[0][0] == "", kv[0])):
         row = [branch or "Total", mode or ("all" if branch else ""), len(from_order), *_hours(from_order),

@@ -206,8 +206,10 @@ def _need(fc: Forecast) -> int:
     return math.ceil(fc.demand + fc.safety - 1e-9)
 
 
-def _with_levels(forecasts: dict[tuple[int, int], Forecast]) -> list[dict]:
-    levels, incoming = _levels([v for v, _ in forecasts]), _incoming()
+def _with_levels(forecasts: dict[tuple[int, int], Forecast],
+                 levels: dict[tuple[int, int], int] | None = None) -> list[dict]:
+    levels = _levels([v for v, _ in forecasts]) if levels is None else levels
+    incoming = _incoming()
     out = []
     for (variant_id, branch_id), fc in forecasts.items():
         on_hand, coming = levels.get((variant_id, branch_id), 0), incoming.get((variant_id, branch_id), 0)
@@ -267,9 +269,12 @@ def stored_at(as_of: dt.date) -> dt.datetime | None:
     return at if _closed(as_of, at) or summary.now() - at < FRESH else None
 
 
-def needs(f: Filters, settings: Settings = Settings()) -> tuple[list[dict], dt.datetime | None]:
+def needs(f: Filters, settings: Settings = Settings(),
+          short_only: bool = False) -> tuple[list[dict], dt.datetime | None]:
     """`compute_needs`, from the stored forecasts when they serve (the default settings), with
-    the time they were computed (None: computed now)."""
+    the time they were computed (None: computed now). `short_only`: from the stored forecasts,
+    only the items and branches whose need is above what they hold (the others cannot have a
+    suggestion; incoming stock only lowers it)."""
     if not USE_STORED or settings != Settings():
         return compute_needs(f, settings), None
     from .summary import writes_allowed
@@ -277,14 +282,28 @@ def needs(f: Filters, settings: Settings = Settings()) -> tuple[list[dict], dt.d
     if at is None and not writes_allowed():
         return compute_needs(f, settings), None
     at = at or store_forecasts(f.end, settings)
-    cat_join, params = "", []
+    where, params = ["1 = 1"], []
     if f.category is not None:
-        cat_join = " JOIN variant v ON v.id = r.variant_id JOIN product pr ON pr.id = v.product_id AND pr.category = ?"
-        params = [f.category]
-    forecasts = {(int(v), int(b)): Forecast(float(lv), (), float(dm), float(sf)) for v, b, lv, dm, sf in query(
-        f"SELECT r.variant_id, r.branch_id, r.level, r.demand, r.safety FROM reorder_forecast r{cat_join} "
-        "ORDER BY r.variant_id, r.branch_id", params)}
-    return _with_levels(forecasts), at
+        where.append("r.variant_id IN (SELECT cv.id FROM variant cv JOIN product cp ON cp.id = cv.product_id "
+                     "WHERE cp.category = ?)")
+        params.append(f.category)
+    if short_only:
+        where.append("r.need > COALESCE(sl.on_hand, 0)")
+    return _stored(query(f"{_STORED_SQL} WHERE {' AND '.join(where)} ORDER BY r.variant_id, r.branch_id", params)), at
+
+
+_STORED_SQL = ("SELECT r.variant_id, r.branch_id, r.level, r.demand, r.safety, sl.on_hand FROM reorder_forecast r "
+               "LEFT JOIN stock_level sl ON sl.variant_id = r.variant_id AND sl.branch_id = r.branch_id")
+
+
+def _stored(rows: list[tuple]) -> list[dict]:
+    forecasts, levels = {}, {}
+    for v, b, lv, dm, sf, on_hand in rows:
+        key = (int(v), int(b))
+        forecasts[key] = Forecast(float(lv), (), float(dm), float(sf))
+        if on_hand is not None:
+            levels[key] = int(on_hand)
+    return _with_levels(forecasts, levels)
 
 
 def _as_of_note(at: dt.datetime | None) -> list[str]:
@@ -296,9 +315,10 @@ def _as_of_note(at: dt.datetime | None) -> list[str]:
 
 def suggestions(f: Filters, settings: Settings = Settings()) -> Report:
     """Per branch: what to order (a draft purchase order once exported)."""
-    all_needs, at = needs(f, settings)
-    variants, branches = _names([n["variant_id"] for n in all_needs if n["suggest"] > 0])
-    costs = unit_costs()
+    all_needs, at = needs(f, settings, short_only=True)
+    wanted = [n["variant_id"] for n in all_needs if n["suggest"] > 0]
+    variants, branches = _names(wanted)
+    costs = unit_costs(wanted)
     rows = []
     for n in all_needs:
         if n["suggest"] <= 0 or (f.branch_id is not None and n["branch_id"] != f.branch_id):
@@ -321,9 +341,11 @@ def suggestions(f: Filters, settings: Settings = Settings()) -> Report:
 
 def rebalancing(f: Filters, settings: Settings = Settings()) -> Report:
     """Transfers from branches holding more than they need to branches that will run out."""
-    all_needs, at = needs(f, settings)
+    all_needs, at = needs(f, settings, short_only=True)
     wanted_ids = [n["variant_id"] for n in all_needs if n["suggest"] > 0]
     variants, branches = _names(wanted_ids)
+    if at is not None:   # stored: the other branches' own needs, for the wanted items only
+        all_needs = _stored(_in_chunks(f"{_STORED_SQL} WHERE r.variant_id IN ({{ids}})", wanted_ids))
     by_variant: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for (v, b), on_hand in _levels(wanted_ids).items():
         if on_hand > 0:

@@ -70,16 +70,25 @@ def by_item(f: Filters) -> Report:
 
 
 def by_cashier(f: Filters) -> Report:
+    # The refunds' own lines (a few per cent of a period's documents), and each cashier's sales
+    # from the daily summary when no category or method filter needs the lines.
+    from .sales import sd_where, summarised
     where, params = _where(f)
-    rows = query(
-        "SELECT s.code, s.name, COUNT(DISTINCT CASE WHEN o.kind = 'refund' THEN o.id END), "
-        "COUNT(DISTINCT CASE WHEN o.kind = 'refund' AND o.exchange_uid IS NOT NULL THEN o.id END), "
-        "SUM(CASE WHEN o.kind = 'refund' THEN l.total_paisa ELSE 0 END), "
-        "SUM(CASE WHEN o.kind = 'sale' THEN l.total_paisa ELSE 0 END), "
-        "SUM(CASE WHEN o.kind = 'refund' AND NOT l.restock THEN l.qty ELSE 0 END) "
-        "FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id JOIN staff s ON s.id = o.cashier_id "
-        f"WHERE {where} GROUP BY s.code, s.name HAVING COUNT(DISTINCT CASE WHEN o.kind = 'refund' THEN o.id END) > 0 "
-        "ORDER BY 5 DESC, 1", params)
+    refunds = query(
+        "SELECT o.cashier_id, COUNT(DISTINCT o.id), COUNT(DISTINCT CASE WHEN o.exchange_uid IS NOT NULL THEN o.id END), "
+        "SUM(l.total_paisa), SUM(CASE WHEN NOT l.restock THEN l.qty ELSE 0 END) "
+        f"FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id WHERE {where} AND o.kind = 'refund' "
+        "GROUP BY o.cashier_id", params)
+    if summarised(f):
+        sd_from, swhere, sparams = sd_where(f)
+        sold = dict(query(f"SELECT sd.cashier_id, SUM(sd.net_paisa) {sd_from} WHERE {swhere} AND sd.kind = 'sale' "
+                          "GROUP BY sd.cashier_id", sparams))
+    else:
+        sold = dict(query(f"SELECT o.cashier_id, SUM(l.total_paisa) FROM pos_order_line l JOIN pos_order o "
+                          f"ON o.id = l.order_id WHERE {where} AND o.kind = 'sale' GROUP BY o.cashier_id", params))
+    names = {int(i): (c, n) for i, c, n in query("SELECT id, code, name FROM staff")}
+    rows = sorted(((names[int(c)][0], names[int(c)][1], n, ex, value, sold.get(c) or 0, nr)
+                   for c, n, ex, value, nr in refunds if n), key=lambda r: (-int(r[4] or 0), r[0]))
     out = [[code, name, int(n), int(ex), rupees(value), rupees(sold), _rate(int(value), int(sold)), int(nr)]
            for code, name, n, ex, value, sold, nr in rows]
     cols = [Column("cashier", "Code"), Column("name", "Cashier"), Column("refunds", "Refunds", "int"),

@@ -190,9 +190,27 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
     if dimension == "hour":
         rows = [[f"{int(r[0]):02d}:00", ""] + r[2:] for r in rows]
     cols = [Column("key", heading, "date" if dimension == "day" else "text"), Column("name", "Name")] + MEASURES
-    total_row = totals(f)
-    return Report(f"Sales by {heading.lower()}", cols, rows, ["Total", ""] + total_row, filters=f,
+    total_row = ["Total", ""] + totals(f)
+    if dimension == "item":
+        # The item's Urdu name (variant.urdu_name, issue 17) beside the figures, for the PDF and
+        # the spreadsheet: looked up for the rows shown, however the figures were read.
+        urdu = urdu_names([r[0] for r in rows])
+        rows = [r + [urdu.get(r[0], "")] for r in rows]
+        cols.append(Column("urdu", "Urdu name"))
+        total_row.append("")
+    return Report(f"Sales by {heading.lower()}", cols, rows, total_row, filters=f,
                   notes=["Net of refunds; a refund counts on the day it was given."])
+
+
+def urdu_names(skus: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for i in range(0, len(skus), 500):
+        part = skus[i:i + 500]
+        marks = ", ".join("?" for _ in part)
+        out.update({sku: name for sku, name in query(
+            f"SELECT sku, urdu_name FROM variant WHERE sku IN ({marks}) AND urdu_name IS NOT NULL "
+            "AND urdu_name <> ''", part)})
+    return out
 
 
 def totals(f: Filters) -> list:

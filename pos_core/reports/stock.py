@@ -25,9 +25,18 @@ AGE_BUCKETS = [(30, "0-30 days"), (60, "31-60 days"), (90, "61-90 days"), (180, 
                (None, "over 180 days")]
 
 
-def unit_costs() -> dict[int, int]:
-    """Variant id -> average receipt cost in paisa (items never received are absent)."""
-    return {int(v): int(c) for v, c in query(f"SELECT variant_id, unit_cost FROM {UNIT_COST_SQL} uc")}
+def unit_costs(variant_ids: list[int] | None = None) -> dict[int, int]:
+    """Variant id -> average receipt cost in paisa (items never received are absent); of these
+    items only, when given."""
+    if variant_ids is None:
+        return {int(v): int(c) for v, c in query(f"SELECT variant_id, unit_cost FROM {UNIT_COST_SQL} uc")}
+    out: dict[int, int] = {}
+    ids = sorted(set(variant_ids))
+    for i in range(0, len(ids), 900):
+        part = ids[i:i + 900]
+        sql = UNIT_COST_SQL[1:-1].replace("GROUP BY", f"WHERE variant_id IN ({', '.join('?' * len(part))}) GROUP BY")
+        out.update({int(v): int(c) for v, c in query(sql, part)})
+    return out
 
 
 def _level_where(f: Filters) -> tuple[str, list]:
@@ -179,9 +188,10 @@ def sell_through_by_size(f: Filters) -> Report:
     from .sales import S_SIGN, item_where, items_summarised
     if items_summarised(f):
         frm, swhere, sparams = item_where(f, branches=True)
-        sql = (f"SELECT b.code, v.option_text, x.u FROM (SELECT s.branch_id AS bid, s.variant_id AS vid, "
-               f"SUM({S_SIGN} * s.units) AS u {frm} WHERE {swhere} GROUP BY s.branch_id, s.variant_id) x "
-               "JOIN branch b ON b.id = x.bid JOIN variant v ON v.id = x.vid")
+        # Grouped straight by branch and option (about a hundred groups): summing per item first
+        # sent 440,000 rows to the client on a chain's year (PostgreSQL: 5.3 s against 1.3 s).
+        sql = (f"SELECT b.code, v.option_text, SUM({S_SIGN} * s.units) {frm} JOIN branch b ON b.id = s.branch_id "
+               f"JOIN variant v ON v.id = s.variant_id WHERE {swhere} GROUP BY b.code, v.option_text")
         sold_rows = query(sql, sparams)
     else:
         sold_rows = query(

@@ -16,7 +16,7 @@ from pos_core.money import fmt
 from ..receipts import pk_time
 
 KINDS = {"earn": "earned", "redeem": "paid with", "refund_earn": "taken back", "refund_redeem": "given back",
-         "expire": "expired", "adjust": "adjusted"}
+         "expire": "expired", "adjust": "adjusted", "settle": "settled"}
 
 
 def receipt_summary(order, site_name: str) -> str:

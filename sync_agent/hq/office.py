@@ -35,18 +35,36 @@ class HeadOffice:
         deadline = time.monotonic() + linger
         n = self.appliers
         shares = [{"applied": 0, "parked": 0} for _ in range(1, n)]
-        helpers = [threading.Thread(target=self._share, args=((k, n), deadline, stop, idle, shares[k - 1]),
+        halt = threading.Event()      # set when this pass's main loop ends, however it ends
+        helpers = [threading.Thread(target=self._share, args=((k, n), deadline, halt, idle, shares[k - 1]),
                                     name=f"hq-apply-{k}", daemon=True) for k in range(1, n)]
         for h in helpers:
             h.start()
+        try:
+            self._main_share(n, deadline, stop, idle, total)
+        finally:
+            halt.set()
+            for h in helpers:     # never two appliers on one share: the next pass starts anew
+                h.join()
+        for share in shares:
+            for k in total:
+                total[k] += share[k]
+        self.applied += total["applied"]
+        if total["applied"] or total["parked"]:
+            log.info("hq: applied %d, parked %d", total["applied"], total["parked"])
+        self.beat()
+        return total
+
+    def _main_share(self, n, deadline, stop, idle, total) -> None:
+        """Share 0 of the inbox, and the head office's periodic work (publish, retry, prune)."""
         while True:
             counts = hq.apply_inbox(part=(0, n))
             for k in total:
                 total[k] += counts[k]
             # where the branches' Shopify jobs sent here have got to, for them to pull (issue 14)
             if time.monotonic() - self.last_publish >= PUBLISH_SECONDS:
+                shopify_relay.publish(full=not self.last_publish)   # every job once after a start
                 self.last_publish = time.monotonic()
-                shopify_relay.publish()
             if time.monotonic() - self.last_retry >= RETRY_PARKED_SECONDS:
                 self.last_retry = time.monotonic()
                 fixed = hq.retry_parked()
@@ -59,19 +77,9 @@ class HeadOffice:
                 break
             if not counts["applied"] and not counts["parked"] and not counts.get("retried"):
                 (stop.wait(idle) if stop is not None else time.sleep(idle))
-        for h in helpers:
-            h.join()
-        for share in shares:
-            for k in total:
-                total[k] += share[k]
-        self.applied += total["applied"]
-        if total["applied"] or total["parked"]:
-            log.info("hq: applied %d, parked %d", total["applied"], total["parked"])
-        self.beat()
-        return total
 
     @staticmethod
-    def _share(part, deadline, stop, idle, total) -> None:
+    def _share(part, deadline, halt, idle, total) -> None:
         """Another applier, on its own connection, for its share of the branches (until `deadline`)."""
         try:
             with db.database.connection_context():
@@ -79,10 +87,10 @@ class HeadOffice:
                     counts = hq.apply_inbox(part=part)
                     for k in ("applied", "parked"):
                         total[k] += counts[k]
-                    if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                    if time.monotonic() >= deadline or halt.is_set():
                         return
                     if not counts["applied"] and not counts["parked"] and not counts.get("retried"):
-                        (stop.wait(idle) if stop is not None else time.sleep(idle))
+                        halt.wait(idle)
         except Exception as exc:  # noqa: BLE001 - this share waits for the next pass
             log.warning("hq applier %d/%d: %s", part[0], part[1], exc)
 
