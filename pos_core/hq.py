@@ -221,6 +221,52 @@ def _claim_sql(group: str) -> list[str]:
               ORDER BY 1, 2 $$""",
         "REVOKE ALL ON FUNCTION hq_claims_of(text[]) FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION hq_claims_of(text[]) TO {group}",
+        # A returned parcel may reach another branch than the one that sent it: the head office
+        # decides once, under the shipment's lock, which branch takes it back (from the shipping
+        # branch's rows as they came up), so the same parcel is never taken back twice.
+        """CREATE TABLE IF NOT EXISTS hq_return (
+             shipment_uid text PRIMARY KEY,
+             shipping_branch varchar(16) NOT NULL,
+             branch_code varchar(16) NOT NULL,
+             taken_at timestamp NOT NULL DEFAULT timezone('utc', clock_timestamp()))""",
+        """CREATE OR REPLACE FUNCTION hq_take_return(p_parcel text)
+           RETURNS TABLE (o_shipment text, o_shipping text, o_taken_by text, o_order text, o_line_no int,
+                          o_line text, o_sku text, o_qty int)
+           LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public AS $$
+           DECLARE me text := hq_my_branch(); f_uid text; f_status text; f_branch text;
+           BEGIN
+             IF me IS NULL THEN RAISE EXCEPTION 'this login is not a branch of the head office'; END IF;
+             SELECT f.uid, f.status, b.code INTO f_uid, f_status, f_branch FROM fulfillment f
+               JOIN branch b ON b.id = f.branch_id
+              WHERE f.mode = 'smart' AND (f.uid = p_parcel OR f.tracking_number = p_parcel)
+              ORDER BY f.id DESC LIMIT 1;
+             IF f_uid IS NULL THEN
+               RAISE EXCEPTION 'the head office has no dispatched parcel %% (not sent yet, or its branch has not synced)', p_parcel;
+             END IF;
+             PERFORM pg_advisory_xact_lock(hashtext('hq_return:' || f_uid));
+             IF NOT EXISTS (SELECT 1 FROM hq_return WHERE shipment_uid = f_uid) THEN
+               IF f_status NOT IN ('DISPATCHED', 'DELIVERED') THEN
+                 RAISE EXCEPTION 'parcel %% of %% is %% at the head office: it cannot come back', p_parcel, f_branch, f_status;
+               END IF;
+               INSERT INTO hq_return (shipment_uid, shipping_branch, branch_code) VALUES (f_uid, f_branch, me);
+             END IF;
+             RETURN QUERY SELECT f.uid::text, f_branch, r.branch_code::text, o.shopify_id::text, fl.line_no,
+                                 ol.shopify_line_id::text, v.sku::text, fl.qty
+               FROM fulfillment f JOIN hq_return r ON r.shipment_uid = f.uid
+               JOIN smart_order o ON o.id = f.order_id JOIN fulfillment_line fl ON fl.fulfillment_id = f.id
+               JOIN variant v ON v.id = fl.variant_id LEFT JOIN smart_order_line ol ON ol.id = fl.order_line_id
+              WHERE f.uid = f_uid ORDER BY fl.line_no;
+           END $$""",
+        # the shipping branch learns where its parcels came back (its own shipments only)
+        """CREATE OR REPLACE FUNCTION hq_returns_of(p_shipments text[])
+           RETURNS TABLE (o_shipment text, o_branch text) LANGUAGE sql STABLE SECURITY DEFINER
+           SET search_path = public AS $$
+             SELECT shipment_uid, branch_code::text FROM hq_return
+              WHERE shipping_branch = hq_my_branch() AND shipment_uid = ANY(p_shipments) $$""",
+        "REVOKE ALL ON FUNCTION hq_take_return(text) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_take_return(text) TO {group}",
+        "REVOKE ALL ON FUNCTION hq_returns_of(text[]) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_returns_of(text[]) TO {group}",
         # Chain-wide stock at the counter: every branch's on-hand and in-transit for one SKU, as
         # the head office has it (each branch as of its last contact).
         """CREATE OR REPLACE FUNCTION hq_stock(p_sku text)

@@ -56,8 +56,8 @@ OFFLINE = "packing an online order needs the head-office link, and it is down ({
 class LinkDown(StateError):
     """The head office cannot be reached (`reason`: what the connection said); nothing was claimed."""
 
-    def __init__(self, reason: str):
-        super().__init__(OFFLINE.format(error=reason))
+    def __init__(self, reason: str, words: str = OFFLINE):
+        super().__init__(words.format(error=reason))
         self.reason = reason
 
 
@@ -97,9 +97,9 @@ def goods_here(cfg, branch_code: str, verb: str) -> None:
         raise StateError(f"the goods would leave {there}: {verb} at {there}'s counter, not at {branch}")
 
 
-def _ask(cfg, order_shopify_id: str, branch: str, lines: list[str] | None) -> Claim:
-    """hq_claim() at the head office as this branch's role; its answer is kept here. StateError
-    (OFFLINE) when the link is down, InvalidInput for the head office's own refusal."""
+def call_hq(cfg, sql: str, params, offline: str = OFFLINE) -> list[tuple]:
+    """One call at the head office as this branch's role, in its own short connection. LinkDown
+    (worded by `offline`) when the link is down, InvalidInput for the head office's own refusal."""
     import psycopg2
     from . import config as configmod
     try:
@@ -107,17 +107,23 @@ def _ask(cfg, order_shopify_id: str, branch: str, lines: list[str] | None) -> Cl
         conn = psycopg2.connect(cfg.hq.url, password=password or None, connect_timeout=5,
                                 application_name="pos-till-claim", options="-c statement_timeout=15000")
     except (psycopg2.OperationalError, configmod.ConfigError) as exc:
-        raise LinkDown(_first_line(exc)) from None
+        raise LinkDown(_first_line(exc), offline) from None
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(CLAIM_SQL, (order_shopify_id, lines))
-            claim = Claim(order_shopify_id, branch, dict(cur.fetchall()))
+            cur.execute(sql, params)
+            return cur.fetchall()
     except psycopg2.OperationalError as exc:
-        raise LinkDown(_first_line(exc)) from None
+        raise LinkDown(_first_line(exc), offline) from None
     except psycopg2.Error as exc:
         raise InvalidInput(_first_line(exc)) from None
     finally:
         conn.close()
+
+
+def _ask(cfg, order_shopify_id: str, branch: str, lines: list[str] | None) -> Claim:
+    """hq_claim() at the head office as this branch's role; its answer is kept here. StateError
+    (OFFLINE) when the link is down, InvalidInput for the head office's own refusal."""
+    claim = Claim(order_shopify_id, branch, dict(call_hq(cfg, CLAIM_SQL, (order_shopify_id, lines))))
     keep(order_shopify_id, claim.lines)
     return claim
 
@@ -215,10 +221,29 @@ def may_act(cfg, shipment_uid: str, action: str) -> str:
                              "the link is back") from None
         note = f" (head office unreachable: {branch}'s claim checked against its kept copy)"
     others = sorted({b for b in holders.values() if b and b != branch})
+    if action == "returned" and not note and not others:
+        note = _return_here(cfg, f.uid, branch)
     if others:
         raise StateError(f"order {order.name} is held by {', '.join(others)}: only {' or '.join(others)} may "
                          f"{verb}, not {branch}")
     return note
+
+
+def _return_here(cfg, shipment_uid: str, branch: str) -> str:
+    """The shipping branch takes its own parcel back: tell the head office first, so another
+    branch the courier took it to cannot take it in too (and refuse if one already did)."""
+    from .hq_returns import TAKE_SQL
+    try:
+        rows = call_hq(cfg, TAKE_SQL, (shipment_uid,))
+    except LinkDown:
+        return f" (head office unreachable: {branch}'s claim checked against its kept copy)"
+    except InvalidInput:
+        return ""       # the head office has not had the shipment yet: nobody else can have taken it
+    taken_by = rows[0][2] if rows else branch
+    if taken_by != branch:
+        raise StateError(f"this parcel was already taken back at {taken_by}: the goods are there, "
+                         f"not at {branch}")
+    return ""
 
 
 def _first_line(exc: Exception) -> str:

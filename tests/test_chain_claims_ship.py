@@ -8,7 +8,7 @@ import pytest
 
 from chain_kit import at, pull_until, role_url
 from pos_core import config as configmod, db, fulfillments, hq, hq_claims, ledger
-from pos_core.errors import StateError
+from pos_core.errors import InvalidInput, StateError
 from pos_core.models import Branch, Fulfillment, OrderClaim, SmartOrder, SmartOrderLine, Variant
 
 from test_chain_workflows import link, needs_pg, sites, staff_id, stock, sync  # noqa: F401 (sites: a fixture)
@@ -116,17 +116,8 @@ def test_only_the_branch_holding_the_claim_dispatches_delivers_and_takes_returns
     single = configmod.parse({"database": {"url": s["LHR1"]}}, tmp_path / "one.toml")
     assert hq_claims.may_act(single, shipment, "dispatch") == "" and hq_claims.goods_here(single, "KHI1", "x") is None
 
-    # every step went up and applied at the head office; the books balance at every site
-    sync(s, "LHR1")
-    sync(s, "KHI1")
-    for code in ("LHR1", "KHI1"):
-        with at(s[code]):
-            assert ledger.check() == []
-            mine = stock(code)
-        with at(s["hq"]):
-            assert stock(code) == mine
+    books_balance(s)
     with at(s["hq"]):
-        assert ledger.check() == [] and hq.parked() == []
         assert {f.status for f in Fulfillment.select()} == {"RETURNED", "DISPATCHED"}
         assert hq.claims(ORDER) == {"L1": "LHR1", "L2": "LHR1"}
     with at(s["LHR1"]):
@@ -157,6 +148,21 @@ def make_orders(s) -> None:
             ln = link(s, code)
             pull_until(ln, lambda: SmartOrderLine.select().count() == 3)
             ln.close()
+
+
+def books_balance(s) -> None:
+    """Every step went up and applied at the head office; check-stock is clean at every site and the
+    head office's stock equals each branch's."""
+    sync(s, "LHR1")
+    sync(s, "KHI1")
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            assert ledger.check() == []
+            mine = stock(code)
+        with at(s["hq"]):
+            assert stock(code) == mine
+    with at(s["hq"]):
+        assert ledger.check() == [] and hq.parked() == []
 
 
 def agent_pass(s, code) -> dict:
@@ -217,6 +223,50 @@ def test_release_warns_of_a_dispatched_shipment_and_moved_claims_reach_the_branc
     with at(s["LHR1"]):
         assert hq_claims.kept(ORDER) == {"L2": "LHR1"}
     assert agent_pass(s, "LHR1").get("claims") in (None, 0)          # nothing changed: nothing written
+
+
+@needs_pg
+def test_a_parcel_returned_to_another_branch_is_taken_in_there_once(sites, tmp_path):
+    from pos_core import hq_returns, outbox
+    s = sites
+    make_orders(s)
+    lhr, khi, khi_off = cfg(tmp_path, s, "LHR1"), cfg(tmp_path, s, "KHI1"), cfg(tmp_path, s, "KHI1", up=False)
+    with at(s["LHR1"]):
+        ayesha = staff_id("ayesha")
+        lahore = stock("LHR1")
+        assert hq_claims.claim_for(lhr, order_id(), None, "LHR1").ok
+        shipment = fulfillments.create(order_id(), here("LHR1"), ayesha).uid
+        fulfillments.pack(shipment, ayesha)
+        fulfillments.dispatch(shipment, ayesha, "TCS", "TCS-7", shopify_enabled=False)
+    sync(s, "LHR1")
+    with at(s["KHI1"]):
+        karachi, bilal = stock("KHI1"), staff_id("ayesha")
+        with pytest.raises(StateError, match="needs the head-office link, and it is down .*nothing was taken in"):
+            hq_returns.take_in(khi_off, "TCS-7", bilal, shopify_enabled=True)
+        assert stock("KHI1") == karachi
+        with pytest.raises(InvalidInput, match="the head office has no dispatched parcel TCS-404"):
+            hq_returns.take_in(khi, "TCS-404", bilal, shopify_enabled=True)
+        back = hq_returns.take_in(khi, "TCS-7", bilal, shopify_enabled=True)
+        assert back.mode == "return_in" and back.branch.code == "KHI1"
+        assert stock("KHI1") == {k: v + (1 if k in ("1001", "1002") else 0) for k, v in karachi.items()}
+        again = hq_returns.take_in(khi, "TCS-7", bilal, shopify_enabled=True)      # scanned twice: once
+        assert again.uid == back.uid and stock("KHI1")["1001"] == karachi["1001"] + 1
+        # (the restock at Karachi's location, sent by the head office: test_chain_shopify.py)
+        assert [j.kind for j in outbox.jobs_for(ORDER, outbox.SHOPIFY)] == ["tags_add"]
+    with at(s["hq"]):
+        assert [r[2] for r in db.database.execute_sql("SELECT * FROM hq_return").fetchall()] == ["KHI1"]
+    with at(s["LHR1"]):
+        with pytest.raises(StateError, match="already taken back at KHI1: the goods are there, not at LHR1"):
+            hq_claims.may_act(lhr, shipment, "returned")
+        assert Fulfillment.get(Fulfillment.uid == shipment).status == "DISPATCHED"
+    agent_pass(s, "LHR1")                 # Lahore's agent hears it: its shipment came back at Karachi
+    with at(s["LHR1"]):
+        f = Fulfillment.get(Fulfillment.uid == shipment)
+        assert f.status == "RETURNED" and f.history[-1]["branch"] == "KHI1" and f.history[-1]["elsewhere"]
+        assert stock("LHR1") == {k: v - (1 if k in ("1001", "1002") else 0) for k, v in lahore.items()}
+    books_balance(s)
+    with at(s["hq"]):
+        assert Fulfillment.get(Fulfillment.uid == shipment).status == "RETURNED"
 
 
 def test_migration_16_adds_the_chain_copies_to_a_database_without_them(sqlite_db):

@@ -461,3 +461,61 @@ def test_a_branch_set_to_send_shopify_itself_keeps_its_client_and_hands_nothing_
     finally:
         if direct.client:
             direct.client.close()
+
+
+def test_a_parcel_returned_to_another_branch_is_restocked_in_shopify_once_at_that_branch(chain, tmp_path):
+    """Lahore ships an online order; the courier brings it back to Karachi, which takes it in (decided at
+    the head office): Shopify gets one restock at Karachi's location, sent by the head office, and the
+    order's pos-returned tag once; Lahore's shipment says it came back at Karachi."""
+    from pos_core import config as configmod, fulfillments, hq_claims, hq_returns, online_orders
+    from pos_core.models import Branch, Fulfillment, SmartOrder, Staff
+    from sync_agent.testing import sim_post
+    from chain_kit import role_url
+    s = chain
+    codes = {loc["id"]: loc["code"] for loc in sim_state(s["shop"].url)["locations"]}
+    made = sim_post(s["shop"].url, "orders", {
+        "action": "create", "location": codes[s["map"]["locations"]["LHR1"]],
+        "customer": {"firstName": "Sana", "lastName": "Mir", "phone": "+923004445556"}, "phone": "+923004445556",
+        "lines": [{"sku": "1001", "quantity": 1}],
+        "shippingAddress": {"firstName": "Sana", "lastName": "Mir", "address1": "12 Mall Road", "city": "Lahore",
+                            "phone": "+923004445556"}})["order"]
+    with at(s["hq"]):
+        agent_orders.poll(s["client"], ())
+
+    def cfg(code):
+        return configmod.parse({"database": {"url": s[code]}, "counter": {"branch": code, "code": "C1"},
+                                "hq": {"role": "branch", "branch": code, "url": role_url(s["hq_name"], code)}},
+                               tmp_path / f"{code}.toml")
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln, lambda: SmartOrder.get_or_none(SmartOrder.shopify_id == made["id"]) is not None)
+            ln.close()
+    with at(s["LHR1"]):
+        imran = Staff.get(Staff.code == "imran").id
+        so = online_orders.get(made["id"])
+        assert hq_claims.claim_for(cfg("LHR1"), so.id, None, "LHR1").ok
+        shipment = fulfillments.create(so.id, Branch.get(Branch.code == "LHR1").id, imran).uid
+        fulfillments.pack(shipment, imran)
+        fulfillments.dispatch(shipment, imran, "TCS", "TCS-5", shopify_enabled=True)
+    branch_pass(s, "LHR1")
+    assert office_pass(s)["failed"] == 0
+    with at(s["KHI1"]):
+        back = hq_returns.take_in(cfg("KHI1"), "TCS-5", Staff.get(Staff.code == "imran").id, shopify_enabled=True)
+        restock = [j for j in outbox.jobs_for(back.uid, outbox.SHOPIFY)]
+        assert len(restock) == 1 and restock[0].payload["locationId"] == s["map"]["locations"]["KHI1"], restock
+        tag = next(j for j in outbox.jobs_for(made["id"], outbox.SHOPIFY) if j.kind == "tags_add")
+    branch_pass(s, "KHI1")
+    office_pass(s)
+    changes = applied(s, restock[0].idempotency_key)
+    assert len(changes) == 1 and changes[0]["delta"] == 1, changes
+    order = next(o for o in httpx.get(f"{s['shop'].url}/_sim/orders").json()["orders"] if o["id"] == made["id"])
+    assert "pos-returned" in order["tags"]
+    branch_pass(s, "KHI1", lambda: OutboxJob.get(OutboxJob.uid == tag.uid).status == outbox.SYNCED)
+    assert job_state(s, "KHI1", restock[0].uid).status == outbox.SYNCED
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        ln.refresh_claims()
+        ln.close()
+        assert Fulfillment.get(Fulfillment.uid == shipment).status == "RETURNED"
+        assert outbox.jobs_for(shipment, outbox.SHOPIFY)[-1].kind == "fulfillment_create"   # no restock from Lahore

@@ -232,6 +232,7 @@ class BranchLink:
         self._marked_at = -MARK_IDLE_SECONDS
         self._pulled_at = -PULL_SECONDS
         self._claims_at = -CLAIM_SECONDS
+        self.returned_elsewhere = 0
         self._hq_columns: dict[str, set[str]] | None = None
         self._hq_digest = False
         self.relay_shopify = False   # issue 14: hand this box's Shopify jobs to the head office
@@ -464,14 +465,20 @@ class BranchLink:
         """Issue 14: bring this branch's kept claims (`order_claim`) up to the head office's for its
         open online orders (at most hq_claims.REFRESH_LIMIT, one read-only call), so a claim a
         manager moved reaches the branch without a till asking. Returns the kept rows changed."""
-        from pos_core import hq_claims
+        from pos_core import hq_claims, hq_returns
+        hq, n = self._hq(), 0
         orders = hq_claims.open_orders(self.branch)
-        hq = self._hq()
-        if not orders or not self._has(hq, "hq_claims_of"):
-            return 0        # nothing open, or a head office on an older release
-        with hq.atomic():
-            rows = hq.execute_sql(hq_claims.REFRESH_SQL, (orders,)).fetchall()
-        return hq_claims.replace_kept(orders, rows)
+        if orders and self._has(hq, "hq_claims_of"):     # (a head office on an older release has not)
+            with hq.atomic():
+                rows = hq.execute_sql(hq_claims.REFRESH_SQL, (orders,)).fetchall()
+            n += hq_claims.replace_kept(orders, rows)
+        # this branch's parcels taken back at another branch: its shipment says so (no stock here)
+        sent = hq_returns.own_open_shipments(self.branch)
+        if sent and self._has(hq, "hq_returns_of"):
+            with hq.atomic():
+                rows = hq.execute_sql(hq_returns.RETURNS_SQL, (sent,)).fetchall()
+            self.returned_elsewhere += hq_returns.came_back_elsewhere(rows, self.branch)
+        return n
 
     def _read_whole(self, hq, ser) -> tuple[list[dict], tuple[int, int], int]:
         """Every row of the pulled tables, in this snapshot. Every transaction below the snapshot's
@@ -489,7 +496,7 @@ class BranchLink:
         """Whether the head office has this function (an older release may not)."""
         if self._hq_functions is None:
             self._hq_functions = {r[0] for r in hq.execute_sql(
-                "SELECT proname FROM pg_proc WHERE proname IN ('hq_pruned_to', 'hq_pulled', 'hq_claims_of')").fetchall()}
+                "SELECT proname FROM pg_proc WHERE proname IN ('hq_pruned_to', 'hq_pulled', 'hq_claims_of', 'hq_returns_of')").fetchall()}
         return function in self._hq_functions
 
     def _report_pulled(self, hq, cursor: tuple[int, int]) -> None:
