@@ -165,6 +165,7 @@ def test_the_nightly_run_stores_everything_the_morning_reports_read(site, monkey
 def test_a_background_report_writes_before_it_yields_and_reads_only_after(site, monkeypatch):
     """reports.run(background=True) as the back office runs it: read_only gives the documents'
     figures with nothing stored (it never writes), and the background run stores first."""
+    import os
     import threading
     from pos_core import reports
     reports_data.build(site)
@@ -174,10 +175,16 @@ def test_a_background_report_writes_before_it_yields_and_reads_only_after(site, 
     with summary.read_only():   # (stock_activity is read as stored: a stock report needs prepare())
         unstored = {k: reports.run(k, f).rows for k in keys if k != "stock_aging"}
     assert SummaryWatermark.select().count() == 0 and SalesItemMonthly.select().count() == 0
-    got = {}
-    worker = threading.Thread(target=lambda: got.update({k: reports.run(k, f, background=True).rows for k in keys}))
+    got, policy = {}, {}
+
+    def office_thread():   # as pos-office's report worker (a pool thread that goes on to other work)
+        got.update({k: reports.run(k, f, background=True).rows for k in keys})
+        policy["after"] = os.sched_getscheduler(0)
+
+    worker = threading.Thread(target=office_thread)
     worker.start()
     worker.join(120)
+    assert policy["after"] == os.SCHED_OTHER      # the reading ran at SCHED_IDLE in a thread of its own
     assert got == dict(unstored, stock_aging=reports.run("stock_aging", f).rows)
     assert summary.refresh_items() is None and summary.stored_items()
     _same()
@@ -196,3 +203,27 @@ def test_a_database_stamped_11_without_the_chain_table_gets_it(site, monkeypatch
     _same()
     monkeypatch.setattr(sales, "USE_ITEM_SUMMARY", False)
     assert got.rows == run("sales_item", f).rows
+
+
+def test_the_background_reading_is_at_sched_idle_and_errors_come_back(site, monkeypatch):
+    import os
+    from pos_core import reports
+    from pos_core.errors import InvalidInput
+    seen = {}
+
+    def probe(f):
+        seen["policy"] = os.sched_getscheduler(0)
+        seen["writes"] = summary.writes_allowed()
+        return run("sales_item", f)
+
+    def broken(f):
+        raise InvalidInput("no such thing")
+
+    monkeypatch.setitem(reports.BY_KEY, "probe", reports.Entry("probe", "Sales", "probe", probe))
+    monkeypatch.setitem(reports.BY_KEY, "broken", reports.Entry("broken", "Sales", "broken", broken))
+    f = Filters(dt.date(2027, 1, 1), dt.date(2027, 1, 31))
+    reports.run("probe", f, background=True)
+    assert seen == {"policy": os.SCHED_IDLE, "writes": False}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER and summary.writes_allowed()
+    with pytest.raises(InvalidInput, match="no such thing"):
+        reports.run("broken", f, background=True)

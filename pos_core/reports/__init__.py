@@ -6,6 +6,8 @@ takes `Filters` and returns a `Report`.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -101,13 +103,21 @@ def nightly() -> dict:
             "reorder_forecast": reorder.stored_at(yesterday) or reorder.store_forecasts(yesterday)}
 
 
+# The reports that read the item summary's basket counts per group (they must see them rebuilt
+# after a product changed group) and those that read stock_activity.
+_GROUP_KEYS = ("sales_department", "sales_category", "sales_sub_category", "sales_vendor", "sales_option")
+_ACTIVITY_KEYS = ("stock_aging", "dead_stock")
+
+
 def prepare(key: str, f: Filters) -> None:
-    """Every write a report may need (summaries caught up, the reorder forecast stored), done
-    before it runs: the refreshes are no-ops (reads) unless a day closed or stock moved."""
+    """Every write this report may need (its summaries caught up, the forecast stored), done
+    before it runs; each refresh only reads when there is nothing to do (the usual case), and a
+    report is not made to catch up a summary it does not read (stock value and the tills' new
+    movements, say)."""
     from . import summary
     summary.refresh_sales()
-    summary.refresh_items(groups=True)
-    if BY_KEY[key].area in ("Stock", "Reorder"):
+    summary.refresh_items(groups=key in _GROUP_KEYS or f.category is not None)
+    if key in _ACTIVITY_KEYS:
         summary.refresh_stock_activity()
     if BY_KEY[key].area == "Reorder" and reorder.stored_at(f.end) is None:
         reorder.store_forecasts(f.end)
@@ -123,17 +133,51 @@ def _yield_cpu() -> None:
         pass
 
 
+_reader_jobs: "queue.Queue | None" = None
+_reader_lock = threading.Lock()
+
+
+def _reader_loop(jobs: "queue.Queue") -> None:
+    from .. import db
+    from . import summary
+    _yield_cpu()
+    opened = None   # the database this thread's connection belongs to
+    while True:
+        key, f, done = jobs.get()
+        if opened is not None and opened is not db.database.obj and not opened.is_closed():
+            opened.close()   # the process opened another database (tests do): drop the old one
+        opened = db.database.obj
+        try:
+            with summary.read_only():
+                done.set_result(BY_KEY[key].run(f))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            done.set_exception(exc)
+
+
+def _read_at_idle(key: str, f: Filters) -> Report:
+    """The report read by this process's reader thread, which runs at SCHED_IDLE for good (an
+    unprivileged thread cannot come back from it, and the caller's thread, a pool's in the back
+    office, goes on to other work, some of it writing). One long-lived thread keeps its own
+    database connection, and so SQLite's page cache, warm from one report to the next."""
+    global _reader_jobs
+    from concurrent.futures import Future
+    with _reader_lock:
+        if _reader_jobs is None:
+            _reader_jobs = queue.Queue()
+            threading.Thread(target=_reader_loop, args=(_reader_jobs,), name="report-reader", daemon=True).start()
+    done: Future = Future()
+    _reader_jobs.put((key, f, done))
+    return done.result()
+
+
 def run(key: str, f: Filters, background: bool = False) -> Report:
-    """One report. `background` (the back office's report thread, which ends with the report):
-    its writes first at the normal priority, then the reading at the lowest, writing nothing."""
-    if not background:
-        report = BY_KEY[key].run(f)
-    else:
-        from . import summary
+    """One report. `background` (the back office): its writes first at the normal priority,
+    then the reading at the lowest, writing nothing."""
+    if background:
         prepare(key, f)
-        _yield_cpu()
-        with summary.read_only():
-            report = BY_KEY[key].run(f)
+        report = _read_at_idle(key, f)
+    else:
+        report = BY_KEY[key].run(f)
     report.filters = f
     return report
 

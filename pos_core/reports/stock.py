@@ -188,9 +188,10 @@ def sell_through_by_size(f: Filters) -> Report:
     from .sales import S_SIGN, item_where, items_summarised
     if items_summarised(f):
         frm, swhere, sparams = item_where(f, branches=True)
-        sql = (f"SELECT b.code, v.option_text, x.u FROM (SELECT s.branch_id AS bid, s.variant_id AS vid, "
-               f"SUM({S_SIGN} * s.units) AS u {frm} WHERE {swhere} GROUP BY s.branch_id, s.variant_id) x "
-               "JOIN branch b ON b.id = x.bid JOIN variant v ON v.id = x.vid")
+        # Grouped straight by branch and option (about a hundred groups): summing per item first
+        # sent 440,000 rows to the client on a chain's year (PostgreSQL: 5.3 s against 1.3 s).
+        sql = (f"SELECT b.code, v.option_text, SUM({S_SIGN} * s.units) {frm} JOIN branch b ON b.id = s.branch_id "
+               f"JOIN variant v ON v.id = s.variant_id WHERE {swhere} GROUP BY b.code, v.option_text")
         sold_rows = query(sql, sparams)
     else:
         sold_rows = query(
