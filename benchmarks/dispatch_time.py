@@ -43,6 +43,7 @@ def fill(n: int) -> None:
             packed, sent = c + dt.timedelta(minutes=30), c + dt.timedelta(hours=rnd.randrange(1, 72))
             ships.append(dict(uid=f"bench-{i}", order=oid, mode="smart", branch=(site.lhr if i % 2 else site.khi).id,
                               status="DISPATCHED", courier="TCS", created_by=site.manager.id, created_at=packed,
+                              dispatched_at=sent,
                               history=[{"at": packed.isoformat(), "staff": site.manager.id, "status": "PACKED"},
                                        {"at": sent.isoformat(), "courier": "TCS", "staff": site.manager.id,
                                         "status": "DISPATCHED"}]))

@@ -98,7 +98,8 @@ def _dispatch(args) -> int:
             q = q.where(OutboxJob.status != outbox.SYNCED)
         for job in q:
             err = f"  {job.last_error}" if job.last_error else ""
-            print(f"{job.uid}  {job.channel:8} {job.kind:18} {job.status:22} tries={job.attempts}{err}")
+            via = "  (sent by the head office)" if job.via_hq else f"  (for {job.origin_branch})" if job.origin_branch else ""
+            print(f"{job.uid}  {job.channel:8} {job.kind:18} {job.status:22} tries={job.attempts}{via}{err}")
     return 0
 
 

@@ -564,9 +564,13 @@ class Applier:
                 cur = self.d.cursor()
                 # A row already here (or clashing with another unique key) is skipped by the
                 # INSERT and taken by the slow path below, which compares, updates or raises.
-                rows = execute_values(cur, f"INSERT INTO {table} ({', '.join(cols)}) VALUES %s "
-                                           f"ON CONFLICT DO NOTHING RETURNING id, {', '.join(id_cols)}",
-                                      [tuple(v[c] for c in cols) for v in rows_in], page_size=1000, fetch=True)
+                # The rows travel as one JSON array that PostgreSQL turns into rows of the table's
+                # own type (json_populate_recordset): no per-row quoting on this side.
+                cur.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} "
+                            f"FROM json_populate_recordset(NULL::{table}, %s) "
+                            f"ON CONFLICT DO NOTHING RETURNING id, {', '.join(id_cols)}",
+                            (json.dumps(rows_in, default=str),))
+                rows = cur.fetchall()
                 by_key = {tuple(r[1:]): r[0] for r in rows}
                 matched = 0
                 for (rec, sent, ident, o), values in zip(first, rows_in):

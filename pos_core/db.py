@@ -40,7 +40,9 @@ def _import_peewee():
 
 
 def _load_psycopg2(peewee) -> None:
-    """The psycopg2 part of peewee's import (peewee.py, top of the module), done when first needed."""
+    """The psycopg2 part of peewee's import (peewee.py, top of the module), done when first needed.
+    Its one process-wide effect, psycopg2 adapting uuid.UUID, so starts at the first PostgreSQL
+    database; the direct psycopg2 calls (hq_claims, hq_stock, hq) pass no UUID objects."""
     if peewee.psycopg2 is not None:
         return
     try:

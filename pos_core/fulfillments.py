@@ -154,7 +154,8 @@ def mark_dispatched(f: Fulfillment, staff_id: int, courier: str, tracking_number
     (pos_core.couriers) has no tracking number yet: its Shopify fulfillment job `depends_on` the
     booking job, which writes the number into it before it can be sent."""
     f.courier, f.tracking_number, f.tracking_url = courier, tracking_number, url
-    _set(f, "DISPATCHED", staff_id, courier=courier, tracking=tracking_number, **detail)
+    f.dispatched_at = utcnow()
+    _set(f, "DISPATCHED", staff_id, at=f.dispatched_at, courier=courier, tracking=tracking_number, **detail)
     if shopify_enabled:
         outbox.enqueue(outbox.SHOPIFY, "fulfillment_create", {
             "orderId": f.order.shopify_id, "locationId": f.branch.shopify_location_id,
@@ -363,9 +364,11 @@ def _new(order_id, branch_id, staff_id, mode, status, lines, reason="", check_re
                 raise InvalidInput(f"{line.name} is not linked to an item in the catalog; import the catalog first")
             if check_remaining and qty > remaining.get(line_id, 0):
                 raise InvalidInput(f"{line.name}: only {remaining.get(line_id, 0)} left to fulfil, not {qty}")
+        now = utcnow()
         f = Fulfillment.create(order=order, mode=mode, branch=branch_id, status=status, created_by=person,
-                               reason=reason, history=[{"at": utcnow().isoformat(), "status": status,
-                                                        "staff": person.id}])
+                               reason=reason, history=[{"at": now.isoformat(), "status": status, "staff": person.id}],
+                               # a Manual or Branch Sync record is made when the goods have already gone
+                               dispatched_at=now if mode in ("manual", "branch_sync") else None)
         FulfillmentLine.insert_many([{"fulfillment": f.id, "line_no": n, "order_line": lid,
                                       "variant": by_id[lid].variant_id, "qty": q}
                                      for n, (lid, q) in enumerate(sorted(wanted.items()), start=1)]).execute()
@@ -388,12 +391,43 @@ def _move(f: Fulfillment, key: str, sign: int, staff_id: int, reason: str) -> No
                                key, "fulfillment", f"{f.order.name}/{f.uid[:8]}", staff_id, reason=reason))
 
 
-def _set(f: Fulfillment, status: str, staff_id: int, **detail) -> None:
+def _set(f: Fulfillment, status: str, staff_id: int, *, at=None, **detail) -> None:
     f.status = status
-    f.history = list(f.history or []) + [{"at": utcnow().isoformat(), "status": status, "staff": staff_id, **detail}]
+    at = at or utcnow()
+    f.history = list(f.history or []) + [{"at": at.isoformat(), "status": status, "staff": staff_id, **detail}]
     f.save()
     online_orders.add_event(f.order, status.lower(), staff_id, shipment=f.uid, **detail)
     online_orders.refresh_state(f.order)
     audit.log(f"fulfillment.{status.lower()}", staff_id, f.order.name, shipment=f.uid)
 
 
+# --- when the goods left ---------------------------------------------------------------------
+SHIPPING_MODES = ("smart", "manual", "branch_sync")   # repairs and exchange returns ship nothing
+
+
+def fill_dispatched_at(ids: list[int] | None = None) -> int:
+    """Set `dispatched_at` from the history, the rule the dispatch-time report used before the
+    column existed: a Smart shipment's first DISPATCHED step, a Manual or Branch Sync record's
+    first DONE step (else when it was made). For migration 13's older shipments (all, or `ids`);
+    the services set the column themselves. Returns the rows changed."""
+    want = "(CASE WHEN mode = 'smart' THEN 'DISPATCHED' ELSE 'DONE' END)"
+    params: list = []
+    if db.is_sqlite():
+        # the history's times are Python isoformat ('T'); the column's text is str(datetime) (' ')
+        step = (f"(SELECT replace(json_extract(e.value, '$.at'), 'T', ' ') FROM json_each(fulfillment.history) e "
+                f"WHERE json_extract(e.value, '$.status') = {want} ORDER BY e.key LIMIT 1)")
+    else:   # the path holds a '?', so it is a parameter
+        step = f"(jsonb_path_query_first(history::jsonb, ?::jsonpath, jsonb_build_object('s', {want})) #>> '{{}}')::timestamp"
+        params.append(DISPATCH_PATH)
+    sql = (f"UPDATE fulfillment SET dispatched_at = COALESCE({step}, CASE WHEN mode <> 'smart' AND status = 'DONE' "
+           f"THEN created_at END) WHERE mode IN ({', '.join('?' for _ in SHIPPING_MODES)})")
+    params += SHIPPING_MODES
+    if ids is not None:
+        if not ids:
+            return 0
+        sql += f" AND id IN ({', '.join('?' for _ in ids)})"
+        params += ids
+    return db.database.execute_sql(sql.replace("?", db.database.param), params).rowcount
+
+
+DISPATCH_PATH = '$[*] ? (@.status == $s).at'   # the first step whose status is $s: its time

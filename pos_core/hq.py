@@ -25,7 +25,7 @@ import secrets
 from dataclasses import dataclass
 
 import psycopg2
-from peewee import IntegrityError
+from peewee import DataError, IntegrityError
 
 from . import chain, db, migrations
 from .errors import InvalidInput
@@ -414,7 +414,8 @@ def _apply_rows(rows, marked: bool = False) -> dict:
                 try:
                     # every branch's rows together: one query per table for the whole batch
                     applier.apply_many([json.loads(r[4]) for r in rows], origin=[r[1] for r in rows])
-                except (chain.Unresolved, chain.Refused, IntegrityError, psycopg2.IntegrityError, KeyError) as exc:
+                except (chain.Unresolved, chain.Refused, IntegrityError, psycopg2.IntegrityError, KeyError,
+                        DataError, psycopg2.DataError) as exc:
                     raise _Retry() from exc
             return _mark([(r[0], APPLIED, "") for r in rows], marked)
         except _Retry:
@@ -435,6 +436,9 @@ def _apply_rows(rows, marked: bool = False) -> dict:
                 applier = chain.Applier(d)   # its cache may hold ids of the rolled-back row
             except IntegrityError as exc:
                 reason = f"conflicts with a row here: {str(exc).splitlines()[0]}"
+                applier = chain.Applier(d)
+            except DataError as exc:      # a value this schema cannot hold (too long, not a number)
+                reason = f"a value the head office cannot store: {str(exc).splitlines()[0]}"
                 applier = chain.Applier(d)
         results.append((rid, PARKED if reason else APPLIED, reason[:1000]))
     return _mark(results, marked)

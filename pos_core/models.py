@@ -529,6 +529,10 @@ class Fulfillment(BaseModel):
     created_by = ForeignKeyField(Staff)
     created_at = DateTimeField(default=utcnow)
     history = JSONField(default=list)
+    # When the goods left (UTC): a Smart shipment's DISPATCHED step, a Manual or Branch Sync
+    # record's making; NULL for what never left. Kept beside the history so the dispatch-time
+    # report need not search every history (migration 13 filled it for older shipments).
+    dispatched_at = DateTimeField(null=True, index=True)
 
 
 class FulfillmentLine(BaseModel):

@@ -28,6 +28,7 @@ class LabelItem:
     copies: int = 1
     sale_price_paisa: int | None = None  # printed big, with the normal price struck through
     sku: str = ""
+    urdu_name: str = ""             # Variant.urdu_name, for the PDF sheet
 
 
 def _symbology(code: str) -> str:
@@ -82,7 +83,7 @@ def for_variants(picked: list[tuple[int, int]], rules: BarcodeRules | None = Non
         if sale is not None and not 0 < sale < v.price_paisa:
             raise InvalidInput(f"{v.sku}: a sale price must be below the price")
         out.append(LabelItem(v.id, _product_name(v), v.option_text, v.price_paisa, code, _symbology(code),
-                             copies, sale, v.sku))
+                             copies, sale, v.sku, v.urdu_name or ""))
     return out
 
 

@@ -33,7 +33,7 @@ import datetime as dt
 import json
 
 from . import chain, db, outbox
-from .models import Branch, Fulfillment, OutboxJob, ShopifyOutcome, ShopifyRelay, utcnow
+from .models import Branch, Fulfillment, OutboxJob, ShopifyOutcome, ShopifyRelay, SmartOrder, utcnow
 
 HELD = ("this box was sending it to Shopify itself before Shopify work went through the head office, and "
         "its answer never came: compare in Shopify, then retry it (it goes through the head office) or leave it")
@@ -180,10 +180,18 @@ def arrived(relay_id: int) -> None:
             error = (f"the head office had this job before ({r.hq_status} when {code} last heard) and no longer "
                      "has it (restored from an older backup?): compare in Shopify, then retry it or leave it")
             history.append({"at": now.isoformat(), "event": "unknown_outcome", "error": error, "answered": False})
-        OutboxJob.create(uid=r.job_uid, channel=outbox.SHOPIFY, kind=r.kind, payload=json.loads(r.payload),
+        payload = json.loads(r.payload)
+        OutboxJob.create(uid=r.job_uid, channel=outbox.SHOPIFY, kind=r.kind, payload=payload,
                          idempotency_key=r.idempotency_key, doc_type=r.doc_type, doc_ref=r.doc_ref,
                          depends_on=r.depends_on, origin_branch=code, status=status, last_error=error,
                          history=history, created_at=now, updated_at=now, next_attempt_at=now)
+        if r.kind == "tags_add" and status == outbox.PENDING:
+            # the head office polls the order: its own copy must know the tags are ours coming back
+            # (the branch noted them on its copy of the order, which does not travel)
+            order = SmartOrder.get_or_none(SmartOrder.shopify_id == payload.get("orderId"))
+            if order is not None:
+                order.pending_tags = sorted(set(order.pending_tags or []) | set(payload.get("tags") or []))
+                order.save()
         return
     seen = sum(1 for h in job.history or [] if h.get("event") in ("branch_retry", "branch_retry_noop"))
     for _ in range(max(0, r.retries - seen)):

@@ -106,7 +106,7 @@ class TagsScreen(Screen):
             self.status(str(exc))
             return
         if out.language not in ("tspl", "zpl"):  # the office has no receipt printer: a sheet
-            out = labels.Output("pdf", dir=str(self.app.export_dir), stock=out.stock)
+            out = labels.Output("pdf", dir=str(self.app.export_dir), stock=out.stock, urdu=out.urdu)
         self.make(out, labels.from_items(self.items))
 
     @work(thread=True, group="tags", exit_on_error=False)

@@ -34,6 +34,7 @@ class Label:
     copies: int = 1
     sale_price: Decimal | None = None
     sku: str = ""
+    urdu_name: str = ""          # Variant.urdu_name; only the PDF sheet can draw it
 
     def __post_init__(self):
         if not isinstance(self.price, Decimal) or (self.sale_price is not None and not isinstance(self.sale_price, Decimal)):
@@ -61,7 +62,8 @@ class Stock:
 def from_items(items) -> list[Label]:
     """pos_core.shelf_labels.LabelItem -> Label (paisa to Decimal rupees)."""
     return [Label(i.name, i.option, Decimal(i.price_paisa) / 100, i.code, i.symbology, i.copies,
-                  None if i.sale_price_paisa is None else Decimal(i.sale_price_paisa) / 100, i.sku)
+                  None if i.sale_price_paisa is None else Decimal(i.sale_price_paisa) / 100, i.sku,
+                  i.urdu_name)
             for i in items]
 
 
@@ -204,13 +206,30 @@ def _barcode_png(lb: Label) -> io.BytesIO:
     return png
 
 
-def pdf_sheet(labels: list[Label], sheet: Sheet = Sheet(), title: str = "Labels") -> bytes:
-    """Every copy of every label on A4 pages, left to right, top to bottom."""
+def _fit_width(pdf, text: str, width: float) -> str:
+    """As much of `text` as fits `width` mm in the current font (a Unicode font draws any name)."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + ".") > width:
+        text = text[:-1]
+    return text.rstrip() + "."
+
+
+def pdf_sheet(labels: list[Label], sheet: Sheet = Sheet(), title: str = "Labels", urdu: bool = True) -> bytes:
+    """Every copy of every label on A4 pages, left to right, top to bottom. With Debian's Noto
+    fonts (printers/pdf_fonts.py) names are drawn as written and, with `urdu`, a tag whose item
+    has an Urdu name shows it (shaped, right to left) on its own line under the size/colour;
+    without the fonts the sheet is Helvetica, ASCII only, and no Urdu line is drawn (it would
+    print as "?")."""
     from fpdf import FPDF
+    from .pdf_fonts import Writer
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_title(title)
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)
+    w = Writer(pdf)
+    fit = (lambda text, width, chars: _fit_width(pdf, text, width)) if w.unicode else (
+        lambda text, width, chars: _fit(text, chars))
     copies = [lb for lb in labels for _ in range(lb.copies)]
     cache: dict[tuple[str, str], bytes] = {}
     for n, lb in enumerate(copies):
@@ -220,17 +239,22 @@ def pdf_sheet(labels: list[Label], sheet: Sheet = Sheet(), title: str = "Labels"
         col, row = slot % sheet.cols, slot // sheet.cols
         x = sheet.left + col * (sheet.label_w + sheet.gap_x)
         y = sheet.top + row * (sheet.label_h + sheet.gap_y)
-        pdf.set_font("helvetica", "B", 8)
+        w.font("B", 8)
         pdf.set_xy(x + 2, y + 1.5)
-        pdf.cell(sheet.label_w - 4, 3.5, _fit(lb.name, 40))
-        pdf.set_font("helvetica", "", 7)
+        pdf.cell(sheet.label_w - 4, 3.5, fit(lb.name, sheet.label_w - 4, 40))
+        w.font("", 7)
         pdf.set_xy(x + 2, y + 5)
-        pdf.cell(sheet.label_w * 0.55, 3, _fit(lb.option, 24))
-        pdf.set_font("helvetica", "B", 10)
+        pdf.cell(sheet.label_w * 0.55, 3, fit(lb.option, sheet.label_w * 0.45 - 2, 24))
+        if urdu and w.unicode and lb.urdu_name.strip():
+            # left of the "Was" price, above the barcode: the tag's one free line
+            w.font("", 8)
+            pdf.set_xy(x + 2, y + 8)
+            pdf.cell(sheet.label_w * 0.45 - 2, 3.8, fit(lb.urdu_name.strip(), sheet.label_w * 0.45 - 2, 0))
+        w.font("B", 10)
         pdf.set_xy(x + sheet.label_w * 0.45, y + 4.5)
         pdf.cell(sheet.label_w * 0.55 - 2, 4, price_text(lb), align="R")
         if lb.sale_price is not None:
-            pdf.set_font("helvetica", "", 6)
+            w.font("", 6)
             pdf.set_xy(x + sheet.label_w * 0.45, y + 8.5)
             pdf.cell(sheet.label_w * 0.55 - 2, 3, "Was Rs " + format_money(lb.price), align="R")
         key = (lb.symbology, lb.code)
@@ -256,11 +280,12 @@ class Output:
     device: str = ""        # tspl/zpl: /dev/usb/lp1, or host:port for a network label printer
     dir: str = ""           # pdf: where sheets are written
     stock: Stock = Stock()
+    urdu: bool = True       # pdf: a tag shows the item's Urdu name when it has one
 
 
 def parse_output(raw: dict | None, source: str = "config [labels]") -> Output:
     raw = raw or {}
-    known = {"language", "device", "dir", "width_mm", "height_mm", "gap_mm", "dpi"}
+    known = {"language", "device", "dir", "width_mm", "height_mm", "gap_mm", "dpi", "urdu"}
     for key in raw:
         if key not in known:
             raise LabelConfigError(f"{source}: {key}: expected one of {', '.join(sorted(known))}, found unknown key")
@@ -271,6 +296,8 @@ def parse_output(raw: dict | None, source: str = "config [labels]") -> Output:
         raise LabelConfigError(f"{source}: device: expected the label printer (/dev/usb/lp1 or host:9100), found nothing")
     if lang == "pdf" and not isinstance(raw.get("dir"), str):
         raise LabelConfigError(f"{source}: dir: expected a directory for the PDF sheets, found nothing")
+    if not isinstance(raw.get("urdu", True), bool):
+        raise LabelConfigError(f"{source}: urdu: expected true or false, found {raw['urdu']!r}")
     nums = {}
     for key, default, lo, hi in (("width_mm", 50, 20, 120), ("height_mm", 30, 10, 200), ("gap_mm", 2, 0, 20),
                                  ("dpi", 203, 150, 600)):
@@ -279,7 +306,7 @@ def parse_output(raw: dict | None, source: str = "config [labels]") -> Output:
             raise LabelConfigError(f"{source}: {key}: expected a number from {lo} to {hi}, found {v!r}")
         nums[key] = v
     return Output(lang, raw.get("device", ""), raw.get("dir", ""),
-                  Stock(nums["width_mm"], nums["height_mm"], nums["gap_mm"], int(nums["dpi"])))
+                  Stock(nums["width_mm"], nums["height_mm"], nums["gap_mm"], int(nums["dpi"])), raw.get("urdu", True))
 
 
 def send(out: Output, labels: list[Label], receipt_printer: dict | None = None, name: str = "labels") -> str:
@@ -288,7 +315,7 @@ def send(out: Output, labels: list[Label], receipt_printer: dict | None = None, 
         from pathlib import Path
         path = Path(out.dir) / f"{name}.pdf"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pdf_sheet(labels, title=name))
+        path.write_bytes(pdf_sheet(labels, title=name, urdu=out.urdu))
         return f"sheet written to {path} ({pages_needed(labels)} page(s))"
     if out.language == "escpos":
         if receipt_printer is None:

@@ -46,6 +46,26 @@ def use_unicode(pdf) -> bool:
     return True
 
 
+def missing() -> list[tuple[str, str]]:
+    """What this box lacks to put Urdu on paper, as (what, the Debian package that brings it):
+    the fonts receipts (printers/urdu.py) and PDFs use, Pillow's libraqm, the PDF shaper."""
+    from PIL import features
+    from .urdu import FONTS
+    out = []
+    for what, names, dirs, pkg in (("Noto Sans (PDF text)", STYLES[""], LATIN_DIRS, "fonts-noto-core"),
+                                   ("Noto Naskh Arabic (Urdu in PDFs and receipts)", URDU_STYLES[""], FONT_DIRS,
+                                    "fonts-noto-core"),
+                                   ("Noto Nastaliq Urdu (Urdu on receipts)", FONTS["nastaliq"], FONT_DIRS,
+                                    "fonts-noto-extra")):
+        if _find(names, dirs) is None:
+            out.append((what, pkg))
+    if not features.check("raqm"):
+        out.append(("libraqm (Pillow's Urdu shaping, receipts)", "libraqm0"))
+    if not shaping_available():
+        out.append(("uharfbuzz (Urdu shaping in PDFs)", "pip: uharfbuzz, a dependency of pos"))
+    return out
+
+
 def latin1(text: str) -> str:
     """For a core-font PDF: anything outside Latin-1 prints as "?" instead of failing."""
     return text.encode("latin-1", "replace").decode("latin-1")

@@ -48,7 +48,12 @@ class Line:
 
 
 def _find(names: tuple[str, ...], dirs: tuple[str, ...]) -> Path | None:
+    """The first of `names` in POS_URDU_FONT_DIR (one more directory, searched first) or `dirs`;
+    POS_FONT_DIRS (directories separated by ':') replaces `dirs`, Debian's font directories, for
+    a box that keeps its fonts elsewhere (and for the doctor's test on an empty directory)."""
     override = os.environ.get("POS_URDU_FONT_DIR")
+    if os.environ.get("POS_FONT_DIRS") is not None:
+        dirs = tuple(d for d in os.environ["POS_FONT_DIRS"].split(":") if d)
     for d in ((override,) if override else ()) + dirs:
         for n in names:
             p = Path(d) / n

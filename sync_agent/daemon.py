@@ -112,6 +112,9 @@ class Agent:
     def start_up(self) -> None:
         with database.connection_context():
             migrations.check_current()
+            if self.cfg.hq.role == "head-office" and not self.client:
+                log.warning("[shopify] is not enabled here: the branches' Shopify jobs that reach the head office "
+                            "wait until it is")
             if self.worker:
                 self.worker.recover()
                 orders.recover_interrupted()

@@ -93,6 +93,7 @@ class Doctor:
             self.check_fbr()
             self.check_couriers()
             self.check_printer()
+            self.check_fonts()
             self.check_scanner()
         n = len(self.failed)
         print(f"{n} problem(s) found" if n else "everything checked is fine", file=self.out)
@@ -531,6 +532,31 @@ class Doctor:
             self.add("printer", FAIL, f"test slip failed: {(r.stdout + r.stderr).strip()[-200:]}",
                      "check paper, the cover and the cable; the message says what the printer reported")
 
+    def check_fonts(self) -> None:
+        """Urdu on receipts and PDFs: a WARN, not a FAIL (without the fonts sales go on, Urdu
+        names print as "?" in PDFs). Asked of printers/ in a child process, like the test slip."""
+        try:
+            r = subprocess.run([sys.executable, "-c", _FONTS_SCRIPT], capture_output=True, text=True, timeout=60)
+            lacking = json.loads(r.stdout) if r.returncode == 0 else None
+        except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+            r, lacking = None, None
+            error = str(exc)
+        if lacking is None:
+            error = error if r is None else (r.stdout + r.stderr).strip()[-200:]
+            self.add("urdu fonts", WARN, f"could not check the fonts: {error}", "pip install -e . in the venv; "
+                     "then apt-get install libraqm0 fonts-noto-core fonts-noto-extra")
+            return
+        if not lacking:
+            self.add("urdu fonts", OK, "Noto Sans, Naskh and Nastaliq, libraqm and the PDF shaper are here")
+            return
+        apt = sorted({pkg for _, pkg in lacking if not pkg.startswith("pip:")})
+        fix = (f"apt-get install {' '.join(apt)} (or run scripts/install again)" if apt else "")
+        pip = [pkg for _, pkg in lacking if pkg.startswith("pip:")]
+        if pip:
+            fix = "; ".join(x for x in (fix, "pip install -e . in /opt/pos/venv (" + pip[0][5:] + ")") if x)
+        self.add("urdu fonts", WARN, "missing: " + ", ".join(what for what, _ in lacking)
+                 + " (PDFs print Urdu names as ?; a [receipt] template asking for Urdu stops the till)", fix)
+
     def check_scanner(self) -> None:
         dev = self.cfg.scanner.device
         if not dev:
@@ -595,6 +621,7 @@ def _ago(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
+_FONTS_SCRIPT = "import json; from printers import pdf_fonts; print(json.dumps(pdf_fonts.missing()))"
 _SLIP_SCRIPT = r"""
 import datetime, socket, sys
 from pos_core import config

@@ -610,3 +610,32 @@ def test_a_deadlock_is_told_from_other_errors_through_peewee(chain_sites):
         except Exception as exc:   # noqa: BLE001
             dup = exc
     assert not hq._rolled_back(dup) and not hq._rolled_back(ValueError("x"))
+
+
+def test_a_row_with_a_value_the_head_office_cannot_store_is_parked_and_its_batch_flows(chain_sites):
+    """One bad value in a batch applied in one statement per table (a phone longer than the column)
+    must not stop the batch: it is applied row by row, the bad row parks with the reason, the rest
+    apply."""
+    s = chain_sites
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln)
+        till = open_for_trade("LHR1")
+        uids = {sell(*till, [("1001", 1)]).uid for _ in range(3)}
+        ln.run_once()
+        ln.close()
+    with at(s["hq"]):
+        bad = {"t": "customer", "k": chain.key_text({"phone": "+92" + "3" * 30}),
+               "d": {"phone": "+92" + "3" * 30, "name": "Too long", "email": None, "shopify_id": None,
+                     "created_at": "2026-12-07 10:00:00", "updated_at": "2026-12-07 10:00:00"}}
+        known = {f.name for f in chain._fields("customer")}
+        bad["d"] = {k: v for k, v in bad["d"].items() if k in known}
+        with db.write():
+            db.database.execute_sql(
+                "INSERT INTO hq_inbox (branch_code, xid, seq, table_name, key, data, schema_version) "
+                "VALUES ('LHR1', 0, 999999, 'customer', %s, %s, 4)", (bad["k"], json.dumps(bad)))
+        counts = hq.apply_inbox()
+        assert counts["parked"] == 1 and counts["applied"] > 0
+        [p] = hq.parked()
+        assert p["table"] == "customer" and "cannot store" in p["reason"]
+        assert {o.uid for o in PosOrder.select()} == uids and ledger.check() == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import httpx
 import psycopg2
 import pytest
 
@@ -398,3 +399,60 @@ def test_publish_follows_the_live_queue_and_a_start_looks_at_every_job(database)
         OutboxJob.update(status="PENDING", last_error="", updated_at=utcnow()).where(OutboxJob.id == live.id).execute()
     assert shopify_relay.publish() == 1
     assert ShopifyOutcome.get(ShopifyOutcome.job_uid == live.uid).status == "PENDING"
+
+
+def test_a_cod_order_confirmed_at_a_branch_is_tagged_once_by_the_head_office(chain):
+    """tagsAdd (not deduplicated by Shopify) from a branch, sent by the head office; its poll then
+    sees its own tag come back and does not log it as someone else's."""
+    from pos_core import online_orders
+    from pos_core.models import SmartOrder, SmartOrderEvent, Staff
+    from sync_agent.testing import sim_post
+    s = chain
+    codes = {loc["id"]: loc["code"] for loc in sim_state(s["shop"].url)["locations"]}
+    made = sim_post(s["shop"].url, "orders", {
+        "action": "create", "gateway": "Cash on Delivery (COD)", "location": codes[s["map"]["locations"]["LHR1"]],
+        "customer": {"firstName": "Sana", "lastName": "Mir", "phone": "+923004445556"}, "phone": "+923004445556",
+        "lines": [{"sku": "1001", "quantity": 1}],
+        "shippingAddress": {"firstName": "Sana", "lastName": "Mir", "address1": "12 Mall Road", "city": "Lahore",
+                            "phone": "+923004445556"}})["order"]
+    cod = ("Cash on Delivery (COD)",)
+    with at(s["hq"]):
+        agent_orders.poll(s["client"], cod)
+    with at(s["LHR1"]):
+        ln = link(s, "LHR1")
+        pull_until(ln, lambda: SmartOrder.get_or_none(SmartOrder.shopify_id == made["id"]) is not None)
+        ln.close()
+        so = online_orders.get(made["id"])
+        online_orders.confirm(so.id, Staff.get(Staff.code == "imran").id, shopify_enabled=True)
+        job = next(j for j in outbox.jobs_for(made["id"], outbox.SHOPIFY) if j.kind == "tags_add")
+    branch_pass(s, "LHR1")
+    assert office_pass(s)["synced"] == 1
+    order = next(o for o in httpx.get(f"{s['shop'].url}/_sim/orders").json()["orders"] if o["id"] == made["id"])
+    assert "pos-cod-confirmed" in order["tags"]
+    with at(s["hq"]):
+        sim_post(s["shop"].url, "clock", {"advance_seconds": 1})
+        agent_orders.poll(s["client"], cod)
+        hq_order = SmartOrder.get(SmartOrder.shopify_id == made["id"])
+        assert "pos-cod-confirmed" in hq_order.tags and hq_order.pending_tags == []
+        assert SmartOrderEvent.select().where((SmartOrderEvent.order == hq_order.id)
+                                              & (SmartOrderEvent.kind == "tagged")).count() == 0
+    branch_pass(s, "LHR1", lambda: OutboxJob.get(OutboxJob.uid == job.uid).status == outbox.SYNCED)
+
+
+def test_a_branch_set_to_send_shopify_itself_keeps_its_client_and_hands_nothing_over(tmp_path):
+    from pos_core import config
+    from pos_core.config import write_private
+    from sync_agent.daemon import Agent
+    write_private(tmp_path / "shopify.token", "shpat_x\n")
+    write_private(tmp_path / "hq.secret", "pw\n")
+    base = {"database": {"url": f"sqlite:///{tmp_path / 'b.db'}"}, "counter": {"branch": "LHR1", "code": "C1"},
+            "shopify": {"enabled": True, "shop": "s.myshopify.com", "token_file": str(tmp_path / "shopify.token")}}
+    hq_part = {"role": "branch", "url": "postgresql://r@127.0.0.1:1/db", "password_file": str(tmp_path / "hq.secret")}
+    via = Agent(config.parse({**base, "hq": hq_part}, tmp_path / "p.toml"))
+    direct = Agent(config.parse({**base, "hq": {**hq_part, "shopify": "direct"}}, tmp_path / "p.toml"))
+    try:
+        assert via.client is None and via.worker is None and via.hq.relay_shopify
+        assert direct.client is not None and direct.worker is not None and not direct.hq.relay_shopify
+    finally:
+        if direct.client:
+            direct.client.close()

@@ -1,13 +1,16 @@
 """Issue 14 with real processes: a branch agent and a head-office agent both running, the Shopify
 simulator over real HTTP. The branch has no Shopify token at all: its sale's stock change and its
 online shipment reach Shopify through the head office's agent, exactly once, although that agent
-is SIGKILLed while the stock change is on the wire; its delivered tag is added once; a Manual
+is SIGKILLed while the stock change is on the wire (and twice more during a burst of sales while
+Shopify drops, fails and loses answers); its delivered tag is added once; a Manual
 Fulfillment (which writes nothing to Shopify, by design) sends nothing; the outcomes reach the branch."""
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import time
+from collections import Counter
 from decimal import Decimal
 
 import httpx
@@ -106,9 +109,48 @@ def test_branch_shopify_work_goes_through_the_head_office_agent_once(tmp_path):
             from pos_core import heartbeat
             beat = next(r for r in heartbeat.read() if r["channel"] == "shopify")
             assert beat["last_contact_at"] is None and beat["detail"]["via"] == "head-office"
+        # -- a burst of sales while Shopify drops, fails and loses answers and the head office's
+        # agent is SIGKILLed twice more: every change applied once, under the key recorded for it
+        sim_post(shop.url, "reset-faults", {})
+        sim_post(shop.url, "faults", {"error_rate": 0.1, "drop_before_rate": 0.1, "drop_after_rate": 0.15,
+                                      "scope": "mutations", "seed": 3})
+        rng = random.Random(9)
+        with at(lhr_url):
+            items = list(Variant.select().order_by(Variant.sku))
+        for i in range(24):
+            with at(lhr_url):
+                v = items[i % len(items)]
+                sales.complete_sale(SHOPIFY, counter_id=counter.id, shift_id=shift.id, staff_id=cashier.id,
+                                    lines=[sales.SaleLine(v.id, 1)],
+                                    tenders=[sales.Tender("cash", Decimal(v.price_paisa) / 100)])
+            time.sleep(rng.uniform(0.05, 0.3))
+            if i in (7, 16):
+                hq_agent.kill9()
+                hq_agent.start()
+
+        def all_synced_at_branch():
+            with at(lhr_url):
+                return OutboxJob.select().where(OutboxJob.status != outbox.SYNCED).count() == 0
+        wait_for("every change's outcome at Lahore", all_synced_at_branch, timeout=90, every=0.5)
+        sim_post(shop.url, "reset-faults", {})
+        with at(hq_url):
+            sent = list(OutboxJob.select().where((OutboxJob.kind == "inventory_adjust") & (OutboxJob.origin_branch == "LHR1")))
+            want = Counter((j.result["idempotencyKey"], j.payload["inventoryItemId"], j.payload["locationId"],
+                            j.payload["delta"]) for j in sent)
+        got = Counter((a["idempotencyKey"], a["inventoryItemId"], a["locationId"], a["delta"])
+                      for a in sim_adjustments(shop.url) if a["source"] == "api" and a["name"] == "available")
+        assert len(sent) == 25 and got == want
+        st = sim_state(shop.url)
+        with at(lhr_url):
+            sold = {v.sku: 50 - ledger.on_hand(v.id, Branch.get(Branch.code == "LHR1").id) for v in items}
+        assert {sku: 100 - available(st, m["items"][sku], lhr_loc) for sku in sold} == sold   # Shopify = the ledger
+
         status = subprocess.run([sys.executable, "-m", "sync_agent", "--config", str(tmp_path / "lhr.toml"), "status"],
                                 cwd=REPO, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0 and "shopify via the head office" in status.stdout, status.stdout + status.stderr
+        jobs = subprocess.run([sys.executable, "-m", "pos_core.admin", "--config", str(tmp_path / "lhr.toml"), "jobs",
+                               "--all"], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert f"{job.uid}  shopify" in jobs.stdout and "(sent by the head office)" in jobs.stdout, jobs.stdout
 
         # -- an online shipment from Lahore: the head office polls the order, Lahore packs and
         # dispatches it, the head office's agent creates the fulfillment in Shopify once

@@ -251,3 +251,30 @@ def test_a_chain_branch_sending_shopify_through_the_head_office_needs_no_token(s
     assert line(out, "config").startswith("OK"), out
     assert line(out, "shopify").startswith("SKIP") and "head office" in line(out, "shopify"), out
     assert "shopify token" not in out
+
+
+def test_urdu_fonts_missing_is_a_warning_with_the_fix(site, monkeypatch, tmp_path):
+    """The font lookup pointed at an empty directory (POS_FONT_DIRS replaces Debian's font
+    directories): the doctor warns with the packages to install, and still passes."""
+    code, out = site.doctor()
+    assert line(out, "urdu fonts").startswith("OK"), line(out, "urdu fonts")
+    empty = tmp_path / "no-fonts"
+    empty.mkdir()
+    monkeypatch.setenv("POS_FONT_DIRS", str(empty))
+    code, out = site.doctor()
+    got = line(out, "urdu fonts")
+    assert code == 0 and got.startswith("WARN"), out
+    assert "Noto Naskh Arabic" in got and "Noto Nastaliq Urdu" in got and "Noto Sans" in got
+    assert "fix: apt-get install fonts-noto-core fonts-noto-extra" in got, got
+    # only the Nastaliq file missing: only its package is named
+    have = empty.parent / "some-fonts"
+    have.mkdir()
+    from printers import pdf_fonts, urdu
+    for names, dirs in ((pdf_fonts.STYLES[""], pdf_fonts.LATIN_DIRS), (pdf_fonts.URDU_STYLES[""], urdu.FONT_DIRS)):
+        monkeypatch.delenv("POS_FONT_DIRS", raising=False)
+        found = urdu._find(names, dirs)
+        (have / found.name).symlink_to(found)
+    monkeypatch.setenv("POS_FONT_DIRS", str(have))
+    got = line(site.doctor()[1], "urdu fonts")
+    assert got.startswith("WARN") and "Nastaliq" in got and "Naskh" not in got.split("fix:")[0], got
+    assert "apt-get install fonts-noto-extra (" in got, got

@@ -123,3 +123,41 @@ def test_top_items_carry_the_urdu_name_into_the_pdf(site, tmp_path):
     assert all(word in text for word in KURTA_UR.split()) and "?" not in text
     # قمیض: qaf initial, meem and yeh medial, dad final
     assert {"uniFED7", "uniFEE4", "uniFEBE"} <= _joined_forms(_urdu_glyphs(data)), _urdu_glyphs(data)
+
+
+def test_price_tags_show_the_items_urdu_name_shaped_unless_turned_off(site, tmp_path):
+    """The A4 tag sheet: a tag whose item has an Urdu name shows it (shaped Naskh) under the
+    size/colour, by default; an item without one gets no Urdu line; `[labels] urdu = false`
+    leaves it off. The Roman name, price and barcode stay as they were."""
+    from pos_core import shelf_labels
+    from printers import labels
+    Variant.update(urdu_name=KURTA_UR).where(Variant.id == site.kurta.id).execute()
+    items = shelf_labels.for_variants([(site.kurta.id, 2), (site.book.id, 1)], assign=False)
+    assert [i.urdu_name for i in items] == [KURTA_UR, ""]
+    tags = labels.from_items(items)
+    out = labels.parse_output({"language": "pdf", "dir": str(tmp_path)})
+    assert out.urdu is True
+    labels.send(out, tags, name="tags")
+    data = (tmp_path / "tags.pdf").read_bytes()
+    text = _text(data)
+    kurta, book = Variant.get_by_id(site.kurta.id), Variant.get_by_id(site.book.id)
+    assert text.count(KURTA_UR.split()[0]) == 2 and text.count(KURTA_UR.split()[1]) == 2, text   # both copies
+    assert text.count(tags[0].name) == 2 and tags[1].name in text and "?" not in text
+    assert labels.price_text(tags[0]) in text and kurta.urdu_name and not book.urdu_name
+    assert {"uniFED7", "uniFEE4", "uniFEBE"} <= _joined_forms(_urdu_glyphs(data))     # قمیض joined
+    plain = labels.parse_output({"language": "pdf", "dir": str(tmp_path), "urdu": False})
+    labels.send(plain, tags, name="plain")
+    off = (tmp_path / "plain.pdf").read_bytes()
+    assert KURTA_UR.split()[0] not in _text(off) and not _urdu_glyphs(off)
+    assert _text(off).count(tags[0].name) == 2
+    with pytest.raises(labels.LabelConfigError, match="urdu: expected true or false"):
+        labels.parse_output({"language": "pdf", "dir": str(tmp_path), "urdu": "yes"})
+
+
+def test_a_long_urdu_name_is_cut_to_the_tag_and_stays_on_one_line():
+    from printers import labels
+    long = "قمیض لان " * 12
+    tag = labels.Label("Lawn", "M", Decimal("10"), "L1", urdu_name=long)
+    page = PdfReader(io.BytesIO(labels.pdf_sheet([tag]))).pages[0]
+    urdu = [line for line in page.extract_text().splitlines() if "قمیض" in line]
+    assert len(urdu) == 1 and len(urdu[0]) < len(long.strip()), urdu

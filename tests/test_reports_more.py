@@ -154,6 +154,7 @@ def _retime(f, made: dt.datetime, **steps: dt.datetime) -> None:
     f = Fulfillment.get_by_id(f.id)
     history = [dict(h, at=steps[h["status"]].isoformat()) if h["status"] in steps else h for h in f.history]
     Fulfillment.update(created_at=made, history=history).where(Fulfillment.id == f.id).execute()
+    fulfillments.fill_dispatched_at([f.id])   # the stored dispatch time follows the history, as migration 13's
 
 
 def _shipped(site, order, branch, made, sent):
@@ -227,3 +228,61 @@ def test_migration_15_gives_old_refunds_an_empty_reason(site):
     assert (got.return_reason, got.return_note) == ("", "")     # recorded before reasons were
     day = Filters.quick("today")
     assert returns.by_reason(day).row(reason="")["label"] == "(not recorded)"
+
+
+def test_migration_13_fills_the_dispatch_time_from_the_history(site):
+    """An older database (no `fulfillment.dispatched_at`, not stamped 13): the migration fills the
+    column with what each history says (a Smart shipment's first DISPATCHED step, a Manual
+    record's DONE step), leaves what never left empty, and the report reads the same figures."""
+    from pos_core import migrations
+    u = dt.datetime
+    shape = lambda: (sorted(c.name for c in db.database.get_columns("fulfillment")),  # noqa: E731
+                     sorted((tuple(i.columns), i.unique) for i in db.database.get_indexes("fulfillment")))
+    fresh = shape()
+    o1 = _order(site, 1, "2027-02-01T05:00:00Z", True, confirmed=u(2027, 2, 1, 7))
+    sent = _shipped(site, o1, site.lhr, u(2027, 2, 1, 8), u(2027, 2, 1, 9, 30, 15, 250000))
+    fulfillments.deliver(sent.uid, site.cashier.id, shopify_enabled=False)      # a later step changes nothing
+    o2 = _order(site, 2, "2027-02-02T00:00:00Z", False)
+    back = _shipped(site, o2, site.khi, u(2027, 2, 2, 1), u(2027, 2, 2, 10))
+    fulfillments.mark_returned(back.uid, site.cashier.id, site.khi.id, shopify_enabled=False)
+    o3 = _order(site, 3, "2027-02-03T00:00:00Z", False)
+    by_hand = fulfillments.manual(o3.id, site.lhr.id, site.cashier.id, note="rider")
+    _retime(by_hand, u(2027, 2, 3, 3), DONE=u(2027, 2, 3, 3, 5))
+    o4 = _order(site, 4, "2027-02-03T00:00:00Z", False)
+    packed = fulfillments.create(o4.id, site.lhr.id, site.cashier.id)
+    fulfillments.pack(packed.uid, site.cashier.id)
+    fix = fulfillments.fix_branch_stock(o4.id, site.lhr.id, site.manager.id, [(site.book.id, 1)], "missed movement")
+    # a dispatch made by the service stamps the column with its history's own time
+    o5 = _order(site, 5, "2027-02-04T00:00:00Z", False)
+    live = fulfillments.create(o5.id, site.lhr.id, site.cashier.id)
+    fulfillments.pack(live.uid, site.cashier.id)
+    fulfillments.dispatch(live.uid, site.cashier.id, "TCS", "779005", shopify_enabled=False)
+    live = Fulfillment.get_by_id(live.id)
+    assert live.dispatched_at == u.fromisoformat(next(h["at"] for h in live.history if h["status"] == "DISPATCHED"))
+    assert Fulfillment.get_by_id(by_hand.id).dispatched_at == u(2027, 2, 3, 3, 5)
+    feb = health.dispatch_times(FEB)
+
+    # The schema before migration 13: the column (and its index) gone, the version not stamped.
+    if db.is_sqlite():
+        db.database.execute_sql("DROP INDEX fulfillment_dispatched_at")
+    db.database.execute_sql("ALTER TABLE fulfillment DROP COLUMN dispatched_at")
+    migrations.SchemaMigration.delete().where(migrations.SchemaMigration.version == 13).execute()
+    with pytest.raises(migrations.SchemaError, match=r"\[13\]"):
+        migrations.check_current()
+    assert migrations.migrate() == [13]
+    migrations.check_current()
+    assert shape() == fresh
+
+    def told(f):   # what the history says, read here in Python
+        want = "DISPATCHED" if f.mode == "smart" else "DONE"
+        at = next((h["at"] for h in f.history if h["status"] == want), None)
+        return u.fromisoformat(at) if at and f.mode in fulfillments.SHIPPING_MODES else None
+    got = {f.uid: (f.dispatched_at, told(f)) for f in Fulfillment.select()}
+    assert all(stored == expected for stored, expected in got.values()), got
+    assert got[sent.uid][0] == u(2027, 2, 1, 9, 30, 15, 250000) and got[back.uid][0] == u(2027, 2, 2, 10)
+    assert got[by_hand.uid][0] == u(2027, 2, 3, 3, 5)
+    assert got[packed.uid][0] is None and got[fix.uid][0] is None                # never left; a repair ships nothing
+    assert got[live.uid][0] == live.dispatched_at
+    again = health.dispatch_times(FEB)
+    assert (again.rows, again.totals) == (feb.rows, feb.totals) and feb.totals[2] == 3
+

@@ -10,6 +10,7 @@ import statistics
 from decimal import Decimal
 
 from .. import db
+from ..fulfillments import SHIPPING_MODES   # repairs and exchange returns ship nothing
 from .common import PK_OFFSET, Column, Filters, Report, query
 
 
@@ -77,34 +78,19 @@ def fulfilments(f: Filters) -> Report:
 
 
 # --- dispatch time -----------------------------------------------------------------------------
-SHIPPING_MODES = ("smart", "manual", "branch_sync")   # repairs and exchange returns ship nothing
-DISPATCH_LOOKBACK = dt.timedelta(days=31)  # a shipment dispatched in the period was made at most this long before
-
-
 def _dispatch_sql() -> tuple[str, str, str]:
     """(when the goods left, when the order was placed, when it was confirmed) per shipment `fl`
     of order `o`, as SQL in this dialect: numbers of days on SQLite (julianday), timestamps on
-    PostgreSQL. Left = a Smart shipment's first DISPATCHED step in its history; a Manual or
-    Branch Sync record is made when the goods have already gone (its DONE step, else when made)."""
-    want = "(CASE WHEN fl.mode = 'smart' THEN 'DISPATCHED' ELSE 'DONE' END)"
+    PostgreSQL. When the goods left is the shipment's `dispatched_at` (migration 13: the services
+    set it, older shipments got it from their history)."""
     if db.is_sqlite():
-        step = (f"(SELECT json_extract(e.value, '$.at') FROM json_each(fl.history) e "
-                f"WHERE json_extract(e.value, '$.status') = {want} ORDER BY e.key LIMIT 1)")
-        return (f"julianday(COALESCE({step}, CASE WHEN fl.mode <> 'smart' AND fl.status = 'DONE' "
-                "THEN fl.created_at END))",
+        return ("julianday(fl.dispatched_at)",
                 # Shopify's ISO time with its zone (julianday reads Z and +05:00); junk reads as NULL
                 "COALESCE(julianday(NULLIF(o.created_at_shopify, '')), julianday(o.first_seen_at))",
                 "julianday(o.confirmed_at)")
-    # The first step with that status, in the history's order; the path is a parameter (DISPATCH_PATH)
-    # because report SQL uses ? for its parameters.
-    step = f"(jsonb_path_query_first(fl.history::jsonb, ?::jsonpath, jsonb_build_object('s', {want})) #>> '{{}}')::timestamp"
-    shopify = ("CASE WHEN o.created_at_shopify ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "
+    shopify = ("CASE WHEN o.created_at_shopify LIKE '____-__-__T%' "
                "THEN (o.created_at_shopify::timestamptz AT TIME ZONE 'UTC') END")
-    return (f"COALESCE({step}, CASE WHEN fl.mode <> 'smart' AND fl.status = 'DONE' THEN fl.created_at END)",
-            f"COALESCE({shopify}, o.first_seen_at)", "o.confirmed_at")
-
-
-DISPATCH_PATH = '$[*] ? (@.status == $s).at'
+    return "fl.dispatched_at", f"COALESCE({shopify}, o.first_seen_at)", "o.confirmed_at"
 
 
 def _seconds(later: str, earlier: str) -> str:
@@ -133,19 +119,14 @@ def dispatch_times(f: Filters) -> Report:
     bsql, bparams = _branch(f, "fl.branch_id")
     marks = ", ".join("?" for _ in SHIPPING_MODES)
     sent, placed, confirmed = _dispatch_sql()
-    edge = "julianday(?)" if db.is_sqlite() else "?"
-    # Times are worked out in SQL: a year of shipments is too many rows to parse one by one here.
-    # MATERIALIZED: each shipment's history is searched once, not once per use of `sent`.
+    # Times are worked out in SQL: a year of shipments is too many rows to convert one by one here.
     rows = query(
-        f"WITH x AS MATERIALIZED (SELECT fl.branch_id, fl.mode, {sent} AS sent, {placed} AS placed, "
-        f"{confirmed} AS confirmed FROM fulfillment fl JOIN smart_order o ON o.id = fl.order_id "
-        f"WHERE fl.mode IN ({marks}) AND fl.created_at >= ? AND fl.created_at < ?{bsql} "
+        f"SELECT b.code, fl.mode, {_seconds(sent, placed)}, {_seconds(sent, confirmed)} "
+        "FROM fulfillment fl JOIN smart_order o ON o.id = fl.order_id JOIN branch b ON b.id = fl.branch_id "
+        f"WHERE fl.dispatched_at >= ? AND fl.dispatched_at < ? AND fl.mode IN ({marks}){bsql} "
         # shipments that never left (pending, packed, unpacked) have no dispatch time
-        "AND (fl.status IN ('DISPATCHED', 'DELIVERED', 'RETURNED') OR (fl.mode <> 'smart' AND fl.status = 'DONE'))) "
-        f"SELECT b.code, x.mode, {_seconds('x.sent', 'x.placed')}, {_seconds('x.sent', 'x.confirmed')} "
-        f"FROM x JOIN branch b ON b.id = x.branch_id WHERE x.sent >= {edge} AND x.sent < {edge}",
-        ([] if db.is_sqlite() else [DISPATCH_PATH]) + list(SHIPPING_MODES)
-        + [f.start_utc - DISPATCH_LOOKBACK, f.end_utc] + bparams + [f.start_utc, f.end_utc])
+        "AND (fl.status IN ('DISPATCHED', 'DELIVERED', 'RETURNED') OR (fl.mode <> 'smart' AND fl.status = 'DONE'))",
+        [f.start_utc, f.end_utc] + list(SHIPPING_MODES) + bparams)
     # floats only for order statistics, never for money
     groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for branch, mode, from_order, from_confirm in rows:
