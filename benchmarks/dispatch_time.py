@@ -5,8 +5,8 @@ online shipments, for a month and for the year, on SQLite and PostgreSQL.
     .venv/bin/python benchmarks/dispatch_time.py --url postgresql://.../empty_db [--reuse] [--runs 5]
 
 Data: `--shipments` COD orders spread over 2027, each with one Smart shipment at one of two
-branches, packed 30 minutes after the order and dispatched 1-71 hours after it (history as the
-services write it). Rows are inserted straight into the schema. Goal as for every report: p95
+branches, packed 30 minutes after the order and dispatched 1-71 hours after it (history and
+`dispatched_at`, migration 13, as the services write them). Rows are inserted straight into the schema. Goal as for every report: p95
 <= 1 s on PostgreSQL, <= 2 s on SQLite; with 5 runs p95 is the slowest.
 """
 from __future__ import annotations

@@ -145,6 +145,14 @@ def test_only_the_branch_holding_the_claim_dispatches_delivers_and_takes_returns
         assert hq.claims(ORDER) == {"L1": "LHR1", "L2": "LHR1"}
     with at(s["LHR1"]):
         assert OrderClaim.select().count() == 3
+    # the stored dispatch time (migration 13) travels with the shipment
+    sent = {}
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            sent.update({f.uid: f.dispatched_at for f in Fulfillment.select()})
+    with at(s["hq"]):
+        assert {f.uid: f.dispatched_at for f in Fulfillment.select()} == sent
+    assert len(sent) == 2 and all(sent.values()), sent
 
 
 def test_migration_16_adds_the_chain_copies_to_a_database_without_them(sqlite_db):
