@@ -7,7 +7,8 @@
     pos-admin hq overdrafts --settled the settled ones: who, how, the note, the documents
     pos-admin hq overdrafts settle PHONE --how writeoff|charge --note TEXT --staff CODE [--what credit|points]
     pos-admin hq claims ORDER         which branch holds each line of an online order
-    pos-admin hq release ORDER [LINE...]   give back a claim (a manager's override)
+    pos-admin hq release ORDER [LINE...] [--force]   give back a claim (a manager's override;
+                                      --force when the lines are in a dispatched shipment)
     pos-admin branch add CODE [NAME]  (head office) the branch's login; its password is printed once
     pos-admin branch join --hq-url URL --branch CODE [--password-file F]   (branch box)
     pos-admin branch recover [--force]   (branch box) restored from an older backup: bring back
@@ -45,6 +46,8 @@ def add_commands(sub) -> None:
     r = h.add_parser("release", help="give back a branch's claim on an order's lines (all, or those named)")
     r.add_argument("order")
     r.add_argument("lines", nargs="*")
+    r.add_argument("--force", action="store_true",
+                   help="release lines even though they are in a shipment already dispatched")
     p = h.add_parser("parked", help="rows the head office could not apply, with the reason")
     p.add_argument("--limit", type=int, default=100)
     b = sub.add_parser("branch", help="branches of a chain").add_subparsers(dest="action", required=True)
@@ -89,6 +92,14 @@ def run(args, cfg) -> int:
                 print(f"{line:40} {branch}")
             return 0
         if args.action == "release":
+            sent = hq.dispatched_in(args.order, args.lines or None)
+            for r in sent:
+                print(f"warning: {', '.join(r['lines'])} in {r['branch']}'s shipment {r['shipment'][:8]} "
+                      f"({r['status']}): the goods have left {r['branch']}; if another branch claims them, "
+                      f"{r['branch']} is refused Delivered and Returned", file=sys.stderr)
+            if sent and not args.force:
+                print("nothing released: give --force to release them anyway", file=sys.stderr)
+                return 1
             gone = hq.release_claim(args.order, args.lines or None)
             if not gone:
                 print(f"no claim on {args.order}{' ' + ', '.join(args.lines) if args.lines else ''} to give back")

@@ -210,6 +210,17 @@ def _claim_sql(group: str) -> list[str]:
                              AND branch_code = hq_my_branch()
                              AND (p_lines IS NULL OR line_id = ANY(p_lines)) RETURNING 1)
              SELECT count(*) FROM gone $$""",
+        # A branch's agent refreshes the claims it keeps (issue 14): who holds each line of these
+        # orders now, read only (hq_claim would claim a free line). Any branch may read any holder:
+        # a refusal names the holder anyway.
+        """CREATE OR REPLACE FUNCTION hq_claims_of(p_orders text[])
+           RETURNS TABLE (o_order text, o_line text, o_branch text) LANGUAGE sql STABLE SECURITY DEFINER
+           SET search_path = public AS $$
+             SELECT c.order_shopify_id, c.line_id, c.branch_code::text FROM hq_claim c
+              WHERE hq_my_branch() IS NOT NULL AND c.order_shopify_id = ANY(p_orders)
+              ORDER BY 1, 2 $$""",
+        "REVOKE ALL ON FUNCTION hq_claims_of(text[]) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION hq_claims_of(text[]) TO {group}",
         # Chain-wide stock at the counter: every branch's on-hand and in-transit for one SKU, as
         # the head office has it (each branch as of its last contact).
         """CREATE OR REPLACE FUNCTION hq_stock(p_sku text)
@@ -238,6 +249,27 @@ def claims(order_shopify_id: str) -> dict[str, str]:
     return dict(db.database.execute_sql(
         "SELECT line_id, branch_code FROM hq_claim WHERE order_shopify_id = %s ORDER BY line_id",
         (order_shopify_id,)).fetchall())
+
+
+def dispatched_in(order_shopify_id: str, lines: list[str] | None = None) -> list[dict]:
+    """At the head office: the shipments (as the branches' rows came up) already dispatched or
+    delivered that hold these lines of an online order (all its lines when None): releasing them
+    lets another branch claim goods that have left the shipping branch, which would then be refused
+    Delivered and Returned. [{branch, shipment, status, lines}]."""
+    from .models import Branch, Fulfillment, FulfillmentLine, SmartOrder, SmartOrderLine
+    q = (FulfillmentLine.select(Branch.code, Fulfillment.uid, Fulfillment.status, SmartOrderLine.shopify_line_id)
+         .join(Fulfillment).join(Branch, on=(Fulfillment.branch == Branch.id))
+         .switch(FulfillmentLine).join(SmartOrderLine, on=(FulfillmentLine.order_line == SmartOrderLine.id))
+         .join(SmartOrder, on=(SmartOrderLine.order == SmartOrder.id))
+         .where((SmartOrder.shopify_id == order_shopify_id) & (Fulfillment.mode == "smart")
+                & Fulfillment.status.in_(["DISPATCHED", "DELIVERED"])))
+    if lines:
+        q = q.where(SmartOrderLine.shopify_line_id.in_(list(lines)))
+    out: dict[str, dict] = {}
+    for code, uid, status, line in q.tuples():
+        row = out.setdefault(uid, {"branch": code, "shipment": uid, "status": status, "lines": []})
+        row["lines"].append(line)
+    return sorted(out.values(), key=lambda r: (r["branch"], r["shipment"]))
 
 
 def release_claim(order_shopify_id: str, lines: list[str] | None = None) -> dict[str, str]:

@@ -137,6 +137,45 @@ def keep(order_shopify_id: str, holders: dict[str, str | None]) -> None:
             OrderClaim.insert_many(rows).execute()
 
 
+REFRESH_SQL = "SELECT o_order, o_line, o_branch FROM hq_claims_of(%s)"
+REFRESH_LIMIT = 500     # orders per refresh: the newest open ones first
+
+
+def open_orders(branch_code: str, limit: int = REFRESH_LIMIT) -> list[str]:
+    """The online orders whose claims this branch keeps fresh: any it kept a claim of, and any with
+    a shipment of this branch's not yet finished (pending, packed or dispatched). Newest first, bounded."""
+    from .models import Branch, Fulfillment, OrderClaim, SmartOrder
+    here = Branch.get_or_none(Branch.code == branch_code)
+    live = Fulfillment.select(Fulfillment.order).where(
+        (Fulfillment.branch == (here.id if here else -1)) & Fulfillment.status.in_(["PENDING", "PACKED", "DISPATCHED"]))
+    kept_orders = OrderClaim.select(OrderClaim.order_shopify_id)
+    q = (SmartOrder.select(SmartOrder.shopify_id)
+         .where(SmartOrder.shopify_id.in_(kept_orders) | SmartOrder.id.in_(live))
+         .order_by(SmartOrder.id.desc()).limit(limit))
+    return [sid for (sid,) in q.tuples()]
+
+
+def replace_kept(orders: list[str], rows: list[tuple[str, str, str]]) -> int:
+    """The head office's answer for these orders becomes this branch's kept copy: a claim it no
+    longer has is dropped, one that moved names its new branch. Returns the rows that changed."""
+    from . import db
+    from .models import OrderClaim, utcnow
+    if not orders:
+        return 0
+    now = {(o, l): b for o, l, b in rows}
+    with db.write():
+        before = {(o, l): b for o, l, b in OrderClaim.select(OrderClaim.order_shopify_id, OrderClaim.line_id,
+                                                              OrderClaim.branch_code)
+                  .where(OrderClaim.order_shopify_id.in_(orders)).tuples()}
+        if before == now:
+            return 0
+        OrderClaim.delete().where(OrderClaim.order_shopify_id.in_(orders)).execute()
+        if now:
+            OrderClaim.insert_many([{"order_shopify_id": o, "line_id": l, "branch_code": b, "told_at": utcnow()}
+                                    for (o, l), b in sorted(now.items())]).execute()
+    return len(set(before.items()) ^ set(now.items()))
+
+
 def kept(order_shopify_id: str) -> dict[str, str]:
     """{line: branch} as the head office last told this branch."""
     from .models import OrderClaim

@@ -41,6 +41,17 @@ KEPT_RESULT = ("fulfillmentId", "adjustmentGroupId", "quantityAfterChange", "fou
                "batch_uid", "referenceDocumentUri", "tags")
 
 
+HQ_COMMAND = "(pos-agent reconcile)"
+AT_BRANCH = ("(the head office's reconciliation: ask the head office to run `pos-agent reconcile` there, "
+             "this branch cannot)")
+
+
+def in_branch_words(error: str) -> str:
+    """A head-office error shown at the branch: a step only the head office can take says so
+    (its agent talks to Shopify, so `pos-agent reconcile` is the head office's command)."""
+    return (error or "").replace(HQ_COMMAND, AT_BRANCH)
+
+
 def _text(payload) -> str:
     # the same text OutboxJob.payload is stored as (JSONField), so the head office gets it unchanged
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
@@ -116,13 +127,14 @@ def absorb(job_uids: list[str]) -> int:
             history.append({"at": now.isoformat(), "event": "retired_key", "key": job.idempotency_key,
                             "by": "head office"})
             job.idempotency_key = out.idempotency_key
-        if out.status != job.status or out.last_error != job.last_error:
+        error = in_branch_words(out.last_error)
+        if out.status != job.status or error != job.last_error:
             history.append({"at": now.isoformat(), "event": "head_office", "status": out.status,
-                            "error": out.last_error})
+                            "error": error})
         result = json.loads(out.result or "{}")
         job.result = {**(job.result or {}), **result,
                       "head_office": {"first_sent_at": out.first_sent_at, "attempts": out.attempts}}
-        job.status, job.last_error, job.attempts = out.status, out.last_error, out.attempts
+        job.status, job.last_error, job.attempts = out.status, error, out.attempts
         job.history, job.updated_at = history, now
         job.save()
         ShopifyRelay.update(hq_status=out.status, updated_at=now).where(

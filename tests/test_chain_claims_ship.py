@@ -47,21 +47,7 @@ def manager_moves_l1_to_karachi(s, khi) -> None:
 @needs_pg
 def test_only_the_branch_holding_the_claim_dispatches_delivers_and_takes_returns(sites, tmp_path):
     s = sites
-    with at(s["hq"]):
-        with db.write():
-            for shopify_id, name, lines in ((ORDER, "#3001", (("L1", "1001"), ("L2", "1002"))),
-                                            (LEGACY, "#3002", (("L1", "1003"),))):
-                o = SmartOrder.create(shopify_id=shopify_id, name=name, created_at_shopify="2026-12-07T10:00:00Z",
-                                      updated_at_shopify="2026-12-07T10:00:00Z")
-                for line, sku in lines:
-                    v = Variant.get(Variant.sku == sku)
-                    SmartOrderLine.create(order=o, shopify_line_id=line, sku=sku, name=v.name, variant=v,
-                                          quantity=1, current_quantity=1, unit_price_paisa=v.price_paisa)
-    for code in ("LHR1", "KHI1"):
-        with at(s[code]):
-            ln = link(s, code)
-            pull_until(ln, lambda: SmartOrderLine.select().count() == 3)
-            ln.close()
+    make_orders(s)
     lhr, lhr_off = cfg(tmp_path, s, "LHR1"), cfg(tmp_path, s, "LHR1", up=False)
     khi = cfg(tmp_path, s, "KHI1")
     ayesha = None
@@ -153,6 +139,84 @@ def test_only_the_branch_holding_the_claim_dispatches_delivers_and_takes_returns
     with at(s["hq"]):
         assert {f.uid: f.dispatched_at for f in Fulfillment.select()} == sent
     assert len(sent) == 2 and all(sent.values()), sent
+
+
+def make_orders(s) -> None:
+    with at(s["hq"]):
+        with db.write():
+            for shopify_id, name, lines in ((ORDER, "#3001", (("L1", "1001"), ("L2", "1002"))),
+                                            (LEGACY, "#3002", (("L1", "1003"),))):
+                o = SmartOrder.create(shopify_id=shopify_id, name=name, created_at_shopify="2026-12-07T10:00:00Z",
+                                      updated_at_shopify="2026-12-07T10:00:00Z")
+                for line, sku in lines:
+                    v = Variant.get(Variant.sku == sku)
+                    SmartOrderLine.create(order=o, shopify_line_id=line, sku=sku, name=v.name, variant=v,
+                                          quantity=1, current_quantity=1, unit_price_paisa=v.price_paisa)
+    for code in ("LHR1", "KHI1"):
+        with at(s[code]):
+            ln = link(s, code)
+            pull_until(ln, lambda: SmartOrderLine.select().count() == 3)
+            ln.close()
+
+
+def agent_pass(s, code) -> dict:
+    """One run of the branch agent's hq channel (push, pull, the kept claims): no till involved."""
+    with at(s[code]):
+        ln = link(s, code)
+        try:
+            return ln.run_once()
+        finally:
+            ln.close()
+
+
+@needs_pg
+def test_release_warns_of_a_dispatched_shipment_and_moved_claims_reach_the_branch_by_its_agent(sites, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    s = sites
+    make_orders(s)
+    lhr, khi = cfg(tmp_path, s, "LHR1"), cfg(tmp_path, s, "KHI1")
+    with at(s["LHR1"]):
+        ayesha = staff_id("ayesha")
+        assert hq_claims.claim_for(lhr, order_id(), None, "LHR1").ok
+        shipment = fulfillments.create(order_id(), here("LHR1"), ayesha).uid
+        fulfillments.pack(shipment, ayesha)
+        fulfillments.dispatch(shipment, ayesha, "TCS", "TCS-9", shopify_enabled=False)
+    sync(s, "LHR1")
+    admin_cfg = tmp_path / "hq.toml"
+    admin_cfg.write_text(f'[database]\nurl = "{s["hq"]}"\n')
+
+    def admin(*args):
+        return subprocess.run([sys.executable, "-m", "pos_core.admin", "--config", str(admin_cfg), "hq", "release",
+                               ORDER, *args], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                              timeout=60)
+    r = admin("L1")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"L1 in LHR1's shipment {shipment[:8]} (DISPATCHED): the goods have left LHR1" in r.stderr
+    assert "nothing released: give --force to release them anyway" in r.stderr
+    with at(s["hq"]):
+        assert hq.claims(ORDER) == {"L1": "LHR1", "L2": "LHR1"}          # untouched
+        assert hq.dispatched_in(LEGACY) == []
+    r = admin("L1", "--force")
+    assert r.returncode == 0 and "L1: LHR1's claim given back" in r.stdout, r.stdout + r.stderr
+    with at(s["KHI1"]):
+        assert hq_claims.claim_for(khi, order_id(), [line_id("L1")], "KHI1").ok
+
+    # Lahore's agent brings the moved claim into Lahore's copy: no till asked
+    with at(s["LHR1"]):
+        assert hq_claims.kept(ORDER) == {"L1": "LHR1", "L2": "LHR1"}
+    assert agent_pass(s, "LHR1")["claims"] == 2                        # L1 now Karachi's (one out, one in)
+    with at(s["LHR1"]):
+        assert hq_claims.kept(ORDER) == {"L1": "KHI1", "L2": "LHR1"}
+        with pytest.raises(StateError, match="only KHI1 may mark it delivered, not LHR1"):
+            hq_claims.may_act(cfg(tmp_path, s, "LHR1", up=False), shipment, "deliver")
+    # the head office drops Karachi's claim: Lahore's copy drops it too on the next pass
+    assert admin("L1", "--force").returncode == 0
+    assert agent_pass(s, "LHR1")["claims"] == 1
+    with at(s["LHR1"]):
+        assert hq_claims.kept(ORDER) == {"L2": "LHR1"}
+    assert agent_pass(s, "LHR1").get("claims") in (None, 0)          # nothing changed: nothing written
 
 
 def test_migration_16_adds_the_chain_copies_to_a_database_without_them(sqlite_db):

@@ -375,6 +375,11 @@ def test_the_key_age_counts_from_the_first_send_at_the_head_office(chain):
     branch_pass(s, "KHI1", lambda: OutboxJob.get(OutboxJob.uid == late.uid).status == outbox.NEEDS_RECONCILIATION)
     mine = job_state(s, "KHI1", late.uid)
     assert "Compare Shopify's quantity" in mine.last_error and "since 20" in mine.last_error
+    # the branch's people are told the head office reconciles (they cannot run its command)
+    assert "ask the head office to run `pos-agent reconcile` there, this branch cannot" in mine.last_error
+    assert "(pos-agent reconcile)" not in mine.last_error
+    with at(s["hq"]):
+        assert "(pos-agent reconcile)" in OutboxJob.get(OutboxJob.uid == late.uid).last_error
     assert job_state(s, "KHI1", old.uid).status == outbox.SYNCED
 
 

@@ -43,6 +43,7 @@ log = logging.getLogger("sync_agent.hq")
 CHANNEL = "hq"
 BATCH = 2000
 MARK_IDLE_SECONDS = 10.0   # an idle branch reports its last contact this often
+CLAIM_SECONDS = 30.0       # the kept claims of this branch's open online orders are refreshed this often
 PULL_SECONDS = 2.0         # the head office's own changes (staff, catalog) are looked for this often
 PRUNE_SECONDS = 60.0       # how often the change log is pruned (bounded batches: chain.PRUNE_BATCH)
 # A cursor that stands for "every row of transactions below xid X": (X - 1, FULL_SEQ).
@@ -230,6 +231,7 @@ class BranchLink:
         self.parked_up = 0
         self._marked_at = -MARK_IDLE_SECONDS
         self._pulled_at = -PULL_SECONDS
+        self._claims_at = -CLAIM_SECONDS
         self._hq_columns: dict[str, set[str]] | None = None
         self._hq_digest = False
         self.relay_shopify = False   # issue 14: hand this box's Shopify jobs to the head office
@@ -458,6 +460,19 @@ class BranchLink:
         self._report_pulled(hq, new_cursor)
         return n
 
+    def refresh_claims(self) -> int:
+        """Issue 14: bring this branch's kept claims (`order_claim`) up to the head office's for its
+        open online orders (at most hq_claims.REFRESH_LIMIT, one read-only call), so a claim a
+        manager moved reaches the branch without a till asking. Returns the kept rows changed."""
+        from pos_core import hq_claims
+        orders = hq_claims.open_orders(self.branch)
+        hq = self._hq()
+        if not orders or not self._has(hq, "hq_claims_of"):
+            return 0        # nothing open, or a head office on an older release
+        with hq.atomic():
+            rows = hq.execute_sql(hq_claims.REFRESH_SQL, (orders,)).fetchall()
+        return hq_claims.replace_kept(orders, rows)
+
     def _read_whole(self, hq, ser) -> tuple[list[dict], tuple[int, int], int]:
         """Every row of the pulled tables, in this snapshot. Every transaction below the snapshot's
         xmin has ended and its rows are in what we read, so the cursor becomes "all of those"."""
@@ -474,7 +489,7 @@ class BranchLink:
         """Whether the head office has this function (an older release may not)."""
         if self._hq_functions is None:
             self._hq_functions = {r[0] for r in hq.execute_sql(
-                "SELECT proname FROM pg_proc WHERE proname IN ('hq_pruned_to', 'hq_pulled')").fetchall()}
+                "SELECT proname FROM pg_proc WHERE proname IN ('hq_pruned_to', 'hq_pulled', 'hq_claims_of')").fetchall()}
         return function in self._hq_functions
 
     def _report_pulled(self, hq, cursor: tuple[int, int]) -> None:
@@ -570,6 +585,9 @@ class BranchLink:
                     if late or time.monotonic() - self._pulled_at >= PULL_SECONDS:
                         summary["pulled"] += self.pull_once()
                         self._pulled_at = time.monotonic()
+                        if time.monotonic() - self._claims_at >= CLAIM_SECONDS:
+                            summary["claims"] = self.refresh_claims()
+                            self._claims_at = time.monotonic()
                     if late:
                         break
                     if n == 0:
