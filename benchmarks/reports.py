@@ -17,8 +17,13 @@ Each report runs `--runs` times per period after one warm-up; p95 is reported (w
 the slowest). Goal: p95 <= 1 s on PostgreSQL, <= 2 s on SQLite.
 
 `--tills` (SQLite): 4 processes sell 5-line sales through `sales.complete_sale` on the same file,
-first alone, then while another process runs the year's reports in a loop; the checkout's p99 with
-the reports must stay within 1.2x of the p99 without.
+alone, then while another process runs the year's reports in a loop (`--till-modes`: background,
+as pos-office runs them, and/or foreground, as before), then alone again; the checkout's p99 with
+the reports must stay within 1.2x of the p99 without (the mean of the two alone runs).
+
+`--ab` times each report with the item summary and stored forecasts (migration 11) and without
+them, runs alternating, so both see the same load; `--baseline` times everything without them.
+Generate once and reuse: `--url sqlite:////tmp/pos-bench-reports/base.db` then `--reuse`.
 """
 from __future__ import annotations
 

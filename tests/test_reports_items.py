@@ -227,3 +227,19 @@ def test_the_background_reading_is_at_sched_idle_and_errors_come_back(site, monk
     assert os.sched_getscheduler(0) == os.SCHED_OTHER and summary.writes_allowed()
     with pytest.raises(InvalidInput, match="no such thing"):
         reports.run("broken", f, background=True)
+
+
+def test_a_day_closing_after_a_category_change_does_not_hide_it(site, monkeypatch):
+    """A refresh by a report that does not use the basket counts (top items) after a product
+    changed category still rebuilds them: the next category report agrees with the documents."""
+    reports_data.build(site)
+    clock = [dt.datetime(2027, 3, 2, 9)]
+    monkeypatch.setattr(summary, "now", lambda: clock[0])
+    summary.refresh_items()
+    Product.update(category="Books").where(Product.id == site.book.product_id).execute()
+    clock[0] = dt.datetime(2027, 3, 3, 9)                     # a day closes
+    assert summary.refresh_items(groups=False) == "0000-00"   # rebuilt, not just March
+    f = Filters(dt.date(2027, 1, 1), dt.date(2027, 2, 28))
+    got = run("sales_category", f)
+    monkeypatch.setattr(sales, "USE_ITEM_SUMMARY", False)
+    assert (got.rows, got.totals) == (run("sales_category", f).rows, run("sales_category", f).totals)

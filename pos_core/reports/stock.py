@@ -90,12 +90,14 @@ _POSITIONS_FROM = _LEVELS_FROM + "JOIN product pr ON pr.id = v.product_id "
 
 
 def positions(f: Filters, extra_where: str = "", extra_params: list | None = None, order: str = "b.code, v.sku",
-              limit: int | None = None) -> list[dict]:
+              limit: int | None = None, with_category: bool = True) -> list[dict]:
     """Items a branch holds (on hand > 0), with the last sale and last receipt there."""
     summary.refresh_stock_activity()
     where, params = _level_where(f)
-    sql = ("SELECT b.code, v.id, v.sku, v.name, v.option_text, pr.category, sl.on_hand, v.price_paisa, "
-           f"uc.unit_cost, sa.last_sold_at, sa.last_received_at {_POSITIONS_FROM}"
+    # (no product join when the category is not wanted: it costs a lookup per level row)
+    category, frm = ("pr.category", _POSITIONS_FROM) if with_category else ("NULL", _LEVELS_FROM)
+    sql = (f"SELECT b.code, v.id, v.sku, v.name, v.option_text, {category}, sl.on_hand, v.price_paisa, "
+           f"uc.unit_cost, sa.last_sold_at, sa.last_received_at {frm}"
            f"WHERE {where} AND sl.on_hand > 0{extra_where} ORDER BY {order}")
     if limit:
         sql += f" LIMIT {int(limit)}"
@@ -129,7 +131,7 @@ def dead_stock(f: Filters, idle_days: int = 90, limit: int = DEAD_LIMIT) -> Repo
                 f"{_LEVELS_FROM}WHERE {where} AND sl.on_hand > 0{idle}", params + [cutoff])
     out = []
     for p in positions(f, idle, [cutoff], order="COALESCE(sl.on_hand * uc.unit_cost, sl.on_hand * v.price_paisa) "
-                                                "DESC, b.code, v.sku", limit=limit):
+                                                "DESC, b.code, v.sku", limit=limit, with_category=False):
         cost = p["on_hand"] * p["unit_cost"] if p["unit_cost"] is not None else None
         out.append([p["branch"], p["sku"], p["name"], p["on_hand"], _days_since(p["last_sold"], as_of),
                     _days_since(p["last_received"], as_of), rupees(cost) if cost is not None else None,

@@ -398,7 +398,10 @@ def refresh_items(groups: bool = False) -> str | None:
     open_day, open_start = open_from()
     marks = _watermarks(_ITEMS, _ITEMS_ID)
     first = _items_first_month(marks, open_day)
-    if groups and first != "0000-00" and catalog_changed():
+    # Any refresh rewrites the catalog snapshot, so any refresh must first see whether an item
+    # changed group (else the old months' basket counts would go stale unnoticed); a report
+    # about to use the counts checks even when nothing else is due.
+    if (groups or first is not None) and first != "0000-00" and catalog_changed():
         first = "0000-00"
     if first is None:
         return None
