@@ -144,3 +144,50 @@ async def test_delivered_and_returned_at_a_branch_that_does_not_hold_the_claim_a
         assert "Returned: 2 unit(s) back in stock at LHR1" in flat(app)
     assert Fulfillment.get_by_id(f.id).status == "RETURNED" and level(a, "LHR1") == before + 1
     karachi.close()
+
+
+async def test_the_returns_desk_takes_in_another_branchs_parcel_once(tmp_path, till_db, office):
+    """Karachi's parcel, brought back by the courier to Lahore: taken in at Lahore's returns desk after
+    a yes (decided at the head office); offline it says it needs the head-office link; twice: once."""
+    from pos_core import ledger
+    from pos_core.models import FulfillmentLine, Product, Staff, Variant
+    from test_till_kit import flat, type_text
+    sku = stocked(1)[0]
+    record("#2003", [("L1", sku, 1)], cod=False)
+    with at(hq_url(office)):      # Karachi's dispatched shipment, as its rows came up to the head office
+        with db.write():
+            v = Variant.create(product=Product.create(title="Lawn"), sku=sku, name="Lawn", price_paisa=100000)
+            o = SmartOrder.get(SmartOrder.shopify_id == "gid://shopify/Order/2003")
+            line = SmartOrderLine.get((SmartOrderLine.order == o.id) & (SmartOrderLine.shopify_line_id == "L1"))
+            line.variant = v
+            line.save()
+            f = Fulfillment.create(order=o, mode="smart", branch=Branch.get(Branch.code == "KHI1"), status="DISPATCHED",
+                                   tracking_number="KHI-TCS-11", created_by=Staff.get(Staff.code == "ayesha"))
+            FulfillmentLine.create(fulfillment=f, line_no=1, order_line=line, variant=v, qty=1)
+    db.open_database(f"sqlite:///{till_db}")
+    here = Branch.get(Branch.code == "LHR1").id
+    before = ledger.on_hand(Variant.get(Variant.sku == sku).id, here)
+    open_shift()
+    down = make_config(tmp_path / "down", till_db, hq={"role": "branch", "url": "postgresql://nobody@127.0.0.1:1/none"})
+    up = make_config(tmp_path, till_db, hq={"role": "branch", "url": role_url(office, "LHR1")})
+    for cfg, taken in ((down, 0), (up, 1), (up, 1)):
+        app = make_app(cfg)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start_selling(pilot, app)
+            await press(pilot, app, "ctrl+w", "f3")
+            assert type(app.screen).__name__ == "ParcelsScreen"
+            await type_text(pilot, "KHI-TCS-11", enter=True)
+            await press(pilot, app)
+            assert "KHI-TCS-11 is not one of LHR1's parcels" in flat(app)
+            await type_text(pilot, "y", enter=True)
+            await press(pilot, app)
+            text = flat(app)
+            if cfg is down:
+                assert "needs the head-office link, and it is down" in text and "nothing was taken in" in text
+            else:
+                assert "KHI-TCS-11 (KHI1's parcel, order #2003) taken back at LHR1: goods in stock here" in text
+        assert ledger.on_hand(Variant.get(Variant.sku == sku).id, here) == before + taken
+    assert ledger.check() == []
+    with at(hq_url(office)):
+        assert db.database.execute_sql("SELECT branch_code FROM hq_return").fetchall() == [("LHR1",)]
+    db.open_database(f"sqlite:///{till_db}")

@@ -4,6 +4,10 @@ Scan (or type) the consignment number on a returned parcel's airway bill: it is 
 here and its goods go back into this branch's stock (pos_core.couriers.receive_return). A parcel
 the courier still shows as on its way is received only after a yes. F2 cycles the list: open
 (to be booked, booked, in transit, returning), returning, to be booked, all.
+
+In a chain a courier may bring back a parcel another branch sent: a number that is not one of this
+branch's parcels is offered to take in here (pos_core.hq_returns: decided at the head office, so it
+is never taken back twice; needs the head-office link, and says so when it is down).
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from decimal import Decimal
 from rich.markup import escape
 from textual.binding import Binding
 
-from pos_core import couriers, hq_claims, policy as policymod
+from pos_core import couriers, hq_claims, hq_returns, policy as policymod
 from pos_core.models import Consignment, Fulfillment
 
 from .. import airway
@@ -79,6 +83,10 @@ class ParcelsScreen(StockBase):
             return
         c = (Consignment.select().where(Consignment.tracking_number == number)
              .order_by(Consignment.id.desc()).first())
+        if c is None and self.app.cfg.hq.role == "branch":
+            self.confirm(f"{number} is not one of {self.branch.code}'s parcels: another branch's "
+                         "returned here? take it in (asks the head office)", lambda: self.take_in(number))
+            return
         if c is None:
             self.show_message(f"No parcel {number}: check the number on the airway bill", True)
             return
@@ -104,3 +112,12 @@ class ParcelsScreen(StockBase):
             self.show_message(f"{received.tracking_number} ({received.fulfillment.order.name}) received back at "
                               f"{branch.code}: goods back in stock here")
         self.core(go, then=done)
+
+    def take_in(self, number: str) -> None:
+        cfg, staff_id, branch = self.app.cfg, self.app.staff.id, self.branch
+
+        def done(f) -> None:
+            shipped_by = (f.history or [{}])[0].get("shipped_by", "another branch")
+            self.show_message(f"{number} ({shipped_by}'s parcel, order {f.order.name}) taken back at {branch.code}: "
+                              f"goods in stock here; {shipped_by} is told through the head office")
+        self.core(hq_returns.take_in, cfg, number, staff_id, shopify_enabled=cfg.shopify.enabled, then=done)
