@@ -165,8 +165,8 @@ def run_floor(directory: Path, n: int, sample: dict) -> tuple[list[float], list[
         order_id = conn.execute(
             "INSERT INTO pos_order (uid, number, kind, status, counter_id, branch_id, shift_id, cashier_id, "
             "prices_include_tax, subtotal_paisa, discount_paisa, tax_paisa, total_paisa, service_fee_paisa, "
-            "paid_paisa, change_paisa, note, fbr_offline, created_at, completed_at) "
-            "VALUES (?, ?, 'sale', 'COMPLETED', ?, ?, ?, ?, 1, ?, 0, ?, ?, 100, ?, ?, '', 0, ?, ?)",
+            "paid_paisa, change_paisa, note, draft_coupon, return_reason, return_note, fbr_offline, created_at, "
+            "completed_at) VALUES (?, ?, 'sale', 'COMPLETED', ?, ?, ?, ?, 1, ?, 0, ?, ?, 100, ?, ?, '', '', '', '', 0, ?, ?)",
             (uid, number, counter.id, branch.id, shift.id, cashier.id, o.subtotal_paisa, o.tax_paisa,
              o.total_paisa, o.paid_paisa, o.change_paisa, now, now)).lastrowid
         conn.executemany(
@@ -190,8 +190,8 @@ def run_floor(directory: Path, n: int, sample: dict) -> tuple[list[float], list[
             [(vid, branch.id, -qty) for vid, _, _, qty, _, _, _ in items])
         conn.executemany(
             "INSERT INTO outbox_job (uid, channel, kind, payload, idempotency_key, status, attempts, "
-            "next_attempt_at, last_error, doc_type, doc_ref, history, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, 'PENDING', 0, ?, '', 'pos_order', ?, '[]', ?, ?)",
+            "next_attempt_at, last_error, doc_type, doc_ref, history, via_hq, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, 'PENDING', 0, ?, '', 'pos_order', ?, '[]', 0, ?, ?)",
             [(uuid.uuid4().hex, ch, kind, payload, uuid.uuid4().hex, now, uid, now, now)
              for ch, kind, payload in sample["jobs"]])
         conn.execute("COMMIT")
