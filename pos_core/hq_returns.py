@@ -89,10 +89,12 @@ def own_open_shipments(branch_code: str, limit: int = 500) -> list[str]:
         & Fulfillment.status.in_(["DISPATCHED", "DELIVERED"])).order_by(Fulfillment.id.desc()).limit(limit).tuples()]
 
 
-def came_back_elsewhere(rows: list[tuple[str, str]], branch_code: str) -> int:
+def came_back_elsewhere(rows: list[tuple[str, str]], branch_code: str, policy=None) -> int:
     """At the shipping branch (its agent): the head office says these shipments were taken back at
-    another branch. Marks each RETURNED there; no stock moves here (the goods are at that branch)."""
-    from . import fulfillments
+    another branch. Marks each RETURNED there; no stock moves here (the goods are at that branch).
+    With FBR on, the credit note against this branch's own OL invoice is this branch's, as for a
+    return taken here (its POSID issued the invoice)."""
+    from . import fulfillments, outbox
     n = 0
     with db.write():
         for uid, taken_by in rows:
@@ -102,5 +104,22 @@ def came_back_elsewhere(rows: list[tuple[str, str]], branch_code: str) -> int:
             if f is None or f.status not in ("DISPATCHED", "DELIVERED"):
                 continue
             fulfillments._set(f, "RETURNED", None, branch=taken_by, elsewhere=True)
+            _parcel_received_at(f, taken_by)
+            invoice = next((j for j in outbox.jobs_for(f.uid, outbox.FBR) if j.kind == "invoice"), None)
+            if invoice is not None and policy is not None and policy.fbr_enabled:
+                fulfillments._queue_invoice(f, policy, credit=True, ref=invoice)
             n += 1
     return n
+
+
+def _parcel_received_at(f: Fulfillment, taken_by: str) -> None:
+    """The shipment's courier parcel (when it was booked through a courier's API) shows it was
+    received back, at the other branch, so this branch's returns desk stops listing it."""
+    from . import couriers
+    from .models import Consignment
+    there = Branch.get_or_none(Branch.code == taken_by)
+    for c in Consignment.select().where((Consignment.fulfillment == f.id) & (Consignment.status != couriers.RETURNED)):
+        c.status, c.returned_at, c.received_branch = couriers.RETURNED, utcnow(), there.id if there else None
+        c.history = list(c.history or []) + [{"at": utcnow().isoformat(), "status": couriers.RETURNED,
+                                              "branch": taken_by, "elsewhere": True}]
+        c.save()

@@ -165,10 +165,11 @@ def books_balance(s) -> None:
         assert ledger.check() == [] and hq.parked() == []
 
 
-def agent_pass(s, code) -> dict:
+def agent_pass(s, code, policy=None) -> dict:
     """One run of the branch agent's hq channel (push, pull, the kept claims): no till involved."""
     with at(s[code]):
         ln = link(s, code)
+        ln.policy = policy
         try:
             return ln.run_once()
         finally:
@@ -227,7 +228,9 @@ def test_release_warns_of_a_dispatched_shipment_and_moved_claims_reach_the_branc
 
 @needs_pg
 def test_a_parcel_returned_to_another_branch_is_taken_in_there_once(sites, tmp_path):
-    from pos_core import hq_returns, outbox
+    import dataclasses
+    from pos_core import couriers, hq_returns, outbox, policy as policymod
+    from pos_core.models import Consignment
     s = sites
     make_orders(s)
     lhr, khi, khi_off = cfg(tmp_path, s, "LHR1"), cfg(tmp_path, s, "KHI1"), cfg(tmp_path, s, "KHI1", up=False)
@@ -237,7 +240,11 @@ def test_a_parcel_returned_to_another_branch_is_taken_in_there_once(sites, tmp_p
         assert hq_claims.claim_for(lhr, order_id(), None, "LHR1").ok
         shipment = fulfillments.create(order_id(), here("LHR1"), ayesha).uid
         fulfillments.pack(shipment, ayesha)
-        fulfillments.dispatch(shipment, ayesha, "TCS", "TCS-7", shopify_enabled=False)
+        fbr_on = dataclasses.replace(policymod.from_config(lhr), fbr_enabled=True, fbr_posid="812345")
+        fulfillments.dispatch(shipment, ayesha, "TCS", "TCS-7", shopify_enabled=False, policy=fbr_on)
+        with db.write():     # as if booked through the courier's API, which Lahore's returns desk lists
+            parcel = Consignment.create(fulfillment=Fulfillment.get(Fulfillment.uid == shipment).id, courier="leopards",
+                                        status=couriers.RETURNING, reference=f"ref-{shipment}", tracking_number="LE-7")
     sync(s, "LHR1")
     with at(s["KHI1"]):
         karachi, bilal = stock("KHI1"), staff_id("ayesha")
@@ -259,10 +266,14 @@ def test_a_parcel_returned_to_another_branch_is_taken_in_there_once(sites, tmp_p
         with pytest.raises(StateError, match="already taken back at KHI1: the goods are there, not at LHR1"):
             hq_claims.may_act(lhr, shipment, "returned")
         assert Fulfillment.get(Fulfillment.uid == shipment).status == "DISPATCHED"
-    agent_pass(s, "LHR1")                 # Lahore's agent hears it: its shipment came back at Karachi
+    agent_pass(s, "LHR1", fbr_on)         # Lahore's agent hears it: its shipment came back at Karachi
     with at(s["LHR1"]):
         f = Fulfillment.get(Fulfillment.uid == shipment)
         assert f.status == "RETURNED" and f.history[-1]["branch"] == "KHI1" and f.history[-1]["elsewhere"]
+        fbr = [j.kind for j in outbox.jobs_for(shipment, outbox.FBR)]
+        assert fbr == ["invoice", "credit_note"]                        # Lahore's POSID credits its own OL invoice
+        parcel = Consignment.get_by_id(parcel.id)
+        assert parcel.status == couriers.RETURNED and parcel.received_branch.code == "KHI1"
         assert stock("LHR1") == {k: v - (1 if k in ("1001", "1002") else 0) for k, v in lahore.items()}
     books_balance(s)
     with at(s["hq"]):

@@ -236,6 +236,7 @@ class BranchLink:
         self._hq_columns: dict[str, set[str]] | None = None
         self._hq_digest = False
         self.relay_shopify = False   # issue 14: hand this box's Shopify jobs to the head office
+        self.policy = None           # the box's SalePolicy (from_config): FBR on or off
 
     @classmethod
     def from_config(cls, cfg) -> "BranchLink":
@@ -243,8 +244,11 @@ class BranchLink:
         branch = cfg.hq.branch or cfg.branch
         if not branch:
             raise configmod.ConfigError(cfg.path, "hq.branch", "this box's branch code", "nothing")
-        return cls(cfg.hq.url, password, branch.upper(), silence_s=cfg.hq.timeout_seconds,
+        from pos_core import policy as policymod
+        link = cls(cfg.hq.url, password, branch.upper(), silence_s=cfg.hq.timeout_seconds,
                    keep_days=cfg.hq.keep_days)
+        link.policy = policymod.from_config(cfg)    # a credit note for a parcel taken back elsewhere
+        return link
 
     # -- connection ---------------------------------------------------------------------------
     def _hq(self) -> PostgresqlDatabase:
@@ -477,7 +481,7 @@ class BranchLink:
         if sent and self._has(hq, "hq_returns_of"):
             with hq.atomic():
                 rows = hq.execute_sql(hq_returns.RETURNS_SQL, (sent,)).fetchall()
-            self.returned_elsewhere += hq_returns.came_back_elsewhere(rows, self.branch)
+            self.returned_elsewhere += hq_returns.came_back_elsewhere(rows, self.branch, self.policy)
         return n
 
     def _read_whole(self, hq, ser) -> tuple[list[dict], tuple[int, int], int]:
