@@ -468,7 +468,9 @@ class BranchLink:
     def refresh_claims(self) -> int:
         """Issue 14: bring this branch's kept claims (`order_claim`) up to the head office's for its
         open online orders (at most hq_claims.REFRESH_LIMIT, one read-only call), so a claim a
-        manager moved reaches the branch without a till asking. Returns the kept rows changed."""
+        manager moved reaches the branch without a till asking; and mark this branch's shipments
+        taken back at another branch (hq_returns_of, one call, its open shipments only). Returns
+        the kept claim rows changed."""
         from pos_core import hq_claims, hq_returns
         hq, n = self._hq(), 0
         orders = hq_claims.open_orders(self.branch)
