@@ -371,6 +371,9 @@ def _till(url: str, counter_id: int, staff_id: int, n: int, start, q) -> None:
     from pos_core.models import Variant
     from pos_core.policy import SalePolicy
     db.open_database(url)
+    if os.environ.get("POS_BENCH_WAL_CKPT") == "agent":
+        # experiment (issue 15): the till never checkpoints at commit; _checkpointer does it
+        db.database.execute_sql("PRAGMA wal_autocheckpoint=0")
     policy = SalePolicy(service_fee_paisa=100, fbr_enabled=True, fbr_posid="1")
     shift = shifts.current(counter_id) or shifts.open_shift(counter_id, staff_id, Decimal("5000"))
     vids = [v.id for v in Variant.select(Variant.id).limit(2000)]
@@ -385,6 +388,13 @@ def _till(url: str, counter_id: int, staff_id: int, n: int, start, q) -> None:
         times.append(time.perf_counter() - t)
         time.sleep(0.05)   # a cashier scans between sales
     q.put(times)
+
+
+def _checkpointer(url: str, stop) -> None:
+    # experiment (issue 15): as the agent would, a PASSIVE checkpoint once a second
+    db.open_database(url)
+    while not stop.wait(1.0):
+        db.database.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _reporter(url: str, stop, background: bool) -> None:
@@ -415,7 +425,9 @@ def tills(url: str, n: int, modes=("background",)) -> dict:
         start, q, stop = ctx.Event(), ctx.Queue(), ctx.Event()
         procs = [ctx.Process(target=_till, args=(url, c, person, n, start, q)) for c in counters]
         rep = ctx.Process(target=_reporter, args=(url, stop, mode == "background")) if with_report else None
-        for p in procs:
+        ckpt = ctx.Process(target=_checkpointer, args=(url, stop)) \
+            if os.environ.get("POS_BENCH_WAL_CKPT") == "agent" else None
+        for p in procs + ([ckpt] if ckpt else []):
             p.start()
         if rep:
             rep.start()
@@ -426,9 +438,11 @@ def tills(url: str, n: int, modes=("background",)) -> dict:
             times += q.get(timeout=900)
         for p in procs:
             p.join()
+        stop.set()
         if rep:
-            stop.set()
             rep.join()
+        if ckpt:
+            ckpt.join()
         times.sort()
         result[label] = {"p50_ms": round(statistics.median(times) * 1000, 1),
                          "p99_ms": round(times[int(0.99 * (len(times) - 1))] * 1000, 1), "sales": len(times)}
