@@ -325,10 +325,15 @@ def receive_return(tracking_number: str, branch_id: int, staff_id: int, *, shopi
         fulfillments.mark_returned(c.fulfillment.uid, staff_id, branch_id, shopify_enabled=shopify_enabled,
                                    reason=f"returned by {NAMES[c.courier]} ({c.courier_status or 'scanned in'})",
                                    policy=policy)
-        c.status, c.returned_at, c.received_branch = RETURNED, utcnow(), branch_id
-        c.history = list(c.history or []) + [_h(RETURNED, staff_id, branch=branch_id)]
-        c.save()
+        mark_received(c, branch_id, staff_id, branch=branch_id)
     return c
+
+
+def mark_received(c: Consignment, branch_id: int | None, staff_id: int | None, **detail) -> None:
+    """The parcel is back in a branch's hands (inside the caller's transaction)."""
+    c.status, c.returned_at, c.received_branch = RETURNED, utcnow(), branch_id
+    c.history = list(c.history or []) + [_h(RETURNED, staff_id, **detail)]
+    c.save()
 
 
 def to_be_booked() -> list[tuple[Consignment, OutboxJob | None]]:

@@ -56,7 +56,7 @@ def branch_options(order_id: int, lines: dict[int, int] | None = None,
         stock, short = {}, {}
         for line_id, qty in wanted.items():
             line = by_id[line_id]
-            there = elsewhere.get(line.variant.sku if line.variant_id else line.sku, {}) if elsewhere else {}
+            there = elsewhere.get(line.variant.sku if line.variant_id else line.sku, {})
             if b.code in there:
                 have = there[b.code]
             else:

@@ -119,7 +119,4 @@ def _parcel_received_at(f: Fulfillment, taken_by: str) -> None:
     from .models import Consignment
     there = Branch.get_or_none(Branch.code == taken_by)
     for c in Consignment.select().where((Consignment.fulfillment == f.id) & (Consignment.status != couriers.RETURNED)):
-        c.status, c.returned_at, c.received_branch = couriers.RETURNED, utcnow(), there.id if there else None
-        c.history = list(c.history or []) + [{"at": utcnow().isoformat(), "status": couriers.RETURNED,
-                                              "branch": taken_by, "elsewhere": True}]
-        c.save()
+        couriers.mark_received(c, there.id if there else None, None, branch=taken_by, elsewhere=True)

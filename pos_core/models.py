@@ -927,15 +927,9 @@ MODELS += WORKFLOW_MODELS  # issue 14
 
 # --- issue 15: item-level summaries and stored reorder forecasts (migration 11) ---------------
 
-class SalesItemMonthly(BaseModel):
-    """Counter lines summed per Pakistan month, branch, item (variant and the SKU sold) and kind,
-    for the item-level reports (by item, category, vendor, size, margin, returns, sell-through).
-    The current month holds its closed days only; `reports.summary.refresh_items` recomputes the
-    months touched since the last refresh, and tests hold every row equal to the documents.
-    `docs_*` count the documents in which this line is the first of its group (the SKU, the
-    department, ...), so that summing them over a group counts each basket once."""
+class _ItemSums(BaseModel):
+    """The columns SalesItemMonthly and SalesItemChain share (a base only: it has no table)."""
     month = CharField(max_length=7)         # YYYY-MM, Pakistan
-    branch = ForeignKeyField(Branch)
     variant = ForeignKeyField(Variant)
     sku = CharField()
     kind = CharField(max_length=8)          # sale, refund
@@ -955,33 +949,24 @@ class SalesItemMonthly(BaseModel):
     docs_vendor = IntegerField()
     docs_option = IntegerField()
 
+
+class SalesItemMonthly(_ItemSums):
+    """Counter lines summed per Pakistan month, branch, item (variant and the SKU sold) and kind,
+    for the item-level reports (by item, category, vendor, size, margin, returns, sell-through).
+    The current month holds its closed days only; `reports.summary.refresh_items` recomputes the
+    months touched since the last refresh, and tests hold every row equal to the documents.
+    `docs_*` count the documents in which this line is the first of its group (the SKU, the
+    department, ...), so that summing them over a group counts each basket once."""
+    branch = ForeignKeyField(Branch)
+
     class Meta:
         indexes = ((("month", "branch", "variant", "sku", "kind"), True),)
 
 
-class SalesItemChain(BaseModel):
+class SalesItemChain(_ItemSums):
     """SalesItemMonthly summed over the branches (the same rows without the branch): what the
     chain-wide item reports read, about half the rows on a chain's year. Rebuilt from
     SalesItemMonthly for the months it recomputes, in the same transaction."""
-    month = CharField(max_length=7)
-    variant = ForeignKeyField(Variant)
-    sku = CharField()
-    kind = CharField(max_length=8)
-    name = CharField()
-    units = IntegerField()
-    gross_paisa = BigIntegerField()
-    discount_paisa = BigIntegerField()
-    net_paisa = BigIntegerField()
-    tax_paisa = BigIntegerField()
-    excl_paisa = BigIntegerField()
-    restocked_units = IntegerField()
-    exchange_units = IntegerField()
-    docs_item = IntegerField()
-    docs_department = IntegerField()
-    docs_category = IntegerField()
-    docs_sub_category = IntegerField()
-    docs_vendor = IntegerField()
-    docs_option = IntegerField()
 
     class Meta:
         table_name = "sales_item_chain"
