@@ -19,7 +19,10 @@ the slowest). Goal: p95 <= 1 s on PostgreSQL, <= 2 s on SQLite.
 `--tills` (SQLite): 4 processes sell 5-line sales through `sales.complete_sale` on the same file,
 alone, then while another process runs the year's reports in a loop (`--till-modes`: background,
 as pos-office runs them, and/or foreground, as before), then alone again; the checkout's p99 with
-the reports must stay within 1.2x of the p99 without (the mean of the two alone runs).
+the reports must stay within 1.2x of the p99 without (the mean of the two alone runs). In every
+phase a sixth process runs the agent's WAL checkpointer (`sync_agent.checkpointer`, as `pos-agent
+run` does beside the tills), so the tills leave checkpoints to it as in the product;
+`--no-agent-checkpoints` leaves it out (each till checkpoints at its commits, as without the agent).
 
 `--ab` times each report with the item summary and stored forecasts (migration 11) and without
 them, runs alternating, so both see the same load; `--baseline` times everything without them.
@@ -370,10 +373,7 @@ def _till(url: str, counter_id: int, staff_id: int, n: int, start, q) -> None:
     from pos_core import sales, shifts
     from pos_core.models import Variant
     from pos_core.policy import SalePolicy
-    db.open_database(url)
-    if os.environ.get("POS_BENCH_WAL_CKPT") == "agent":
-        # experiment (issue 15): the till never checkpoints at commit; _checkpointer does it
-        db.database.execute_sql("PRAGMA wal_autocheckpoint=0")
+    db.open_database(url)   # autocheckpoint 0 while the agent's checkpointer runs (pos_core/wal.py)
     policy = SalePolicy(service_fee_paisa=100, fbr_enabled=True, fbr_posid="1")
     shift = shifts.current(counter_id) or shifts.open_shift(counter_id, staff_id, Decimal("5000"))
     vids = [v.id for v in Variant.select(Variant.id).limit(2000)]
@@ -391,10 +391,16 @@ def _till(url: str, counter_id: int, staff_id: int, n: int, start, q) -> None:
 
 
 def _checkpointer(url: str, stop) -> None:
-    # experiment (issue 15): as the agent would, a PASSIVE checkpoint once a second
+    # the agent's own checkpointer loop (its heartbeat too), as `pos-agent run` starts it
+    from sync_agent.checkpointer import Checkpointer
     db.open_database(url)
-    while not stop.wait(1.0):
-        db.database.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    Checkpointer(stop).run()
+
+
+def _checkpointer_up() -> bool:
+    from pos_core import heartbeat, wal
+    row = next((r for r in heartbeat.read() if r["channel"] == wal.CHANNEL), None)
+    return row is not None and wal.agent_checkpoints(row["seen_at"], row["detail"])
 
 
 def _reporter(url: str, stop, background: bool) -> None:
@@ -410,7 +416,7 @@ def _reporter(url: str, stop, background: bool) -> None:
                 break
 
 
-def tills(url: str, n: int, modes=("background",)) -> dict:
+def tills(url: str, n: int, modes=("background",), agent_checkpoints: bool = True) -> dict:
     from pos_core.models import Counter, Staff
     counters = [c.id for c in Counter.select().order_by(Counter.id).limit(4)]
     person = Staff.get(Staff.code == "c00").id
@@ -425,9 +431,15 @@ def tills(url: str, n: int, modes=("background",)) -> dict:
         start, q, stop = ctx.Event(), ctx.Queue(), ctx.Event()
         procs = [ctx.Process(target=_till, args=(url, c, person, n, start, q)) for c in counters]
         rep = ctx.Process(target=_reporter, args=(url, stop, mode == "background")) if with_report else None
-        ckpt = ctx.Process(target=_checkpointer, args=(url, stop)) \
-            if os.environ.get("POS_BENCH_WAL_CKPT") == "agent" else None
-        for p in procs + ([ckpt] if ckpt else []):
+        ckpt = ctx.Process(target=_checkpointer, args=(url, stop)) if agent_checkpoints else None
+        if ckpt:
+            ckpt.start()
+            db.open_database(url)
+            deadline = time.monotonic() + 30
+            while not _checkpointer_up() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            db.close()
+        for p in procs:
             p.start()
         if rep:
             rep.start()
@@ -467,6 +479,8 @@ def main(argv=None) -> int:
     ap.add_argument("--till-modes", nargs="*", default=["background"], choices=["background", "foreground"],
                     help="how the reports run beside the tills: background (as pos-office: SCHED_IDLE, read-only) "
                          "and/or foreground (nice 10 only, as before)")
+    ap.add_argument("--no-agent-checkpoints", action="store_true",
+                    help="--tills without the agent's WAL checkpointer: each till checkpoints at its commits")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--ab", action="store_true",
                     help="time each report (--only) with and without the item summary / stored forecasts, alternating")
@@ -511,7 +525,8 @@ def main(argv=None) -> int:
     slow = [r["key"] for r in figures["reports"] if max(r["month"]["p95_s"], r["year"]["p95_s"]) > goal]
     figures["goal_s"], figures["over_goal"] = goal, slow
     if args.tills and db.is_sqlite():
-        figures["tills"] = tills(url, args.till_sales, tuple(args.till_modes))
+        figures["tills"] = tills(url, args.till_sales, tuple(args.till_modes),
+                                 agent_checkpoints=not args.no_agent_checkpoints)
     if args.json:
         print(json.dumps(figures, indent=1))
     else:

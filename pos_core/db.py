@@ -63,12 +63,17 @@ def _load_psycopg2(peewee) -> None:
 _import_peewee()
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase  # noqa: E402 - after _import_peewee
 
+from . import wal  # noqa: E402 - stdlib only
+
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",      # readers never block the writer
     "synchronous": "full",      # a counter can lose power; a committed sale must survive it
     "foreign_keys": 1,
     "cache_size": -16000,       # 16 MB: enough, and the box has 2 GB
-    "wal_autocheckpoint": 1000,
+    # SQLite's default; 0 instead while the agent checkpoints (wal.py, set as each connection opens)
+    "wal_autocheckpoint": wal.DEFAULT_AUTOCHECKPOINT,
+    # every writer: SQLite cuts the WAL file back at the commit after a reset, with that connection's limit
+    "journal_size_limit": wal.JOURNAL_SIZE_LIMIT,
 }
 BUSY_TIMEOUT_S = 10
 
@@ -98,8 +103,16 @@ def open_database(url: str):
     else:
         raise DatabaseUrlError(f"unsupported database URL scheme: {url.split(':', 1)[0]!r} "
                                "(use sqlite:///path or postgresql://...)")
+    if isinstance(db, SqliteDatabase):
+        # peewee's hook for a new connection, on this instance (either way of opening it above)
+        db._initialize_connection = lambda conn, db=db: _autocheckpoint(db, conn)
     database.initialize(db)
     return db
+
+
+def _autocheckpoint(db, conn, current: int | None = wal.DEFAULT_AUTOCHECKPOINT) -> None:
+    """This thread's connection checkpoints at its commits unless the agent does it (wal.py)."""
+    db._state.wal_autocheckpoint = wal.apply(conn, db.database, current)
 
 
 def is_sqlite() -> bool:
@@ -114,7 +127,14 @@ def is_postgres() -> bool:
 def write() -> Iterator[None]:
     """A write transaction: BEGIN IMMEDIATE on SQLite (set on the database), plain BEGIN on
     PostgreSQL where row locks and unique constraints do the same job. Nested calls become
-    savepoints of the outer transaction."""
+    savepoints of the outer transaction.
+
+    On SQLite the outermost one first brings a long-lived connection's autocheckpoint up to date
+    (wal.py: a comparison, and a one-row read every wal.RECHECK_S), so a writer that opened its
+    connection while the agent checkpointed goes back to checkpointing when the agent stops."""
+    obj = database.obj
+    if isinstance(obj, SqliteDatabase) and not obj.in_transaction():
+        _autocheckpoint(obj, obj.connection(), getattr(obj._state, "wal_autocheckpoint", None))
     with database.atomic():
         yield
 

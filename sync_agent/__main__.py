@@ -187,9 +187,20 @@ def print_status() -> int:
                   f"at the head office {d.get('parked_up', 0)}")
             if d.get("rewound"):
                 print(f"  {'':16} PUSH STOPPED: {d['rewound']}")
+    _print_wal(rows)
     _print_relay()
     _print_fbr_attention()
     return 0
+
+
+def _print_wal(rows: list[dict]) -> None:
+    """SQLite: the WAL file's size and who checkpoints it (pos_core/wal.py)."""
+    from pos_core import db, wal
+    if not db.is_sqlite():
+        return
+    size = wal.wal_bytes(db.database.obj.database)
+    row = next((r for r in rows if r["channel"] == wal.CHANNEL), None)
+    print(f"WAL {'none' if size is None else f'{size / 1e6:.1f} MB'}; checkpointed by {wal.describe(row)}")
 
 
 def _print_relay() -> None:

@@ -6,6 +6,8 @@
 * FBR every second: invoices in order, behind a circuit breaker;
 * online orders every `shopify.poll_seconds` (20 s by default);
 * heartbeat every 5 s: AgentHeartbeat rows with queue depths, last contact, last error;
+* on SQLite, a WAL checkpoint every second in a thread of its own (checkpointer.py), so the
+  tills' commits never copy the WAL into the database (they stop while its heartbeat is fresh);
 * catalog incremental every 10 minutes (first run 30 s after start); reconciliation hourly;
 * a backup of a SQLite database every night at 02:30 Asia/Karachi, keeping `[backup] keep` (14).
 One agent per database (lock.py): `run` and `once` refuse while another agent works on it.
@@ -25,7 +27,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from pos_core import config as configmod, fiscal, heartbeat, loyalty, migrations, outbox
+from pos_core import config as configmod, db, fiscal, heartbeat, loyalty, migrations, outbox
 from pos_core.db import database
 from pos_core.models import utcnow
 
@@ -378,6 +380,10 @@ class Agent:
                           next_run_time=now + dt.timedelta(seconds=2), replace_existing=True)
             sched.add_job(self.reconcile, "interval", seconds=RECONCILE_SECONDS, id="reconcile",
                           next_run_time=now + dt.timedelta(minutes=5), replace_existing=True)
+        ckpt_thread = None
+        if database.obj is not None and db.is_sqlite():
+            from .checkpointer import Checkpointer
+            ckpt_thread = threading.Thread(target=Checkpointer(self.stop).run, name="wal-checkpoint", daemon=True)
         hq_thread = None
         if self.hq:
             # The chain link runs in a loop of its own, not as a scheduler job: a job's gap between
@@ -419,9 +425,13 @@ class Agent:
         log.info("pos-agent running (shopify %s)", "on" if self.client else "off")
         if hq_thread is not None:
             hq_thread.start()
+        if ckpt_thread is not None:
+            ckpt_thread.start()
         sched.start()      # returns after shutdown
         if hq_thread is not None:
             hq_thread.join(30)   # the pass in hand ends at the stop event
+        if ckpt_thread is not None:
+            ckpt_thread.join(15)   # says "running: false" on its way out: the tills checkpoint again
         if self.client:
             self.client.close()
         if self.fbr:

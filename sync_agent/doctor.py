@@ -33,6 +33,7 @@ OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 HEARTBEAT_STALE_S = 60          # the agent beats every 5 s
 CLOCK_SKEW_S = 120
 DISK_FAIL_MB, DISK_WARN_MB = 500, 2000
+WAL_WARN_BYTES = 256 << 20      # 32x pos_core.wal.JOURNAL_SIZE_LIMIT
 # What the features use (docs/sync.md): stock sync, catalog, customers, online orders, fulfilment.
 REQUIRED_SCOPES = ("read_products", "read_inventory", "write_inventory", "read_locations", "read_customers",
                    "read_orders", "write_orders", "read_merchant_managed_fulfillment_orders",
@@ -166,7 +167,21 @@ class Doctor:
             self.add("check-stock", OK, "stock levels match the ledger")
         if db.is_sqlite():
             self._check_sqlite_files(Path(url[len("sqlite:///"):].split("?")[0]))
+            self._check_wal()
         return True
+
+    def _check_wal(self) -> None:
+        """The WAL's size and who checkpoints it: a WAL far above its limit means a reader holds
+        an old snapshot (a stuck back office, a backup) or nobody checkpoints."""
+        from pos_core import db, heartbeat, wal
+        size = wal.wal_bytes(db.database.obj.database) or 0
+        row = next((r for r in heartbeat.read() if r["channel"] == wal.CHANNEL), None)
+        text = f"{size / 1e6:.1f} MB, checkpointed by {wal.describe(row)}"
+        if size > WAL_WARN_BYTES:
+            self.add("wal", WARN, text, "a process holds a read open (pos-office, a backup?): restart it; "
+                     f"then the WAL is cut back to {wal.JOURNAL_SIZE_LIMIT >> 20} MB at the next commit")
+        else:
+            self.add("wal", OK, text)
 
     def _check_sqlite_files(self, path: Path) -> None:
         free_mb = shutil.disk_usage(path.parent).free // (1 << 20)

@@ -127,6 +127,7 @@ def test_status_shows_queue_depths_and_the_heartbeat(setup):
     assert "shopify  empty" in after.stdout.split("agent:")[0]
     line = next(l for l in after.stdout.splitlines() if l.strip().startswith("shopify ") and "seen" in l)
     assert "last error: none" in line and "last contact 20" in line
+    assert "\nWAL " in after.stdout and "checkpointed by each writer" in after.stdout   # `once` runs no checkpointer
     assert all_synced()
     rows = {r["channel"]: r for r in heartbeat.read()}
     assert rows["shopify"]["detail"]["queue"] == {}

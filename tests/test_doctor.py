@@ -278,3 +278,15 @@ def test_urdu_fonts_missing_is_a_warning_with_the_fix(site, monkeypatch, tmp_pat
     got = line(site.doctor()[1], "urdu fonts")
     assert got.startswith("WARN") and "Nastaliq" in got and "Naskh" not in got.split("fix:")[0], got
     assert "apt-get install fonts-noto-extra (" in got, got
+
+
+def test_the_wal_line_says_its_size_and_who_checkpoints(site):
+    from pos_core import wal
+    code, out = site.doctor()
+    got = line(out, "wal")
+    assert got.startswith("OK") and " MB, checkpointed by each writer" in got and "not running" in got, got
+    db.open_database(site.path.read_text().split('url = "')[1].split('"')[0])
+    heartbeat.beat(wal.CHANNEL, detail={"running": True, "every_s": 1.0, "last": [0, 12, 12]})  # as the agent's loop
+    db.close()
+    code, out = site.doctor()
+    assert "checkpointed by the agent, every 1 s (last: 12 of 12 frames copied)" in line(out, "wal"), out
