@@ -102,10 +102,36 @@ def fresh(directory: Path, name: str) -> str:
     return str(path)
 
 
+def _checkpointer(url: str, stop) -> None:
+    from sync_agent.checkpointer import Checkpointer
+    db.open_database(url)
+    Checkpointer(stop).run()
+
+
+def start_checkpointer(path: Path):
+    """The agent's WAL checkpointer in a process of its own, as `pos-agent run` beside a till; the
+    till's connection then leaves checkpoints to it (pos_core/wal.py)."""
+    import multiprocessing as mp
+    from pos_core import wal
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    proc = ctx.Process(target=_checkpointer, args=(f"sqlite:///{path}", stop))
+    proc.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        db.close()
+        wal.forget()
+        if db.database.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == wal.OFF:
+            return stop, proc
+        time.sleep(0.2)
+    raise SystemExit("the agent's checkpointer did not start")
+
+
 def run_service(directory: Path, n: int, profile: str | None, promotions: int = 0,
-                customer: bool = False) -> tuple[list[float], list[float], dict]:
+                customer: bool = False, agent_checkpoints: bool = False) -> tuple[list[float], list[float], dict]:
     fresh(directory, "service.db")
     branch, counter, cashier, variants, shift = build_site()
+    checkpointer = start_checkpointer(directory / "service.db") if agent_checkpoints else None
     lines = [SaleLine(v.id, 1 + i % 3) for i, v in enumerate(variants)]
     tenders = [Tender("cash", Decimal("10000"))]
     extra = {}
@@ -137,6 +163,10 @@ def run_service(directory: Path, n: int, profile: str | None, promotions: int = 
     assert order.number == f"LHR1-C1-{n:06d}" and len(jobs) == LINES + 1, "the service did what is measured"
     if profiler:
         profiler.dump_stats(profile)
+    if checkpointer:
+        sample["wal_autocheckpoint"] = db.database.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0]
+        checkpointer[0].set()
+        checkpointer[1].join(30)
     db.close()
     return times, cpu, sample
 
@@ -217,11 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", metavar="FILE", help="also cProfile the service run into FILE and print the top")
     ap.add_argument("--promotions", type=int, default=0, help="active promotions in the database (issue 16: 200)")
     ap.add_argument("--customer", action="store_true", help="loyalty on and a customer on every sale")
+    ap.add_argument("--agent-checkpoints", action="store_true",
+                    help="the agent's WAL checkpointer runs beside the service (the till's autocheckpoint is then 0)")
     args = ap.parse_args(argv)
     directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="pos-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
 
-    service_ms, service_cpu, sample = run_service(directory, args.sales, args.profile, args.promotions, args.customer)
+    service_ms, service_cpu, sample = run_service(directory, args.sales, args.profile, args.promotions, args.customer,
+                                                  args.agent_checkpoints)
     floor_ms, floor_cpu = run_floor(directory, args.sales, sample)
     s, f = summary(service_ms), summary(floor_ms)
     # CPU time of the calling thread: Python, SQL building and SQLite's own work, not the fsync wait.
@@ -231,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "checkout", "machine": machine(), "directory": str(directory), "sales": args.sales,
         "lines_per_sale": LINES, "outbox_jobs_per_sale": len(sample["jobs"]),
         "promotions": args.promotions, "customer": args.customer,
+        "agent_checkpoints": args.agent_checkpoints, "till_wal_autocheckpoint": sample.get("wal_autocheckpoint"),
         "pragmas": db.SQLITE_PRAGMAS, "service": s, "floor": f,
         "ratio_median": round(s["median_ms"] / f["median_ms"], 2),
         "ratio_p99": round(s["p99_ms"] / f["p99_ms"], 2),
@@ -245,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['platform']}; {m['date']}")
     print(f"files in {directory}; pragmas {db.SQLITE_PRAGMAS}")
     print(f"{args.sales} sales of {LINES} lines, {len(sample['jobs'])} outbox jobs each; "
-          f"{args.promotions} active promotions; customer with loyalty: {'yes' if args.customer else 'no'}")
+          f"{args.promotions} active promotions; customer with loyalty: {'yes' if args.customer else 'no'}; "
+          f"agent checkpoints: {'yes (autocheckpoint %s)' % sample.get('wal_autocheckpoint') if args.agent_checkpoints else 'no'}")
     for name, x in (("service (sales.complete_sale)", s), ("floor (raw sqlite3)", f)):
         print(f"  {name:30} median {x['median_ms']:7.3f} ms   p99 {x['p99_ms']:7.3f} ms   "
               f"mean {x['mean_ms']:7.3f} ms   max {x['max_ms']:7.3f} ms   CPU median {x['cpu_median_ms']:6.3f} ms")

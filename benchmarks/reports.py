@@ -387,7 +387,7 @@ def _till(url: str, counter_id: int, staff_id: int, n: int, start, q) -> None:
                             tenders=[sales.Tender("cash", Decimal("100000"))])
         times.append(time.perf_counter() - t)
         time.sleep(0.05)   # a cashier scans between sales
-    q.put(times)
+    q.put((times, db.database.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0]))
 
 
 def _checkpointer(url: str, stop) -> None:
@@ -417,6 +417,7 @@ def _reporter(url: str, stop, background: bool) -> None:
 
 
 def tills(url: str, n: int, modes=("background",), agent_checkpoints: bool = True) -> dict:
+    from pos_core import wal
     from pos_core.models import Counter, Staff
     counters = [c.id for c in Counter.select().order_by(Counter.id).limit(4)]
     person = Staff.get(Staff.code == "c00").id
@@ -445,9 +446,11 @@ def tills(url: str, n: int, modes=("background",), agent_checkpoints: bool = Tru
             rep.start()
             time.sleep(1)
         start.set()
-        times = []
+        times, autockpt = [], set()
         for _ in procs:   # a till that died (a schema older than the code) must not hang the run
-            times += q.get(timeout=900)
+            got, value = q.get(timeout=900)
+            times += got
+            autockpt.add(value)
         for p in procs:
             p.join()
         stop.set()
@@ -457,7 +460,9 @@ def tills(url: str, n: int, modes=("background",), agent_checkpoints: bool = Tru
             ckpt.join()
         times.sort()
         result[label] = {"p50_ms": round(statistics.median(times) * 1000, 1),
-                         "p99_ms": round(times[int(0.99 * (len(times) - 1))] * 1000, 1), "sales": len(times)}
+                         "p99_ms": round(times[int(0.99 * (len(times) - 1))] * 1000, 1), "sales": len(times),
+                         "wal_autocheckpoint": sorted(autockpt),   # the tills' connections, at the end
+                         "wal_mb_after": round((wal.wal_bytes(url[len("sqlite:///"):]) or 0) / 1e6, 1)}
         print(f"  checkout {label}: {result[label]}", file=sys.stderr, flush=True)
     alone = (result["alone"]["p99_ms"] + result["alone again"]["p99_ms"]) / 2
     for m in modes:
