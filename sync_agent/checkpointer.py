@@ -1,7 +1,8 @@
 """The agent's WAL checkpointer (SQLite): `wal_checkpoint(PASSIVE)` every second, off the tills' commits.
 
 A loop thread of its own (not a scheduler job: a pool busy with a catalog pass must not hold it
-up), one connection kept open (autocommit: it holds no snapshot between checkpoints). The same
+up), one connection kept open for the checkpoints (autocommit, so it holds no snapshot between
+them; no busy timeout, so it never waits: see wal.checkpoint) and peewee's for the heartbeat. The same
 loop writes the `checkpoint` heartbeat row every wal.BEAT_SECONDS, so the row is fresh only
 while checkpoints are really being made; the writers read it (pos_core/wal.py) and stop
 checkpointing at their own commits. On a stop it says `running: false`, and after a crash the
@@ -26,10 +27,13 @@ class Checkpointer:
         self.last: tuple[int, int, int] | None = None   # (busy, frames in the WAL, frames copied)
         self.last_ok: float | None = None               # monotonic time of the last checkpoint made
         self.error = ""
+        self.conn = None
 
     def checkpoint_once(self) -> tuple[int, int, int] | None:
         try:
-            self.last = wal.checkpoint(db.database.connection())
+            if self.conn is None:
+                self.conn = wal.connect_for_checkpoints(db.database.obj.database)
+            self.last = wal.checkpoint(self.conn)
         except Exception as exc:  # noqa: BLE001 - reported in the heartbeat; the writers checkpoint meanwhile
             if not self.error:
                 log.warning("WAL checkpoint failed: %s", exc)
@@ -67,4 +71,6 @@ class Checkpointer:
                 self.beat(stopping=True)
             except Exception as exc:  # noqa: BLE001 - stale within wal.FRESH_S anyway
                 log.warning("checkpoint heartbeat not written at the stop: %s", exc)
+            if self.conn is not None:
+                self.conn.close()
             db.close()
