@@ -101,43 +101,33 @@ def apply(conn: sqlite3.Connection, path: str, current: int | None) -> int:
 # -- the agent's side ------------------------------------------------------------------------------
 
 def connect_for_checkpoints(db_path: str) -> sqlite3.Connection:
-    """The checkpointer's own connection: no busy timeout, so nothing it does ever waits for a lock;
-    the writers' journal_size_limit, since its commit may be the one that starts the log over."""
-    conn = sqlite3.connect(db_path, timeout=0, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
-    return conn
+    """The checkpointer's own connection (no busy timeout: nothing it does ever waits for a lock)."""
+    return sqlite3.connect(db_path, timeout=0, isolation_level=None, check_same_thread=False)
 
 
-RESTART_AFTER_FRAMES = DEFAULT_AUTOCHECKPOINT   # the log has not started over on its own since ~4 MB
+RESTART_AFTER_FRAMES = DEFAULT_AUTOCHECKPOINT   # the log has not started over since ~4 MB
+CATCH_UP_TRIES, CATCH_UP_PAUSE_S = 50, 0.005
 
 
 def checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
     """(busy, frames in the WAL, frames copied into the database) after one checkpoint.
 
-    PASSIVE copies what no reader still needs and takes no lock a till waits for. But copied
-    frames are reused only when a writer *starts the log over*, which SQLite does only if, as the
-    writer begins, every frame has been copied and no reader is on the WAL: with a few tills
-    selling there is nearly always a commit in between, and the WAL grew by every frame written
-    (150 MB in a 45 s phase of benchmarks/reports.py with 4 tills). So when PASSIVE has copied
-    everything and the log is past RESTART_AFTER_FRAMES, this connection makes that first write
-    itself, right away: the CHANNEL row's `seen_at` (1 page), only if the write lock is free at
-    once (no busy timeout: else it tries again next time). Where the tills restart the log on their
-    own (a shop's usual pace) it never writes."""
+    PASSIVE copies what no reader still needs and takes no lock a till waits for. But copied frames
+    are reused only when a writer *starts the log over*, which SQLite does only if, as the writer
+    begins, every frame has been copied and no reader is on the WAL; a PASSIVE copies up to the
+    frame that was last when it began. Once a second, with tills selling back to back, there was
+    nearly always a commit in between and the WAL grew by every frame written (60 MB in 12 s with
+    4 busy tills, where their own checkpoints after every commit past 1000 frames kept it at
+    5-7 MB). So while the log is past RESTART_AFTER_FRAMES the checkpointer catches up as those
+    commit-time checkpoints did: a PASSIVE every CATCH_UP_PAUSE_S (each copies only the last
+    commits' frames), up to CATCH_UP_TRIES times, until a till's next write has started the log
+    over. At a shop's usual pace the log starts over on its own and one PASSIVE a second is all."""
     busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    if not busy and log >= RESTART_AFTER_FRAMES and done == log:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:   # a till is writing: its commit comes first
-            return int(busy), int(log), int(done)
-        try:
-            conn.execute("INSERT INTO agent_heartbeat (channel, seen_at, last_error, detail) VALUES (?, ?, '', ?) "
-                         "ON CONFLICT (channel) DO UPDATE SET seen_at = excluded.seen_at",
-                         (CHANNEL, str(_utcnow()), '{"running": false}'))
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            conn.execute("ROLLBACK")
-            raise
+    tries = 0
+    while log >= RESTART_AFTER_FRAMES and tries < CATCH_UP_TRIES:
+        time.sleep(CATCH_UP_PAUSE_S)
         busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        tries += 1
     return int(busy), int(log), int(done)
 
 
