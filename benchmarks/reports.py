@@ -22,7 +22,9 @@ as pos-office runs them, and/or foreground, as before), then alone again; the ch
 the reports must stay within 1.2x of the p99 without (the mean of the two alone runs).
 
 `--ab` times each report with the item summary and stored forecasts (migration 11) and without
-them, runs alternating, so both see the same load; `--baseline` times everything without them.
+them, runs alternating, so both see the same load; `--ab-years` the same with and without the
+yearly roll-up of the chain-wide item rows (migration 19); `--baseline` times everything without
+the item summary and stored forecasts.
 Generate once and reuse: `--url sqlite:////tmp/pos-bench-reports/base.db` then `--reuse`.
 """
 from __future__ import annotations
@@ -330,9 +332,15 @@ def _switch(on: bool) -> None:
     sales.USE_ITEM_SUMMARY, reorder.USE_STORED = on, on
 
 
-def time_ab(runs: int, keys: list[str] | None) -> list[dict]:
+def _switch_years(on: bool) -> None:
+    from pos_core.reports import summary
+    summary.USE_YEARS = on
+
+
+def time_ab(runs: int, keys: list[str] | None, switch=_switch) -> list[dict]:
     """Each report with the summaries (as now) and without (--baseline), the runs alternating,
-    so both see the same load: the ratio is the trustworthy figure on a shared machine."""
+    so both see the same load: the ratio is the trustworthy figure on a shared machine. `switch`:
+    what "without" turns off (--ab-years: only the yearly roll-up, migration 19)."""
     month = Filters(dt.date(2025, 12, 1), dt.date(2025, 12, 31))
     year = Filters(YEAR_START, LAST_DAY)
     out = []
@@ -343,16 +351,16 @@ def time_ab(runs: int, keys: list[str] | None) -> list[dict]:
         for label, f in (("month", month), ("year", year)):
             got = {True: ([], []), False: ([], [])}
             for on in (True, False):   # warm-up
-                _switch(on)
+                switch(on)
                 reports.run(entry.key, f)
             for _ in range(runs):
                 for on in (True, False):
-                    _switch(on)
+                    switch(on)
                     t, c = time.perf_counter(), time.process_time()
                     reports.run(entry.key, f)
                     got[on][0].append(time.perf_counter() - t)
                     got[on][1].append(time.process_time() - c)
-            _switch(True)
+            switch(True)
             row[label] = {name: {"p95_s": round(p95(got[on][0]), 3), "cpu_p95_s": round(p95(got[on][1]), 3)}
                           for name, on in (("after", True), ("before", False))}
         out.append(row)
@@ -470,6 +478,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--ab", action="store_true",
                     help="time each report (--only) with and without the item summary / stored forecasts, alternating")
+    ap.add_argument("--ab-years", action="store_true",
+                    help="like --ab, but 'before' only stops reading whole years from the yearly item roll-up "
+                         "(migration 19): the chain-wide year reports read the months instead")
     ap.add_argument("--baseline", action="store_true",
                     help="time the reports as before migration 11: item reports from the documents, reorder forecast "
                          "computed each time (for a before/after in the same session)")
@@ -503,8 +514,8 @@ def main(argv=None) -> int:
         figures.setdefault("summaries", {})[name] = {"first_build_s": round(first, 2),
                                                       "refresh_s": round(time.perf_counter() - t, 3)}
     print(f"  summaries: {figures['summaries']}", file=sys.stderr, flush=True)
-    if args.ab:
-        figures["ab"] = time_ab(args.runs, args.only)
+    if args.ab or args.ab_years:
+        figures["ab"] = time_ab(args.runs, args.only, _switch_years if args.ab_years else _switch)
         args.only = ["none"]
     figures["reports"] = time_reports(args.runs, args.only) if args.only != ["none"] else []
     goal = GOAL_SQLITE_S if db.is_sqlite() else GOAL_PG_S

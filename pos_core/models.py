@@ -1002,6 +1002,22 @@ class ReorderForecast(BaseModel):
 MODELS += [SalesItemMonthly, SalesItemChain, SalesItemCatalog, ReorderForecast]
 
 
+class SalesItemYearly(_ItemSums):
+    """SalesItemChain summed over each Pakistan year (migration 19): what the chain-wide item
+    reports read for the whole years of their period, a tenth of the monthly rows. A year holds
+    what sales_item_chain holds of it (the open year: its months to the last closed day);
+    rebuilt from sales_item_chain for the years a refresh touches, in the same transaction."""
+    month = None                            # (not inherited: a year instead)
+    year = CharField(max_length=4)          # YYYY, Pakistan
+
+    class Meta:
+        table_name = "sales_item_yearly"
+        indexes = ((("year", "variant", "sku", "kind"), True),)
+
+
+MODELS += [SalesItemYearly]
+
+
 # --- issue 14: what a chain branch keeps of the head office's answers (migration 16) ----------
 # Both are this site's copies of answers it got over the link, for when the link is down; neither
 # travels (chain.LOCAL_ONLY).

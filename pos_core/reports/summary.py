@@ -430,6 +430,7 @@ def refresh_items(groups: bool = False) -> str | None:
             query("DELETE FROM sales_item_chain WHERE month >= ?", [first], fetch=False)
         query(f"INSERT INTO sales_item_chain ({CHAIN_COLUMNS}) SELECT month, variant_id, sku, kind, {_CHAIN_SUMS} "
               "FROM sales_item_monthly WHERE month >= ? GROUP BY month, variant_id, sku, kind", [first], fetch=False)
+        _refresh_years(first, open_day)
         keys = _group_keys()
         query("DELETE FROM sales_item_catalog", fetch=False)
         query("INSERT INTO sales_item_catalog (variant_id, department, category, sub_category, vendor, option_text) "
@@ -476,21 +477,112 @@ def item_source(start: dt.date, end: dt.date, groups: bool = False, chain: bool 
     refresh_items(groups)
     open_day, _ = stored_open(_ITEMS)
     months, live = item_plan(start, end, open_day)
-    table, columns = ("sales_item_chain", CHAIN_COLUMNS) if chain else ("sales_item_monthly", ITEM_COLUMNS)
-    if not live:
-        return f"FROM {table} s", "s.month >= ? AND s.month <= ?", list(months)
+    columns = CHAIN_COLUMNS if chain else ITEM_COLUMNS
+    monthly = [("sales_item_chain" if chain else "sales_item_monthly", "month", *months)] if months else []
+    stored = year_plan(months, open_day) if chain and months and USE_YEARS else monthly
+    if not live and len(stored) == 1:
+        table, key, first, last = stored[0]
+        return f"FROM {table} s", f"s.{key} >= ? AND s.{key} <= ?", [first, last]
 
     def utc(d: dt.date) -> dt.datetime:
         return dt.datetime.combine(d, dt.time()) - PK_OFFSET
 
     parts, params = [], []
-    if months:
-        parts.append(f"SELECT {columns} FROM {table} WHERE month >= ? AND month <= ?")
-        params += list(months)
-    ranges = " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live)
-    parts.append(f"SELECT {columns} FROM ({_items_select(f'{_DOCS} AND ({ranges})')}) d")
-    params += [t for a, b in live for t in (utc(a), utc(b + dt.timedelta(days=1)))]
+    for table, key, first, last in stored:
+        picked = columns if key == "month" else columns.replace("month", "year AS month", 1)
+        parts.append(f"SELECT {picked} FROM {table} WHERE {key} >= ? AND {key} <= ?")
+        params += [first, last]
+    if live:
+        ranges = " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live)
+        parts.append(f"SELECT {columns} FROM ({_items_select(f'{_DOCS} AND ({ranges})')}) d")
+        params += [t for a, b in live for t in (utc(a), utc(b + dt.timedelta(days=1)))]
     return f"FROM ({' UNION ALL '.join(parts)}) s", "1 = 1", params
+
+
+# --- yearly roll-up of the chain-wide rows (migration 19) ------------------------------------------
+# A chain's year is ~508,000 sales_item_chain rows (50,000 items x 12 months x 2 kinds, thinned);
+# grouping them per item is what the chain-wide year reports spent their time on (0.9-1.4 s on
+# PostgreSQL). `sales_item_yearly` holds the same rows summed per Pakistan year over the year's
+# closed months (~58,000 rows for that year; the open year: its months before the open one, which
+# is read from sales_item_chain). So the daily refresh never touches it: the refresh that stores a
+# month's last day (the month was the open one, or a late document fell in it) sums that month's
+# year again from sales_item_chain, in the same transaction, as does a rebuild of everything (a
+# product moved to another group). It needs no watermark of its own: it holds the closed months
+# of what sales_item_chain holds. Reports read a year from here when the period holds all of the
+# year's stored months, and the months around it from sales_item_chain (`year_plan`).
+_YEARS = "sales_item_yearly"
+USE_YEARS = True   # the benchmark's --ab-years switches it off (whole years read from the months)
+YEAR_COLUMNS = CHAIN_COLUMNS.replace("month", "year", 1)
+
+
+def _closed_months_to(open_day: str) -> str:
+    """The last month (YYYY-MM) wholly before the open day: what sales_item_yearly holds up to
+    ("0000-00" when nothing is stored yet)."""
+    month = dt.date.fromisoformat(open_day).replace(day=1)
+    return (month - dt.timedelta(days=1)).isoformat()[:7] if month.year > 1 else "0000-00"
+
+
+def _refresh_years(first_month: str, open_day: str) -> None:
+    """Within refresh_items' transaction, which recomputed sales_item_chain from `first_month`
+    ("0000-00": all): the years from its year summed again over their closed months, when a
+    closed month was among those recomputed (else nothing: the usual daily refresh)."""
+    closed_to = _closed_months_to(open_day)
+    if first_month > closed_to:
+        return
+    if not db.database.table_exists(_YEARS):
+        # Migration 11 refreshes the item summary on an upgrade that has not reached 19 yet:
+        # nothing to fill then (19 builds it from sales_item_chain). A look-up only when writing.
+        return
+    year = first_month[:4]
+    query(f"DELETE FROM {_YEARS} WHERE year >= ?", [year], fetch=False)
+    query(f"INSERT INTO {_YEARS} ({YEAR_COLUMNS}) SELECT substr(month, 1, 4), variant_id, sku, kind, {_CHAIN_SUMS} "
+          "FROM sales_item_chain WHERE month >= ? AND month <= ? GROUP BY substr(month, 1, 4), variant_id, sku, kind",
+          [year, closed_to], fetch=False)
+
+
+def rebuild_years() -> None:
+    """Every year again from sales_item_chain, as far as it is stored (migration 19)."""
+    open_day, _ = stored_open(_ITEMS)
+    with db.write():
+        _refresh_years("0000-00", open_day)
+
+
+def year_plan(months: tuple[str, str], open_day: str) -> list[tuple[str, str, str, str]]:
+    """The stored months first..last (item_plan's) as (table, key column, first, last) pieces:
+    the years whose stored closed months they hold all of from sales_item_yearly, the other
+    months (those around them, and the open month after the open year) from sales_item_chain."""
+    first, last = months
+    closed_to = _closed_months_to(open_day)
+
+    def held_to(y: int) -> str:   # the last month of year y that sales_item_yearly holds
+        return min(f"{y:04d}-12", closed_to)
+
+    whole = [y for y in range(int(first[:4]), int(last[:4]) + 1)
+             if first <= f"{y:04d}-01" <= held_to(y) <= last]
+    if not whole:
+        return [("sales_item_chain", "month", first, last)]
+    out = []
+    if first < f"{whole[0]:04d}-01":
+        out.append(("sales_item_chain", "month", first, f"{whole[0] - 1:04d}-12"))
+    out.append((_YEARS, "year", f"{whole[0]:04d}", f"{whole[-1]:04d}"))
+    after = held_to(whole[-1])
+    after = f"{int(after[:4]) + 1:04d}-01" if after.endswith("-12") else f"{after[:5]}{int(after[5:]) + 1:02d}"
+    if after <= last:
+        out.append(("sales_item_chain", "month", after, last))
+    return out
+
+
+def stored_years() -> set:
+    return {tuple(int(v) if isinstance(v, int) or hasattr(v, "as_tuple") else v for v in r)
+            for r in query(f"SELECT {YEAR_COLUMNS} FROM {_YEARS}")}
+
+
+def years_of(chain_rows: set, open_day: str) -> set:
+    """sales_item_chain rows of closed months summed per year, in Python (what sales_item_yearly
+    holds)."""
+    closed_to = _closed_months_to(open_day)
+    # (a list: two months' rows may be equal once the month is dropped)
+    return chain_of([(r[0][:4], 0) + tuple(r[1:]) for r in chain_rows if r[0] <= closed_to])
 
 
 def stored_items() -> set:
@@ -503,7 +595,7 @@ def stored_chain() -> set:
             for r in query(f"SELECT {CHAIN_COLUMNS} FROM sales_item_chain")}
 
 
-def chain_of(rows: set) -> set:
+def chain_of(rows) -> set:
     """sales_item_monthly rows summed over the branches, in Python (what sales_item_chain holds)."""
     out: dict[tuple, list] = {}
     for r in rows:
