@@ -494,9 +494,18 @@ def item_source(start: dt.date, end: dt.date, groups: bool = False, chain: bool 
         params += [first, last]
     if live:
         ranges = " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live)
-        parts.append(f"SELECT {columns} FROM ({_items_select(f'{_DOCS} AND ({ranges})')}) d")
+        parts.append(f"SELECT {_as_stored(columns)} FROM ({_items_select(f'{_DOCS} AND ({ranges})')}) d")
         params += [t for a, b in live for t in (utc(a), utc(b + dt.timedelta(days=1)))]
     return f"FROM ({' UNION ALL '.join(parts)}) s", "1 = 1", params
+
+
+def _as_stored(columns: str) -> str:
+    """The live rows' figures as BIGINT, the stored columns' type: PostgreSQL's SUM of a bigint
+    is numeric, and one numeric part makes the whole UNION numeric, every stored row then summed
+    in slow numeric arithmetic (a year to date: 1.1 s instead of 0.4)."""
+    names = [c.strip() for c in columns.split(",")]
+    keys = names.index("name") + 1
+    return ", ".join(names[:keys] + [f"CAST({c} AS BIGINT) AS {c}" for c in names[keys:]])
 
 
 # --- yearly roll-up of the chain-wide rows (migration 19) ------------------------------------------
