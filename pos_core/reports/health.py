@@ -54,11 +54,11 @@ def _job_branch(f: Filters) -> tuple[str, list]:
         return ("", []) if branch.code == here else (" AND 1 = 0", [])
     sql = (f" AND (j.origin_branch = ? OR (j.origin_branch IS NULL AND ("
            f"(j.kind = 'inventory_adjust' AND {_contains('j.payload')}) "
-           "OR (j.doc_type = 'pos_order' AND EXISTS (SELECT 1 FROM pos_order o WHERE o.uid = j.doc_ref AND o.branch_id = ?)) "
-           "OR (j.doc_type = 'fulfillment' AND EXISTS (SELECT 1 FROM fulfillment x WHERE x.uid = j.doc_ref "
-           "AND x.branch_id = ?)) "
-           "OR (j.doc_type = 'consignment' AND EXISTS (SELECT 1 FROM consignment c JOIN fulfillment x "
-           "ON x.id = c.fulfillment_id WHERE c.uid = j.doc_ref AND x.branch_id = ?))")
+           # the branch's documents read once (not one lookup per job): a year of jobs is many rows
+           "OR (j.doc_type = 'pos_order' AND j.doc_ref IN (SELECT o.uid FROM pos_order o WHERE o.branch_id = ?)) "
+           "OR (j.doc_type = 'fulfillment' AND j.doc_ref IN (SELECT x.uid FROM fulfillment x WHERE x.branch_id = ?)) "
+           "OR (j.doc_type = 'consignment' AND j.doc_ref IN (SELECT c.uid FROM consignment c JOIN fulfillment x "
+           "ON x.id = c.fulfillment_id WHERE x.branch_id = ?))")
     params = [branch.code, _needle("branch", branch.code), branch.id, branch.id, branch.id]
     if branch.shopify_location_id:
         sql += f" OR (j.kind = 'inventory_set' AND {_contains('j.payload')})"
