@@ -126,7 +126,8 @@ def by_reason(f: Filters) -> Report:
               sum((r[8] for r in out), rupees(0))]
     return Report("Returns by reason", cols, out, totals, filters=f,
                   notes=["The reason is chosen at the till for the whole refund; refunds from before "
-                         "reasons were recorded show as not recorded."])
+                         "reasons were recorded show as not recorded. Online parcels that came back are not "
+                         "refunds at the counter: see Online, returns by courier."])
 
 
 def refund_list(f: Filters) -> Report:
