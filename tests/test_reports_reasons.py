@@ -53,3 +53,54 @@ def test_returns_by_reason_add_up_every_line_of_a_refund(site):
     assert listed[back.number]["exchange"] == "yes" and listed[back.number]["units"] == 2
     # Karachi gave none of them
     assert returns.by_reason(Filters(today.start, today.end, branch_id=site.khi.id)).rows == []
+
+
+# --- online parcels taken back at the counter ----------------------------------------------------
+
+def _sent(site, n, qty, branch):
+    """Online order #n of `qty` books (Rs 999.90 each on the order), packed and sent from `branch`."""
+    from pos_core import fulfillments, online_orders
+    from test_online_orders import node
+    order, _ = online_orders.record_from_shopify(node(site, [(f"L{n}", site.book, qty)], oid=f"gid://shopify/Order/{n}",
+                                                      name=f"#{n}"), ("Cash on Delivery (COD)",))
+    f = fulfillments.create(order.id, branch.id, site.cashier.id)
+    fulfillments.pack(f.uid, site.cashier.id)
+    fulfillments.dispatch(f.uid, site.cashier.id, "TCS", f"779{n}", shopify_enabled=False)
+    return f
+
+
+def test_online_parcels_back_by_reason_and_branch(site):
+    import pytest
+    from pos_core import fulfillments
+    from pos_core.errors import InvalidInput
+    from helpers import row_counts
+    back = lambda f, branch, **kw: fulfillments.mark_returned(f.uid, site.cashier.id, branch.id,  # noqa: E731
+                                                              shopify_enabled=False, **kw)
+    f1, f2, f3, f4 = (_sent(site, 1, 2, site.lhr), _sent(site, 2, 1, site.lhr), _sent(site, 3, 1, site.khi),
+                      _sent(site, 4, 1, site.lhr))
+    before = row_counts()
+    for kw, message in (({"return_reason": "bored"}, "unknown return reason"), ({"return_reason": "other"}, "a few words"),
+                        ({"return_note": "no reason"}, "needs a reason")):
+        with pytest.raises(InvalidInput, match=message):
+            back(f1, site.lhr, **kw)
+    assert row_counts() == before
+    back(f1, site.lhr, return_reason="damaged", return_note="  box wet ")     # 2 units at LHR1
+    back(f2, site.khi, return_reason="refused")                              # sent by LHR1, back at KHI1
+    back(f3, site.khi, reason="returned by Leopards (refused)")              # a courier's parcel scanned in
+    back(f4, site.lhr)                                                       # no reason given (an older caller)
+    assert fulfillments.Fulfillment.get_by_id(f1.id).history[-1]["return_note"] == "box wet"
+
+    today = Filters.quick("today")
+    rep = returns.online_by_reason(today)
+    assert [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rep.rows] == [
+        ("damaged", "Damaged", 1, 2, D("40.0"), D("1999.80")),
+        ("", "(not recorded)", 1, 1, D("20.0"), D("999.90")),
+        ("courier", "(courier return: no reason asked)", 1, 1, D("20.0"), D("999.90")),
+        ("refused", "Refused at the door", 1, 1, D("20.0"), D("999.90"))]
+    assert rep.totals == ["Total", "", 4, 5, D("100.0"), D("4999.50")]
+    karachi = returns.online_by_reason(Filters(today.start, today.end, branch_id=site.khi.id))
+    assert [(r[0], r[3]) for r in karachi.rows] == [("courier", 1), ("refused", 1)]
+    assert [r[0] for r in returns.online_by_reason(Filters(today.start, today.end, branch_id=site.lhr.id)).rows] == [
+        "damaged", ""]
+    yesterday = Filters.quick("yesterday")
+    assert returns.online_by_reason(yesterday).rows == [] and returns.online_by_reason(yesterday).totals[2] == 0

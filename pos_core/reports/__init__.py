@@ -71,6 +71,7 @@ CATALOG: list[Entry] = [
     Entry("returns_cashier", "Returns", "By cashier", returns.by_cashier),
     Entry("returns_reason", "Returns", "By reason", returns.by_reason, "bar"),
     Entry("returns_list", "Returns", "Each refund", returns.refund_list),
+    Entry("returns_online", "Returns", "Online parcels back", returns.online_by_reason, "bar", uses=BRANCH),
     Entry("promotions", "Discounts", "Promotions and coupons", loyalty.promotions, "bar", uses=ORDERS - {"category"}),
     Entry("commission", "Commission", "By salesperson", loyalty.commission, "bar", uses=SHIFTS | {"salesperson"}),
     Entry("points", "Loyalty", "Points movements", loyalty.points, uses=SHIFTS),
