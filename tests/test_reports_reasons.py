@@ -88,18 +88,21 @@ def test_online_parcels_back_by_reason_and_branch(site):
     back(f2, site.khi, return_reason="refused")                              # sent by LHR1, back at KHI1
     back(f3, site.khi, reason="returned by Leopards (refused)")              # a courier's parcel scanned in
     back(f4, site.lhr)                                                       # no reason given (an older caller)
+    from pos_core import hq_returns                # LHR1's parcel, taken in at KHI1's returns desk (a chain)
+    assert hq_returns.came_back_elsewhere([(_sent(site, 5, 1, site.lhr).uid, "KHI1")], "LHR1") == 1
     assert fulfillments.Fulfillment.get_by_id(f1.id).history[-1]["return_note"] == "box wet"
 
     today = Filters.quick("today")
     rep = returns.online_by_reason(today)
     assert [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rep.rows] == [
-        ("damaged", "Damaged", 1, 2, D("40.0"), D("1999.80")),
-        ("", "(not recorded)", 1, 1, D("20.0"), D("999.90")),
-        ("courier", "(courier return: no reason asked)", 1, 1, D("20.0"), D("999.90")),
-        ("refused", "Refused at the door", 1, 1, D("20.0"), D("999.90"))]
-    assert rep.totals == ["Total", "", 4, 5, D("100.0"), D("4999.50")]
+        ("courier", "(courier return: no reason asked)", 2, 2, D("33.3"), D("1999.80")),   # ties by code
+        ("damaged", "Damaged", 1, 2, D("33.3"), D("1999.80")),
+        ("", "(not recorded)", 1, 1, D("16.7"), D("999.90")),
+        ("refused", "Refused at the door", 1, 1, D("16.7"), D("999.90"))]
+    assert rep.row(reason="damaged")["share"] == D("33.3")
+    assert rep.totals == ["Total", "", 5, 6, D("100.0"), D("5999.40")]
     karachi = returns.online_by_reason(Filters(today.start, today.end, branch_id=site.khi.id))
-    assert [(r[0], r[3]) for r in karachi.rows] == [("courier", 1), ("refused", 1)]
+    assert [(r[0], r[3]) for r in karachi.rows] == [("courier", 2), ("refused", 1)]
     assert [r[0] for r in returns.online_by_reason(Filters(today.start, today.end, branch_id=site.lhr.id)).rows] == [
         "damaged", ""]
     yesterday = Filters.quick("yesterday")

@@ -177,7 +177,9 @@ def online_by_reason(f: Filters) -> Report:
             continue
         if code is not None and step.get("branch") != code:
             continue
-        why = step.get("return_reason") or ("courier" if str(step.get("reason", "")).startswith("returned by ") else "")
+        # a courier's parcel: scanned in here ("returned by <courier>") or at another branch's desk
+        by_courier = step.get("elsewhere") or str(step.get("reason", "")).startswith("returned by ")
+        why = step.get("return_reason") or ("courier" if by_courier else "")
         g = groups.setdefault(why, [0, 0, 0])
         g[0], g[1], g[2] = g[0] + 1, g[1] + int(units or 0), g[2] + int(value or 0)
     all_units = sum(g[1] for g in groups.values())
