@@ -1003,10 +1003,10 @@ MODELS += [SalesItemMonthly, SalesItemChain, SalesItemCatalog, ReorderForecast]
 
 
 class SalesItemYearly(_ItemSums):
-    """SalesItemChain summed over each Pakistan year (migration 19): what the chain-wide item
-    reports read for the whole years of their period, a tenth of the monthly rows. A year holds
-    what sales_item_chain holds of it (the open year: its months to the last closed day);
-    rebuilt from sales_item_chain for the years a refresh touches, in the same transaction."""
+    """SalesItemChain summed per Pakistan year over the year's closed months (migration 19; the
+    open year: the months before the open one): what the chain-wide item reports read for the
+    whole years of their period, a tenth of the monthly rows. Summed again from SalesItemChain,
+    in the same transaction, by the refresh that recomputes a closed month."""
     month = None                            # (not inherited: a year instead)
     year = CharField(max_length=4)          # YYYY, Pakistan
 
