@@ -177,6 +177,16 @@ def _dispatch_times(database) -> None:
     fill_dispatched_at()
 
 
+def _discount_summaries(database) -> None:
+    """Issue 15: discounted sales and sales per salesperson (summaries kept with sales_daily),
+    built here for the days sales_daily holds, and audit events found by their document."""
+    from .models import SalesDiscount, SalesSalespersonDaily
+    from .reports import summary
+    database.create_tables([SalesDiscount, SalesSalespersonDaily])
+    database.execute_sql("CREATE INDEX IF NOT EXISTS audit_event_doc_ref ON audit_event (doc_ref)")
+    summary.build_day_tables()
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -193,6 +203,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (16, "chain copies: other branches' stock, online order claims", _chain_copies),
     (12, "chain: branch Shopify jobs sent by the head office", _shopify_via_hq),
     (13, "fulfilments keep their dispatch time", _dispatch_times),
+    (14, "back office: discounted sales, sales per salesperson", _discount_summaries),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 
