@@ -1005,11 +1005,12 @@ MODELS += [SalesItemMonthly, SalesItemChain, SalesItemCatalog, ReorderForecast]
 # --- issue 15: discounted sales and sales per salesperson (migration 14) ----------------------
 
 class _DayKeys(BaseModel):
-    """The order-level keys the migration 14 summaries share (a base only: it has no table)."""
+    """The order-level keys the migration 14 summaries share (a base only: it has no table). No
+    index on the keys: reports read a range of days (the day index) and filter the rows."""
     day = CharField(max_length=10)          # YYYY-MM-DD, Pakistan
-    branch = ForeignKeyField(Branch, backref="+")
-    counter = ForeignKeyField(Counter, backref="+")
-    cashier = ForeignKeyField(Staff, backref="+")
+    branch = ForeignKeyField(Branch, backref="+", index=False)
+    counter = ForeignKeyField(Counter, backref="+", index=False)
+    cashier = ForeignKeyField(Staff, backref="+", index=False)
 
 
 class SalesDiscount(_DayKeys):
@@ -1037,7 +1038,7 @@ class SalesSalespersonDaily(_DayKeys):
     documents with a line of that salesperson: a document is in one row's day, branch, counter,
     cashier and kind, so summing docs over a salesperson's rows counts each basket once. Kept
     with SalesDaily."""
-    salesperson = ForeignKeyField(Staff, null=True, backref="+")
+    salesperson = ForeignKeyField(Staff, null=True, backref="+", index=False)
     kind = CharField(max_length=8)
     docs = IntegerField()
     units = IntegerField()
