@@ -47,7 +47,8 @@ def _more(site, d):
     return d
 
 
-KEYS = ("discounts", "discounts_cashier", "sales_salesperson", "sales_day")
+KEYS = ("discounts", "discounts_cashier", "sales_salesperson", "sales_day", "sales_branch", "sales_counter",
+        "sales_cashier", "sales_hour")
 
 
 def _both_ways(monkeypatch, filters, keys=KEYS):

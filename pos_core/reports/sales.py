@@ -201,9 +201,12 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
     frm, where, params = _line_sql(f, joins)
     order = "1" if dimension in ("day", "hour") else "6 DESC, 1"  # net, then the key
     sql = (f"SELECT {key}, MIN({label}), {_SUMS} {frm} WHERE {where} GROUP BY {key} ORDER BY {order}")
-    if dimension in SUMMARY_DIMENSIONS and summarised(f):
+    # One salesperson's sales by day, branch, counter or cashier: their rows of the salesperson
+    # summary, which has those keys (not the hour).
+    by_salesperson = f.salesperson_id is not None and dimension != "hour" and salespeople_summarised(f)
+    if dimension in SUMMARY_DIMENSIONS and (summarised(f) or by_salesperson):
         # Sum the summary rows by id first, then name the few groups (joining every row costs more).
-        sd_from, where, params = sd_where(f)
+        sd_from, where, params = sd_where(f) if summarised(f) else _salesperson_where(f)
         key, label = SUMMARY_DIMENSIONS[dimension]
         inner = (f"SELECT {_SD_ID[dimension]} AS k, {_SD_SUMS} {sd_from} WHERE {where} "
                  f"GROUP BY {_SD_ID[dimension]}")
