@@ -136,6 +136,10 @@ def test_upgrade_builds_them_from_the_stored_days(site, monkeypatch):
     monkeypatch.setattr(summary, "now", lambda: CLOSED)
     summary.refresh_sales()
     before = _same()
+    shape = lambda: {t: (sorted(c.name for c in db.database.get_columns(t)),  # noqa: E731
+                         sorted((tuple(i.columns), i.unique) for i in db.database.get_indexes(t)))
+                     for t in ("sales_discount", "sales_salesperson_daily", "audit_event")}
+    fresh = shape()
     # A database at every migration but 14: no such tables, sales_daily already stored.
     with db.write():
         db.database.drop_tables([SalesDiscount, SalesSalespersonDaily])
@@ -143,5 +147,6 @@ def test_upgrade_builds_them_from_the_stored_days(site, monkeypatch):
         migrations.SchemaMigration.delete().where(migrations.SchemaMigration.version == 14).execute()
     assert migrations.migrate() == [14]
     migrations.check_current()
+    assert shape() == fresh        # as a new database has them
     assert _same() == before and len(before["sales_discount"]) == 3
     assert run("discounts", Filters(dt.date(2027, 2, 1), dt.date(2027, 2, 28))).rows[-1][0] == d.o.number
