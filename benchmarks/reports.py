@@ -21,10 +21,10 @@ alone, then while another process runs the year's reports in a loop (`--till-mod
 as pos-office runs them, and/or foreground, as before), then alone again; the checkout's p99 with
 the reports must stay within 1.2x of the p99 without (the mean of the two alone runs).
 
-`--ab` times each report with the item summary and stored forecasts (migration 11) and without
-them, runs alternating, so both see the same load; `--ab-years` the same with and without the
-yearly roll-up of the chain-wide item rows (migration 19); `--baseline` times everything without
-the item summary and stored forecasts.
+`--ab` times each report with the item summary and stored forecasts (migration 11), the discount
+and salesperson summaries (migration 14), and without them, runs alternating, so both see the same
+load; `--ab-years` the same with and without only the yearly roll-up of the chain-wide item rows
+(migration 19); `--baseline` times everything without them.
 Generate once and reuse: `--url sqlite:////tmp/pos-bench-reports/base.db` then `--reuse`.
 """
 from __future__ import annotations
@@ -328,8 +328,10 @@ def time_reports(runs: int, keys: list[str] | None = None) -> list[dict]:
 
 
 def _switch(on: bool) -> None:
-    from pos_core.reports import reorder, sales
+    from pos_core.reports import discounts, reorder, sales
     sales.USE_ITEM_SUMMARY, reorder.USE_STORED = on, on
+    # migration 14: discounted sales and sales per salesperson from their summaries or the documents
+    discounts.USE_SUMMARIES, sales.USE_SALESPERSON_SUMMARY = on, on
 
 
 def _switch_years(on: bool) -> None:
@@ -496,12 +498,15 @@ def main(argv=None) -> int:
         print(f"  {figures['data']}", file=sys.stderr, flush=True)
     else:
         # A benchmark database kept from an older run: bring it to this code's schema first.
-        print(f"  migrations applied: {migrations.migrate()}", file=sys.stderr, flush=True)
+        t = time.perf_counter()
+        applied = migrations.migrate()
+        figures["migrations"] = {"applied": applied, "seconds": round(time.perf_counter() - t, 1)}
+        print(f"  migrations applied: {applied} in {figures['migrations']['seconds']} s", file=sys.stderr, flush=True)
     # The summaries' first build (once per database, at the upgrade), then a refresh with nothing new.
     from pos_core.reports import reorder, sales, summary
     builds = [("stock_activity", summary.refresh_stock_activity), ("sales_daily", summary.refresh_sales)]
     if args.baseline:
-        sales.USE_ITEM_SUMMARY, reorder.USE_STORED = False, False
+        _switch(False)
     else:
         builds += [("sales_item_monthly", lambda: summary.refresh_items(groups=True)),
                    ("reorder_forecast", lambda: reorder.stored_at(LAST_DAY) or reorder.store_forecasts(LAST_DAY))]
