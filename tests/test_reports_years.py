@@ -140,9 +140,7 @@ def test_a_late_document_and_a_moved_product_rebuild_the_years(site, monkeypatch
     assert (got.rows, got.totals) == (run("sales_category", year).rows, run("sales_category", year).totals)
 
 
-def test_upgrade_to_migration_19_builds_the_years(sqlite_db, monkeypatch):
-    from conftest import make_site
-    site = make_site()
+def test_upgrade_to_migration_19_builds_the_years(site, monkeypatch):
     data = reports_data.build(site)
     _more_trade(site, data)
     monkeypatch.setattr(summary, "now", lambda: dt.datetime(2027, 3, 2, 9))
