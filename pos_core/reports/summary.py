@@ -597,7 +597,7 @@ def item_source(start: dt.date, end: dt.date, groups: bool = False, chain: bool 
 def _as_stored(columns: str) -> str:
     """The live rows' figures as BIGINT, the stored columns' type: PostgreSQL's SUM of a bigint
     is numeric, and one numeric part makes the whole UNION numeric, every stored row then summed
-    in slow numeric arithmetic (a year to date: 1.1 s instead of 0.4)."""
+    in slow numeric arithmetic (sales by department for a year to date: 2.2 s -> 1.4 s at load 5)."""
     names = [c.strip() for c in columns.split(",")]
     keys = names.index("name") + 1
     return ", ".join(names[:keys] + [f"CAST({c} AS BIGINT) AS {c}" for c in names[keys:]])
