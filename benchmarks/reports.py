@@ -23,6 +23,8 @@ the reports must stay within 1.2x of the p99 without (the mean of the two alone 
 
 `--ab` times each report with the item summary and stored forecasts (migration 11) and without
 them, runs alternating, so both see the same load; `--baseline` times everything without them.
+`--ab --ab-what 18` switches off only migration 18's summaries (units sold per option, stored item
+costs) for "before".
 Generate once and reuse: `--url sqlite:////tmp/pos-bench-reports/base.db` then `--reuse`.
 """
 from __future__ import annotations
@@ -325,9 +327,15 @@ def time_reports(runs: int, keys: list[str] | None = None) -> list[dict]:
     return out
 
 
+AB_WHAT = "11"   # --ab-what: which summaries --ab switches off for "before"
+
+
 def _switch(on: bool) -> None:
-    from pos_core.reports import reorder, sales
-    sales.USE_ITEM_SUMMARY, reorder.USE_STORED = on, on
+    from pos_core.reports import reorder, sales, stock
+    if AB_WHAT == "18":   # units sold per option and the stored item costs only (migration 18)
+        stock.USE_OPTION_SUMMARY, stock.USE_STORED_COST = on, on
+    else:
+        sales.USE_ITEM_SUMMARY, reorder.USE_STORED = on, on
 
 
 def time_ab(runs: int, keys: list[str] | None) -> list[dict]:
@@ -470,6 +478,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--ab", action="store_true",
                     help="time each report (--only) with and without the item summary / stored forecasts, alternating")
+    ap.add_argument("--ab-what", choices=["11", "18"], default="11",
+                    help="what --ab switches off: 11 = the item summary and stored forecasts (migration 11), "
+                         "18 = the per-option sold summary and stored item costs (migration 18)")
     ap.add_argument("--baseline", action="store_true",
                     help="time the reports as before migration 11: item reports from the documents, reorder forecast "
                          "computed each time (for a before/after in the same session)")
@@ -504,6 +515,8 @@ def main(argv=None) -> int:
                                                       "refresh_s": round(time.perf_counter() - t, 3)}
     print(f"  summaries: {figures['summaries']}", file=sys.stderr, flush=True)
     if args.ab:
+        global AB_WHAT
+        AB_WHAT = args.ab_what
         figures["ab"] = time_ab(args.runs, args.only)
         args.only = ["none"]
     figures["reports"] = time_reports(args.runs, args.only) if args.only != ["none"] else []

@@ -177,6 +177,17 @@ def _dispatch_times(database) -> None:
     fill_dispatched_at()
 
 
+def _stock_summaries(database) -> None:
+    """Issue 15: units sold per month, branch and option (sell-through by size) and the average
+    receipt cost per item (the stock reports), both derived summaries; built here from what the
+    database holds (the option rows from sales_item_monthly's stored months)."""
+    from .models import SalesOptionMonthly, StockCost
+    from .reports import summary
+    database.create_tables([SalesOptionMonthly, StockCost])
+    summary.rebuild_options()
+    summary.refresh_stock_cost()
+
+
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
 # out per issue, so they may arrive out of order: migrate() runs them sorted.
 MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
@@ -193,6 +204,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (16, "chain copies: other branches' stock, online order claims", _chain_copies),
     (12, "chain: branch Shopify jobs sent by the head office", _shopify_via_hq),
     (13, "fulfilments keep their dispatch time", _dispatch_times),
+    (18, "back office: units sold per option, average receipt cost per item", _stock_summaries),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 
