@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
+from .. import db
 from . import summary
 from .common import Column, Filters, Report, query, rupees
 
@@ -97,28 +98,6 @@ def _levels_from(products: bool = False) -> str:
             + ("JOIN product pr ON pr.id = v.product_id " if products else ""))
 
 
-def positions(f: Filters, extra_where: str = "", extra_params: list | None = None, order: str = "b.code, v.sku",
-              limit: int | None = None, with_category: bool = True) -> list[dict]:
-    """Items a branch holds (on hand > 0), with the last sale and last receipt there."""
-    summary.refresh_stock_activity()
-    where, params = _level_where(f)
-    # (no product join when the category is not wanted: it costs a lookup per level row)
-    category, frm = ("pr.category", _levels_from(True)) if with_category else ("NULL", _levels_from())
-    sql = (f"SELECT b.code, v.id, v.sku, v.name, v.option_text, {category}, sl.on_hand, v.price_paisa, "
-           f"uc.unit_cost, sa.last_sold_at, sa.last_received_at {frm}"
-           f"WHERE {where} AND sl.on_hand > 0{extra_where} ORDER BY {order}")
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    keys = ("branch", "variant_id", "sku", "name", "option", "category", "on_hand", "price", "unit_cost",
-            "last_sold", "last_received")
-    out = []
-    for r in query(sql, params + (extra_params or [])):
-        d = dict(zip(keys, r))
-        d["last_sold"], d["last_received"] = _ts(d["last_sold"]), _ts(d["last_received"])
-        out.append(d)
-    return out
-
-
 def _days_since(when: dt.datetime | None, as_of: dt.datetime) -> int | None:
     return None if when is None else max(0, (as_of - when).days)
 
@@ -131,19 +110,33 @@ def dead_stock(f: Filters, idle_days: int = 90, limit: int = DEAD_LIMIT) -> Repo
     money tied up first (at cost, else at retail), the first `limit` rows; totals cover them all."""
     as_of = f.end_utc
     cutoff = as_of - dt.timedelta(days=idle_days)
-    idle = " AND (sa.last_sold_at IS NULL OR sa.last_sold_at <= ?)"
     summary.refresh_stock_activity()
     where, params = _level_where(f)
-    tot = query("SELECT COUNT(*), SUM(sl.on_hand), SUM(CASE WHEN uc.unit_cost IS NOT NULL "
-                "THEN sl.on_hand * uc.unit_cost ELSE 0 END), SUM(sl.on_hand * v.price_paisa) "
-                f"{_levels_from()}WHERE {where} AND sl.on_hand > 0{idle}", params + [cutoff])
+    # One pass over the levels for the totals and the first rows: SQLite keeps the idle positions
+    # (most of a chain's 500,000 levels) in a temporary table read twice, where two queries made
+    # two passes; PostgreSQL plans each reading on its own (NOT MATERIALIZED), in parallel, which
+    # a materialized CTE would prevent.
+    how = "MATERIALIZED" if db.is_sqlite() else "NOT MATERIALIZED"
+    rows = query(
+        f"WITH d AS {how} (SELECT b.code AS branch, v.sku AS sku, sl.variant_id AS variant_id, sl.on_hand AS on_hand, "
+        "v.price_paisa AS price, uc.unit_cost AS unit_cost, sa.last_sold_at AS last_sold, "
+        "sa.last_received_at AS last_received, COALESCE(sl.on_hand * uc.unit_cost, sl.on_hand * v.price_paisa) AS tied "
+        f"{_levels_from()}WHERE {where} AND sl.on_hand > 0 AND (sa.last_sold_at IS NULL OR sa.last_sold_at <= ?)) "
+        "SELECT 0 AS part, NULL AS branch, NULL AS sku, NULL AS name, SUM(on_hand) AS on_hand, NULL AS unit_cost, "
+        "NULL AS price, NULL AS last_sold, NULL AS last_received, NULL AS tied, COUNT(*) AS n, "
+        "SUM(CASE WHEN unit_cost IS NOT NULL THEN on_hand * unit_cost ELSE 0 END) AS cost, "
+        "SUM(on_hand * price) AS retail FROM d "
+        # (the names joined to the first rows only, not to every idle position before the sort)
+        "UNION ALL SELECT 1, t.branch, t.sku, v.name, t.on_hand, t.unit_cost, t.price, t.last_sold, t.last_received, "
+        "t.tied, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) "
+        f"FROM (SELECT * FROM d ORDER BY d.tied DESC, d.branch, d.sku LIMIT {int(limit)}) t "
+        "JOIN variant v ON v.id = t.variant_id ORDER BY 1, 10 DESC, 2, 3", params + [cutoff])
     out = []
-    for p in positions(f, idle, [cutoff], order="COALESCE(sl.on_hand * uc.unit_cost, sl.on_hand * v.price_paisa) "
-                                                "DESC, b.code, v.sku", limit=limit, with_category=False):
-        cost = p["on_hand"] * p["unit_cost"] if p["unit_cost"] is not None else None
-        out.append([p["branch"], p["sku"], p["name"], p["on_hand"], _days_since(p["last_sold"], as_of),
-                    _days_since(p["last_received"], as_of), rupees(cost) if cost is not None else None,
-                    rupees(p["on_hand"] * p["price"])])
+    for _, branch, sku, name, on_hand, unit_cost, price, last_sold, last_received, *_rest in rows[1:]:
+        cost = on_hand * unit_cost if unit_cost is not None else None
+        out.append([branch, sku, name, on_hand, _days_since(_ts(last_sold), as_of), _days_since(_ts(last_received), as_of),
+                    rupees(cost) if cost is not None else None, rupees(on_hand * price)])
+    tot = [(rows[0][10], rows[0][4], rows[0][11], rows[0][12])]
     count, units, cost, retail = tot[0]
     cols = [Column("branch", "Branch"), Column("sku", "SKU"), Column("name", "Item"), Column("on_hand", "On hand", "int"),
             Column("days_unsold", "Days unsold", "int"), Column("days_received", "Days since rcvd", "int"),
