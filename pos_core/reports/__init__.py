@@ -71,9 +71,10 @@ CATALOG: list[Entry] = [
     Entry("returns_cashier", "Returns", "By cashier", returns.by_cashier),
     Entry("returns_reason", "Returns", "By reason", returns.by_reason, "bar"),
     Entry("returns_list", "Returns", "Each refund", returns.refund_list),
+    Entry("returns_online", "Returns", "Online parcels back", returns.online_by_reason, "bar", uses=BRANCH),
     Entry("promotions", "Discounts", "Promotions and coupons", loyalty.promotions, "bar", uses=ORDERS - {"category"}),
     Entry("commission", "Commission", "By salesperson", loyalty.commission, "bar", uses=SHIFTS | {"salesperson"}),
-    Entry("points", "Loyalty", "Points movements", loyalty.points, uses=NONE),
+    Entry("points", "Loyalty", "Points movements", loyalty.points, uses=SHIFTS),
     Entry("margin_item", "Margin", "By item", margin.by_item, uses=ORDERS),
     Entry("margin_category", "Margin", "By category", margin.by_category, uses=ORDERS),
     Entry("stock_value", "Stock", "On hand and value", stock.on_hand, uses=STOCK),
@@ -84,10 +85,10 @@ CATALOG: list[Entry] = [
     Entry("rebalance", "Reorder", "Rebalance branches", reorder.rebalancing, uses=STOCK),
     Entry("fbr_day", "FBR", "By day and counter", fbr.by_day_counter, printable=True, uses=PAYMENTS),
     Entry("fbr_pending", "FBR", "Not yet fiscalised", fbr.not_fiscalised, uses=PAYMENTS),
-    Entry("online_orders", "Online", "Orders and COD", health.online_orders, uses=NONE),
+    Entry("online_orders", "Online", "Orders and COD", health.online_orders, uses=BRANCH),
     Entry("fulfilments", "Online", "Workflow and courier", health.fulfilments, uses=BRANCH),
     Entry("dispatch", "Online", "Dispatch time", health.dispatch_times, uses=BRANCH),
-    Entry("sync_health", "Sync", "Jobs and drift", health.sync_jobs, uses=NONE),
+    Entry("sync_health", "Sync", "Jobs and drift", health.sync_jobs, uses=BRANCH),
 ]
 BY_KEY = {e.key: e for e in CATALOG}
 
