@@ -499,7 +499,8 @@ def main(argv=None) -> int:
         print(f"  migrations applied: {migrations.migrate()}", file=sys.stderr, flush=True)
     # The summaries' first build (once per database, at the upgrade), then a refresh with nothing new.
     from pos_core.reports import reorder, sales, summary
-    builds = [("stock_activity", summary.refresh_stock_activity), ("sales_daily", summary.refresh_sales)]
+    builds = [("stock_activity", summary.refresh_stock_activity), ("stock_cost", summary.refresh_stock_cost),
+              ("sales_daily", summary.refresh_sales)]
     if args.baseline:
         sales.USE_ITEM_SUMMARY, reorder.USE_STORED = False, False
     else:

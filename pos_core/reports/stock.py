@@ -5,7 +5,8 @@ period decides only what "sold recently" means. Cost is the average cost of ever
 from suppliers (Σ qty x unit cost / Σ qty over goods receipts, rounded to the paisa): an item
 never received from a supplier (opening stock only, or only transferred in) has no cost, so it is
 left out of the value at cost and counted in "units without cost" instead of being valued at
-zero. Value at retail uses today's price.
+zero. Value at retail uses today's price. The costs are kept per item in `stock_cost`
+(summary.refresh_stock_cost), sell-through's units sold per option in `sales_option_monthly`.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from . import summary
 from .common import Column, Filters, Report, query, rupees
 
 USE_STORED_COST = True   # the benchmark's --ab and the tests switch it off: costs from the receipt lines
+USE_OPTION_SUMMARY = True   # likewise: sell-through's sold part from the item rows
 AGE_BUCKETS = [(30, "0-30 days"), (60, "31-60 days"), (90, "61-90 days"), (180, "91-180 days"),
                (None, "over 180 days")]
 
@@ -211,8 +213,6 @@ def _sold_by_option(f: Filters) -> list[tuple]:
         "JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id "
         f"WHERE {where} GROUP BY b.code, v.option_text", params)
 
-
-USE_OPTION_SUMMARY = True   # the benchmark's --ab and the tests switch it off
 
 
 def sell_through_by_size(f: Filters) -> Report:
