@@ -21,8 +21,9 @@ alone, then while another process runs the year's reports in a loop (`--till-mod
 as pos-office runs them, and/or foreground, as before), then alone again; the checkout's p99 with
 the reports must stay within 1.2x of the p99 without (the mean of the two alone runs).
 
-`--ab` times each report with the item summary and stored forecasts (migration 11) and without
-them, runs alternating, so both see the same load; `--baseline` times everything without them.
+`--ab` times each report with the item summary and stored forecasts (migration 11), the discount
+and salesperson summaries (migration 14), and without them, runs alternating, so both see the same
+load; `--baseline` times everything without them.
 `--ab --ab-what 18` switches off only migration 18's summaries (units sold per option, stored item
 costs) for "before".
 Generate once and reuse: `--url sqlite:////tmp/pos-bench-reports/base.db` then `--reuse`.
@@ -331,11 +332,13 @@ AB_WHAT = "11"   # --ab-what: which summaries --ab switches off for "before"
 
 
 def _switch(on: bool) -> None:
-    from pos_core.reports import reorder, sales, stock
+    from pos_core.reports import discounts, reorder, sales, stock
     if AB_WHAT == "18":   # units sold per option and the stored item costs only (migration 18)
         stock.USE_OPTION_SUMMARY, stock.USE_STORED_COST = on, on
-    else:
-        sales.USE_ITEM_SUMMARY, reorder.USE_STORED = on, on
+        return
+    sales.USE_ITEM_SUMMARY, reorder.USE_STORED = on, on
+    # migration 14: discounted sales and sales per salesperson from their summaries or the documents
+    discounts.USE_SUMMARIES, sales.USE_SALESPERSON_SUMMARY = on, on
 
 
 def time_ab(runs: int, keys: list[str] | None) -> list[dict]:
@@ -479,7 +482,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ab", action="store_true",
                     help="time each report (--only) with and without the item summary / stored forecasts, alternating")
     ap.add_argument("--ab-what", choices=["11", "18"], default="11",
-                    help="what --ab switches off: 11 = the item summary and stored forecasts (migration 11), "
+                    help="what --ab switches off: 11 = the item summary, stored forecasts (migration 11) and the "
+                         "discount and salesperson summaries (migration 14), "
                          "18 = the per-option sold summary and stored item costs (migration 18)")
     ap.add_argument("--baseline", action="store_true",
                     help="time the reports as before migration 11: item reports from the documents, reorder forecast "
@@ -496,13 +500,16 @@ def main(argv=None) -> int:
         print(f"  {figures['data']}", file=sys.stderr, flush=True)
     else:
         # A benchmark database kept from an older run: bring it to this code's schema first.
-        print(f"  migrations applied: {migrations.migrate()}", file=sys.stderr, flush=True)
+        t = time.perf_counter()
+        applied = migrations.migrate()
+        figures["migrations"] = {"applied": applied, "seconds": round(time.perf_counter() - t, 1)}
+        print(f"  migrations applied: {applied} in {figures['migrations']['seconds']} s", file=sys.stderr, flush=True)
     # The summaries' first build (once per database, at the upgrade), then a refresh with nothing new.
     from pos_core.reports import reorder, sales, summary
     builds = [("stock_activity", summary.refresh_stock_activity), ("stock_cost", summary.refresh_stock_cost),
               ("sales_daily", summary.refresh_sales)]
     if args.baseline:
-        sales.USE_ITEM_SUMMARY, reorder.USE_STORED = False, False
+        _switch(False)
     else:
         builds += [("sales_item_monthly", lambda: summary.refresh_items(groups=True)),
                    ("reorder_forecast", lambda: reorder.stored_at(LAST_DAY) or reorder.store_forecasts(LAST_DAY))]

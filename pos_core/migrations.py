@@ -186,6 +186,14 @@ def _stock_summaries(database) -> None:
     database.create_tables([SalesOptionMonthly, StockCost])
     summary.rebuild_options()
     summary.refresh_stock_cost()
+def _discount_summaries(database) -> None:
+    """Issue 15: discounted sales and sales per salesperson (summaries kept with sales_daily),
+    built here for the days sales_daily holds, and audit events found by their document."""
+    from .models import SalesDiscount, SalesSalespersonDaily
+    from .reports import summary
+    database.create_tables([SalesDiscount, SalesSalespersonDaily])
+    database.execute_sql("CREATE INDEX IF NOT EXISTS audit_event_doc_ref ON audit_event (doc_ref)")
+    summary.build_day_tables()
 
 
 # (version, name, function). Append only; never edit one that has shipped. Numbers were handed
@@ -205,6 +213,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (12, "chain: branch Shopify jobs sent by the head office", _shopify_via_hq),
     (13, "fulfilments keep their dispatch time", _dispatch_times),
     (18, "back office: units sold per option, average receipt cost per item", _stock_summaries),
+    (14, "back office: discounted sales, sales per salesperson", _discount_summaries),
 ])
 LATEST = max(v for v, _, _ in MIGRATIONS)
 

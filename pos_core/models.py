@@ -304,7 +304,7 @@ class AuditEvent(BaseModel):
     staff = ForeignKeyField(Staff, null=True)
     approver = ForeignKeyField(Staff, null=True)
     action = CharField()
-    doc_ref = CharField(default="")
+    doc_ref = CharField(default="", index=True)  # indexed in migration 14: reports find a sale's approver
     detail = JSONField(null=True)
 
 
@@ -1035,6 +1035,60 @@ class StockCost(BaseModel):
 
 
 MODELS += [SalesOptionMonthly, StockCost]
+
+
+# --- issue 15: discounted sales and sales per salesperson (migration 14) ----------------------
+
+class _DayKeys(BaseModel):
+    """The order-level keys the migration 14 summaries share (a base only: it has no table). No
+    index on the keys: reports read a range of days (the day index) and filter the rows."""
+    day = CharField(max_length=10)          # YYYY-MM-DD, Pakistan
+    branch = ForeignKeyField(Branch, backref="+", index=False)
+    counter = ForeignKeyField(Counter, backref="+", index=False)
+    cashier = ForeignKeyField(Staff, backref="+", index=False)
+
+
+class SalesDiscount(_DayKeys):
+    """One row per completed sale with a discount or a price override, for the discounts reports:
+    its lines' discount and gross, the largest share one line lost (basis points) and the lines
+    whose price was overridden. Kept with SalesDaily (the same closed days, in the same
+    transaction); the approver is read from audit_event when the report runs (an audit event
+    travels on its own and may arrive after its sale)."""
+    order_id = BigIntegerField(primary_key=True)
+    number = CharField()
+    completed_at = DateTimeField()
+    discount_paisa = BigIntegerField()
+    gross_paisa = BigIntegerField()
+    max_bp = BigIntegerField()
+    overrides = IntegerField()
+
+    class Meta:
+        table_name = "sales_discount"
+        indexes = ((("day", "completed_at"), False),)
+
+
+class SalesSalespersonDaily(_DayKeys):
+    """Counter lines summed per Pakistan day, branch, counter, cashier, salesperson (a refund
+    line's is its sold line's; NULL: none) and kind, for sales by salesperson. `docs` counts the
+    documents with a line of that salesperson: a document is in one row's day, branch, counter,
+    cashier and kind, so summing docs over a salesperson's rows counts each basket once. Kept
+    with SalesDaily."""
+    salesperson = ForeignKeyField(Staff, null=True, backref="+", index=False)
+    kind = CharField(max_length=8)
+    docs = IntegerField()
+    units = IntegerField()
+    gross_paisa = BigIntegerField()
+    discount_paisa = BigIntegerField()
+    net_paisa = BigIntegerField()
+    tax_paisa = BigIntegerField()
+    excl_paisa = BigIntegerField()
+
+    class Meta:
+        table_name = "sales_salesperson_daily"
+        indexes = ((("day", "salesperson"), False),)
+
+
+MODELS += [SalesDiscount, SalesSalespersonDaily]
 
 
 # --- issue 14: what a chain branch keeps of the head office's answers (migration 16) ----------

@@ -228,6 +228,7 @@ def refresh_sales() -> str | None:
             query("DELETE FROM payments_daily", fetch=False)
         query(f"INSERT INTO sales_daily ({SALES_COLUMNS}) {_sales_select(where)}", params * 2, fetch=False)
         query(f"INSERT INTO payments_daily ({PAYMENT_COLUMNS}) {_payments_select(where)}", params, fetch=False)
+        _fill_day_tables(where, params, first_day)
         _set_watermark(_SALES, _ordinal(open_day), _SALES in marks)
         _set_watermark(f"{_SALES}:id", top, f"{_SALES}:id" in marks)
     return first_day
@@ -242,24 +243,118 @@ def stored_open(name: str) -> tuple[str, dt.datetime]:
     return day.isoformat(), dt.datetime.combine(day, dt.time()) - (PK_OFFSET if mark else dt.timedelta())
 
 
+def _day_source(table: str, columns: str, select, end: dt.date, wheres: int = 1) -> tuple[str, list]:
+    """A day-stamped summary kept by refresh_sales, as reports read it: the stored closed days,
+    plus the open day's documents live (`select` over them) when the period reaches it."""
+    refresh_sales()
+    open_day, open_start = stored_open(_SALES)
+    if end.isoformat() < open_day:
+        return table, []
+    live = select(f"{_DOCS} AND o.completed_at >= ?")
+    return f"(SELECT {columns} FROM {table} WHERE day < ? UNION ALL {live})", [open_day] + [open_start] * wheres
+
+
 def sales_source(end: dt.date) -> tuple[str, list]:
     """What reports read as `sd`: the stored closed days, plus today's documents live when the
     period reaches today."""
-    refresh_sales()
-    open_day, open_start = stored_open(_SALES)
-    if end.isoformat() < open_day:
-        return "sales_daily", []
-    live = _sales_select(f"{_DOCS} AND o.completed_at >= ?")
-    return (f"(SELECT {SALES_COLUMNS} FROM sales_daily WHERE day < ? UNION ALL {live})", [open_day, open_start, open_start])
+    return _day_source("sales_daily", SALES_COLUMNS, _sales_select, end, wheres=2)
 
 
 def payments_source(end: dt.date) -> tuple[str, list]:
-    refresh_sales()
-    open_day, open_start = stored_open(_SALES)
-    if end.isoformat() < open_day:
-        return "payments_daily", []
-    live = _payments_select(f"{_DOCS} AND o.completed_at >= ?")
-    return f"(SELECT {PAYMENT_COLUMNS} FROM payments_daily WHERE day < ? UNION ALL {live})", [open_day, open_start]
+    return _day_source("payments_daily", PAYMENT_COLUMNS, _payments_select, end)
+
+
+# --- discounted sales and sales per salesperson (migration 14) ----------------------------------
+# Two more day-stamped summaries, kept by refresh_sales with sales_daily: the same days deleted
+# and recomputed in the same transaction, under the same watermarks (so a late document is
+# picked up here too), the open day read live. `sales_discount` has one row per discounted sale
+# (the discounts reports list ~92,000 of a chain's year; finding them means reading every line);
+# `sales_salesperson_daily` the lines per day, order-level keys and salesperson.
+DISCOUNT_COLUMNS = ("order_id, number, day, completed_at, branch_id, counter_id, cashier_id, discount_paisa, "
+                    "gross_paisa, max_bp, overrides")
+SALESPERSON_COLUMNS = ("day, branch_id, counter_id, cashier_id, salesperson_id, kind, docs, units, gross_paisa, "
+                       "discount_paisa, net_paisa, tax_paisa, excl_paisa")
+
+
+def discount_select(where: str) -> str:
+    """Completed sales (of `where`, over `o` and its lines `l`) with a discount or an override,
+    one row each, in DISCOUNT_COLUMNS order. Max bp: the largest share one line lost to
+    discounts (its own and its part of the order's), over quantity x unit price."""
+    from .common import pk_day
+    disc = "SUM(l.line_discount_paisa + l.order_discount_paisa)"
+    overrides = "SUM(CASE WHEN l.price_overridden THEN 1 ELSE 0 END)"
+    return (f"SELECT o.id AS order_id, o.number AS number, {pk_day('o.completed_at')} AS day, "
+            "o.completed_at AS completed_at, o.branch_id AS branch_id, o.counter_id AS counter_id, "
+            f"o.cashier_id AS cashier_id, {disc} AS discount_paisa, SUM(l.qty * l.unit_price_paisa) AS gross_paisa, "
+            "MAX(CASE WHEN l.qty * l.unit_price_paisa > 0 THEN "
+            "(l.line_discount_paisa + l.order_discount_paisa) * 10000 / (l.qty * l.unit_price_paisa) ELSE 0 END) "
+            f"AS max_bp, {overrides} AS overrides FROM pos_order o JOIN pos_order_line l ON l.order_id = o.id "
+            f"WHERE {where} AND o.kind = 'sale' "
+            "GROUP BY o.id, o.number, o.completed_at, o.branch_id, o.counter_id, o.cashier_id "
+            f"HAVING {disc} <> 0 OR {overrides} > 0")
+
+
+def _salesperson_select(where: str) -> str:
+    from .common import line_salesperson, pk_day
+    return (f"SELECT {pk_day('o.completed_at')}, o.branch_id, o.counter_id, o.cashier_id, {line_salesperson()}, "
+            "o.kind, COUNT(DISTINCT o.id), SUM(l.qty), SUM(l.qty * l.unit_price_paisa), "
+            "SUM(l.line_discount_paisa + l.order_discount_paisa), SUM(l.total_paisa), SUM(l.tax_paisa), "
+            "SUM(l.value_excl_paisa) FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id "
+            f"WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6")
+
+
+_DAY_TABLES = (("sales_discount", DISCOUNT_COLUMNS, discount_select),
+               ("sales_salesperson_daily", SALESPERSON_COLUMNS, _salesperson_select))
+
+
+def _fill_day_tables(where: str, params: list, first_day: str) -> None:
+    """Inside refresh_sales's transaction: the same days of the migration 14 summaries (not yet
+    there while an upgrade runs migration 11, whose refresh comes first: 14 builds them after)."""
+    for table, columns, select in _DAY_TABLES:
+        if not db.database.table_exists(table):
+            continue
+        if first_day == "0000-00-00":
+            query(f"DELETE FROM {table}", fetch=False)
+        else:
+            query(f"DELETE FROM {table} WHERE day >= ?", [first_day], fetch=False)
+        query(f"INSERT INTO {table} ({columns}) {select(where)}", params, fetch=False)
+
+
+def build_day_tables() -> None:
+    """Migration 14: the closed days sales_daily already holds, summed into the new tables (later
+    refreshes keep them with it). Nothing stored yet: the next refresh builds everything."""
+    mark = _watermarks(_SALES).get(_SALES)
+    if mark:
+        _, open_start = stored_open(_SALES)
+        _fill_day_tables(f"{_DOCS} AND o.completed_at < ?", [open_start], "0000-00-00")
+
+
+def discount_source(end: dt.date) -> tuple[str, list]:
+    return _day_source("sales_discount", DISCOUNT_COLUMNS, discount_select, end)
+
+
+def salesperson_source(end: dt.date) -> tuple[str, list]:
+    return _day_source("sales_salesperson_daily", SALESPERSON_COLUMNS, _salesperson_select, end)
+
+
+def _norm_rows(rows) -> set:
+    # Both databases alike: PostgreSQL numerics as int, timestamps as datetimes.
+    out = set()
+    for r in rows:
+        out.add(tuple(int(v) if hasattr(v, "as_tuple") else _norm(v) if isinstance(v, str) and len(v) > 18
+                      and v[4] == "-" and v[10] == " " else v for v in r))
+    return out
+
+
+def stored_day_tables() -> dict[str, set]:
+    return {table: _norm_rows(query(f"SELECT {columns} FROM {table}")) for table, columns, _ in _DAY_TABLES}
+
+
+def recompute_day_tables() -> dict[str, set]:
+    """The rows both tables must hold (every closed day), straight from the documents."""
+    _, open_start = open_from()
+    return {table: _norm_rows(query(select(f"{_DOCS} AND o.completed_at < ?"), [open_start]))
+            for table, _, select in _DAY_TABLES}
 
 
 def stored_sales() -> tuple[set, set]:
