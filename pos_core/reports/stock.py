@@ -134,12 +134,11 @@ def dead_stock(f: Filters, idle_days: int = 90, limit: int = DEAD_LIMIT) -> Repo
         f"FROM (SELECT * FROM d ORDER BY d.tied DESC, d.branch, d.sku LIMIT {int(limit)}) t "
         "JOIN variant v ON v.id = t.variant_id ORDER BY 1, 10 DESC, 2, 3", params + [cutoff])
     out = []
-    for _, branch, sku, name, on_hand, unit_cost, price, last_sold, last_received, *_rest in rows[1:]:
+    for _, branch, sku, name, on_hand, unit_cost, price, last_sold, last_received, *_ in rows[1:]:
         cost = on_hand * unit_cost if unit_cost is not None else None
         out.append([branch, sku, name, on_hand, _days_since(_ts(last_sold), as_of), _days_since(_ts(last_received), as_of),
                     rupees(cost) if cost is not None else None, rupees(on_hand * price)])
-    tot = [(rows[0][10], rows[0][4], rows[0][11], rows[0][12])]
-    count, units, cost, retail = tot[0]
+    count, units, cost, retail = rows[0][10], rows[0][4], rows[0][11], rows[0][12]
     cols = [Column("branch", "Branch"), Column("sku", "SKU"), Column("name", "Item"), Column("on_hand", "On hand", "int"),
             Column("days_unsold", "Days unsold", "int"), Column("days_received", "Days since rcvd", "int"),
             Column("value_cost", "At cost", "money"), Column("value_retail", "At retail", "money")]
