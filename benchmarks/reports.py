@@ -23,8 +23,10 @@ the reports must stay within 1.2x of the p99 without (the mean of the two alone 
 
 `--ab` times each report with the item summary and stored forecasts (migration 11), the discount
 and salesperson summaries (migration 14), and without them, runs alternating, so both see the same
-load; `--ab-years` the same with and without only the yearly roll-up of the chain-wide item rows
-(migration 19); `--baseline` times everything without them.
+load; `--baseline` times everything without them.
+`--ab --ab-what 18` switches off only migration 18's summaries (units sold per option, stored item
+costs) for "before"; `--ab --ab-what 19` (or `--ab-years`) only the yearly roll-up of the
+chain-wide item rows (migration 19: whole years read from the months instead).
 Generate once and reuse: `--url sqlite:////tmp/pos-bench-reports/base.db` then `--reuse`.
 """
 from __future__ import annotations
@@ -327,22 +329,26 @@ def time_reports(runs: int, keys: list[str] | None = None) -> list[dict]:
     return out
 
 
+AB_WHAT = "11"   # --ab-what: which summaries --ab switches off for "before"
+
+
 def _switch(on: bool) -> None:
-    from pos_core.reports import discounts, reorder, sales
+    from pos_core.reports import discounts, reorder, sales, stock
+    if AB_WHAT == "18":   # units sold per option and the stored item costs only (migration 18)
+        stock.USE_OPTION_SUMMARY, stock.USE_STORED_COST = on, on
+        return
+    if AB_WHAT == "19":   # whole years from the yearly item roll-up only (migration 19)
+        from pos_core.reports import summary
+        summary.USE_YEARS = on
+        return
     sales.USE_ITEM_SUMMARY, reorder.USE_STORED = on, on
     # migration 14: discounted sales and sales per salesperson from their summaries or the documents
     discounts.USE_SUMMARIES, sales.USE_SALESPERSON_SUMMARY = on, on
 
 
-def _switch_years(on: bool) -> None:
-    from pos_core.reports import summary
-    summary.USE_YEARS = on
-
-
-def time_ab(runs: int, keys: list[str] | None, switch=_switch) -> list[dict]:
+def time_ab(runs: int, keys: list[str] | None) -> list[dict]:
     """Each report with the summaries (as now) and without (--baseline), the runs alternating,
-    so both see the same load: the ratio is the trustworthy figure on a shared machine. `switch`:
-    what "without" turns off (--ab-years: only the yearly roll-up, migration 19)."""
+    so both see the same load: the ratio is the trustworthy figure on a shared machine."""
     month = Filters(dt.date(2025, 12, 1), dt.date(2025, 12, 31))
     year = Filters(YEAR_START, LAST_DAY)
     out = []
@@ -353,16 +359,16 @@ def time_ab(runs: int, keys: list[str] | None, switch=_switch) -> list[dict]:
         for label, f in (("month", month), ("year", year)):
             got = {True: ([], []), False: ([], [])}
             for on in (True, False):   # warm-up
-                switch(on)
+                _switch(on)
                 reports.run(entry.key, f)
             for _ in range(runs):
                 for on in (True, False):
-                    switch(on)
+                    _switch(on)
                     t, c = time.perf_counter(), time.process_time()
                     reports.run(entry.key, f)
                     got[on][0].append(time.perf_counter() - t)
                     got[on][1].append(time.process_time() - c)
-            switch(True)
+            _switch(True)
             row[label] = {name: {"p95_s": round(p95(got[on][0]), 3), "cpu_p95_s": round(p95(got[on][1]), 3)}
                           for name, on in (("after", True), ("before", False))}
         out.append(row)
@@ -480,9 +486,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--ab", action="store_true",
                     help="time each report (--only) with and without the item summary / stored forecasts, alternating")
-    ap.add_argument("--ab-years", action="store_true",
-                    help="like --ab, but 'before' only stops reading whole years from the yearly item roll-up "
-                         "(migration 19): the chain-wide year reports read the months instead")
+    ap.add_argument("--ab-what", choices=["11", "18", "19"], default="11",
+                    help="what --ab switches off: 11 = the item summary, stored forecasts (migration 11) and the "
+                         "discount and salesperson summaries (migration 14), "
+                         "18 = the per-option sold summary and stored item costs (migration 18), "
+                         "19 = the yearly roll-up of the chain-wide item rows (migration 19)")
+    ap.add_argument("--ab-years", action="store_true", help="the same as --ab --ab-what 19")
     ap.add_argument("--baseline", action="store_true",
                     help="time the reports as before migration 11: item reports from the documents, reorder forecast "
                          "computed each time (for a before/after in the same session)")
@@ -504,7 +513,8 @@ def main(argv=None) -> int:
         print(f"  migrations applied: {applied} in {figures['migrations']['seconds']} s", file=sys.stderr, flush=True)
     # The summaries' first build (once per database, at the upgrade), then a refresh with nothing new.
     from pos_core.reports import reorder, sales, summary
-    builds = [("stock_activity", summary.refresh_stock_activity), ("sales_daily", summary.refresh_sales)]
+    builds = [("stock_activity", summary.refresh_stock_activity), ("stock_cost", summary.refresh_stock_cost),
+              ("sales_daily", summary.refresh_sales)]
     if args.baseline:
         _switch(False)
     else:
@@ -520,7 +530,9 @@ def main(argv=None) -> int:
                                                       "refresh_s": round(time.perf_counter() - t, 3)}
     print(f"  summaries: {figures['summaries']}", file=sys.stderr, flush=True)
     if args.ab or args.ab_years:
-        figures["ab"] = time_ab(args.runs, args.only, _switch_years if args.ab_years else _switch)
+        global AB_WHAT
+        AB_WHAT = "19" if args.ab_years else args.ab_what
+        figures["ab"] = time_ab(args.runs, args.only)
         args.only = ["none"]
     figures["reports"] = time_reports(args.runs, args.only) if args.only != ["none"] else []
     goal = GOAL_SQLITE_S if db.is_sqlite() else GOAL_PG_S

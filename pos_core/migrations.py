@@ -177,6 +177,15 @@ def _dispatch_times(database) -> None:
     fill_dispatched_at()
 
 
+def _stock_summaries(database) -> None:
+    """Issue 15: units sold per month, branch and option (sell-through by size) and the average
+    receipt cost per item (the stock reports), both derived summaries; built here from what the
+    database holds (the option rows from sales_item_monthly's stored months)."""
+    from .models import SalesOptionMonthly, StockCost
+    from .reports import summary
+    database.create_tables([SalesOptionMonthly, StockCost])
+    summary.rebuild_options()
+    summary.refresh_stock_cost()
 def _discount_summaries(database) -> None:
     """Issue 15: discounted sales and sales per salesperson (summaries kept with sales_daily),
     built here for the days sales_daily holds, and audit events found by their document."""
@@ -216,6 +225,7 @@ MIGRATIONS: list[tuple[int, str, Callable]] = sorted([
     (16, "chain copies: other branches' stock, online order claims", _chain_copies),
     (12, "chain: branch Shopify jobs sent by the head office", _shopify_via_hq),
     (13, "fulfilments keep their dispatch time", _dispatch_times),
+    (18, "back office: units sold per option, average receipt cost per item", _stock_summaries),
     (14, "back office: discounted sales, sales per salesperson", _discount_summaries),
     (19, "back office: yearly item summary", _item_years),
 ])

@@ -1002,6 +1002,41 @@ class ReorderForecast(BaseModel):
 MODELS += [SalesItemMonthly, SalesItemChain, SalesItemCatalog, ReorderForecast]
 
 
+class SalesOptionMonthly(BaseModel):
+    """sales_item_monthly's units summed per month, branch, option (the item's option text) and
+    kind, for sell-through by size: about 2,400 rows a chain's year where the item rows are about
+    a million. Rebuilt from sales_item_monthly for the months `reports.summary.refresh_items`
+    recomputes, in its transaction; an item whose option changed makes that refresh rebuild every
+    month (the catalog check), so the rows always follow today's options. Migration 18."""
+    month = CharField(max_length=7)         # YYYY-MM, Pakistan
+    branch = ForeignKeyField(Branch)
+    option_text = CharField()
+    kind = CharField(max_length=8)          # sale, refund
+    units = IntegerField()
+
+    class Meta:
+        table_name = "sales_option_monthly"
+        indexes = ((("month", "branch", "option_text", "kind"), True),)
+
+
+class StockCost(BaseModel):
+    """Per item: units and value received over every goods receipt, and their average unit cost
+    (half up; NULL when nothing was received), what the stock reports value stock at. Caught up
+    from the append-only receipt lines after a watermark by `reports.summary.refresh_stock_cost`,
+    each touched item recomputed from all its lines; a test holds it equal to a recomputation.
+    Migration 18."""
+    variant = ForeignKeyField(Variant, primary_key=True)
+    received_qty = BigIntegerField()
+    received_value_paisa = BigIntegerField()
+    unit_cost = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "stock_cost"
+
+
+MODELS += [SalesOptionMonthly, StockCost]
+
+
 # --- issue 15: discounted sales and sales per salesperson (migration 14) ----------------------
 
 class _DayKeys(BaseModel):

@@ -100,14 +100,16 @@ def nightly() -> dict:
     from . import summary
     yesterday = pk_today(summary.now()) - dt.timedelta(days=1)
     return {"sales_daily": summary.refresh_sales(), "sales_item_monthly": summary.refresh_items(groups=True),
-            "stock_activity": summary.refresh_stock_activity(),
+            "stock_activity": summary.refresh_stock_activity(), "stock_cost": summary.refresh_stock_cost(),
             "reorder_forecast": reorder.stored_at(yesterday) or reorder.store_forecasts(yesterday)}
 
 
 # The reports that read the item summary's basket counts per group (they must see them rebuilt
 # after a product changed group) and those that read stock_activity.
-_GROUP_KEYS = ("sales_department", "sales_category", "sales_sub_category", "sales_vendor", "sales_option")
+_GROUP_KEYS = ("sales_department", "sales_category", "sales_sub_category", "sales_vendor", "sales_option",
+               "sell_through")
 _ACTIVITY_KEYS = ("stock_aging", "dead_stock")
+_COST_KEYS = ("stock_value", "stock_aging", "dead_stock", "margin_item", "margin_category", "reorder", "rebalance")
 
 
 def prepare(key: str, f: Filters) -> None:
@@ -120,6 +122,8 @@ def prepare(key: str, f: Filters) -> None:
     summary.refresh_items(groups=key in _GROUP_KEYS or f.category is not None)
     if key in _ACTIVITY_KEYS:
         summary.refresh_stock_activity()
+    if key in _COST_KEYS:
+        summary.refresh_stock_cost()
     if BY_KEY[key].area == "Reorder" and reorder.stored_at(f.end) is None:
         reorder.store_forecasts(f.end)
 

@@ -525,6 +525,7 @@ def refresh_items(groups: bool = False) -> str | None:
             query("DELETE FROM sales_item_chain WHERE month >= ?", [first], fetch=False)
         query(f"INSERT INTO sales_item_chain ({CHAIN_COLUMNS}) SELECT month, variant_id, sku, kind, {_CHAIN_SUMS} "
               "FROM sales_item_monthly WHERE month >= ? GROUP BY month, variant_id, sku, kind", [first], fetch=False)
+        _rebuild_option_months(first)
         _refresh_years(first, open_day)
         keys = _group_keys()
         query("DELETE FROM sales_item_catalog", fetch=False)
@@ -719,3 +720,170 @@ def recompute_items() -> set:
     _, open_start = open_from()
     return {tuple(int(v) if isinstance(v, int) or hasattr(v, "as_tuple") else v for v in r)
             for r in query(_items_select(f"{_DOCS} AND o.completed_at < ?"), [open_start])}
+
+
+# --- units sold per month, branch and option (migration 18) --------------------------------------
+# Sell-through by size needs only units per branch and option, but read from sales_item_monthly a
+# chain's year is ~1,000,000 item rows grouped by branch and option. `sales_option_monthly` holds
+# them summed per month, branch, option text (today's, from the variant) and kind: ~2,400 rows. It
+# is rebuilt from sales_item_monthly for the months refresh_items recomputes, in its transaction,
+# so both always cover the same days. An item whose option changed: the catalog check (which
+# compares sales_item_catalog.option_text too) makes refresh_items rebuild every month, and the
+# reading asks for that check (`groups`); a reading that may not write (read_only) and finds an
+# option changed reads the item rows instead (`option_source` returns None).
+OPTION_COLUMNS = "month, branch_id, option_text, kind, units"
+
+
+def _options_select(where: str) -> str:
+    """sales_item_monthly rows (as `s`) summed per month, branch, today's option and kind."""
+    return ("SELECT s.month, s.branch_id, v.option_text, s.kind, SUM(s.units) FROM sales_item_monthly s "
+            f"JOIN variant v ON v.id = s.variant_id WHERE {where} GROUP BY s.month, s.branch_id, v.option_text, s.kind")
+
+
+_OPTIONS_READY: set = set()
+
+
+def _rebuild_option_months(first: str) -> None:
+    """Within refresh_items' transaction (or the migration's): the months from `first` on ("0000-00":
+    all of them) again from sales_item_monthly. Not before migration 18 made the table (migration
+    11 builds the item rows of an older database first; 18 then sums all of them)."""
+    key = id(db.database.obj) if hasattr(db.database, "obj") else 0
+    if key not in _OPTIONS_READY:
+        if not db.database.table_exists("sales_option_monthly"):
+            return
+        _OPTIONS_READY.add(key)
+    query("DELETE FROM sales_option_monthly WHERE month >= ?", [first], fetch=False)
+    query(f"INSERT INTO sales_option_monthly ({OPTION_COLUMNS}) {_options_select('s.month >= ?')}", [first],
+          fetch=False)
+
+
+def rebuild_options() -> None:
+    """Every month sales_item_monthly holds, again (migration 18: the table's first rows)."""
+    with db.write():
+        _rebuild_option_months("0000-00")
+
+
+def _options_changed() -> bool:
+    return bool(query("SELECT 1 FROM sales_item_catalog c JOIN variant v ON v.id = c.variant_id "
+                      f"WHERE {_differs('c.option_text', 'v.option_text')} LIMIT 1"))
+
+
+def _live_days(live: list[tuple[dt.date, dt.date]]) -> tuple[str, list]:
+    """The documents' condition (as `o`) and parameters for these Pakistan day ranges (inclusive)."""
+    from .common import PK_OFFSET
+    edges = [dt.datetime.combine(d, dt.time()) - PK_OFFSET for a, b in live for d in (a, b + dt.timedelta(days=1))]
+    return " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live), edges
+
+
+def option_source(start: dt.date, end: dt.date) -> tuple[str, str, list] | None:
+    """(FROM, WHERE, parameters) over rows (month, branch_id, option_text, kind, units) as `s` for the
+    days start..end: the stored months whole, the days around them from the documents. None when
+    the stored rows may be stale (an option changed and this reading may not rebuild them)."""
+    refresh_items(groups=True)
+    if not writes_allowed() and _options_changed():
+        return None
+    months, live = item_plan(start, end, stored_open(_ITEMS)[0])
+    if not live:
+        return "FROM sales_option_monthly s", "s.month >= ? AND s.month <= ?", list(months)
+    ranges, edges = _live_days(live)
+    # (no month for the live rows: only the stored months are chosen by theirs)
+    docs = ("SELECT '' AS month, o.branch_id AS branch_id, v.option_text AS option_text, o.kind AS kind, "
+            "SUM(l.qty) AS units FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id "
+            f"JOIN variant v ON v.id = l.variant_id WHERE {_DOCS} AND ({ranges}) GROUP BY o.branch_id, v.option_text, o.kind")
+    if not months:
+        return f"FROM ({docs}) s", "1 = 1", edges
+    stored = f"SELECT {OPTION_COLUMNS} FROM sales_option_monthly WHERE month >= ? AND month <= ?"
+    return f"FROM ({stored} UNION ALL {docs}) s", "1 = 1", list(months) + edges
+
+
+def stored_options() -> set:
+    return {(m, int(b), o, k, int(u)) for m, b, o, k, u in query(f"SELECT {OPTION_COLUMNS} FROM sales_option_monthly")}
+
+
+def recompute_options() -> set:
+    """The rows sales_option_monthly must hold (the closed days sales_item_monthly holds), straight
+    from the documents, grouped by today's options."""
+    from .common import pk_day
+    open_day, open_start = stored_open(_ITEMS)
+    month = f"substr({pk_day('o.completed_at')}, 1, 7)"
+    rows = query(f"SELECT {month}, o.branch_id, v.option_text, o.kind, SUM(l.qty) FROM pos_order_line l "
+                 "JOIN pos_order o ON o.id = l.order_id JOIN variant v ON v.id = l.variant_id "
+                 f"WHERE {_DOCS} AND o.completed_at < ? GROUP BY 1, 2, 3, 4", [open_start])
+    return {(m, int(b), o, k, int(u)) for m, b, o, k, u in rows}
+
+
+# --- average receipt cost per item (migration 18) ------------------------------------------------
+# Every stock report values what a branch holds at the item's average supplier cost (Σ qty x unit
+# cost / Σ qty over goods receipts). Computed in each report it was a GROUP BY over every receipt
+# line joined to 500,000 levels (PostgreSQL: hashed once per worker; SQLite: an automatic index
+# built each time). `stock_cost` holds it per item, caught up after a watermark (the highest
+# receipt line id folded in): the items of the new lines are recomputed from all their lines, so a
+# refresh is exact and doing one twice changes nothing. Receipt lines are append-only (a receipt is
+# written once, replicated up as it was). On PostgreSQL ids come from a sequence before commit: the
+# refresh takes a SHARE lock on goods_receipt_line in its own transaction, so no insert is under
+# way while it reads (receipts are rare; one waits a few milliseconds). A report that may not
+# write reads the lines themselves when the summary is behind (`cost_source`).
+_COST = "stock_cost"
+COST_COLUMNS = "variant_id, received_qty, received_value_paisa, unit_cost"
+# round half up of Σ(qty x cost) / Σ qty, in integers on both databases (PostgreSQL's SUM of a
+# bigint is numeric, hence the casts); no cost when nothing was received
+_COST_SUMS = ("CAST(SUM(qty) AS BIGINT) AS received_qty, CAST(SUM(qty * unit_cost_paisa) AS BIGINT) AS received_value_paisa, "
+              "CASE WHEN SUM(qty) > 0 THEN (2 * CAST(SUM(qty * unit_cost_paisa) AS BIGINT) + CAST(SUM(qty) AS BIGINT)) "
+              "/ (2 * CAST(SUM(qty) AS BIGINT)) END AS unit_cost")
+
+
+def cost_select(where: str) -> str:
+    return f"SELECT variant_id, {_COST_SUMS} FROM goods_receipt_line WHERE {where} GROUP BY variant_id"
+
+
+def _cost_behind() -> tuple[int, int | None]:
+    """(the highest receipt line id, the watermark or None before the first build)."""
+    top = int(query("SELECT COALESCE(MAX(id), 0) FROM goods_receipt_line")[0][0])
+    return top, _watermarks(_COST).get(_COST)
+
+
+def refresh_stock_cost() -> int:
+    """Fold the receipt lines since the last refresh into stock_cost; returns the items recomputed
+    (0: nothing new, and nothing written)."""
+    if not writes_allowed():
+        return 0
+    top, mark = _cost_behind()
+    if mark is not None and top <= mark:
+        return 0
+    with db.write():
+        if db.is_postgres():
+            query("LOCK TABLE goods_receipt_line IN SHARE MODE", fetch=False)
+        top, mark = _cost_behind()
+        if mark is not None and top <= mark:
+            return 0
+        if mark is None:
+            query("DELETE FROM stock_cost", fetch=False)
+            query(f"INSERT INTO stock_cost ({COST_COLUMNS}) {cost_select('1 = 1')}", fetch=False)
+            touched = int(query("SELECT COUNT(*) FROM stock_cost")[0][0])
+        else:
+            new = "SELECT DISTINCT variant_id FROM goods_receipt_line WHERE id > ? AND id <= ?"
+            touched = int(query(f"SELECT COUNT(*) FROM ({new}) n", [mark, top])[0][0])
+            query(f"DELETE FROM stock_cost WHERE variant_id IN ({new})", [mark, top], fetch=False)
+            query(f"INSERT INTO stock_cost ({COST_COLUMNS}) {cost_select(f'variant_id IN ({new})')}", [mark, top],
+                  fetch=False)
+        _set_watermark(_COST, top, mark is not None)
+    return touched
+
+
+def cost_source() -> str:
+    """What the stock reports join as their per-item cost (variant_id, unit_cost): the summary when
+    it holds every receipt line, else the lines themselves (a reading that may not write)."""
+    refresh_stock_cost()
+    top, mark = _cost_behind()
+    if mark is not None and top <= mark:
+        return "stock_cost"
+    return f"({cost_select('1 = 1')})"
+
+
+def stored_stock_cost() -> dict[int, tuple]:
+    return {int(v): (int(q), int(c), None if u is None else int(u))
+            for v, q, c, u in query(f"SELECT {COST_COLUMNS} FROM stock_cost")}
+
+
+def recompute_stock_cost() -> dict[int, tuple]:
+    return {int(v): (int(q), int(c), None if u is None else int(u)) for v, q, c, u in query(cost_select("1 = 1"))}
