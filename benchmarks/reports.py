@@ -24,8 +24,12 @@ phase a sixth process runs the agent's WAL checkpointer (`sync_agent.checkpointe
 run` does beside the tills), so the tills leave checkpoints to it as in the product;
 `--no-agent-checkpoints` leaves it out (each till checkpoints at its commits, as without the agent).
 
-`--ab` times each report with the item summary and stored forecasts (migration 11) and without
-them, runs alternating, so both see the same load; `--baseline` times everything without them.
+`--ab` times each report with the item summary and stored forecasts (migration 11), the discount
+and salesperson summaries (migration 14), and without them, runs alternating, so both see the same
+load; `--baseline` times everything without them.
+`--ab --ab-what 18` switches off only migration 18's summaries (units sold per option, stored item
+costs) for "before"; `--ab --ab-what 19` (or `--ab-years`) only the yearly roll-up of the
+chain-wide item rows (migration 19: whole years read from the months instead).
 Generate once and reuse: `--url sqlite:////tmp/pos-bench-reports/base.db` then `--reuse`.
 """
 from __future__ import annotations
@@ -329,9 +333,21 @@ def time_reports(runs: int, keys: list[str] | None = None) -> list[dict]:
     return out
 
 
+AB_WHAT = "11"   # --ab-what: which summaries --ab switches off for "before"
+
+
 def _switch(on: bool) -> None:
-    from pos_core.reports import reorder, sales
+    from pos_core.reports import discounts, reorder, sales, stock
+    if AB_WHAT == "18":   # units sold per option and the stored item costs only (migration 18)
+        stock.USE_OPTION_SUMMARY, stock.USE_STORED_COST = on, on
+        return
+    if AB_WHAT == "19":   # whole years from the yearly item roll-up only (migration 19)
+        from pos_core.reports import summary
+        summary.USE_YEARS = on
+        return
     sales.USE_ITEM_SUMMARY, reorder.USE_STORED = on, on
+    # migration 14: discounted sales and sales per salesperson from their summaries or the documents
+    discounts.USE_SUMMARIES, sales.USE_SALESPERSON_SUMMARY = on, on
 
 
 def time_ab(runs: int, keys: list[str] | None) -> list[dict]:
@@ -500,6 +516,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--ab", action="store_true",
                     help="time each report (--only) with and without the item summary / stored forecasts, alternating")
+    ap.add_argument("--ab-what", choices=["11", "18", "19"], default="11",
+                    help="what --ab switches off: 11 = the item summary, stored forecasts (migration 11) and the "
+                         "discount and salesperson summaries (migration 14), "
+                         "18 = the per-option sold summary and stored item costs (migration 18), "
+                         "19 = the yearly roll-up of the chain-wide item rows (migration 19)")
+    ap.add_argument("--ab-years", action="store_true", help="the same as --ab --ab-what 19")
     ap.add_argument("--baseline", action="store_true",
                     help="time the reports as before migration 11: item reports from the documents, reorder forecast "
                          "computed each time (for a before/after in the same session)")
@@ -515,12 +537,16 @@ def main(argv=None) -> int:
         print(f"  {figures['data']}", file=sys.stderr, flush=True)
     else:
         # A benchmark database kept from an older run: bring it to this code's schema first.
-        print(f"  migrations applied: {migrations.migrate()}", file=sys.stderr, flush=True)
+        t = time.perf_counter()
+        applied = migrations.migrate()
+        figures["migrations"] = {"applied": applied, "seconds": round(time.perf_counter() - t, 1)}
+        print(f"  migrations applied: {applied} in {figures['migrations']['seconds']} s", file=sys.stderr, flush=True)
     # The summaries' first build (once per database, at the upgrade), then a refresh with nothing new.
     from pos_core.reports import reorder, sales, summary
-    builds = [("stock_activity", summary.refresh_stock_activity), ("sales_daily", summary.refresh_sales)]
+    builds = [("stock_activity", summary.refresh_stock_activity), ("stock_cost", summary.refresh_stock_cost),
+              ("sales_daily", summary.refresh_sales)]
     if args.baseline:
-        sales.USE_ITEM_SUMMARY, reorder.USE_STORED = False, False
+        _switch(False)
     else:
         builds += [("sales_item_monthly", lambda: summary.refresh_items(groups=True)),
                    ("reorder_forecast", lambda: reorder.stored_at(LAST_DAY) or reorder.store_forecasts(LAST_DAY))]
@@ -533,7 +559,9 @@ def main(argv=None) -> int:
         figures.setdefault("summaries", {})[name] = {"first_build_s": round(first, 2),
                                                       "refresh_s": round(time.perf_counter() - t, 3)}
     print(f"  summaries: {figures['summaries']}", file=sys.stderr, flush=True)
-    if args.ab:
+    if args.ab or args.ab_years:
+        global AB_WHAT
+        AB_WHAT = "19" if args.ab_years else args.ab_what
         figures["ab"] = time_ab(args.runs, args.only)
         args.only = ["none"]
     figures["reports"] = time_reports(args.runs, args.only) if args.only != ["none"] else []

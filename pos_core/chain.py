@@ -160,7 +160,12 @@ LOCAL_ONLY: dict[str, str] = {
     "sales_item_monthly": "a summary of the documents this site holds, recomputed there",
     "sales_item_chain": "a summary of this site's sales_item_monthly, recomputed there",
     "sales_item_catalog": "the catalog groups this site's item summary was counted with",
+    "sales_item_yearly": "a summary of this site's sales_item_chain per year, recomputed there",
     "reorder_forecast": "this site's forecast from its own ledger, recomputed there",
+    "sales_option_monthly": "a summary of this site's sales_item_monthly, recomputed there",
+    "stock_cost": "a summary of the goods receipts this site holds, caught up there",
+    "sales_discount": "a summary of the documents this site holds, recomputed there",
+    "sales_salesperson_daily": "a summary of the documents this site holds, recomputed there",
     # issue 14: a branch's copies of the head office's answers, for when the link is down
     "chain_stock_copy": "the head office's last answer of every branch's stock, kept where it was asked",
     "order_claim": "who holds an online order's lines, as the head office last told this branch",

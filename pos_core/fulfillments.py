@@ -185,8 +185,13 @@ def mark_delivered(f: Fulfillment, staff_id: int | None, *, shopify_enabled: boo
 
 
 def mark_returned(uid: str, staff_id: int, receiving_branch_id: int, *, shopify_enabled: bool,
-                  reason: str = "returned / COD refused", policy: SalePolicy | None = None) -> Fulfillment:
-    """Goods came back (refused at the door, or returned): +q where they physically arrived."""
+                  reason: str = "returned / COD refused", policy: SalePolicy | None = None,
+                  return_reason: str | None = None, return_note: str = "") -> Fulfillment:
+    """Goods came back (refused at the door, or returned): +q where they physically arrived.
+    `return_reason` (a key of refunds.ONLINE_REASONS) and `return_note`: why, as the person taking
+    the parcel in at the counter was told; kept on the RETURNED step of the shipment's history."""
+    from .refunds import ONLINE_REASON_LABELS, check_reason
+    why, note = check_reason(return_reason, return_note, ONLINE_REASON_LABELS)
     person = staffmod.get(staff_id)
     branch = Branch.get_or_none(Branch.id == receiving_branch_id)
     if branch is None:
@@ -199,7 +204,8 @@ def mark_returned(uid: str, staff_id: int, receiving_branch_id: int, *, shopify_
                           "fulfillment", f"{f.order.name}/{f.uid[:8]}", person.id, reason=reason) for l in f.lines]
         stock_moves.apply(moves, shopify_reason="restock", reference_uri=f"gid://pk-pos/OnlineReturn/{f.uid}",
                           doc_type="fulfillment", doc_ref=f.uid, shopify_enabled=shopify_enabled)
-        _set(f, "RETURNED", person.id, branch=branch.code, reason=reason)
+        _set(f, "RETURNED", person.id, branch=branch.code, reason=reason,
+             **({"return_reason": why, "return_note": note} if why else {}))
         online_orders.queue_tags(f.order, ["pos-returned"], shopify_enabled)
         invoice = next((j for j in outbox.jobs_for(f.uid, outbox.FBR) if j.kind == "invoice"), None)
         if invoice is not None and policy is not None:

@@ -304,7 +304,7 @@ class AuditEvent(BaseModel):
     staff = ForeignKeyField(Staff, null=True)
     approver = ForeignKeyField(Staff, null=True)
     action = CharField()
-    doc_ref = CharField(default="")
+    doc_ref = CharField(default="", index=True)  # indexed in migration 14: reports find a sale's approver
     detail = JSONField(null=True)
 
 
@@ -1000,6 +1000,111 @@ class ReorderForecast(BaseModel):
 
 
 MODELS += [SalesItemMonthly, SalesItemChain, SalesItemCatalog, ReorderForecast]
+
+
+class SalesOptionMonthly(BaseModel):
+    """sales_item_monthly's units summed per month, branch, option (the item's option text) and
+    kind, for sell-through by size: about 2,400 rows a chain's year where the item rows are about
+    a million. Rebuilt from sales_item_monthly for the months `reports.summary.refresh_items`
+    recomputes, in its transaction; an item whose option changed makes that refresh rebuild every
+    month (the catalog check), so the rows always follow today's options. Migration 18."""
+    month = CharField(max_length=7)         # YYYY-MM, Pakistan
+    branch = ForeignKeyField(Branch)
+    option_text = CharField()
+    kind = CharField(max_length=8)          # sale, refund
+    units = IntegerField()
+
+    class Meta:
+        table_name = "sales_option_monthly"
+        indexes = ((("month", "branch", "option_text", "kind"), True),)
+
+
+class StockCost(BaseModel):
+    """Per item: units and value received over every goods receipt, and their average unit cost
+    (half up; NULL when nothing was received), what the stock reports value stock at. Caught up
+    from the append-only receipt lines after a watermark by `reports.summary.refresh_stock_cost`,
+    each touched item recomputed from all its lines; a test holds it equal to a recomputation.
+    Migration 18."""
+    variant = ForeignKeyField(Variant, primary_key=True)
+    received_qty = BigIntegerField()
+    received_value_paisa = BigIntegerField()
+    unit_cost = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "stock_cost"
+
+
+MODELS += [SalesOptionMonthly, StockCost]
+
+
+# --- issue 15: discounted sales and sales per salesperson (migration 14) ----------------------
+
+class _DayKeys(BaseModel):
+    """The order-level keys the migration 14 summaries share (a base only: it has no table). No
+    index on the keys: reports read a range of days (the day index) and filter the rows."""
+    day = CharField(max_length=10)          # YYYY-MM-DD, Pakistan
+    branch = ForeignKeyField(Branch, backref="+", index=False)
+    counter = ForeignKeyField(Counter, backref="+", index=False)
+    cashier = ForeignKeyField(Staff, backref="+", index=False)
+
+
+class SalesDiscount(_DayKeys):
+    """One row per completed sale with a discount or a price override, for the discounts reports:
+    its lines' discount and gross, the largest share one line lost (basis points) and the lines
+    whose price was overridden. Kept with SalesDaily (the same closed days, in the same
+    transaction); the approver is read from audit_event when the report runs (an audit event
+    travels on its own and may arrive after its sale)."""
+    order_id = BigIntegerField(primary_key=True)
+    number = CharField()
+    completed_at = DateTimeField()
+    discount_paisa = BigIntegerField()
+    gross_paisa = BigIntegerField()
+    max_bp = BigIntegerField()
+    overrides = IntegerField()
+
+    class Meta:
+        table_name = "sales_discount"
+        indexes = ((("day", "completed_at"), False),)
+
+
+class SalesSalespersonDaily(_DayKeys):
+    """Counter lines summed per Pakistan day, branch, counter, cashier, salesperson (a refund
+    line's is its sold line's; NULL: none) and kind, for sales by salesperson. `docs` counts the
+    documents with a line of that salesperson: a document is in one row's day, branch, counter,
+    cashier and kind, so summing docs over a salesperson's rows counts each basket once. Kept
+    with SalesDaily."""
+    salesperson = ForeignKeyField(Staff, null=True, backref="+", index=False)
+    kind = CharField(max_length=8)
+    docs = IntegerField()
+    units = IntegerField()
+    gross_paisa = BigIntegerField()
+    discount_paisa = BigIntegerField()
+    net_paisa = BigIntegerField()
+    tax_paisa = BigIntegerField()
+    excl_paisa = BigIntegerField()
+
+    class Meta:
+        table_name = "sales_salesperson_daily"
+        indexes = ((("day", "salesperson"), False),)
+
+
+MODELS += [SalesDiscount, SalesSalespersonDaily]
+
+
+class SalesItemYearly(_ItemSums):
+    """SalesItemChain summed per Pakistan year over the year's closed months (migration 19; the
+    open year: the months before the open one): what the chain-wide item reports read for the
+    whole years of their period, a tenth of the monthly rows. Summed again from SalesItemChain,
+    in the same transaction, by the refresh that recomputes a closed month."""
+    month = None                            # (not inherited: a year instead)
+    year = CharField(max_length=4)          # YYYY, Pakistan
+
+    class Meta:
+        table_name = "sales_item_yearly"
+        indexes = ((("year", "variant", "sku", "kind"), True),)
+
+
+MODELS += [SalesItemYearly]
 
 
 # --- issue 14: what a chain branch keeps of the head office's answers (migration 16) ----------

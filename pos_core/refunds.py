@@ -28,20 +28,24 @@ from .sales import (Buyer, SaleLine, Tender, _counter, _open_shift, _write_payme
 REASONS = (("damaged", "Damaged"), ("wrong_size", "Wrong size"), ("changed_mind", "Changed mind"),
            ("defective", "Defective"), ("other", "Other"))
 REASON_LABELS = dict(REASONS)
+# An online order's parcel taken back at the counter (fulfillments.mark_returned): the same list,
+# and a COD parcel the customer would not take.
+ONLINE_REASONS = (("refused", "Refused at the door"),) + REASONS
+ONLINE_REASON_LABELS = dict(ONLINE_REASONS)
 NOTE_MAX = 200
 
 
-def check_reason(reason: str | None, note: str = "") -> tuple[str, str]:
+def check_reason(reason: str | None, note: str = "", labels: dict[str, str] = REASON_LABELS) -> tuple[str, str]:
     """(reason, note) as stored; "" for a refund made without one (older callers, imports)."""
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
         raise InvalidInput(f"the return note is {len(note)} characters; keep it within {NOTE_MAX}")
     if not reason:
         if note:
-            raise InvalidInput("a return note needs a reason; choose one of " + ", ".join(REASON_LABELS))
+            raise InvalidInput("a return note needs a reason; choose one of " + ", ".join(labels))
         return "", ""
-    if reason not in REASON_LABELS:
-        raise InvalidInput(f"unknown return reason {reason!r}; use one of {', '.join(REASON_LABELS)}")
+    if reason not in labels:
+        raise InvalidInput(f"unknown return reason {reason!r}; use one of {', '.join(labels)}")
     if reason == "other" and not note:
         raise InvalidInput("a return for another reason needs a few words saying why")
     return reason, note

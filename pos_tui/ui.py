@@ -50,6 +50,28 @@ def ask_yes_no(app, title: str, question: str, done: Callable[[bool], None]) -> 
              then=lambda answer: answer is not None and done(answer))
 
 
+def ask_return_reason(app, reasons, note: str, done: Callable[[str, str], None]) -> None:
+    """Why goods come back, from the short list (refunds.REASONS, or ONLINE_REASONS for a parcel),
+    then a note (needed for "Other"); `done(reason, note)`, or nothing if the person escapes."""
+    from pos_core import refunds
+    labels = dict(reasons)
+
+    def picked(reason) -> None:
+        if reason is None:
+            return
+
+        def check(text: str):
+            try:
+                return refunds.check_reason(reason, text, labels)[1], None
+            except PosError as exc:
+                return None, str(exc)
+        optional = "" if reason == "other" else " (optional, Enter to skip)"
+        app.open("prompt", "Return note", f"{labels[reason]}: a few words{optional}", check, note,
+                 then=lambda text: text is not None and done(reason, text))
+    app.open("pick", "Why is it coming back?", [("Reason", 30)], [(key, [label]) for key, label in reasons],
+             then=picked)
+
+
 def branch_rows(current_code: str = "") -> list[tuple[str, list[str]]]:
     """Every branch as a pick row, this till's branch first."""
     from pos_core.models import Branch

@@ -122,7 +122,7 @@ def test_every_filter_is_honoured_or_named_as_not_used(site, data):
     assert reports.BY_KEY["sales_day"].ignored(f) == []
     assert reports.BY_KEY["payments_day"].ignored(f) == ["category", "salesperson"]
     assert reports.BY_KEY["stock_value"].ignored(f) == ["method", "salesperson"]
-    assert reports.BY_KEY["sync_health"].ignored(Filters(FEB.start, FEB.end, branch_id=site.lhr.id)) == ["branch"]
+    assert reports.BY_KEY["sync_health"].ignored(Filters(FEB.start, FEB.end, branch_id=site.lhr.id, counter_id=site.counter.id)) == ["counter"]
     # a report that says it uses a filter really narrows by it: each one, set alone, changes a figure
     values = {"branch": site.khi.id, "counter": site.counter2.id, "cashier": site.cashier.id, "category": "Cosmetics",
               "method": "card", "salesperson": site.supervisor.id}

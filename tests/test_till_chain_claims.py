@@ -141,8 +141,11 @@ async def test_delivered_and_returned_at_a_branch_that_does_not_hold_the_claim_a
         await press(pilot, app, "f9")
         assert f"Shipment {f.uid[:8]} delivered" in flat(app)
         await press(pilot, app, "f10")
+        assert "Why is it coming back?" in flat(app)      # asked once the claim is known to be LHR1's
+        await press(pilot, app, "down", "enter", "enter")  # damaged, no note
         assert "Returned: 2 unit(s) back in stock at LHR1" in flat(app)
     assert Fulfillment.get_by_id(f.id).status == "RETURNED" and level(a, "LHR1") == before + 1
+    assert Fulfillment.get_by_id(f.id).history[-1]["return_reason"] == "damaged"
     karachi.close()
 
 

@@ -225,9 +225,16 @@ async def test_cod_refused_comes_back_at_the_chosen_branch(tmp_path, till_db):
         text = screen_text(app)
         assert "received the returned goods" in text and "(this till)" in text
         await press(pilot, app, "down", "enter")   # KHI1: the parcel went back to Karachi
+        assert "Why is it coming back?" in screen_text(app) and "Refused at the door" in screen_text(app)
+        await press(pilot, app, "enter")           # refused at the door
+        assert "Refused at the door: a few words (optional" in flat(app)
+        await press(pilot, app, "enter")           # no note
         assert "1 unit(s) back in stock at KHI1" in flat(app)
     o = online_orders.get(order.id)
     assert o.state == "RETURNED" and Fulfillment.get_by_id(f.id).status == "RETURNED"
+    step = Fulfillment.get_by_id(f.id).history[-1]
+    assert (step["status"], step["branch"], step["return_reason"], step["return_note"]) == (
+        "RETURNED", "KHI1", "refused", "")
     assert level(sku, "LHR1") == lhr and level(sku, "KHI1") == khi + 1
     assert_books_balance()
 

@@ -71,9 +71,10 @@ CATALOG: list[Entry] = [
     Entry("returns_cashier", "Returns", "By cashier", returns.by_cashier),
     Entry("returns_reason", "Returns", "By reason", returns.by_reason, "bar"),
     Entry("returns_list", "Returns", "Each refund", returns.refund_list),
+    Entry("returns_online", "Returns", "Online parcels back", returns.online_by_reason, "bar", uses=BRANCH),
     Entry("promotions", "Discounts", "Promotions and coupons", loyalty.promotions, "bar", uses=ORDERS - {"category"}),
     Entry("commission", "Commission", "By salesperson", loyalty.commission, "bar", uses=SHIFTS | {"salesperson"}),
-    Entry("points", "Loyalty", "Points movements", loyalty.points, uses=NONE),
+    Entry("points", "Loyalty", "Points movements", loyalty.points, uses=SHIFTS),
     Entry("margin_item", "Margin", "By item", margin.by_item, uses=ORDERS),
     Entry("margin_category", "Margin", "By category", margin.by_category, uses=ORDERS),
     Entry("stock_value", "Stock", "On hand and value", stock.on_hand, uses=STOCK),
@@ -84,10 +85,10 @@ CATALOG: list[Entry] = [
     Entry("rebalance", "Reorder", "Rebalance branches", reorder.rebalancing, uses=STOCK),
     Entry("fbr_day", "FBR", "By day and counter", fbr.by_day_counter, printable=True, uses=PAYMENTS),
     Entry("fbr_pending", "FBR", "Not yet fiscalised", fbr.not_fiscalised, uses=PAYMENTS),
-    Entry("online_orders", "Online", "Orders and COD", health.online_orders, uses=NONE),
+    Entry("online_orders", "Online", "Orders and COD", health.online_orders, uses=BRANCH),
     Entry("fulfilments", "Online", "Workflow and courier", health.fulfilments, uses=BRANCH),
     Entry("dispatch", "Online", "Dispatch time", health.dispatch_times, uses=BRANCH),
-    Entry("sync_health", "Sync", "Jobs and drift", health.sync_jobs, uses=NONE),
+    Entry("sync_health", "Sync", "Jobs and drift", health.sync_jobs, uses=BRANCH),
 ]
 BY_KEY = {e.key: e for e in CATALOG}
 
@@ -99,14 +100,16 @@ def nightly() -> dict:
     from . import summary
     yesterday = pk_today(summary.now()) - dt.timedelta(days=1)
     return {"sales_daily": summary.refresh_sales(), "sales_item_monthly": summary.refresh_items(groups=True),
-            "stock_activity": summary.refresh_stock_activity(),
+            "stock_activity": summary.refresh_stock_activity(), "stock_cost": summary.refresh_stock_cost(),
             "reorder_forecast": reorder.stored_at(yesterday) or reorder.store_forecasts(yesterday)}
 
 
 # The reports that read the item summary's basket counts per group (they must see them rebuilt
 # after a product changed group) and those that read stock_activity.
-_GROUP_KEYS = ("sales_department", "sales_category", "sales_sub_category", "sales_vendor", "sales_option")
+_GROUP_KEYS = ("sales_department", "sales_category", "sales_sub_category", "sales_vendor", "sales_option",
+               "sell_through")
 _ACTIVITY_KEYS = ("stock_aging", "dead_stock")
+_COST_KEYS = ("stock_value", "stock_aging", "dead_stock", "margin_item", "margin_category", "reorder", "rebalance")
 
 
 def prepare(key: str, f: Filters) -> None:
@@ -119,6 +122,8 @@ def prepare(key: str, f: Filters) -> None:
     summary.refresh_items(groups=key in _GROUP_KEYS or f.category is not None)
     if key in _ACTIVITY_KEYS:
         summary.refresh_stock_activity()
+    if key in _COST_KEYS:
+        summary.refresh_stock_cost()
     if BY_KEY[key].area == "Reorder" and reorder.stored_at(f.end) is None:
         reorder.store_forecasts(f.end)
 

@@ -5,13 +5,21 @@ its part of the order discount, over quantity x unit price): the figure the till
 the cashier's limit. The approver is the one the till recorded in the audit trail
 (`sale.discount_approved`). "Beyond limit" means the discount is above the cashier's own role
 limit: every such sale should name an approver, and one without is worth a look.
+
+The discounted sales come from `sales_discount` (summary.py: one row per such sale, the open day
+read live), narrowed there by day, branch, counter and cashier; a payment method or a category
+keeps the sales with such a payment or line. `USE_SUMMARIES = False` finds the same sales in the
+documents (tests compare the two; the benchmark times both).
 """
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from .. import staff as staffmod
-from .common import Column, Filters, Report, order_where, pk_day, query, rupees
+from .common import Column, Filters, Report, order_where, query, rupees
+
+USE_SUMMARIES = True
 
 
 def _limits(limits) -> dict[str, Decimal]:
@@ -20,47 +28,121 @@ def _limits(limits) -> dict[str, Decimal]:
     return merged
 
 
+def _discounted(f: Filters) -> tuple[str, str, list]:
+    """(FROM, WHERE, parameters): the period's discounted sales as `ds` (summary.DISCOUNT_COLUMNS)."""
+    from . import summary
+    if USE_SUMMARIES:
+        source, params = summary.discount_source(f.end)
+        sql = ["ds.day >= ?", "ds.day <= ?"]
+        params = params + [f.start.isoformat(), f.end.isoformat()]
+        for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
+            if value is not None:
+                sql.append(f"ds.{column} = ?")
+                params.append(value)
+    else:
+        where, params = order_where(f, with_method=False)
+        source, sql = f"({summary.discount_select(where)})", []
+    if f.method:
+        sql.append("EXISTS (SELECT 1 FROM payment pm WHERE pm.order_id = ds.order_id AND pm.method = ?)")
+        params.append(f.method)
+    if f.category is not None:
+        sql.append("EXISTS (SELECT 1 FROM pos_order_line cl JOIN variant cv ON cv.id = cl.variant_id "
+                   "JOIN product cp ON cp.id = cv.product_id WHERE cl.order_id = ds.order_id AND cp.category = ?)")
+        params.append(f.category)
+    return f"FROM {source} ds", " AND ".join(sql) or "1 = 1", params
+
+
+# A sale's approvals, as the till recorded them (a sale approved twice shows twice).
+_APPROVED = "LEFT JOIN audit_event a ON a.doc_ref = ds.number AND a.action = 'sale.discount_approved'"
+_APPROVERS = f"JOIN staff s ON s.id = ds.cashier_id {_APPROVED} LEFT JOIN staff ap ON ap.id = a.approver_id"
+
+
+def _limit_bp(lim: dict[str, Decimal]) -> dict[str, int]:
+    # max_bp is whole basis points: above limit x 100 exactly when above its floor.
+    return {role: math.floor(v * 100) for role, v in lim.items()}
+
+
 def given(f: Filters, limits: dict[str, Decimal] | None = None) -> Report:
     """One row per sale with a discount or a price override."""
-    where, params = order_where(f)
-    cat = ""
-    if f.category is not None:
-        cat = " AND EXISTS (SELECT 1 FROM pos_order_line cl JOIN variant cv ON cv.id = cl.variant_id " \
-              "JOIN product cp ON cp.id = cv.product_id WHERE cl.order_id = o.id AND cp.category = ?)"
-        params.append(f.category)
-    rows = query(
-        f"SELECT o.number, {pk_day('o.completed_at')}, s.name, s.role, ap.name, "
-        "SUM(l.line_discount_paisa + l.order_discount_paisa), SUM(l.qty * l.unit_price_paisa), "
-        "MAX(CASE WHEN l.qty * l.unit_price_paisa > 0 THEN "
-        "(l.line_discount_paisa + l.order_discount_paisa) * 10000 / (l.qty * l.unit_price_paisa) ELSE 0 END), "
-        "SUM(CASE WHEN l.price_overridden THEN 1 ELSE 0 END) "
-        "FROM pos_order o JOIN pos_order_line l ON l.order_id = o.id JOIN staff s ON s.id = o.cashier_id "
-        "LEFT JOIN audit_event a ON a.doc_ref = o.number AND a.action = 'sale.discount_approved' "
-        "LEFT JOIN staff ap ON ap.id = a.approver_id "
-        f"WHERE {where} AND o.kind = 'sale'{cat} GROUP BY o.id, o.number, o.completed_at, s.name, s.role, ap.name "
-        "HAVING SUM(l.line_discount_paisa + l.order_discount_paisa) <> 0 "
-        "OR SUM(CASE WHEN l.price_overridden THEN 1 ELSE 0 END) > 0 ORDER BY o.completed_at", params)
+    frm, where, params = _discounted(f)
+    # Staff as ids, named from one small read: 92,000 rows of names cost more to carry and decode.
+    rows = query(f"SELECT ds.number, ds.day, ds.cashier_id, a.approver_id, ds.discount_paisa, ds.gross_paisa, "
+                 f"ds.max_bp, ds.overrides {frm} {_APPROVED} WHERE {where} "
+                 "ORDER BY ds.day, ds.completed_at, ds.order_id",   # the day's index gives this order
+                 params)
+    staff = {int(i): (name, role) for i, name, role in query("SELECT id, name, role FROM staff")}
     lim = _limits(limits)
+    lim_bp = _limit_bp(lim)
     out = []
-    for number, day, cashier, role, approver, disc, gross, max_bp, overrides in rows:
-        pct = (Decimal(int(max_bp or 0)) / 100).quantize(Decimal("0.01"))
-        beyond = pct > lim[role]
-        out.append([number, day, cashier, role, approver or "", rupees(disc), rupees(gross), pct, lim[role],
-                    int(overrides or 0), "yes" if beyond else "", "NO APPROVER" if beyond and not approver else ""])
+    total_disc = total_gross = total_over = beyond_n = 0
+    # ~92,000 rows for a chain's year: amounts and percentages repeat (catalog prices, the usual
+    # discounts), so each distinct value becomes a Decimal once; totals are summed in paisa. Max %
+    # is whole basis points: scaleb gives it to 0.01 already, as quantize did.
+    money: dict[int, Decimal] = {}
+    pcts: dict[int, Decimal] = {}
+    for number, day, cashier_id, approver_id, disc, gross, max_bp, overrides in rows:
+        cashier, role = staff[int(cashier_id)]
+        approver = staff[int(approver_id)][0] if approver_id is not None and int(approver_id) in staff else None
+        bp, disc, gross, overrides = int(max_bp), int(disc), int(gross), int(overrides)
+        beyond = bp > lim_bp[role]
+        total_disc += disc
+        total_gross += gross
+        total_over += overrides
+        beyond_n += beyond
+        d = money.get(disc)
+        if d is None:
+            d = money[disc] = Decimal(disc) / 100
+        g = money.get(gross)
+        if g is None:
+            g = money[gross] = Decimal(gross) / 100
+        pct = pcts.get(bp)
+        if pct is None:
+            pct = pcts[bp] = Decimal(bp).scaleb(-2)
+        out.append([number, day, cashier, role, approver or "", d, g, pct, lim[role], overrides,
+                    "yes" if beyond else "", "NO APPROVER" if beyond and not approver else ""])
     cols = [Column("number", "Sale"), Column("day", "Day", "date"), Column("cashier", "Cashier"),
             Column("role", "Role"), Column("approver", "Approved by"), Column("discount", "Discount", "money"),
             Column("gross", "Gross", "money"), Column("pct", "Max %", "pct"), Column("limit", "Limit %", "pct"),
             Column("overrides", "Overrides", "int"), Column("beyond", "Beyond limit"), Column("flag", "Check")]
     return Report("Discounts and overrides", cols, out,
-                  ["Total", "", "", "", "", sum((r[5] for r in out), rupees(0)), sum((r[6] for r in out), rupees(0)),
-                   None, None, sum(r[9] for r in out), str(sum(1 for r in out if r[10])), ""],
+                  ["Total", "", "", "", "", rupees(total_disc), rupees(total_gross), None, None, total_over,
+                   str(beyond_n), ""],
                   notes=["Max % is the largest share one line lost to discounts; limits by role."], filters=f)
 
 
+_CASHIER_COLUMNS = [Column("cashier", "Cashier"), Column("role", "Role"), Column("sales", "Sales", "int"),
+                    Column("discount", "Discount", "money"), Column("gross", "Gross", "money"),
+                    Column("pct", "% of gross", "pct"), Column("approved", "Approved", "int"),
+                    Column("beyond", "Beyond limit", "int"), Column("overrides", "Overrides", "int")]
+
+
+def _cashier_row(name, role, sales, disc, gross, approved, beyond, overrides) -> list:
+    pct = (disc * 100 / gross).quantize(Decimal("0.01")) if gross else Decimal(0)
+    return [name, role, sales, disc, gross, pct, approved, beyond, overrides]
+
+
 def by_cashier(f: Filters, limits: dict[str, Decimal] | None = None) -> Report:
-    detail = given(f, limits)
+    """The discounted sales (as `given` lists them) summed per cashier, the largest discount first."""
+    if not USE_SUMMARIES:
+        return _by_cashier_from_rows(f, limits)
+    frm, where, params = _discounted(f)
+    lim_bp = _limit_bp(_limits(limits))
+    case = "CASE s.role " + " ".join("WHEN ? THEN ?" for _ in lim_bp) + " END"
+    case_params = [v for role, bp in lim_bp.items() for v in (role, bp)]
+    rows = query(f"SELECT s.name, MIN(s.role), COUNT(*), SUM(ds.discount_paisa), SUM(ds.gross_paisa), "
+                 "SUM(CASE WHEN ap.name IS NOT NULL AND ap.name <> '' THEN 1 ELSE 0 END), "
+                 f"SUM(CASE WHEN ds.max_bp > {case} THEN 1 ELSE 0 END), SUM(ds.overrides) "
+                 f"{frm} {_APPROVERS} WHERE {where} GROUP BY s.name ORDER BY 4 DESC, MIN(ds.completed_at), 1",
+                 case_params + params)
+    out = [_cashier_row(name, role, int(n), rupees(d), rupees(g), int(a or 0), int(b or 0), int(o or 0))
+           for name, role, n, d, g, a, b, o in rows]
+    return Report("Discounts by cashier", _CASHIER_COLUMNS, out, filters=f)
+
+
+def _by_cashier_from_rows(f: Filters, limits) -> Report:
+    # The sum of the detail report's rows, in Python: what the SQL above must equal (tests).
     agg: dict[str, list] = {}
-    for r in detail.as_dicts():
+    for r in given(f, limits).as_dicts():
         a = agg.setdefault(r["cashier"], [r["cashier"], r["role"], 0, rupees(0), rupees(0), 0, 0, 0])
         a[2] += 1
         a[3] += r["discount"]
@@ -68,11 +150,5 @@ def by_cashier(f: Filters, limits: dict[str, Decimal] | None = None) -> Report:
         a[5] += 1 if r["approver"] else 0
         a[6] += 1 if r["beyond"] else 0
         a[7] += r["overrides"]
-    rows = sorted(agg.values(), key=lambda a: -a[3])
-    for a in rows:
-        a.insert(5, (a[3] * 100 / a[4]).quantize(Decimal("0.01")) if a[4] else Decimal(0))
-    cols = [Column("cashier", "Cashier"), Column("role", "Role"), Column("sales", "Sales", "int"),
-            Column("discount", "Discount", "money"), Column("gross", "Gross", "money"),
-            Column("pct", "% of gross", "pct"), Column("approved", "Approved", "int"),
-            Column("beyond", "Beyond limit", "int"), Column("overrides", "Overrides", "int")]
-    return Report("Discounts by cashier", cols, rows, filters=f)
+    rows = [_cashier_row(*a) for a in sorted(agg.values(), key=lambda a: -a[3])]
+    return Report("Discounts by cashier", _CASHIER_COLUMNS, rows, filters=f)

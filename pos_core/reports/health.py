@@ -21,31 +21,112 @@ def _pk(value) -> str:
     return (when + PK_OFFSET).strftime("%Y-%m-%d %H:%M")
 
 
+def _this_branch() -> str | None:
+    """The box's own branch code when this database is a chain branch's (every job in its outbox
+    is that branch's); None at the head office and in a single shop."""
+    from .. import chain
+    return (chain.get_state("branch") or None) if chain.get_state("role") == "branch" else None
+
+
+def _contains(column: str) -> str:
+    return f"instr({column}, ?) > 0" if db.is_sqlite() else f"strpos({column}, ?) > 0"
+
+
+def _needle(key: str, value: str) -> str:
+    """`"key":"value"` as a payload's stored JSON text holds it (models.JSONField: sorted keys,
+    compact separators), so a job can be matched without parsing its payload."""
+    return json.dumps({key: value}, separators=(",", ":"))[1:-1]
+
+
+def _job_branch(f: Filters) -> tuple[str, list]:
+    """SQL narrowing outbox jobs `j` to the filter's branch. A job's branch: the branch the head
+    office sends it for (`origin_branch`); at a chain branch's box, that branch; else its
+    document's: a stock job names its branch in its payload, an FBR invoice or credit note is its
+    sale's or refund's, a shipment's jobs (fulfilment, FBR) its shipment's, a courier booking its
+    shipment's, a reconciliation's correction of a location the branch mapped to it. Catalog and
+    barcode pushes, coupon write-backs and online-order tags belong to no branch."""
+    if f.branch_id is None:
+        return "", []
+    from ..models import Branch
+    branch = Branch.get_by_id(f.branch_id)
+    here = _this_branch()
+    if here is not None:
+        return ("", []) if branch.code == here else (" AND 1 = 0", [])
+    sql = (f" AND (j.origin_branch = ? OR (j.origin_branch IS NULL AND ("
+           f"(j.kind = 'inventory_adjust' AND {_contains('j.payload')}) "
+           # the branch's documents read once (not one lookup per job): a year of jobs is many rows
+           "OR (j.doc_type = 'pos_order' AND j.doc_ref IN (SELECT o.uid FROM pos_order o WHERE o.branch_id = ?)) "
+           "OR (j.doc_type = 'fulfillment' AND j.doc_ref IN (SELECT x.uid FROM fulfillment x WHERE x.branch_id = ?)) "
+           "OR (j.doc_type = 'consignment' AND j.doc_ref IN (SELECT c.uid FROM consignment c JOIN fulfillment x "
+           "ON x.id = c.fulfillment_id WHERE x.branch_id = ?))")
+    params = [branch.code, _needle("branch", branch.code), branch.id, branch.id, branch.id]
+    if branch.shopify_location_id:
+        sql += f" OR (j.kind = 'inventory_set' AND {_contains('j.payload')})"
+        params.append(_needle("locationId", branch.shopify_location_id))
+    return sql + ")))", params
+
+
 def sync_jobs(f: Filters) -> Report:
     """Outbox jobs created in the period, by channel and state, with the oldest still open."""
-    rows = query("SELECT channel, status, COUNT(*), MIN(created_at) FROM outbox_job "
-                 "WHERE created_at >= ? AND created_at < ? GROUP BY channel, status ORDER BY 1, 2",
-                 [f.start_utc, f.end_utc])
+    bsql, bparams = _job_branch(f)
+    rows = query("SELECT j.channel, j.status, COUNT(*), MIN(j.created_at) FROM outbox_job j "
+                 f"WHERE j.created_at >= ? AND j.created_at < ?{bsql} GROUP BY j.channel, j.status ORDER BY 1, 2",
+                 [f.start_utc, f.end_utc] + bparams)
     out = [[ch, st, int(n), _pk(oldest) if st != "SYNCED" else ""] for ch, st, n, oldest in rows]
+    # A reconciliation compares one Shopify location: a branch's drift is its location's.
+    lsql, lparams = ("", []) if f.branch_id is None else (
+        " WHERE location_id IN (SELECT shopify_location_id FROM branch WHERE id = ?)", [f.branch_id])
     runs = query("SELECT r.location_id, r.started_at, r.items_compared, r.differences FROM reconciliation_run r "
-                 "WHERE r.id IN (SELECT MAX(id) FROM reconciliation_run GROUP BY location_id) ORDER BY 1")
+                 f"WHERE r.id IN (SELECT MAX(id) FROM reconciliation_run{lsql} GROUP BY location_id) ORDER BY 1",
+                 lparams)
     notes = []
     for loc, started, compared, diffs in runs:
         found = len(json.loads(diffs) if isinstance(diffs, str) else (diffs or []))
         notes.append(f"Reconciliation {loc.rsplit('/', 1)[-1]} at {_pk(started)}: {found} of {compared} items differ.")
+    notes = notes or ["No reconciliation has run yet" + (" at this branch's Shopify location." if f.branch_id else ".")]
+    if f.branch_id is not None:
+        notes.append("A job's branch: the branch the head office sends it for; on a branch's own box, that branch; "
+                     "else its document's (a stock change's branch, a sale's or refund's, a shipment's). Catalog "
+                     "and barcode pushes, coupon write-backs and online-order tags have none: they count only "
+                     "under All branches.")
     cols = [Column("channel", "Channel"), Column("status", "State"), Column("jobs", "Jobs", "int"),
             Column("oldest", "Oldest open (PK)")]
-    return Report("Sync health", cols, out, filters=f, notes=notes or ["No reconciliation has run yet."])
+    return Report("Sync health", cols, out, filters=f, notes=notes)
+
+
+def _order_branch(branch_id: int | None) -> tuple[str, list]:
+    """SQL true when online order `so` is this branch's (any branch's, for None): the branch holds
+    a claim on one of its lines (the head office's claims there; at a branch's box, the copy it
+    keeps: its own claims and the branch named in a refusal) or made a shipment or record of it
+    (Smart, Manual, Branch Sync, in any state). An order split between branches is each one's."""
+    from .. import chain
+    from ..models import Branch
+    code = Branch.get_by_id(branch_id).code if branch_id is not None else None
+    marks = ", ".join("?" for _ in SHIPPING_MODES)
+    parts = [(f"EXISTS (SELECT 1 FROM fulfillment fl WHERE fl.order_id = so.id AND fl.mode IN ({marks})"
+              + (" AND fl.branch_id = ?)" if code else ")"), list(SHIPPING_MODES) + ([branch_id] if code else []))]
+    claims = ["order_claim"]
+    if db.is_postgres() and chain.get_state("role") == "head-office":
+        claims.insert(0, "hq_claim")     # decided there (hq.py); order_claim is a branch's copy
+    for table in claims:
+        parts.append((f"EXISTS (SELECT 1 FROM {table} c WHERE c.order_shopify_id = so.shopify_id"
+                      + (" AND c.branch_code = ?)" if code else ")"), [code] if code else []))
+    return "(" + " OR ".join(p for p, _ in parts) + ")", [x for _, ps in parts for x in ps]
 
 
 def online_orders(f: Filters) -> Report:
     """Orders first seen in the period: how many, COD confirmed / cancelled / refused (returned)."""
+    bsql, bparams = ("", [])
+    if f.branch_id is not None:
+        bsql, bparams = _order_branch(f.branch_id)
+        bsql = f" AND {bsql}"
     rows = query(
-        "SELECT CASE WHEN is_cod THEN 'COD' ELSE 'Prepaid' END, COUNT(*), "
-        "SUM(CASE WHEN confirmed_at IS NOT NULL THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN state = 'CANCELLED' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'RETURNED' THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN state = 'DELIVERED' THEN 1 ELSE 0 END) FROM smart_order "
-        "WHERE first_seen_at >= ? AND first_seen_at < ? GROUP BY 1 ORDER BY 1", [f.start_utc, f.end_utc])
+        "SELECT CASE WHEN so.is_cod THEN 'COD' ELSE 'Prepaid' END, COUNT(*), "
+        "SUM(CASE WHEN so.confirmed_at IS NOT NULL THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN so.state = 'CANCELLED' THEN 1 ELSE 0 END), SUM(CASE WHEN so.state = 'RETURNED' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN so.state = 'DELIVERED' THEN 1 ELSE 0 END) FROM smart_order so "
+        f"WHERE so.first_seen_at >= ? AND so.first_seen_at < ?{bsql} GROUP BY 1 ORDER BY 1",
+        [f.start_utc, f.end_utc] + bparams)
     from .returns import _rate
     out = [[kind, int(n), int(c), _rate(int(c), int(n)), int(x), _rate(int(x), int(n)), int(r), _rate(int(r), int(n)),
             int(d)] for kind, n, c, x, r, d in rows]
@@ -53,8 +134,17 @@ def online_orders(f: Filters) -> Report:
             Column("confirmed_pct", "%", "pct"), Column("cancelled", "Cancelled", "int"), Column("cancelled_pct", "%", "pct"),
             Column("refused", "Refused/returned", "int"), Column("refused_pct", "%", "pct"),
             Column("delivered", "Delivered", "int")]
-    return Report("Online orders", cols, out, filters=f,
-                  notes=["By the day the agent first saw the order; refused = came back (RETURNED)."])
+    anyone, aparams = _order_branch(None)
+    (unheld,), = query(f"SELECT COUNT(*) FROM smart_order so WHERE so.first_seen_at >= ? AND so.first_seen_at < ? "
+                       f"AND NOT {anyone}", [f.start_utc, f.end_utc] + aparams)
+    notes = ["By the day the agent first saw the order; refused = came back (RETURNED).",
+             "An order's branch: the branch holding a claim on its lines or that shipped or recorded it (Smart, "
+             "Manual, Branch Sync); an order split between branches counts at each. On a branch's box, another "
+             "branch's orders are those its kept claims name."]
+    if unheld:
+        notes.append(f"{unheld} order(s) of the period have no branch yet (not claimed or shipped: new, awaiting "
+                     "the COD call, cancelled before packing)" + (": not counted here." if f.branch_id else "."))
+    return Report("Online orders", cols, out, filters=f, notes=notes)
 
 
 def _branch(f: Filters, column: str = "branch_id") -> tuple[str, list]:

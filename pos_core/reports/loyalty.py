@@ -45,9 +45,30 @@ def promotions(f: Filters) -> Report:
 
 
 def points(f: Filters) -> Report:
-    """Points earned, redeemed, given back, taken back and expired in the period."""
-    rows = query("SELECT kind, COUNT(*), SUM(delta) FROM points_entry WHERE created_at >= ? AND created_at < ? "
-                 "GROUP BY kind ORDER BY kind", [f.start_utc, f.end_utc])
+    """Points earned, redeemed, given back, taken back and expired in the period. With a branch,
+    counter or cashier: the movements of that branch's (counter's, cashier's) sales and refunds,
+    the document an entry names (`doc_ref`, its number); expiry and overdraft settlements have
+    none and count only without those filters."""
+    narrowed = any(v is not None for v in (f.branch_id, f.counter_id, f.cashier_id))
+    join, where, params = "", "", []
+    if narrowed:
+        join = " JOIN pos_order o ON o.number = pe.doc_ref"
+        for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
+            if value is not None:
+                where += f" AND o.{column} = ?"
+                params.append(value)
+    rows = query(f"SELECT pe.kind, COUNT(*), SUM(pe.delta) FROM points_entry pe{join} "
+                 f"WHERE pe.created_at >= ? AND pe.created_at < ?{where} GROUP BY pe.kind ORDER BY pe.kind",
+                 [f.start_utc, f.end_utc] + params)
     out = [[kind, int(n), int(total or 0)] for kind, n, total in rows]
     cols = [Column("kind", "Movement"), Column("entries", "Entries", "int"), Column("points", "Points", "int")]
-    return Report("Loyalty points", cols, out, ["Net", sum(r[1] for r in out), sum(r[2] for r in out)], filters=f)
+    notes = ["A movement's branch, counter and cashier are its sale's or refund's (a refund at another branch "
+             "counts there); expiry and overdraft settlements belong to no sale."]
+    if narrowed:
+        (loose,), = query("SELECT COUNT(*) FROM points_entry pe WHERE pe.created_at >= ? AND pe.created_at < ? "
+                          "AND NOT EXISTS (SELECT 1 FROM pos_order o WHERE o.number = pe.doc_ref)",
+                          [f.start_utc, f.end_utc])
+        if loose:
+            notes.append(f"{loose} movement(s) of the period belong to no sale (expiry, settlements): not counted here.")
+    return Report("Loyalty points", cols, out, ["Net", sum(r[1] for r in out), sum(r[2] for r in out)], filters=f,
+                  notes=notes)

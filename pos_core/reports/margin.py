@@ -42,18 +42,22 @@ COLS = [Column("units", "Units", "int"), Column("net_excl", "Net excl. tax", "mo
 
 def by_item(f: Filters) -> Report:
     costs = unit_costs()
-    rows, tot = [], [0, 0, 0]
+    keyed, tot = [], [0, 0, 0]
     for variant_id, sku, name, _cat, units, net in _lines(f):
         units, net, cost = int(units or 0), int(net or 0), costs.get(int(variant_id))
         if cost is None:
-            rows.append([sku, name, units, rupees(net), None, None, None])
+            keyed.append(((True, 0, sku), [sku, name, units, rupees(net), None, None, None]))
             continue
         margin = net - cost * units
-        rows.append([sku, name, units, rupees(net), rupees(cost * units), rupees(margin), _pct(margin, net)])
+        keyed.append(((False, -margin, sku),
+                      [sku, name, units, rupees(net), rupees(cost * units), rupees(margin), _pct(margin, net)]))
         tot[0] += net
         tot[1] += cost * units
         tot[2] += margin
-    rows.sort(key=lambda r: (r[5] is None, -(r[5] or 0), r[0]))
+    # Largest margin first, uncosted items last: sorted on the paisa (a year lists every item sold,
+    # 50,000 rows on a chain, and comparing Decimals cost a tenth of a second).
+    keyed.sort(key=lambda kr: kr[0])
+    rows = [r for _, r in keyed]
     return Report("Margin by item", [Column("sku", "SKU"), Column("name", "Item")] + COLS, rows,
                   ["Total (costed)", "", None, rupees(tot[0]), rupees(tot[1]), rupees(tot[2]), _pct(tot[2], tot[0])],
                   filters=f, notes=["Cost: average supplier receipt cost; items never received have no margin."])

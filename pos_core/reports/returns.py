@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..refunds import REASON_LABELS
+from ..refunds import ONLINE_REASON_LABELS, REASON_LABELS
 from .common import Column, Filters, Report, order_where, pk_day, query, rupees, salesperson_where
 
 NOT_RECORDED = "(not recorded)"
@@ -126,7 +126,8 @@ def by_reason(f: Filters) -> Report:
               sum((r[8] for r in out), rupees(0))]
     return Report("Returns by reason", cols, out, totals, filters=f,
                   notes=["The reason is chosen at the till for the whole refund; refunds from before "
-                         "reasons were recorded show as not recorded."])
+                         "reasons were recorded show as not recorded. Online parcels that came back are not "
+                         "refunds: see Returns, online parcels back."])
 
 
 def refund_list(f: Filters) -> Report:
@@ -148,3 +149,49 @@ def refund_list(f: Filters) -> Report:
             Column("not_restocked", "Not restocked", "int"), Column("exchange", "Exchange"),
             Column("value", "Refunded", "money")]
     return Report("Refunds with reasons", cols, out, filters=f)
+
+
+BY_COURIER = "(courier return: no reason asked)"
+
+
+def online_by_reason(f: Filters) -> Report:
+    """Online orders' parcels that came back in the period, by the reason given when they were taken
+    in at the counter (F10 Returned on the order; fulfillments.mark_returned keeps it on the
+    shipment's RETURNED step), at the branch that took them in: parcels, units, value at the
+    order's prices."""
+    import datetime as dt
+    import json
+    from ..models import Branch
+    code = Branch.get_by_id(f.branch_id).code if f.branch_id is not None else None
+    # Shipments that came back are few; their RETURNED step (in the history) says when and where.
+    rows = query("SELECT fl.id, fl.history, SUM(l.qty), SUM(l.qty * COALESCE(sol.unit_price_paisa, 0)) "
+                 "FROM fulfillment fl JOIN fulfillment_line l ON l.fulfillment_id = fl.id "
+                 "LEFT JOIN smart_order_line sol ON sol.id = l.order_line_id "
+                 "WHERE fl.status = 'RETURNED' GROUP BY fl.id, fl.history")
+    start, end = f.start_utc, f.end_utc
+    groups: dict[str, list[int]] = {}
+    for _, history, units, value in rows:
+        steps = json.loads(history) if isinstance(history, str) else (history or [])
+        step = next((h for h in reversed(steps) if h.get("status") == "RETURNED"), None)
+        if step is None or not start <= dt.datetime.fromisoformat(step["at"]) < end:
+            continue
+        if code is not None and step.get("branch") != code:
+            continue
+        # a courier's parcel: scanned in here ("returned by <courier>") or at another branch's desk
+        by_courier = step.get("elsewhere") or str(step.get("reason", "")).startswith("returned by ")
+        why = step.get("return_reason") or ("courier" if by_courier else "")
+        g = groups.setdefault(why, [0, 0, 0])
+        g[0], g[1], g[2] = g[0] + 1, g[1] + int(units or 0), g[2] + int(value or 0)
+    all_units = sum(g[1] for g in groups.values())
+    out = [[why, ONLINE_REASON_LABELS.get(why, BY_COURIER if why == "courier" else NOT_RECORDED), n, units,
+            _rate(units, all_units), rupees(value)]
+           for why, (n, units, value) in sorted(groups.items(), key=lambda kv: (-kv[1][1], kv[0]))]
+    cols = [Column("reason", "Code"), Column("label", "Reason"), Column("parcels", "Parcels", "int"),
+            Column("units", "Units", "int"), Column("share", "% of units", "pct"),
+            Column("value", "Value", "money")]
+    totals = ["Total", "", sum(r[2] for r in out), all_units, _rate(all_units, all_units) if out else None,
+              sum((r[5] for r in out), rupees(0))]
+    return Report("Online parcels back by reason", cols, out, totals, filters=f,
+                  notes=["Asked when a parcel is taken back at the counter (F10 Returned on the order); a "
+                         "courier's parcel scanned in on its airway bill carries the courier's word, not a "
+                         "reason. Branch: where the goods came back. Value at the order's prices."])

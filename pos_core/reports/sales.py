@@ -90,11 +90,12 @@ def summarised(f: Filters) -> bool:
     return USE_SUMMARIES and f.category is None and f.method is None and f.salesperson_id is None
 
 
-def sd_where(f: Filters) -> tuple[str, str, list]:
+def sd_where(f: Filters, source_of=None) -> tuple[str, str, list]:
     """(FROM clause, WHERE clause, parameters) over the daily summary as `sd`: the stored days and
-    today's documents (summary.sales_source), narrowed by period, branch, counter and cashier."""
+    today's documents (summary.sales_source, or `source_of`: another day-stamped summary with
+    the same keys), narrowed by period, branch, counter and cashier."""
     from . import summary
-    source, params = summary.sales_source(f.end)
+    source, params = (source_of or summary.sales_source)(f.end)
     sql = ["sd.day >= ?", "sd.day <= ?"]
     params = params + [f.start.isoformat(), f.end.isoformat()]
     for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
@@ -102,6 +103,34 @@ def sd_where(f: Filters) -> tuple[str, str, list]:
             sql.append(f"sd.{column} = ?")
             params.append(value)
     return f"FROM {source} sd", " AND ".join(sql), params
+
+
+# --- sales per salesperson (summary.salesperson_source): shaped like sales_daily, with the
+# salesperson, so the same sums apply; no category or method (those need the documents) ---
+USE_SALESPERSON_SUMMARY = True   # the benchmark's baseline switches it off
+
+
+def salespeople_summarised(f: Filters) -> bool:
+    return USE_SUMMARIES and USE_SALESPERSON_SUMMARY and f.category is None and f.method is None
+
+
+def _salesperson_where(f: Filters) -> tuple[str, str, list]:
+    from . import summary
+    frm, where, params = sd_where(f, summary.salesperson_source)
+    if f.salesperson_id is not None:
+        where += " AND sd.salesperson_id = ?"
+        params = params + [f.salesperson_id]
+    return frm, where, params
+
+
+def _by_salesperson_summary(f: Filters) -> tuple[str, list]:
+    # Summed per salesperson id first, then named and grouped by code as the documents report is.
+    frm, where, params = _salesperson_where(f)
+    inner = f"SELECT sd.salesperson_id AS k, {_SD_SUMS} {frm} WHERE {where} GROUP BY sd.salesperson_id"
+    sums = ", ".join(f"SUM(x.{n})" for n in ("u", "g", "d", "n", "t", "e", "bk"))
+    key, label, _, _ = DIMENSIONS["salesperson"]
+    return (f"SELECT {key}, MIN({label}), {sums} FROM ({inner}) x LEFT JOIN staff sp ON sp.id = x.k "
+            f"GROUP BY {key} ORDER BY 6 DESC, 1", params)
 
 
 # --- the monthly item summary (summary.item_source): item-level dimensions without a counter,
@@ -172,14 +201,19 @@ def by(dimension: str, f: Filters, limit: int | None = None) -> Report:
     frm, where, params = _line_sql(f, joins)
     order = "1" if dimension in ("day", "hour") else "6 DESC, 1"  # net, then the key
     sql = (f"SELECT {key}, MIN({label}), {_SUMS} {frm} WHERE {where} GROUP BY {key} ORDER BY {order}")
-    if dimension in SUMMARY_DIMENSIONS and summarised(f):
+    # One salesperson's sales by day, branch, counter or cashier: their rows of the salesperson
+    # summary, which has those keys (not the hour).
+    by_salesperson = f.salesperson_id is not None and dimension != "hour" and salespeople_summarised(f)
+    if dimension in SUMMARY_DIMENSIONS and (summarised(f) or by_salesperson):
         # Sum the summary rows by id first, then name the few groups (joining every row costs more).
-        sd_from, where, params = sd_where(f)
+        sd_from, where, params = sd_where(f) if summarised(f) else _salesperson_where(f)
         key, label = SUMMARY_DIMENSIONS[dimension]
         inner = (f"SELECT {_SD_ID[dimension]} AS k, {_SD_SUMS} {sd_from} WHERE {where} "
                  f"GROUP BY {_SD_ID[dimension]}")
         sql = (f"SELECT {key}, {label}, x.u, x.g, x.d, x.n, x.t, x.e, x.bk FROM ({inner}) x"
                f"{_SD_LABEL.get(dimension, '')} ORDER BY {order}")
+    elif dimension == "salesperson" and salespeople_summarised(f):
+        sql, params = _by_salesperson_summary(f)
     elif dimension in ITEM_DIMENSIONS and items_summarised(f) and (f.category is None or dimension in _IN_CATEGORY):
         sql, params = _by_item_summary(dimension, f)
     if limit:
@@ -217,6 +251,9 @@ def totals(f: Filters) -> list:
     if summarised(f):
         sd_from, where, params = sd_where(f)
         return _measures(query(f"SELECT {_SD_SUMS} {sd_from} WHERE {where}", params)[0])
+    if f.salesperson_id is not None and salespeople_summarised(f):
+        frm, where, params = _salesperson_where(f)
+        return _measures(query(f"SELECT {_SD_SUMS} {frm} WHERE {where}", params)[0])
     if f.category is not None and items_summarised(f):
         # Baskets with a line of the category: each counted once, by its first such line.
         frm, where, params = item_where(f, groups=True)

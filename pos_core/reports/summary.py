@@ -228,6 +228,7 @@ def refresh_sales() -> str | None:
             query("DELETE FROM payments_daily", fetch=False)
         query(f"INSERT INTO sales_daily ({SALES_COLUMNS}) {_sales_select(where)}", params * 2, fetch=False)
         query(f"INSERT INTO payments_daily ({PAYMENT_COLUMNS}) {_payments_select(where)}", params, fetch=False)
+        _fill_day_tables(where, params, first_day)
         _set_watermark(_SALES, _ordinal(open_day), _SALES in marks)
         _set_watermark(f"{_SALES}:id", top, f"{_SALES}:id" in marks)
     return first_day
@@ -242,24 +243,118 @@ def stored_open(name: str) -> tuple[str, dt.datetime]:
     return day.isoformat(), dt.datetime.combine(day, dt.time()) - (PK_OFFSET if mark else dt.timedelta())
 
 
+def _day_source(table: str, columns: str, select, end: dt.date, wheres: int = 1) -> tuple[str, list]:
+    """A day-stamped summary kept by refresh_sales, as reports read it: the stored closed days,
+    plus the open day's documents live (`select` over them) when the period reaches it."""
+    refresh_sales()
+    open_day, open_start = stored_open(_SALES)
+    if end.isoformat() < open_day:
+        return table, []
+    live = select(f"{_DOCS} AND o.completed_at >= ?")
+    return f"(SELECT {columns} FROM {table} WHERE day < ? UNION ALL {live})", [open_day] + [open_start] * wheres
+
+
 def sales_source(end: dt.date) -> tuple[str, list]:
     """What reports read as `sd`: the stored closed days, plus today's documents live when the
     period reaches today."""
-    refresh_sales()
-    open_day, open_start = stored_open(_SALES)
-    if end.isoformat() < open_day:
-        return "sales_daily", []
-    live = _sales_select(f"{_DOCS} AND o.completed_at >= ?")
-    return (f"(SELECT {SALES_COLUMNS} FROM sales_daily WHERE day < ? UNION ALL {live})", [open_day, open_start, open_start])
+    return _day_source("sales_daily", SALES_COLUMNS, _sales_select, end, wheres=2)
 
 
 def payments_source(end: dt.date) -> tuple[str, list]:
-    refresh_sales()
-    open_day, open_start = stored_open(_SALES)
-    if end.isoformat() < open_day:
-        return "payments_daily", []
-    live = _payments_select(f"{_DOCS} AND o.completed_at >= ?")
-    return f"(SELECT {PAYMENT_COLUMNS} FROM payments_daily WHERE day < ? UNION ALL {live})", [open_day, open_start]
+    return _day_source("payments_daily", PAYMENT_COLUMNS, _payments_select, end)
+
+
+# --- discounted sales and sales per salesperson (migration 14) ----------------------------------
+# Two more day-stamped summaries, kept by refresh_sales with sales_daily: the same days deleted
+# and recomputed in the same transaction, under the same watermarks (so a late document is
+# picked up here too), the open day read live. `sales_discount` has one row per discounted sale
+# (the discounts reports list ~92,000 of a chain's year; finding them means reading every line);
+# `sales_salesperson_daily` the lines per day, order-level keys and salesperson.
+DISCOUNT_COLUMNS = ("order_id, number, day, completed_at, branch_id, counter_id, cashier_id, discount_paisa, "
+                    "gross_paisa, max_bp, overrides")
+SALESPERSON_COLUMNS = ("day, branch_id, counter_id, cashier_id, salesperson_id, kind, docs, units, gross_paisa, "
+                       "discount_paisa, net_paisa, tax_paisa, excl_paisa")
+
+
+def discount_select(where: str) -> str:
+    """Completed sales (of `where`, over `o` and its lines `l`) with a discount or an override,
+    one row each, in DISCOUNT_COLUMNS order. Max bp: the largest share one line lost to
+    discounts (its own and its part of the order's), over quantity x unit price."""
+    from .common import pk_day
+    disc = "SUM(l.line_discount_paisa + l.order_discount_paisa)"
+    overrides = "SUM(CASE WHEN l.price_overridden THEN 1 ELSE 0 END)"
+    return (f"SELECT o.id AS order_id, o.number AS number, {pk_day('o.completed_at')} AS day, "
+            "o.completed_at AS completed_at, o.branch_id AS branch_id, o.counter_id AS counter_id, "
+            f"o.cashier_id AS cashier_id, {disc} AS discount_paisa, SUM(l.qty * l.unit_price_paisa) AS gross_paisa, "
+            "MAX(CASE WHEN l.qty * l.unit_price_paisa > 0 THEN "
+            "(l.line_discount_paisa + l.order_discount_paisa) * 10000 / (l.qty * l.unit_price_paisa) ELSE 0 END) "
+            f"AS max_bp, {overrides} AS overrides FROM pos_order o JOIN pos_order_line l ON l.order_id = o.id "
+            f"WHERE {where} AND o.kind = 'sale' "
+            "GROUP BY o.id, o.number, o.completed_at, o.branch_id, o.counter_id, o.cashier_id "
+            f"HAVING {disc} <> 0 OR {overrides} > 0")
+
+
+def _salesperson_select(where: str) -> str:
+    from .common import line_salesperson, pk_day
+    return (f"SELECT {pk_day('o.completed_at')}, o.branch_id, o.counter_id, o.cashier_id, {line_salesperson()}, "
+            "o.kind, COUNT(DISTINCT o.id), SUM(l.qty), SUM(l.qty * l.unit_price_paisa), "
+            "SUM(l.line_discount_paisa + l.order_discount_paisa), SUM(l.total_paisa), SUM(l.tax_paisa), "
+            "SUM(l.value_excl_paisa) FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id "
+            f"WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6")
+
+
+_DAY_TABLES = (("sales_discount", DISCOUNT_COLUMNS, discount_select),
+               ("sales_salesperson_daily", SALESPERSON_COLUMNS, _salesperson_select))
+
+
+def _fill_day_tables(where: str, params: list, first_day: str) -> None:
+    """Inside refresh_sales's transaction: the same days of the migration 14 summaries (not yet
+    there while an upgrade runs migration 11, whose refresh comes first: 14 builds them after)."""
+    for table, columns, select in _DAY_TABLES:
+        if not db.database.table_exists(table):
+            continue
+        if first_day == "0000-00-00":
+            query(f"DELETE FROM {table}", fetch=False)
+        else:
+            query(f"DELETE FROM {table} WHERE day >= ?", [first_day], fetch=False)
+        query(f"INSERT INTO {table} ({columns}) {select(where)}", params, fetch=False)
+
+
+def build_day_tables() -> None:
+    """Migration 14: the closed days sales_daily already holds, summed into the new tables (later
+    refreshes keep them with it). Nothing stored yet: the next refresh builds everything."""
+    mark = _watermarks(_SALES).get(_SALES)
+    if mark:
+        _, open_start = stored_open(_SALES)
+        _fill_day_tables(f"{_DOCS} AND o.completed_at < ?", [open_start], "0000-00-00")
+
+
+def discount_source(end: dt.date) -> tuple[str, list]:
+    return _day_source("sales_discount", DISCOUNT_COLUMNS, discount_select, end)
+
+
+def salesperson_source(end: dt.date) -> tuple[str, list]:
+    return _day_source("sales_salesperson_daily", SALESPERSON_COLUMNS, _salesperson_select, end)
+
+
+def _norm_rows(rows) -> set:
+    # Both databases alike: PostgreSQL numerics as int, timestamps as datetimes.
+    out = set()
+    for r in rows:
+        out.add(tuple(int(v) if hasattr(v, "as_tuple") else _norm(v) if isinstance(v, str) and len(v) > 18
+                      and v[4] == "-" and v[10] == " " else v for v in r))
+    return out
+
+
+def stored_day_tables() -> dict[str, set]:
+    return {table: _norm_rows(query(f"SELECT {columns} FROM {table}")) for table, columns, _ in _DAY_TABLES}
+
+
+def recompute_day_tables() -> dict[str, set]:
+    """The rows both tables must hold (every closed day), straight from the documents."""
+    _, open_start = open_from()
+    return {table: _norm_rows(query(select(f"{_DOCS} AND o.completed_at < ?"), [open_start]))
+            for table, _, select in _DAY_TABLES}
 
 
 def stored_sales() -> tuple[set, set]:
@@ -430,6 +525,8 @@ def refresh_items(groups: bool = False) -> str | None:
             query("DELETE FROM sales_item_chain WHERE month >= ?", [first], fetch=False)
         query(f"INSERT INTO sales_item_chain ({CHAIN_COLUMNS}) SELECT month, variant_id, sku, kind, {_CHAIN_SUMS} "
               "FROM sales_item_monthly WHERE month >= ? GROUP BY month, variant_id, sku, kind", [first], fetch=False)
+        _rebuild_option_months(first)
+        _refresh_years(first, open_day)
         keys = _group_keys()
         query("DELETE FROM sales_item_catalog", fetch=False)
         query("INSERT INTO sales_item_catalog (variant_id, department, category, sub_category, vendor, option_text) "
@@ -476,21 +573,121 @@ def item_source(start: dt.date, end: dt.date, groups: bool = False, chain: bool 
     refresh_items(groups)
     open_day, _ = stored_open(_ITEMS)
     months, live = item_plan(start, end, open_day)
-    table, columns = ("sales_item_chain", CHAIN_COLUMNS) if chain else ("sales_item_monthly", ITEM_COLUMNS)
-    if not live:
-        return f"FROM {table} s", "s.month >= ? AND s.month <= ?", list(months)
+    columns = CHAIN_COLUMNS if chain else ITEM_COLUMNS
+    monthly = [("sales_item_chain" if chain else "sales_item_monthly", "month", *months)] if months else []
+    stored = year_plan(months, open_day) if chain and months and USE_YEARS else monthly
+    if not live and len(stored) == 1:
+        table, key, first, last = stored[0]
+        return f"FROM {table} s", f"s.{key} >= ? AND s.{key} <= ?", [first, last]
 
     def utc(d: dt.date) -> dt.datetime:
         return dt.datetime.combine(d, dt.time()) - PK_OFFSET
 
     parts, params = [], []
-    if months:
-        parts.append(f"SELECT {columns} FROM {table} WHERE month >= ? AND month <= ?")
-        params += list(months)
-    ranges = " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live)
-    parts.append(f"SELECT {columns} FROM ({_items_select(f'{_DOCS} AND ({ranges})')}) d")
-    params += [t for a, b in live for t in (utc(a), utc(b + dt.timedelta(days=1)))]
+    for table, key, first, last in stored:
+        picked = columns if key == "month" else columns.replace("month", "year AS month", 1)
+        parts.append(f"SELECT {picked} FROM {table} WHERE {key} >= ? AND {key} <= ?")
+        params += [first, last]
+    if live:
+        ranges = " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live)
+        parts.append(f"SELECT {_as_stored(columns)} FROM ({_items_select(f'{_DOCS} AND ({ranges})')}) d")
+        params += [t for a, b in live for t in (utc(a), utc(b + dt.timedelta(days=1)))]
     return f"FROM ({' UNION ALL '.join(parts)}) s", "1 = 1", params
+
+
+def _as_stored(columns: str) -> str:
+    """The live rows' figures as BIGINT, the stored columns' type: PostgreSQL's SUM of a bigint
+    is numeric, and one numeric part makes the whole UNION numeric, every stored row then summed
+    in slow numeric arithmetic (sales by department for a year to date: 2.2 s -> 1.4 s at load 5)."""
+    names = [c.strip() for c in columns.split(",")]
+    keys = names.index("name") + 1
+    return ", ".join(names[:keys] + [f"CAST({c} AS BIGINT) AS {c}" for c in names[keys:]])
+
+
+# --- yearly roll-up of the chain-wide rows (migration 19) ------------------------------------------
+# A chain's year is ~508,000 sales_item_chain rows (50,000 items x 12 months x 2 kinds, thinned);
+# grouping them per item is what the chain-wide year reports spent their time on (0.9-1.4 s on
+# PostgreSQL). `sales_item_yearly` holds the same rows summed per Pakistan year over the year's
+# closed months (~58,000 rows for that year; the open year: its months before the open one, which
+# is read from sales_item_chain). So the daily refresh never touches it: the refresh that stores a
+# month's last day (the month was the open one, or a late document fell in it) sums that month's
+# year again from sales_item_chain, in the same transaction, as does a rebuild of everything (a
+# product moved to another group). It needs no watermark of its own: it holds the closed months
+# of what sales_item_chain holds. Reports read a year from here when the period holds all of the
+# year's stored months, and the months around it from sales_item_chain (`year_plan`).
+_YEARS = "sales_item_yearly"
+USE_YEARS = True   # the benchmark's --ab-years switches it off (whole years read from the months)
+YEAR_COLUMNS = CHAIN_COLUMNS.replace("month", "year", 1)
+
+
+def _closed_months_to(open_day: str) -> str:
+    """The last month (YYYY-MM) wholly before the open day: what sales_item_yearly holds up to
+    ("0000-00" when nothing is stored yet)."""
+    month = dt.date.fromisoformat(open_day).replace(day=1)
+    return (month - dt.timedelta(days=1)).isoformat()[:7] if month.year > 1 else "0000-00"
+
+
+def _refresh_years(first_month: str, open_day: str) -> None:
+    """Within refresh_items' transaction, which recomputed sales_item_chain from `first_month`
+    ("0000-00": all): the years from its year summed again over their closed months, when a
+    closed month was among those recomputed (else nothing: the usual daily refresh)."""
+    closed_to = _closed_months_to(open_day)
+    if first_month > closed_to:
+        return
+    if not db.database.table_exists(_YEARS):
+        # Migration 11 refreshes the item summary on an upgrade that has not reached 19 yet:
+        # nothing to fill then (19 builds it from sales_item_chain). A look-up only when writing.
+        return
+    year = first_month[:4]
+    query(f"DELETE FROM {_YEARS} WHERE year >= ?", [year], fetch=False)
+    query(f"INSERT INTO {_YEARS} ({YEAR_COLUMNS}) SELECT substr(month, 1, 4), variant_id, sku, kind, {_CHAIN_SUMS} "
+          "FROM sales_item_chain WHERE month >= ? AND month <= ? GROUP BY substr(month, 1, 4), variant_id, sku, kind",
+          [year, closed_to], fetch=False)
+
+
+def rebuild_years() -> None:
+    """Every year again from sales_item_chain, as far as it is stored (migration 19)."""
+    open_day, _ = stored_open(_ITEMS)
+    with db.write():
+        _refresh_years("0000-00", open_day)
+
+
+def year_plan(months: tuple[str, str], open_day: str) -> list[tuple[str, str, str, str]]:
+    """The stored months first..last (item_plan's) as (table, key column, first, last) pieces:
+    the years whose stored closed months they hold all of from sales_item_yearly, the other
+    months (those around them, and the open month after the open year) from sales_item_chain."""
+    first, last = months
+    closed_to = _closed_months_to(open_day)
+
+    def held_to(y: int) -> str:   # the last month of year y that sales_item_yearly holds
+        return min(f"{y:04d}-12", closed_to)
+
+    whole = [y for y in range(int(first[:4]), int(last[:4]) + 1)
+             if first <= f"{y:04d}-01" <= held_to(y) <= last]
+    if not whole:
+        return [("sales_item_chain", "month", first, last)]
+    out = []
+    if first < f"{whole[0]:04d}-01":
+        out.append(("sales_item_chain", "month", first, f"{whole[0] - 1:04d}-12"))
+    out.append((_YEARS, "year", f"{whole[0]:04d}", f"{whole[-1]:04d}"))
+    after = held_to(whole[-1])
+    after = f"{int(after[:4]) + 1:04d}-01" if after.endswith("-12") else f"{after[:5]}{int(after[5:]) + 1:02d}"
+    if after <= last:
+        out.append(("sales_item_chain", "month", after, last))
+    return out
+
+
+def stored_years() -> set:
+    return {tuple(int(v) if isinstance(v, int) or hasattr(v, "as_tuple") else v for v in r)
+            for r in query(f"SELECT {YEAR_COLUMNS} FROM {_YEARS}")}
+
+
+def years_of(chain_rows: set, open_day: str) -> set:
+    """sales_item_chain rows of closed months summed per year, in Python (what sales_item_yearly
+    holds)."""
+    closed_to = _closed_months_to(open_day)
+    # (a list: two months' rows may be equal once the month is dropped)
+    return chain_of([(r[0][:4], 0) + tuple(r[1:]) for r in chain_rows if r[0] <= closed_to])
 
 
 def stored_items() -> set:
@@ -503,7 +700,7 @@ def stored_chain() -> set:
             for r in query(f"SELECT {CHAIN_COLUMNS} FROM sales_item_chain")}
 
 
-def chain_of(rows: set) -> set:
+def chain_of(rows) -> set:
     """sales_item_monthly rows summed over the branches, in Python (what sales_item_chain holds)."""
     out: dict[tuple, list] = {}
     for r in rows:
@@ -523,3 +720,170 @@ def recompute_items() -> set:
     _, open_start = open_from()
     return {tuple(int(v) if isinstance(v, int) or hasattr(v, "as_tuple") else v for v in r)
             for r in query(_items_select(f"{_DOCS} AND o.completed_at < ?"), [open_start])}
+
+
+# --- units sold per month, branch and option (migration 18) --------------------------------------
+# Sell-through by size needs only units per branch and option, but read from sales_item_monthly a
+# chain's year is ~1,000,000 item rows grouped by branch and option. `sales_option_monthly` holds
+# them summed per month, branch, option text (today's, from the variant) and kind: ~2,400 rows. It
+# is rebuilt from sales_item_monthly for the months refresh_items recomputes, in its transaction,
+# so both always cover the same days. An item whose option changed: the catalog check (which
+# compares sales_item_catalog.option_text too) makes refresh_items rebuild every month, and the
+# reading asks for that check (`groups`); a reading that may not write (read_only) and finds an
+# option changed reads the item rows instead (`option_source` returns None).
+OPTION_COLUMNS = "month, branch_id, option_text, kind, units"
+
+
+def _options_select(where: str) -> str:
+    """sales_item_monthly rows (as `s`) summed per month, branch, today's option and kind."""
+    return ("SELECT s.month, s.branch_id, v.option_text, s.kind, SUM(s.units) FROM sales_item_monthly s "
+            f"JOIN variant v ON v.id = s.variant_id WHERE {where} GROUP BY s.month, s.branch_id, v.option_text, s.kind")
+
+
+_OPTIONS_READY: set = set()
+
+
+def _rebuild_option_months(first: str) -> None:
+    """Within refresh_items' transaction (or the migration's): the months from `first` on ("0000-00":
+    all of them) again from sales_item_monthly. Not before migration 18 made the table (migration
+    11 builds the item rows of an older database first; 18 then sums all of them)."""
+    key = id(db.database.obj) if hasattr(db.database, "obj") else 0
+    if key not in _OPTIONS_READY:
+        if not db.database.table_exists("sales_option_monthly"):
+            return
+        _OPTIONS_READY.add(key)
+    query("DELETE FROM sales_option_monthly WHERE month >= ?", [first], fetch=False)
+    query(f"INSERT INTO sales_option_monthly ({OPTION_COLUMNS}) {_options_select('s.month >= ?')}", [first],
+          fetch=False)
+
+
+def rebuild_options() -> None:
+    """Every month sales_item_monthly holds, again (migration 18: the table's first rows)."""
+    with db.write():
+        _rebuild_option_months("0000-00")
+
+
+def _options_changed() -> bool:
+    return bool(query("SELECT 1 FROM sales_item_catalog c JOIN variant v ON v.id = c.variant_id "
+                      f"WHERE {_differs('c.option_text', 'v.option_text')} LIMIT 1"))
+
+
+def _live_days(live: list[tuple[dt.date, dt.date]]) -> tuple[str, list]:
+    """The documents' condition (as `o`) and parameters for these Pakistan day ranges (inclusive)."""
+    from .common import PK_OFFSET
+    edges = [dt.datetime.combine(d, dt.time()) - PK_OFFSET for a, b in live for d in (a, b + dt.timedelta(days=1))]
+    return " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live), edges
+
+
+def option_source(start: dt.date, end: dt.date) -> tuple[str, str, list] | None:
+    """(FROM, WHERE, parameters) over rows (month, branch_id, option_text, kind, units) as `s` for the
+    days start..end: the stored months whole, the days around them from the documents. None when
+    the stored rows may be stale (an option changed and this reading may not rebuild them)."""
+    refresh_items(groups=True)
+    if not writes_allowed() and _options_changed():
+        return None
+    months, live = item_plan(start, end, stored_open(_ITEMS)[0])
+    if not live:
+        return "FROM sales_option_monthly s", "s.month >= ? AND s.month <= ?", list(months)
+    ranges, edges = _live_days(live)
+    # (no month for the live rows: only the stored months are chosen by theirs)
+    docs = ("SELECT '' AS month, o.branch_id AS branch_id, v.option_text AS option_text, o.kind AS kind, "
+            "SUM(l.qty) AS units FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id "
+            f"JOIN variant v ON v.id = l.variant_id WHERE {_DOCS} AND ({ranges}) GROUP BY o.branch_id, v.option_text, o.kind")
+    if not months:
+        return f"FROM ({docs}) s", "1 = 1", edges
+    stored = f"SELECT {OPTION_COLUMNS} FROM sales_option_monthly WHERE month >= ? AND month <= ?"
+    return f"FROM ({stored} UNION ALL {docs}) s", "1 = 1", list(months) + edges
+
+
+def stored_options() -> set:
+    return {(m, int(b), o, k, int(u)) for m, b, o, k, u in query(f"SELECT {OPTION_COLUMNS} FROM sales_option_monthly")}
+
+
+def recompute_options() -> set:
+    """The rows sales_option_monthly must hold (the closed days sales_item_monthly holds), straight
+    from the documents, grouped by today's options."""
+    from .common import pk_day
+    open_day, open_start = stored_open(_ITEMS)
+    month = f"substr({pk_day('o.completed_at')}, 1, 7)"
+    rows = query(f"SELECT {month}, o.branch_id, v.option_text, o.kind, SUM(l.qty) FROM pos_order_line l "
+                 "JOIN pos_order o ON o.id = l.order_id JOIN variant v ON v.id = l.variant_id "
+                 f"WHERE {_DOCS} AND o.completed_at < ? GROUP BY 1, 2, 3, 4", [open_start])
+    return {(m, int(b), o, k, int(u)) for m, b, o, k, u in rows}
+
+
+# --- average receipt cost per item (migration 18) ------------------------------------------------
+# Every stock report values what a branch holds at the item's average supplier cost (Σ qty x unit
+# cost / Σ qty over goods receipts). Computed in each report it was a GROUP BY over every receipt
+# line joined to 500,000 levels (PostgreSQL: hashed once per worker; SQLite: an automatic index
+# built each time). `stock_cost` holds it per item, caught up after a watermark (the highest
+# receipt line id folded in): the items of the new lines are recomputed from all their lines, so a
+# refresh is exact and doing one twice changes nothing. Receipt lines are append-only (a receipt is
+# written once, replicated up as it was). On PostgreSQL ids come from a sequence before commit: the
+# refresh takes a SHARE lock on goods_receipt_line in its own transaction, so no insert is under
+# way while it reads (receipts are rare; one waits a few milliseconds). A report that may not
+# write reads the lines themselves when the summary is behind (`cost_source`).
+_COST = "stock_cost"
+COST_COLUMNS = "variant_id, received_qty, received_value_paisa, unit_cost"
+# round half up of Σ(qty x cost) / Σ qty, in integers on both databases (PostgreSQL's SUM of a
+# bigint is numeric, hence the casts); no cost when nothing was received
+_COST_SUMS = ("CAST(SUM(qty) AS BIGINT) AS received_qty, CAST(SUM(qty * unit_cost_paisa) AS BIGINT) AS received_value_paisa, "
+              "CASE WHEN SUM(qty) > 0 THEN (2 * CAST(SUM(qty * unit_cost_paisa) AS BIGINT) + CAST(SUM(qty) AS BIGINT)) "
+              "/ (2 * CAST(SUM(qty) AS BIGINT)) END AS unit_cost")
+
+
+def cost_select(where: str) -> str:
+    return f"SELECT variant_id, {_COST_SUMS} FROM goods_receipt_line WHERE {where} GROUP BY variant_id"
+
+
+def _cost_behind() -> tuple[int, int | None]:
+    """(the highest receipt line id, the watermark or None before the first build)."""
+    top = int(query("SELECT COALESCE(MAX(id), 0) FROM goods_receipt_line")[0][0])
+    return top, _watermarks(_COST).get(_COST)
+
+
+def refresh_stock_cost() -> int:
+    """Fold the receipt lines since the last refresh into stock_cost; returns the items recomputed
+    (0: nothing new, and nothing written)."""
+    if not writes_allowed():
+        return 0
+    top, mark = _cost_behind()
+    if mark is not None and top <= mark:
+        return 0
+    with db.write():
+        if db.is_postgres():
+            query("LOCK TABLE goods_receipt_line IN SHARE MODE", fetch=False)
+        top, mark = _cost_behind()
+        if mark is not None and top <= mark:
+            return 0
+        if mark is None:
+            query("DELETE FROM stock_cost", fetch=False)
+            query(f"INSERT INTO stock_cost ({COST_COLUMNS}) {cost_select('1 = 1')}", fetch=False)
+            touched = int(query("SELECT COUNT(*) FROM stock_cost")[0][0])
+        else:
+            new = "SELECT DISTINCT variant_id FROM goods_receipt_line WHERE id > ? AND id <= ?"
+            touched = int(query(f"SELECT COUNT(*) FROM ({new}) n", [mark, top])[0][0])
+            query(f"DELETE FROM stock_cost WHERE variant_id IN ({new})", [mark, top], fetch=False)
+            query(f"INSERT INTO stock_cost ({COST_COLUMNS}) {cost_select(f'variant_id IN ({new})')}", [mark, top],
+                  fetch=False)
+        _set_watermark(_COST, top, mark is not None)
+    return touched
+
+
+def cost_source() -> str:
+    """What the stock reports join as their per-item cost (variant_id, unit_cost): the summary when
+    it holds every receipt line, else the lines themselves (a reading that may not write)."""
+    refresh_stock_cost()
+    top, mark = _cost_behind()
+    if mark is not None and top <= mark:
+        return "stock_cost"
+    return f"({cost_select('1 = 1')})"
+
+
+def stored_stock_cost() -> dict[int, tuple]:
+    return {int(v): (int(q), int(c), None if u is None else int(u))
+            for v, q, c, u in query(f"SELECT {COST_COLUMNS} FROM stock_cost")}
+
+
+def recompute_stock_cost() -> dict[int, tuple]:
+    return {int(v): (int(q), int(c), None if u is None else int(u)) for v, q, c, u in query(cost_select("1 = 1"))}

@@ -17,7 +17,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from pos_core import courier_cities, couriers, fulfillments, hq_claims, online_orders, policy as policymod, staff as staffmod
+from pos_core import (courier_cities, couriers, fulfillments, hq_claims, online_orders, policy as policymod, refunds,
+                      staff as staffmod)
 from pos_core.errors import PosError
 from pos_core.models import Branch, Fulfillment, SmartOrderEvent
 from pos_core.money import fmt
@@ -25,7 +26,7 @@ from pos_core.money import fmt
 from ..widgets.keybar import key_label
 from ..widgets.status import StatusBar
 from .. import airway, work
-from ..ui import ask_yes_no, branch_rows, local_phone, packed_extra, show_msg
+from ..ui import ask_return_reason, ask_yes_no, branch_rows, local_phone, packed_extra, show_msg
 
 PK_OFFSET = dt.timedelta(hours=5)  # Pakistan has no daylight saving
 
@@ -585,13 +586,19 @@ class OnlineOrderScreen(Screen):
             if not branch_id:
                 return
 
-            def go() -> str:
-                hq_claims.may_act(cfg, f.uid, "returned")
-                d = fulfillments.mark_returned(f.uid, staff_id, int(branch_id), shopify_enabled=cfg.shopify.enabled,
-                                               policy=policymod.from_config(cfg))
-                units = sum(l.qty for l in d.lines)
-                return f"Returned: {units} unit(s) back in stock at {Branch.get_by_id(int(branch_id)).code}"
-            self.run(go)
+            def go(why: str, note: str) -> None:
+                def back() -> str:
+                    hq_claims.may_act(cfg, f.uid, "returned")
+                    d = fulfillments.mark_returned(f.uid, staff_id, int(branch_id), shopify_enabled=cfg.shopify.enabled,
+                                                   policy=policymod.from_config(cfg), return_reason=why, return_note=note)
+                    units = sum(l.qty for l in d.lines)
+                    return f"Returned: {units} unit(s) back in stock at {Branch.get_by_id(int(branch_id)).code}"
+                self.run(back)
+            # Taken back at the counter, the person there asks why (Returns: online parcels back). The
+            # claim is checked first too, so a parcel this branch may not take in is refused before
+            # anyone is asked; it is checked again as the goods are booked.
+            self.run(lambda: hq_claims.may_act(cfg, f.uid, "returned") or "Why is it coming back?",
+                     then=lambda: ask_return_reason(self.app, refunds.ONLINE_REASONS, "", go))
         if cfg.hq.role == "branch":
             # a chain branch's box books only its own stock: the goods come back here
             chosen(str(self.app.counter.branch_id))

@@ -24,7 +24,7 @@ from ..receipts import pk_time, receipt_text
 from ..widgets.keybar import KeyBar
 from ..widgets.status import StatusBar
 from .. import work
-from ..ui import show_msg
+from ..ui import ask_return_reason, show_msg
 
 STATUS_STYLE = {"FAILED": "bold red", "NEEDS_ATTENTION": "bold red", "PENDING": "yellow", "SYNCED": "green"}
 
@@ -267,28 +267,12 @@ class RefundScreen(Screen):
 
     def action_reason(self, then=None) -> None:
         """Why the goods came back, from the short list, then a note (needed for "Other")."""
-        def noted(reason: str, note) -> None:
-            if note is None:
-                return
+        def noted(reason: str, note: str) -> None:
             self.reason, self.note = reason, note
             self.render_summary()
             if then is not None:
                 then()
-
-        def picked(reason) -> None:
-            if reason is None:
-                return
-
-            def check(text: str):
-                try:
-                    return refunds.check_reason(reason, text)[1], None
-                except PosError as exc:
-                    return None, str(exc)
-            optional = "" if reason == "other" else " (optional, Enter to skip)"
-            self.app.open("prompt", "Return note", f"{refunds.REASON_LABELS[reason]}: a few words{optional}",
-                          check, self.note, then=lambda note: noted(reason, note))
-        self.app.open("pick", "Why is it coming back?", [("Reason", 30)],
-                      [(key, [label]) for key, label in refunds.REASONS], then=picked)
+        ask_return_reason(self.app, refunds.REASONS, self.note, noted)
 
     def action_move(self, step: int) -> None:
         table = self.query_one("#return-lines", DataTable)
