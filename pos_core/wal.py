@@ -106,7 +106,7 @@ def connect_for_checkpoints(db_path: str) -> sqlite3.Connection:
 
 
 RESTART_AFTER_FRAMES = DEFAULT_AUTOCHECKPOINT   # the log has not started over since ~4 MB
-CATCH_UP_TRIES, CATCH_UP_PAUSE_S = 50, 0.005
+CATCH_UP_TRIES, CATCH_UP_PAUSE_S = 40, 0.025
 
 
 def checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:

