@@ -245,13 +245,18 @@ def stored_open(name: str) -> tuple[str, dt.datetime]:
 
 def _day_source(table: str, columns: str, select, end: dt.date, wheres: int = 1) -> tuple[str, list]:
     """A day-stamped summary kept by refresh_sales, as reports read it: the stored closed days,
-    plus the open day's documents live (`select` over them) when the period reaches it."""
+    plus the open day's documents live (`select` over them) when the period reaches it: those up
+    to the period's end (the reports' day filter drops later ones anyway; a till whose clock runs
+    ahead, or the benchmark's year to date, would otherwise have them all summed first)."""
+    from .common import PK_OFFSET
     refresh_sales()
     open_day, open_start = stored_open(_SALES)
     if end.isoformat() < open_day:
         return table, []
-    live = select(f"{_DOCS} AND o.completed_at >= ?")
-    return f"(SELECT {columns} FROM {table} WHERE day < ? UNION ALL {live})", [open_day] + [open_start] * wheres
+    live = select(f"{_DOCS} AND o.completed_at >= ? AND o.completed_at < ?")
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time()) - PK_OFFSET
+    return (f"(SELECT {columns} FROM {table} WHERE day < ? UNION ALL {live})",
+            [open_day] + [open_start, until] * wheres)
 
 
 def sales_source(end: dt.date) -> tuple[str, list]:
