@@ -25,6 +25,7 @@ CLOCKS = {"all closed": dt.datetime(2027, 3, 2, 9),       # 2026 and January-Feb
 
 PERIODS = [Filters(dt.date(2026, 1, 1), dt.date(2026, 12, 31)),     # a closed year
            Filters(dt.date(2027, 1, 1), dt.date(2027, 12, 31)),     # the open year
+           Filters(dt.date(2027, 1, 1), dt.date(2027, 2, 3)),       # a year to date (mid February: to today)
            Filters(dt.date(2026, 1, 1), dt.date(2027, 12, 31)),     # two years
            Filters(dt.date(2026, 6, 15), dt.date(2027, 12, 31)),    # edge days, months, a year
            Filters(dt.date(2025, 12, 1), dt.date(2027, 1, 31)),     # months, a year, a month
@@ -86,25 +87,28 @@ def test_yearly_rows_equal_the_documents_and_the_year_reports_agree(site, monkey
 def test_the_year_plan_reads_whole_years_from_the_roll_up():
     plan = summary.year_plan
     chain, years = "sales_item_chain", "sales_item_yearly"
-    open_day = "2027-02-03"                               # 2027's closed months: January
+    open_day = "2027-02-03"                               # 2027 stored: January and 1-2 February
     assert plan(("2026-01", "2026-12"), open_day) == [(years, "year", "2026", "2026")]
-    assert plan(("2026-01", "2027-01"), open_day) == [(years, "year", "2026", "2027")]
-    assert plan(("2026-01", "2027-02"), open_day) == [(years, "year", "2026", "2027"),
-                                                      (chain, "month", "2027-02", "2027-02")]   # the open month
+    assert plan(("2026-01", "2027-02"), open_day) == [(years, "year", "2026", "2027")]   # the open month's days too
+    # A period without the open month's stored days reads the open year's months.
+    assert plan(("2026-01", "2027-01"), open_day) == [(years, "year", "2026", "2026"),
+                                                      (chain, "month", "2027-01", "2027-01")]
     assert plan(("2025-07", "2027-02"), open_day) == [(chain, "month", "2025-07", "2025-12"),
-                                                      (years, "year", "2026", "2027"),
-                                                      (chain, "month", "2027-02", "2027-02")]
+                                                      (years, "year", "2026", "2027")]
     assert plan(("2026-02", "2026-12"), open_day) == [(chain, "month", "2026-02", "2026-12")]
     assert plan(("2026-01", "2026-11"), open_day) == [(chain, "month", "2026-01", "2026-11")]
-    # In January no month of the new year is closed: its stored days are in sales_item_chain.
-    assert plan(("2026-01", "2027-01"), "2027-01-15") == [(years, "year", "2026", "2026"),
-                                                          (chain, "month", "2027-01", "2027-01")]
+    # In January the new year holds January's stored days; on the 1st of a month, nothing of it.
+    assert plan(("2026-01", "2027-01"), "2027-01-15") == [(years, "year", "2026", "2027")]
     assert plan(("2026-01", "2026-12"), "2027-01-01") == [(years, "year", "2026", "2026")]
-    # With the item plan: a period to the end of the open year reads its closed months from the
-    # roll-up, the open month's stored days from the months and the days after them live.
-    months, live = summary.item_plan(dt.date(2027, 1, 1), dt.date(2027, 12, 31), open_day)
-    assert plan(months, open_day) == [(years, "year", "2027", "2027"), (chain, "month", "2027-02", "2027-02")]
-    assert live == [(dt.date(2027, 2, 3), dt.date(2027, 12, 31))]
+    assert plan(("2027-01", "2027-02"), "2027-03-01") == [(years, "year", "2027", "2027")]
+    # With the item plan: a year to date (or to the end of the open year) reads the year's stored
+    # days from the roll-up and the days after them live.
+    for end in (dt.date(2027, 2, 3), dt.date(2027, 12, 31)):
+        months, live = summary.item_plan(dt.date(2027, 1, 1), end, open_day)
+        assert plan(months, open_day) == [(years, "year", "2027", "2027")]
+        assert live == [(dt.date(2027, 2, 3), end)]
+    months, live = summary.item_plan(dt.date(2027, 1, 1), dt.date(2027, 2, 1), open_day)
+    assert plan(months, open_day) == [(chain, "month", "2027-01", "2027-01")] and live == [(dt.date(2027, 2, 1),) * 2]
 
 
 def test_a_late_document_and_a_moved_product_rebuild_the_years(site, monkeypatch):
@@ -114,11 +118,21 @@ def test_a_late_document_and_a_moved_product_rebuild_the_years(site, monkeypatch
     monkeypatch.setattr(summary, "now", lambda: clock[0])
     summary.refresh_items()
     january = summary.stored_years()
-    # A day closing leaves the years alone (the open month is not in them); the month closing
-    # brings February into 2027.
+    # A sale today (3 February, read live), then the day closing: the open year is summed again
+    # with it, and the year to date through 3 February is read from the roll-up alone.
+    today = cash_sale(site, [(site.book, 2)])
+    reports_data._stamp(today, reports_data.pk(2027, 2, 3, 12))
+    ytd = Filters(dt.date(2027, 1, 1), dt.date(2027, 2, 3))
+    live_units = run("sales_item", ytd).row(key="1003")["units"]
     clock[0] = dt.datetime(2027, 2, 4, 9)
     assert summary.refresh_items() == "2027-02"
-    assert _same() == january
+    after = _same()
+    assert after != january
+    assert {r[3]: r[5] for r in after if r[:2] == ("2027", site.book.id)}["sale"] == (
+        {r[3]: r[5] for r in january if r[:2] == ("2027", site.book.id)}.get("sale", 0) + 2)
+    assert summary.item_source(ytd.start, ytd.end, chain=True)[:2] == ("FROM sales_item_yearly s",
+                                                                      "s.year >= ? AND s.year <= ?")
+    assert run("sales_item", ytd).row(key="1003")["units"] == live_units
     clock[0] = dt.datetime(2027, 3, 2, 9)
     assert summary.refresh_items() == "2027-02"
     assert _same() != january

@@ -15,9 +15,14 @@ from .stock import unit_costs
 
 def _lines(f: Filters) -> list[tuple]:
     """(variant id, SKU, name, category, units, net excl. tax) per item sold in the period."""
-    from .sales import S_SIGN, item_where, items_summarised
+    from .sales import S_SIGN, catalog_first, item_where, items_summarised
     if items_summarised(f):
         frm, where, params = item_where(f)
+        if catalog_first():
+            return query(f"SELECT s.variant_id, v.sku, v.name, pr.category, SUM({S_SIGN} * s.units), "
+                         f"SUM({S_SIGN} * s.excl_paisa) {frm} JOIN variant v ON v.id = s.variant_id "
+                         f"JOIN product pr ON pr.id = v.product_id WHERE {where} "
+                         "GROUP BY s.variant_id, v.sku, v.name, pr.category ORDER BY 1", params)
         return query(f"SELECT x.vid, v.sku, v.name, pr.category, x.u, x.e FROM (SELECT s.variant_id AS vid, "
                      f"SUM({S_SIGN} * s.units) AS u, SUM({S_SIGN} * s.excl_paisa) AS e {frm} WHERE {where} "
                      "GROUP BY s.variant_id) x JOIN variant v ON v.id = x.vid JOIN product pr ON pr.id = v.product_id "

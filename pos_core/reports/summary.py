@@ -245,13 +245,18 @@ def stored_open(name: str) -> tuple[str, dt.datetime]:
 
 def _day_source(table: str, columns: str, select, end: dt.date, wheres: int = 1) -> tuple[str, list]:
     """A day-stamped summary kept by refresh_sales, as reports read it: the stored closed days,
-    plus the open day's documents live (`select` over them) when the period reaches it."""
+    plus the open day's documents live (`select` over them) when the period reaches it: those up
+    to the period's end (the reports' day filter drops later ones anyway; a till whose clock runs
+    ahead, or the benchmark's year to date, would otherwise have them all summed first)."""
+    from .common import PK_OFFSET
     refresh_sales()
     open_day, open_start = stored_open(_SALES)
     if end.isoformat() < open_day:
         return table, []
-    live = select(f"{_DOCS} AND o.completed_at >= ?")
-    return f"(SELECT {columns} FROM {table} WHERE day < ? UNION ALL {live})", [open_day] + [open_start] * wheres
+    live = select(f"{_DOCS} AND o.completed_at >= ? AND o.completed_at < ?")
+    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time()) - PK_OFFSET
+    return (f"(SELECT {columns} FROM {table} WHERE day < ? UNION ALL {live})",
+            [open_day] + [open_start, until] * wheres)
 
 
 def sales_source(end: dt.date) -> tuple[str, list]:
@@ -607,31 +612,36 @@ def _as_stored(columns: str) -> str:
 # --- yearly roll-up of the chain-wide rows (migration 19) ------------------------------------------
 # A chain's year is ~508,000 sales_item_chain rows (50,000 items x 12 months x 2 kinds, thinned);
 # grouping them per item is what the chain-wide year reports spent their time on (0.9-1.4 s on
-# PostgreSQL). `sales_item_yearly` holds the same rows summed per Pakistan year over the year's
-# closed months (~58,000 rows for that year; the open year: its months before the open one, which
-# is read from sales_item_chain). So the daily refresh never touches it: the refresh that stores a
-# month's last day (the month was the open one, or a late document fell in it) sums that month's
-# year again from sales_item_chain, in the same transaction, as does a rebuild of everything (a
-# product moved to another group). It needs no watermark of its own: it holds the closed months
-# of what sales_item_chain holds. Reports read a year from here when the period holds all of the
-# year's stored months, and the months around it from sales_item_chain (`year_plan`).
+# PostgreSQL). `sales_item_yearly` holds the same rows summed per Pakistan year over every month
+# sales_item_chain holds of it, the open month's stored days too (~58,000 rows for a year). So a
+# year to date through today reads its year here and only today live: with the open month read
+# from sales_item_chain beside it, the UNION's ~34,000 extra rows (and PostgreSQL's estimate of 200
+# groups over a UNION) kept the chain-wide item reports for a year to date at 0.7-1.2 s. The cost:
+# every refresh that stores days (once a day) sums the open year again from sales_item_chain, in
+# the same transaction (the daily refresh of a chain's year: PostgreSQL 4.7 -> 5.6-7.0 s, SQLite
+# 2.1 -> 3.4 s); a refresh from an earlier month (a late document, a rebuild after a product
+# moved to another group) sums that month's year and the later ones. It needs no watermark of its own: it holds what
+# sales_item_chain holds. Reports read a year from here when the period holds all of the year's
+# stored months (a period ending before the open month's last stored day reads that year's months
+# from sales_item_chain), and the months around it from sales_item_chain (`year_plan`).
 _YEARS = "sales_item_yearly"
 USE_YEARS = True   # the benchmark's --ab-years switches it off (whole years read from the months)
 YEAR_COLUMNS = CHAIN_COLUMNS.replace("month", "year", 1)
 
 
-def _closed_months_to(open_day: str) -> str:
-    """The last month (YYYY-MM) wholly before the open day: what sales_item_yearly holds up to
-    ("0000-00" when nothing is stored yet)."""
-    month = dt.date.fromisoformat(open_day).replace(day=1)
-    return (month - dt.timedelta(days=1)).isoformat()[:7] if month.year > 1 else "0000-00"
+def _stored_months_to(open_day: str) -> str:
+    """The month (YYYY-MM) of the last stored day, the one before the open day: what
+    sales_item_yearly holds up to ("0000-00" when nothing is stored yet)."""
+    last = dt.date.fromisoformat(open_day) - dt.timedelta(days=1)
+    return last.isoformat()[:7] if last.year > 1 else "0000-00"
 
 
 def _refresh_years(first_month: str, open_day: str) -> None:
     """Within refresh_items' transaction, which recomputed sales_item_chain from `first_month`
-    ("0000-00": all): the years from its year summed again over their closed months, when a
-    closed month was among those recomputed (else nothing: the usual daily refresh)."""
-    closed_to = _closed_months_to(open_day)
+    ("0000-00": all): the years from its year summed again over their stored months, when a
+    month with stored days was among those recomputed (the daily refresh: the open year; nothing
+    when the open day is the 1st and only its own, still empty, month was recomputed)."""
+    closed_to = _stored_months_to(open_day)
     if first_month > closed_to:
         return
     if not db.database.table_exists(_YEARS):
@@ -654,10 +664,10 @@ def rebuild_years() -> None:
 
 def year_plan(months: tuple[str, str], open_day: str) -> list[tuple[str, str, str, str]]:
     """The stored months first..last (item_plan's) as (table, key column, first, last) pieces:
-    the years whose stored closed months they hold all of from sales_item_yearly, the other
-    months (those around them, and the open month after the open year) from sales_item_chain."""
+    the years whose stored months they hold all of from sales_item_yearly, the other months
+    (those around them) from sales_item_chain."""
     first, last = months
-    closed_to = _closed_months_to(open_day)
+    closed_to = _stored_months_to(open_day)
 
     def held_to(y: int) -> str:   # the last month of year y that sales_item_yearly holds
         return min(f"{y:04d}-12", closed_to)
@@ -683,9 +693,8 @@ def stored_years() -> set:
 
 
 def years_of(chain_rows: set, open_day: str) -> set:
-    """sales_item_chain rows of closed months summed per year, in Python (what sales_item_yearly
-    holds)."""
-    closed_to = _closed_months_to(open_day)
+    """sales_item_chain rows summed per year, in Python (what sales_item_yearly holds)."""
+    closed_to = _stored_months_to(open_day)
     # (a list: two months' rows may be equal once the month is dropped)
     return chain_of([(r[0][:4], 0) + tuple(r[1:]) for r in chain_rows if r[0] <= closed_to])
 
