@@ -275,12 +275,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     m = result["machine"]
+    ckpt = f"yes (the till's autocheckpoint {sample.get('wal_autocheckpoint')})" if args.agent_checkpoints else "no"
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, "
           f"{m['platform']}; {m['date']}")
     print(f"files in {directory}; pragmas {db.SQLITE_PRAGMAS}")
     print(f"{args.sales} sales of {LINES} lines, {len(sample['jobs'])} outbox jobs each; "
           f"{args.promotions} active promotions; customer with loyalty: {'yes' if args.customer else 'no'}; "
-          f"agent checkpoints: {'yes (autocheckpoint %s)' % sample.get('wal_autocheckpoint') if args.agent_checkpoints else 'no'}")
+          f"agent checkpoints: {ckpt}")
     for name, x in (("service (sales.complete_sale)", s), ("floor (raw sqlite3)", f)):
         print(f"  {name:30} median {x['median_ms']:7.3f} ms   p99 {x['p99_ms']:7.3f} ms   "
               f"mean {x['mean_ms']:7.3f} ms   max {x['max_ms']:7.3f} ms   CPU median {x['cpu_median_ms']:6.3f} ms")

@@ -105,7 +105,7 @@ def connect_for_checkpoints(db_path: str) -> sqlite3.Connection:
     return sqlite3.connect(db_path, timeout=0, isolation_level=None, check_same_thread=False)
 
 
-RESTART_AFTER_FRAMES = DEFAULT_AUTOCHECKPOINT   # the log has not started over since ~4 MB
+CATCH_UP_AFTER_FRAMES = DEFAULT_AUTOCHECKPOINT   # the log has not started over since ~4 MB: catch up
 CATCH_UP_TRIES, CATCH_UP_PAUSE_S = 40, 0.025
 
 
@@ -118,13 +118,13 @@ def checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
     frame that was last when it began. Once a second, with tills selling back to back, there was
     nearly always a commit in between and the WAL grew by every frame written (60 MB in 12 s with
     4 busy tills, where their own checkpoints after every commit past 1000 frames kept it at
-    5-7 MB). So while the log is past RESTART_AFTER_FRAMES the checkpointer catches up as those
+    5-7 MB). So while the log is past CATCH_UP_AFTER_FRAMES the checkpointer catches up as those
     commit-time checkpoints did: a PASSIVE every CATCH_UP_PAUSE_S (each copies only the last
     commits' frames), up to CATCH_UP_TRIES times, until a till's next write has started the log
     over. At a shop's usual pace the log starts over on its own and one PASSIVE a second is all."""
     busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     tries = 0
-    while log >= RESTART_AFTER_FRAMES and tries < CATCH_UP_TRIES:
+    while log >= CATCH_UP_AFTER_FRAMES and tries < CATCH_UP_TRIES:
         time.sleep(CATCH_UP_PAUSE_S)
         busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         tries += 1
