@@ -224,10 +224,15 @@ def test_the_wal_stays_bounded_under_continuous_sales_with_the_agent_checkpointi
         wal.forget()
         assert fresh_connection() == wal.OFF
         high, sold = sell_for(6, 0.01)
+        # Once the tills stop, the agent alone brings the log back under the size limit: this
+        # part does not depend on how the cores were shared while they sold.
+        assert wait_for(lambda: (wal.wal_bytes(path) or 0) <= wal.JOURNAL_SIZE_LIMIT + 65536, 20), wal.wal_bytes(path)
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(20)
         wal.forget()
     per_sale = grown / n
     assert per_sale > 0 and sold > n
-    assert high < 0.6 * sold * per_sale, (high, sold * per_sale)     # well below what it would have grown to
+    # Well below what it would have grown to (peaks seen: 0.1-0.47 of it); loose, as a loaded CI box
+    # can starve the checkpointer for a while.
+    assert high < 0.8 * sold * per_sale, (high, sold * per_sale)
