@@ -38,7 +38,14 @@ def _lines(f: Filters) -> list[tuple]:
 
 
 def _pct(margin: int, net: int) -> Decimal | None:
-    return (Decimal(margin) * 100 / net).quantize(Decimal("0.1")) if net else None
+    """margin / net as a percentage to 0.1, half to even, in integers: a year's margin by item
+    makes one for each of 50,000 items, and Decimal division was a quarter of its time."""
+    if not net:
+        return None
+    tenths, rest = divmod(abs(margin) * 1000, abs(net))
+    if 2 * rest > abs(net) or (2 * rest == abs(net) and tenths % 2):
+        tenths += 1
+    return Decimal(-tenths if (margin < 0) != (net < 0) else tenths).scaleb(-1)
 
 
 COLS = [Column("units", "Units", "int"), Column("net_excl", "Net excl. tax", "money"), Column("cost", "Cost", "money"),
