@@ -461,7 +461,7 @@ def _checkpointer(url: str, stop) -> None:
 
 def _checkpointer_up() -> bool:
     from pos_core import heartbeat, wal
-    row = next((r for r in heartbeat.read() if r["channel"] == wal.CHANNEL), None)
+    row = wal.checkpoint_row(heartbeat.read())
     return row is not None and wal.agent_checkpoints(row["seen_at"], row["detail"])
 
 

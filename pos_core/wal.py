@@ -143,6 +143,11 @@ def wal_bytes(db_path: str) -> int | None:
         return None
 
 
+def checkpoint_row(rows: list[dict]) -> dict | None:
+    """The checkpointer's row among heartbeat.read()'s (None before the agent ever checkpointed)."""
+    return next((r for r in rows if r["channel"] == CHANNEL), None)
+
+
 def describe(row: dict | None, now: dt.datetime | None = None) -> str:
     """Who checkpoints, in words, from a heartbeat.read() row (doctor, pos-agent status)."""
     if row is not None and agent_checkpoints(row.get("seen_at"), row.get("detail"), now):

@@ -199,8 +199,8 @@ def _print_wal(rows: list[dict]) -> None:
     if not db.is_sqlite():
         return
     size = wal.wal_bytes(db.database.obj.database)
-    row = next((r for r in rows if r["channel"] == wal.CHANNEL), None)
-    print(f"WAL {'none' if size is None else f'{size / 1e6:.1f} MB'}; checkpointed by {wal.describe(row)}")
+    print(f"WAL {'none' if size is None else f'{size / 1e6:.1f} MB'}; "
+          f"checkpointed by {wal.describe(wal.checkpoint_row(rows))}")
 
 
 def _print_relay() -> None:

@@ -175,8 +175,7 @@ class Doctor:
         an old snapshot (a stuck back office, a backup) or nobody checkpoints."""
         from pos_core import db, heartbeat, wal
         size = wal.wal_bytes(db.database.obj.database) or 0
-        row = next((r for r in heartbeat.read() if r["channel"] == wal.CHANNEL), None)
-        text = f"{size / 1e6:.1f} MB, checkpointed by {wal.describe(row)}"
+        text = f"{size / 1e6:.1f} MB, checkpointed by {wal.describe(wal.checkpoint_row(heartbeat.read()))}"
         if size > WAL_WARN_BYTES:
             self.add("wal", WARN, text, "a process holds a read open (pos-office, a backup?): restart it; "
                      f"then the WAL is cut back to {wal.JOURNAL_SIZE_LIMIT >> 20} MB at the next commit")

@@ -53,7 +53,7 @@ def wait_for(predicate, timeout: float, step: float = 0.1):
 
 
 def checkpoint_row() -> dict:
-    return next((r for r in heartbeat.read() if r["channel"] == wal.CHANNEL), {}) or {}
+    return wal.checkpoint_row(heartbeat.read()) or {}
 
 
 def test_tills_leave_checkpoints_to_the_running_agent_and_take_them_back(sqlite_db, tmp_path, monkeypatch):

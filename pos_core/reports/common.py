@@ -130,6 +130,16 @@ def rupees(paisa) -> Decimal:
     return Decimal(int(paisa or 0)) / 100
 
 
+
+def day_summary_where(f: Filters, source: tuple[str, list], alias: str) -> tuple[str, list[str], list]:
+    """(FROM clause, conditions, parameters) over a day-stamped summary as `alias`: `source` is
+    what a summary.*_source returned (the table, or the stored days with the open day live, and
+    its parameters), narrowed to the period's days and the branch, counter and cashier filters."""
+    table, params = source
+    keys, key_params = keys_where(f, alias)
+    return (f"FROM {table} {alias}", [f"{alias}.day >= ?", f"{alias}.day <= ?"] + keys,
+            params + [f.start.isoformat(), f.end.isoformat()] + key_params)
+
 # --- SQL in both dialects ------------------------------------------------------------------------
 
 def pk_day(col: str) -> str:
@@ -163,16 +173,25 @@ def query(sql: str, params: Sequence[Any] = (), fetch: bool = True) -> list[tupl
     return list(cursor.fetchall()) if fetch else []
 
 
+def keys_where(f: Filters, alias: str) -> tuple[list[str], list[Any]]:
+    """Conditions and parameters for the branch, counter and cashier filters on `alias`'s columns
+    of those names (documents and the day-stamped summaries alike)."""
+    sql, params = [], []
+    for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
+        if value is not None:
+            sql.append(f"{alias}.{column} = ?")
+            params.append(value)
+    return sql, params
+
+
 def order_where(f: Filters, alias: str = "o", with_method: bool = True) -> tuple[str, list[Any]]:
     """Completed sales and refunds in the period, narrowed by branch, counter, cashier, method."""
     a = alias
     sql = [f"{a}.status = 'COMPLETED'", f"{a}.kind IN ('sale', 'refund')",
            f"{a}.completed_at >= ?", f"{a}.completed_at < ?"]
-    params: list[Any] = [f.start_utc, f.end_utc]
-    for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
-        if value is not None:
-            sql.append(f"{a}.{column} = ?")
-            params.append(value)
+    keys, params = keys_where(f, a)
+    sql += keys
+    params = [f.start_utc, f.end_utc] + params
     if with_method and f.method:
         sql.append(f"EXISTS (SELECT 1 FROM payment pm WHERE pm.order_id = {a}.id AND pm.method = ?)")
         params.append(f.method)

@@ -17,7 +17,7 @@ import math
 from decimal import Decimal
 
 from .. import staff as staffmod
-from .common import Column, Filters, Report, order_where, query, rupees
+from .common import Column, Filters, Report, day_summary_where, order_where, query, rupees
 
 USE_SUMMARIES = True
 
@@ -32,16 +32,10 @@ def _discounted(f: Filters) -> tuple[str, str, list]:
     """(FROM, WHERE, parameters): the period's discounted sales as `ds` (summary.DISCOUNT_COLUMNS)."""
     from . import summary
     if USE_SUMMARIES:
-        source, params = summary.discount_source(f.end)
-        sql = ["ds.day >= ?", "ds.day <= ?"]
-        params = params + [f.start.isoformat(), f.end.isoformat()]
-        for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
-            if value is not None:
-                sql.append(f"ds.{column} = ?")
-                params.append(value)
+        frm, sql, params = day_summary_where(f, summary.discount_source(f.end), "ds")
     else:
         where, params = order_where(f, with_method=False)
-        source, sql = f"({summary.discount_select(where)})", []
+        frm, sql = f"FROM ({summary.discount_select(where)}) ds", []
     if f.method:
         sql.append("EXISTS (SELECT 1 FROM payment pm WHERE pm.order_id = ds.order_id AND pm.method = ?)")
         params.append(f.method)
@@ -49,7 +43,7 @@ def _discounted(f: Filters) -> tuple[str, str, list]:
         sql.append("EXISTS (SELECT 1 FROM pos_order_line cl JOIN variant cv ON cv.id = cl.variant_id "
                    "JOIN product cp ON cp.id = cv.product_id WHERE cl.order_id = ds.order_id AND cp.category = ?)")
         params.append(f.category)
-    return f"FROM {source} ds", " AND ".join(sql) or "1 = 1", params
+    return frm, " AND ".join(sql) or "1 = 1", params
 
 
 # A sale's approvals, as the till recorded them (a sale approved twice shows twice).

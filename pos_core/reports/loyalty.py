@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import commission as commissionmod
 from ..models import CommissionPlan
-from .common import Column, Filters, Report, order_where, query, rupees
+from .common import Column, Filters, Report, keys_where, order_where, query, rupees
 
 
 def commission(f: Filters) -> Report:
@@ -49,14 +49,10 @@ def points(f: Filters) -> Report:
     counter or cashier: the movements of that branch's (counter's, cashier's) sales and refunds,
     the document an entry names (`doc_ref`, its number); expiry and overdraft settlements have
     none and count only without those filters."""
-    narrowed = any(v is not None for v in (f.branch_id, f.counter_id, f.cashier_id))
-    join, where, params = "", "", []
-    if narrowed:
-        join = " JOIN pos_order o ON o.number = pe.doc_ref"
-        for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
-            if value is not None:
-                where += f" AND o.{column} = ?"
-                params.append(value)
+    keys, params = keys_where(f, "o")
+    narrowed = bool(keys)
+    join = " JOIN pos_order o ON o.number = pe.doc_ref" if narrowed else ""
+    where = "".join(f" AND {k}" for k in keys)
     rows = query(f"SELECT pe.kind, COUNT(*), SUM(pe.delta) FROM points_entry pe{join} "
                  f"WHERE pe.created_at >= ? AND pe.created_at < ?{where} GROUP BY pe.kind ORDER BY pe.kind",
                  [f.start_utc, f.end_utc] + params)

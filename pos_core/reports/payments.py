@@ -7,7 +7,7 @@ exchange spent on the new goods: it appears on both halves and nets to what chan
 """
 from __future__ import annotations
 
-from .common import SIGN, Column, Filters, Report, order_where, pk_day, query, rupees
+from .common import SIGN, Column, Filters, Report, day_summary_where, order_where, pk_day, query, rupees
 
 METHODS = [("cash", "Cash"), ("card", "Card"), ("jazzcash", "JazzCash"), ("easypaisa", "Easypaisa"),
            ("wallet", "Other wallet"), ("bank", "Bank"), ("store_credit", "Store credit"),
@@ -32,20 +32,14 @@ USE_SUMMARIES = True   # payments_daily (summary.py); tests switch it off to com
 
 def _pd_where(f: Filters) -> tuple[str, str, list]:
     from . import summary
-    source, params = summary.payments_source(f.end)
-    sql = ["pd.day >= ?", "pd.day <= ?"]
-    params = params + [f.start.isoformat(), f.end.isoformat()]
-    for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
-        if value is not None:
-            sql.append(f"pd.{column} = ?")
-            params.append(value)
+    pd_from, sql, params = day_summary_where(f, summary.payments_source(f.end), "pd")
     if f.method:
         if f.method == "wallet":   # any wallet, whichever name its reference starts with
             sql.append("pd.method IN ('wallet', 'jazzcash', 'easypaisa')")
         else:
             sql.append("pd.method = ?")
             params.append(f.method)
-    return f"FROM {source} pd", " AND ".join(sql), params
+    return pd_from, " AND ".join(sql), params
 
 
 _PD = "(CASE WHEN pd.kind = 'refund' THEN -1 ELSE 1 END)"

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from .. import db
 from ..errors import InvalidInput
-from .common import (SIGN, Column, Filters, Report, line_salesperson, order_where, pk_day, pk_hour, pk_weekday,
+from .common import (SIGN, Column, Filters, Report, day_summary_where, line_salesperson, order_where, pk_day, pk_hour, pk_weekday,
                      query, rupees, salesperson_where)
 
 # dimension -> (key expression, label expression, joins needed, column label)
@@ -96,14 +96,8 @@ def sd_where(f: Filters, source_of=None) -> tuple[str, str, list]:
     today's documents (summary.sales_source, or `source_of`: another day-stamped summary with
     the same keys), narrowed by period, branch, counter and cashier."""
     from . import summary
-    source, params = (source_of or summary.sales_source)(f.end)
-    sql = ["sd.day >= ?", "sd.day <= ?"]
-    params = params + [f.start.isoformat(), f.end.isoformat()]
-    for column, value in (("branch_id", f.branch_id), ("counter_id", f.counter_id), ("cashier_id", f.cashier_id)):
-        if value is not None:
-            sql.append(f"sd.{column} = ?")
-            params.append(value)
-    return f"FROM {source} sd", " AND ".join(sql), params
+    frm, sql, params = day_summary_where(f, (source_of or summary.sales_source)(f.end), "sd")
+    return frm, " AND ".join(sql), params
 
 
 # --- sales per salesperson (summary.salesperson_source): shaped like sales_daily, with the

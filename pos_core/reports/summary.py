@@ -574,7 +574,6 @@ def item_source(start: dt.date, end: dt.date, groups: bool = False, chain: bool 
     """(FROM, WHERE, parameters) for item reports over the days start..end (Pakistan, inclusive):
     rows shaped like sales_item_monthly (`chain`: like sales_item_chain, without the branch), as
     `s`, from the stored months and the documents of the days around them."""
-    from .common import PK_OFFSET
     refresh_items(groups)
     open_day, _ = stored_open(_ITEMS)
     months, live = item_plan(start, end, open_day)
@@ -585,18 +584,15 @@ def item_source(start: dt.date, end: dt.date, groups: bool = False, chain: bool 
         table, key, first, last = stored[0]
         return f"FROM {table} s", f"s.{key} >= ? AND s.{key} <= ?", [first, last]
 
-    def utc(d: dt.date) -> dt.datetime:
-        return dt.datetime.combine(d, dt.time()) - PK_OFFSET
-
     parts, params = [], []
     for table, key, first, last in stored:
         picked = columns if key == "month" else columns.replace("month", "year AS month", 1)
         parts.append(f"SELECT {picked} FROM {table} WHERE {key} >= ? AND {key} <= ?")
         params += [first, last]
     if live:
-        ranges = " OR ".join("(o.completed_at >= ? AND o.completed_at < ?)" for _ in live)
+        ranges, edges = _live_days(live)
         parts.append(f"SELECT {_as_stored(columns)} FROM ({_items_select(f'{_DOCS} AND ({ranges})')}) d")
-        params += [t for a, b in live for t in (utc(a), utc(b + dt.timedelta(days=1)))]
+        params += edges
     return f"FROM ({' UNION ALL '.join(parts)}) s", "1 = 1", params
 
 
@@ -749,18 +745,12 @@ def _options_select(where: str) -> str:
             f"JOIN variant v ON v.id = s.variant_id WHERE {where} GROUP BY s.month, s.branch_id, v.option_text, s.kind")
 
 
-_OPTIONS_READY: set = set()
-
-
 def _rebuild_option_months(first: str) -> None:
     """Within refresh_items' transaction (or the migration's): the months from `first` on ("0000-00":
     all of them) again from sales_item_monthly. Not before migration 18 made the table (migration
     11 builds the item rows of an older database first; 18 then sums all of them)."""
-    key = id(db.database.obj) if hasattr(db.database, "obj") else 0
-    if key not in _OPTIONS_READY:
-        if not db.database.table_exists("sales_option_monthly"):
-            return
-        _OPTIONS_READY.add(key)
+    if not db.database.table_exists("sales_option_monthly"):
+        return
     query("DELETE FROM sales_option_monthly WHERE month >= ?", [first], fetch=False)
     query(f"INSERT INTO sales_option_monthly ({OPTION_COLUMNS}) {_options_select('s.month >= ?')}", [first],
           fetch=False)
