@@ -24,11 +24,17 @@ AGE_BUCKETS = [(30, "0-30 days"), (60, "31-60 days"), (90, "61-90 days"), (180, 
                (None, "over 180 days")]
 
 
-def _costs(where: str = "1 = 1") -> str:
-    """The average receipt cost per item as a table (variant_id, unit_cost; NULL or absent: never
-    received), of the items `where` picks: summary.stock_cost, caught up first, or the lines."""
+def _stored_costs() -> bool:
+    """Read the costs from summary.stock_cost (caught up first), not from the receipt lines?"""
     from .sales import USE_SUMMARIES
-    if USE_STORED_COST and USE_SUMMARIES and summary.cost_source() == "stock_cost":
+    return USE_STORED_COST and USE_SUMMARIES and summary.cost_source() == "stock_cost"
+
+
+def _costs(where: str = "1 = 1", stored: bool | None = None) -> str:
+    """The average receipt cost per item as a table (variant_id, unit_cost; NULL or absent: never
+    received), of the items `where` picks: summary.stock_cost or the lines (`stored`: already
+    decided by _stored_costs)."""
+    if _stored_costs() if stored is None else stored:
         return "stock_cost" if where == "1 = 1" else f"(SELECT variant_id, unit_cost FROM stock_cost WHERE {where})"
     return f"({summary.cost_select(where)})"
 
@@ -41,10 +47,11 @@ def unit_costs(variant_ids: list[int] | None = None) -> dict[int, int]:
                                                  "WHERE unit_cost IS NOT NULL")}
     out: dict[int, int] = {}
     ids = sorted(set(variant_ids))
+    stored = _stored_costs()   # once, not for every chunk of ids
     for i in range(0, len(ids), 900):
         part = ids[i:i + 900]
         marks = ", ".join("?" * len(part))
-        sql = f"SELECT variant_id, unit_cost FROM {_costs(f'variant_id IN ({marks})')} uc"
+        sql = f"SELECT variant_id, unit_cost FROM {_costs(f'variant_id IN ({marks})', stored)} uc"
         out.update({int(v): int(c) for v, c in query(sql, part) if c is not None})
     return out
 
@@ -211,7 +218,6 @@ def _sold_by_option(f: Filters) -> list[tuple]:
         "FROM pos_order_line l JOIN pos_order o ON o.id = l.order_id JOIN branch b ON b.id = o.branch_id "
         "JOIN variant v ON v.id = l.variant_id JOIN product pr ON pr.id = v.product_id "
         f"WHERE {where} GROUP BY b.code, v.option_text", params)
-
 
 
 def sell_through_by_size(f: Filters) -> Report:
