@@ -5,13 +5,14 @@ takes `Filters` and returns a `Report`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from . import discounts, fbr, health, loyalty, margin, payments, reorder, returns, sales, stock
+from . import discounts, fbr, health, loyalty, margin, pacing, payments, reorder, returns, sales, stock
 from .common import Column, Filters, Report, QUICK_LABELS, QUICK_PICKS, parse_day, pk_today, quick_period
 
 
@@ -153,10 +154,19 @@ def _reader_loop(jobs: "queue.Queue") -> None:
             opened.close()   # the process opened another database (tests do): drop the old one
         opened = db.database.obj
         try:
-            with summary.read_only():
+            with summary.read_only(), _paced(opened):
                 done.set_result(BY_KEY[key].run(f))
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             done.set_exception(exc)
+
+
+def _paced(database):
+    """On SQLite, the reading rests while the tills write (pacing.py); PostgreSQL's server
+    process is out of this one's reach."""
+    from .. import db
+    if not isinstance(database, db.SqliteDatabase):
+        return contextlib.nullcontext()
+    return pacing.paced(database.connection(), database.database)
 
 
 def _read_at_idle(key: str, f: Filters) -> Report:
