@@ -95,14 +95,18 @@ def test_online_parcels_back_by_reason_and_branch(site):
     today = Filters.quick("today")
     rep = returns.online_by_reason(today)
     assert [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rep.rows] == [
-        ("courier", "(courier return: no reason asked)", 2, 2, D("33.3"), D("1999.80")),   # ties by code
         ("damaged", "Damaged", 1, 2, D("33.3"), D("1999.80")),
-        ("", "(not recorded)", 1, 1, D("16.7"), D("999.90")),
+        ("", "(not recorded)", 1, 1, D("16.7"), D("999.90")),                             # ties by code
+        ("courier", "(courier return: no reason asked)", 1, 1, D("16.7"), D("999.90")),   # taken in elsewhere
+        ("courier:refused", "Courier's word: refused", 1, 1, D("16.7"), D("999.90")),      # what Leopards said
         ("refused", "Refused at the door", 1, 1, D("16.7"), D("999.90"))]
     assert rep.row(reason="damaged")["share"] == D("33.3")
     assert rep.totals == ["Total", "", 5, 6, D("100.0"), D("5999.40")]
     karachi = returns.online_by_reason(Filters(today.start, today.end, branch_id=site.khi.id))
-    assert [(r[0], r[3]) for r in karachi.rows] == [("courier", 2), ("refused", 1)]
+    assert [(r[0], r[3]) for r in karachi.rows] == [("courier", 1), ("courier:refused", 1), ("refused", 1)]
+    # a parcel scanned in with no status from the courier yet is only "a courier's"
+    assert returns._courier_word({"reason": "returned by TCS (scanned in)"}) == "courier"
+    assert returns._courier_word({"reason": "returned by M&P (Returned To Shipper)"}) == "courier:returned to shipper"
     assert [r[0] for r in returns.online_by_reason(Filters(today.start, today.end, branch_id=site.lhr.id)).rows] == [
         "damaged", ""]
     yesterday = Filters.quick("yesterday")

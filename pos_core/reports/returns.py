@@ -8,6 +8,7 @@ an exchange's returned half carries it too. Refunds made before reasons were rec
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from ..refunds import ONLINE_REASON_LABELS, REASON_LABELS
@@ -152,6 +153,15 @@ def refund_list(f: Filters) -> Report:
 
 
 BY_COURIER = "(courier return: no reason asked)"
+COURIER_SAID = re.compile(r"^returned by .+ \((.*)\)$")   # couriers.receive_return's wording
+
+
+def _courier_word(step: dict) -> str:
+    """A courier's parcel's group: the courier's own status when it was scanned in here (what the
+    courier said about it, "refused" say), else only that it was a courier's."""
+    said = COURIER_SAID.match(str(step.get("reason", "")))
+    word = said.group(1).strip().lower() if said else ""
+    return f"courier:{word}" if word and word != "scanned in" else "courier"
 
 
 def online_by_reason(f: Filters) -> Report:
@@ -179,11 +189,15 @@ def online_by_reason(f: Filters) -> Report:
             continue
         # a courier's parcel: scanned in here ("returned by <courier>") or at another branch's desk
         by_courier = step.get("elsewhere") or str(step.get("reason", "")).startswith("returned by ")
-        why = step.get("return_reason") or ("courier" if by_courier else "")
+        why = step.get("return_reason") or (_courier_word(step) if by_courier else "")
         g = groups.setdefault(why, [0, 0, 0])
         g[0], g[1], g[2] = g[0] + 1, g[1] + int(units or 0), g[2] + int(value or 0)
     all_units = sum(g[1] for g in groups.values())
-    out = [[why, ONLINE_REASON_LABELS.get(why, BY_COURIER if why == "courier" else NOT_RECORDED), n, units,
+    def label(why: str) -> str:
+        if why.startswith("courier:"):
+            return f"Courier's word: {why[len('courier:'):]}"
+        return ONLINE_REASON_LABELS.get(why, BY_COURIER if why == "courier" else NOT_RECORDED)
+    out = [[why, label(why), n, units,
             _rate(units, all_units), rupees(value)]
            for why, (n, units, value) in sorted(groups.items(), key=lambda kv: (-kv[1][1], kv[0]))]
     cols = [Column("reason", "Code"), Column("label", "Reason"), Column("parcels", "Parcels", "int"),
@@ -194,4 +208,5 @@ def online_by_reason(f: Filters) -> Report:
     return Report("Online parcels back by reason", cols, out, totals, filters=f,
                   notes=["Asked when a parcel is taken back at the counter (F10 Returned on the order); a "
                          "courier's parcel scanned in on its airway bill carries the courier's word, not a "
-                         "reason. Branch: where the goods came back. Value at the order's prices."])
+                         "reason, and is grouped by the courier's status when it was scanned in. "
+                         "Branch: where the goods came back. Value at the order's prices."])
