@@ -107,8 +107,6 @@ def connect_for_checkpoints(db_path: str) -> sqlite3.Connection:
 
 CATCH_UP_AFTER_FRAMES = DEFAULT_AUTOCHECKPOINT   # the log has not started over since ~4 MB: catch up
 CATCH_UP_TRIES, CATCH_UP_PAUSE_S = 40, 0.025
-RESTART_AFTER_FRAMES = 8192    # ~32 MB: the tills write faster than PASSIVE alone can keep up with
-RESTART_WITHIN_FRAMES = 256    # so few left to copy: take the write lock for them (about 1 MB, a few ms)
 
 
 def checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
@@ -123,23 +121,12 @@ def checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
     5-7 MB). So while the log is past CATCH_UP_AFTER_FRAMES the checkpointer catches up as those
     commit-time checkpoints did: a PASSIVE every CATCH_UP_PAUSE_S (each copies only the last
     commits' frames), up to CATCH_UP_TRIES times, until a till's next write has started the log
-    over. At a shop's usual pace the log starts over on its own and one PASSIVE a second is all.
-
-    Tills that queue for the write lock hand it on within half a millisecond (db._begin), so at
-    200 sales a second a PASSIVE never caught the last frame and the log grew by nearly every
-    frame (at 60 a second it stayed at 20 MB, as before). So past RESTART_AFTER_FRAMES, once
-    PASSIVE has copied all but RESTART_WITHIN_FRAMES, the next try is a RESTART: with no busy
-    timeout it takes the write lock only if it is free at that instant (else it is a PASSIVE),
-    copies the few frames left while no till can add one, and the next till's write starts the
-    log over. A till that asks for the lock meanwhile waits for that copy and its two fsyncs
-    (which, tried on every catch-up, made the tills' p99 alone 30 ms against 22), never for a
-    reader: without a timeout the RESTART does not wait for readers either."""
+    over. At a shop's usual pace the log starts over on its own and one PASSIVE a second is all."""
     busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     tries = 0
     while log >= CATCH_UP_AFTER_FRAMES and tries < CATCH_UP_TRIES:
         time.sleep(CATCH_UP_PAUSE_S)
-        mode = "RESTART" if log >= RESTART_AFTER_FRAMES and log - done <= RESTART_WITHIN_FRAMES else "PASSIVE"
-        busy, log, done = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         tries += 1
     return int(busy), int(log), int(done)
 
