@@ -63,7 +63,8 @@ def _load_psycopg2(peewee) -> None:
 
 
 _import_peewee()
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase, __exception_wrapper__  # noqa: E402 - after _import_peewee
+from peewee import (DatabaseProxy, PostgresqlDatabase, SqliteDatabase,  # noqa: E402 - after _import_peewee
+                    __exception_wrapper__)
 
 from . import wal  # noqa: E402 - stdlib only
 
