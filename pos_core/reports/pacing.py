@@ -20,17 +20,19 @@ import os
 import time
 from typing import Iterator
 
+from ..wal import wal_path
+
 WORK_S = 0.002      # run this long between rests
 REST_S = 0.006      # then rest this long, while the tills write
 ACTIVE_S = 0.25     # the WAL changed this recently: someone is writing
 STEP_OPS = 1000     # SQLite VM steps between looks at the clock (10-150 µs of work on this box)
 
 
-_rested = [0.0]   # this process's rests in all, for the benchmark and the tests
+_total_rested_s = 0.0   # this process's rests in all, for the tests
 
 
 def total_rested_s() -> float:
-    return _rested[0]
+    return _total_rested_s
 
 
 class Pacer:
@@ -51,6 +53,7 @@ class Pacer:
             return None
 
     def __call__(self) -> int:
+        global _total_rested_s
         now = time.perf_counter()
         if now - self.burst_from < WORK_S:
             return 0
@@ -60,7 +63,7 @@ class Pacer:
         if REST_S > 0 and now - self.written_at < ACTIVE_S:
             time.sleep(REST_S)
             self.rested_s += REST_S
-            _rested[0] += REST_S
+            _total_rested_s += REST_S
         self.burst_from = time.perf_counter()
         return 0   # 0: go on (non-zero would interrupt the statement)
 
@@ -68,7 +71,6 @@ class Pacer:
 @contextlib.contextmanager
 def paced(conn, db_path: str) -> Iterator[Pacer]:
     """Within: every statement on `conn` (a sqlite3 connection) rests while `db_path` is written."""
-    from ..wal import wal_path
     pacer = Pacer(wal_path(db_path))
     conn.set_progress_handler(pacer, STEP_OPS)
     try:

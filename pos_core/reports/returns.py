@@ -164,6 +164,12 @@ def _courier_word(step: dict) -> str:
     return f"courier:{word}" if word and word != "scanned in" else "courier"
 
 
+def _online_label(why: str) -> str:
+    if why.startswith("courier:"):
+        return f"Courier's word: {why[len('courier:'):]}"
+    return ONLINE_REASON_LABELS.get(why, BY_COURIER if why == "courier" else NOT_RECORDED)
+
+
 def online_by_reason(f: Filters) -> Report:
     """Online orders' parcels that came back in the period, by the reason given when they were taken
     in at the counter (F10 Returned on the order; fulfillments.mark_returned keeps it on the
@@ -193,12 +199,7 @@ def online_by_reason(f: Filters) -> Report:
         g = groups.setdefault(why, [0, 0, 0])
         g[0], g[1], g[2] = g[0] + 1, g[1] + int(units or 0), g[2] + int(value or 0)
     all_units = sum(g[1] for g in groups.values())
-    def label(why: str) -> str:
-        if why.startswith("courier:"):
-            return f"Courier's word: {why[len('courier:'):]}"
-        return ONLINE_REASON_LABELS.get(why, BY_COURIER if why == "courier" else NOT_RECORDED)
-    out = [[why, label(why), n, units,
-            _rate(units, all_units), rupees(value)]
+    out = [[why, _online_label(why), n, units, _rate(units, all_units), rupees(value)]
            for why, (n, units, value) in sorted(groups.items(), key=lambda kv: (-kv[1][1], kv[0]))]
     cols = [Column("reason", "Code"), Column("label", "Reason"), Column("parcels", "Parcels", "int"),
             Column("units", "Units", "int"), Column("share", "% of units", "pct"),

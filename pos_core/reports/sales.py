@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from .. import db
 from ..errors import InvalidInput
-from .common import (SIGN, Column, Filters, Report, day_summary_where, line_salesperson, order_where, pk_day, pk_hour, pk_weekday,
-                     query, rupees, salesperson_where)
+from .common import (SIGN, Column, Filters, Report, day_summary_where, line_salesperson, order_where, pk_day,
+                     pk_hour, pk_weekday, query, rupees, salesperson_where)
 
 # dimension -> (key expression, label expression, joins needed, column label)
 DIMENSIONS = {
